@@ -1,0 +1,243 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"unsafe"
+)
+
+// Limits bound what a request body may hold. A zero field takes its default;
+// a negative one is a configuration error caught by NewHandler and
+// NewTransport.
+type Limits struct {
+	MaxBodyBytes int64 // default 10 MiB; larger bodies get 413 before parsing
+	MaxDepth     int   // JSON nesting; default 64
+	MaxMessages  int   // chat messages, prompts or embedding inputs; default 4096
+	MaxTokens    int   // largest max_tokens accepted; default 1,048,576
+}
+
+// Default limits.
+const (
+	DefaultMaxBodyBytes = 10 << 20
+	DefaultMaxDepth     = 64
+	DefaultMaxMessages  = 4096
+	DefaultMaxTokens    = 1 << 20
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxDepth == 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxMessages == 0 {
+		l.MaxMessages = DefaultMaxMessages
+	}
+	if l.MaxTokens == 0 {
+		l.MaxTokens = DefaultMaxTokens
+	}
+	return l
+}
+
+func (l Limits) validate() error {
+	if l.MaxBodyBytes < 0 || l.MaxDepth < 0 || l.MaxMessages < 0 || l.MaxTokens < 0 {
+		return fmt.Errorf("gateway: negative limit in %+v", l)
+	}
+	return nil
+}
+
+// Per-message overhead of the chat format, in tokens (role, separators).
+const tokensPerMessage = 4
+
+// ParseCall reads the fields the gateway needs from a request body of the
+// given operation, in one pass and without decoding the prompt: model,
+// stream, stream_options.include_usage, max_tokens (or
+// max_completion_tokens), and an estimate of the prompt tokens. It validates
+// the whole body as JSON and enforces lim (zero fields take their defaults).
+//
+// The returned Call keeps body as its Body and may alias it, so the caller
+// must not modify body afterwards. Errors wrap ErrBadRequest.
+func ParseCall(op Op, body []byte, lim Limits) (*Call, error) {
+	lim = lim.withDefaults()
+	c := &Call{Op: op, Body: body}
+	c.newID()
+	if op == OpModels || op == OpUnknown {
+		return c, nil
+	}
+	if len(body) == 0 {
+		return nil, badRequest("gateway: request body is empty")
+	}
+	p := callParser{s: jsonScanner{b: body, maxDepth: lim.MaxDepth}, c: c, lim: &lim}
+	if err := p.parse(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+type callParser struct {
+	s        jsonScanner
+	c        *Call
+	lim      *Limits
+	text     textCount
+	items    int // messages, prompts or inputs
+	sawModel bool
+	sawOpts  bool
+}
+
+func (p *callParser) parse() error {
+	s := &p.s
+	if s.peek() != '{' {
+		return badRequest("gateway: request body must be a JSON object")
+	}
+	if err := s.object(p.member); err != nil {
+		return p.syntaxError(err)
+	}
+	if s.peek() != 0 {
+		return badRequest(fmt.Sprintf("gateway: invalid JSON: unexpected data after the object at byte %d", s.i))
+	}
+	if !p.sawModel || p.c.Model == "" {
+		return badRequest("gateway: missing model")
+	}
+	if p.items > p.lim.MaxMessages {
+		return badRequest(fmt.Sprintf("gateway: too many messages or inputs: %d, limit %d", p.items, p.lim.MaxMessages))
+	}
+	est := p.text.tokens()
+	if p.c.Op == OpChat {
+		est += tokensPerMessage*p.items + 3
+	}
+	p.c.PromptTokens = est
+	p.c.hasOpts = p.sawOpts
+	return nil
+}
+
+func (p *callParser) syntaxError(err error) error {
+	switch err {
+	case errJSONDepth:
+		return badRequest(fmt.Sprintf("gateway: JSON nested deeper than %d levels", p.lim.MaxDepth))
+	case errJSONSyntax:
+		return badRequest(fmt.Sprintf("gateway: invalid JSON at byte %d", p.s.i))
+	}
+	return err // already a gateway error
+}
+
+func (p *callParser) member(ks, ke int) error {
+	s := &p.s
+	switch {
+	case s.key(ks, ke, "model"):
+		if p.sawModel {
+			// Two model keys would let a caller pass a permission check on one
+			// and be served the other, since decoders differ on which wins.
+			return badRequest("gateway: duplicate model field")
+		}
+		p.sawModel = true
+		if s.peek() != '"' {
+			return badRequest("gateway: model must be a string")
+		}
+		start, end, esc, err := s.str(nil)
+		if err != nil {
+			return err
+		}
+		p.c.modelStart, p.c.modelEnd = start-1, end+1
+		if esc {
+			var m string
+			if err := json.Unmarshal(s.b[start-1:end+1], &m); err != nil {
+				return errJSONSyntax
+			}
+			p.c.Model = m
+		} else if end > start {
+			// Body is immutable for the life of the Call, so the model can
+			// share its bytes.
+			p.c.Model = unsafe.String(&s.b[start], end-start)
+		}
+	case s.key(ks, ke, "stream"):
+		v, err := s.boolOrNull()
+		if err != nil {
+			return badRequest("gateway: stream must be a boolean")
+		}
+		p.c.Stream = v
+	case s.key(ks, ke, "stream_options"):
+		p.sawOpts = true
+		if s.peek() == 'n' {
+			return s.literal("null")
+		}
+		return s.object(func(ks, ke int) error {
+			if s.key(ks, ke, "include_usage") {
+				v, err := s.boolOrNull()
+				if err != nil {
+					return badRequest("gateway: stream_options.include_usage must be a boolean")
+				}
+				p.c.IncludeUsage = v
+				return nil
+			}
+			return s.value(nil)
+		})
+	case s.key(ks, ke, "max_tokens"), s.key(ks, ke, "max_completion_tokens"):
+		if s.peek() == 'n' {
+			return s.literal("null")
+		}
+		v, ok, err := s.integer()
+		if err != nil {
+			return err
+		}
+		if !ok || v < 0 {
+			return badRequest("gateway: max_tokens must be a non-negative integer")
+		}
+		if v > p.lim.MaxTokens {
+			return badRequest(fmt.Sprintf("gateway: max_tokens %d exceeds the limit of %d", v, p.lim.MaxTokens))
+		}
+		if v > p.c.MaxTokens {
+			p.c.MaxTokens = v
+		}
+	case s.key(ks, ke, "messages") && p.c.Op == OpChat,
+		s.key(ks, ke, "prompt") && p.c.Op == OpCompletion,
+		s.key(ks, ke, "input") && p.c.Op == OpEmbedding:
+		return p.countItems()
+	case s.key(ks, ke, "tools"), s.key(ks, ke, "functions"), s.key(ks, ke, "system"):
+		// Sent to the model too, so counted in the estimate.
+		return s.value(&p.text)
+	default:
+		return s.value(nil)
+	}
+	return nil
+}
+
+// countItems consumes messages, a prompt or an input: a string, or an array
+// whose elements are counted against MaxMessages.
+func (p *callParser) countItems() error {
+	s := &p.s
+	if s.peek() != '[' {
+		p.items++
+		return s.value(&p.text)
+	}
+	_, err := s.array(func() error {
+		if p.items++; p.items > p.lim.MaxMessages {
+			return badRequest(fmt.Sprintf("gateway: too many messages or inputs: more than %d", p.lim.MaxMessages))
+		}
+		return s.value(&p.text)
+	})
+	return err
+}
+
+// HasStreamOptions reports whether the caller's body holds a stream_options
+// field, so a provider forcing usage on can take the fast path when it does
+// not.
+func (c *Call) HasStreamOptions() bool { return c.hasOpts }
+
+const idLen = 29 // "call_" + 24 hex digits
+
+// newID fills the call's id from 96 random bits: unique enough to key usage
+// records, and not guessable from another call's id.
+func (c *Call) newID() {
+	const hex = "0123456789abcdef"
+	copy(c.idBuf[:], "call_")
+	a, b := rand.Uint64(), rand.Uint32()
+	for i := range 16 {
+		c.idBuf[5+i] = hex[a>>(60-4*i)&0xf]
+	}
+	for i := range 8 {
+		c.idBuf[21+i] = hex[b>>(28-4*i)&0xf]
+	}
+	c.ID = unsafe.String(&c.idBuf[0], idLen)
+}

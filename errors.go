@@ -1,0 +1,207 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Error is an error the gateway itself produces: a refusal (rate limited,
+// unauthorized…) or a failure it reports on a caller's behalf (no healthy
+// provider, upstream timeout). Each has an HTTP status, an OpenAI-style type
+// and code, and, where it applies, a Retry-After.
+//
+// The exported Err… values are sentinels: match with errors.Is, which holds
+// for every Error derived from a sentinel by its With… methods. Message is
+// shown to callers and so never holds a secret, an upstream URL or a cause's
+// text; the cause is reachable with errors.Unwrap for logs and errors.As.
+//
+// An *Error is immutable; the With… methods return copies, so sentinels are
+// safe for concurrent use.
+type Error struct {
+	Status     int
+	Type       string // OpenAI error type, e.g. "invalid_request_error"
+	Code       string // stable machine-readable code, e.g. "rate_limit_exceeded"
+	Message    string
+	RetryAfter time.Duration // 0 when it does not apply
+
+	kind  *Error // the sentinel this derives from; nil for a sentinel
+	cause error
+}
+
+// Sentinels for everything the gateway refuses or fails on its own.
+var (
+	ErrBadRequest        = sentinel(http.StatusBadRequest, "invalid_request_error", "invalid_request", "gateway: bad request")
+	ErrBodyTooLarge      = sentinel(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "gateway: request body too large")
+	ErrNotFound          = sentinel(http.StatusNotFound, "invalid_request_error", "unknown_url", "gateway: unknown path")
+	ErrMethodNotAllowed  = sentinel(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "gateway: method not allowed")
+	ErrModelNotFound     = sentinel(http.StatusNotFound, "invalid_request_error", "model_not_found", "gateway: no provider serves this model")
+	ErrUnauthorized      = sentinel(http.StatusUnauthorized, "authentication_error", "invalid_api_key", "gateway: invalid or missing API key")
+	ErrForbidden         = sentinel(http.StatusForbidden, "permission_error", "permission_denied", "gateway: not allowed")
+	ErrRateLimited       = sentinel(http.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded", "gateway: rate limit exceeded")
+	ErrBudgetExceeded    = sentinel(http.StatusTooManyRequests, "insufficient_quota", "budget_exceeded", "gateway: budget exceeded")
+	ErrNoHealthyProvider = sentinel(http.StatusServiceUnavailable, "service_unavailable", "no_healthy_provider", "gateway: no healthy provider")
+	ErrOverloaded        = sentinel(http.StatusServiceUnavailable, "service_unavailable", "overloaded", "gateway: overloaded")
+	ErrUpstream          = sentinel(http.StatusBadGateway, "api_error", "upstream_error", "gateway: upstream failed")
+	ErrUpstreamTimeout   = sentinel(http.StatusGatewayTimeout, "timeout_error", "upstream_timeout", "gateway: upstream timed out")
+	ErrClientClosed      = sentinel(499, "invalid_request_error", "client_closed", "gateway: client closed the request")
+	ErrInternal          = sentinel(http.StatusInternalServerError, "api_error", "internal_error", "gateway: internal error")
+)
+
+var sentinels = []*Error{
+	ErrBadRequest, ErrBodyTooLarge, ErrNotFound, ErrMethodNotAllowed, ErrModelNotFound,
+	ErrUnauthorized, ErrForbidden, ErrRateLimited, ErrBudgetExceeded, ErrNoHealthyProvider,
+	ErrOverloaded, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal,
+}
+
+func sentinel(status int, typ, code, msg string) *Error {
+	return &Error{Status: status, Type: typ, Code: code, Message: msg}
+}
+
+// NewSentinel defines a new kind of gateway error, for a subpackage or an
+// application whose refusals need their own code. Call it at package level;
+// errors.Is matches errors derived from the result by their With… methods.
+func NewSentinel(status int, typ, code, msg string) *Error {
+	return sentinel(status, typ, code, msg)
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is reports whether target is e or the sentinel e derives from.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && (t == e || t == e.kind)
+}
+
+func (e *Error) derive() *Error {
+	c := *e
+	if c.kind == nil {
+		c.kind = e
+	}
+	return &c
+}
+
+// WithMessage returns a copy of e that shows msg to callers.
+func (e *Error) WithMessage(msg string) *Error {
+	c := e.derive()
+	c.Message = msg
+	return c
+}
+
+// WithRetryAfter returns a copy of e that tells callers to wait d.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := e.derive()
+	c.RetryAfter = d
+	return c
+}
+
+// WithCause returns a copy of e that wraps cause. The cause is never shown to
+// callers.
+func (e *Error) WithCause(cause error) *Error {
+	c := e.derive()
+	c.cause = cause
+	return c
+}
+
+func badRequest(msg string) *Error { return ErrBadRequest.WithMessage(msg) }
+
+// ErrorFor maps any error to the gateway error a caller should see: an
+// *Error is returned as it is; the caller's own cancellation becomes
+// ErrClientClosed; a deadline, ErrUpstreamTimeout; a body over its limit,
+// ErrBodyTooLarge; anything else, ErrUpstream wrapping it. It returns nil for
+// a nil error.
+func ErrorFor(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var ge *Error
+	if errors.As(err, &ge) {
+		return ge
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ErrClientClosed.WithCause(err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return ErrUpstreamTimeout.WithCause(err)
+	case errors.As(err, &mbe):
+		return ErrBodyTooLarge.WithCause(err)
+	}
+	return ErrUpstream.WithCause(err)
+}
+
+// ErrorFromCode returns the sentinel with the given code, or nil. In client
+// mode a refusal reaches the SDK as an HTTP response; this maps the code the
+// SDK reports (openai.Error.Code) back to a sentinel for errors.Is.
+func ErrorFromCode(code string) *Error {
+	for _, s := range sentinels {
+		if s.Code == code {
+			return s
+		}
+	}
+	return nil
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    string  `json:"code"`
+}
+
+// JSON returns the OpenAI-style body for e: {"error":{"message","type","param","code"}}.
+func (e *Error) JSON() []byte {
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Message: e.Message, Type: e.Type, Code: e.Code}})
+	return append(b, '\n')
+}
+
+// setHeaders sets the content type and, when e has one, Retry-After (whole
+// seconds, rounded up) and retry-after-ms.
+func (e *Error) setHeaders(h http.Header) {
+	h.Set("Content-Type", "application/json")
+	if e.RetryAfter > 0 {
+		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+		h.Set("Retry-After-Ms", strconv.FormatInt(e.RetryAfter.Milliseconds(), 10))
+	}
+}
+
+// WriteError writes err to w as the gateway error ErrorFor maps it to: its
+// status, headers and OpenAI-style JSON body.
+func WriteError(w http.ResponseWriter, err error) {
+	ge := ErrorFor(err)
+	ge.setHeaders(w.Header())
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(ge.Status)
+	_, _ = w.Write(ge.JSON())
+}
+
+// ErrorResponse returns err as the HTTP response a gateway server would send
+// for it: how client mode hands refusals to an SDK.
+func ErrorResponse(req *http.Request, err error) *http.Response {
+	ge := ErrorFor(err)
+	body := ge.JSON()
+	h := make(http.Header, 3)
+	ge.setHeaders(h)
+	return &http.Response{
+		Status:        strconv.Itoa(ge.Status) + " " + http.StatusText(ge.Status),
+		StatusCode:    ge.Status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          newBytesBody(body),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}

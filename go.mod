@@ -1,0 +1,3 @@
+module github.com/llmgate/gateway
+
+go 1.26.0

@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Handler is the server-mode entry point: an OpenAI-compatible http.Handler
+// for POST /v1/chat/completions, /v1/completions and /v1/embeddings and GET
+// /v1/models, which serves every request through rt (a chain of middlewares
+// over a Provider).
+//
+// Bad input gets an OpenAI-style error and nothing else happens: a body over
+// the size limit gets 413 before it is read, malformed JSON or a missing
+// model 400, an unknown path 404, a wrong method 405. A caller that
+// disconnects cancels the upstream call. Streams are forwarded and flushed
+// as each read of the upstream returns, never buffered; a stream that fails
+// after its status was sent ends with a terminal error event and no [DONE].
+//
+// Only the caller's credentials (Authorization, Api-Key, X-Api-Key) and
+// content negotiation headers reach rt; providers replace the credentials
+// with their own, so a virtual key never goes upstream.
+//
+// Handler is safe for concurrent use.
+type Handler struct{ e *entry }
+
+// NewHandler returns the server-mode entry point over rt. It panics if rt is
+// nil or an option is invalid.
+func NewHandler(rt http.RoundTripper, opts ...Option) *Handler {
+	return &Handler{e: newEntry(rt, opts)}
+}
+
+// forwardedHeaders are the only inbound headers passed to rt.
+var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept"}
+
+// copiedHeaders are the only response headers passed back to the caller.
+var copiedHeaders = []string{"Content-Type", "Retry-After", "Retry-After-Ms"}
+
+var routes = map[string]struct {
+	op     Op
+	method string
+}{
+	"/v1/chat/completions": {OpChat, http.MethodPost},
+	"/v1/completions":      {OpCompletion, http.MethodPost},
+	"/v1/embeddings":       {OpEmbedding, http.MethodPost},
+	"/v1/models":           {OpModels, http.MethodGet},
+}
+
+var upstreamURL = url.URL{Scheme: "http", Host: "gateway.invalid"}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route, ok := routes[r.URL.Path]
+	if !ok {
+		WriteError(w, ErrNotFound.WithMessage("gateway: unknown path "+strings.ToValidUTF8(r.URL.Path, "?")))
+		return
+	}
+	if r.Method != route.method {
+		w.Header().Set("Allow", route.method)
+		WriteError(w, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+route.method))
+		return
+	}
+	lim := h.e.cfg.limits.MaxBodyBytes
+	var body []byte
+	if route.method == http.MethodPost {
+		if r.ContentLength > lim {
+			WriteError(w, ErrBodyTooLarge.WithMessage(bodyTooLargeMsg(lim)))
+			return
+		}
+		var err error
+		if body, err = ReadBody(r.Body, r.ContentLength, lim); err != nil {
+			WriteError(w, err)
+			return
+		}
+	}
+	c, ctx, err := h.e.begin(r.Context(), route.op, body)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	u := upstreamURL
+	u.Path = r.URL.Path
+	out := &http.Request{Method: r.Method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, len(forwardedHeaders)), Host: u.Host}
+	for _, k := range forwardedHeaders {
+		if v := r.Header.Values(k); len(v) > 0 {
+			out.Header[k] = v
+		}
+	}
+	out = out.WithContext(ctx)
+	h.e.outbound(out, c)
+
+	resp, err := h.e.dispatch(out, c)
+	if err != nil {
+		if r.Context().Err() == nil {
+			WriteError(w, err)
+		}
+		return
+	}
+	defer resp.Body.Close()
+	for _, k := range copiedHeaders {
+		if v := resp.Header.Values(k); len(v) > 0 {
+			w.Header()[k] = v
+		}
+	}
+	w.Header().Set("X-Request-Id", c.ID)
+	stream := c.Stream && resp.StatusCode/100 == 2
+	if stream {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Accel-Buffering", "no")
+	}
+	w.WriteHeader(resp.StatusCode)
+	h.copyBody(w, resp.Body, stream, c)
+}
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyBody forwards the response body. A stream is flushed after every read
+// of the upstream, so each event reaches the caller as it arrives.
+func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c *Call) {
+	rc := http.NewResponseController(w)
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if h.e.cfg.writeTimeout > 0 {
+				_ = rc.SetWriteDeadline(time.Now().Add(h.e.cfg.writeTimeout))
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				return // the caller is gone; closing the body cancels upstream
+			}
+			if stream {
+				_ = rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return
+		}
+		if rerr != nil {
+			if c.ctx.Err() != nil { // the caller left; nobody to tell
+				return
+			}
+			h.e.cfg.logger.Warn("gateway: response cut", "call", c.ID, "op", c.Op.String(), "error", ErrorFor(rerr).Code)
+			if !stream {
+				// A cut JSON body must not look complete: abort the response
+				// so the caller's client sees the failure.
+				panic(http.ErrAbortHandler)
+			}
+			_, _ = w.Write(AppendErrorEvent(nil, rerr))
+			_ = rc.Flush()
+			return
+		}
+	}
+}

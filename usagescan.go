@@ -1,0 +1,213 @@
+package gateway
+
+// Reading usage and completion text out of OpenAI responses.
+
+// chunkInfo is what one response object (a stream chunk or a whole
+// completion) says about usage and content.
+type chunkInfo struct {
+	usage    Usage
+	hasUsage bool
+	choices  int
+	text     textCount // content the model produced
+}
+
+// inspectChunk reads a chat/completion response object or stream chunk. It
+// reports ok=false for anything that is not a JSON object.
+func inspectChunk(b []byte) (info chunkInfo, ok bool) {
+	s := jsonScanner{b: b, maxDepth: 64}
+	err := s.object(func(ks, ke int) error {
+		switch {
+		case s.key(ks, ke, "usage"):
+			if s.peek() != '{' {
+				return s.value(nil)
+			}
+			u, err := parseUsage(&s)
+			info.usage, info.hasUsage = u, err == nil
+			return err
+		case s.key(ks, ke, "choices"):
+			if s.peek() != '[' {
+				return s.value(nil)
+			}
+			n, err := s.array(func() error { return contentText(&s, &info.text) })
+			info.choices = n
+			return err
+		}
+		return s.value(nil)
+	})
+	return info, err == nil
+}
+
+// contentText consumes a value, counting the strings held under the keys
+// that carry generated text.
+func contentText(s *jsonScanner, tc *textCount) error {
+	switch s.peek() {
+	case '{':
+		return s.object(func(ks, ke int) error {
+			if s.peek() == '"' && isContentKey(s.b[ks:ke]) {
+				_, _, _, err := s.str(tc)
+				return err
+			}
+			return contentText(s, tc)
+		})
+	case '[':
+		_, err := s.array(func() error { return contentText(s, tc) })
+		return err
+	}
+	return s.value(nil)
+}
+
+func isContentKey(k []byte) bool {
+	switch string(k) {
+	case "content", "text", "arguments", "refusal", "reasoning_content":
+		return true
+	}
+	return false
+}
+
+// parseUsage consumes a usage object in OpenAI's shape, also reading the
+// field names some compatible servers use instead.
+func parseUsage(s *jsonScanner) (Usage, error) {
+	var u Usage
+	err := s.object(func(ks, ke int) error {
+		switch {
+		case s.key(ks, ke, "prompt_tokens"), s.key(ks, ke, "input_tokens"):
+			return intInto(s, &u.PromptTokens)
+		case s.key(ks, ke, "completion_tokens"), s.key(ks, ke, "output_tokens"):
+			return intInto(s, &u.CompletionTokens)
+		case s.key(ks, ke, "prompt_cache_hit_tokens"):
+			return intInto(s, &u.CachedTokens)
+		case s.key(ks, ke, "prompt_tokens_details"), s.key(ks, ke, "input_tokens_details"):
+			if s.peek() != '{' {
+				return s.value(nil)
+			}
+			return s.object(func(ks, ke int) error {
+				if s.key(ks, ke, "cached_tokens") {
+					return intInto(s, &u.CachedTokens)
+				}
+				return s.value(nil)
+			})
+		}
+		return s.value(nil)
+	})
+	return u, err
+}
+
+func intInto(s *jsonScanner, dst *int) error {
+	if s.peek() == 'n' {
+		return s.literal("null")
+	}
+	v, ok, err := s.integer()
+	if err != nil {
+		return err
+	}
+	if ok && v >= 0 {
+		*dst = v
+	}
+	return nil
+}
+
+// bodyLexer follows a JSON document as it streams past, a byte at a time,
+// in constant memory: it captures the top-level "usage" object and counts
+// the text of generated content, so a non-streaming response is read for
+// usage without being buffered.
+type bodyLexer struct {
+	inStr, esc     bool
+	strEnded       bool // a string just ended; a ':' next makes it a key
+	afterColon     bool // at a value position
+	countStr       bool // the current string is generated content
+	str            [24]byte
+	strN, strLen   int
+	key            [24]byte
+	keyN           int
+	capturing      bool
+	capDepth       int
+	capBuf         [768]byte
+	capN           int
+	capOverflow    bool
+	text           textCount
+	usage          Usage
+	sawUsage       bool
+	strOther       int
+}
+
+func (l *bodyLexer) feed(p []byte) {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if l.capturing {
+			if l.capN < len(l.capBuf) {
+				l.capBuf[l.capN] = c
+				l.capN++
+			} else {
+				l.capOverflow = true
+			}
+		}
+		if l.inStr {
+			switch {
+			case l.esc:
+				l.esc = false
+			case c == '\\':
+				l.esc = true
+			case c == '"':
+				l.inStr = false
+				l.strEnded = true
+				if l.countStr {
+					l.text.other += l.strOther
+					l.text.ascii += l.strLen - l.strOther
+				}
+				l.afterColon = false
+				continue
+			}
+			if l.strN < len(l.str) {
+				l.str[l.strN] = c
+				l.strN++
+			}
+			l.strLen++
+			if c >= 0x80 {
+				l.strOther++
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			l.inStr, l.strN, l.strLen, l.strOther = true, 0, 0, 0
+			l.countStr = l.afterColon && isContentKey(l.key[:l.keyN])
+		case ':':
+			if l.strEnded {
+				l.keyN = copy(l.key[:], l.str[:min(l.strN, len(l.str))])
+				if l.strLen > len(l.key) {
+					l.keyN = 0 // a long key is none we look for
+				}
+			}
+			l.afterColon = true
+		case '{', '[':
+			switch {
+			case l.capturing:
+				l.capDepth++
+			case c == '{' && l.afterColon && string(l.key[:l.keyN]) == "usage":
+				l.capturing, l.capDepth, l.capOverflow = true, 1, false
+				l.capBuf[0], l.capN = '{', 1
+			}
+			l.afterColon = false
+		case '}', ']':
+			if l.capturing {
+				if l.capDepth--; l.capDepth == 0 {
+					l.capturing = false
+					if !l.capOverflow {
+						s := jsonScanner{b: l.capBuf[:l.capN], maxDepth: 8}
+						if u, err := parseUsage(&s); err == nil {
+							l.usage, l.sawUsage = u, true
+						}
+					}
+				}
+			}
+			l.afterColon = false
+		case ',':
+			l.afterColon = false
+		default:
+			l.afterColon = false
+		}
+		l.strEnded = false
+	}
+}

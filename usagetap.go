@@ -1,0 +1,185 @@
+package gateway
+
+import (
+	"bytes"
+	"io"
+	"sync"
+)
+
+// usageTap wraps the body of a successful response at the entry point. As
+// the caller reads, it records the call's usage (from the provider's report,
+// or estimated from what was delivered), the time of the first content event,
+// and, in a stream the caller asked no usage of, drops the usage-only chunk
+// the gateway requested on its behalf. It holds at most one partial event.
+//
+// Read and Close may be called concurrently (Close unblocks a Read, as
+// net/http allows); usage is recorded exactly once, at EOF, at a read error
+// or at Close, whichever comes first.
+type usageTap struct {
+	call   *Call
+	body   io.ReadCloser
+	clock  Clock
+	stream bool
+	strip  bool // drop the usage-only chunk
+
+	mu       sync.Mutex
+	finished bool
+	lex      bodyLexer // non-stream
+
+	// stream
+	buf      []byte // read buffer
+	pending  []byte // bytes of an event not yet complete
+	scanned  int    // bytes of pending already searched for a line end
+	out      []byte // complete events ready for the caller
+	outOff   int
+	err      error
+	usage    Usage
+	sawUsage bool
+	text     textCount
+	maxEvent int
+}
+
+const tapReadSize = 8 << 10
+
+func (t *usageTap) init(c *Call, body io.ReadCloser, clk Clock, stream bool, maxEvent int) {
+	*t = usageTap{call: c, body: body, clock: clk, stream: stream, strip: stream && !c.IncludeUsage, maxEvent: maxEvent}
+}
+
+func (t *usageTap) Read(p []byte) (int, error) {
+	if !t.stream {
+		n, err := t.body.Read(p)
+		t.mu.Lock()
+		t.lex.feed(p[:n])
+		if err != nil {
+			t.finishLocked()
+		}
+		t.mu.Unlock()
+		return n, err
+	}
+	for {
+		t.mu.Lock()
+		if t.outOff < len(t.out) {
+			n := copy(p, t.out[t.outOff:])
+			t.outOff += n
+			t.mu.Unlock()
+			return n, nil
+		}
+		if t.err != nil {
+			t.finishLocked()
+			err := t.err
+			t.mu.Unlock()
+			return 0, err
+		}
+		t.out, t.outOff = t.out[:0], 0
+		if t.buf == nil {
+			t.buf = make([]byte, tapReadSize)
+		}
+		t.mu.Unlock()
+
+		n, err := t.body.Read(t.buf) // not under the lock: Close must not wait for it
+
+		t.mu.Lock()
+		t.pending = append(t.pending, t.buf[:n]...)
+		t.splitEvents()
+		if err != nil {
+			if len(t.pending) > 0 { // an unterminated last event goes out as it is
+				t.out = append(t.out, t.pending...)
+				t.pending = t.pending[:0]
+			}
+			t.err = err
+		}
+		t.mu.Unlock()
+	}
+}
+
+// splitEvents moves every complete event from pending to out, dropping the
+// ones the caller must not see.
+func (t *usageTap) splitEvents() {
+	start := 0
+	for {
+		j := bytes.IndexByte(t.pending[t.scanned:], '\n')
+		if j < 0 {
+			break
+		}
+		end := t.scanned + j + 1
+		line := t.pending[t.scanned:end]
+		t.scanned = end
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			t.event(t.pending[start:end])
+			start = end
+		}
+	}
+	if start > 0 {
+		n := copy(t.pending, t.pending[start:])
+		t.pending = t.pending[:n]
+		t.scanned -= start
+	}
+	if len(t.pending) > t.maxEvent { // too large to inspect; pass it on untouched
+		t.out = append(t.out, t.pending...)
+		t.pending, t.scanned = t.pending[:0], 0
+	}
+}
+
+// event inspects one complete event and appends it to out unless it must be
+// dropped.
+func (t *usageTap) event(ev []byte) {
+	data := eventData(ev)
+	if data != nil && !bytes.Equal(data, doneData) {
+		if info, ok := inspectChunk(data); ok {
+			if info.hasUsage {
+				t.usage, t.sawUsage = info.usage, true
+			}
+			if info.text.ascii+info.text.other > 0 {
+				if t.text.ascii+t.text.other == 0 {
+					t.call.setFirstToken(t.clock.Now())
+				}
+				t.text.ascii += info.text.ascii
+				t.text.other += info.text.other
+			}
+			if t.strip && info.hasUsage && info.choices == 0 {
+				return
+			}
+		}
+	}
+	t.out = append(t.out, ev...)
+}
+
+// eventData returns the payload of the first data line of an event, or nil.
+func eventData(ev []byte) []byte {
+	for len(ev) > 0 {
+		line := ev
+		if i := bytes.IndexByte(ev, '\n'); i >= 0 {
+			line, ev = ev[:i], ev[i+1:]
+		} else {
+			ev = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if rest, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			return bytes.TrimPrefix(rest, []byte(" "))
+		}
+	}
+	return nil
+}
+
+// finishLocked records the call's usage once.
+func (t *usageTap) finishLocked() {
+	if t.finished {
+		return
+	}
+	t.finished = true
+	u, saw, text := t.usage, t.sawUsage, t.text
+	if !t.stream {
+		u, saw, text = t.lex.usage, t.lex.sawUsage, t.lex.text
+	}
+	if !saw {
+		u = Usage{PromptTokens: t.call.PromptTokens, CompletionTokens: text.tokens(), Estimated: true}
+	}
+	t.call.SetUsage(u)
+}
+
+func (t *usageTap) Close() error {
+	t.mu.Lock()
+	t.finishLocked()
+	t.mu.Unlock()
+	return t.body.Close()
+}
