@@ -111,23 +111,23 @@ func intInto(s *jsonScanner, dst *int) error {
 // the text of generated content, so a non-streaming response is read for
 // usage without being buffered.
 type bodyLexer struct {
-	inStr, esc     bool
-	strEnded       bool // a string just ended; a ':' next makes it a key
-	afterColon     bool // at a value position
-	countStr       bool // the current string is generated content
-	str            [24]byte
-	strN, strLen   int
-	key            [24]byte
-	keyN           int
-	capturing      bool
-	capDepth       int
-	capBuf         [768]byte
-	capN           int
-	capOverflow    bool
-	text           textCount
-	usage          Usage
-	sawUsage       bool
-	strOther       int
+	inStr, esc   bool
+	strEnded     bool // a string just ended; a ':' next makes it a key
+	afterColon   bool // at a value position
+	countStr     bool // the current string is generated content
+	str          [24]byte
+	strN, strLen int
+	key          [24]byte
+	keyN         int
+	capturing    bool
+	capDepth     int
+	capBuf       [768]byte
+	capN         int
+	capOverflow  bool
+	text         textCount
+	usage        Usage
+	sawUsage     bool
+	strOther     int
 }
 
 func (l *bodyLexer) feed(p []byte) {
