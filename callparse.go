@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -94,7 +96,7 @@ func (p *callParser) parse() error {
 	if err := s.object(p.member); err != nil {
 		return p.syntaxError(err)
 	}
-	if s.peek() != 0 {
+	if !s.atEnd() {
 		return badRequest(fmt.Sprintf("gateway: invalid JSON: unexpected data after the object at byte %d", s.i))
 	}
 	if !p.sawModel || p.c.Model == "" {
@@ -140,6 +142,11 @@ func (p *callParser) member(ks, ke int) error {
 			return err
 		}
 		p.c.modelStart, p.c.modelEnd = start-1, end+1
+		if !utf8.Valid(s.b[start:end]) {
+			// Decoders disagree on invalid UTF-8 (encoding/json substitutes
+			// U+FFFD), so a model name must be unambiguous text.
+			return badRequest("gateway: model is not valid UTF-8")
+		}
 		if esc {
 			var m string
 			if err := json.Unmarshal(s.b[start-1:end+1], &m); err != nil {
@@ -197,6 +204,10 @@ func (p *callParser) member(ks, ke int) error {
 	case s.key(ks, ke, "tools"), s.key(ks, ke, "functions"), s.key(ks, ke, "system"):
 		// Sent to the model too, so counted in the estimate.
 		return s.value(&p.text)
+	case ke-ks == len("model") && strings.EqualFold(string(s.b[ks:ke]), "model"):
+		// Go's encoding/json matches keys case-insensitively and takes the
+		// last: a Go upstream would read "MODEL" as the model we did not check.
+		return badRequest("gateway: ambiguous field " + string(s.b[ks:ke]) + " (field names are case-sensitive)")
 	default:
 		return s.value(nil)
 	}

@@ -113,6 +113,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
 	w.WriteHeader(resp.StatusCode)
+	if stream {
+		// The caller learns the stream has started before its first event.
+		_ = http.NewResponseController(w).Flush()
+	}
 	h.copyBody(w, resp.Body, stream, c)
 }
 

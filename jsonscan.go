@@ -41,7 +41,15 @@ func (s *jsonScanner) ws() {
 	}
 }
 
-// peek returns the next non-space byte, or 0 at the end.
+// atEnd reports whether only spaces remain.
+func (s *jsonScanner) atEnd() bool {
+	s.ws()
+	return s.i >= len(s.b)
+}
+
+// peek returns the next non-space byte, or 0 at the end (a NUL byte, never
+// valid JSON outside strings, also reads as 0 and fails wherever a value is
+// due; use atEnd to test for the end).
 func (s *jsonScanner) peek() byte {
 	s.ws()
 	if s.i < len(s.b) {

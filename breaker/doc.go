@@ -1,0 +1,48 @@
+// Package breaker keeps one failing AI provider from taking a service down:
+// error classification, Retry-After parsing, circuit breaking, retries with
+// backoff and a retry budget, timeouts that do not cut healthy streams,
+// failover before a stream's first content, hedging, and bulkheads.
+//
+// Every piece is a gateway.Middleware, func(next http.RoundTripper)
+// http.RoundTripper; in gateway.Chain the first middleware is the
+// outermost. The usual order, outermost first:
+//
+//	Retry                  attempts, backoff, Retry-After, budget, deadline
+//	  Hedge                (optional) a second attempt for slow calls
+//	    provider.Router    (optional) picks a target, fails over
+//	      per target: CircuitBreaker, Bulkhead, Timeouts
+//	        Provider
+//
+// Over a single provider:
+//
+//	cb := breaker.NewCircuitBreaker("openai", breaker.Config{})
+//	rt := gateway.Chain(openai,
+//		breaker.Retry(breaker.RetryConfig{}),
+//		cb.Middleware(),
+//		breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 20 * time.Second}),
+//	)
+//	client := gateway.NewClient(rt) // openai-go: option.WithHTTPClient(client), option.WithMaxRetries(0)
+//
+// Classify is the one table that decides what an outcome means: success,
+// retryable, fatal (400, 401, 403, 404, 413, 422…), rate limited (429),
+// overloaded (503, 529), or the caller's own cancellation, which is never a
+// failure and never retried. Every middleware here uses it unless
+// configured otherwise. A 429 does not count against a circuit breaker; its
+// Retry-After starts a cooldown instead.
+//
+// One Budget should be shared by the Retry, Hedge and router of a service:
+// retries, hedges and fallbacks all withdraw from it, so that when
+// everything fails the attempts stay near (1+Ratio) per call.
+//
+// Streams: Retry, Hedge, Timeouts and the router hold a 2xx event stream
+// back until its first content event (AwaitFirstContent). A stream that
+// fails or stalls before it is retried, or moved to another target, with
+// nothing sent to the caller; after it, nothing is ever retried and a
+// failure reaches the caller as a read error (in server mode, a terminal SSE
+// error event).
+//
+// Everything reads time from an injectable gateway.Clock, and everything a
+// call holds (a breaker permit, a bulkhead slot, a watchdog goroutine, a
+// hedge's attempts) is released when its RoundTrip fails or its response
+// body is closed or read to its end.
+package breaker

@@ -1,0 +1,364 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/llmgate/gateway"
+)
+
+// RetryConfig configures Retry. The zero value retries up to twice (3
+// attempts), with full-jitter backoff from 250 ms up to 8 s, within a 2 min
+// deadline, under a budget of its own.
+type RetryConfig struct {
+	// MaxAttempts is the most attempts per call, the first included.
+	// Default 3.
+	MaxAttempts int
+	// BaseDelay and MaxDelay shape the backoff: before retry n the wait is
+	// drawn uniformly from [0, min(MaxDelay, BaseDelay·2^(n-1))) ("full
+	// jitter"), so retries from many callers spread out. Defaults 250 ms
+	// and 8 s.
+	BaseDelay, MaxDelay time.Duration
+	// Deadline bounds the retrying: no wait ends and no attempt starts
+	// later than Deadline after the call started (the Call's Start, as the
+	// entry point stamps it; without one, the end of the first attempt),
+	// nor after the caller's context deadline; the last outcome is returned
+	// instead. An attempt's own duration is bounded by Timeouts inside
+	// Retry, so a call takes at most Deadline plus one attempt. Default 2
+	// min.
+	Deadline time.Duration
+	// MaxRetryAfter is the ceiling on an upstream's Retry-After. A 429 or
+	// 503 that asks for a wait makes the next attempt wait at least that
+	// long (the latest attempt's header governs); if that wait would pass
+	// the deadline the response is returned at once, with its Retry-After.
+	// Default DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+	// Budget bounds retries across calls; share one between the Retry, Hedge
+	// and router of a service. Nil means a default budget of this Retry's
+	// own.
+	Budget *Budget
+	// Classify decides which outcomes are retried (Class.Retryable); nil
+	// means the package's Classify.
+	Classify Classifier
+	// Idempotent reports whether a request may be sent again after an
+	// ambiguous failure, one after which the upstream may have acted on it
+	// (a timeout or a reset, as opposed to a refused connection or an error
+	// status). Nil means DefaultIdempotent.
+	Idempotent func(*http.Request) bool
+	// MaxBodyBytes bounds a request body Retry must buffer to replay (one
+	// that comes without GetBody). Default gateway.DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Rand returns a number in [0, 1) for the jitter; nil means
+	// math/rand/v2's. It must be safe for concurrent use.
+	Rand func() float64
+	// Clock is the source of time for waits and the deadline; nil means the
+	// system clock.
+	Clock gateway.Clock
+}
+
+// Defaults of RetryConfig.
+const (
+	DefaultMaxAttempts   = 3
+	DefaultBaseDelay     = 250 * time.Millisecond
+	DefaultMaxDelay      = 8 * time.Second
+	DefaultRetryDeadline = 2 * time.Minute
+)
+
+func (c RetryConfig) withDefaults() RetryConfig {
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.BaseDelay == 0 {
+		c.BaseDelay = DefaultBaseDelay
+	}
+	if c.MaxDelay == 0 {
+		c.MaxDelay = max(DefaultMaxDelay, c.BaseDelay)
+	}
+	if c.Deadline == 0 {
+		c.Deadline = DefaultRetryDeadline
+	}
+	if c.MaxRetryAfter == 0 {
+		c.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if c.Budget == nil {
+		c.Budget = NewBudget(BudgetConfig{Clock: c.Clock})
+	}
+	if c.Classify == nil {
+		c.Classify = Classify
+	}
+	if c.Idempotent == nil {
+		c.Idempotent = DefaultIdempotent
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = gateway.DefaultMaxBodyBytes
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+	c.Clock = gateway.ClockOrSystem(c.Clock)
+	return c
+}
+
+func (c RetryConfig) validate() error {
+	if c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < c.BaseDelay || c.Deadline < 0 ||
+		c.MaxRetryAfter < 0 || c.MaxBodyBytes < 0 {
+		return fmt.Errorf("breaker: invalid RetryConfig (negative value, or MaxDelay < BaseDelay)")
+	}
+	return nil
+}
+
+// DefaultIdempotent is RetryConfig's default Idempotent: true for GET, HEAD,
+// OPTIONS, TRACE, PUT and DELETE, for a request with an Idempotency-Key (or
+// X-Idempotency-Key) header, and for the model operations (chat,
+// completion, embedding, model list), which change nothing upstream but
+// its bill. Any other POST, such as a file upload through an unknown path,
+// is not retried after an ambiguous failure.
+func DefaultIdempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	if req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != "" {
+		return true
+	}
+	if c := gateway.CallFrom(req.Context()); c != nil {
+		return c.Op != gateway.OpUnknown
+	}
+	return gateway.OpFromPath(req.URL.Path) != gateway.OpUnknown
+}
+
+// Retry returns a middleware that sends a call again when an attempt fails
+// in a way another attempt may not (Class.Retryable): with full-jitter
+// exponential backoff, at least the Retry-After the upstream asked for, at
+// most MaxAttempts attempts, within one deadline, and only while the Budget
+// allows, so an outage everywhere cannot multiply the load.
+//
+// It never retries the caller's cancellation, a Fatal outcome (400, 401,
+// 403, 404, 413, 422…), or an ambiguous failure of a non-idempotent request.
+// A stream (a 2xx event stream) is held until its first content event
+// (AwaitFirstContent): one that fails before it is retried with nothing sent
+// to the caller; after it, nothing is retried and a failure reaches the
+// caller as a read error.
+//
+// The request body is made replayable before the first attempt: GetBody is
+// used when set (the gateway's entry points set it), else the body is read
+// once into memory, up to MaxBodyBytes. A discarded response's body is
+// closed before the next attempt.
+//
+// Retry records one gateway.Attempt per attempt on the Call only when next
+// is a gateway.Provider (named by its Name): a bare provider, or one behind
+// this package's per-target middlewares (CircuitBreaker, Bulkhead,
+// Timeouts), which keep its name. An attempt refused before anything was
+// sent (an open circuit, a cooldown, a full bulkhead) is not recorded. When
+// next is a router or any other RoundTripper, whoever dispatches to a target
+// records it.
+//
+// It panics on an invalid config (a negative value, or MaxDelay <
+// BaseDelay). The returned RoundTripper is safe for concurrent use.
+func Retry(cfg RetryConfig) gateway.Middleware {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		panic(err)
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		if next == nil {
+			panic("breaker: nil RoundTripper")
+		}
+		t := &retryTransport{cfg: cfg, next: next}
+		if p, ok := next.(gateway.Provider); ok {
+			t.target = p.Name()
+		}
+		return t
+	}
+}
+
+type retryTransport struct {
+	cfg    RetryConfig
+	next   http.RoundTripper
+	target string // next's name when it is a bare Provider
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cfg := &t.cfg
+	ctx := req.Context()
+	cfg.Budget.OnRequest()
+	req, err := replayable(req, cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	call := gateway.CallFrom(ctx)
+	var deadline time.Time // set at the first failure; no clock read on the success path
+	for n := 1; ; n++ {
+		out := req
+		if n > 1 {
+			if out, err = rewind(req); err != nil {
+				return nil, err
+			}
+		}
+		var began, headers time.Time
+		if t.target != "" && call != nil {
+			if n == 1 && !call.Start.IsZero() {
+				began = call.Start // stamped by the entry point just before: one clock read saved
+			} else {
+				began = cfg.Clock.Now()
+			}
+		}
+		resp, err := t.next.RoundTrip(out)
+		if err != nil && resp != nil { // a RoundTripper broke its contract; don't leak
+			resp.Body.Close()
+			resp = nil
+		}
+		if !began.IsZero() {
+			headers = cfg.Clock.Now()
+		}
+		if err == nil && resp.StatusCode/100 == 2 && (call == nil || call.Stream) {
+			resp, err = AwaitFirstContent(ctx, resp, cfg.Clock, 0)
+		}
+		c := cfg.Classify(req, resp, err)
+		if !began.IsZero() && !refused(err) {
+			t.record(call, began, headers, resp, err, c)
+		}
+		if !c.Retryable() || n >= cfg.MaxAttempts || (ambiguous(resp, err) && !cfg.Idempotent(req)) {
+			return resp, err
+		}
+		now := cfg.Clock.Now()
+		if deadline.IsZero() {
+			deadline = t.deadline(ctx, call, now)
+		}
+		wait := t.backoff(n)
+		if ra, ok := t.retryAfter(resp, err, c); ok {
+			wait = max(wait, ra)
+		}
+		if now.Add(wait).After(deadline) || !cfg.Budget.TryRetry() {
+			return resp, err
+		}
+		if resp != nil {
+			discard(resp.Body)
+		}
+		if err := gateway.Sleep(ctx, cfg.Clock, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// deadline returns the end of the retrying: Deadline after the call started
+// (the Call's Start, stamped by the entry point, else now, the end of the
+// first attempt), or the caller's context deadline if that is sooner.
+func (t *retryTransport) deadline(ctx context.Context, call *gateway.Call, now time.Time) time.Time {
+	start := now
+	if call != nil && !call.Start.IsZero() && call.Start.Before(now) {
+		start = call.Start
+	}
+	d := start.Add(t.cfg.Deadline)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	return d
+}
+
+// backoff returns the full-jitter wait before retry n (after attempt n).
+func (t *retryTransport) backoff(n int) time.Duration {
+	ceil := t.cfg.BaseDelay << min(n-1, 30)
+	if ceil <= 0 || ceil > t.cfg.MaxDelay {
+		ceil = t.cfg.MaxDelay
+	}
+	return time.Duration(t.cfg.Rand() * float64(ceil))
+}
+
+// retryAfter returns the wait an upstream (a response's header) or an inner
+// component (a *gateway.Error's RetryAfter) asked for.
+func (t *retryTransport) retryAfter(resp *http.Response, err error, c Class) (time.Duration, bool) {
+	if resp != nil {
+		if c == RateLimited || c == Overloaded {
+			return RetryAfter(resp.Header, t.cfg.Clock.Now(), t.cfg.MaxRetryAfter)
+		}
+		return 0, false
+	}
+	if ge := asGatewayError(err); ge != nil && ge.RetryAfter > 0 {
+		return min(ge.RetryAfter, t.cfg.MaxRetryAfter), true
+	}
+	return 0, false
+}
+
+func (t *retryTransport) record(call *gateway.Call, began, headers time.Time, resp *http.Response, err error, c Class) {
+	a := gateway.Attempt{Target: t.target, Model: call.Model, Start: began, Latency: headers.Sub(began)}
+	if resp != nil {
+		a.Status = resp.StatusCode
+		if call.Stream && c == Success {
+			a.TTFT = t.cfg.Clock.Now().Sub(began)
+		}
+	}
+	if err != nil {
+		a.Err = gateway.ErrorFor(err).Code
+	} else if c != Success {
+		a.Err = c.String()
+	}
+	call.RecordAttempt(a)
+}
+
+// replayable returns req, or a shallow copy of it whose body can be sent
+// again: GetBody is kept when set; otherwise the body is read into memory,
+// up to limit bytes, and closed.
+func replayable(req *http.Request, limit int64) (*http.Request, error) {
+	if req.Body == nil || req.Body == http.NoBody || req.GetBody != nil {
+		return req, nil
+	}
+	b, err := gateway.ReadBody(req.Body, req.ContentLength, limit)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r := new(http.Request)
+	*r = *req
+	gateway.SetBody(r, b)
+	return r, nil
+}
+
+// rewind returns a shallow copy of req with a fresh body from GetBody.
+func rewind(req *http.Request) (*http.Request, error) {
+	r := new(http.Request)
+	*r = *req
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = body
+	}
+	return r, nil
+}
+
+// ambiguous reports whether a failed attempt may have been acted on
+// upstream: an error other than a refused connection or one of the
+// gateway's own refusals. A response is an answer, never ambiguous.
+func ambiguous(resp *http.Response, err error) bool {
+	if resp != nil || err == nil {
+		return false
+	}
+	var ge *gateway.Error
+	if errors.As(err, &ge) {
+		// The gateway's refusals (open circuit, cooldown, full bulkhead,
+		// rate limits) happen before anything is sent; a timeout or a
+		// stream that broke may have reached the upstream.
+		return ge.Status == http.StatusBadGateway || ge.Status == http.StatusGatewayTimeout
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return !errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// discard reads a little of a failed response's body, so its connection can
+// be reused, and closes it.
+func discard(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 4<<10)
+	body.Close()
+}

@@ -1,0 +1,299 @@
+package breaker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmgate/gateway"
+)
+
+// TimeoutConfig configures Timeouts. Each limit is measured on Clock; a zero
+// field takes its default, chosen for model APIs, where a non-streaming
+// reasoning call may send its headers only after minutes of work.
+type TimeoutConfig struct {
+	// Total bounds the whole attempt, body included. Default 30 min.
+	Total time.Duration
+	// Header bounds the wait for response headers. Default 10 min.
+	Header time.Duration
+	// FirstToken bounds, for a stream, the time from the start of the
+	// attempt to its first content event (see AwaitFirstContent); the
+	// stream is held back until then, so a stall is retried with nothing
+	// sent to the caller. Default 5 min.
+	FirstToken time.Duration
+	// Idle bounds the time between two reads of the body that return
+	// data. A healthy stream of any length is never cut by it. Default 2
+	// min.
+	Idle time.Duration
+	// Clock is the source of time; nil means the system clock.
+	Clock gateway.Clock
+}
+
+// Defaults of TimeoutConfig.
+const (
+	DefaultTotalTimeout      = 30 * time.Minute
+	DefaultHeaderTimeout     = 10 * time.Minute
+	DefaultFirstTokenTimeout = 5 * time.Minute
+	DefaultIdleTimeout       = 2 * time.Minute
+)
+
+// Timeouts returns a middleware that bounds one attempt: the time to
+// response headers, for a stream the time to its first content event, the
+// time between reads of the body, and the whole. Unlike http.Client.Timeout
+// it never cuts a healthy long stream: after the first content only Idle
+// and Total apply.
+//
+// A limit reached before RoundTrip returns makes it return an error
+// deriving from gateway.ErrUpstreamTimeout (Classify: Retryable, since the
+// caller's own context has not ended); one reached while the body is read
+// makes the read fail with that error (in server mode, a terminal SSE error
+// event). Put Timeouts inside CircuitBreaker and Retry, so the breaker
+// counts a stall and Retry tries again.
+//
+// Each attempt runs one watchdog goroutine, which ends when the body is
+// closed or read to its end, or when RoundTrip fails; closing the body
+// releases everything. It panics on a negative limit. The returned
+// RoundTripper is safe for concurrent use.
+func Timeouts(cfg TimeoutConfig) gateway.Middleware {
+	if cfg.Total < 0 || cfg.Header < 0 || cfg.FirstToken < 0 || cfg.Idle < 0 {
+		panic(fmt.Sprintf("breaker: negative limit in TimeoutConfig %+v", cfg))
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Total, DefaultTotalTimeout)
+	def(&cfg.Header, DefaultHeaderTimeout)
+	def(&cfg.FirstToken, DefaultFirstTokenTimeout)
+	def(&cfg.Idle, DefaultIdleTimeout)
+	cfg.Clock = gateway.ClockOrSystem(cfg.Clock)
+	return func(next http.RoundTripper) http.RoundTripper {
+		if next == nil {
+			panic("breaker: nil RoundTripper")
+		}
+		return keepName(next, &timeoutTransport{cfg: cfg, next: next})
+	}
+}
+
+type timeoutTransport struct {
+	cfg  TimeoutConfig
+	next http.RoundTripper
+}
+
+func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	w := newWatchdog(&t.cfg, cancel)
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err == nil && isEventStream(ctx, resp) {
+		w.setPhase(phaseFirstToken)
+		resp, err = AwaitFirstContent(ctx, resp, t.cfg.Clock, 0)
+	}
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		w.stop()
+		cancel(nil)
+		if cause := w.cause(); cause != nil {
+			return nil, cause.WithCause(err)
+		}
+		return nil, err
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	w.setPhase(phaseBody)
+	out := *resp
+	out.Body = &timeoutBody{w: w, cancel: cancel, body: resp.Body}
+	return &out, nil
+}
+
+type phase uint8
+
+const (
+	phaseHeader phase = iota
+	phaseFirstToken
+	phaseBody
+)
+
+// watchdog cancels an attempt's context when the limit of its current
+// phase passes.
+type watchdog struct {
+	cfg    *TimeoutConfig
+	cancel context.CancelCauseFunc
+	start  time.Time
+
+	lastRead atomic.Int64  // ns since start of the last read that returned data
+	kick     chan struct{} // a new phase: re-read the deadline
+	armed    chan struct{} // answers a kick once the new timer is set
+	done     chan struct{}
+	exited   chan struct{}
+	stopOnce sync.Once
+
+	mu    sync.Mutex
+	phase phase
+	fired *gateway.Error
+}
+
+func newWatchdog(cfg *TimeoutConfig, cancel context.CancelCauseFunc) *watchdog {
+	w := &watchdog{cfg: cfg, cancel: cancel, start: cfg.Clock.Now(),
+		kick: make(chan struct{}), armed: make(chan struct{}), done: make(chan struct{}), exited: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// deadline returns when the current phase's limit passes, and which limit
+// that is.
+func (w *watchdog) deadline() (time.Time, limit) {
+	w.mu.Lock()
+	p := w.phase
+	w.mu.Unlock()
+	var at time.Time
+	var l limit
+	switch p {
+	case phaseHeader:
+		at, l = w.start.Add(w.cfg.Header), limitHeader
+	case phaseFirstToken:
+		at, l = w.start.Add(w.cfg.FirstToken), limitFirstToken
+	default:
+		at, l = w.start.Add(time.Duration(w.lastRead.Load())+w.cfg.Idle), limitIdle
+	}
+	if total := w.start.Add(w.cfg.Total); total.Before(at) {
+		at, l = total, limitTotal
+	}
+	return at, l
+}
+
+type limit uint8
+
+const (
+	limitHeader limit = iota
+	limitFirstToken
+	limitIdle
+	limitTotal
+)
+
+// err returns the error for l.
+func (w *watchdog) err(l limit) *gateway.Error {
+	var msg string
+	switch l {
+	case limitHeader:
+		msg = "breaker: no response headers within " + w.cfg.Header.String()
+	case limitFirstToken:
+		msg = "breaker: no stream content within " + w.cfg.FirstToken.String()
+	case limitIdle:
+		msg = "breaker: no data from upstream for " + w.cfg.Idle.String()
+	default:
+		msg = "breaker: attempt exceeded its total timeout of " + w.cfg.Total.String()
+	}
+	return gateway.ErrUpstreamTimeout.WithMessage(msg)
+}
+
+func (w *watchdog) run() {
+	defer close(w.exited)
+	kicked := false
+	for {
+		at, l := w.deadline()
+		left := at.Sub(w.cfg.Clock.Now())
+		if left <= 0 {
+			why := w.err(l)
+			w.mu.Lock()
+			w.fired = why
+			w.mu.Unlock()
+			w.cancel(why)
+			return
+		}
+		t := w.cfg.Clock.NewTimer(left)
+		if kicked {
+			w.armed <- struct{}{}
+			kicked = false
+		}
+		select {
+		case <-t.C():
+		case <-w.kick:
+			t.Stop()
+			kicked = true
+		case <-w.done:
+			t.Stop()
+			return
+		}
+	}
+}
+
+// setPhase moves to phase p; the watchdog re-reads its deadline. Entering
+// the body phase counts as a read, so Idle runs from there.
+func (w *watchdog) setPhase(p phase) {
+	if p == phaseBody {
+		w.touch()
+	}
+	w.mu.Lock()
+	w.phase = p
+	w.mu.Unlock()
+	// Wait until the watchdog has armed the new phase's timer, so that the
+	// phase's limit counts from a clock reading taken before this returns.
+	select {
+	case w.kick <- struct{}{}:
+		select {
+		case <-w.armed:
+		case <-w.exited:
+		}
+	case <-w.exited:
+	}
+}
+
+func (w *watchdog) touch() { w.lastRead.Store(int64(w.cfg.Clock.Now().Sub(w.start))) }
+
+// stop ends the watchdog and waits for its goroutine. Safe to call more
+// than once.
+func (w *watchdog) stop() {
+	w.stopOnce.Do(func() { close(w.done) })
+	<-w.exited
+}
+
+// cause returns the limit that fired, or nil.
+func (w *watchdog) cause() *gateway.Error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fired
+}
+
+// timeoutBody is a response body under a watchdog. Read and Close may be
+// called concurrently (Close unblocks a Read).
+type timeoutBody struct {
+	w      *watchdog
+	cancel context.CancelCauseFunc
+	body   io.ReadCloser
+	closed atomic.Bool
+}
+
+func (b *timeoutBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if n > 0 {
+		b.w.touch()
+	}
+	if err != nil {
+		if err == io.EOF {
+			b.w.stop()
+			return n, err
+		}
+		if cause := b.w.cause(); cause != nil {
+			return n, cause.WithCause(err)
+		}
+	}
+	return n, err
+}
+
+func (b *timeoutBody) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	b.w.stop()
+	err := b.body.Close()
+	b.cancel(context.Canceled)
+	return err
+}

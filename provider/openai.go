@@ -1,0 +1,317 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/llmgate/gateway"
+)
+
+// OpenAIConfig configures an OpenAI-compatible provider (NewOpenAI). Only
+// BaseURL is required.
+type OpenAIConfig struct {
+	// Name identifies the provider in attempts, metrics and usage records
+	// (default "openai"). It must not be a secret.
+	Name string
+	// BaseURL is the upstream's API root, the only place the provider sends
+	// requests to: "https://api.openai.com/v1", "http://127.0.0.1:11434/v1"
+	// (the operation's path without /v1 is appended). For Azure it is the
+	// resource endpoint, "https://NAME.openai.azure.com". It must be an
+	// absolute http or https URL with no userinfo, query or fragment: keys go
+	// in APIKey.
+	BaseURL string
+	// APIKey is sent as "Authorization: Bearer KEY" (Azure: "api-key: KEY").
+	// Empty sends no key, for local servers.
+	APIKey string
+	// Headers are extra upstream headers (e.g. OpenAI-Organization). A name
+	// or value with a control character, or a header the provider sets
+	// itself (Authorization, Api-Key, Content-Type, Content-Length, Accept,
+	// Accept-Encoding, Host and the hop-by-hop headers), is a configuration
+	// error.
+	Headers map[string]string
+	// Models lists the models the provider serves (ModelLister); empty means
+	// any.
+	Models []string
+	// ModelMap renames models on the way upstream, asked -> upstream (e.g.
+	// "gpt-4.1" -> "my-deployment"). Models not in it go as they are.
+	ModelMap map[string]string
+	// Azure, when set, selects Azure OpenAI: requests go to
+	// {BaseURL}/openai/deployments/{deployment}/{operation}?api-version=...
+	// with the key in an api-key header.
+	Azure *AzureConfig
+	// Transport sends the upstream requests. Nil means a dedicated
+	// *http.Transport tuned for AI traffic (see NewOpenAI).
+	Transport http.RoundTripper
+}
+
+// AzureConfig selects and configures Azure OpenAI.
+type AzureConfig struct {
+	// APIVersion is the api-version query parameter, e.g. "2024-10-21".
+	// Required.
+	APIVersion string
+	// Deployments maps a model (after ModelMap) to its deployment name. A
+	// model not in it is its own deployment name.
+	Deployments map[string]string
+}
+
+// OpenAI is a Provider for any upstream that speaks the OpenAI API: OpenAI,
+// Azure OpenAI, DeepSeek, vLLM, Ollama…
+//
+// Each request it sends upstream is built anew from its configuration: the
+// URL is BaseURL plus the operation named by the incoming request's path
+// (chat completions, completions, embeddings, models), whatever host the
+// incoming request names; the headers are Content-Type, Accept, the
+// configured key and the configured extras, and nothing else. The caller's
+// credentials and every other inbound header stay behind, so a virtual key
+// never goes upstream. Redirects are never followed: a 3xx answer is an
+// error (errors.Is gateway.ErrUpstream).
+//
+// The model sent upstream is the one in the body the provider receives (a
+// router may have renamed it from the Call's), after ModelMap. A streaming
+// request that did not ask for usage is sent with
+// stream_options.include_usage forced on, so the entry point can record
+// usage; it removes the extra usage chunk before the caller sees it.
+//
+// Responses, including upstream errors (4xx, 5xx), are returned as the
+// upstream sent them, headers (x-ratelimit-*, Retry-After) included, and
+// bodies are not buffered: a stream reaches the caller event by event. The
+// caller closes the response body. A failure to get a response (connection
+// refused or reset, timeout, cancellation) is returned as an error that
+// wraps the transport's, so errors.Is and errors.As reach the net and
+// context errors, and whose text never holds the key or the URL's query.
+//
+// OpenAI is immutable after NewOpenAI and safe for concurrent use.
+type OpenAI struct {
+	name     string
+	models   []string
+	modelMap map[string]string
+	rt       http.RoundTripper
+	secrets  []string // removed from error text
+
+	urls  [opCount]*url.URL // OpenAI style, by gateway.Op
+	azure *azureRoutes      // nil unless Azure
+
+	// Header templates, cloned per request.
+	hdrJSON, hdrStream, hdrGet http.Header
+}
+
+// opCount is the number of gateway.Op values (OpUnknown..OpModels).
+const opCount = int(gateway.OpModels) + 1
+
+// NewOpenAI returns an OpenAI-compatible provider. It validates cfg and
+// returns an error that says what is wrong; errors never include the key.
+//
+// Without cfg.Transport, the provider gets its own *http.Transport with
+// keep-alives, up to 128 idle connections to the upstream (net/http's
+// default of 2 would reconnect under load), HTTP/2 when the upstream offers
+// it, a 10 s dial and TLS handshake timeout, the environment's proxy
+// settings, and no response header timeout, since a model may take long to
+// send its first token: bound calls with contexts or the breaker package's
+// timeouts.
+func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
+	if cfg.Name == "" {
+		cfg.Name = "openai"
+	}
+	if err := validateOpenAI(&cfg); err != nil {
+		return nil, err
+	}
+	base, err := parseBaseURL(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &OpenAI{
+		name:     cfg.Name,
+		models:   append([]string(nil), cfg.Models...),
+		modelMap: make(map[string]string, len(cfg.ModelMap)),
+		rt:       cfg.Transport,
+	}
+	for k, v := range cfg.ModelMap {
+		p.modelMap[k] = v
+	}
+	if p.rt == nil {
+		p.rt = newUpstreamTransport()
+	}
+	p.secrets = secretsOf(cfg)
+	keyHeader, keyValue := "Authorization", ""
+	if cfg.APIKey != "" {
+		keyValue = "Bearer " + cfg.APIKey
+	}
+	if cfg.Azure != nil {
+		p.azure = newAzureRoutes(base, cfg.Azure)
+		keyHeader, keyValue = "Api-Key", cfg.APIKey
+	} else {
+		for op := gateway.OpChat; op <= gateway.OpModels; op++ {
+			p.urls[op] = joinPath(base, op.Path()[len("/v1"):])
+		}
+	}
+	h := make(http.Header, len(cfg.Headers)+4)
+	for k, v := range cfg.Headers {
+		h.Set(k, v)
+	}
+	if keyValue != "" {
+		h.Set(keyHeader, keyValue)
+	}
+	p.hdrGet = h.Clone()
+	p.hdrGet.Set("Accept", "application/json")
+	p.hdrJSON = p.hdrGet.Clone()
+	p.hdrJSON.Set("Content-Type", "application/json")
+	p.hdrStream = h.Clone()
+	p.hdrStream.Set("Content-Type", "application/json")
+	p.hdrStream.Set("Accept", "text/event-stream")
+	// A compressed stream could be held back by the decompressor; ask for
+	// none (this also turns off net/http's transparent gzip for streams).
+	p.hdrStream.Set("Accept-Encoding", "identity")
+	return p, nil
+}
+
+// Name returns the configured name.
+func (p *OpenAI) Name() string { return p.name }
+
+// Models returns the configured models (a copy), or nil for any model.
+func (p *OpenAI) Models() []string {
+	if len(p.models) == 0 {
+		return nil
+	}
+	return append([]string(nil), p.models...)
+}
+
+// RoundTrip sends req upstream as described on OpenAI. It always closes
+// req.Body, and returns a response or an error, never both.
+func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
+	op := gateway.OpFromPath(req.URL.Path)
+	if op == gateway.OpUnknown {
+		closeBody(req)
+		return nil, gateway.ErrNotFound.WithMessage("provider: " + p.name + ": unsupported operation")
+	}
+	var (
+		body   []byte
+		model  string
+		stream bool
+	)
+	if op == gateway.OpModels {
+		closeBody(req)
+	} else {
+		c, err := effectiveCall(req, op) // closes req.Body
+		if err != nil {
+			return nil, fmt.Errorf("provider: %s: %w", p.name, err)
+		}
+		model, stream = p.upstreamModel(c.Model), c.Stream
+		if body, err = c.BodyForUpstream(model); err != nil {
+			return nil, fmt.Errorf("provider: %s: %w", p.name, err)
+		}
+	}
+	out, err := p.newRequest(req.Context(), op, model, body, stream)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.send(out)
+	if err != nil {
+		return nil, err
+	}
+	// The upstream request holds the key; what callers see is theirs.
+	resp.Request = req
+	return resp, nil
+}
+
+// HealthCheck asks the upstream for its model list (GET /models), which
+// costs no tokens. It returns nil on a 2xx answer, an error wrapping
+// gateway.ErrUpstream on any other status, or the transport's error as
+// RoundTrip does. It implements gateway.HealthChecker.
+func (p *OpenAI) HealthCheck(ctx context.Context) error {
+	out, err := p.newRequest(ctx, gateway.OpModels, "", nil, false)
+	if err != nil {
+		return err
+	}
+	resp, err := p.send(out)
+	if err != nil {
+		return err
+	}
+	// Drain a little so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return gateway.ErrUpstream.WithMessage(fmt.Sprintf("provider: %s: health check: upstream answered %d", p.name, resp.StatusCode))
+	}
+	return nil
+}
+
+// CloseIdleConnections closes the idle connections of the provider's
+// transport, when it has that method (as *http.Transport does).
+func (p *OpenAI) CloseIdleConnections() {
+	if c, ok := p.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (p *OpenAI) upstreamModel(model string) string {
+	if m, ok := p.modelMap[model]; ok {
+		return m
+	}
+	return model
+}
+
+// newRequest builds the upstream request from configuration alone.
+func (p *OpenAI) newRequest(ctx context.Context, op gateway.Op, model string, body []byte, stream bool) (*http.Request, error) {
+	var u *url.URL
+	if p.azure != nil {
+		var err error
+		if u, err = p.azure.url(op, model); err != nil {
+			return nil, fmt.Errorf("provider: %s: %w", p.name, err)
+		}
+	} else {
+		c := *p.urls[op]
+		u = &c
+	}
+	out := &http.Request{
+		Method:     http.MethodPost,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Host:       u.Host,
+	}
+	switch {
+	case op == gateway.OpModels:
+		out.Method, out.Header = http.MethodGet, p.hdrGet.Clone()
+	case stream:
+		out.Header = p.hdrStream.Clone()
+	default:
+		out.Header = p.hdrJSON.Clone()
+	}
+	if op != gateway.OpModels {
+		gateway.SetBody(out, body)
+	}
+	return out.WithContext(ctx), nil
+}
+
+// send sends out and refuses redirects.
+func (p *OpenAI) send(out *http.Request) (*http.Response, error) {
+	resp, err := p.rt.RoundTrip(out)
+	if err != nil {
+		if resp != nil && resp.Body != nil { // a transport broke its contract; don't leak
+			resp.Body.Close()
+		}
+		return nil, p.transportError(err)
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	if resp.StatusCode/100 == 3 {
+		// Following would send the request (and maybe the key) wherever the
+		// upstream points; base URLs come from configuration only.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		return nil, gateway.ErrUpstream.WithMessage(fmt.Sprintf(
+			"provider: %s: upstream answered %d, a redirect, which is not followed (check BaseURL)", p.name, resp.StatusCode))
+	}
+	return resp, nil
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}

@@ -1,0 +1,68 @@
+package provider
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/llmgate/gateway"
+)
+
+// azureRoutes builds Azure OpenAI URLs:
+// {BaseURL}/openai/deployments/{deployment}/{operation}?api-version=V, and
+// {BaseURL}/openai/models?api-version=V for the model list.
+type azureRoutes struct {
+	base        *url.URL
+	query       string
+	deployments map[string]string
+}
+
+func newAzureRoutes(base *url.URL, cfg *AzureConfig) *azureRoutes {
+	a := &azureRoutes{
+		base:        base,
+		query:       "api-version=" + url.QueryEscape(cfg.APIVersion),
+		deployments: make(map[string]string, len(cfg.Deployments)),
+	}
+	for k, v := range cfg.Deployments {
+		a.deployments[k] = v
+	}
+	return a
+}
+
+// url returns the URL of op for model (already renamed by ModelMap).
+func (a *azureRoutes) url(op gateway.Op, model string) (*url.URL, error) {
+	var u *url.URL
+	if op == gateway.OpModels {
+		u = joinPath(a.base, "/openai/models")
+	} else {
+		dep, ok := a.deployments[model]
+		if !ok {
+			dep = model
+			// The model comes from the caller here, so it must not be able to
+			// climb out of its path segment.
+			if err := checkDeployment(dep); err != nil {
+				return nil, gateway.ErrBadRequest.WithMessage("provider: model cannot name an Azure deployment: " + err.Error())
+			}
+		}
+		suffix := op.Path()[len("/v1"):]
+		u = joinPath(a.base, "/openai/deployments/"+dep+suffix)
+		u.RawPath = a.base.EscapedPath() + "/openai/deployments/" + url.PathEscape(dep) + suffix
+	}
+	u.RawQuery = a.query
+	return u, nil
+}
+
+// checkDeployment rejects names that are not one plain path segment.
+func checkDeployment(d string) error {
+	switch {
+	case d == "":
+		return errors.New("empty deployment name")
+	case d == "." || d == "..":
+		return errors.New("deployment name may not be . or ..")
+	case strings.ContainsAny(d, "/\\?#%"):
+		return errors.New("deployment name may not hold /, \\, ?, # or %")
+	case !validHeaderValue(d):
+		return errors.New("deployment name holds a control character")
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package provider
+
+import (
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+)
+
+// RouterConfig configures a Router. Its zero value is a smooth weighted
+// round-robin router with a retry budget, breakers and cooldowns of its own.
+type RouterConfig struct {
+	// Strategy spreads calls over a tier's eligible targets; default
+	// WeightedRoundRobin.
+	Strategy Strategy
+	// Budget bounds fallbacks: every attempt after a call's first on this
+	// router must win Budget.TryRetry. The router deposits (OnRequest) once
+	// per call, when it is the first to dispatch it. Share the Budget of the
+	// service's breaker.Retry so retries and fallbacks draw on one account;
+	// nil means a budget of the router's own: breaker's defaults (20% of
+	// calls) with a floor of DefaultRouterMinRetries fallbacks per window,
+	// so that a cold router survives a target dying before the 20% has
+	// built up.
+	Budget *breaker.Budget
+	// FirstTokenTimeout bounds how long a stream may go without its first
+	// content event before the router gives up on the target and moves the
+	// call to the next one (nothing has reached the caller yet). Default
+	// DefaultFirstTokenTimeout; raise it for models that think long before
+	// their first token.
+	FirstTokenTimeout time.Duration
+	// Cooldown is how long a target that answered 429 without a Retry-After
+	// gets nothing, and how long a rate-limit hint without a reset time
+	// lasts. Default DefaultCooldown.
+	Cooldown time.Duration
+	// CooldownCeiling caps a cooldown taken from a Retry-After or a hint's
+	// reset time, so a broken upstream cannot park a target for a day.
+	// Default breaker.DefaultMaxRetryAfter.
+	CooldownCeiling time.Duration
+	// HintFloor steers calls away from a target before it answers 429: one
+	// whose last response said it has HintFloor requests left or fewer
+	// (x-ratelimit-remaining-requests, anthropic-ratelimit-requests-remaining)
+	// is saturated until its x-ratelimit-reset-requests (or Anthropic's
+	// -reset time, else Cooldown) passes, and one whose remaining tokens
+	// are fewer than a call's estimate (prompt + max_tokens) is saturated
+	// for that call. A saturated target is passed over, even for the next
+	// tier, but still used when nothing else can serve. Default 1.
+	HintFloor int
+	// DisableHints turns rate-limit hints off.
+	DisableHints bool
+	// Clock is the source of time for cooldowns, hints, timeouts and
+	// attempt timings; nil means the system clock. Default breakers and the
+	// default budget use it too.
+	Clock gateway.Clock
+	// Seed, when not 0, makes random picks reproducible (for tests): the
+	// sequence is fixed when picks are made one at a time. 0 uses the
+	// runtime's random source.
+	Seed uint64
+}
+
+// Defaults of RouterConfig.
+const (
+	DefaultFirstTokenTimeout = time.Minute
+	DefaultCooldown          = time.Second
+	DefaultHintFloor         = 1
+	DefaultRouterMinRetries  = 10
+)
+
+// refusedRecheck is how long a target whose breaker refused a call without
+// saying for how long (half-open, probes in flight) is passed over.
+const refusedRecheck = time.Second
+
+func (c RouterConfig) withDefaults() (RouterConfig, error) {
+	if c.Strategy > LatencyAware {
+		return c, routerConfigError("unknown strategy %d", c.Strategy)
+	}
+	if c.FirstTokenTimeout < 0 || c.Cooldown < 0 || c.CooldownCeiling < 0 || c.HintFloor < 0 {
+		return c, routerConfigError("negative FirstTokenTimeout, Cooldown, CooldownCeiling or HintFloor")
+	}
+	c.Clock = gateway.ClockOrSystem(c.Clock)
+	if c.FirstTokenTimeout == 0 {
+		c.FirstTokenTimeout = DefaultFirstTokenTimeout
+	}
+	if c.Cooldown == 0 {
+		c.Cooldown = DefaultCooldown
+	}
+	if c.CooldownCeiling == 0 {
+		c.CooldownCeiling = breaker.DefaultMaxRetryAfter
+	}
+	if c.HintFloor == 0 {
+		c.HintFloor = DefaultHintFloor
+	}
+	if c.Budget == nil {
+		c.Budget = breaker.NewBudget(breaker.BudgetConfig{MinRetries: DefaultRouterMinRetries, Clock: c.Clock})
+	}
+	return c, nil
+}
+
+// Router is a Provider made of Providers: it sends each call to one of its
+// targets and, when that target fails in a way another may not, moves the
+// same call to the next, so a service survives a whole provider going
+// down.
+//
+// For each call the router finds the targets serving its model (Target.Models
+// and ModelMap), and tries them tier by tier, lowest first, choosing within a
+// tier by the Strategy. A target is eligible when its breaker would let the
+// call through, it is not cooling down after a 429 and it has not failed
+// this call already; one its rate-limit headers say is about to run out is
+// used only when nothing else is left (see HintFloor). Each target is tried
+// at most once per call; after the first, each attempt must win the retry
+// Budget, and the caller's context deadline bounds the chain.
+//
+// What happens to an attempt's outcome:
+//
+//   - success (2xx; for a stream, once its first content event has
+//     arrived): the response is returned. A stream that fails or stalls
+//     (FirstTokenTimeout) before its first content moves on silently; after
+//     it, nothing moves and a failure reaches the caller as a read error.
+//   - 429: the target gets nothing until its Retry-After (or Cooldown)
+//     passes; the call moves on. A 503 or 529 with a Retry-After does the
+//     same.
+//   - what breaker.Classify calls retryable (5xx, 408, 409, connection
+//     refused or reset, timeouts): the call moves on.
+//   - 401, 402, 403 (a dead key): the target is out for this call; the
+//     call moves on.
+//   - any other failure breaker.Classify calls fatal (400, 404, 413,
+//     422…): the request itself is wrong, so it is returned as it is,
+//     without fallback.
+//   - the caller's context ends: its error is returned; no fallback, and
+//     the breaker counts nothing.
+//
+// When the chain ends with no success, the last failure is returned as the
+// upstream gave it: its response (error body and Retry-After intact, so a
+// breaker.Retry outside classifies it as it would a lone provider's), or its
+// error. When no target could be tried at all the router returns
+// gateway.ErrNoHealthyProvider, with a Retry-After when they are all
+// cooling down, or gateway.ErrModelNotFound when no target serves the
+// model. A breaker refusal is not an attempt: the target is passed over for
+// the time the breaker says, and no budget is spent.
+//
+// The router records one gateway.Attempt per dispatch on the Call (target,
+// model sent, status, latency to headers, time to first token, and a
+// failure code, never a secret), so Call.Served names the target and model
+// that answered. When a Retry outside runs the router again for the same
+// call, the targets that already failed it (from Call.Attempts) are avoided
+// while others remain; dead keys stay out.
+//
+// GET /v1/models is answered by the router itself with the sorted union of
+// the models its targets list.
+//
+// Update replaces the targets atomically; calls in flight finish on the
+// configuration they started with, and a target that stays keeps its
+// runtime state. Router is safe for concurrent use; picking a target takes
+// no lock and allocates nothing.
+type Router struct {
+	name   string
+	cfg    RouterConfig
+	clock  gateway.Clock
+	budget *breaker.Budget
+	hints  hintPolicy
+	seed   uint64
+
+	strategy Strategy
+	snap     atomic.Pointer[routerSnapshot]
+	rngSeq   atomic.Uint64
+
+	mu     sync.Mutex              // serialises Update
+	states map[string]*targetState // by target name; guarded by mu
+}
+
+var (
+	_ gateway.Provider    = (*Router)(nil)
+	_ gateway.ModelLister = (*Router)(nil)
+)
+
+// NewRouter returns a router called name over targets. It returns an error
+// wrapping ErrRouterConfig when there are no targets, a target has no
+// Provider, a name is empty or repeated, a weight is not in 1..MaxWeight, a
+// tier is negative, or cfg holds a negative duration or floor.
+func NewRouter(name string, targets []Target, cfg RouterConfig) (*Router, error) {
+	if name == "" {
+		return nil, routerConfigError("router has no name")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &Router{
+		name:     name,
+		cfg:      cfg,
+		clock:    cfg.Clock,
+		budget:   cfg.Budget,
+		seed:     cfg.Seed,
+		strategy: cfg.Strategy,
+		states:   make(map[string]*targetState),
+		hints: hintPolicy{off: cfg.DisableHints, floor: int64(cfg.HintFloor),
+			fallback: cfg.Cooldown, ceiling: cfg.CooldownCeiling},
+	}
+	if err := r.Update(targets); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Name returns the router's name.
+func (r *Router) Name() string { return r.name }
+
+// Models returns the sorted union of the models the targets list (their
+// exact Models, or their Provider's ModelLister, and the exact keys of their
+// ModelMap). Patterns are not listed.
+func (r *Router) Models() []string { return slices.Clone(r.snap.Load().models) }
+
+// Targets returns the names of the current targets, in order.
+func (r *Router) Targets() []string {
+	s := r.snap.Load()
+	out := make([]string, len(s.targets))
+	for i, t := range s.targets {
+		out[i] = t.name
+	}
+	return out
+}
+
+// Update replaces the router's targets, weights and tiers at once, with the
+// same validation as NewRouter; on error nothing changes. Calls in flight
+// finish on the targets they started with; calls that start after Update
+// returns see the new ones. A target whose name stays keeps its breaker
+// (unless the new Target brings another), in-flight count, latency
+// estimate, cooldown and hints; a removed target's state is dropped. Update
+// may be called concurrently with calls and with itself.
+func (r *Router) Update(targets []Target) error {
+	names, err := validateTargets(targets)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	states := make(map[string]*targetState, len(targets))
+	built := make([]*routeTarget, len(targets))
+	for i := range targets {
+		t := &targets[i]
+		st := r.states[names[i]]
+		if st == nil {
+			st = &targetState{name: names[i]}
+		}
+		switch {
+		case t.Breaker != nil:
+			st.cb = t.Breaker
+		case st.cb == nil:
+			st.cb = breaker.NewCircuitBreaker(names[i], breaker.Config{Clock: r.clock})
+		}
+		states[names[i]] = st
+		built[i] = &routeTarget{
+			name:   names[i],
+			weight: uint64(t.Weight),
+			tier:   t.Tier,
+			models: newModelSet(t),
+			rt:     r.targetChain(t, st),
+			st:     st,
+		}
+	}
+	r.states = states
+	r.snap.Store(newRouterSnapshot(built))
+	return nil
+}
+
+// targetChain is how the router reaches one target: its breaker, outermost,
+// then the wait for a stream's first content (so a stream that dies before
+// it counts against the breaker), then the target's own middlewares.
+func (r *Router) targetChain(t *Target, st *targetState) http.RoundTripper {
+	inner := gateway.Chain(t.Provider, t.Middlewares...)
+	return st.cb.Wrap(r.awaitFirstContent(inner))
+}
+
+// awaitFirstContent holds a streaming call's 2xx response until its first
+// content event (breaker.AwaitFirstContent), recording when its headers
+// arrived for the attempt's latency.
+func (r *Router) awaitFirstContent(next http.RoundTripper) http.RoundTripper {
+	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := next.RoundTrip(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			return resp, err
+		}
+		ctx := req.Context()
+		if c := gateway.CallFrom(ctx); c == nil || !c.Stream {
+			return resp, nil
+		}
+		if p, ok := ctx.Value(attemptProbeKey{}).(*attemptProbe); ok {
+			p.headers = r.clock.Now()
+		}
+		return breaker.AwaitFirstContent(ctx, resp, r.clock, r.cfg.FirstTokenTimeout)
+	})
+}

@@ -1,0 +1,82 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"strings"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/provider"
+)
+
+// A router over a primary provider that is down and a backup tier that
+// serves the same calls with another model: the SDK's call succeeds, served
+// by the backup.
+func ExampleNewRouter() {
+	primary := provider.NewSim("openai", provider.SimConfig{
+		Models: []string{"gpt-4.1"},
+		Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, // down
+		Seed:   1,
+	})
+	backup := provider.NewSim("anthropic", provider.SimConfig{
+		Models:           []string{"claude-sonnet-4.5"},
+		Reply:            "Hello from the backup.",
+		CompletionTokens: 4,
+	})
+	router, err := provider.NewRouter("llm", []provider.Target{
+		{Provider: primary, Weight: 1},
+		{Provider: backup, Weight: 1, Tier: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5"}},
+	}, provider.RouterConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := openai.NewClient(
+		option.WithHTTPClient(gateway.NewClient(router)),
+		option.WithBaseURL("http://gateway.invalid/v1"),
+		option.WithAPIKey("unused"),
+		option.WithMaxRetries(0), // the gateway owns retries and fallbacks
+	)
+	c, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model:    "gpt-4.1",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Model+":", c.Choices[0].Message.Content)
+	// Output: claude-sonnet-4.5: Hello from the backup.
+}
+
+// A canary takes 5% of the calls: it is just a weight, and Update changes
+// it at run time without dropping a call.
+func ExampleRouter_Update() {
+	stable := provider.NewSim("stable", provider.SimConfig{})
+	canary := provider.NewSim("canary", provider.SimConfig{})
+	router, err := provider.NewRouter("llm", []provider.Target{{Provider: stable, Weight: 1}}, provider.RouterConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = router.Update([]provider.Target{
+		{Provider: stable, Weight: 95},
+		{Provider: canary, Weight: 5},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := gateway.NewClient(router)
+	for range 200 {
+		resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"gpt-4.1","messages":[{"role":"user","content":"Hi"}]}`))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	fmt.Println("stable:", stable.Requests(), "canary:", canary.Requests())
+	// Output: stable: 190 canary: 10
+}

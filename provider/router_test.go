@@ -1,0 +1,358 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/provider"
+)
+
+const (
+	rtrChatBody   = `{"model":"gpt-4.1","messages":[{"role":"user","content":"Hello, router"}]}`
+	rtrStreamBody = `{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"Hello, router"}]}`
+	rtrChatURL    = "http://gateway.invalid/v1/chat/completions"
+)
+
+var rtrEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func rtrRouter(t testing.TB, targets []provider.Target, cfg provider.RouterConfig) *provider.Router {
+	t.Helper()
+	r, err := provider.NewRouter("router", targets, cfg)
+	require.NoError(t, err)
+	return r
+}
+
+// rtrDo sends body through client mode over rt and returns the response
+// (its body read into the returned bytes and closed) and the call's Call.
+func rtrDo(t testing.TB, rt http.RoundTripper, body string) (*http.Response, []byte, *gateway.Call) {
+	t.Helper()
+	return rtrDoCtx(t, context.Background(), rt, body)
+}
+
+func rtrDoCtx(t testing.TB, ctx context.Context, rt http.RoundTripper, body string) (*http.Response, []byte, *gateway.Call) {
+	t.Helper()
+	var call *gateway.Call
+	capture := gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		call = gateway.CallFrom(req.Context())
+		return rt.RoundTrip(req)
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rtrChatURL, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := gateway.NewClient(capture).Do(req)
+	if err != nil {
+		return nil, nil, call
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, b, call
+}
+
+// rtrTargets returns the attempts' targets, in order.
+func rtrTargets(c *gateway.Call) []string {
+	var out []string
+	for _, a := range c.Attempts() {
+		out = append(out, a.Target)
+	}
+	return out
+}
+
+func rtrDead(name string, status int) *provider.Sim {
+	return provider.NewSim(name, provider.SimConfig{Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}, Seed: 1})
+}
+
+func TestNewRouterRejectsBadConfig(t *testing.T) {
+	sim := provider.NewSim("a", provider.SimConfig{})
+	ok := provider.Target{Provider: sim, Weight: 1}
+	cases := []struct {
+		name    string
+		targets []provider.Target
+		cfg     provider.RouterConfig
+	}{
+		{"no targets", nil, provider.RouterConfig{}},
+		{"no provider", []provider.Target{{Name: "x", Weight: 1}}, provider.RouterConfig{}},
+		{"zero weight", []provider.Target{{Provider: sim}}, provider.RouterConfig{}},
+		{"negative weight", []provider.Target{{Provider: sim, Weight: -1}}, provider.RouterConfig{}},
+		{"weight too large", []provider.Target{{Provider: sim, Weight: provider.MaxWeight + 1}}, provider.RouterConfig{}},
+		{"negative tier", []provider.Target{{Provider: sim, Weight: 1, Tier: -1}}, provider.RouterConfig{}},
+		{"duplicate name", []provider.Target{ok, ok}, provider.RouterConfig{}},
+		{"duplicate explicit name", []provider.Target{{Name: "x", Provider: sim, Weight: 1}, {Name: "x", Provider: provider.NewSim("b", provider.SimConfig{}), Weight: 1}}, provider.RouterConfig{}},
+		{"empty model", []provider.Target{{Provider: sim, Weight: 1, Models: []string{""}}}, provider.RouterConfig{}},
+		{"pattern as rename target", []provider.Target{{Provider: sim, Weight: 1, ModelMap: map[string]string{"a": "b*"}}}, provider.RouterConfig{}},
+		{"nil middleware", []provider.Target{{Provider: sim, Weight: 1, Middlewares: []gateway.Middleware{nil}}}, provider.RouterConfig{}},
+		{"negative cooldown", []provider.Target{ok}, provider.RouterConfig{Cooldown: -1}},
+		{"negative first-token timeout", []provider.Target{ok}, provider.RouterConfig{FirstTokenTimeout: -time.Second}},
+		{"negative hint floor", []provider.Target{ok}, provider.RouterConfig{HintFloor: -1}},
+		{"unknown strategy", []provider.Target{ok}, provider.RouterConfig{Strategy: 9}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := provider.NewRouter("router", c.targets, c.cfg)
+			require.Error(t, err)
+			assert.Nil(t, r)
+			assert.ErrorIs(t, err, provider.ErrRouterConfig)
+			assert.True(t, strings.HasPrefix(err.Error(), "provider: "), err.Error())
+		})
+	}
+	_, err := provider.NewRouter("", []provider.Target{ok}, provider.RouterConfig{})
+	assert.ErrorIs(t, err, provider.ErrRouterConfig)
+}
+
+func TestRouterModelsIsTheUnion(t *testing.T) {
+	a := provider.NewSim("a", provider.SimConfig{Models: []string{"gpt-4.1", "gpt-4o-mini"}})
+	b := provider.NewSim("b", provider.SimConfig{Models: []string{"claude-sonnet-4.5"}})
+	anyModel := provider.NewSim("c", provider.SimConfig{})
+	r := rtrRouter(t, []provider.Target{
+		{Provider: a, Weight: 1},
+		{Provider: b, Weight: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5", "gpt-5*": "claude-opus-4"}},
+		{Provider: anyModel, Weight: 1, Models: []string{"llama-*", "gpt-4o-mini"}},
+	}, provider.RouterConfig{})
+	want := []string{"claude-sonnet-4.5", "gpt-4.1", "gpt-4o-mini"}
+	assert.Equal(t, want, r.Models())
+	assert.Equal(t, []string{"a", "b", "c"}, r.Targets())
+
+	resp, err := gateway.NewClient(r).Get("http://gateway.invalid/v1/models")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	var list struct {
+		Object string `json:"object"`
+		Data   []struct {
+			ID     string `json:"id"`
+			Object string `json:"object"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	assert.Equal(t, "list", list.Object)
+	var ids []string
+	for _, m := range list.Data {
+		assert.Equal(t, "model", m.Object)
+		ids = append(ids, m.ID)
+	}
+	assert.Equal(t, want, ids)
+	assert.Zero(t, a.Requests()+b.Requests()+anyModel.Requests(), "the router answers /v1/models itself")
+}
+
+func TestRouterRoutesByModel(t *testing.T) {
+	gpt := provider.NewSim("gpt", provider.SimConfig{Models: []string{"gpt-4.1"}})
+	llama := provider.NewSim("llama", provider.SimConfig{})
+	r := rtrRouter(t, []provider.Target{
+		{Provider: gpt, Weight: 1},
+		{Provider: llama, Weight: 1, Models: []string{"llama-*"}},
+	}, provider.RouterConfig{})
+
+	for range 4 {
+		resp, _, call := rtrDo(t, r, rtrChatBody)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, []string{"gpt"}, rtrTargets(call))
+	}
+	resp, _, call := rtrDo(t, r, `{"model":"llama-3.3-70b","messages":[{"role":"user","content":"hi"}]}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	target, model := call.Served()
+	assert.Equal(t, "llama", target)
+	assert.Equal(t, "llama-3.3-70b", model)
+
+	resp, body, call := rtrDo(t, r, `{"model":"mistral-large","messages":[{"role":"user","content":"hi"}]}`)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Contains(t, string(body), `"model_not_found"`)
+	assert.Empty(t, call.Attempts())
+}
+
+// A fallback to another model renames it in the body the target receives,
+// and the Call records the model that served.
+func TestRouterFallbackRenamesModel(t *testing.T) {
+	primary := rtrDead("openai", 503)
+	backup := provider.NewSim("anthropic", provider.SimConfig{Models: []string{"claude-sonnet-4.5"}})
+	var sent []string
+	record := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			b, err := io.ReadAll(req.Body)
+			require.NoError(t, err)
+			var m struct{ Model string }
+			require.NoError(t, json.Unmarshal(b, &m))
+			sent = append(sent, m.Model)
+			assert.Equal(t, m.Model, gateway.CallFrom(req.Context()).Model, "the target's Call names the model sent")
+			out := req.Clone(req.Context())
+			gateway.SetBody(out, b)
+			return next.RoundTrip(out)
+		})
+	}
+	r := rtrRouter(t, []provider.Target{
+		{Provider: primary, Weight: 1, Models: []string{"gpt-4.1"}},
+		{Provider: backup, Weight: 1, Tier: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5"},
+			Middlewares: []gateway.Middleware{record}},
+	}, provider.RouterConfig{})
+
+	resp, body, call := rtrDo(t, r, rtrChatBody)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.Equal(t, []string{"claude-sonnet-4.5"}, sent)
+	var out struct{ Model string }
+	require.NoError(t, json.Unmarshal(body, &out))
+	assert.Equal(t, "claude-sonnet-4.5", out.Model)
+
+	target, model := call.Served()
+	assert.Equal(t, "anthropic", target)
+	assert.Equal(t, "claude-sonnet-4.5", model)
+	assert.Equal(t, "gpt-4.1", call.Model, "the asked model is kept")
+	as := call.Attempts()
+	require.Len(t, as, 2)
+	assert.Equal(t, gateway.Attempt{N: 1, Target: "openai", Model: "gpt-4.1", Status: 503, Err: "overloaded",
+		Start: as[0].Start, Latency: as[0].Latency}, as[0])
+	assert.Equal(t, "anthropic", as[1].Target)
+	assert.Equal(t, 200, as[1].Status)
+	assert.Empty(t, as[1].Err)
+}
+
+// A 400 is the request's fault: it is returned as it is, without fallback.
+func TestRouterReturnsFatalAsIs(t *testing.T) {
+	bad := rtrDead("a", 400)
+	other := provider.NewSim("b", provider.SimConfig{})
+	r := rtrRouter(t, []provider.Target{{Provider: bad, Weight: 1}, {Provider: other, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+	resp, body, call := rtrDo(t, r, rtrChatBody)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, string(body), `"error"`)
+	assert.Zero(t, other.Requests())
+	assert.Equal(t, []string{"a"}, rtrTargets(call))
+}
+
+// 401/402/403 say the target's key is dead: that target is out for the call,
+// and the next one serves it.
+func TestRouterDeadKeyMovesOn(t *testing.T) {
+	for _, status := range []int{401, 402, 403} {
+		dead := rtrDead("a", status)
+		good := provider.NewSim("b", provider.SimConfig{})
+		r := rtrRouter(t, []provider.Target{{Provider: dead, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+		resp, _, call := rtrDo(t, r, rtrChatBody)
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, []string{"a", "b"}, rtrTargets(call))
+		assert.Equal(t, status, call.Attempts()[0].Status)
+	}
+}
+
+// When every target fails, the last failure is returned as the upstream gave
+// it; when none can be tried, ErrNoHealthyProvider with the soonest
+// cooldown's end as Retry-After.
+func TestRouterAllFailing(t *testing.T) {
+	clk := gatewaytest.NewClock(rtrEpoch)
+	limited := func(name string, after time.Duration) *provider.Sim {
+		return provider.NewSim(name, provider.SimConfig{Clock: clk, Seed: 1,
+			Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: after}})
+	}
+	a, b := limited("a", 7*time.Second), limited("b", 9*time.Second)
+	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, provider.RouterConfig{Clock: clk})
+
+	resp, body, call := rtrDo(t, r, rtrChatBody)
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "9", resp.Header.Get("Retry-After"), "the last upstream answer, as it came")
+	assert.Contains(t, string(body), "rate_limit")
+	assert.Len(t, call.Attempts(), 2)
+
+	resp, body, call = rtrDo(t, r, rtrChatBody)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Contains(t, string(body), `"no_healthy_provider"`)
+	assert.Equal(t, "7", resp.Header.Get("Retry-After"), "the soonest cooldown end")
+	assert.Empty(t, call.Attempts())
+	assert.Equal(t, int64(1), a.Requests())
+	assert.Equal(t, int64(1), b.Requests())
+}
+
+// The caller's cancellation is returned at once: no fallback, and the
+// breaker counts nothing.
+func TestRouterCallerCancelDoesNotFallBack(t *testing.T) {
+	hang := provider.NewSim("a", provider.SimConfig{Faults: provider.Faults{TimeoutRate: 1}, Seed: 1})
+	other := provider.NewSim("b", provider.SimConfig{})
+	cb := breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 1})
+	r := rtrRouter(t, []provider.Target{{Provider: hang, Weight: 1, Breaker: cb}, {Provider: other, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for hang.Requests() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	resp, _, call := rtrDoCtx(t, ctx, r, rtrChatBody)
+	assert.Nil(t, resp)
+	assert.Zero(t, other.Requests())
+	assert.Equal(t, breaker.Closed, cb.State())
+	as := call.Attempts()
+	require.Len(t, as, 1)
+	assert.Equal(t, "canceled", as[0].Err)
+}
+
+// Used without an entry point, the router parses the body itself, closes it
+// and leaves the request as it was.
+func TestRouterWithoutEntryPoint(t *testing.T) {
+	sim := provider.NewSim("a", provider.SimConfig{})
+	r := rtrRouter(t, []provider.Target{{Provider: sim, Weight: 1}}, provider.RouterConfig{})
+	body := &rtrCloseCounter{Reader: strings.NewReader(rtrChatBody)}
+	req, err := http.NewRequest(http.MethodPost, rtrChatURL, body)
+	require.NoError(t, err)
+	before := *req
+	resp, err := r.RoundTrip(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, 1, body.closed)
+	assert.Equal(t, before.Body, req.Body)
+	assert.Equal(t, before.URL, req.URL)
+	assert.Equal(t, before.Header, req.Header)
+
+	_, err = r.RoundTrip(httptestRequest(`{"messages":[]}`))
+	assert.True(t, errors.Is(err, gateway.ErrBadRequest), "%v", err)
+}
+
+func httptestRequest(body string) *http.Request {
+	req, _ := http.NewRequest(http.MethodPost, rtrChatURL, strings.NewReader(body))
+	return req
+}
+
+type rtrCloseCounter struct {
+	io.Reader
+	closed int
+}
+
+func (c *rtrCloseCounter) Close() error { c.closed++; return nil }
+
+// Responses of failed attempts that the router discards are closed.
+func TestRouterClosesDiscardedBodies(t *testing.T) {
+	var bodies []*rtrCloseCounter
+	failing := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
+		b := &rtrCloseCounter{Reader: strings.NewReader(`{"error":{"message":"down"}}`)}
+		bodies = append(bodies, b)
+		return &http.Response{StatusCode: 500, Header: http.Header{}, Body: b, Request: req}, nil
+	})
+	good := provider.NewSim("b", provider.SimConfig{})
+	r := rtrRouter(t, []provider.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+	resp, _, _ := rtrDo(t, r, rtrChatBody)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, bodies, 1)
+	assert.Equal(t, 1, bodies[0].closed)
+}
+
+// rtrProvider is a Provider made of a function, for faults a Sim lacks.
+type rtrProvider struct {
+	name string
+	fn   func(*http.Request) (*http.Response, error)
+}
+
+func (p *rtrProvider) Name() string                                      { return p.name }
+func (p *rtrProvider) RoundTrip(r *http.Request) (*http.Response, error) { return p.fn(r) }
+
+func rtrFunc(name string, fn func(*http.Request) (*http.Response, error)) *rtrProvider {
+	return &rtrProvider{name: name, fn: fn}
+}

@@ -1,0 +1,123 @@
+package provider_test
+
+import (
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/provider"
+)
+
+// Weights and targets swapped 1,000 times while 64 goroutines call: no call
+// fails and the race detector sees nothing.
+func TestRouterUpdateUnderLoad(t *testing.T) {
+	a := provider.NewSim("a", provider.SimConfig{})
+	b := provider.NewSim("b", provider.SimConfig{})
+	canary := provider.NewSim("canary", provider.SimConfig{})
+	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, provider.RouterConfig{})
+	client := gateway.NewClient(r)
+
+	stop := make(chan struct{})
+	var calls, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for i := 0; i < 5000; i++ { // bounded even if the updates were slow
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Post(rtrChatURL, "application/json", strings.NewReader(rtrChatBody))
+				calls.Add(1)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+	start := time.Now()
+	for i := range 1000 {
+		// Interleave: about two calls between updates, bounded in time.
+		for calls.Load() < int64(2*i) && time.Since(start) < 10*time.Second {
+			runtime.Gosched()
+		}
+		targets := []provider.Target{{Provider: a, Weight: 1 + i%7}, {Provider: b, Weight: 1 + i%5, Tier: i % 2}}
+		if i%3 == 0 {
+			targets = append(targets, provider.Target{Provider: canary, Weight: 1})
+		}
+		require.NoError(t, r.Update(targets))
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d calls during 1000 updates", calls.Load())
+	assert.Zero(t, failed.Load())
+	assert.Positive(t, calls.Load())
+}
+
+// A target that stays through an Update keeps its state: its open breaker
+// and its cooldown.
+func TestRouterUpdateKeepsTargetState(t *testing.T) {
+	clk := gatewaytest.NewClock(rtrEpoch)
+	dead := provider.NewSim("dead", provider.SimConfig{Clock: clk, Seed: 1, Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	limited := provider.NewSim("limited", provider.SimConfig{Clock: clk, Seed: 1,
+		Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: time.Minute}})
+	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
+	r := rtrRouter(t, []provider.Target{{Provider: dead, Weight: 1}, {Provider: limited, Weight: 1}, {Provider: live, Weight: 1}},
+		provider.RouterConfig{Clock: clk})
+	for range 30 {
+		resp, _, _ := rtrDo(t, r, rtrChatBody)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	deadSeen, limitedSeen := dead.Requests(), limited.Requests()
+	assert.Equal(t, int64(5), deadSeen, "the breaker opened after its threshold")
+	assert.Equal(t, int64(1), limitedSeen, "cooling down after one 429")
+
+	require.NoError(t, r.Update([]provider.Target{{Provider: dead, Weight: 10}, {Provider: limited, Weight: 10}, {Provider: live, Weight: 1}}))
+	for range 30 {
+		resp, _, _ := rtrDo(t, r, rtrChatBody)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	assert.Equal(t, deadSeen, dead.Requests(), "still open after Update")
+	assert.Equal(t, limitedSeen, limited.Requests(), "still cooling down after Update")
+
+	// A target removed and added back starts afresh.
+	require.NoError(t, r.Update([]provider.Target{{Provider: live, Weight: 1}}))
+	require.NoError(t, r.Update([]provider.Target{{Provider: dead, Weight: 1}, {Provider: live, Weight: 1}}))
+	rtrDo(t, r, rtrChatBody)
+	assert.Equal(t, deadSeen+1, dead.Requests())
+}
+
+// A canary share is a weight, and Update changes it at once; a failed Update
+// changes nothing.
+func TestRouterCanaryWeight(t *testing.T) {
+	main := provider.NewSim("main", provider.SimConfig{})
+	canary := provider.NewSim("canary", provider.SimConfig{})
+	r := rtrRouter(t, []provider.Target{{Provider: main, Weight: 1}}, provider.RouterConfig{})
+	for range 100 {
+		rtrDo(t, r, rtrChatBody)
+	}
+	require.NoError(t, r.Update([]provider.Target{{Provider: main, Weight: 95}, {Provider: canary, Weight: 5}}))
+	for range 1000 {
+		rtrDo(t, r, rtrChatBody)
+	}
+	assert.Equal(t, int64(50), canary.Requests(), "5% of 1000, exactly: smooth round-robin")
+
+	err := r.Update([]provider.Target{{Provider: main, Weight: 0}})
+	assert.ErrorIs(t, err, provider.ErrRouterConfig)
+	assert.Equal(t, []string{"main", "canary"}, r.Targets())
+}

@@ -1,0 +1,342 @@
+package provider
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmgate/gateway"
+)
+
+// SimConfig configures a Sim. Its zero value serves any model at once with a
+// 16-token reply and no faults.
+type SimConfig struct {
+	Models           []string      // served models; empty = any model
+	Latency          time.Duration // before response headers
+	TTFT             time.Duration // from headers to the first content event of a stream
+	TokensPerSecond  float64       // pace of content events after the first; 0 = as fast as read
+	CompletionTokens int           // tokens per reply; default 16 (capped by the call's MaxTokens when set)
+	// Reply is the text of the reply. It is split into words; the reply is
+	// CompletionTokens tokens, each one word (after the first, with a
+	// leading space, as OpenAI tokenizes), the words repeated or cut to fit.
+	// Default: a fixed deterministic text (see ReplyText).
+	Reply         string
+	EmbeddingDims int // default 8; a request's "dimensions" overrides it
+	Faults        Faults
+	Seed          uint64        // fault randomness; 0 = random seed
+	Clock         gateway.Clock // nil = system clock
+	// RateLimitHeaders, when set, is called once per answered request; its
+	// results are sent as x-ratelimit-remaining-requests and
+	// x-ratelimit-remaining-tokens. It must be safe for concurrent use.
+	RateLimitHeaders func() (requests, tokens int)
+}
+
+// Faults are what a Sim does wrong, drawn per call from its seeded PRNG. Each
+// kind is drawn independently in the order reset, timeout, error, stall,
+// cut, and the first one drawn applies; stall and cut apply to streams only.
+// So each rate is the share of calls (or streams) it hits when it is the
+// only one set.
+type Faults struct {
+	ErrorRate     float64       // share of calls answered with an error status
+	ErrorStatuses []int         // statuses (400–599) drawn uniformly for those; default [500]
+	RetryAfter    time.Duration // sets Retry-After (and retry-after-ms) on 429/503 answers
+	TimeoutRate   float64       // share of calls that hang (no headers) until the request context ends
+	ResetRate     float64       // share of calls that fail with a connection reset (a *net.OpError wrapping syscall.ECONNRESET), no response
+	StallRate     float64       // share of streams that send headers, then stall before their first event until the context ends or the body is closed
+	CutRate       float64       // share of streams cut (Read returns io.ErrUnexpectedEOF) after CutAfter content events
+	CutAfter      int           // content events a cut stream delivers (at most the reply's length)
+}
+
+func (f Faults) validate() error {
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"ErrorRate", f.ErrorRate}, {"TimeoutRate", f.TimeoutRate}, {"ResetRate", f.ResetRate}, {"StallRate", f.StallRate}, {"CutRate", f.CutRate}} {
+		if !(r.v >= 0 && r.v <= 1) { // NaN fails too
+			return fmt.Errorf("provider: sim fault %s %v outside [0,1]", r.name, r.v)
+		}
+	}
+	for _, s := range f.ErrorStatuses {
+		if s < 400 || s > 599 {
+			return fmt.Errorf("provider: sim error status %d outside 400–599", s)
+		}
+	}
+	if f.RetryAfter < 0 {
+		return fmt.Errorf("provider: negative sim RetryAfter %v", f.RetryAfter)
+	}
+	if f.CutAfter < 0 {
+		return fmt.Errorf("provider: negative sim CutAfter %d", f.CutAfter)
+	}
+	return nil
+}
+
+func (f Faults) active() bool {
+	return f.ErrorRate > 0 || f.TimeoutRate > 0 || f.ResetRate > 0 || f.StallRate > 0 || f.CutRate > 0
+}
+
+// faultState is a validated Faults with its defaults applied.
+type faultState struct {
+	Faults
+	active bool
+}
+
+// Sim is an in-process simulated model that speaks the OpenAI wire format:
+// chat completions, completions (streaming or not), embeddings and the model
+// list. It opens no socket and, with zero latencies, starts no goroutine and
+// no timer, so it is the provider of tests and benchmarks (gatewaytest.Server
+// serves it over a real socket) and the main job's embedded default.
+//
+// Replies are deterministic: ReplyText and ReplyTokens predict them, and the
+// usage it reports has prompt_tokens = the Call's PromptTokens (the gateway's
+// estimate) and completion_tokens = the content events (tokens) it sent. A
+// stream always ends with a usage-only chunk before [DONE].
+//
+// Sim is safe for concurrent use; SetFaults may be called at any time.
+type Sim struct {
+	name     string
+	clock    gateway.Clock
+	models   []string
+	served   map[string]struct{}
+	latency  time.Duration
+	ttft     time.Duration
+	interval time.Duration // between content events; 0 = unpaced
+	nTokens  int
+	dims     int
+	created  int64
+	words    []string // the reply's words
+	tokFirst []string // JSON-escaped words[i], the first token
+	tokRest  []string // JSON-escaped " "+words[i], the later tokens
+	maxToken int      // longest escaped token
+	rlHook   func() (int, int)
+
+	faults   atomic.Pointer[faultState]
+	mu       sync.Mutex // guards rng and counts
+	rng      *rand.Rand
+	counts   FaultCounts
+	requests atomic.Int64
+}
+
+var _ gateway.Provider = (*Sim)(nil)
+var _ gateway.ModelLister = (*Sim)(nil)
+
+// DefaultSimReply is the text a Sim replies with when SimConfig.Reply is
+// empty: 16 words, so a default reply is exactly this text.
+const DefaultSimReply = "This is a simulated reply from the llmgate gateway simulator, sent one token at a time."
+
+// NewSim returns a simulator named name. It panics on an invalid config: an
+// empty name or model, a negative duration, count or rate, a rate outside
+// [0,1], an error status outside 400–599, or a reply with no words.
+func NewSim(name string, cfg SimConfig) *Sim {
+	if err := validateSim(name, cfg); err != nil {
+		panic(err)
+	}
+	s := &Sim{
+		name:     name,
+		clock:    gateway.ClockOrSystem(cfg.Clock),
+		latency:  cfg.Latency,
+		ttft:     cfg.TTFT,
+		nTokens:  cfg.CompletionTokens,
+		dims:     cfg.EmbeddingDims,
+		rlHook:   cfg.RateLimitHeaders,
+		words:    strings.Fields(cfg.Reply),
+		models:   append([]string(nil), cfg.Models...),
+		interval: 0,
+	}
+	if cfg.TokensPerSecond > 0 {
+		s.interval = time.Duration(float64(time.Second) / cfg.TokensPerSecond)
+	}
+	if s.nTokens == 0 {
+		s.nTokens = 16
+	}
+	if s.dims == 0 {
+		s.dims = 8
+	}
+	if cfg.Reply == "" {
+		s.words = strings.Fields(DefaultSimReply)
+	}
+	if len(s.models) > 0 {
+		s.served = make(map[string]struct{}, len(s.models))
+		for _, m := range s.models {
+			s.served[m] = struct{}{}
+		}
+	}
+	for _, w := range s.words {
+		s.tokFirst = append(s.tokFirst, string(appendEscaped(nil, w)))
+		s.tokRest = append(s.tokRest, string(appendEscaped([]byte{' '}, w)))
+		s.maxToken = max(s.maxToken, len(s.tokRest[len(s.tokRest)-1]))
+	}
+	s.created = s.clock.Now().Unix()
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s.SetFaults(cfg.Faults)
+	return s
+}
+
+func validateSim(name string, cfg SimConfig) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("provider: sim needs a name")
+	case cfg.Latency < 0 || cfg.TTFT < 0:
+		return fmt.Errorf("provider: negative sim latency (Latency %v, TTFT %v)", cfg.Latency, cfg.TTFT)
+	case !(cfg.TokensPerSecond >= 0) || math.IsInf(cfg.TokensPerSecond, 0):
+		return fmt.Errorf("provider: sim TokensPerSecond %v must be finite and >= 0", cfg.TokensPerSecond)
+	case cfg.CompletionTokens < 0:
+		return fmt.Errorf("provider: negative sim CompletionTokens %d", cfg.CompletionTokens)
+	case cfg.EmbeddingDims < 0 || cfg.EmbeddingDims > maxEmbeddingDims:
+		return fmt.Errorf("provider: sim EmbeddingDims %d outside 0–%d", cfg.EmbeddingDims, maxEmbeddingDims)
+	case cfg.Reply != "" && len(strings.Fields(cfg.Reply)) == 0:
+		return fmt.Errorf("provider: sim Reply has no words")
+	}
+	for _, m := range cfg.Models {
+		if m == "" {
+			return fmt.Errorf("provider: empty model name in sim %q", name)
+		}
+	}
+	return cfg.Faults.validate()
+}
+
+// Name returns the name given to NewSim.
+func (s *Sim) Name() string { return s.name }
+
+// Models returns a copy of the served models, or nil when it serves any.
+func (s *Sim) Models() []string {
+	if len(s.models) == 0 {
+		return nil
+	}
+	return append([]string(nil), s.models...)
+}
+
+// SetFaults replaces the faults for calls that start after it returns (a
+// stream already started keeps the faults drawn for it). It panics on
+// invalid faults, as NewSim does.
+func (s *Sim) SetFaults(f Faults) {
+	if err := f.validate(); err != nil {
+		panic(err)
+	}
+	f.ErrorStatuses = append([]int(nil), f.ErrorStatuses...)
+	if len(f.ErrorStatuses) == 0 {
+		f.ErrorStatuses = []int{500}
+	}
+	s.faults.Store(&faultState{Faults: f, active: f.active()})
+}
+
+// Faults returns the faults in effect.
+func (s *Sim) Faults() Faults {
+	f := s.faults.Load().Faults
+	f.ErrorStatuses = append([]int(nil), f.ErrorStatuses...)
+	return f
+}
+
+// Requests returns how many calls RoundTrip has received, faulty ones
+// included: the upstream attempts a test can count.
+func (s *Sim) Requests() int64 { return s.requests.Load() }
+
+// ReplyTokens returns the completion tokens of a reply to a call with the
+// given max_tokens (0 = unset): CompletionTokens, capped by maxTokens.
+func (s *Sim) ReplyTokens(maxTokens int) int {
+	if maxTokens > 0 && maxTokens < s.nTokens {
+		return maxTokens
+	}
+	return s.nTokens
+}
+
+// ReplyText returns the content of a reply to a call with the given
+// max_tokens (0 = unset): ReplyTokens(maxTokens) words of the reply text,
+// separated by single spaces.
+func (s *Sim) ReplyText(maxTokens int) string {
+	n := s.ReplyTokens(maxTokens)
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s.words[i%len(s.words)])
+	}
+	return b.String()
+}
+
+// token returns the i-th token of the reply, JSON-escaped.
+func (s *Sim) token(i int) string {
+	if i == 0 {
+		return s.tokFirst[0]
+	}
+	return s.tokRest[i%len(s.words)]
+}
+
+// Fault kinds drawn per call.
+type faultKind uint8
+
+const (
+	faultNone faultKind = iota
+	faultReset
+	faultTimeout
+	faultError
+	faultStall
+	faultCut
+)
+
+type drawn struct {
+	kind     faultKind
+	status   int // faultError
+	retry    time.Duration
+	cutAfter int
+}
+
+// draw picks the fault of one call. It takes the lock only when a fault is
+// configured, so a healthy Sim's calls never contend.
+func (s *Sim) draw(stream bool) drawn {
+	f := s.faults.Load()
+	if !f.active {
+		return drawn{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hit := func(rate float64) bool { return rate > 0 && s.rng.Float64() < rate }
+	switch {
+	case hit(f.ResetRate):
+		s.counts.Resets++
+		return drawn{kind: faultReset}
+	case hit(f.TimeoutRate):
+		s.counts.Timeouts++
+		return drawn{kind: faultTimeout}
+	case hit(f.ErrorRate):
+		s.counts.Errors++
+		st := f.ErrorStatuses[0]
+		if len(f.ErrorStatuses) > 1 {
+			st = f.ErrorStatuses[s.rng.IntN(len(f.ErrorStatuses))]
+		}
+		return drawn{kind: faultError, status: st, retry: f.RetryAfter}
+	case stream && hit(f.StallRate):
+		s.counts.Stalls++
+		return drawn{kind: faultStall}
+	case stream && hit(f.CutRate):
+		s.counts.Cuts++
+		return drawn{kind: faultCut, cutAfter: f.CutAfter}
+	}
+	return drawn{}
+}
+
+// FaultCounts are the faults a Sim has injected, by kind.
+type FaultCounts struct {
+	Resets, Timeouts, Errors, Stalls, Cuts int64
+}
+
+// FaultCounts returns how many faults of each kind the Sim has drawn so far,
+// so a test can assert on what was injected rather than on rates.
+func (s *Sim) FaultCounts() FaultCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts
+}
+
+var simSeq atomic.Uint64
+
+// nextID returns a process-unique number for response ids.
+func nextID() uint64 { return simSeq.Add(1) }

@@ -1,0 +1,224 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+)
+
+// Target is one Provider in a Router, with how much traffic it takes, when it
+// is used, which models it serves and what wraps it.
+//
+// A Target is configuration: the Router copies what it needs, so changing a
+// Target after NewRouter or Update has no effect.
+type Target struct {
+	// Name identifies the target in attempts, metrics and usage records, and
+	// keys its runtime state (breaker, in-flight count, latency, cooldown)
+	// across Update. Empty means Provider.Name(). Unique in a router; never
+	// a secret.
+	Name     string
+	Provider gateway.Provider // required
+	// Weight is the target's share of its tier's traffic, relative to the
+	// other targets of the tier serving the same model: a canary taking 5%
+	// is weight 5 beside weight 95. It must be positive (at most MaxWeight).
+	Weight int
+	// Tier orders fallback: tier 0 serves first; tier n is used only for a
+	// call that no eligible target of a lower tier can take (all open,
+	// cooling down, saturated or already failed for the call). Not negative.
+	Tier int
+	// Models the target serves: exact names or patterns where '*' matches
+	// any run of characters ("gpt-4*", "*"). Empty means the Provider's
+	// ModelLister, or any model when it lists none.
+	Models []string
+	// ModelMap renames a model on the way upstream, asked -> sent: a
+	// deployment name ("gpt-4.1" -> "prod-gpt41"), or a fallback to another
+	// model ("gpt-4.1" -> "claude-sonnet-4.5" on a backup tier). A key may be
+	// a pattern; an exact key wins over patterns, and patterns are tried
+	// longest first. A model the map renames is served by the target even
+	// when Models does not list it. The Call records the model sent.
+	ModelMap map[string]string
+	// Breaker guards the target. Nil means a default one
+	// (breaker.NewCircuitBreaker(name, breaker.Config{Clock: RouterConfig.Clock})),
+	// created once per target name and kept across Update.
+	Breaker *breaker.CircuitBreaker
+	// Middlewares wrap the Provider inside the breaker (an upstream RPM/TPM
+	// limit, timeouts…), Middlewares[0] outermost, so their failures count
+	// against the breaker.
+	Middlewares []gateway.Middleware
+}
+
+// MaxWeight is the largest Target.Weight.
+const MaxWeight = 1_000_000
+
+// ErrRouterConfig is wrapped by every error NewRouter and Update return for
+// an invalid configuration.
+var ErrRouterConfig = errors.New("provider: invalid router configuration")
+
+func routerConfigError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrRouterConfig}, args...)...)
+}
+
+// validateTargets checks targets and returns their names (defaulted).
+func validateTargets(targets []Target) ([]string, error) {
+	if len(targets) == 0 {
+		return nil, routerConfigError("no targets")
+	}
+	names := make([]string, len(targets))
+	seen := make(map[string]bool, len(targets))
+	for i, t := range targets {
+		if t.Provider == nil {
+			return nil, routerConfigError("target %d (%q) has no Provider", i, t.Name)
+		}
+		name := t.Name
+		if name == "" {
+			name = t.Provider.Name()
+		}
+		if name == "" {
+			return nil, routerConfigError("target %d has no name", i)
+		}
+		if seen[name] {
+			return nil, routerConfigError("duplicate target name %q", name)
+		}
+		seen[name] = true
+		if t.Weight <= 0 || t.Weight > MaxWeight {
+			return nil, routerConfigError("target %q has weight %d; weights must be in 1..%d", name, t.Weight, MaxWeight)
+		}
+		if t.Tier < 0 {
+			return nil, routerConfigError("target %q has negative tier %d", name, t.Tier)
+		}
+		for _, m := range t.Models {
+			if m == "" {
+				return nil, routerConfigError("target %q lists an empty model", name)
+			}
+		}
+		for k, v := range t.ModelMap {
+			if k == "" || v == "" || strings.Contains(v, "*") {
+				return nil, routerConfigError("target %q maps %q to %q; both must be non-empty, and the model sent cannot hold '*'", name, k, v)
+			}
+		}
+		for j, mw := range t.Middlewares {
+			if mw == nil {
+				return nil, routerConfigError("target %q has a nil middleware at %d", name, j)
+			}
+		}
+		names[i] = name
+	}
+	return names, nil
+}
+
+// modelSet says which models a target serves and how it renames them. It is
+// immutable once built.
+type modelSet struct {
+	any      bool              // serves every model
+	exact    map[string]bool   // names without '*'
+	patterns []string          // names with '*'
+	renames  map[string]string // exact ModelMap keys
+	renPat   []renamePattern   // pattern ModelMap keys, longest first
+}
+
+type renamePattern struct{ pattern, to string }
+
+func newModelSet(t *Target) *modelSet {
+	models := t.Models
+	if len(models) == 0 {
+		if l, ok := t.Provider.(gateway.ModelLister); ok {
+			models = l.Models()
+		}
+	}
+	s := &modelSet{any: len(models) == 0, exact: make(map[string]bool, len(models))}
+	for _, m := range models {
+		switch {
+		case m == "*":
+			s.any = true
+		case strings.Contains(m, "*"):
+			s.patterns = append(s.patterns, m)
+		default:
+			s.exact[m] = true
+		}
+	}
+	for k, v := range t.ModelMap {
+		if strings.Contains(k, "*") {
+			s.renPat = append(s.renPat, renamePattern{k, v})
+			continue
+		}
+		if s.renames == nil {
+			s.renames = make(map[string]string, len(t.ModelMap))
+		}
+		s.renames[k] = v
+	}
+	sort.Slice(s.renPat, func(i, j int) bool {
+		a, b := s.renPat[i].pattern, s.renPat[j].pattern
+		if len(a) != len(b) {
+			return len(a) > len(b)
+		}
+		return a < b
+	})
+	return s
+}
+
+// resolve returns the model to send upstream for the asked model, and
+// whether the target serves it at all.
+func (s *modelSet) resolve(model string) (string, bool) {
+	if to, ok := s.renames[model]; ok {
+		return to, true
+	}
+	for _, r := range s.renPat {
+		if matchModelPattern(r.pattern, model) {
+			return r.to, true
+		}
+	}
+	if s.any || s.exact[model] {
+		return model, true
+	}
+	for _, p := range s.patterns {
+		if matchModelPattern(p, model) {
+			return model, true
+		}
+	}
+	return "", false
+}
+
+// listed appends the exact model names the target advertises: its models
+// and the exact keys of its ModelMap. Patterns are not model names.
+func (s *modelSet) listed(dst []string) []string {
+	for m := range s.exact {
+		dst = append(dst, m)
+	}
+	for m := range s.renames {
+		dst = append(dst, m)
+	}
+	return dst
+}
+
+// matchModelPattern reports whether name matches pattern, where '*' matches
+// any run of characters (including none) and every other byte matches
+// itself. It runs in O(len(pattern)×len(name)) at worst, without
+// allocating.
+func matchModelPattern(pattern, name string) bool {
+	p, n := 0, 0
+	star, mark := -1, 0 // last '*' seen in pattern, and where in name it resumed
+	for n < len(name) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, n
+			p++
+		case p < len(pattern) && pattern[p] == name[n]:
+			p++
+			n++
+		case star >= 0:
+			p = star + 1
+			mark++
+			n = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}

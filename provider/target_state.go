@@ -1,0 +1,132 @@
+package provider
+
+import (
+	"io"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmgate/gateway/breaker"
+)
+
+// targetState is what a router learns about one target at run time. It is
+// keyed by target name and survives Update, so a target that stays keeps its
+// breaker, in-flight count, latency estimate, cooldown and rate-limit hints.
+// Every field is atomic: the hot path reads it without a lock.
+type targetState struct {
+	name string
+	cb   *breaker.CircuitBreaker // set under Router.mu; read by snapshot builds only
+
+	// Read by every pick; written rarely (a 429, a refusal, a hint).
+	blockedUntil atomic.Int64 // unix ns: cooling down after a 429, or its breaker refused
+	lowReqUntil  atomic.Int64 // unix ns: the upstream said it has (almost) no requests left
+	tokUntil     atomic.Int64 // unix ns until which tokLeft holds
+	tokLeft      atomic.Int64 // tokens the upstream said it has left
+
+	_ [64]byte // keep the counters below off the cache line picks read
+
+	// Written by every call.
+	inflight atomic.Int64
+	latEWMA  atomic.Uint64 // float64 bits: ns to first token (streams) or headers
+	errEWMA  atomic.Uint64 // float64 bits: share of recent attempts that failed
+}
+
+// Eligibility of a target for one pick, from best to worst.
+const (
+	eligible   = 0 // may serve
+	saturated  = 1 // may serve only when no eligible target is left (hints, prior failures)
+	ineligible = 2 // must not serve this pick
+)
+
+// status returns the target's eligibility at now (unix ns) for a call that
+// may use est tokens.
+func (s *targetState) status(now, est int64) uint8 {
+	if s.blockedUntil.Load() > now {
+		return ineligible
+	}
+	if s.lowReqUntil.Load() > now {
+		return saturated
+	}
+	if est > 0 && s.tokUntil.Load() > now && s.tokLeft.Load() < est {
+		return saturated
+	}
+	return eligible
+}
+
+// block keeps the target out of picks until until (unix ns), extending a
+// block already in force but never shortening it.
+func (s *targetState) block(until int64) {
+	for {
+		cur := s.blockedUntil.Load()
+		if cur >= until || s.blockedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// ewmaAlpha weighs a new sample in the latency and error averages: about the
+// last ten attempts count.
+const ewmaAlpha = 0.2
+
+func updateEWMA(v *atomic.Uint64, sample float64) {
+	for {
+		old := v.Load()
+		f := math.Float64frombits(old)
+		next := sample
+		if old != 0 {
+			next = f + ewmaAlpha*(sample-f)
+		}
+		if next == 0 {
+			next = math.SmallestNonzeroFloat64 // 0 bits mean "no sample yet"
+		}
+		if v.CompareAndSwap(old, math.Float64bits(next)) {
+			return
+		}
+	}
+}
+
+// observe feeds one attempt's outcome to the latency-aware strategy.
+func (s *targetState) observe(latency time.Duration, failed bool) {
+	if failed {
+		updateEWMA(&s.errEWMA, 1)
+		return
+	}
+	updateEWMA(&s.errEWMA, 0)
+	updateEWMA(&s.latEWMA, float64(latency))
+}
+
+// cost is the latency-aware strategy's estimate of how long a call sent now
+// would take: latency × (in flight + 1), inflated by the recent error rate.
+// A target with no sample yet costs least, so it is tried.
+func (s *targetState) cost() float64 {
+	lat := math.Float64frombits(s.latEWMA.Load())
+	errs := math.Float64frombits(s.errEWMA.Load())
+	return (lat + float64(time.Microsecond)) * float64(s.inflight.Load()+1) * (1 + 10*errs)
+}
+
+// inflightBody releases a target's in-flight count once, at the end of the
+// body, a read error or Close, whichever comes first.
+type inflightBody struct {
+	io.ReadCloser
+	st   *targetState
+	done atomic.Bool
+}
+
+func (b *inflightBody) release() {
+	if b.done.CompareAndSwap(false, true) {
+		b.st.inflight.Add(-1)
+	}
+}
+
+func (b *inflightBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.release()
+	}
+	return n, err
+}
+
+func (b *inflightBody) Close() error {
+	b.release()
+	return b.ReadCloser.Close()
+}

@@ -1,0 +1,216 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	roleChunk    = `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant"}}]}` + "\n\n"
+	helloChunk   = `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hello"}}]}` + "\n\n"
+	worldChunk   = `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" world"}}]}` + "\n\n"
+	stopChunk    = `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n"
+	usageChunk   = `data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":2,"total_tokens":13,"prompt_tokens_details":{"cached_tokens":4}}}` + "\n\n"
+	doneEvent    = "data: [DONE]\n\n"
+	fullStream   = roleChunk + helloChunk + worldChunk + stopChunk + usageChunk + doneEvent
+	streamNoUse  = roleChunk + helloChunk + worldChunk + stopChunk + doneEvent
+	nonStreamOut = `{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hello world, said \"usage\": {}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":5,"total_tokens":14}}`
+)
+
+func tapOver(t *testing.T, body string, stream, includeUsage bool, wrap func(io.Reader) io.Reader) (*Call, *usageTap) {
+	t.Helper()
+	c, err := ParseCall(OpChat, []byte(`{"model":"m","messages":[{"role":"user","content":"hello there"}]}`), Limits{})
+	require.NoError(t, err)
+	c.Stream, c.IncludeUsage = stream, includeUsage
+	var r io.Reader = strings.NewReader(body)
+	if wrap != nil {
+		r = wrap(r)
+	}
+	c.tap.init(c, io.NopCloser(r), SystemClock{}, stream, DefaultMaxEventBytes)
+	return c, &c.tap
+}
+
+func TestTapStreamStripsUsageChunkTheCallerDidNotAskFor(t *testing.T) {
+	for _, oneByte := range []bool{false, true} {
+		var wrap func(io.Reader) io.Reader
+		if oneByte {
+			wrap = iotest.OneByteReader
+		}
+		c, tap := tapOver(t, fullStream, true, false, wrap)
+		out, err := io.ReadAll(tap)
+		require.NoError(t, err)
+		assert.Equal(t, streamNoUse, string(out), "one byte at a time: %v", oneByte)
+		u, ok := c.Usage()
+		require.True(t, ok)
+		assert.Equal(t, Usage{PromptTokens: 11, CompletionTokens: 2, CachedTokens: 4}, u)
+		assert.False(t, c.FirstTokenAt().IsZero())
+	}
+}
+
+func TestTapStreamKeepsUsageChunkWhenAsked(t *testing.T) {
+	c, tap := tapOver(t, fullStream, true, true, nil)
+	out, err := io.ReadAll(tap)
+	require.NoError(t, err)
+	assert.Equal(t, fullStream, string(out))
+	u, _ := c.Usage()
+	assert.Equal(t, 11, u.PromptTokens)
+	assert.False(t, u.Estimated)
+}
+
+// A final chunk with both content and usage is counted once and reaches the
+// caller, since it carries content (RELIABILITY 25).
+func TestTapStreamChunkWithChoicesAndUsageIsKeptAndCountedOnce(t *testing.T) {
+	both := `data: {"choices":[{"index":0,"delta":{"content":"!"}}],"usage":{"prompt_tokens":3,"completion_tokens":3}}` + "\n\n"
+	body := roleChunk + helloChunk + both + doneEvent
+	c, tap := tapOver(t, body, true, false, nil)
+	out, err := io.ReadAll(tap)
+	require.NoError(t, err)
+	assert.Equal(t, body, string(out))
+	u, _ := c.Usage()
+	assert.Equal(t, Usage{PromptTokens: 3, CompletionTokens: 3}, u)
+}
+
+func TestTapStreamWithoutUsageIsEstimated(t *testing.T) {
+	c, tap := tapOver(t, streamNoUse, true, false, nil)
+	_, err := io.ReadAll(tap)
+	require.NoError(t, err)
+	u, _ := c.Usage()
+	assert.True(t, u.Estimated)
+	assert.Equal(t, c.PromptTokens, u.PromptTokens)
+	assert.Equal(t, 3, u.CompletionTokens, `"Hello world" is 11 bytes, about 3 tokens`)
+}
+
+// A caller that leaves after partial output is billed what was delivered
+// (RELIABILITY 26), and usage is recorded once, at Close.
+func TestTapCloseBeforeEndRecordsDeliveredEstimate(t *testing.T) {
+	c, tap := tapOver(t, fullStream, true, false, iotest.OneByteReader)
+	buf := make([]byte, len(roleChunk)+len(helloChunk))
+	_, err := io.ReadFull(tap, buf)
+	require.NoError(t, err)
+	require.NoError(t, tap.Close())
+	u, ok := c.Usage()
+	require.True(t, ok)
+	assert.True(t, u.Estimated)
+	assert.Equal(t, 2, u.CompletionTokens, `"Hello" delivered`)
+
+	c.SetUsage(Usage{}) // a later read must not record again
+	_, _ = tap.Read(buf)
+	u, _ = c.Usage()
+	assert.Equal(t, Usage{}, u)
+}
+
+func TestTapStreamPassesUpstreamErrorAfterDeliveredEvents(t *testing.T) {
+	cut := errors.New("connection reset")
+	c, tap := tapOver(t, roleChunk+helloChunk, true, false, func(r io.Reader) io.Reader {
+		return io.MultiReader(r, iotest.ErrReader(cut))
+	})
+	out, err := io.ReadAll(tap)
+	assert.ErrorIs(t, err, cut)
+	assert.Equal(t, roleChunk+helloChunk, string(out), "events read before the error are delivered")
+	u, ok := c.Usage()
+	require.True(t, ok)
+	assert.True(t, u.Estimated)
+}
+
+func TestTapStreamForwardsEachEventAsItArrives(t *testing.T) {
+	pr, pw := io.Pipe()
+	c, err := ParseCall(OpChat, []byte(`{"model":"m","stream":true}`), Limits{})
+	require.NoError(t, err)
+	c.tap.init(c, pr, SystemClock{}, true, DefaultMaxEventBytes)
+	go func() {
+		_, _ = pw.Write([]byte(helloChunk))
+		// The second event is written only after the first was read.
+	}()
+	buf := make([]byte, 4096)
+	n, err := c.tap.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, helloChunk, string(buf[:n]))
+	go func() { _, _ = pw.Write([]byte(worldChunk)); pw.Close() }()
+	n, err = c.tap.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, worldChunk, string(buf[:n]))
+}
+
+func TestTapConcurrentCloseAndRead(t *testing.T) {
+	pr, pw := io.Pipe()
+	c, err := ParseCall(OpChat, []byte(`{"model":"m","stream":true}`), Limits{})
+	require.NoError(t, err)
+	c.tap.init(c, pr, SystemClock{}, true, DefaultMaxEventBytes)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _ = io.Copy(io.Discard, &c.tap)
+	}()
+	_, _ = pw.Write([]byte(helloChunk))
+	time.Sleep(time.Millisecond)
+	require.NoError(t, c.tap.Close())
+	pw.CloseWithError(io.ErrClosedPipe)
+	wg.Wait()
+	_, ok := c.Usage()
+	assert.True(t, ok)
+}
+
+func TestTapNonStreamFindsUsage(t *testing.T) {
+	for _, oneByte := range []bool{false, true} {
+		var wrap func(io.Reader) io.Reader
+		if oneByte {
+			wrap = iotest.OneByteReader
+		}
+		c, tap := tapOver(t, nonStreamOut, false, false, wrap)
+		out, err := io.ReadAll(tap)
+		require.NoError(t, err)
+		assert.Equal(t, nonStreamOut, string(out))
+		u, _ := c.Usage()
+		assert.Equal(t, Usage{PromptTokens: 9, CompletionTokens: 5}, u, `a "usage" inside content is not the usage`)
+	}
+}
+
+func TestTapNonStreamUsageFirstAndMissing(t *testing.T) {
+	c, tap := tapOver(t, `{"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[]}`, false, false, nil)
+	_, _ = io.ReadAll(tap)
+	u, _ := c.Usage()
+	assert.Equal(t, Usage{PromptTokens: 1, CompletionTokens: 2}, u)
+
+	c, tap = tapOver(t, `{"choices":[{"message":{"content":"twelve chars"}}]}`, false, false, nil)
+	_, _ = io.ReadAll(tap)
+	u, _ = c.Usage()
+	assert.Equal(t, Usage{PromptTokens: c.PromptTokens, CompletionTokens: 3, Estimated: true}, u)
+}
+
+func TestSSEReader(t *testing.T) {
+	r := NewSSEReader(strings.NewReader(": comment\n\nevent: x\ndata: a\ndata: b\n\ndata: [DONE]\r\n\r\n"), 0)
+	ev, err := r.Next()
+	require.NoError(t, err)
+	assert.Equal(t, "x", ev.Name)
+	assert.Equal(t, "a\nb", string(ev.Data))
+	ev, err = r.Next()
+	require.NoError(t, err)
+	assert.True(t, ev.IsDone())
+	_, err = r.Next()
+	assert.Equal(t, io.EOF, err)
+
+	r = NewSSEReader(strings.NewReader("data: partial"), 0)
+	_, err = r.Next()
+	assert.Equal(t, io.ErrUnexpectedEOF, err)
+
+	r = NewSSEReader(strings.NewReader("data: "+strings.Repeat("x", 100)+"\n\n"), 64)
+	_, err = r.Next()
+	assert.ErrorIs(t, err, ErrEventTooLarge)
+}
+
+func TestAppendEvents(t *testing.T) {
+	b := AppendEvent(nil, []byte(`{"a":1}`))
+	b = AppendDone(b)
+	assert.Equal(t, "data: {\"a\":1}\n\ndata: [DONE]\n\n", string(b))
+	e := AppendErrorEvent(nil, ErrUpstream)
+	assert.Equal(t, `data: {"error":{"message":"gateway: upstream failed","type":"api_error","param":null,"code":"upstream_error"}}`+"\n\n", string(e))
+}
