@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -67,10 +68,13 @@ func (c *Call) bodyWithUsage(b []byte) ([]byte, error) {
 		for i < len(b) && b[i] != '{' {
 			i++
 		}
-		const opts = `"stream_options":{"include_usage":true},`
-		out := make([]byte, 0, len(b)+len(opts))
+		const opts = `"stream_options":{"include_usage":true}`
+		out := make([]byte, 0, len(b)+len(opts)+1)
 		out = append(out, b[:i+1]...)
 		out = append(out, opts...)
+		if rest := bytes.TrimLeft(b[i+1:], " \t\r\n"); len(rest) > 0 && rest[0] != '}' {
+			out = append(out, ',')
+		}
 		return append(out, b[i+1:]...), nil
 	}
 	// Rare: stream_options present without include_usage. Rewrite it whole.

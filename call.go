@@ -126,6 +126,9 @@ type Call struct {
 	usageSet bool
 	firstTok time.Time
 	hasOpts  bool
+	claimed  [4]any
+	claimedN int
+	claimedX []any
 	// Span of the model's JSON string in Body, quotes included.
 	modelStart, modelEnd int
 
@@ -144,6 +147,35 @@ func (c *Call) Attempts() []Attempt {
 	copy(out, c.attempts)
 	return out
 }
+
+// Once reports whether key is claimed for the first time on this call. Layers
+// that share per-call work use it to do that work once: a retry budget shared
+// by Retry and a router is credited once per call with Once(budget). key must
+// be comparable.
+func (c *Call) Once(key any) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range c.claimed[:c.claimedN] {
+		if k == key {
+			return false
+		}
+	}
+	for _, k := range c.claimedX {
+		if k == key {
+			return false
+		}
+	}
+	if c.claimedN < len(c.claimed) {
+		c.claimed[c.claimedN] = key
+		c.claimedN++
+	} else {
+		c.claimedX = append(c.claimedX, key)
+	}
+	return true
+}
+
+// AttemptCount is the number of attempts recorded so far.
+func (c *Call) AttemptCount() int { return c.attemptCount() }
 
 func (c *Call) attemptCount() int {
 	c.mu.Lock()

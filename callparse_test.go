@@ -151,6 +151,13 @@ func TestBodyForUpstream(t *testing.T) {
 	assert.JSONEq(t, `{"model":"b","messages":[]}`, string(out))
 }
 
+func TestBodyWithUsageOnAnEmptyObject(t *testing.T) {
+	c := &Call{Body: []byte(" { } "), Stream: true}
+	out, err := c.BodyWithUsage()
+	require.NoError(t, err)
+	assert.True(t, json.Valid(out), "%s", out)
+}
+
 func TestForceIncludeUsageAndReplaceModel(t *testing.T) {
 	out, err := ForceIncludeUsage([]byte(`{"model":"m","stream":true}`))
 	require.NoError(t, err)

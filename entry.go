@@ -55,6 +55,15 @@ func (c *Call) getBody() (io.ReadCloser, error) { return newBytesBody(c.Body), n
 // when nothing inside did (rt is a bare provider).
 func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 	resp, err := e.rt.RoundTrip(req)
+	if e.target != "" && c.attemptCount() == 0 && req.Context().Err() == nil {
+		a := Attempt{Target: e.target, Model: c.Model, Start: c.Start, Latency: e.cfg.clock.Now().Sub(c.Start)}
+		if err != nil {
+			a.Err = ErrorFor(err).Code // a code, never the error's text
+		} else {
+			a.Status = resp.StatusCode
+		}
+		c.RecordAttempt(a)
+	}
 	if err != nil {
 		if resp != nil && resp.Body != nil { // a RoundTripper broke its contract; don't leak
 			resp.Body.Close()
@@ -63,10 +72,6 @@ func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
-	}
-	if e.target != "" && c.attemptCount() == 0 {
-		c.RecordAttempt(Attempt{Target: e.target, Model: c.Model, Status: resp.StatusCode,
-			Start: c.Start, Latency: e.cfg.clock.Now().Sub(c.Start)})
 	}
 	if resp.StatusCode/100 == 2 && c.Op != OpModels {
 		c.tap.init(c, resp.Body, e.cfg.clock, c.Stream, e.cfg.maxEventBytes)

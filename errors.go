@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -51,21 +52,35 @@ var (
 	ErrInternal          = sentinel(http.StatusInternalServerError, "api_error", "internal_error", "gateway: internal error")
 )
 
-var sentinels = []*Error{
-	ErrBadRequest, ErrBodyTooLarge, ErrNotFound, ErrMethodNotAllowed, ErrModelNotFound,
-	ErrUnauthorized, ErrForbidden, ErrRateLimited, ErrBudgetExceeded, ErrNoHealthyProvider,
-	ErrOverloaded, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal,
-}
+var (
+	sentinelsMu sync.RWMutex
+	sentinels   = []*Error{
+		ErrBadRequest, ErrBodyTooLarge, ErrNotFound, ErrMethodNotAllowed, ErrModelNotFound,
+		ErrUnauthorized, ErrForbidden, ErrRateLimited, ErrBudgetExceeded, ErrNoHealthyProvider,
+		ErrOverloaded, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal,
+	}
+)
 
 func sentinel(status int, typ, code, msg string) *Error {
 	return &Error{Status: status, Type: typ, Code: code, Message: msg}
 }
 
 // NewSentinel defines a new kind of gateway error, for a subpackage or an
-// application whose refusals need their own code. Call it at package level;
-// errors.Is matches errors derived from the result by their With… methods.
+// application whose refusals need their own code, and registers it for
+// ErrorFromCode. Call it at package level; errors.Is matches errors derived
+// from the result by their With… methods. It panics if code is already
+// registered.
 func NewSentinel(status int, typ, code, msg string) *Error {
-	return sentinel(status, typ, code, msg)
+	e := sentinel(status, typ, code, msg)
+	sentinelsMu.Lock()
+	defer sentinelsMu.Unlock()
+	for _, s := range sentinels {
+		if s.Code == code {
+			panic("gateway: sentinel code " + code + " already registered")
+		}
+	}
+	sentinels = append(sentinels, e)
+	return e
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -136,10 +151,13 @@ func ErrorFor(err error) *Error {
 	return ErrUpstream.WithCause(err)
 }
 
-// ErrorFromCode returns the sentinel with the given code, or nil. In client
+// ErrorFromCode returns the sentinel with the given code (the root's and every
+// one registered by NewSentinel), or nil. In client
 // mode a refusal reaches the SDK as an HTTP response; this maps the code the
 // SDK reports (openai.Error.Code) back to a sentinel for errors.Is.
 func ErrorFromCode(code string) *Error {
+	sentinelsMu.RLock()
+	defer sentinelsMu.RUnlock()
 	for _, s := range sentinels {
 		if s.Code == code {
 			return s

@@ -92,9 +92,11 @@ func TestErrorResponseAndErrorFromCode(t *testing.T) {
 }
 
 func TestNewSentinel(t *testing.T) {
-	errOpen := gateway.NewSentinel(503, "service_unavailable", "circuit_open", "breaker: open")
+	errOpen := gateway.NewSentinel(503, "service_unavailable", "circuit_open_test", "breaker: open")
 	err := errOpen.WithMessage("breaker: open for openai")
 	assert.ErrorIs(t, err, errOpen)
 	assert.NotErrorIs(t, err, gateway.ErrNoHealthyProvider)
 	assert.Equal(t, 503, gateway.ErrorFor(err).Status)
+	assert.Same(t, errOpen, gateway.ErrorFromCode("circuit_open_test"))
+	assert.Panics(t, func() { gateway.NewSentinel(503, "x", "circuit_open_test", "again") })
 }

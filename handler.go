@@ -101,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
-	for _, k := range copiedHeaders {
+	for _, k := range h.e.cfg.respHeaders {
 		if v := resp.Header.Values(k); len(v) > 0 {
 			w.Header()[k] = v
 		}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -14,10 +15,11 @@ type config struct {
 	logger        *slog.Logger
 	writeTimeout  time.Duration
 	maxEventBytes int
+	respHeaders   []string
 }
 
 func newConfig(opts []Option) config {
-	c := config{writeTimeout: DefaultStreamWriteTimeout, maxEventBytes: DefaultMaxEventBytes}
+	c := config{writeTimeout: DefaultStreamWriteTimeout, maxEventBytes: DefaultMaxEventBytes, respHeaders: copiedHeaders}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -54,4 +56,17 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // caller (DefaultStreamWriteTimeout; 0 disables it).
 func WithStreamWriteTimeout(d time.Duration) Option {
 	return func(c *config) { c.writeTimeout = d }
+}
+
+// WithResponseHeaders adds response headers that a server-mode Handler passes
+// from the provider to its caller, beyond Content-Type and Retry-After. A
+// gateway fronting tenants keeps upstream rate-limit headers to itself; a
+// test upstream (gatewaytest) passes them on.
+func WithResponseHeaders(names ...string) Option {
+	return func(c *config) {
+		c.respHeaders = append(append([]string(nil), c.respHeaders...), names...)
+		for i, n := range c.respHeaders {
+			c.respHeaders[i] = http.CanonicalHeaderKey(n)
+		}
+	}
 }
