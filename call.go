@@ -122,13 +122,15 @@ type Call struct {
 
 	mu       sync.Mutex
 	attempts []Attempt
-	usage    Usage
-	usageSet bool
-	firstTok time.Time
-	hasOpts  bool
-	claimed  [4]any
-	claimedN int
-	claimedX []any
+	// Most calls make one or two attempts; they need no allocation.
+	attemptBuf [2]Attempt
+	usage      Usage
+	usageSet   bool
+	firstTok   time.Time
+	hasOpts    bool
+	claimed    [4]any
+	claimedN   int
+	claimedX   []any
 	// Span of the model's JSON string in Body, quotes included.
 	modelStart, modelEnd int
 
@@ -190,6 +192,9 @@ func (c *Call) RecordAttempt(a Attempt) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a.N = len(c.attempts) + 1
+	if c.attempts == nil {
+		c.attempts = c.attemptBuf[:0]
+	}
 	c.attempts = append(c.attempts, a)
 	return a.N
 }

@@ -71,7 +71,7 @@ func ParseCall(op Op, body []byte, lim Limits) (*Call, error) {
 	if len(body) == 0 {
 		return nil, badRequest("gateway: request body is empty")
 	}
-	p := callParser{s: jsonScanner{b: body, maxDepth: lim.MaxDepth}, c: c, lim: &lim}
+	p := callParser{s: jsonScanner{b: body, maxDepth: lim.MaxDepth}, c: c, lim: lim}
 	if err := p.parse(); err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func ParseCall(op Op, body []byte, lim Limits) (*Call, error) {
 type callParser struct {
 	s        jsonScanner
 	c        *Call
-	lim      *Limits
+	lim      Limits
 	text     textCount
 	items    int // messages, prompts or inputs
 	sawModel bool

@@ -51,11 +51,13 @@ func (e *entry) outbound(req *http.Request, c *Call) {
 
 func (c *Call) getBody() (io.ReadCloser, error) { return newBytesBody(c.Body), nil }
 
-// dispatch sends req and taps a successful response. It records an attempt
-// when nothing inside did (rt is a bare provider).
-func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
+// send sends req through rt. When rt is a bare provider and nothing inside
+// recorded an attempt during the round trip, it records one, so every call
+// that reached a provider has its attempt.
+func (e *entry) send(req *http.Request, c *Call) (*http.Response, error) {
+	before := c.attemptCount()
 	resp, err := e.rt.RoundTrip(req)
-	if e.target != "" && c.attemptCount() == 0 && req.Context().Err() == nil {
+	if e.target != "" && c.attemptCount() == before && req.Context().Err() == nil {
 		a := Attempt{Target: e.target, Model: c.Model, Start: c.Start, Latency: e.cfg.clock.Now().Sub(c.Start)}
 		if err != nil {
 			a.Err = ErrorFor(err).Code // a code, never the error's text
@@ -72,6 +74,15 @@ func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+// dispatch sends req and taps a successful response for usage.
+func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
+	resp, err := e.send(req, c)
+	if err != nil {
+		return nil, err
 	}
 	if resp.StatusCode/100 == 2 && c.Op != OpModels {
 		c.tap.init(c, resp.Body, e.cfg.clock, c.Stream, e.cfg.maxEventBytes)

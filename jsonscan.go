@@ -1,6 +1,9 @@
 package gateway
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+)
 
 // jsonScanner validates and walks a JSON document held in memory without
 // decoding it into Go values. It is what lets the entry point read model,
@@ -75,6 +78,10 @@ func (s *jsonScanner) str(tc *textCount) (start, end int, escaped bool, err erro
 	start = s.i
 	other := 0
 	for s.i < len(s.b) {
+		s.i += plainASCII(s.b[s.i:])
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -319,4 +326,30 @@ func (s *jsonScanner) array(elem func() error) (int, error) {
 // key reports whether the raw key at [ks,ke) equals k.
 func (s *jsonScanner) key(ks, ke int, k string) bool {
 	return string(s.b[ks:ke]) == k
+}
+
+// plainASCII returns the length of the prefix of b made of eight-byte words
+// holding only printable ASCII other than '"' and '\\': string content that
+// needs no look. It tests a word at a time (SWAR), so long prompts are
+// scanned several times faster than byte by byte.
+func plainASCII(b []byte) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	n := 0
+	for len(b)-n >= 8 {
+		v := binary.LittleEndian.Uint64(b[n:])
+		quote := v ^ ('"' * ones)
+		slash := v ^ ('\\' * ones)
+		special := v | // a high bit: non-ASCII
+			((v - 0x20*ones) &^ v) | // a byte below 0x20
+			((quote - ones) &^ quote) | // a byte equal to '"'
+			((slash - ones) &^ slash) // a byte equal to '\\'
+		if special&highs != 0 {
+			return n
+		}
+		n += 8
+	}
+	return n
 }

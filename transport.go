@@ -44,8 +44,8 @@ func NewClient(rt http.RoundTripper, opts ...Option) *http.Client {
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	if CallFrom(ctx) != nil {
-		return t.e.rt.RoundTrip(req)
+	if c := CallFrom(ctx); c != nil {
+		return t.e.send(req, c)
 	}
 	op := OpFromPath(req.URL.Path)
 	var body []byte

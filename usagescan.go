@@ -1,5 +1,7 @@
 package gateway
 
+import "bytes"
+
 // Reading usage and completion text out of OpenAI responses.
 
 // chunkInfo is what one response object (a stream chunk or a whole
@@ -142,6 +144,16 @@ func (l *bodyLexer) feed(p []byte) {
 			}
 		}
 		if l.inStr {
+			if !l.esc && !l.capturing && c != '"' && c != '\\' {
+				// Skip the plain run of the string in one scan.
+				j := indexQuoteOrBackslash(p[i:])
+				if j < 0 {
+					j = len(p) - i
+				}
+				l.plain(p[i : i+j])
+				i += j - 1
+				continue
+			}
 			switch {
 			case l.esc:
 				l.esc = false
@@ -210,4 +222,28 @@ func (l *bodyLexer) feed(p []byte) {
 		}
 		l.strEnded = false
 	}
+}
+
+// plain accounts for a run of string bytes holding no quote or backslash.
+func (l *bodyLexer) plain(run []byte) {
+	if l.strN < len(l.str) {
+		l.strN += copy(l.str[l.strN:], run)
+	}
+	l.strLen += len(run)
+	if l.countStr {
+		for _, c := range run {
+			if c >= 0x80 {
+				l.strOther++
+			}
+		}
+	}
+}
+
+func indexQuoteOrBackslash(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	bs := bytes.IndexByte(b, '\\')
+	if bs >= 0 && (q < 0 || bs < q) {
+		return bs
+	}
+	return q
 }
