@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 )
@@ -57,7 +58,7 @@ func (c *Call) getBody() (io.ReadCloser, error) { return newBytesBody(c.Body), n
 func (e *entry) send(req *http.Request, c *Call) (*http.Response, error) {
 	before := c.attemptCount()
 	resp, err := e.rt.RoundTrip(req)
-	if e.target != "" && c.attemptCount() == before && req.Context().Err() == nil {
+	if e.target != "" && c.attemptCount() == before && req.Context().Err() == nil && !reachedNoProvider(c, err) {
 		a := Attempt{Target: e.target, Model: c.Model, Start: c.Start, Latency: e.cfg.clock.Now().Sub(c.Start)}
 		if err != nil {
 			a.Err = ErrorFor(err).Code // a code, never the error's text
@@ -76,6 +77,13 @@ func (e *entry) send(req *http.Request, c *Call) (*http.Response, error) {
 		resp.Body = http.NoBody
 	}
 	return resp, nil
+}
+
+// reachedNoProvider reports whether a round trip ended without reaching a
+// provider: a router refusing with nothing to try, or a model list a
+// router answers itself. Such a round trip is no attempt.
+func reachedNoProvider(c *Call, err error) bool {
+	return c.Op == OpModels || errors.Is(err, ErrNoHealthyProvider) || errors.Is(err, ErrModelNotFound)
 }
 
 // dispatch sends req and taps a successful response for usage.

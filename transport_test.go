@@ -159,3 +159,17 @@ func TestChainOrder(t *testing.T) {
 	p := okProvider()
 	assert.Same(t, p, gateway.Chain(p))
 }
+
+// A refusal that reached no provider (a router with nothing to try) is not
+// an attempt: billing makes one record per attempt that reached a provider.
+func TestEntryRecordsNoAttemptForARefusalThatReachedNoProvider(t *testing.T) {
+	for _, refusal := range []error{gateway.ErrNoHealthyProvider, gateway.ErrModelNotFound} {
+		p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) { return nil, refusal }}
+		req, _ := newRequest(t, `{"model":"m"}`)
+		resp, err := gateway.NewTransport(p).RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		_, call, _ := p.seen()
+		assert.Empty(t, call.Attempts(), refusal.Error())
+	}
+}

@@ -38,7 +38,7 @@ const (
 const budgetSlots = 10
 
 // Budget bounds retries to a share of traffic, in the manner of Finagle's
-// RetryBudget: every first attempt deposits Ratio of a retry (OnRequest),
+// RetryBudget: every call deposits Ratio of a retry (OnCall, once per call),
 // every retry, hedge or fallback to another target withdraws a whole one
 // (TryRetry), and both expire after Window. Over any window the retries
 // allowed are at most MinRetries + Ratio × requests, so when everything
@@ -48,8 +48,8 @@ const budgetSlots = 10
 //
 // One Budget is meant to be shared by every Retry, Hedge and router of a
 // service (or of one upstream). A Budget is safe for concurrent use and
-// allocates nothing; OnRequest is one atomic add on most calls, TryRetry
-// takes a short lock.
+// allocates nothing; OnRequest is one atomic add on most calls (OnCall adds
+// a claim on the Call), TryRetry takes a short lock.
 type Budget struct {
 	ratio  float64
 	floor  float64
@@ -119,8 +119,20 @@ func (b *Budget) advance() int {
 // TryRetry) to count, and then counts for a whole Window.
 const depositBatch = 32
 
+// OnCall deposits Ratio of a retry for call c, once however many layers
+// sharing the Budget (Retry, Hedge, a router) call it for c: the first
+// claim of b on c (gateway.Call.Once) deposits, later ones do nothing. A
+// nil c is a call of its own and deposits. Layers credit a Budget through
+// OnCall, so sharing one never credits a call twice.
+func (b *Budget) OnCall(c *gateway.Call) {
+	if c == nil || c.Once(b) {
+		b.OnRequest()
+	}
+}
+
 // OnRequest records a first attempt, depositing Ratio of a retry. Call it
-// once per call, not per attempt.
+// once per call, not per attempt; a layer that may share the Budget with
+// others calls OnCall instead.
 func (b *Budget) OnRequest() {
 	if b.pending.Add(1) >= depositBatch {
 		b.mu.Lock()

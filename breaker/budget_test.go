@@ -1,13 +1,17 @@
 package breaker_test
 
 import (
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/provider"
 )
 
 func TestBudgetFloorWithoutTraffic(t *testing.T) {
@@ -87,4 +91,46 @@ func BenchmarkBudgetOnRequest(b *testing.B) {
 	for b.Loop() {
 		bud.OnRequest()
 	}
+}
+
+// Regression: a Budget shared by Retry and the router it wraps was credited
+// by both for every call (the router deposited too on its first run), so
+// the effective ratio was twice the configured one. With Ratio 1 and a floor
+// of 1, Available is 1 + the deposits, and no retry or fallback is taken
+// (every target is healthy).
+func TestBudgetSharedByRetryAndRouterCreditedOncePerCall(t *testing.T) {
+	const n = 50
+	clk := newClock()
+	budget := breaker.NewBudget(breaker.BudgetConfig{Ratio: 1, MinRetries: 1, Clock: clk})
+	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
+	r, err := provider.NewRouter("router", []provider.Target{{Provider: live, Weight: 1}},
+		provider.RouterConfig{Clock: clk, Budget: budget})
+	require.NoError(t, err)
+	chains := map[string]http.RoundTripper{
+		"Retry(Router)":        gateway.Chain(r, breaker.Retry(breaker.RetryConfig{Budget: budget, Clock: clk})),
+		"Retry(Hedge(Router))": gateway.Chain(r, breaker.Retry(breaker.RetryConfig{Budget: budget, Clock: clk}), breaker.Hedge(breaker.HedgeConfig{Budget: budget, Clock: clk})),
+		"Hedge(Router)":        gateway.Chain(r, breaker.Hedge(breaker.HedgeConfig{Budget: budget, Clock: clk})),
+	}
+	for name, rt := range chains {
+		t.Run(name, func(t *testing.T) {
+			before := budget.Available()
+			for range n {
+				status, _ := routerCall(t, rt)
+				require.Equal(t, http.StatusOK, status)
+			}
+			assert.Equal(t, n, budget.Available()-before, "one deposit per call")
+		})
+	}
+}
+
+// Without a Call (no entry point) each RoundTrip is a call of its own.
+func TestBudgetOnCallWithoutCall(t *testing.T) {
+	b := breaker.NewBudget(breaker.BudgetConfig{Ratio: 1, MinRetries: 1, Clock: newClock()})
+	for range 5 {
+		b.OnCall(nil)
+	}
+	c := &gateway.Call{}
+	b.OnCall(c)
+	b.OnCall(c)
+	assert.Equal(t, 1+6, b.Available())
 }

@@ -12,24 +12,33 @@ import (
 	"github.com/llmgate/gateway"
 )
 
-// BulkheadConfig configures a Bulkhead. The zero value refuses at once a
-// call that finds every slot taken, with a fixed limit.
+// BulkheadConfig configures a Bulkhead. The zero value is a fixed limit that
+// refuses at once a call finding every slot taken.
 type BulkheadConfig struct {
 	// MaxWait is how long a call may wait for a slot before it is refused
-	// with ErrBulkheadFull. Zero means it does not wait.
+	// with ErrBulkheadFull, read from Clock. Zero means it does not wait.
 	MaxWait time.Duration
 	// Adaptive makes the limit move between MinLimit and the maximum given
-	// to NewBulkhead, additive-increase/multiplicative-decrease: each
-	// success raises it by 1/limit, each failure (Class.Failure, including
-	// a timeout) cuts it by Backoff. A provider that slows down or fails
-	// gets fewer concurrent calls without anyone tuning it.
+	// to NewBulkhead, starting at InitialLimit, by failsafe-go's
+	// adaptivelimiter: it lowers the limit when recent call latencies trend
+	// above their baseline and raises it while they do not, so a provider
+	// that slows down under load gets fewer concurrent calls without anyone
+	// tuning it. Only successful calls are measured (Record); a failure or
+	// a cancellation gives its slot back without a sample (Drop). A call's
+	// latency runs until its response body is closed or read to its end,
+	// so a stream counts whole.
+	//
+	// failsafe-go's limiter measures latencies with its own wall clock, not
+	// Clock: the one documented exception to "time comes from an
+	// injectable clock" in this package. MaxWait still reads Clock.
 	Adaptive bool
 	// MinLimit is the floor of an adaptive limit. Default 1.
 	MinLimit int
-	// Backoff is the factor an adaptive limit is multiplied by on a
-	// failure, in (0, 1). Default 0.9.
-	Backoff float64
-	// Classify decides what counts as a failure for an adaptive limit; nil
+	// InitialLimit is where an adaptive limit starts, between MinLimit and
+	// the maximum. Default the maximum, so a new Bulkhead admits what a
+	// fixed one would until latencies say otherwise.
+	InitialLimit int
+	// Classify decides each call's outcome, for an adaptive limit; nil
 	// means the package's Classify.
 	Classify Classifier
 	// Clock is the source of time for MaxWait; nil means the system clock.
@@ -45,56 +54,94 @@ type BulkheadConfig struct {
 type Bulkhead struct {
 	cfg BulkheadConfig
 	max int
+	lim limiter // adaptive mode; nil for a fixed limit
 
+	// Fixed mode.
 	mu       sync.Mutex
 	inflight int
-	limit    float64
 	wake     chan struct{} // closed and replaced when a slot frees
-
-	inflightGauge atomic.Int64
+	gauge    atomic.Int64
 }
 
 // NewBulkhead returns a bulkhead allowing maxConcurrent calls in flight (the
 // ceiling, when adaptive). It panics if maxConcurrent < 1 or cfg holds a
-// negative or out-of-range value.
+// negative or out-of-range value (a configuration error).
 func NewBulkhead(maxConcurrent int, cfg BulkheadConfig) *Bulkhead {
 	if cfg.MinLimit == 0 {
 		cfg.MinLimit = 1
 	}
-	if cfg.Backoff == 0 {
-		cfg.Backoff = 0.9
+	if cfg.InitialLimit == 0 {
+		cfg.InitialLimit = maxConcurrent
 	}
 	if maxConcurrent < 1 || cfg.MaxWait < 0 || cfg.MinLimit < 1 || cfg.MinLimit > maxConcurrent ||
-		!(cfg.Backoff > 0 && cfg.Backoff < 1) {
+		cfg.InitialLimit < cfg.MinLimit || cfg.InitialLimit > maxConcurrent {
 		panic(fmt.Sprintf("breaker: invalid bulkhead (max %d, %+v)", maxConcurrent, cfg))
 	}
 	if cfg.Classify == nil {
 		cfg.Classify = Classify
 	}
 	cfg.Clock = gateway.ClockOrSystem(cfg.Clock)
-	return &Bulkhead{cfg: cfg, max: maxConcurrent, limit: float64(maxConcurrent), wake: make(chan struct{})}
+	b := &Bulkhead{cfg: cfg, max: maxConcurrent, wake: make(chan struct{})}
+	if cfg.Adaptive {
+		b.lim = newAdaptiveLimiter(cfg.MinLimit, maxConcurrent, cfg.InitialLimit)
+	}
+	return b
 }
 
 // InFlight returns the calls holding a slot.
-func (b *Bulkhead) InFlight() int { return int(b.inflightGauge.Load()) }
+func (b *Bulkhead) InFlight() int {
+	if b.lim != nil {
+		return b.lim.Inflight()
+	}
+	return int(b.gauge.Load())
+}
 
-// Limit returns the current limit (fixed unless adaptive).
+// Limit returns the current limit: the maximum, unless adaptive.
 func (b *Bulkhead) Limit() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return int(b.limit)
+	if b.lim != nil {
+		return b.lim.Limit()
+	}
+	return b.max
+}
+
+// Slot is one call's place in a Bulkhead. Exactly one Release must follow a
+// successful Acquire; a Slot is a small value.
+type Slot struct {
+	b      *Bulkhead
+	permit permit // adaptive mode
+}
+
+// Release gives the slot back, with the outcome of its call: an adaptive
+// limit measures a Success and drops any other outcome unmeasured.
+func (s Slot) Release(c Class) {
+	if s.permit != nil {
+		if c == Success {
+			s.permit.Record()
+		} else {
+			s.permit.Drop()
+		}
+		return
+	}
+	s.b.release()
 }
 
 // Acquire takes a slot, waiting up to MaxWait (and no longer than ctx), or
-// returns an error deriving from ErrBulkheadFull, or ctx's error. Each
-// successful Acquire must be followed by exactly one Release.
-func (b *Bulkhead) Acquire(ctx context.Context) error {
+// returns an error deriving from ErrBulkheadFull, or ctx's error.
+func (b *Bulkhead) Acquire(ctx context.Context) (Slot, error) {
+	if b.lim != nil {
+		p, err := b.acquireAdaptive(ctx)
+		return Slot{b: b, permit: p}, err
+	}
+	return Slot{b: b}, b.acquireFixed(ctx)
+}
+
+func (b *Bulkhead) acquireFixed(ctx context.Context) error {
 	var timer gateway.Timer
 	for {
 		b.mu.Lock()
-		if b.inflight < int(b.limit) {
+		if b.inflight < b.max {
 			b.inflight++
-			b.inflightGauge.Add(1)
+			b.gauge.Add(1)
 			b.mu.Unlock()
 			if timer != nil {
 				timer.Stop()
@@ -120,20 +167,10 @@ func (b *Bulkhead) Acquire(ctx context.Context) error {
 	}
 }
 
-// Release gives a slot back, with the outcome of its call for an adaptive
-// limit.
-func (b *Bulkhead) Release(c Class) {
+func (b *Bulkhead) release() {
 	b.mu.Lock()
 	b.inflight--
-	b.inflightGauge.Add(-1)
-	if b.cfg.Adaptive {
-		switch {
-		case c.Failure():
-			b.limit = max(b.limit*b.cfg.Backoff, float64(b.cfg.MinLimit))
-		case c == Success:
-			b.limit = min(b.limit+1/b.limit, float64(b.max))
-		}
-	}
+	b.gauge.Add(-1)
 	close(b.wake)
 	b.wake = make(chan struct{})
 	b.mu.Unlock()
@@ -156,7 +193,8 @@ type bulkheadTransport struct {
 }
 
 func (t *bulkheadTransport) RoundTrip(req *http.Request) (resp *http.Response, err error) {
-	if err := t.b.Acquire(req.Context()); err != nil {
+	slot, err := t.b.Acquire(req.Context())
+	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
@@ -165,26 +203,27 @@ func (t *bulkheadTransport) RoundTrip(req *http.Request) (resp *http.Response, e
 	held := true
 	defer func() {
 		if held { // next or the classifier panicked
-			t.b.Release(Canceled)
+			slot.Release(Canceled)
 		}
 	}()
 	resp, err = t.next.RoundTrip(req)
 	c := t.b.cfg.Classify(req, resp, err)
+	held = false
 	if err != nil || resp == nil || resp.Body == nil || resp.Body == http.NoBody {
-		held = false
-		t.b.Release(c)
+		slot.Release(c)
 		return resp, err
 	}
-	held = false
 	out := *resp
-	out.Body = &slotBody{ReadCloser: resp.Body, b: t.b, c: c}
+	out.Body = &slotBody{ReadCloser: resp.Body, ctx: req.Context(), slot: slot, c: c}
 	return &out, nil
 }
 
-// slotBody releases its call's slot when it is closed or read to its end.
+// slotBody releases its call's slot when it is closed or read to its end,
+// once.
 type slotBody struct {
 	io.ReadCloser
-	b    *Bulkhead
+	ctx  context.Context
+	slot Slot
 	c    Class
 	done atomic.Bool
 }
@@ -199,14 +238,20 @@ func (s *slotBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close releases the slot with the call's class, or as Canceled when the
+// caller's context ended first (a body abandoned midway measures nothing).
 func (s *slotBody) Close() error {
 	err := s.ReadCloser.Close()
-	s.release(s.c)
+	c := s.c
+	if s.ctx.Err() != nil {
+		c = Canceled
+	}
+	s.release(c)
 	return err
 }
 
 func (s *slotBody) release(c Class) {
 	if s.done.CompareAndSwap(false, true) {
-		s.b.Release(c)
+		s.slot.Release(c)
 	}
 }

@@ -32,7 +32,19 @@
 //
 // One Budget should be shared by the Retry, Hedge and router of a service:
 // retries, hedges and fallbacks all withdraw from it, so that when
-// everything fails the attempts stay near (1+Ratio) per call.
+// everything fails the attempts stay near (1+Ratio) per call. Each layer
+// credits it with Budget.OnCall, which deposits once per call however many
+// layers share it.
+//
+// failsafe-go: the adaptive Bulkhead (BulkheadConfig.Adaptive) is
+// failsafe-go's adaptivelimiter, one permit per call, recorded (a success)
+// or dropped (a failure or a cancellation) exactly once when the body is
+// closed or the call fails. The CircuitBreaker follows failsafe-go's model
+// but is this package's own, because failsafe-go v0.9.8's breaker keeps its
+// clock in an unexported field (so an injected gateway.Clock cannot drive
+// its delay), cannot give back a cancelled half-open probe without
+// recording a result, and admits more than HalfOpenProbes probes as earlier
+// ones finish. BenchmarkBreakerVsFailsafe measures the two side by side.
 //
 // Streams: Retry, Hedge, Timeouts and the router hold a 2xx event stream
 // back until its first content event (AwaitFirstContent). A stream that
@@ -41,8 +53,11 @@
 // failure reaches the caller as a read error (in server mode, a terminal SSE
 // error event).
 //
-// Everything reads time from an injectable gateway.Clock, and everything a
-// call holds (a breaker permit, a bulkhead slot, a watchdog goroutine, a
-// hedge's attempts) is released when its RoundTrip fails or its response
-// body is closed or read to its end.
+// Everything reads time from an injectable gateway.Clock, with one
+// documented exception: failsafe-go's adaptive limiter measures call
+// latencies with its own wall clock (a Bulkhead's MaxWait still reads the
+// injected Clock). Everything a call holds (a breaker permit, a bulkhead
+// slot, a watchdog goroutine, a hedge's attempts) is released exactly once,
+// when its RoundTrip fails or its response body is closed or read to its
+// end.
 package breaker

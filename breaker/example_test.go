@@ -170,12 +170,32 @@ func ExampleHedge() {
 
 func ExampleNewBulkhead() {
 	b := breaker.NewBulkhead(1, breaker.BulkheadConfig{})
-	_ = b.Acquire(context.Background())
-	fmt.Println(b.Acquire(context.Background()))
-	b.Release(breaker.Success)
-	fmt.Println(b.Acquire(context.Background()), b.InFlight())
-	b.Release(breaker.Success)
+	slot, _ := b.Acquire(context.Background())
+	_, err := b.Acquire(context.Background())
+	fmt.Println(err)
+	slot.Release(breaker.Success)
+	slot, err = b.Acquire(context.Background())
+	fmt.Println(err, b.InFlight())
+	slot.Release(breaker.Success)
 	// Output:
 	// breaker: too many calls in flight to this upstream
 	// <nil> 1
+}
+
+// An adaptive bulkhead over a provider: failsafe-go's adaptive limiter
+// moves the limit between MinLimit and 64 as latencies trend, starting at
+// InitialLimit.
+func ExampleBulkheadConfig_adaptive() {
+	sim := provider.NewSim("sim", provider.SimConfig{Seed: 1})
+	b := breaker.NewBulkhead(64, breaker.BulkheadConfig{Adaptive: true, MinLimit: 4, InitialLimit: 16, MaxWait: time.Second})
+	client := gateway.NewClient(gateway.Chain(sim, b.Middleware()))
+	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		panic(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, b.Limit(), b.InFlight())
+	// Output: 200 16 0
 }

@@ -28,10 +28,10 @@ type HedgeConfig struct {
 	MinDelay time.Duration
 	// MaxHedges is how many extra attempts a call may send. Default 1.
 	MaxHedges int
-	// Budget bounds hedges: each must win Budget.TryRetry. Nil means a
-	// budget of Hedge's own, which Hedge credits once per call. A shared
-	// budget is credited by the Retry outside (Budget.OnRequest), so Hedge
-	// does not credit it again.
+	// Budget bounds hedges: each must win Budget.TryRetry. Hedge credits
+	// it through Budget.OnCall, so a Budget shared with the Retry outside
+	// or a router inside is credited once per call. Nil means a budget of
+	// Hedge's own.
 	Budget *Budget
 	// Classify decides which outcomes are final; nil means the package's
 	// Classify.
@@ -59,9 +59,10 @@ const (
 // Each attempt runs in its own goroutine with its own context; the winner's
 // context ends when its body is closed, and closing it waits for the other
 // attempts' goroutines, so none outlives the call. Hedge records attempts on
-// the Call only when next is a bare gateway.Provider (a lost one with Err
-// "hedge_lost"). It panics on an invalid config. The returned RoundTripper
-// is safe for concurrent use.
+// the Call (a lost one with Err "hedge_lost") only when next is a
+// gateway.Provider that records none itself, as Retry does: over a
+// provider.Router it records nothing. It panics on an invalid config. The
+// returned RoundTripper is safe for concurrent use.
 func Hedge(cfg HedgeConfig) gateway.Middleware {
 	if cfg.Delay < 0 || cfg.MinDelay < 0 || cfg.MaxHedges < 0 || cfg.MaxBodyBytes < 0 || !(cfg.Percentile >= 0 && cfg.Percentile < 1) {
 		panic(fmt.Sprintf("breaker: invalid HedgeConfig %+v", cfg))
@@ -75,8 +76,7 @@ func Hedge(cfg HedgeConfig) gateway.Middleware {
 	if cfg.MinDelay == 0 {
 		cfg.MinDelay = DefaultHedgeMinDelay
 	}
-	ownBudget := cfg.Budget == nil
-	if ownBudget {
+	if cfg.Budget == nil {
 		cfg.Budget = NewBudget(BudgetConfig{Clock: cfg.Clock})
 	}
 	if cfg.Classify == nil {
@@ -90,7 +90,7 @@ func Hedge(cfg HedgeConfig) gateway.Middleware {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		t := &hedgeTransport{cfg: cfg, next: next, credit: ownBudget}
+		t := &hedgeTransport{cfg: cfg, next: next}
 		if p, ok := next.(gateway.Provider); ok {
 			t.target = p.Name()
 		}
@@ -101,8 +101,7 @@ func Hedge(cfg HedgeConfig) gateway.Middleware {
 type hedgeTransport struct {
 	cfg    HedgeConfig
 	next   http.RoundTripper
-	credit bool   // the budget is Hedge's own: credit it per call
-	target string // next's name when it is a bare Provider
+	target string // next's name when it is a Provider
 	lat    latencies
 }
 
@@ -121,18 +120,26 @@ type hedgeCall struct {
 	results chan hedgeResult
 	cancels []context.CancelFunc
 	pending int // attempts whose result has not been received
+
+	// base is the Call's attempt count when the call reached Hedge, own how
+	// many Hedge has recorded since, and inner whether anything inside
+	// recorded one (next is a router): then Hedge records none.
+	base, own int
+	inner     bool
 }
 
 func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.credit {
-		t.cfg.Budget.OnRequest()
-	}
+	call := gateway.CallFrom(req.Context())
+	t.cfg.Budget.OnCall(call)
 	req, err := replayable(req, t.cfg.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
 	ctx := req.Context()
 	h := &hedgeCall{t: t, req: req, results: make(chan hedgeResult, 1+t.cfg.MaxHedges)}
+	if call != nil && t.target != "" {
+		h.base = call.AttemptCount()
+	}
 	if err := h.launch(); err != nil {
 		return nil, err
 	}
@@ -241,12 +248,19 @@ func (h *hedgeCall) abandon(keep int) {
 	}
 }
 
-// record records r on the Call when next is a bare Provider.
+// record records r on the Call when next is a Provider that records
+// nothing itself (the Call's attempts grew only by Hedge's own), unless r
+// was refused before anything was sent. Its calls are never concurrent.
 func (h *hedgeCall) record(r hedgeResult, why string) {
 	call := gateway.CallFrom(h.req.Context())
-	if h.t.target == "" || call == nil {
+	if h.t.target == "" || call == nil || h.inner || refused(r.err) {
 		return
 	}
+	if call.AttemptCount() != h.base+h.own {
+		h.inner = true
+		return
+	}
+	h.own++
 	a := gateway.Attempt{Target: h.t.target, Model: call.Model, Start: r.began, Latency: r.latency, Err: why}
 	if r.resp != nil {
 		a.Status = r.resp.StatusCode

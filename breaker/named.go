@@ -26,10 +26,11 @@ func keepName(next, rt http.RoundTripper) http.RoundTripper {
 	return rt
 }
 
-// refused reports whether err is one of this package's refusals, made
-// before anything was sent: such an attempt reached no provider and is not
-// recorded.
+// refused reports whether err is a refusal made before anything was sent
+// (this package's, or a router's finding no target to try): such an attempt
+// reached no provider and is not recorded.
 func refused(err error) bool {
 	ge := asGatewayError(err)
-	return ge != nil && (ge.Is(ErrOpen) || ge.Is(ErrCoolingDown) || ge.Is(ErrBulkheadFull))
+	return ge != nil && (ge.Is(ErrOpen) || ge.Is(ErrCoolingDown) || ge.Is(ErrBulkheadFull) ||
+		ge.Is(gateway.ErrNoHealthyProvider))
 }

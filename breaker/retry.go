@@ -41,8 +41,9 @@ type RetryConfig struct {
 	// Default DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
 	// Budget bounds retries across calls; share one between the Retry, Hedge
-	// and router of a service. Nil means a default budget of this Retry's
-	// own.
+	// and router of a service: each credits it through Budget.OnCall, so a
+	// call deposits once however many of them it passes. Nil means a
+	// default budget of this Retry's own.
 	Budget *Budget
 	// Classify decides which outcomes are retried (Class.Retryable); nil
 	// means the package's Classify.
@@ -153,12 +154,15 @@ func DefaultIdempotent(req *http.Request) bool {
 // closed before the next attempt.
 //
 // Retry records one gateway.Attempt per attempt on the Call only when next
-// is a gateway.Provider (named by its Name): a bare provider, or one behind
-// this package's per-target middlewares (CircuitBreaker, Bulkhead,
-// Timeouts), which keep its name. An attempt refused before anything was
-// sent (an open circuit, a cooldown, a full bulkhead) is not recorded. When
-// next is a router or any other RoundTripper, whoever dispatches to a target
-// records it.
+// is a gateway.Provider (named by its Name) and nothing inside recorded one
+// during that attempt (the Call's AttemptCount did not grow, the rule the
+// entry point follows too): a bare provider, or one behind this package's
+// per-target middlewares (CircuitBreaker, Bulkhead, Timeouts), which keep
+// its name. A provider.Router is a Provider that records its own attempts,
+// so over it Retry records none. An attempt refused before anything was
+// sent (an open circuit, a cooldown, a full bulkhead, no healthy provider)
+// is not recorded. When next is any other RoundTripper, whoever dispatches
+// to a target records it.
 //
 // It panics on an invalid config (a negative value, or MaxDelay <
 // BaseDelay). The returned RoundTripper is safe for concurrent use.
@@ -182,18 +186,18 @@ func Retry(cfg RetryConfig) gateway.Middleware {
 type retryTransport struct {
 	cfg    RetryConfig
 	next   http.RoundTripper
-	target string // next's name when it is a bare Provider
+	target string // next's name when it is a Provider
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	cfg := &t.cfg
 	ctx := req.Context()
-	cfg.Budget.OnRequest()
+	call := gateway.CallFrom(ctx)
+	cfg.Budget.OnCall(call)
 	req, err := replayable(req, cfg.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
-	call := gateway.CallFrom(ctx)
 	var deadline time.Time // set at the first failure; no clock read on the success path
 	for n := 1; ; n++ {
 		out := req
@@ -203,12 +207,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		var began, headers time.Time
+		recorded := 0 // the Call's attempts before this one, when Retry may record it
 		if t.target != "" && call != nil {
 			if n == 1 && !call.Start.IsZero() {
 				began = call.Start // stamped by the entry point just before: one clock read saved
 			} else {
 				began = cfg.Clock.Now()
 			}
+			recorded = call.AttemptCount()
 		}
 		resp, err := t.next.RoundTrip(out)
 		if err != nil && resp != nil { // a RoundTripper broke its contract; don't leak
@@ -222,7 +228,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp, err = AwaitFirstContent(ctx, resp, cfg.Clock, 0)
 		}
 		c := cfg.Classify(req, resp, err)
-		if !began.IsZero() && !refused(err) {
+		// A Provider that dispatches to targets itself (a router) records
+		// its own attempts; recording one more here would name the wrong
+		// target and model in Call.Served.
+		if !began.IsZero() && !refused(err) && call.AttemptCount() == recorded {
 			t.record(call, began, headers, resp, err, c)
 		}
 		if !c.Retryable() || n >= cfg.MaxAttempts || (ambiguous(resp, err) && !cfg.Idempotent(req)) {

@@ -18,10 +18,11 @@ type RouterConfig struct {
 	// WeightedRoundRobin.
 	Strategy Strategy
 	// Budget bounds fallbacks: every attempt after a call's first on this
-	// router must win Budget.TryRetry. The router deposits (OnRequest) once
-	// per call, when it is the first to dispatch it. Share the Budget of the
-	// service's breaker.Retry so retries and fallbacks draw on one account;
-	// nil means a budget of the router's own: breaker's defaults (20% of
+	// router must win Budget.TryRetry. The router credits it with
+	// Budget.OnCall, which deposits once per call however many layers
+	// sharing it (a Retry outside, a rerun by that Retry) credit it. Share
+	// the Budget of the service's breaker.Retry so retries and fallbacks
+	// draw on one account; nil means a budget of the router's own: breaker's defaults (20% of
 	// calls) with a floor of DefaultRouterMinRetries fallbacks per window,
 	// so that a cold router survives a target dying before the 20% has
 	// built up.

@@ -51,9 +51,7 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 			p.soft.add(i) // failed in an earlier run: avoided while others remain
 		}
 	}
-	if len(prior) == 0 {
-		r.budget.OnRequest()
-	}
+	r.budget.OnCall(call) // once per call, however many layers share the budget
 
 	var last lastFailure
 	dispatched := 0

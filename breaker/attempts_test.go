@@ -1,0 +1,101 @@
+package breaker_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/provider"
+)
+
+// routerCall sends one chat call for model "m" through client mode over rt
+// and returns the response status and the call's Call.
+func routerCall(t *testing.T, rt http.RoundTripper) (int, *gateway.Call) {
+	t.Helper()
+	var call *gateway.Call
+	capture := gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		call = gateway.CallFrom(req.Context())
+		return rt.RoundTrip(req)
+	})
+	resp, err := gateway.NewClient(capture).Post("http://gateway.invalid/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hello"}]}`))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.NotNil(t, call)
+	return resp.StatusCode, call
+}
+
+// Regression: Retry recorded an attempt whenever its next was a
+// gateway.Provider, and a provider.Router is one, so Retry(router) appended
+// {Target: "router", Model: <asked>, Status: 200} after the router's own
+// attempt and Call.Served named the router and the asked model instead of
+// the target and the model it was sent.
+func TestRetryOverRouterRecordsNoFalseAttempt(t *testing.T) {
+	clk := newClock()
+	dead := provider.NewSim("dead", provider.SimConfig{Clock: clk, Seed: 1,
+		Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
+	r, err := provider.NewRouter("router", []provider.Target{
+		{Provider: dead, Weight: 1, ModelMap: map[string]string{"m": "dead-m"}},
+		{Provider: live, Weight: 1, Tier: 1, ModelMap: map[string]string{"m": "live-m"}},
+	}, provider.RouterConfig{Clock: clk})
+	require.NoError(t, err)
+	rt := gateway.Chain(r, breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk}))
+
+	status, call := routerCall(t, rt)
+	require.Equal(t, http.StatusOK, status)
+	var got []string
+	for _, a := range call.Attempts() {
+		got = append(got, a.Target+"/"+a.Model)
+	}
+	assert.Equal(t, []string{"dead/dead-m", "live/live-m"}, got, "the router's attempts and nothing else")
+	target, model := call.Served()
+	assert.Equal(t, "live", target)
+	assert.Equal(t, "live-m", model)
+}
+
+// Over a bare Provider nothing records inside, so Retry still records one
+// attempt per attempt it makes.
+func TestRetryOverProviderStillRecords(t *testing.T) {
+	clk := newClock()
+	p := statuses("a", 503, 200)
+	rt := gateway.Chain(p, breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk}))
+	status, call := routerCall(t, rt)
+	require.Equal(t, http.StatusOK, status)
+	var got []int
+	for _, a := range call.Attempts() {
+		assert.Equal(t, "a", a.Target)
+		got = append(got, a.Status)
+	}
+	assert.Equal(t, []int{503, 200}, got)
+}
+
+// The same bug in Hedge: over a router, Hedge appended {Target: "router"}
+// after the router's own attempt.
+func TestHedgeOverRouterRecordsNoFalseAttempt(t *testing.T) {
+	clk := newClock()
+	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
+	r, err := provider.NewRouter("router", []provider.Target{
+		{Provider: live, Weight: 1, ModelMap: map[string]string{"m": "live-m"}},
+	}, provider.RouterConfig{Clock: clk})
+	require.NoError(t, err)
+	rt := gateway.Chain(r, breaker.Hedge(breaker.HedgeConfig{Clock: clk}))
+
+	status, call := routerCall(t, rt)
+	require.Equal(t, http.StatusOK, status)
+	var got []string
+	for _, a := range call.Attempts() {
+		got = append(got, a.Target+"/"+a.Model)
+	}
+	assert.Equal(t, []string{"live/live-m"}, got)
+	target, model := call.Served()
+	assert.Equal(t, "live", target)
+	assert.Equal(t, "live-m", model)
+}
