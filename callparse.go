@@ -126,6 +126,9 @@ func (p *callParser) syntaxError(err error) error {
 
 func (p *callParser) member(ks, ke int) error {
 	s := &p.s
+	if s.atEnd() {
+		return errJSONSyntax // truncated: say so, not that a field has the wrong type
+	}
 	switch {
 	case s.key(ks, ke, "model"):
 		if p.sawModel {
