@@ -99,3 +99,23 @@ func TestHedgeOverRouterRecordsNoFalseAttempt(t *testing.T) {
 	assert.Equal(t, "live", target)
 	assert.Equal(t, "live-m", model)
 }
+
+// A model list is no attempt at a model: Retry over a provider records none
+// for it, as the entry point does not.
+func TestRetryRecordsNoAttemptForModelList(t *testing.T) {
+	sim := provider.NewSim("sim", provider.SimConfig{Models: []string{"m"}})
+	var call *gateway.Call
+	capture := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			call = gateway.CallFrom(r.Context())
+			return next.RoundTrip(r)
+		})
+	}
+	client := gateway.NewClient(gateway.Chain(sim, capture, breaker.Retry(breaker.RetryConfig{})))
+	resp, err := client.Get("http://gateway.invalid/v1/models")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.NotNil(t, call)
+	assert.Empty(t, call.Attempts())
+}

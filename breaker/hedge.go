@@ -253,7 +253,7 @@ func (h *hedgeCall) abandon(keep int) {
 // was refused before anything was sent. Its calls are never concurrent.
 func (h *hedgeCall) record(r hedgeResult, why string) {
 	call := gateway.CallFrom(h.req.Context())
-	if h.t.target == "" || call == nil || h.inner || refused(r.err) {
+	if h.t.target == "" || call == nil || call.Op == gateway.OpModels || h.inner || refused(r.err) {
 		return
 	}
 	if call.AttemptCount() != h.base+h.own {

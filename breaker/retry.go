@@ -207,8 +207,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		var began, headers time.Time
-		recorded := 0 // the Call's attempts before this one, when Retry may record it
-		if t.target != "" && call != nil {
+		recorded := 0                                                     // the Call's attempts before this one, when Retry may record it
+		if t.target != "" && call != nil && call.Op != gateway.OpModels { // a model list is no attempt at a model
 			if n == 1 && !call.Start.IsZero() {
 				began = call.Start // stamped by the entry point just before: one clock read saved
 			} else {

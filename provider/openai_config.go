@@ -33,7 +33,7 @@ func validateOpenAI(cfg *OpenAIConfig) error {
 	if !validHeaderValue(cfg.Name) || len(cfg.Name) > 128 {
 		return errors.New("provider: openai: Name must be at most 128 printable characters")
 	}
-	if cfg.APIKey != "" && strings.Contains(cfg.Name, cfg.APIKey) {
+	if len(cfg.APIKey) >= minSecretLen && strings.Contains(cfg.Name, cfg.APIKey) {
 		return errors.New("provider: openai: Name holds the API key; names appear in metrics and logs")
 	}
 	if !validHeaderValue(cfg.APIKey) {

@@ -92,3 +92,12 @@ func TestNewOpenAI_Validation(t *testing.T) {
 		})
 	}
 }
+
+// A short key that happens to appear in a provider's name ("az" in "azure")
+// is no leak: only keys long enough to be secrets are searched for.
+func TestNewOpenAIShortKeyInNameIsNotALeak(t *testing.T) {
+	_, err := provider.NewOpenAI(provider.OpenAIConfig{Name: "azure", BaseURL: "http://127.0.0.1:1/v1", APIKey: "az"})
+	require.NoError(t, err)
+	_, err = provider.NewOpenAI(provider.OpenAIConfig{Name: "team-sk-live-12345678", BaseURL: "http://127.0.0.1:1/v1", APIKey: "sk-live-12345678"})
+	require.Error(t, err)
+}
