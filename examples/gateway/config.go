@@ -1,0 +1,140 @@
+package main
+
+import "time"
+
+// config is the gateway's YAML configuration (README.md, "Configuration",
+// documents every key). A key left out takes the library's default; a key
+// written with a zero or negative value where a positive one is needed is an
+// error, never "unlimited" or "off".
+type config struct {
+	Listen          string         `yaml:"listen"`           // default 127.0.0.1:8080; -addr overrides it
+	ShutdownTimeout time.Duration  `yaml:"shutdown_timeout"` // default 10s
+	Limits          limitsConfig   `yaml:"limits"`
+	Providers       []providerConf `yaml:"providers"`
+	Router          routerConf     `yaml:"router"`
+	Retry           retryConf      `yaml:"retry"`
+	Timeouts        timeoutsConf   `yaml:"timeouts"`
+
+	src source // where each key was written, for error messages
+}
+
+// limitsConfig bounds request bodies (gateway.Limits).
+type limitsConfig struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	MaxDepth     int   `yaml:"max_depth"`
+	MaxMessages  int   `yaml:"max_messages"`
+	MaxTokens    int   `yaml:"max_tokens"`
+}
+
+// Provider types.
+const (
+	typeOpenAI = "openai"
+	typeAzure  = "azure"
+	typeSim    = "sim"
+)
+
+// providerConf is one model backend.
+type providerConf struct {
+	Name     string            `yaml:"name"`
+	Type     string            `yaml:"type"` // openai | azure | sim
+	BaseURL  string            `yaml:"base_url"`
+	APIKey   string            `yaml:"api_key"`
+	Headers  map[string]string `yaml:"headers"`
+	Models   []string          `yaml:"models"`
+	ModelMap map[string]string `yaml:"model_map"`
+	Azure    *azureConf        `yaml:"azure"` // type azure only
+	Sim      *simConf          `yaml:"sim"`   // type sim only
+}
+
+type azureConf struct {
+	APIVersion  string            `yaml:"api_version"`
+	Deployments map[string]string `yaml:"deployments"`
+}
+
+// simConf configures a provider.Sim; models come from providerConf.Models.
+type simConf struct {
+	Latency          time.Duration `yaml:"latency"`
+	TTFT             time.Duration `yaml:"ttft"`
+	TokensPerSecond  float64       `yaml:"tokens_per_second"`
+	CompletionTokens int           `yaml:"completion_tokens"`
+	Reply            string        `yaml:"reply"`
+	Seed             uint64        `yaml:"seed"`
+	Faults           faultsConf    `yaml:"faults"`
+}
+
+type faultsConf struct {
+	ErrorRate     float64       `yaml:"error_rate"`
+	ErrorStatuses []int         `yaml:"error_statuses"`
+	RetryAfter    time.Duration `yaml:"retry_after"`
+	TimeoutRate   float64       `yaml:"timeout_rate"`
+	ResetRate     float64       `yaml:"reset_rate"`
+	StallRate     float64       `yaml:"stall_rate"`
+	CutRate       float64       `yaml:"cut_rate"`
+	CutAfter      int           `yaml:"cut_after"`
+}
+
+// routerConf configures the provider.Router in front of the providers.
+type routerConf struct {
+	Strategy          string        `yaml:"strategy"`
+	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
+	Cooldown          time.Duration `yaml:"cooldown"`
+	CooldownCeiling   time.Duration `yaml:"cooldown_ceiling"`
+	HintFloor         int           `yaml:"hint_floor"`
+	DisableHints      bool          `yaml:"disable_hints"`
+	Budget            budgetConf    `yaml:"budget"`
+	// Targets default to one per provider, weight 1, tier 0.
+	Targets []targetConf `yaml:"targets"`
+}
+
+// budgetConf is the retry budget shared by the retry and the router.
+type budgetConf struct {
+	Ratio      float64       `yaml:"ratio"`
+	MinRetries int           `yaml:"min_retries"`
+	Window     time.Duration `yaml:"window"`
+}
+
+type targetConf struct {
+	Provider string            `yaml:"provider"`
+	Name     string            `yaml:"name"`   // default: the provider's name
+	Weight   *int              `yaml:"weight"` // default 1; 0 is an error
+	Tier     int               `yaml:"tier"`
+	Models   []string          `yaml:"models"`
+	ModelMap map[string]string `yaml:"model_map"`
+	Breaker  breakerConf       `yaml:"breaker"`
+}
+
+// breakerConf configures a target's circuit breaker (breaker.Config).
+type breakerConf struct {
+	FailureThreshold       int           `yaml:"failure_threshold"`
+	FailureRateThreshold   float64       `yaml:"failure_rate_threshold"`
+	FailureThresholdWindow int           `yaml:"failure_threshold_window"`
+	FailureThresholdPeriod time.Duration `yaml:"failure_threshold_period"`
+	MinCalls               int           `yaml:"min_calls"`
+	Delay                  time.Duration `yaml:"delay"`
+	HalfOpenProbes         int           `yaml:"half_open_probes"`
+	SuccessThreshold       int           `yaml:"success_threshold"`
+}
+
+// retryConf configures breaker.Retry, outside the router.
+type retryConf struct {
+	MaxAttempts   int           `yaml:"max_attempts"`
+	BaseDelay     time.Duration `yaml:"base_delay"`
+	MaxDelay      time.Duration `yaml:"max_delay"`
+	Deadline      time.Duration `yaml:"deadline"`
+	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
+}
+
+// timeoutsConf configures breaker.Timeouts, applied to every target.
+type timeoutsConf struct {
+	Header     time.Duration `yaml:"header"`
+	FirstToken time.Duration `yaml:"first_token"`
+	Idle       time.Duration `yaml:"idle"`
+	Total      time.Duration `yaml:"total"`
+}
+
+// Defaults of the main job itself (the library's own defaults apply to the
+// rest).
+const (
+	defaultListen          = "127.0.0.1:8080"
+	defaultShutdownTimeout = 10 * time.Second
+)

@@ -1,0 +1,80 @@
+package main
+
+// embeddedName names the embedded default in error messages.
+const embeddedName = "<embedded default>"
+
+// embeddedYAML is the configuration used without -config: three simulated
+// providers, so the gateway runs with no key and no network. sim-a and
+// sim-b share tier 0; sim-b is flaky (errors with Retry-After, connection
+// resets, streams cut before their first token), and the router, breakers
+// and retry absorb it. sim-backup, in tier 1, serves only when tier 0
+// cannot. Each sim signs its reply, so a caller sees who served it.
+//
+// It is written in the configuration's own schema (README.md) and parsed by
+// the same code as a file.
+const embeddedYAML = `
+listen: 127.0.0.1:8080
+
+providers:
+  - name: sim-a
+    type: sim
+    models: [gpt-4o-mini, gpt-4.1]
+    sim:
+      latency: 20ms
+      ttft: 100ms
+      tokens_per_second: 40
+      reply: "Hello! This is sim-a, a simulated model behind the llmgate gateway."
+      completion_tokens: 11
+      seed: 1
+
+  - name: sim-b
+    type: sim
+    models: [gpt-4o-mini, gpt-4.1]
+    sim:
+      latency: 20ms
+      ttft: 100ms
+      tokens_per_second: 40
+      reply: "Hello! This is sim-b, the flaky one; this time it worked."
+      completion_tokens: 11
+      seed: 2
+      faults:
+        error_rate: 0.2               # one call in five: 503, 500 or 429
+        error_statuses: [503, 500, 429]
+        retry_after: 1s               # on the 429s and 503s
+        reset_rate: 0.05              # connection reset, no response
+        cut_rate: 0.05                # a stream cut before its first token
+        cut_after: 0
+
+  - name: sim-backup
+    type: sim
+    models: [gpt-4o-mini, gpt-4.1]
+    sim:
+      latency: 50ms
+      ttft: 200ms
+      tokens_per_second: 40
+      reply: "Hello from sim-backup: tier 0 could not serve this call."
+      completion_tokens: 10
+      seed: 3
+
+router:
+  strategy: weighted_round_robin
+  first_token_timeout: 10s
+  budget:
+    # sim-b fails far more often than a real provider: a higher floor
+    # keeps fallbacks going while the budget's 20% builds up.
+    min_retries: 50
+  targets:
+    - {provider: sim-a, weight: 1, tier: 0}
+    - {provider: sim-b, weight: 1, tier: 0}
+    - {provider: sim-backup, weight: 1, tier: 1}
+
+retry:
+  max_attempts: 3
+  deadline: 30s
+
+timeouts:
+  header: 30s
+  first_token: 30s
+  idle: 30s
+  total: 5m
+`

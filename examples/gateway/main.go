@@ -1,0 +1,168 @@
+// Command gateway is the main job: an OpenAI-compatible gateway server.
+//
+//	go run ./examples/gateway                      # three simulated providers, no key needed
+//	go run ./examples/gateway -config gateway.yaml # real providers (README.md, "Configuration")
+//
+// It listens on 127.0.0.1:8080 (-addr to change), prints curl lines to try
+// it, logs one line per request with log/slog, and shuts down gracefully on
+// SIGINT or SIGTERM. It has no authentication of its own: keep it on
+// loopback or behind something that authenticates.
+//
+// Exit status: 0 after a clean shutdown, 1 when it cannot serve (the address
+// is taken), 2 for a usage or configuration error.
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/llmgate/gateway"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal during the shutdown ends the process at once
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole program: it parses args, loads and builds the
+// configuration, serves until ctx ends, then shuts down and returns the exit
+// status. The address it listens on goes to stdout in the line
+// "listening on http://ADDR", logs go to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", defaultListen, "listen address; overrides the configuration's listen")
+	cfgPath := fs.String("config", "", "YAML configuration `file`; without it, three simulated providers")
+	check := fs.Bool("check", false, "check the configuration, print a summary and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gateway: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	var cfg *config
+	var err error
+	if *cfgPath == "" {
+		cfg, err = parseConfig(embeddedName, []byte(embeddedYAML), os.LookupEnv)
+	} else {
+		cfg, err = loadConfig(*cfgPath, os.LookupEnv)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	a, err := build(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	defer a.Close()
+	if *check {
+		fmt.Fprintf(stdout, "%s: OK: %d providers, targets %v, models %v\n",
+			cmp.Or(*cfgPath, embeddedName), len(a.providers), a.router.Targets(), a.router.Models())
+		return 0
+	}
+	listen := cmp.Or(cfg.Listen, defaultListen)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "addr" {
+			listen = *addr
+		}
+	})
+	return serve(ctx, a, cfg, listen, stdout, logger)
+}
+
+// serve serves a on listen until ctx ends, then shuts the server down: it
+// stops accepting, lets calls in flight finish for up to the shutdown
+// timeout, then closes what is left and cancels their upstream calls.
+func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Writer, logger *slog.Logger) int {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		logger.Error("gateway: cannot listen", "addr", listen, "error", err)
+		return 1
+	}
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := gateway.NewServer(ln.Addr().String(), a.handler)
+	srv.BaseContext = func(net.Listener) context.Context { return base }
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
+	}
+	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		logger.Error("gateway: server failed", "error", err)
+		return 1
+	case <-ctx.Done():
+	}
+	timeout := cmp.Or(cfg.ShutdownTimeout, defaultShutdownTimeout)
+	logger.Info("gateway: shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("gateway: calls still in flight after the shutdown timeout; closing them", "error", err)
+		_ = srv.Close()
+	}
+	cancelBase()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("gateway: server failed", "error", err)
+		return 1
+	}
+	logger.Info("gateway: stopped")
+	return 0
+}
+
+// printBanner prints the address and curl lines to try the gateway with, in
+// one write.
+func printBanner(w io.Writer, addr *net.TCPAddr, models []string) {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	base := "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	model := "gpt-4o-mini"
+	if len(models) > 0 && !slices.Contains(models, model) {
+		model = models[0]
+	}
+	listed := strings.Join(models, ", ")
+	if listed == "" {
+		listed = "any the providers serve"
+	}
+	chat := `{"model":"` + model + `","messages":[{"role":"user","content":"Hello!"}]}`
+	stream := `{"model":"` + model + `","stream":true,"messages":[{"role":"user","content":"Hello!"}]}`
+	var b strings.Builder
+	fmt.Fprintf(&b, "llmgate gateway listening on %s\nmodels: %s\n\n", base, listed)
+	fmt.Fprintf(&b, "chat:\n  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' -d '%s'\n", base, chat)
+	fmt.Fprintf(&b, "stream:\n  curl -sN %s/v1/chat/completions -H 'Content-Type: application/json' -d '%s'\n", base, stream)
+	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models\n\n", base)
+	_, _ = io.WriteString(w, b.String())
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"go.uber.org/goleak"
+)
+
+// TestMain checks that no test leaves a goroutine behind: run, the server,
+// the providers' transports and the SDK clients all end with their test.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is an io.Writer safe for concurrent use that signals each
+// write, so a test can wait for a line without polling a clock.
+type syncBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{}, 1)} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runningGateway is run() serving in the background.
+type runningGateway struct {
+	base           string // http://127.0.0.1:PORT
+	stdout, stderr *syncBuffer
+	stop           func() int // cancels run's context and returns its exit status
+}
+
+var listeningLine = regexp.MustCompile(`listening on (http://\S+)\n`)
+
+// startGateway calls run(args) and waits until it has printed the address it
+// listens on. The test's cleanup stops it.
+func startGateway(t *testing.T, args ...string) *runningGateway {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &runningGateway{stdout: newSyncBuffer(), stderr: newSyncBuffer()}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, g.stdout, g.stderr) }()
+	g.stop = sync.OnceValue(func() int { cancel(); return <-done })
+	t.Cleanup(func() { g.stop() })
+	safety := time.NewTimer(10 * time.Second) // only if run hangs before listening
+	defer safety.Stop()
+	for {
+		if m := listeningLine.FindStringSubmatch(g.stdout.String()); m != nil {
+			g.base = m[1]
+			return g
+		}
+		select {
+		case <-g.stdout.changed:
+		case code := <-done:
+			done <- code
+			t.Fatalf("run returned %d before listening; stderr:\n%s", code, g.stderr)
+		case <-safety.C:
+			t.Fatalf("run is not listening; stdout:\n%s\nstderr:\n%s", g.stdout, g.stderr)
+		}
+	}
+}
+
+// sdk returns an openai-go client for the gateway at base, with retries off
+// (the gateway owns them) and a transport whose connections end with the test.
+func sdk(t *testing.T, base, key string) openai.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	t.Cleanup(tr.CloseIdleConnections)
+	return openai.NewClient(
+		option.WithBaseURL(base+"/v1"),
+		option.WithAPIKey(key),
+		option.WithMaxRetries(0),
+		option.WithHTTPClient(&http.Client{Transport: tr}),
+	)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/provider"
+)
+
+// The real-provider path end to end: a config file names an openai-type
+// upstream (a Sim behind a loopback socket), with its key from the
+// environment. The SDK's calls reach it with the configured key and header,
+// never the caller's key, which is logged nowhere either.
+func TestRunOpenAIUpstream(t *testing.T) {
+	const upstreamKey, callerKey = "sk-upstream-configured-key", "sk-caller-virtual-key"
+	up := gatewaytest.NewServer(provider.NewSim("upstream", provider.SimConfig{Models: []string{"gpt-4.1"}}))
+	t.Cleanup(up.Close)
+	t.Setenv("TEST_UPSTREAM_URL", up.BaseURL())
+	t.Setenv("TEST_UPSTREAM_KEY", upstreamKey)
+	cfg := writeFile(t, "gateway.yaml", `
+listen: 127.0.0.1:0          # from the file: no -addr
+providers:
+  - name: upstream
+    type: openai
+    base_url: ${TEST_UPSTREAM_URL}
+    api_key: ${TEST_UPSTREAM_KEY}
+    headers: {OpenAI-Organization: org-test}
+    models: [gpt-4.1]
+router:
+  targets:
+    - provider: upstream
+      model_map: {gpt-4o-mini: gpt-4.1}
+`)
+	g := startGateway(t, "-config", cfg)
+	client := sdk(t, g.base, callerKey)
+	ctx := context.Background()
+
+	c, err := client.Chat.Completions.New(ctx, chatParams) // gpt-4o-mini, renamed by the target
+	require.NoError(t, err)
+	assert.Equal(t, provider.DefaultSimReply, c.Choices[0].Message.Content)
+	assert.Equal(t, "gpt-4.1", c.Model)
+
+	stream := client.Chat.Completions.NewStreaming(ctx, chatParams)
+	var text strings.Builder
+	for stream.Next() {
+		if ch := stream.Current().Choices; len(ch) > 0 {
+			text.WriteString(ch[0].Delta.Content)
+		}
+	}
+	require.NoError(t, stream.Err())
+	require.NoError(t, stream.Close())
+	assert.Equal(t, provider.DefaultSimReply, text.String())
+
+	reqs := up.Requests()
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		assert.Equal(t, "/v1/chat/completions", r.Path)
+		assert.Equal(t, "Bearer "+upstreamKey, r.Header.Get("Authorization"))
+		assert.Equal(t, "org-test", r.Header.Get("OpenAI-Organization"))
+		for k, v := range r.Header {
+			assert.NotContains(t, strings.Join(v, " "), callerKey, "header %s", k)
+		}
+		assert.NotContains(t, string(r.Body), callerKey)
+		assert.Contains(t, string(r.Body), `"model":"gpt-4.1"`)
+	}
+
+	require.Equal(t, 0, g.stop())
+	logs := g.stderr.String()
+	assert.Contains(t, logs, "served_by=upstream served_model=gpt-4.1")
+	assert.NotContains(t, logs, upstreamKey)
+	assert.NotContains(t, logs, callerKey)
+}
+
+// An upstream that answers with an error reaches the SDK as the same API
+// error, after the retries the configuration allows.
+func TestRunOpenAIUpstreamDown(t *testing.T) {
+	sim := provider.NewSim("upstream", provider.SimConfig{Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, Seed: 1})
+	up := gatewaytest.NewServer(sim)
+	t.Cleanup(up.Close)
+	t.Setenv("TEST_UPSTREAM_URL", up.BaseURL())
+	cfg := writeFile(t, "gateway.yaml", `
+providers:
+  - {name: upstream, type: openai, base_url: "${TEST_UPSTREAM_URL}"}
+retry: {max_attempts: 2, base_delay: 1ms, max_delay: 1ms}
+`)
+	g := startGateway(t, "-config", cfg, "-addr", "127.0.0.1:0")
+	client := sdk(t, g.base, "sk-caller")
+	_, err := client.Chat.Completions.New(context.Background(), chatParams)
+	var apiErr *openai.Error
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 503, apiErr.StatusCode)
+	assert.EqualValues(t, 2, up.Count(), "max_attempts: 2")
+}
