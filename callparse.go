@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -124,96 +125,129 @@ func (p *callParser) syntaxError(err error) error {
 	return err // already a gateway error
 }
 
+// readFields are the top-level fields the gateway reads. A key that any
+// decoder could take for one of them must mean the same here: escapes are
+// decoded before matching, and a case variant is refused, because Go's
+// encoding/json folds case and takes the last match, so a Go upstream would
+// read a field the gateway did not check.
+var readFields = []string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+	"messages", "prompt", "input", "tools", "functions", "system"}
+
 func (p *callParser) member(ks, ke int) error {
 	s := &p.s
 	if s.atEnd() {
 		return errJSONSyntax // truncated: say so, not that a field has the wrong type
 	}
-	switch {
-	case s.key(ks, ke, "model"):
-		if p.sawModel {
-			// Two model keys would let a caller pass a permission check on one
-			// and be served the other, since decoders differ on which wins.
-			return badRequest("gateway: duplicate model field")
+	key := s.b[ks:ke]
+	if bytes.IndexByte(key, '\\') >= 0 {
+		var k string
+		if err := json.Unmarshal(s.b[ks-1:ke+1], &k); err != nil {
+			return errJSONSyntax
 		}
-		p.sawModel = true
-		if s.peek() != '"' {
-			return badRequest("gateway: model must be a string")
-		}
-		start, end, esc, err := s.str(nil)
-		if err != nil {
-			return err
-		}
-		p.c.modelStart, p.c.modelEnd = start-1, end+1
-		if !utf8.Valid(s.b[start:end]) {
-			// Decoders disagree on invalid UTF-8 (encoding/json substitutes
-			// U+FFFD), so a model name must be unambiguous text.
-			return badRequest("gateway: model is not valid UTF-8")
-		}
-		if esc {
-			var m string
-			if err := json.Unmarshal(s.b[start-1:end+1], &m); err != nil {
-				return errJSONSyntax
-			}
-			p.c.Model = m
-		} else if end > start {
-			// Body is immutable for the life of the Call, so the model can
-			// share its bytes.
-			p.c.Model = unsafe.String(&s.b[start], end-start)
-		}
-	case s.key(ks, ke, "stream"):
+		key = []byte(k)
+	}
+	switch string(key) {
+	case "model":
+		return p.model()
+	case "stream":
 		v, err := s.boolOrNull()
 		if err != nil {
 			return badRequest("gateway: stream must be a boolean")
 		}
 		p.c.Stream = v
-	case s.key(ks, ke, "stream_options"):
-		p.sawOpts = true
-		if s.peek() == 'n' {
-			return s.literal("null")
-		}
-		return s.object(func(ks, ke int) error {
-			if s.key(ks, ke, "include_usage") {
-				v, err := s.boolOrNull()
-				if err != nil {
-					return badRequest("gateway: stream_options.include_usage must be a boolean")
-				}
-				p.c.IncludeUsage = v
-				return nil
-			}
-			return s.value(nil)
-		})
-	case s.key(ks, ke, "max_tokens"), s.key(ks, ke, "max_completion_tokens"):
-		if s.peek() == 'n' {
-			return s.literal("null")
-		}
-		v, ok, err := s.integer()
-		if err != nil {
-			return err
-		}
-		if !ok || v < 0 {
-			return badRequest("gateway: max_tokens must be a non-negative integer")
-		}
-		if v > p.lim.MaxTokens {
-			return badRequest(fmt.Sprintf("gateway: max_tokens %d exceeds the limit of %d", v, p.lim.MaxTokens))
-		}
-		if v > p.c.MaxTokens {
-			p.c.MaxTokens = v
-		}
-	case s.key(ks, ke, "messages") && p.c.Op == OpChat,
-		s.key(ks, ke, "prompt") && p.c.Op == OpCompletion,
-		s.key(ks, ke, "input") && p.c.Op == OpEmbedding:
-		return p.countItems()
-	case s.key(ks, ke, "tools"), s.key(ks, ke, "functions"), s.key(ks, ke, "system"):
+		return nil
+	case "stream_options":
+		return p.streamOptions()
+	case "max_tokens", "max_completion_tokens":
+		return p.maxTokens()
+	case "tools", "functions", "system":
 		// Sent to the model too, so counted in the estimate.
 		return s.value(&p.text)
-	case ke-ks == len("model") && strings.EqualFold(string(s.b[ks:ke]), "model"):
-		// Go's encoding/json matches keys case-insensitively and takes the
-		// last: a Go upstream would read "MODEL" as the model we did not check.
-		return badRequest("gateway: ambiguous field " + string(s.b[ks:ke]) + " (field names are case-sensitive)")
-	default:
-		return s.value(nil)
 	}
+	switch {
+	case string(key) == "messages" && p.c.Op == OpChat,
+		string(key) == "prompt" && p.c.Op == OpCompletion,
+		string(key) == "input" && p.c.Op == OpEmbedding:
+		return p.countItems()
+	}
+	for _, f := range readFields {
+		if len(key) == len(f) && string(key) != f && strings.EqualFold(string(key), f) {
+			return badRequest("gateway: ambiguous field " + string(key) + " (field names are case-sensitive)")
+		}
+	}
+	return s.value(nil)
+}
+
+func (p *callParser) model() error {
+	s := &p.s
+	if p.sawModel {
+		// Two model keys would let a caller pass a permission check on one
+		// and be served the other, since decoders differ on which wins.
+		return badRequest("gateway: duplicate model field")
+	}
+	p.sawModel = true
+	if s.peek() != '"' {
+		return badRequest("gateway: model must be a string")
+	}
+	start, end, esc, err := s.str(nil)
+	if err != nil {
+		return err
+	}
+	p.c.modelStart, p.c.modelEnd = start-1, end+1
+	if !utf8.Valid(s.b[start:end]) {
+		// Decoders disagree on invalid UTF-8 (encoding/json substitutes
+		// U+FFFD), so a model name must be unambiguous text.
+		return badRequest("gateway: model is not valid UTF-8")
+	}
+	if esc {
+		var m string
+		if err := json.Unmarshal(s.b[start-1:end+1], &m); err != nil {
+			return errJSONSyntax
+		}
+		p.c.Model = m
+	} else if end > start {
+		// Body is immutable for the life of the Call, so the model can
+		// share its bytes.
+		p.c.Model = unsafe.String(&s.b[start], end-start)
+	}
+	return nil
+}
+
+func (p *callParser) streamOptions() error {
+	s := &p.s
+	p.sawOpts = true
+	if s.peek() == 'n' {
+		return s.literal("null")
+	}
+	return s.object(func(ks, ke int) error {
+		if s.key(ks, ke, "include_usage") {
+			v, err := s.boolOrNull()
+			if err != nil {
+				return badRequest("gateway: stream_options.include_usage must be a boolean")
+			}
+			p.c.IncludeUsage = v
+			return nil
+		}
+		return s.value(nil)
+	})
+}
+
+func (p *callParser) maxTokens() error {
+	s := &p.s
+	if s.peek() == 'n' {
+		return s.literal("null")
+	}
+	v, ok, err := s.integer()
+	if err != nil {
+		return err
+	}
+	if !ok || v < 0 {
+		return badRequest("gateway: max_tokens must be a non-negative integer")
+	}
+	if v > p.lim.MaxTokens {
+		return badRequest(fmt.Sprintf("gateway: max_tokens %d exceeds the limit of %d", v, p.lim.MaxTokens))
+	}
+	p.c.MaxTokens = max(p.c.MaxTokens, v)
 	return nil
 }
 

@@ -32,6 +32,7 @@ func TestParseCallReadsFields(t *testing.T) {
 		{"max_completion_tokens", OpChat, `{"model":"m","max_completion_tokens":64,"messages":[]}`, fields{Model: "m", MaxTokens: 64}},
 		{"null max_tokens", OpChat, `{"model":"m","max_tokens":null,"messages":[]}`, fields{Model: "m"}},
 		{"escaped model", OpChat, `{"model":"gpt\u002d4","messages":[]}`, fields{Model: "gpt-4"}},
+		{"escaped keys", OpChat, `{"mod\u0065l":"m","str\u0065am":true,"max_tok\u0065ns":7}`, fields{Model: "m", Stream: true, MaxTokens: 7}},
 		{"whitespace", OpChat, " \n{ \"model\" : \"m\" ,\t\"messages\" : [ ] } \n", fields{Model: "m"}},
 		{"completion", OpCompletion, `{"model":"m","prompt":"say hi"}`, fields{Model: "m"}},
 		{"embedding", OpEmbedding, `{"model":"e","input":["a","b"]}`, fields{Model: "e"}},
@@ -70,6 +71,15 @@ func TestParseCallRejectsBadInput(t *testing.T) {
 		{"empty model", `{"model":"","messages":[]}`, "missing model", Limits{}},
 		{"model not a string", `{"model":42}`, "model must be a string", Limits{}},
 		{"duplicate model", `{"model":"cheap","messages":[],"model":"expensive"}`, "duplicate model", Limits{}},
+		// Regression: escaped or case-variant keys read by another decoder as
+		// a field the gateway checks would bypass the model check, limits
+		// and stream handling.
+		{"escaped duplicate model", `{"model":"allowed","mod\u0065l":"forbidden"}`, "duplicate model", Limits{}},
+		{"escaped max_tokens over limit", `{"model":"m","max_tok\u0065ns":5000}`, "exceeds the limit of 4096", Limits{MaxTokens: 4096}},
+		{"case variant of stream", `{"model":"m","STREAM":true}`, "ambiguous field STREAM", Limits{}},
+		{"case variant of max_tokens", `{"model":"m","Max_Tokens":99999999}`, "ambiguous field Max_Tokens", Limits{}},
+		{"escaped case variant", `{"model":"m","Str\u0065am_options":{}}`, "ambiguous field Stream_options", Limits{}},
+		{"case variant of messages", `{"model":"m","Messages":[]}`, "ambiguous field Messages", Limits{}},
 		{"case variant of model", `{"model":"cheap","messages":[],"MODEL":"expensive"}`, "ambiguous field MODEL", Limits{}},
 		{"NUL after object", "{\"model\":\"m\"}\x00", "unexpected data", Limits{}},
 		{"stream not bool", `{"model":"m","stream":"yes"}`, "stream must be a boolean", Limits{}},

@@ -109,9 +109,9 @@ func intInto(s *jsonScanner, dst *int) error {
 }
 
 // bodyLexer follows a JSON document as it streams past, a byte at a time,
-// in constant memory: it captures the top-level "usage" object and counts
-// the text of generated content, so a non-streaming response is read for
-// usage without being buffered.
+// in constant memory: it reads the numbers of the top-level "usage" object
+// and counts the text of generated content, so a non-streaming response is
+// read for usage without being buffered.
 type bodyLexer struct {
 	inStr, esc   bool
 	strEnded     bool // a string just ended; a ':' next makes it a key
@@ -119,32 +119,26 @@ type bodyLexer struct {
 	countStr     bool // the current string is generated content
 	str          [24]byte
 	strN, strLen int
+	strOther     int
 	key          [24]byte
 	keyN         int
-	capturing    bool
-	capDepth     int
-	capBuf       [768]byte
-	capN         int
-	capOverflow  bool
+	depth        int  // nesting of the document
+	usageDepth   int  // depth of the usage object being read; 0 outside it
+	inDetails    bool // inside usage.prompt_tokens_details (input_tokens_details)
+	cur          Usage
+	num          *int // the usage field a number being read goes to
+	numVal       int
+	numOK        bool
 	text         textCount
 	usage        Usage
 	sawUsage     bool
-	strOther     int
 }
 
 func (l *bodyLexer) feed(p []byte) {
 	for i := 0; i < len(p); i++ {
 		c := p[i]
-		if l.capturing {
-			if l.capN < len(l.capBuf) {
-				l.capBuf[l.capN] = c
-				l.capN++
-			} else {
-				l.capOverflow = true
-			}
-		}
 		if l.inStr {
-			if !l.esc && !l.capturing && c != '"' && c != '\\' {
+			if !l.esc && c != '"' && c != '\\' {
 				// Skip the plain run of the string in one scan.
 				j := indexQuoteOrBackslash(p[i:])
 				if j < 0 {
@@ -169,22 +163,31 @@ func (l *bodyLexer) feed(p []byte) {
 				l.afterColon = false
 				continue
 			}
-			if l.strN < len(l.str) {
-				l.str[l.strN] = c
-				l.strN++
-			}
-			l.strLen++
-			if c >= 0x80 {
-				l.strOther++
-			}
+			l.plain(p[i : i+1])
 			continue
+		}
+		if l.num != nil {
+			if '0' <= c && c <= '9' {
+				if l.numVal < 1<<40 {
+					l.numVal = l.numVal*10 + int(c-'0')
+				}
+				continue
+			}
+			if c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+' {
+				l.numOK = false
+				continue
+			}
+			if l.numOK {
+				*l.num = l.numVal
+			}
+			l.num = nil
 		}
 		switch c {
 		case ' ', '\t', '\n', '\r':
 			continue
 		case '"':
 			l.inStr, l.strN, l.strLen, l.strOther = true, 0, 0, 0
-			l.countStr = l.afterColon && isContentKey(l.key[:l.keyN])
+			l.countStr = l.afterColon && l.usageDepth == 0 && isContentKey(l.key[:l.keyN])
 		case ':':
 			if l.strEnded {
 				l.keyN = copy(l.key[:], l.str[:min(l.strN, len(l.str))])
@@ -194,38 +197,79 @@ func (l *bodyLexer) feed(p []byte) {
 			}
 			l.afterColon = true
 		case '{', '[':
+			l.depth++
 			switch {
-			case l.capturing:
-				l.capDepth++
-			case c == '{' && l.afterColon && string(l.key[:l.keyN]) == "usage":
-				l.capturing, l.capDepth, l.capOverflow = true, 1, false
-				l.capBuf[0], l.capN = '{', 1
+			case l.usageDepth > 0:
+				k := string(l.key[:l.keyN])
+				l.inDetails = l.usageDepth == 1 && c == '{' && l.afterColon &&
+					(k == "prompt_tokens_details" || k == "input_tokens_details")
+				l.usageDepth++
+			case c == '{' && l.afterColon && l.depth == 2 && string(l.key[:l.keyN]) == "usage":
+				l.usageDepth, l.cur = 1, Usage{}
 			}
 			l.afterColon = false
 		case '}', ']':
-			if l.capturing {
-				if l.capDepth--; l.capDepth == 0 {
-					l.capturing = false
-					if !l.capOverflow {
-						s := jsonScanner{b: l.capBuf[:l.capN], maxDepth: 8}
-						if u, err := parseUsage(&s); err == nil {
-							l.usage, l.sawUsage = u, true
-						}
-					}
+			l.depth--
+			if l.usageDepth > 0 {
+				if l.usageDepth--; l.usageDepth == 1 {
+					l.inDetails = false
+				}
+				if l.usageDepth == 0 {
+					l.usage, l.sawUsage = l.cur, true
 				}
 			}
 			l.afterColon = false
 		case ',':
 			l.afterColon = false
 		default:
+			if l.usageDepth > 0 && l.afterColon && '0' <= c && c <= '9' {
+				if f := l.usageField(); f != nil {
+					l.num, l.numVal, l.numOK = f, int(c-'0'), true
+				}
+			}
 			l.afterColon = false
 		}
 		l.strEnded = false
 	}
 }
 
+// finish ends a number the document ended on.
+func (l *bodyLexer) finish() {
+	if l.num != nil && l.numOK {
+		*l.num = l.numVal
+	}
+	l.num = nil
+}
+
+// usageField is the field of the usage being read that the current key
+// names, or nil.
+func (l *bodyLexer) usageField() *int {
+	switch string(l.key[:l.keyN]) {
+	case "prompt_tokens", "input_tokens":
+		if l.usageDepth == 1 {
+			return &l.cur.PromptTokens
+		}
+	case "completion_tokens", "output_tokens":
+		if l.usageDepth == 1 {
+			return &l.cur.CompletionTokens
+		}
+	case "prompt_cache_hit_tokens":
+		if l.usageDepth == 1 {
+			return &l.cur.CachedTokens
+		}
+	case "cached_tokens":
+		if l.usageDepth == 2 && l.inDetails {
+			return &l.cur.CachedTokens
+		}
+	}
+	return nil
+}
+
 // plain accounts for a run of string bytes holding no quote or backslash.
 func (l *bodyLexer) plain(run []byte) {
+	if len(run) == 0 {
+		return
+	}
 	if l.strN < len(l.str) {
 		l.strN += copy(l.str[l.strN:], run)
 	}

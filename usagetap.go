@@ -169,6 +169,7 @@ func (t *usageTap) finishLocked() {
 	t.finished = true
 	u, saw, text := t.usage, t.sawUsage, t.text
 	if !t.stream {
+		t.lex.finish()
 		u, saw, text = t.lex.usage, t.lex.sawUsage, t.lex.text
 	}
 	if !saw {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -213,4 +214,48 @@ func TestAppendEvents(t *testing.T) {
 	assert.Equal(t, "data: {\"a\":1}\n\ndata: [DONE]\n\n", string(b))
 	e := AppendErrorEvent(nil, ErrUpstream)
 	assert.Equal(t, `data: {"error":{"message":"gateway: upstream failed","type":"api_error","param":null,"code":"upstream_error"}}`+"\n\n", string(e))
+}
+
+func TestTapNonStreamPrettyPrintedUsageWithDetails(t *testing.T) {
+	body := `{
+  "choices": [{"message": {"content": "hi", "usage": {"prompt_tokens": 999}}}],
+  "usage": {
+    "prompt_tokens": 120,
+    "completion_tokens": 30,
+    "total_tokens": 150,
+    "prompt_tokens_details": {"cached_tokens": 100, "audio_tokens": 0},
+    "completion_tokens_details": {"reasoning_tokens": 12, "audio_tokens": 0,
+      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+  }
+}`
+	c, tap := tapOver(t, body, false, false, iotest.HalfReader)
+	_, err := io.ReadAll(tap)
+	require.NoError(t, err)
+	u, _ := c.Usage()
+	assert.Equal(t, Usage{PromptTokens: 120, CompletionTokens: 30, CachedTokens: 100}, u, "only the top-level usage counts")
+}
+
+// The streaming lexer reads the same usage as the scanner, however the body
+// is split.
+func FuzzBodyLexerAgreesWithScanner(f *testing.F) {
+	f.Add([]byte(nonStreamOut), 7)
+	f.Add([]byte(`{"usage":{"input_tokens":3,"output_tokens":4,"prompt_tokens_details":{"cached_tokens":1}}}`), 1)
+	f.Add([]byte(`{"usage":null,"choices":[{"text":"x"}]}`), 3)
+	f.Fuzz(func(t *testing.T, b []byte, split int) {
+		want, ok := inspectChunk(b)
+		if !ok || !json.Valid(b) {
+			return
+		}
+		var l bodyLexer
+		if split <= 0 || split > len(b) {
+			split = len(b)
+		}
+		for i := 0; i < len(b); i += split {
+			l.feed(b[i:min(i+split, len(b))])
+		}
+		l.finish()
+		if l.sawUsage != want.hasUsage || (want.hasUsage && l.usage != want.usage) {
+			t.Fatalf("lexer %v %+v, scanner %v %+v", l.sawUsage, l.usage, want.hasUsage, want.usage)
+		}
+	})
 }
