@@ -122,8 +122,8 @@ type Call struct {
 
 	mu       sync.Mutex
 	attempts []Attempt
-	// Most calls make one or two attempts; they need no allocation.
-	attemptBuf [2]Attempt
+	// Most calls make one attempt; it needs no allocation.
+	attemptBuf [1]Attempt
 	usage      Usage
 	usageSet   bool
 	firstTok   time.Time

@@ -154,12 +154,11 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			c := t.cfg.Classify(req, r.resp, r.err)
 			if !c.Retryable() && c != Canceled {
 				t.lat.add(r.latency)
+				h.drop(last)
 				return h.win(r)
 			}
 			h.record(r, "")
-			if last.resp != nil {
-				discard(last.resp.Body)
-			}
+			h.drop(last)
 			last = r
 			if h.pending == 0 {
 				return last.resp, last.err
@@ -172,9 +171,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		case <-ctx.Done():
 			h.abandon(-1)
-			if last.resp != nil {
-				discard(last.resp.Body)
-			}
+			h.drop(last)
 			return nil, ctx.Err()
 		}
 	}
@@ -208,6 +205,17 @@ func (h *hedgeCall) launch() error {
 		h.results <- hedgeResult{resp: resp, err: err, i: i, began: began, latency: t.cfg.Clock.Now().Sub(began)}
 	}()
 	return nil
+}
+
+// drop ends a held failure r that will not be returned: its attempt's
+// context is cancelled and its body closed, without reading it (an upstream
+// may stall it), so whatever it holds is released. A zero r is a no-op.
+func (h *hedgeCall) drop(r hedgeResult) {
+	if r.resp == nil {
+		return
+	}
+	h.cancels[r.i]()
+	r.resp.Body.Close()
 }
 
 // win returns r's response with the other attempts cancelled; its body's

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/provider"
 )
@@ -206,4 +207,65 @@ func TestHedgeWinnerStreamIsReadToItsEnd(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	assert.True(t, strings.HasSuffix(string(b), "data: [DONE]\n\n"))
 	assert.EqualValues(t, 1, sim.Requests())
+}
+
+// Regression: a retryable answer held while a hedge was in flight was never
+// closed when the hedge then won (or ended the call with a fatal answer or
+// error), so behind Timeouts its watchdog ran on and behind a Bulkhead its
+// slot stayed held.
+func TestHedgeClosesHeldFailureWhenAnotherAttemptWins(t *testing.T) {
+	cases := []struct {
+		name   string
+		winner func(req *http.Request) (*http.Response, error)
+		status int // 0 when the call ends with an error
+	}{
+		{"success", func(req *http.Request) (*http.Response, error) { return respond(req, 200), nil }, 200},
+		{"fatal status", func(req *http.Request) (*http.Response, error) { return respond(req, 400), nil }, 400},
+		{"fatal error", func(*http.Request) (*http.Response, error) { return nil, gateway.ErrModelNotFound }, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			release, hedgeGo := make(chan struct{}), make(chan struct{})
+			var held *trackedBody
+			p := &fakeProvider{name: "a"}
+			p.fn = func(req *http.Request, n int64) (*http.Response, error) {
+				if n == 1 {
+					<-release
+					resp := respond(req, 503)
+					held = resp.Body.(*trackedBody)
+					return resp, nil
+				}
+				<-hedgeGo
+				return tc.winner(req)
+			}
+			rt := breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})(p)
+			req, call := chatRequest(t, context.Background(), false)
+			type result struct {
+				resp *http.Response
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				resp, err := rt.RoundTrip(req)
+				done <- result{resp, err}
+			}()
+			clk.BlockUntil(1)
+			clk.Advance(time.Second)
+			eventually(t, func() bool { return p.calls.Load() == 2 }, "hedge sent")
+			close(release)
+			// Hedge records the 503 when it has taken it in: it is now held.
+			eventually(t, func() bool { return call.AttemptCount() == 1 }, "503 received")
+			close(hedgeGo)
+			r := <-done
+			if tc.status == 0 {
+				require.Error(t, r.err)
+			} else {
+				require.NoError(t, r.err)
+				assert.Equal(t, tc.status, r.resp.StatusCode)
+				require.NoError(t, r.resp.Body.Close())
+			}
+			assert.EqualValues(t, 1, held.closes.Load(), "the held 503's body is closed exactly once")
+		})
+	}
 }

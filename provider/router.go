@@ -145,9 +145,11 @@ func (c RouterConfig) withDefaults() (RouterConfig, error) {
 // The router records one gateway.Attempt per dispatch on the Call (target,
 // model sent, status, latency to headers, time to first token, and a
 // failure code, never a secret), so Call.Served names the target and model
-// that answered. When a Retry outside runs the router again for the same
-// call, the targets that already failed it (from Call.Attempts) are avoided
-// while others remain; dead keys stay out.
+// that answered. For a target that renames the model, the attempts its own
+// Middlewares record (a Retry or Hedge there) are copied onto the Call in
+// its place, one per upstream try. When a Retry outside runs the router
+// again for the same call, the targets that already failed it (from
+// Call.Attempts) are avoided while others remain; dead keys stay out.
 //
 // GET /v1/models is answered by the router itself with the sorted union of
 // the models its targets list.
@@ -258,7 +260,8 @@ func (r *Router) Update(targets []Target) error {
 			weight: uint64(t.Weight),
 			tier:   t.Tier,
 			models: newModelSet(t),
-			rt:     r.targetChain(t, st),
+			cb:     st.cb,
+			rt:     r.targetChain(t, st.cb),
 			st:     st,
 		}
 	}
@@ -270,9 +273,9 @@ func (r *Router) Update(targets []Target) error {
 // targetChain is how the router reaches one target: its breaker, outermost,
 // then the wait for a stream's first content (so a stream that dies before
 // it counts against the breaker), then the target's own middlewares.
-func (r *Router) targetChain(t *Target, st *targetState) http.RoundTripper {
+func (r *Router) targetChain(t *Target, cb *breaker.CircuitBreaker) http.RoundTripper {
 	inner := gateway.Chain(t.Provider, t.Middlewares...)
-	return st.cb.Wrap(r.awaitFirstContent(inner))
+	return cb.Wrap(r.awaitFirstContent(inner))
 }
 
 // awaitFirstContent holds a streaming call's 2xx response until its first

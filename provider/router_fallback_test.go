@@ -236,3 +236,104 @@ func TestRouterHintedTargetServesWhenAlone(t *testing.T) {
 	}
 	assert.Equal(t, int64(3), a.Requests())
 }
+
+// Regression: a target that renames the model gets a Call of its own; the
+// attempts a Retry among its Middlewares recorded there were lost from the
+// caller's Call (one usage record per upstream attempt), and a Budget the
+// router shares with that Retry was credited again for the call.
+func TestRouterRenamedTargetKeepsInnerAttempts(t *testing.T) {
+	sim := provider.NewSim("a", provider.SimConfig{})
+	var sent atomic.Int64
+	flaky := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
+		if sent.Add(1) <= 2 {
+			return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{},
+				Body: io.NopCloser(strings.NewReader(`{"error":{"message":"busy"}}`)), Request: req}, nil
+		}
+		return sim.RoundTrip(req)
+	})
+	budget := breaker.NewBudget(breaker.BudgetConfig{})
+	var creditedAgain atomic.Bool
+	probe := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if gateway.CallFrom(req.Context()).Once(budget) {
+				creditedAgain.Store(true) // the target's Retry would credit it here
+			}
+			return next.RoundTrip(req)
+		})
+	}
+	r := rtrRouter(t, []provider.Target{{Provider: flaky, Weight: 1,
+		ModelMap: map[string]string{"gpt-4.1": "prod-gpt41"},
+		Middlewares: []gateway.Middleware{probe,
+			breaker.Retry(breaker.RetryConfig{Budget: budget, Rand: func() float64 { return 0 }})}}},
+		provider.RouterConfig{Budget: budget})
+
+	resp, _, call := rtrDo(t, r, rtrChatBody)
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	attempts := call.Attempts()
+	require.Len(t, attempts, 3, "one attempt per upstream try")
+	for i, a := range attempts {
+		assert.Equal(t, i+1, a.N)
+		assert.Equal(t, "a", a.Target)
+		assert.Equal(t, "prod-gpt41", a.Model)
+	}
+	assert.Equal(t, []int{503, 503, 200}, []int{attempts[0].Status, attempts[1].Status, attempts[2].Status})
+	target, model := call.Served()
+	assert.Equal(t, "a", target)
+	assert.Equal(t, "prod-gpt41", model)
+	assert.False(t, creditedAgain.Load(), "the shared budget is credited once per call")
+}
+
+// rtrStalledBody is an error body whose upstream sent headers and then
+// nothing: a read blocks until it is closed. A read before fallback is
+// reached marks readEarly and fails at once instead, so a router that waits
+// on the body fails the test rather than hanging it.
+type rtrStalledBody struct {
+	fellBack <-chan struct{}
+	closed   chan struct{}
+	once     sync.Once
+	closes   atomic.Int32
+	early    atomic.Bool
+}
+
+func (b *rtrStalledBody) Read([]byte) (int, error) {
+	select {
+	case <-b.fellBack:
+	default:
+		b.early.Store(true)
+		return 0, io.ErrUnexpectedEOF
+	}
+	<-b.closed
+	return 0, io.ErrClosedPipe
+}
+
+func (b *rtrStalledBody) Close() error {
+	b.closes.Add(1)
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// Regression: the router read a failed attempt's error body (up to 64 KiB)
+// before trying the next target, so an upstream that sent 503 headers and
+// then stalled held the fallback until the caller's deadline.
+func TestRouterFallbackDoesNotWaitForStalledErrorBody(t *testing.T) {
+	fellBack := make(chan struct{})
+	stalled := &rtrStalledBody{fellBack: fellBack, closed: make(chan struct{})}
+	a := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: stalled, ContentLength: -1, Request: req}, nil
+	})
+	sim := provider.NewSim("b", provider.SimConfig{})
+	b := rtrFunc("b", func(req *http.Request) (*http.Response, error) {
+		close(fellBack)
+		return sim.RoundTrip(req)
+	})
+	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+
+	resp, _, call := rtrDo(t, r, rtrChatBody)
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"a", "b"}, rtrTargets(call))
+	assert.False(t, stalled.early.Load(), "fallback waited on the failed attempt's body")
+	assert.EqualValues(t, 1, stalled.closes.Load(), "the superseded response is closed once")
+}

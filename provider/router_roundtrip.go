@@ -109,10 +109,11 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 const refusedClass breaker.Class = math.MaxUint8
 
 // refusal asks m's breaker whether it would let a call through now, without
-// keeping a permit. When it would not, m is passed over for as long as the
+// keeping a permit. It asks the breaker of m's snapshot, the one dispatch
+// goes through. When it would not, m is passed over for as long as the
 // breaker says (or refusedRecheck) and refusal reports true.
 func (r *Router) refusal(m *routeMember, now time.Time) bool {
-	permit, err := m.st.cb.Acquire()
+	permit, err := m.t.cb.Acquire()
 	if err == nil {
 		permit.Done(breaker.Canceled) // gives a probe's place back; a no-op otherwise
 		return false
@@ -162,6 +163,7 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 	ctx := req.Context()
 	actx := ctx
 	body := call.Body
+	var rn *renamed
 	if m.upstream != call.Model {
 		// The target sees a Call for the model it is sent, so providers and
 		// middlewares that read the model from the Call see the rename.
@@ -170,7 +172,7 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 		if err != nil {
 			return nil, breaker.Fatal, err
 		}
-		dc.ID, dc.Start, dc.Caller = call.ID, call.Start, call.Caller
+		rn = newRenamed(call, dc, r.budget)
 		actx = gateway.WithCall(ctx, dc)
 	}
 	var probe *attemptProbe
@@ -189,6 +191,13 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 	}
 	if err == nil && resp.Body == nil {
 		resp.Body = http.NoBody
+	}
+	inner := 0 // attempts the target's own middlewares recorded
+	if rn != nil {
+		inner = rn.sync()
+		if resp != nil {
+			resp.Body = &renamedBody{ReadCloser: resp.Body, rn: rn}
+		}
 	}
 	end := r.clock.Now()
 	if err != nil && ctx.Err() == nil {
@@ -223,7 +232,9 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 			a.Err = breaker.Canceled.String()
 		}
 	}
-	call.RecordAttempt(a)
+	if inner == 0 { // else they named each upstream try already
+		call.RecordAttempt(a)
+	}
 
 	r.learn(st, resp, err, class, end, a)
 	if class == breaker.Success {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
 )
 
 // routerSnapshot is one immutable configuration of a Router: its targets and,
@@ -45,8 +46,11 @@ type routeTarget struct {
 	weight uint64
 	tier   int
 	models *modelSet
-	rt     http.RoundTripper // breaker(first content(middlewares(provider)))
-	st     *targetState
+	// cb is the breaker rt goes through. Calls ask it, not st's, whether to
+	// try the target: st's may be replaced by an Update while they run.
+	cb *breaker.CircuitBreaker
+	rt http.RoundTripper // cb(first content(middlewares(provider)))
+	st *targetState
 }
 
 // routeGroup is who may serve one model: its members sorted by tier, then

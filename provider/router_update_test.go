@@ -1,6 +1,7 @@
 package provider_test
 
 import (
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
 	"github.com/llmgate/gateway/provider"
 )
@@ -120,4 +122,60 @@ func TestRouterCanaryWeight(t *testing.T) {
 	err := r.Update([]provider.Target{{Provider: main, Weight: 0}})
 	assert.ErrorIs(t, err, provider.ErrRouterConfig)
 	assert.Equal(t, []string{"main", "canary"}, r.Targets())
+}
+
+// Regression: Update wrote a target's breaker while calls in flight read it
+// without a lock (a data race under -race).
+func TestRouterUpdateRacesBreakerRead(t *testing.T) {
+	sim := provider.NewSim("a", provider.SimConfig{})
+	targets := []provider.Target{{Provider: sim, Weight: 1,
+		Breaker: breaker.NewCircuitBreaker("a", breaker.Config{})}}
+	r := rtrRouter(t, targets, provider.RouterConfig{})
+	client := gateway.NewClient(r)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			assert.NoError(t, r.Update(targets))
+		}
+	})
+	for range 200 {
+		resp, err := client.Post(rtrChatURL, "application/json", strings.NewReader(rtrChatBody))
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// Regression: a call in flight across an Update that gave a target another
+// breaker asked the new breaker whether to try it but dispatched through
+// the old one. It must use its own snapshot's breaker throughout: here the
+// new breaker of b refuses, the old one admits, and the call on the old
+// snapshot falls back to b.
+func TestRouterUpdateInFlightUsesItsSnapshotsBreaker(t *testing.T) {
+	good := provider.NewSim("b", provider.SimConfig{})
+	var r *provider.Router
+	var next []provider.Target
+	failing := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
+		require.NoError(t, r.Update(next)) // while the call is in flight
+		return &http.Response{StatusCode: 500, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+	})
+	r = rtrRouter(t, []provider.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}},
+		provider.RouterConfig{})
+	refusing := breaker.NewCircuitBreaker("b", breaker.Config{})
+	refusing.CoolDown(time.Hour)
+	next = []provider.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1, Breaker: refusing}}
+
+	resp, _, call := rtrDo(t, r, rtrChatBody)
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"a", "b"}, rtrTargets(call))
 }

@@ -15,7 +15,7 @@ import (
 // Every field is atomic: the hot path reads it without a lock.
 type targetState struct {
 	name string
-	cb   *breaker.CircuitBreaker // set under Router.mu; read by snapshot builds only
+	cb   *breaker.CircuitBreaker // guarded by Router.mu: Update keeps it across snapshots; calls use routeTarget.cb
 
 	// Read by every pick; written rarely (a 429, a refusal, a hint).
 	blockedUntil atomic.Int64 // unix ns: cooling down after a 429, or its breaker refused
