@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,4 +95,21 @@ func TestThousandStreamsCancelledMidway(t *testing.T) {
 	require.Zero(t, failures.Load())
 	assert.EqualValues(t, streams, counter.opened.Load())
 	assert.EqualValues(t, streams, counter.closed.Load(), "every upstream body closed")
+}
+
+// RELIABILITY 37: a caller that stops reading a stream cannot hold it open;
+// the per-write deadline ends the handler and closes the upstream body.
+func TestStalledReaderIsCutByStreamWriteTimeout(t *testing.T) {
+	sim := provider.NewSim("sim", provider.SimConfig{CompletionTokens: 1 << 20, Reply: strings.Repeat("word ", 64)})
+	counter := &bodyCounter{}
+	srv := httptest.NewServer(gateway.NewHandler(gateway.Chain(sim, counter.middleware),
+		gateway.WithStreamWriteTimeout(50*time.Millisecond)))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","stream":true,"messages":[]}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	// Read nothing: socket buffers fill and the handler's writes block.
+	require.Eventually(t, func() bool { return counter.closed.Load() == 1 }, 20*time.Second, 10*time.Millisecond,
+		"the handler gave up on the stalled reader and closed the upstream body")
 }
