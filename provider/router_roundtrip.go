@@ -1,11 +1,9 @@
 package provider
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -299,38 +297,26 @@ func (r *Router) noHealthy(g *routeGroup, p *pickState, model string) error {
 }
 
 // lastFailure holds the latest failed attempt's outcome while the router
-// tries other targets. A response's body is read (up to maxHeldErrorBody)
-// and closed at once, so no connection is held meanwhile.
+// tries other targets. A response is kept as it came, its body unread: an
+// upstream may send error headers and then stall the body, and waiting on it
+// would hold the fallback. It is returned as the call's result when no later
+// attempt supersedes it, and closed as soon as one does.
 type lastFailure struct {
 	resp *http.Response
 	err  error
 }
 
-// maxHeldErrorBody bounds the part of a failed response's body kept for the
-// caller.
-const maxHeldErrorBody = 64 << 10
-
 func (l *lastFailure) set(resp *http.Response, err error) {
 	l.drop()
-	if resp == nil {
-		l.err = err
-		return
-	}
-	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxHeldErrorBody))
-	resp.Body.Close()
-	if rerr != nil && len(b) == 0 {
-		b = nil
-	}
-	held := *resp
-	held.Body = io.NopCloser(bytes.NewReader(b))
-	held.ContentLength = int64(len(b))
-	held.Header = resp.Header.Clone()
-	held.Header.Del("Content-Length")
-	l.resp = &held
+	l.resp, l.err = resp, err // dispatch never returns both
 }
 
+// drop closes a held response, which will not be returned.
 func (l *lastFailure) drop() {
-	l.resp, l.err = nil, nil // a held response's body is already closed
+	if l.resp != nil {
+		l.resp.Body.Close()
+	}
+	l.resp, l.err = nil, nil
 }
 
 func (l *lastFailure) any() bool { return l.resp != nil || l.err != nil }
