@@ -91,8 +91,11 @@ func TestErrorResponseAndErrorFromCode(t *testing.T) {
 	assert.Nil(t, gateway.ErrorFromCode("nope"))
 }
 
+// Registered once per process, as a package's sentinels are.
+var errTestOpen = gateway.NewSentinel(503, "service_unavailable", "circuit_open_test", "breaker: open")
+
 func TestNewSentinel(t *testing.T) {
-	errOpen := gateway.NewSentinel(503, "service_unavailable", "circuit_open_test", "breaker: open")
+	errOpen := errTestOpen
 	err := errOpen.WithMessage("breaker: open for openai")
 	assert.ErrorIs(t, err, errOpen)
 	assert.NotErrorIs(t, err, gateway.ErrNoHealthyProvider)

@@ -13,8 +13,8 @@ import (
 // the gateway requested on its behalf. It holds at most one partial event.
 //
 // Read and Close may be called concurrently (Close unblocks a Read, as
-// net/http allows); usage is recorded exactly once, at EOF, at a read error
-// or at Close, whichever comes first.
+// net/http allows); usage is recorded exactly once, at a stream's [DONE],
+// EOF, a read error or Close, whichever comes first.
 type usageTap struct {
 	call   *Call
 	body   io.ReadCloser
@@ -124,6 +124,11 @@ func (t *usageTap) splitEvents() {
 // dropped.
 func (t *usageTap) event(ev []byte) {
 	data := eventData(ev)
+	if bytes.Equal(data, doneData) {
+		// The stream is complete: record usage before the caller can see
+		// the end, so whoever reads [DONE] finds the call's usage.
+		t.finishLocked()
+	}
 	if data != nil && !bytes.Equal(data, doneData) {
 		if info, ok := inspectChunk(data); ok {
 			if info.hasUsage {

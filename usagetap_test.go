@@ -259,3 +259,19 @@ func FuzzBodyLexerAgreesWithScanner(f *testing.F) {
 		}
 	})
 }
+
+// Regression: in server mode a client could read [DONE] before the handler
+// read EOF and recorded usage. Usage is recorded before [DONE] is delivered.
+func TestTapRecordsUsageBeforeDeliveringDone(t *testing.T) {
+	c, tap := tapOver(t, fullStream+"data: trailing garbage the stream never ends\n\n", true, false, nil)
+	buf := make([]byte, 1<<16)
+	var got string
+	for !strings.Contains(got, "[DONE]") {
+		n, err := tap.Read(buf)
+		require.NoError(t, err)
+		got += string(buf[:n])
+	}
+	u, ok := c.Usage()
+	require.True(t, ok, "usage recorded by the time [DONE] is read")
+	assert.Equal(t, 11, u.PromptTokens)
+}
