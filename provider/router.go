@@ -263,6 +263,7 @@ func (r *Router) Update(targets []Target) error {
 			cb:     st.cb,
 			rt:     r.targetChain(t, st.cb),
 			st:     st,
+			ownMws: len(t.Middlewares) > 0,
 		}
 	}
 	r.states = states

@@ -242,6 +242,17 @@ func TestRouterHintedTargetServesWhenAlone(t *testing.T) {
 // caller's Call (one usage record per upstream attempt), and a Budget the
 // router shares with that Retry was credited again for the call.
 func TestRouterRenamedTargetKeepsInnerAttempts(t *testing.T) {
+	testTargetKeepsInnerAttempts(t, map[string]string{"gpt-4.1": "prod-gpt41"}, "prod-gpt41")
+}
+
+// Regression: a target with its own Retry among its middlewares, and no
+// rename, had its attempts recorded twice (Retry's and the router's).
+func TestRouterTargetWithMiddlewaresRecordsEachAttemptOnce(t *testing.T) {
+	testTargetKeepsInnerAttempts(t, nil, "gpt-4.1")
+}
+
+func testTargetKeepsInnerAttempts(t *testing.T, modelMap map[string]string, wantModel string) {
+	t.Helper()
 	sim := provider.NewSim("a", provider.SimConfig{})
 	var sent atomic.Int64
 	flaky := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
@@ -262,7 +273,7 @@ func TestRouterRenamedTargetKeepsInnerAttempts(t *testing.T) {
 		})
 	}
 	r := rtrRouter(t, []provider.Target{{Provider: flaky, Weight: 1,
-		ModelMap: map[string]string{"gpt-4.1": "prod-gpt41"},
+		ModelMap: modelMap,
 		Middlewares: []gateway.Middleware{probe,
 			breaker.Retry(breaker.RetryConfig{Budget: budget, Rand: func() float64 { return 0 }})}}},
 		provider.RouterConfig{Budget: budget})
@@ -275,12 +286,12 @@ func TestRouterRenamedTargetKeepsInnerAttempts(t *testing.T) {
 	for i, a := range attempts {
 		assert.Equal(t, i+1, a.N)
 		assert.Equal(t, "a", a.Target)
-		assert.Equal(t, "prod-gpt41", a.Model)
+		assert.Equal(t, wantModel, a.Model)
 	}
 	assert.Equal(t, []int{503, 503, 200}, []int{attempts[0].Status, attempts[1].Status, attempts[2].Status})
 	target, model := call.Served()
 	assert.Equal(t, "a", target)
-	assert.Equal(t, "prod-gpt41", model)
+	assert.Equal(t, wantModel, model)
 	assert.False(t, creditedAgain.Load(), "the shared budget is credited once per call")
 }
 

@@ -8,7 +8,8 @@ import (
 )
 
 // renamed is the Call a target sees when the router renames the model (so
-// providers and middlewares that read the model see the one sent), tied to
+// providers and middlewares that read the model see the one sent) or when
+// the target has middlewares of its own, tied to
 // the caller's Call: what the target's own middlewares record on it (a Retry
 // or Hedge among Target.Middlewares records attempts) is copied onto the
 // caller's, each keeping the renamed model, and a Budget the router shares

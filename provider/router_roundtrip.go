@@ -162,9 +162,12 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 	actx := ctx
 	body := call.Body
 	var rn *renamed
-	if m.upstream != call.Model {
+	if m.upstream != call.Model || m.t.ownMws {
 		// The target sees a Call for the model it is sent, so providers and
-		// middlewares that read the model from the Call see the rename.
+		// middlewares that read the model from the Call see the rename; and
+		// a target with middlewares of its own gets a Call whose attempts are
+		// its alone, so the router can tell whether they recorded any (a
+		// Hedge over the router may run two dispatches on the caller's Call).
 		body = call.BodyForModel(m.upstream)
 		dc, err := gateway.ParseCall(call.Op, body, routerReparseLimits)
 		if err != nil {

@@ -51,6 +51,9 @@ type routeTarget struct {
 	cb *breaker.CircuitBreaker
 	rt http.RoundTripper // cb(first content(middlewares(provider)))
 	st *targetState
+	// ownMws: the target has middlewares of its own, which may record
+	// attempts (a Retry or Hedge); it is dispatched on a Call of its own.
+	ownMws bool
 }
 
 // routeGroup is who may serve one model: its members sorted by tier, then
