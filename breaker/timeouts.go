@@ -198,8 +198,13 @@ func (w *watchdog) run() {
 	defer close(w.exited)
 	kicked := false
 	for {
+		// Read the clock before the deadline: a read of the body between
+		// the two then only moves the deadline later. In the other order,
+		// a read and the passing of time in between would pair a stale
+		// last read with a fresh clock, and cut a stream that is not idle.
+		now := w.cfg.Clock.Now()
 		at, l := w.deadline()
-		left := at.Sub(w.cfg.Clock.Now())
+		left := at.Sub(now)
 		if left <= 0 {
 			why := w.err(l)
 			w.mu.Lock()

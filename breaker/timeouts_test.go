@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // hanging is a provider that answers nothing until the request ends.
@@ -115,6 +116,7 @@ func TestTimeoutsNeverCutAHealthyLongStream(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, contentEvent("t0"), string(buf[:n]))
 	for i := range 300 { // 300 events 4 s apart: 20 min, 240× the idle limit
+		clk.BlockUntil(1) // the watchdog has armed its timer for this instant
 		clk.Advance(4 * time.Second)
 		ev := contentEvent("t")
 		go func() { _, _ = pw.Write([]byte(ev)) }()
@@ -155,6 +157,76 @@ func TestTimeoutsIdleCutsAStalledStream(t *testing.T) {
 	assert.Contains(t, err.Error(), "no data from upstream for 5s")
 }
 
+// hookClock is a fake clock that runs a hook, once, at the next Now: it
+// stands for what other goroutines do while the reader of the clock is
+// descheduled.
+type hookClock struct {
+	*gatewaytest.Clock
+	hook atomic.Pointer[func()]
+}
+
+func (c *hookClock) Now() time.Time {
+	if f := c.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return c.Clock.Now()
+}
+
+// Regression: the watchdog read the time of the last read, then the clock.
+// A read and a move of the clock in between (the watchdog descheduled)
+// paired a stale last read with a fresh clock, and Idle cut a stream that
+// had just delivered data.
+func TestTimeoutsIdleCountsAReadRacingTheWatchdog(t *testing.T) {
+	fake := newClock()
+	clk := &hookClock{Clock: fake}
+	pr, pw := io.Pipe()
+	var cut atomic.Bool
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
+		go func() {
+			<-req.Context().Done()
+			cut.Store(true)
+			pw.CloseWithError(req.Context().Err())
+		}()
+		return streamResponse(req, pr), nil
+	}}
+	rt := breaker.Timeouts(breaker.TimeoutConfig{Idle: 5 * time.Second, Clock: clk})(p)
+	req, _ := chatRequest(t, context.Background(), true)
+	go func() { _, _ = pw.Write([]byte(contentEvent("a"))) }()
+	resp, err := rt.RoundTrip(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	buf := make([]byte, 4096)
+	_, err = io.ReadAtLeast(resp.Body, buf, len(contentEvent("a"))) // at 0 s
+	require.NoError(t, err)
+	fake.BlockUntil(1) // the watchdog waits for 5 s
+
+	go func() { _, _ = pw.Write([]byte(contentEvent("b"))) }()
+	hooked := make(chan struct{})
+	hook := func() { // in the watchdog, woken at 5 s, as it reads the clock
+		defer close(hooked)
+		_, err := io.ReadAtLeast(resp.Body, buf, len(contentEvent("b"))) // a read at 5 s
+		assert.NoError(t, err)
+		fake.Advance(3 * time.Second) // then the clock moves to 8 s
+	}
+	clk.hook.Store(&hook)
+	fake.Advance(5 * time.Second)
+	<-hooked
+	// The stream was read 3 s ago: the watchdog must re-arm for 10 s, not cut.
+	eventually(t, func() bool { return fake.Timers() == 1 || cut.Load() }, "the watchdog re-arms or cuts")
+	require.False(t, cut.Load(), "Idle cut a stream read 3 s ago")
+	fake.Advance(time.Second) // 9 s: still within Idle of the read at 5 s
+	go func() { _, _ = pw.Write([]byte(contentEvent("c"))) }()
+	n, err := io.ReadAtLeast(resp.Body, buf, len(contentEvent("c")))
+	require.NoError(t, err, "a stream read 4 s ago is not idle")
+	assert.Equal(t, contentEvent("c"), string(buf[:n]))
+	// And Idle still counts from the last read, at 9 s.
+	fake.BlockUntil(1)
+	fake.Advance(5 * time.Second)
+	_, err = io.ReadAll(resp.Body)
+	require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
+	assert.Contains(t, err.Error(), "no data from upstream for 5s")
+}
+
 func TestTimeoutsTotalCutsEvenAHealthyStream(t *testing.T) {
 	clk := newClock()
 	pr, pw := io.Pipe()
@@ -172,12 +244,22 @@ func TestTimeoutsTotalCutsEvenAHealthyStream(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	buf := make([]byte, 4096)
-	var readErr error
-	for i := 0; i < 10 && readErr == nil; i++ {
-		_, readErr = io.ReadAtLeast(resp.Body, buf, 1)
+	// An event every 3 s, well inside Idle, up to the 12 s mark: each read
+	// succeeds. Before each move of the clock, wait until the watchdog has
+	// armed its timer for the current instant, so that it never computes a
+	// deadline across a move.
+	for i := range 4 {
+		_, err := io.ReadAtLeast(resp.Body, buf, 1)
+		require.NoError(t, err, "read at %ds", 3*i)
+		clk.BlockUntil(1)
 		clk.Advance(3 * time.Second)
-		go func() { _, _ = pw.Write([]byte(contentEvent("b"))) }()
+		if i < 3 {
+			go func() { _, _ = pw.Write([]byte(contentEvent("b"))) }()
+		}
 	}
+	// The clock is at 12 s: Total has passed, and the watchdog cuts the
+	// attempt (the upstream then closes the stream) while the caller reads.
+	_, readErr := io.ReadAtLeast(resp.Body, buf, 1)
 	require.ErrorIs(t, readErr, gateway.ErrUpstreamTimeout)
 	assert.Contains(t, readErr.Error(), "total timeout of 12s")
 }
