@@ -21,7 +21,8 @@ type Timer interface {
 	Stop() bool
 }
 
-// SystemClock is the real clock. Its zero value is ready to use.
+// SystemClock is the real clock. Its zero value is ready to use and it is
+// safe for concurrent use.
 type SystemClock struct{}
 
 // Now returns time.Now().
