@@ -133,26 +133,10 @@ func TestTimeoutsNeverCutAHealthyLongStream(t *testing.T) {
 
 func TestTimeoutsIdleCutsAStalledStream(t *testing.T) {
 	clk := newClock()
-	pr, pw := io.Pipe()
-	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
-		go func() {
-			<-req.Context().Done()
-			pw.CloseWithError(req.Context().Err())
-		}()
-		return streamResponse(req, pr), nil
-	}}
-	rt := breaker.Timeouts(breaker.TimeoutConfig{Idle: 5 * time.Second, Clock: clk})(p)
-	req, _ := chatRequest(t, context.Background(), true)
-	go func() { _, _ = pw.Write([]byte(contentEvent("a"))) }()
-	resp, err := rt.RoundTrip(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	buf := make([]byte, 4096)
-	_, err = io.ReadAtLeast(resp.Body, buf, len(contentEvent("a")))
-	require.NoError(t, err)
+	resp, _, _ := startStream(t, breaker.TimeoutConfig{Idle: 5 * time.Second, Clock: clk})
 	clk.Advance(4 * time.Second)
 	clk.Advance(time.Second)
-	_, err = io.ReadAll(resp.Body)
+	_, err := io.ReadAll(resp.Body)
 	require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
 	assert.Contains(t, err.Error(), "no data from upstream for 5s")
 }
@@ -179,25 +163,8 @@ func (c *hookClock) Now() time.Time {
 func TestTimeoutsIdleCountsAReadRacingTheWatchdog(t *testing.T) {
 	fake := newClock()
 	clk := &hookClock{Clock: fake}
-	pr, pw := io.Pipe()
-	var cut atomic.Bool
-	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
-		go func() {
-			<-req.Context().Done()
-			cut.Store(true)
-			pw.CloseWithError(req.Context().Err())
-		}()
-		return streamResponse(req, pr), nil
-	}}
-	rt := breaker.Timeouts(breaker.TimeoutConfig{Idle: 5 * time.Second, Clock: clk})(p)
-	req, _ := chatRequest(t, context.Background(), true)
-	go func() { _, _ = pw.Write([]byte(contentEvent("a"))) }()
-	resp, err := rt.RoundTrip(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	resp, pw, cut := startStream(t, breaker.TimeoutConfig{Idle: 5 * time.Second, Clock: clk}) // first event read at 0 s
 	buf := make([]byte, 4096)
-	_, err = io.ReadAtLeast(resp.Body, buf, len(contentEvent("a"))) // at 0 s
-	require.NoError(t, err)
 	fake.BlockUntil(1) // the watchdog waits for 5 s
 
 	go func() { _, _ = pw.Write([]byte(contentEvent("b"))) }()
@@ -286,4 +253,30 @@ func TestTimeoutsRejectNegativeLimits(t *testing.T) {
 	for _, cfg := range []breaker.TimeoutConfig{{Total: -1}, {Header: -1}, {FirstToken: -1}, {Idle: -1}} {
 		assert.Panics(t, func() { breaker.Timeouts(cfg) })
 	}
+}
+
+// startStream sends a streaming call through Timeouts(cfg) to an upstream
+// that sends one content event and then whatever the test writes to pw; when
+// the attempt is cut, the upstream's stream ends and cut is set. It returns
+// once the first event has been read. The body is closed at cleanup.
+func startStream(t *testing.T, cfg breaker.TimeoutConfig) (*http.Response, *io.PipeWriter, *atomic.Bool) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	cut := new(atomic.Bool)
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
+		go func() {
+			<-req.Context().Done()
+			cut.Store(true)
+			pw.CloseWithError(req.Context().Err())
+		}()
+		return streamResponse(req, pr), nil
+	}}
+	req, _ := chatRequest(t, context.Background(), true)
+	go func() { _, _ = pw.Write([]byte(contentEvent("a"))) }()
+	resp, err := breaker.Timeouts(cfg)(p).RoundTrip(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	_, err = io.ReadAtLeast(resp.Body, make([]byte, 4096), len(contentEvent("a")))
+	require.NoError(t, err)
+	return resp, pw, cut
 }
