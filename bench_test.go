@@ -39,7 +39,7 @@ func (*benchBody) Close() error { return nil }
 // with a Call parsed once outside the loop; "entry" goes through
 // NewTransport over an empty chain. The difference is the entry point's cost.
 func BenchmarkChain(b *testing.B) {
-	sim := provider.NewSim("sim", provider.SimConfig{})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	for _, sz := range benchSizes {
 		body := chatBody(sz.size)
 		b.Run(sz.name+"/direct", func(b *testing.B) {
@@ -132,7 +132,7 @@ func BenchmarkParseCall(b *testing.B) {
 // pool, "gateway" through NewHandler over provider.OpenAI. Added latency is a
 // proxy's ns/op minus direct's; compare gateway's with reverseproxy's.
 func BenchmarkHandler(b *testing.B) {
-	upstream := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{}))
+	upstream := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
 	defer upstream.Close()
 	target, _ := url.Parse(upstream.URL)
 

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // bodyCounter is a middleware that counts response bodies opened and closed.
@@ -49,7 +49,7 @@ func (c *bodyCounter) middleware(next http.RoundTripper) http.RoundTripper {
 // every upstream body closed.
 func TestThousandStreamsCancelledMidway(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	sim := provider.NewSim("sim", provider.SimConfig{TokensPerSecond: 500, CompletionTokens: 10000})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{TokensPerSecond: 500, CompletionTokens: 10000})
 	counter := &bodyCounter{}
 	srv := httptest.NewServer(gateway.NewHandler(gateway.Chain(sim, counter.middleware)))
 	transport := &http.Transport{MaxIdleConnsPerHost: 100}
@@ -100,7 +100,7 @@ func TestThousandStreamsCancelledMidway(t *testing.T) {
 // RELIABILITY 37: a caller that stops reading a stream cannot hold it open;
 // the per-write deadline ends the handler and closes the upstream body.
 func TestStalledReaderIsCutByStreamWriteTimeout(t *testing.T) {
-	sim := provider.NewSim("sim", provider.SimConfig{CompletionTokens: 1 << 20, Reply: strings.Repeat("word ", 64)})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 1 << 20, Reply: strings.Repeat("word ", 64)})
 	counter := &bodyCounter{}
 	srv := httptest.NewServer(gateway.NewHandler(gateway.Chain(sim, counter.middleware),
 		gateway.WithStreamWriteTimeout(50*time.Millisecond)))

@@ -12,13 +12,13 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // An SDK's client gets the chain by its *http.Client; the chain owns retries,
 // so the SDK's own are turned off.
 func ExampleNewClient() {
-	sim := provider.NewSim("sim", provider.SimConfig{Reply: "Hello from the gateway"})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Reply: "Hello from the gateway"})
 	client := openai.NewClient(
 		option.WithHTTPClient(gateway.NewClient(sim)),
 		option.WithBaseURL("http://gateway.invalid/v1"), // never dialled: the chain answers
@@ -43,7 +43,7 @@ func ExampleNewClient() {
 
 // The handler serves an OpenAI-compatible API from a service's own mux.
 func ExampleNewHandler() {
-	sim := provider.NewSim("sim", provider.SimConfig{Models: []string{"gpt-4o-mini"}})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gateway.NewHandler(sim))
 	srv := httptest.NewServer(mux)
@@ -81,7 +81,7 @@ func ExampleChain() {
 			return next.RoundTrip(req)
 		})
 	}
-	rt := gateway.Chain(provider.NewSim("sim", provider.SimConfig{}), logModel)
+	rt := gateway.Chain(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}), logModel)
 	resp, err := gateway.NewClient(rt).Post("http://gateway.invalid/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]}`))
 	if err != nil {

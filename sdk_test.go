@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // callRecorder is a middleware that keeps the Calls it sees.
@@ -66,7 +66,7 @@ func chatParams(stream bool) openai.ChatCompletionNewParams {
 }
 
 func TestOpenAISDKChat(t *testing.T) {
-	sim := provider.NewSim("sim", provider.SimConfig{Models: []string{"gpt-4o-mini"}})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
 	rec := &callRecorder{}
 	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware)) {
 		t.Run(mode, func(t *testing.T) {
@@ -85,7 +85,7 @@ func TestOpenAISDKChat(t *testing.T) {
 }
 
 func TestOpenAISDKStream(t *testing.T) {
-	sim := provider.NewSim("sim", provider.SimConfig{Models: []string{"gpt-4o-mini"}})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
 	rec := &callRecorder{}
 	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware)) {
 		for _, includeUsage := range []bool{true, false} {
@@ -118,7 +118,7 @@ func TestOpenAISDKStream(t *testing.T) {
 }
 
 func TestOpenAISDKEmbeddingsAndModels(t *testing.T) {
-	sim := provider.NewSim("sim", provider.SimConfig{Models: []string{"gpt-4o-mini", "text-embedding-3-small"}, EmbeddingDims: 4})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini", "text-embedding-3-small"}, EmbeddingDims: 4})
 	rec := &callRecorder{}
 	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware)) {
 		t.Run(mode, func(t *testing.T) {
@@ -165,7 +165,7 @@ func TestOpenAISDKSeesRefusals(t *testing.T) {
 // A stream cut after content reaches the SDK as a stream error, never as a
 // clean end (RELIABILITY 9).
 func TestOpenAISDKSeesCutStream(t *testing.T) {
-	sim := provider.NewSim("sim", provider.SimConfig{Faults: provider.Faults{CutRate: 1, CutAfter: 3}, Seed: 1})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}, Seed: 1})
 	for mode, client := range sdkClients(t, sim) {
 		t.Run(mode, func(t *testing.T) {
 			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(false))

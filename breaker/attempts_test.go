@@ -11,7 +11,8 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
 )
 
 // routerCall sends one chat call for model "m" through client mode over rt
@@ -33,19 +34,19 @@ func routerCall(t *testing.T, rt http.RoundTripper) (int, *gateway.Call) {
 }
 
 // Regression: Retry recorded an attempt whenever its next was a
-// gateway.Provider, and a provider.Router is one, so Retry(router) appended
+// gateway.Provider, and a router.Router is one, so Retry(router) appended
 // {Target: "router", Model: <asked>, Status: 200} after the router's own
 // attempt and Call.Served named the router and the asked model instead of
 // the target and the model it was sent.
 func TestRetryOverRouterRecordsNoFalseAttempt(t *testing.T) {
 	clk := newClock()
-	dead := provider.NewSim("dead", provider.SimConfig{Clock: clk, Seed: 1,
-		Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
-	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
-	r, err := provider.NewRouter("router", []provider.Target{
+	dead := gatewaytest.NewSim("dead", gatewaytest.SimConfig{Clock: clk, Seed: 1,
+		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	live := gatewaytest.NewSim("live", gatewaytest.SimConfig{Clock: clk})
+	r, err := router.New("router", []router.Target{
 		{Provider: dead, Weight: 1, ModelMap: map[string]string{"m": "dead-m"}},
 		{Provider: live, Weight: 1, Tier: 1, ModelMap: map[string]string{"m": "live-m"}},
-	}, provider.RouterConfig{Clock: clk})
+	}, router.Config{Clock: clk})
 	require.NoError(t, err)
 	rt := gateway.Chain(r, breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk}))
 
@@ -81,10 +82,10 @@ func TestRetryOverProviderStillRecords(t *testing.T) {
 // after the router's own attempt.
 func TestHedgeOverRouterRecordsNoFalseAttempt(t *testing.T) {
 	clk := newClock()
-	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
-	r, err := provider.NewRouter("router", []provider.Target{
+	live := gatewaytest.NewSim("live", gatewaytest.SimConfig{Clock: clk})
+	r, err := router.New("router", []router.Target{
 		{Provider: live, Weight: 1, ModelMap: map[string]string{"m": "live-m"}},
-	}, provider.RouterConfig{Clock: clk})
+	}, router.Config{Clock: clk})
 	require.NoError(t, err)
 	rt := gateway.Chain(r, breaker.Hedge(breaker.HedgeConfig{Clock: clk}))
 
@@ -103,7 +104,7 @@ func TestHedgeOverRouterRecordsNoFalseAttempt(t *testing.T) {
 // A model list is no attempt at a model: Retry over a provider records none
 // for it, as the entry point does not.
 func TestRetryRecordsNoAttemptForModelList(t *testing.T) {
-	sim := provider.NewSim("sim", provider.SimConfig{Models: []string{"m"}})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"m"}})
 	var call *gateway.Call
 	capture := func(next http.RoundTripper) http.RoundTripper {
 		return gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // static answers every call with the same response and allocates nothing,
@@ -98,7 +98,7 @@ func BenchmarkRetryCircuitBreakerOverhead(b *testing.B) {
 // resets. It reports the share of calls that still fail and the
 // amplification (upstream attempts per call).
 func BenchmarkFaultMix(b *testing.B) {
-	sim := provider.NewSim("a", provider.SimConfig{Seed: 7, Faults: provider.Faults{
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 7, Faults: gatewaytest.Faults{
 		ErrorRate: 0.05, ErrorStatuses: []int{500, 503, 429},
 		TimeoutRate: 0.012, ResetRate: 0.012, // 1 - 0.988² × 0.95 ≈ 7.27% of attempts fail
 	}})

@@ -11,7 +11,8 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
 )
 
 func TestBudgetFloorWithoutTraffic(t *testing.T) {
@@ -102,9 +103,9 @@ func TestBudgetSharedByRetryAndRouterCreditedOncePerCall(t *testing.T) {
 	const n = 50
 	clk := newClock()
 	budget := breaker.NewBudget(breaker.BudgetConfig{Ratio: 1, MinRetries: 1, Clock: clk})
-	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
-	r, err := provider.NewRouter("router", []provider.Target{{Provider: live, Weight: 1}},
-		provider.RouterConfig{Clock: clk, Budget: budget})
+	live := gatewaytest.NewSim("live", gatewaytest.SimConfig{Clock: clk})
+	r, err := router.New("router", []router.Target{{Provider: live, Weight: 1}},
+		router.Config{Clock: clk, Budget: budget})
 	require.NoError(t, err)
 	chains := map[string]http.RoundTripper{
 		"Retry(Router)":        gateway.Chain(r, breaker.Retry(breaker.RetryConfig{Budget: budget, Clock: clk})),

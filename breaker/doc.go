@@ -9,7 +9,7 @@
 //
 //	Retry                  attempts, backoff, Retry-After, budget, deadline
 //	  Hedge                (optional) a second attempt for slow calls
-//	    provider.Router    (optional) picks a target, fails over
+//	    router.Router    (optional) picks a target, fails over
 //	      per target: CircuitBreaker, Bulkhead, Timeouts
 //	        Provider
 //

@@ -10,13 +10,13 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // The usual stack over one provider: Retry outside, then the provider's
 // circuit breaker, then timeouts that hold a stream until its first token.
 func Example() {
-	sim := provider.NewSim("sim", provider.SimConfig{Seed: 1})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
 	cb := breaker.NewCircuitBreaker("sim", breaker.Config{})
 	rt := gateway.Chain(sim,
 		breaker.Retry(breaker.RetryConfig{}),
@@ -37,8 +37,8 @@ func Example() {
 }
 
 func ExampleRetry() {
-	sim := provider.NewSim("sim", provider.SimConfig{Seed: 1})
-	sim.SetFaults(provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
+	sim.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}})
 	budget := breaker.NewBudget(breaker.BudgetConfig{}) // share it with the router and Hedge
 	client := gateway.NewClient(gateway.Chain(sim, breaker.Retry(breaker.RetryConfig{
 		MaxAttempts: 3,
@@ -155,7 +155,7 @@ func ExampleNewBudget() {
 }
 
 func ExampleHedge() {
-	sim := provider.NewSim("sim", provider.SimConfig{Seed: 1})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
 	client := gateway.NewClient(gateway.Chain(sim,
 		breaker.Hedge(breaker.HedgeConfig{Percentile: 0.95, Delay: 2 * time.Second})))
 	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
@@ -186,7 +186,7 @@ func ExampleNewBulkhead() {
 // moves the limit between MinLimit and 64 as latencies trend, starting at
 // InitialLimit.
 func ExampleBulkheadConfig_adaptive() {
-	sim := provider.NewSim("sim", provider.SimConfig{Seed: 1})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
 	b := breaker.NewBulkhead(64, breaker.BulkheadConfig{Adaptive: true, MinLimit: 4, InitialLimit: 16, MaxWait: time.Second})
 	client := gateway.NewClient(gateway.Chain(sim, b.Middleware()))
 	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",

@@ -61,7 +61,7 @@ const (
 // attempts' goroutines, so none outlives the call. Hedge records attempts on
 // the Call (a lost one with Err "hedge_lost") only when next is a
 // gateway.Provider that records none itself, as Retry does: over a
-// provider.Router it records nothing. It panics on an invalid config. The
+// router.Router it records nothing. It panics on an invalid config. The
 // returned RoundTripper is safe for concurrent use.
 func Hedge(cfg HedgeConfig) gateway.Middleware {
 	if cfg.Delay < 0 || cfg.MinDelay < 0 || cfg.MaxHedges < 0 || cfg.MaxBodyBytes < 0 || !(cfg.Percentile >= 0 && cfg.Percentile < 1) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // slowFirst returns a provider whose first request hangs until cancelled
@@ -197,7 +197,7 @@ func TestHedgeRejectsBadConfig(t *testing.T) {
 // The winner's context lives until its body is closed, so a stream that
 // won without any hedge is read to its end.
 func TestHedgeWinnerStreamIsReadToItsEnd(t *testing.T) {
-	sim := provider.NewSim("a", provider.SimConfig{Seed: 1, TokensPerSecond: 5000, CompletionTokens: 20})
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, TokensPerSecond: 5000, CompletionTokens: 20})
 	rt := breaker.Hedge(breaker.HedgeConfig{Delay: time.Hour})(sim)
 	req, _ := chatRequest(t, context.Background(), true)
 	resp, err := rt.RoundTrip(req)

@@ -158,7 +158,7 @@ func DefaultIdempotent(req *http.Request) bool {
 // during that attempt (the Call's AttemptCount did not grow, the rule the
 // entry point follows too): a bare provider, or one behind this package's
 // per-target middlewares (CircuitBreaker, Bulkhead, Timeouts), which keep
-// its name. A provider.Router is a Provider that records its own attempts,
+// its name. A router.Router is a Provider that records its own attempts,
 // so over it Retry records none. An attempt refused before anything was
 // sent (an open circuit, a cooldown, a full bulkhead, no healthy provider)
 // is not recorded. When next is any other RoundTripper, whoever dispatches

@@ -20,7 +20,6 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
 )
 
 // sdk returns an openai-go client over rt through the client-mode entry
@@ -38,8 +37,8 @@ func chatParams() openai.ChatCompletionNewParams {
 // only the breaker's threshold, then one probe per delay.
 func TestSimOutageSeesOnlyThresholdAndProbes(t *testing.T) {
 	clk := newClock()
-	sim := provider.NewSim("a", provider.SimConfig{Clock: clk, Seed: 1,
-		Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1,
+		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
 	cb := breaker.NewCircuitBreaker("a", breaker.Config{HalfOpenProbes: 1, Delay: 30 * time.Second, Clock: clk})
 	client := sdk(gateway.Chain(sim,
 		breaker.Retry(breaker.RetryConfig{Deadline: 10 * time.Second, Rand: noJitter, Clock: clk}),
@@ -63,7 +62,7 @@ func TestSimOutageSeesOnlyThresholdAndProbes(t *testing.T) {
 		assert.EqualValues(t, breaker.DefaultFailureThreshold+window, sim.Requests(), "one probe per delay window")
 	}
 
-	sim.SetFaults(provider.Faults{})
+	sim.SetFaults(gatewaytest.Faults{})
 	clk.Advance(30 * time.Second)
 	resp, err := client.Chat.Completions.New(context.Background(), chatParams())
 	require.NoError(t, err)
@@ -73,7 +72,7 @@ func TestSimOutageSeesOnlyThresholdAndProbes(t *testing.T) {
 
 // faultsPerRequest sets the Sim's faults before each request from a
 // sequence (the last applies to the rest).
-func faultsPerRequest(sim *provider.Sim, seq ...provider.Faults) gateway.Middleware {
+func faultsPerRequest(sim *gatewaytest.Sim, seq ...gatewaytest.Faults) gateway.Middleware {
 	var n atomic.Int64
 	return func(next http.RoundTripper) http.RoundTripper {
 		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
@@ -88,12 +87,12 @@ func faultsPerRequest(sim *provider.Sim, seq ...provider.Faults) gateway.Middlew
 // silently; the SDK reads one clean stream.
 func TestSimStreamStallBeforeFirstTokenIsInvisible(t *testing.T) {
 	clk := newClock()
-	sim := provider.NewSim("a", provider.SimConfig{Clock: clk, Seed: 1})
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1})
 	rt := gateway.Chain(sim,
 		breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk}),
 		breaker.NewCircuitBreaker("a", breaker.Config{Clock: clk}).Middleware(),
 		breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 10 * time.Second, Clock: clk}),
-		faultsPerRequest(sim, provider.Faults{StallRate: 1}, provider.Faults{}))
+		faultsPerRequest(sim, gatewaytest.Faults{StallRate: 1}, gatewaytest.Faults{}))
 	client := sdk(rt)
 	done := make(chan string, 1)
 	go func() {
@@ -116,7 +115,7 @@ func TestSimStreamStallBeforeFirstTokenIsInvisible(t *testing.T) {
 // RELIABILITY 9 through the SDK: a stream cut after content started is not
 // retried and ends with an error, not a clean end.
 func TestSimStreamCutAfterContentReachesTheCaller(t *testing.T) {
-	sim := provider.NewSim("a", provider.SimConfig{Seed: 1, Faults: provider.Faults{CutRate: 1, CutAfter: 3}})
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}})
 	client := sdk(gateway.Chain(sim, breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()})))
 	stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams())
 	var sb strings.Builder
@@ -134,7 +133,7 @@ func TestSimStreamCutAfterContentReachesTheCaller(t *testing.T) {
 // RELIABILITY 38: 1000 streams cancelled midway: goroutines back to
 // baseline, every slot and permit released, no breaker failure.
 func TestSimThousandStreamsCancelledMidway(t *testing.T) {
-	sim := provider.NewSim("a", provider.SimConfig{Seed: 1, TokensPerSecond: 2000, CompletionTokens: 1000})
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, TokensPerSecond: 2000, CompletionTokens: 1000})
 	cb := breaker.NewCircuitBreaker("a", breaker.Config{})
 	bh := breaker.NewBulkhead(64, breaker.BulkheadConfig{MaxWait: time.Minute})
 	client := gateway.NewClient(gateway.Chain(sim,
@@ -199,7 +198,7 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 // RELIABILITY 2 over a socket: resets and refused connections are failures;
 // they are retried and open the breaker.
 func TestSocketResetsAndRefusalsAreFailures(t *testing.T) {
-	srv := gatewaytest.NewServer(provider.NewSim("a", provider.SimConfig{Seed: 1}))
+	srv := gatewaytest.NewServer(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1}))
 	defer srv.Close()
 	up := newUpstream(t, srv)
 
@@ -227,7 +226,7 @@ func TestSocketResetsAndRefusalsAreFailures(t *testing.T) {
 // RELIABILITY 2 and 7: a stalled socket is cut by the header timeout, a
 // failure that is retried on a chat call.
 func TestSocketStallIsCutAndRetried(t *testing.T) {
-	srv := gatewaytest.NewServer(provider.NewSim("a", provider.SimConfig{Seed: 1}))
+	srv := gatewaytest.NewServer(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1}))
 	defer srv.Close()
 	up := newUpstream(t, srv)
 	clk := newClock()

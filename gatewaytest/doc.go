@@ -3,10 +3,10 @@
 // upstream on a real socket that injects the faults only a socket can
 // (Server), and a fake clock (Clock).
 //
-// Server serves any gateway.Provider, usually a provider.Sim, so a provider
+// Server serves any gateway.Provider, usually a gatewaytest.Sim, so a provider
 // adapter, an SDK or a whole gateway can be pointed at it:
 //
-//	s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{}))
+//	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
 //	defer s.Close()
 //	s.SetFaults(gatewaytest.SocketFaults{ResetRate: 0.1, Seed: 1})
 //	client := openai.NewClient(option.WithBaseURL(s.BaseURL()), option.WithHTTPClient(s.Client()))

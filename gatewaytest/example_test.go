@@ -9,12 +9,11 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
 )
 
 func ExampleNewServer() {
 	// A simulated model behind a real loopback socket.
-	s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{Models: []string{"m1"}}))
+	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"m1"}}))
 	defer s.Close()
 
 	req, _ := http.NewRequest(http.MethodPost, s.BaseURL()+"/chat/completions",

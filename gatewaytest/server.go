@@ -77,7 +77,7 @@ const (
 )
 
 // Server is an OpenAI-compatible upstream on a real loopback socket: it
-// serves gateway.NewHandler(p), so any Provider (a provider.Sim, say)
+// serves gateway.NewHandler(p), so any Provider (a Sim, say)
 // answers /v1/chat/completions, /v1/completions, /v1/embeddings and
 // /v1/models over HTTP/1.1, as net/http/httptest serves a handler. On top
 // it injects what only a socket can do (SetFaults) and records the requests

@@ -11,13 +11,12 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
 )
 
 // RELIABILITY case 41: a zero-latency upstream streaming through the handler
 // over HTTP/1.1 keep-alive connections: 2,000 streams, none cut.
 func TestServerStreamsAreNotCut(t *testing.T) {
-	s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{}))
+	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
 	const streams, workers = 2000, 8
 	var next, bad atomic.Int64

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
 )
 
 const chatBody = `{"model":"m1","messages":[{"role":"user","content":"hi"}]}`
@@ -32,7 +31,7 @@ func post(ctx context.Context, s *gatewaytest.Server, client *http.Client, body 
 }
 
 func TestServerServesProvider(t *testing.T) {
-	s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{CompletionTokens: 3}))
+	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3}))
 	defer s.Close()
 
 	resp, err := post(context.Background(), s, s.Client(), chatBody)
@@ -70,7 +69,7 @@ func TestServerServesProvider(t *testing.T) {
 }
 
 func TestServerRecorderIsBounded(t *testing.T) {
-	s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{}))
+	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
 	const n = gatewaytest.MaxRecorded + 44
 	for i := range n {
@@ -107,7 +106,7 @@ func freshClient() *http.Client {
 }
 
 func TestServerResetFault(t *testing.T) {
-	sim := provider.NewSim("sim", provider.SimConfig{})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	s := gatewaytest.NewServer(sim)
 	defer s.Close()
 	s.SetFaults(gatewaytest.SocketFaults{ResetRate: 1})
@@ -122,7 +121,7 @@ func TestServerResetFault(t *testing.T) {
 }
 
 func TestServerResetAfterHeaders(t *testing.T) {
-	s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{CompletionTokens: 50}))
+	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 50}))
 	defer s.Close()
 	s.SetFaults(gatewaytest.SocketFaults{ResetAfterHeaders: 1})
 	for _, body := range []string{streamBody, chatBody} {
@@ -140,7 +139,7 @@ func TestServerResetAfterHeaders(t *testing.T) {
 }
 
 func TestServerStallEndsWhenClientGivesUp(t *testing.T) {
-	sim := provider.NewSim("sim", provider.SimConfig{})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	s := gatewaytest.NewServer(sim)
 	defer s.Close()
 	s.SetFaults(gatewaytest.SocketFaults{StallRate: 1})
@@ -164,7 +163,7 @@ func TestServerStallEndsWhenClientGivesUp(t *testing.T) {
 
 func TestServerCloseReleasesStalls(t *testing.T) {
 	// A Sim that hangs too: Close must release the handler blocked in it.
-	sim := provider.NewSim("sim", provider.SimConfig{Faults: provider.Faults{TimeoutRate: 1}})
+	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}})
 	s := gatewaytest.NewServer(sim)
 	s.SetFaults(gatewaytest.SocketFaults{StallRate: 0.5, Seed: 3})
 	const n = 6
@@ -194,7 +193,7 @@ func TestServerCloseReleasesStalls(t *testing.T) {
 }
 
 func TestServerSlowHeaders(t *testing.T) {
-	s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{}))
+	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
 	const delay = 20 * time.Millisecond
 	s.SetFaults(gatewaytest.SocketFaults{SlowHeaders: delay})
@@ -222,7 +221,7 @@ func TestServerSlowHeaders(t *testing.T) {
 
 func TestServerFaultRates(t *testing.T) {
 	run := func() (resets int, faults []string) {
-		s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{}))
+		s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
 		defer s.Close()
 		s.SetFaults(gatewaytest.SocketFaults{ResetRate: 0.3, Seed: 11})
 		client := freshClient()
@@ -254,7 +253,7 @@ func TestServerFaultRates(t *testing.T) {
 }
 
 func TestServerSetFaultsPanics(t *testing.T) {
-	s := gatewaytest.NewServer(provider.NewSim("sim", provider.SimConfig{}))
+	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
 	assert.Panics(t, func() { s.SetFaults(gatewaytest.SocketFaults{ResetRate: 2}) })
 	assert.Panics(t, func() { s.SetFaults(gatewaytest.SocketFaults{SlowHeaders: -1}) })

@@ -10,9 +10,9 @@
 // connection resets, stalled and cut streams). It is the provider of tests
 // and benchmarks and the embedded default of the main job:
 //
-//	sim := provider.NewSim("sim-a", provider.SimConfig{
+//	sim := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{
 //		Models: []string{"gpt-4o-mini"},
-//		Faults: provider.Faults{ErrorRate: 0.05, ErrorStatuses: []int{429, 503}},
+//		Faults: gatewaytest.Faults{ErrorRate: 0.05, ErrorStatuses: []int{429, 503}},
 //		Seed:   1,
 //	})
 //	client := gateway.NewClient(sim) // an *http.Client for any OpenAI SDK
@@ -38,11 +38,11 @@
 // before it. Update swaps targets and weights atomically (a canary is a
 // weight); /v1/models lists the union of the targets' models.
 //
-//	router, err := provider.NewRouter("llm", []provider.Target{
+//	router, err := router.New("llm", []router.Target{
 //		{Provider: openai, Weight: 95, Models: []string{"gpt-4.1"}},
 //		{Provider: canary, Weight: 5, Models: []string{"gpt-4.1"}},
 //		{Provider: anthropic, Weight: 1, Tier: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5"}},
-//	}, provider.RouterConfig{})
+//	}, router.Config{})
 //
 // Sim.SetFaults changes the faults at run time, to kill and revive a
 // provider in the middle of a test; Sim.Requests counts the calls it

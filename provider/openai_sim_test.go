@@ -21,16 +21,16 @@ import (
 )
 
 // simUpstream serves a simulator over a loopback socket, closed with the test.
-func simUpstream(t *testing.T, cfg provider.SimConfig) (*gatewaytest.Server, *provider.Sim) {
+func simUpstream(t *testing.T, cfg gatewaytest.SimConfig) (*gatewaytest.Server, *gatewaytest.Sim) {
 	t.Helper()
-	sim := provider.NewSim("upstream", cfg)
+	sim := gatewaytest.NewSim("upstream", cfg)
 	srv := gatewaytest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return srv, sim
 }
 
 func TestOpenAI_OfficialSDKOverSim(t *testing.T) {
-	srv, sim := simUpstream(t, provider.SimConfig{Models: []string{"gpt-4.1-2025-04-14", "text-embedding-3-small"}})
+	srv, sim := simUpstream(t, gatewaytest.SimConfig{Models: []string{"gpt-4.1-2025-04-14", "text-embedding-3-small"}})
 	p := newTestOpenAI(t, provider.OpenAIConfig{
 		BaseURL:  srv.BaseURL(),
 		APIKey:   upstreamKey,
@@ -101,16 +101,16 @@ type gatewayProvider struct {
 func (g gatewayProvider) Name() string { return g.name }
 
 func TestOpenAI_SimUpstreamErrorsPassThrough(t *testing.T) {
-	srv, sim := simUpstream(t, provider.SimConfig{})
+	srv, sim := simUpstream(t, gatewaytest.SimConfig{})
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: srv.BaseURL(), APIKey: upstreamKey})
-	sim.SetFaults(provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}})
+	sim.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}})
 	resp := oaiPost(t, gateway.NewClient(p), "/v1/chat/completions", chatBody)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "an upstream status is returned as it is")
 	assert.Contains(t, readAll(t, resp.Body), `"error"`)
 }
 
 func TestOpenAI_SocketResetIsClassifiableAndHidesKey(t *testing.T) {
-	srv, _ := simUpstream(t, provider.SimConfig{})
+	srv, _ := simUpstream(t, gatewaytest.SimConfig{})
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: srv.BaseURL(), APIKey: upstreamKey})
 	srv.SetFaults(gatewaytest.SocketFaults{ResetRate: 1})
 	req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", strings.NewReader(chatBody))
@@ -129,7 +129,7 @@ func TestOpenAI_SocketResetIsClassifiableAndHidesKey(t *testing.T) {
 }
 
 func TestOpenAI_StreamResetAfterHeadersIsAReadError(t *testing.T) {
-	srv, _ := simUpstream(t, provider.SimConfig{})
+	srv, _ := simUpstream(t, gatewaytest.SimConfig{})
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: srv.BaseURL(), APIKey: upstreamKey})
 	srv.SetFaults(gatewaytest.SocketFaults{ResetAfterHeaders: 1})
 	resp := oaiPost(t, gateway.NewClient(p), "/v1/chat/completions", streamBody)
@@ -141,7 +141,7 @@ func TestOpenAI_StreamResetAfterHeadersIsAReadError(t *testing.T) {
 }
 
 func TestOpenAI_StalledUpstreamEndsWithCallerContext(t *testing.T) {
-	srv, _ := simUpstream(t, provider.SimConfig{})
+	srv, _ := simUpstream(t, gatewaytest.SimConfig{})
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: srv.BaseURL()})
 	srv.SetFaults(gatewaytest.SocketFaults{StallRate: 1})
 	ctx, cancel := context.WithCancel(t.Context())

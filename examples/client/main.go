@@ -22,7 +22,8 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
 )
 
 func main() {
@@ -34,21 +35,21 @@ func main() {
 
 func run(ctx context.Context, w io.Writer) error {
 	models := []string{"gpt-4o-mini"}
-	primary := provider.NewSim("primary", provider.SimConfig{Models: models, Seed: 3,
+	primary := gatewaytest.NewSim("primary", gatewaytest.SimConfig{Models: models, Seed: 3,
 		Reply: "Hi! The primary answered.", CompletionTokens: 4,
-		Faults: provider.Faults{ErrorRate: 0.5, ErrorStatuses: []int{503}}}) // fails half the calls
-	backup := provider.NewSim("backup", provider.SimConfig{Models: models,
+		Faults: gatewaytest.Faults{ErrorRate: 0.5, ErrorStatuses: []int{503}}}) // fails half the calls
+	backup := gatewaytest.NewSim("backup", gatewaytest.SimConfig{Models: models,
 		Reply: "Hi! The backup answered.", CompletionTokens: 4})
 
 	budget := breaker.NewBudget(breaker.BudgetConfig{}) // one budget for retries and fallbacks
-	router, err := provider.NewRouter("llm", []provider.Target{
+	rtr, err := router.New("llm", []router.Target{
 		{Provider: primary, Weight: 1},
 		{Provider: backup, Weight: 1, Tier: 1}, // only when the primary cannot serve
-	}, provider.RouterConfig{Budget: budget})
+	}, router.Config{Budget: budget})
 	if err != nil {
 		return err
 	}
-	chain := gateway.Chain(router, captureCall, breaker.Retry(breaker.RetryConfig{Budget: budget}))
+	chain := gateway.Chain(rtr, captureCall, breaker.Retry(breaker.RetryConfig{Budget: budget}))
 
 	client := openai.NewClient(
 		option.WithHTTPClient(gateway.NewClient(chain)),

@@ -8,14 +8,16 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/gatewaytest"
 	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
 )
 
 // app is a built gateway: the handler to serve, and what to release when
 // the server has stopped.
 type app struct {
 	handler   http.Handler
-	router    *provider.Router
+	router    *router.Router
 	providers []gateway.Provider
 }
 
@@ -35,7 +37,7 @@ func (a *app) Close() {
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON
 //	  captureCall             hands the Call to the access log
 //	  breaker.Retry           backoff, Retry-After, deadline, shared budget
-//	    provider.Router       tiers, weights, cooldowns, fallback
+//	    router.Router       tiers, weights, cooldowns, fallback
 //	      per target: CircuitBreaker, Timeouts
 //	        Provider          openai, azure or sim
 //
@@ -56,7 +58,7 @@ func build(cfg *config, logger *slog.Logger) (_ *app, err error) {
 		// this budget: a cold gateway survives a target dying.
 		b := cfg.Router.Budget
 		budget = breaker.NewBudget(breaker.BudgetConfig{Ratio: b.Ratio,
-			MinRetries: cmp.Or(b.MinRetries, provider.DefaultRouterMinRetries), Window: b.Window})
+			MinRetries: cmp.Or(b.MinRetries, router.DefaultRouterMinRetries), Window: b.Window})
 		return nil
 	})
 	if err != nil {
@@ -90,14 +92,14 @@ func build(cfg *config, logger *slog.Logger) (_ *app, err error) {
 			targets = append(targets, targetConf{Provider: p.Name})
 		}
 	}
-	rts := make([]provider.Target, len(targets))
+	rts := make([]router.Target, len(targets))
 	for i, t := range targets {
 		name := cmp.Or(t.Name, t.Provider)
 		weight := 1
 		if t.Weight != nil {
 			weight = *t.Weight
 		}
-		rts[i] = provider.Target{Name: name, Provider: byName[t.Provider], Weight: weight, Tier: t.Tier,
+		rts[i] = router.Target{Name: name, Provider: byName[t.Provider], Weight: weight, Tier: t.Tier,
 			Models: t.Models, ModelMap: t.ModelMap, Middlewares: []gateway.Middleware{timeouts}}
 		err = guard(src, fmt.Sprintf("router.targets[%d].breaker", i), func() error {
 			rts[i].Breaker = breaker.NewCircuitBreaker(name, breakerConfig(t.Breaker))
@@ -109,11 +111,11 @@ func build(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	}
 	err = guard(src, "router", func() (err error) {
 		r := cfg.Router
-		var strategy provider.Strategy
+		var strategy router.Strategy
 		if err := strategy.UnmarshalText([]byte(r.Strategy)); err != nil {
 			return err
 		}
-		a.router, err = provider.NewRouter("llmgate", rts, provider.RouterConfig{
+		a.router, err = router.New("llmgate", rts, router.Config{
 			Strategy: strategy, Budget: budget, FirstTokenTimeout: r.FirstTokenTimeout,
 			Cooldown: r.Cooldown, CooldownCeiling: r.CooldownCeiling, HintFloor: r.HintFloor, DisableHints: r.DisableHints,
 		})
@@ -172,10 +174,10 @@ func newProvider(p *providerConf) (gateway.Provider, error) {
 			s = &simConf{}
 		}
 		f := s.Faults
-		return provider.NewSim(p.Name, provider.SimConfig{
+		return gatewaytest.NewSim(p.Name, gatewaytest.SimConfig{
 			Models: p.Models, Latency: s.Latency, TTFT: s.TTFT, TokensPerSecond: s.TokensPerSecond,
 			CompletionTokens: s.CompletionTokens, Reply: s.Reply, Seed: s.Seed,
-			Faults: provider.Faults{ErrorRate: f.ErrorRate, ErrorStatuses: f.ErrorStatuses, RetryAfter: f.RetryAfter,
+			Faults: gatewaytest.Faults{ErrorRate: f.ErrorRate, ErrorStatuses: f.ErrorStatuses, RetryAfter: f.RetryAfter,
 				TimeoutRate: f.TimeoutRate, ResetRate: f.ResetRate, StallRate: f.StallRate, CutRate: f.CutRate, CutAfter: f.CutAfter},
 		}), nil
 	}

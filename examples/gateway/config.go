@@ -51,7 +51,7 @@ type azureConf struct {
 	Deployments map[string]string `yaml:"deployments"`
 }
 
-// simConf configures a provider.Sim; models come from providerConf.Models.
+// simConf configures a gatewaytest.Sim; models come from providerConf.Models.
 type simConf struct {
 	Latency          time.Duration `yaml:"latency"`
 	TTFT             time.Duration `yaml:"ttft"`
@@ -73,7 +73,7 @@ type faultsConf struct {
 	CutAfter      int           `yaml:"cut_after"`
 }
 
-// routerConf configures the provider.Router in front of the providers.
+// routerConf configures the router.Router in front of the providers.
 type routerConf struct {
 	Strategy          string        `yaml:"strategy"`
 	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
 )
 
 // The real-provider path end to end: a config file names an openai-type
@@ -19,7 +18,7 @@ import (
 // never the caller's key, which is logged nowhere either.
 func TestRunOpenAIUpstream(t *testing.T) {
 	const upstreamKey, callerKey = "sk-upstream-configured-key", "sk-caller-virtual-key"
-	up := gatewaytest.NewServer(provider.NewSim("upstream", provider.SimConfig{Models: []string{"gpt-4.1"}}))
+	up := gatewaytest.NewServer(gatewaytest.NewSim("upstream", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}}))
 	t.Cleanup(up.Close)
 	t.Setenv("TEST_UPSTREAM_URL", up.BaseURL())
 	t.Setenv("TEST_UPSTREAM_KEY", upstreamKey)
@@ -43,7 +42,7 @@ router:
 
 	c, err := client.Chat.Completions.New(ctx, chatParams) // gpt-4o-mini, renamed by the target
 	require.NoError(t, err)
-	assert.Equal(t, provider.DefaultSimReply, c.Choices[0].Message.Content)
+	assert.Equal(t, gatewaytest.DefaultSimReply, c.Choices[0].Message.Content)
 	assert.Equal(t, "gpt-4.1", c.Model)
 
 	stream := client.Chat.Completions.NewStreaming(ctx, chatParams)
@@ -55,7 +54,7 @@ router:
 	}
 	require.NoError(t, stream.Err())
 	require.NoError(t, stream.Close())
-	assert.Equal(t, provider.DefaultSimReply, text.String())
+	assert.Equal(t, gatewaytest.DefaultSimReply, text.String())
 
 	reqs := up.Requests()
 	require.Len(t, reqs, 2)
@@ -80,7 +79,7 @@ router:
 // An upstream that answers with an error reaches the SDK as the same API
 // error, after the retries the configuration allows.
 func TestRunOpenAIUpstreamDown(t *testing.T) {
-	sim := provider.NewSim("upstream", provider.SimConfig{Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, Seed: 1})
+	sim := gatewaytest.NewSim("upstream", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, Seed: 1})
 	up := gatewaytest.NewServer(sim)
 	t.Cleanup(up.Close)
 	t.Setenv("TEST_UPSTREAM_URL", up.BaseURL())

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway/breaker"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
 )
 
 // checker collects configuration errors, each at its key's line.
@@ -178,7 +178,7 @@ func (c *checker) sim(path string, s *simConf) {
 }
 
 func (c *checker) router(r *routerConf, providers map[string]bool) {
-	var s provider.Strategy
+	var s router.Strategy
 	if err := s.UnmarshalText([]byte(r.Strategy)); err != nil {
 		c.fail("router.strategy", "unknown strategy %q: want weighted_round_robin, weighted_random, least_in_flight or latency_aware", r.Strategy)
 	}
@@ -213,8 +213,8 @@ func (c *checker) router(r *routerConf, providers map[string]bool) {
 			c.fail(path+".name", "duplicate target name %q (give each target of one provider its own name)", name)
 		}
 		names[name] = true
-		if t.Weight != nil && (*t.Weight < 1 || *t.Weight > provider.MaxWeight) {
-			c.fail(path+".weight", "must be in 1..%d (leave it out for 1)", provider.MaxWeight)
+		if t.Weight != nil && (*t.Weight < 1 || *t.Weight > router.MaxWeight) {
+			c.fail(path+".weight", "must be in 1..%d (leave it out for 1)", router.MaxWeight)
 		}
 		notNegative(c, path+".tier", t.Tier)
 		nonEmpty(c, path+".models", t.Models)

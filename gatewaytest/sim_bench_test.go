@@ -1,4 +1,4 @@
-package provider_test
+package gatewaytest_test
 
 import (
 	"bytes"
@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // benchSim sends body to the Sim b.N times, reading and closing each
 // response. withCall binds the parsed Call as an entry point would; without
 // it the Sim parses the body itself.
 func benchSim(b *testing.B, body string, withCall bool) {
-	s := provider.NewSim("sim", provider.SimConfig{})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	ctx := context.Background()
 	if withCall {
 		c, err := gateway.ParseCall(gateway.OpChat, []byte(body), gateway.Limits{})
@@ -54,7 +54,7 @@ func BenchmarkSim(b *testing.B) {
 // BenchmarkSimTransport is a non-streaming call through the client-mode
 // entry point: parse, dispatch to the Sim, read with the usage tap.
 func BenchmarkSimTransport(b *testing.B) {
-	rt := gateway.NewTransport(provider.NewSim("sim", provider.SimConfig{}))
+	rt := gateway.NewTransport(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
 	body := []byte(simChatBody)
 	buf := make([]byte, 32<<10)
 	b.ReportAllocs()

@@ -1,4 +1,4 @@
-package provider_test
+package router_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
 )
 
 const (
@@ -27,9 +27,9 @@ const (
 
 var rtrEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func rtrRouter(t testing.TB, targets []provider.Target, cfg provider.RouterConfig) *provider.Router {
+func rtrRouter(t testing.TB, targets []router.Target, cfg router.Config) *router.Router {
 	t.Helper()
-	r, err := provider.NewRouter("router", targets, cfg)
+	r, err := router.New("router", targets, cfg)
 	require.NoError(t, err)
 	return r
 }
@@ -70,56 +70,56 @@ func rtrTargets(c *gateway.Call) []string {
 	return out
 }
 
-func rtrDead(name string, status int) *provider.Sim {
-	return provider.NewSim(name, provider.SimConfig{Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}, Seed: 1})
+func rtrDead(name string, status int) *gatewaytest.Sim {
+	return gatewaytest.NewSim(name, gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}, Seed: 1})
 }
 
 func TestNewRouterRejectsBadConfig(t *testing.T) {
-	sim := provider.NewSim("a", provider.SimConfig{})
-	ok := provider.Target{Provider: sim, Weight: 1}
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	ok := router.Target{Provider: sim, Weight: 1}
 	cases := []struct {
 		name    string
-		targets []provider.Target
-		cfg     provider.RouterConfig
+		targets []router.Target
+		cfg     router.Config
 	}{
-		{"no targets", nil, provider.RouterConfig{}},
-		{"no provider", []provider.Target{{Name: "x", Weight: 1}}, provider.RouterConfig{}},
-		{"zero weight", []provider.Target{{Provider: sim}}, provider.RouterConfig{}},
-		{"negative weight", []provider.Target{{Provider: sim, Weight: -1}}, provider.RouterConfig{}},
-		{"weight too large", []provider.Target{{Provider: sim, Weight: provider.MaxWeight + 1}}, provider.RouterConfig{}},
-		{"negative tier", []provider.Target{{Provider: sim, Weight: 1, Tier: -1}}, provider.RouterConfig{}},
-		{"duplicate name", []provider.Target{ok, ok}, provider.RouterConfig{}},
-		{"duplicate explicit name", []provider.Target{{Name: "x", Provider: sim, Weight: 1}, {Name: "x", Provider: provider.NewSim("b", provider.SimConfig{}), Weight: 1}}, provider.RouterConfig{}},
-		{"empty model", []provider.Target{{Provider: sim, Weight: 1, Models: []string{""}}}, provider.RouterConfig{}},
-		{"pattern as rename target", []provider.Target{{Provider: sim, Weight: 1, ModelMap: map[string]string{"a": "b*"}}}, provider.RouterConfig{}},
-		{"nil middleware", []provider.Target{{Provider: sim, Weight: 1, Middlewares: []gateway.Middleware{nil}}}, provider.RouterConfig{}},
-		{"negative cooldown", []provider.Target{ok}, provider.RouterConfig{Cooldown: -1}},
-		{"negative first-token timeout", []provider.Target{ok}, provider.RouterConfig{FirstTokenTimeout: -time.Second}},
-		{"negative hint floor", []provider.Target{ok}, provider.RouterConfig{HintFloor: -1}},
-		{"unknown strategy", []provider.Target{ok}, provider.RouterConfig{Strategy: 9}},
+		{"no targets", nil, router.Config{}},
+		{"no provider", []router.Target{{Name: "x", Weight: 1}}, router.Config{}},
+		{"zero weight", []router.Target{{Provider: sim}}, router.Config{}},
+		{"negative weight", []router.Target{{Provider: sim, Weight: -1}}, router.Config{}},
+		{"weight too large", []router.Target{{Provider: sim, Weight: router.MaxWeight + 1}}, router.Config{}},
+		{"negative tier", []router.Target{{Provider: sim, Weight: 1, Tier: -1}}, router.Config{}},
+		{"duplicate name", []router.Target{ok, ok}, router.Config{}},
+		{"duplicate explicit name", []router.Target{{Name: "x", Provider: sim, Weight: 1}, {Name: "x", Provider: gatewaytest.NewSim("b", gatewaytest.SimConfig{}), Weight: 1}}, router.Config{}},
+		{"empty model", []router.Target{{Provider: sim, Weight: 1, Models: []string{""}}}, router.Config{}},
+		{"pattern as rename target", []router.Target{{Provider: sim, Weight: 1, ModelMap: map[string]string{"a": "b*"}}}, router.Config{}},
+		{"nil middleware", []router.Target{{Provider: sim, Weight: 1, Middlewares: []gateway.Middleware{nil}}}, router.Config{}},
+		{"negative cooldown", []router.Target{ok}, router.Config{Cooldown: -1}},
+		{"negative first-token timeout", []router.Target{ok}, router.Config{FirstTokenTimeout: -time.Second}},
+		{"negative hint floor", []router.Target{ok}, router.Config{HintFloor: -1}},
+		{"unknown strategy", []router.Target{ok}, router.Config{Strategy: 9}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := provider.NewRouter("router", c.targets, c.cfg)
+			r, err := router.New("router", c.targets, c.cfg)
 			require.Error(t, err)
 			assert.Nil(t, r)
-			assert.ErrorIs(t, err, provider.ErrRouterConfig)
+			assert.ErrorIs(t, err, router.ErrConfig)
 			assert.True(t, strings.HasPrefix(err.Error(), "provider: "), err.Error())
 		})
 	}
-	_, err := provider.NewRouter("", []provider.Target{ok}, provider.RouterConfig{})
-	assert.ErrorIs(t, err, provider.ErrRouterConfig)
+	_, err := router.New("", []router.Target{ok}, router.Config{})
+	assert.ErrorIs(t, err, router.ErrConfig)
 }
 
 func TestRouterModelsIsTheUnion(t *testing.T) {
-	a := provider.NewSim("a", provider.SimConfig{Models: []string{"gpt-4.1", "gpt-4o-mini"}})
-	b := provider.NewSim("b", provider.SimConfig{Models: []string{"claude-sonnet-4.5"}})
-	anyModel := provider.NewSim("c", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{
+	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{Models: []string{"gpt-4.1", "gpt-4o-mini"}})
+	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{Models: []string{"claude-sonnet-4.5"}})
+	anyModel := gatewaytest.NewSim("c", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{
 		{Provider: a, Weight: 1},
 		{Provider: b, Weight: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5", "gpt-5*": "claude-opus-4"}},
 		{Provider: anyModel, Weight: 1, Models: []string{"llama-*", "gpt-4o-mini"}},
-	}, provider.RouterConfig{})
+	}, router.Config{})
 	want := []string{"claude-sonnet-4.5", "gpt-4.1", "gpt-4o-mini"}
 	assert.Equal(t, want, r.Models())
 	assert.Equal(t, []string{"a", "b", "c"}, r.Targets())
@@ -148,12 +148,12 @@ func TestRouterModelsIsTheUnion(t *testing.T) {
 }
 
 func TestRouterRoutesByModel(t *testing.T) {
-	gpt := provider.NewSim("gpt", provider.SimConfig{Models: []string{"gpt-4.1"}})
-	llama := provider.NewSim("llama", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{
+	gpt := gatewaytest.NewSim("gpt", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}})
+	llama := gatewaytest.NewSim("llama", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{
 		{Provider: gpt, Weight: 1},
 		{Provider: llama, Weight: 1, Models: []string{"llama-*"}},
-	}, provider.RouterConfig{})
+	}, router.Config{})
 
 	for range 4 {
 		resp, _, call := rtrDo(t, r, rtrChatBody)
@@ -176,7 +176,7 @@ func TestRouterRoutesByModel(t *testing.T) {
 // and the Call records the model that served.
 func TestRouterFallbackRenamesModel(t *testing.T) {
 	primary := rtrDead("openai", 503)
-	backup := provider.NewSim("anthropic", provider.SimConfig{Models: []string{"claude-sonnet-4.5"}})
+	backup := gatewaytest.NewSim("anthropic", gatewaytest.SimConfig{Models: []string{"claude-sonnet-4.5"}})
 	var sent []string
 	record := func(next http.RoundTripper) http.RoundTripper {
 		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
@@ -191,11 +191,11 @@ func TestRouterFallbackRenamesModel(t *testing.T) {
 			return next.RoundTrip(out)
 		})
 	}
-	r := rtrRouter(t, []provider.Target{
+	r := rtrRouter(t, []router.Target{
 		{Provider: primary, Weight: 1, Models: []string{"gpt-4.1"}},
 		{Provider: backup, Weight: 1, Tier: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5"},
 			Middlewares: []gateway.Middleware{record}},
-	}, provider.RouterConfig{})
+	}, router.Config{})
 
 	resp, body, call := rtrDo(t, r, rtrChatBody)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
@@ -220,8 +220,8 @@ func TestRouterFallbackRenamesModel(t *testing.T) {
 // A 400 is the request's fault: it is returned as it is, without fallback.
 func TestRouterReturnsFatalAsIs(t *testing.T) {
 	bad := rtrDead("a", 400)
-	other := provider.NewSim("b", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{{Provider: bad, Weight: 1}, {Provider: other, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+	other := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: bad, Weight: 1}, {Provider: other, Weight: 1, Tier: 1}}, router.Config{})
 	resp, body, call := rtrDo(t, r, rtrChatBody)
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Contains(t, string(body), `"error"`)
@@ -234,8 +234,8 @@ func TestRouterReturnsFatalAsIs(t *testing.T) {
 func TestRouterDeadKeyMovesOn(t *testing.T) {
 	for _, status := range []int{401, 402, 403} {
 		dead := rtrDead("a", status)
-		good := provider.NewSim("b", provider.SimConfig{})
-		r := rtrRouter(t, []provider.Target{{Provider: dead, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+		good := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+		r := rtrRouter(t, []router.Target{{Provider: dead, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}}, router.Config{})
 		resp, _, call := rtrDo(t, r, rtrChatBody)
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, []string{"a", "b"}, rtrTargets(call))
@@ -248,12 +248,12 @@ func TestRouterDeadKeyMovesOn(t *testing.T) {
 // cooldown's end as Retry-After.
 func TestRouterAllFailing(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	limited := func(name string, after time.Duration) *provider.Sim {
-		return provider.NewSim(name, provider.SimConfig{Clock: clk, Seed: 1,
-			Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: after}})
+	limited := func(name string, after time.Duration) *gatewaytest.Sim {
+		return gatewaytest.NewSim(name, gatewaytest.SimConfig{Clock: clk, Seed: 1,
+			Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: after}})
 	}
 	a, b := limited("a", 7*time.Second), limited("b", 9*time.Second)
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, provider.RouterConfig{Clock: clk})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, router.Config{Clock: clk})
 
 	resp, body, call := rtrDo(t, r, rtrChatBody)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
@@ -273,10 +273,10 @@ func TestRouterAllFailing(t *testing.T) {
 // The caller's cancellation is returned at once: no fallback, and the
 // breaker counts nothing.
 func TestRouterCallerCancelDoesNotFallBack(t *testing.T) {
-	hang := provider.NewSim("a", provider.SimConfig{Faults: provider.Faults{TimeoutRate: 1}, Seed: 1})
-	other := provider.NewSim("b", provider.SimConfig{})
+	hang := gatewaytest.NewSim("a", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}, Seed: 1})
+	other := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
 	cb := breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 1})
-	r := rtrRouter(t, []provider.Target{{Provider: hang, Weight: 1, Breaker: cb}, {Provider: other, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: hang, Weight: 1, Breaker: cb}, {Provider: other, Weight: 1, Tier: 1}}, router.Config{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -297,8 +297,8 @@ func TestRouterCallerCancelDoesNotFallBack(t *testing.T) {
 // Used without an entry point, the router parses the body itself, closes it
 // and leaves the request as it was.
 func TestRouterWithoutEntryPoint(t *testing.T) {
-	sim := provider.NewSim("a", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{{Provider: sim, Weight: 1}}, provider.RouterConfig{})
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: sim, Weight: 1}}, router.Config{})
 	body := &rtrCloseCounter{Reader: strings.NewReader(rtrChatBody)}
 	req, err := http.NewRequest(http.MethodPost, rtrChatURL, body)
 	require.NoError(t, err)
@@ -336,8 +336,8 @@ func TestRouterClosesDiscardedBodies(t *testing.T) {
 		bodies = append(bodies, b)
 		return &http.Response{StatusCode: 500, Header: http.Header{}, Body: b, Request: req}, nil
 	})
-	good := provider.NewSim("b", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}}, router.Config{})
 	resp, _, _ := rtrDo(t, r, rtrChatBody)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Len(t, bodies, 1)

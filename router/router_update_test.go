@@ -1,4 +1,4 @@
-package provider_test
+package router_test
 
 import (
 	"io"
@@ -16,16 +16,16 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
 )
 
 // Weights and targets swapped 1,000 times while 64 goroutines call: no call
 // fails and the race detector sees nothing.
 func TestRouterUpdateUnderLoad(t *testing.T) {
-	a := provider.NewSim("a", provider.SimConfig{})
-	b := provider.NewSim("b", provider.SimConfig{})
-	canary := provider.NewSim("canary", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, provider.RouterConfig{})
+	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	canary := gatewaytest.NewSim("canary", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, router.Config{})
 	client := gateway.NewClient(r)
 
 	stop := make(chan struct{})
@@ -58,9 +58,9 @@ func TestRouterUpdateUnderLoad(t *testing.T) {
 		for calls.Load() < int64(2*i) && time.Since(start) < 10*time.Second {
 			runtime.Gosched()
 		}
-		targets := []provider.Target{{Provider: a, Weight: 1 + i%7}, {Provider: b, Weight: 1 + i%5, Tier: i % 2}}
+		targets := []router.Target{{Provider: a, Weight: 1 + i%7}, {Provider: b, Weight: 1 + i%5, Tier: i % 2}}
 		if i%3 == 0 {
-			targets = append(targets, provider.Target{Provider: canary, Weight: 1})
+			targets = append(targets, router.Target{Provider: canary, Weight: 1})
 		}
 		require.NoError(t, r.Update(targets))
 	}
@@ -75,12 +75,12 @@ func TestRouterUpdateUnderLoad(t *testing.T) {
 // and its cooldown.
 func TestRouterUpdateKeepsTargetState(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	dead := provider.NewSim("dead", provider.SimConfig{Clock: clk, Seed: 1, Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
-	limited := provider.NewSim("limited", provider.SimConfig{Clock: clk, Seed: 1,
-		Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: time.Minute}})
-	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
-	r := rtrRouter(t, []provider.Target{{Provider: dead, Weight: 1}, {Provider: limited, Weight: 1}, {Provider: live, Weight: 1}},
-		provider.RouterConfig{Clock: clk})
+	dead := gatewaytest.NewSim("dead", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	limited := gatewaytest.NewSim("limited", gatewaytest.SimConfig{Clock: clk, Seed: 1,
+		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: time.Minute}})
+	live := gatewaytest.NewSim("live", gatewaytest.SimConfig{Clock: clk})
+	r := rtrRouter(t, []router.Target{{Provider: dead, Weight: 1}, {Provider: limited, Weight: 1}, {Provider: live, Weight: 1}},
+		router.Config{Clock: clk})
 	for range 30 {
 		resp, _, _ := rtrDo(t, r, rtrChatBody)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -89,7 +89,7 @@ func TestRouterUpdateKeepsTargetState(t *testing.T) {
 	assert.Equal(t, int64(5), deadSeen, "the breaker opened after its threshold")
 	assert.Equal(t, int64(1), limitedSeen, "cooling down after one 429")
 
-	require.NoError(t, r.Update([]provider.Target{{Provider: dead, Weight: 10}, {Provider: limited, Weight: 10}, {Provider: live, Weight: 1}}))
+	require.NoError(t, r.Update([]router.Target{{Provider: dead, Weight: 10}, {Provider: limited, Weight: 10}, {Provider: live, Weight: 1}}))
 	for range 30 {
 		resp, _, _ := rtrDo(t, r, rtrChatBody)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -98,8 +98,8 @@ func TestRouterUpdateKeepsTargetState(t *testing.T) {
 	assert.Equal(t, limitedSeen, limited.Requests(), "still cooling down after Update")
 
 	// A target removed and added back starts afresh.
-	require.NoError(t, r.Update([]provider.Target{{Provider: live, Weight: 1}}))
-	require.NoError(t, r.Update([]provider.Target{{Provider: dead, Weight: 1}, {Provider: live, Weight: 1}}))
+	require.NoError(t, r.Update([]router.Target{{Provider: live, Weight: 1}}))
+	require.NoError(t, r.Update([]router.Target{{Provider: dead, Weight: 1}, {Provider: live, Weight: 1}}))
 	rtrDo(t, r, rtrChatBody)
 	assert.Equal(t, deadSeen+1, dead.Requests())
 }
@@ -107,30 +107,30 @@ func TestRouterUpdateKeepsTargetState(t *testing.T) {
 // A canary share is a weight, and Update changes it at once; a failed Update
 // changes nothing.
 func TestRouterCanaryWeight(t *testing.T) {
-	main := provider.NewSim("main", provider.SimConfig{})
-	canary := provider.NewSim("canary", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{{Provider: main, Weight: 1}}, provider.RouterConfig{})
+	main := gatewaytest.NewSim("main", gatewaytest.SimConfig{})
+	canary := gatewaytest.NewSim("canary", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: main, Weight: 1}}, router.Config{})
 	for range 100 {
 		rtrDo(t, r, rtrChatBody)
 	}
-	require.NoError(t, r.Update([]provider.Target{{Provider: main, Weight: 95}, {Provider: canary, Weight: 5}}))
+	require.NoError(t, r.Update([]router.Target{{Provider: main, Weight: 95}, {Provider: canary, Weight: 5}}))
 	for range 1000 {
 		rtrDo(t, r, rtrChatBody)
 	}
 	assert.Equal(t, int64(50), canary.Requests(), "5% of 1000, exactly: smooth round-robin")
 
-	err := r.Update([]provider.Target{{Provider: main, Weight: 0}})
-	assert.ErrorIs(t, err, provider.ErrRouterConfig)
+	err := r.Update([]router.Target{{Provider: main, Weight: 0}})
+	assert.ErrorIs(t, err, router.ErrConfig)
 	assert.Equal(t, []string{"main", "canary"}, r.Targets())
 }
 
 // Regression: Update wrote a target's breaker while calls in flight read it
 // without a lock (a data race under -race).
 func TestRouterUpdateRacesBreakerRead(t *testing.T) {
-	sim := provider.NewSim("a", provider.SimConfig{})
-	targets := []provider.Target{{Provider: sim, Weight: 1,
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	targets := []router.Target{{Provider: sim, Weight: 1,
 		Breaker: breaker.NewCircuitBreaker("a", breaker.Config{})}}
-	r := rtrRouter(t, targets, provider.RouterConfig{})
+	r := rtrRouter(t, targets, router.Config{})
 	client := gateway.NewClient(r)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -161,18 +161,18 @@ func TestRouterUpdateRacesBreakerRead(t *testing.T) {
 // new breaker of b refuses, the old one admits, and the call on the old
 // snapshot falls back to b.
 func TestRouterUpdateInFlightUsesItsSnapshotsBreaker(t *testing.T) {
-	good := provider.NewSim("b", provider.SimConfig{})
-	var r *provider.Router
-	var next []provider.Target
+	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	var r *router.Router
+	var next []router.Target
 	failing := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
 		require.NoError(t, r.Update(next)) // while the call is in flight
 		return &http.Response{StatusCode: 500, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
 	})
-	r = rtrRouter(t, []provider.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}},
-		provider.RouterConfig{})
+	r = rtrRouter(t, []router.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}},
+		router.Config{})
 	refusing := breaker.NewCircuitBreaker("b", breaker.Config{})
 	refusing.CoolDown(time.Hour)
-	next = []provider.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1, Breaker: refusing}}
+	next = []router.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1, Breaker: refusing}}
 
 	resp, _, call := rtrDo(t, r, rtrChatBody)
 	require.NotNil(t, resp)

@@ -1,4 +1,4 @@
-package provider
+package router
 
 import (
 	"fmt"
@@ -244,7 +244,7 @@ func (t *routeTier) draw(rnd uint32) int {
 }
 
 // rand64 returns a random number: from the runtime's generator, or, with a
-// RouterConfig.Seed, from a seeded splitmix64 sequence that is reproducible
+// Config.Seed, from a seeded splitmix64 sequence that is reproducible
 // when picks are made one at a time.
 func (r *Router) rand64() uint64 {
 	if r.seed == 0 {

@@ -1,4 +1,4 @@
-package provider_test
+package gatewaytest_test
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
 )
 
 const simStreamBody = `{"model":"m1","stream":true,"messages":[{"role":"user","content":"Hello there, simulator"}]}`
@@ -44,7 +43,7 @@ func simChunk(t *testing.T, data string) simCompletion {
 }
 
 func TestSimStreamEvents(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{CompletionTokens: 5})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5})
 	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -92,7 +91,7 @@ func TestSimStreamEvents(t *testing.T) {
 }
 
 func TestSimStreamCompletion(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{CompletionTokens: 3})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3})
 	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/completions", `{"model":"m1","stream":true,"prompt":"x"}`))
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -114,7 +113,7 @@ func TestSimStreamCompletion(t *testing.T) {
 // Through the client entry point, the usage chunk the caller did not ask for
 // is removed and its numbers recorded as the call's usage.
 func TestSimStreamUsageRecorded(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{CompletionTokens: 4})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 4})
 	var got *gateway.Call
 	spy := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
 		got = gateway.CallFrom(r.Context())
@@ -134,8 +133,8 @@ func TestSimStreamUsageRecorded(t *testing.T) {
 
 // pacedSim returns a Sim on a fake clock that waits ttft before its first
 // content event and 100ms between the next ones.
-func pacedSim(clk *gatewaytest.Clock, ttft time.Duration) *provider.Sim {
-	return provider.NewSim("sim", provider.SimConfig{CompletionTokens: 3, TTFT: ttft, TokensPerSecond: 10, Clock: clk})
+func pacedSim(clk *gatewaytest.Clock, ttft time.Duration) *gatewaytest.Sim {
+	return gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, TTFT: ttft, TokensPerSecond: 10, Clock: clk})
 }
 
 // simReader reads a stream in a goroutine, one read at a time.
@@ -199,7 +198,7 @@ func TestSimStreamPacing(t *testing.T) {
 
 func TestSimLatencyOnClock(t *testing.T) {
 	clk := gatewaytest.NewClock(time.Unix(0, 0))
-	s := provider.NewSim("sim", provider.SimConfig{Latency: time.Second, Clock: clk})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Latency: time.Second, Clock: clk})
 	done := make(chan error, 1)
 	go func() {
 		resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simChatBody))

@@ -1,4 +1,4 @@
-package provider_test
+package gatewaytest_test
 
 import (
 	"context"
@@ -18,11 +18,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 func TestSimResetFault(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Faults: provider.Faults{ResetRate: 1}})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ResetRate: 1}})
 	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simChatBody))
 	assert.Nil(t, resp)
 	require.Error(t, err)
@@ -30,11 +30,11 @@ func TestSimResetFault(t *testing.T) {
 	var ne net.Error
 	assert.ErrorAs(t, err, &ne)
 	assert.Equal(t, int64(1), s.Requests())
-	assert.Equal(t, provider.FaultCounts{Resets: 1}, s.FaultCounts())
+	assert.Equal(t, gatewaytest.FaultCounts{Resets: 1}, s.FaultCounts())
 }
 
 func TestSimTimeoutFaultHonoursContext(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Faults: provider.Faults{TimeoutRate: 1}})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}})
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
 		resp *http.Response
@@ -56,7 +56,7 @@ func TestSimTimeoutFaultHonoursContext(t *testing.T) {
 }
 
 func TestSimErrorFault(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Seed: 7, Faults: provider.Faults{
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 7, Faults: gatewaytest.Faults{
 		ErrorRate: 1, ErrorStatuses: []int{429, 503, 500}, RetryAfter: 1500 * time.Millisecond,
 	}})
 	seen := map[int]int{}
@@ -84,7 +84,7 @@ func TestSimErrorFault(t *testing.T) {
 }
 
 func TestSimStallFault(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Faults: provider.Faults{StallRate: 1}})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{StallRate: 1}})
 	// A stall hits streams only.
 	resp, _ := simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -98,12 +98,12 @@ func TestSimStallFault(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-r.errs, context.Canceled)
 	assert.Empty(t, r.reads, "no event before the stall")
-	assert.Equal(t, provider.FaultCounts{Stalls: 1}, s.FaultCounts())
+	assert.Equal(t, gatewaytest.FaultCounts{Stalls: 1}, s.FaultCounts())
 }
 
 func TestSimCutFault(t *testing.T) {
 	for _, cutAfter := range []int{0, 3, 100} {
-		s := provider.NewSim("sim", provider.SimConfig{CompletionTokens: 5, Faults: provider.Faults{CutRate: 1, CutAfter: cutAfter}})
+		s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: cutAfter}})
 		resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
 		require.NoError(t, err)
 		b, err := io.ReadAll(resp.Body)
@@ -120,7 +120,7 @@ func TestSimCutFault(t *testing.T) {
 // simOutcome classifies one call made with an already-cancelled context: a
 // hang returns the context's error at once, while a healthy call still gets
 // its response.
-func simOutcome(s *provider.Sim, ctx context.Context, body string) string {
+func simOutcome(s *gatewaytest.Sim, ctx context.Context, body string) string {
 	resp, err := s.RoundTrip(simReq(ctx, http.MethodPost, "/v1/chat/completions", body))
 	switch {
 	case errors.Is(err, syscall.ECONNRESET):
@@ -143,19 +143,19 @@ func TestSimFaultRates(t *testing.T) {
 	cancel()
 	for _, tc := range []struct {
 		name   string
-		faults provider.Faults
+		faults gatewaytest.Faults
 		kind   string
 		rate   float64
-		count  func(provider.FaultCounts) int64
+		count  func(gatewaytest.FaultCounts) int64
 	}{
-		{"error", provider.Faults{ErrorRate: 0.2}, "error", 0.2, func(c provider.FaultCounts) int64 { return c.Errors }},
-		{"reset", provider.Faults{ResetRate: 0.05}, "reset", 0.05, func(c provider.FaultCounts) int64 { return c.Resets }},
-		{"timeout", provider.Faults{TimeoutRate: 0.5}, "timeout", 0.5, func(c provider.FaultCounts) int64 { return c.Timeouts }},
-		{"stall", provider.Faults{StallRate: 0.3}, "", 0.3, func(c provider.FaultCounts) int64 { return c.Stalls }},
-		{"cut", provider.Faults{CutRate: 0.1}, "", 0.1, func(c provider.FaultCounts) int64 { return c.Cuts }},
+		{"error", gatewaytest.Faults{ErrorRate: 0.2}, "error", 0.2, func(c gatewaytest.FaultCounts) int64 { return c.Errors }},
+		{"reset", gatewaytest.Faults{ResetRate: 0.05}, "reset", 0.05, func(c gatewaytest.FaultCounts) int64 { return c.Resets }},
+		{"timeout", gatewaytest.Faults{TimeoutRate: 0.5}, "timeout", 0.5, func(c gatewaytest.FaultCounts) int64 { return c.Timeouts }},
+		{"stall", gatewaytest.Faults{StallRate: 0.3}, "", 0.3, func(c gatewaytest.FaultCounts) int64 { return c.Stalls }},
+		{"cut", gatewaytest.Faults{CutRate: 0.1}, "", 0.1, func(c gatewaytest.FaultCounts) int64 { return c.Cuts }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := provider.NewSim("sim", provider.SimConfig{Seed: 42, Faults: tc.faults})
+			s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 42, Faults: tc.faults})
 			outcomes := map[string]int{}
 			for range n {
 				outcomes[simOutcome(s, dead, simStreamBody)]++
@@ -177,7 +177,7 @@ func TestSimSameSeedSameFaults(t *testing.T) {
 	dead, cancel := context.WithCancel(context.Background())
 	cancel()
 	run := func() []string {
-		s := provider.NewSim("sim", provider.SimConfig{Seed: 9, Faults: provider.Faults{ErrorRate: 0.3, ResetRate: 0.1}})
+		s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 9, Faults: gatewaytest.Faults{ErrorRate: 0.3, ResetRate: 0.1}})
 		var out []string
 		for range 200 {
 			out = append(out, simOutcome(s, dead, simChatBody))
@@ -189,23 +189,23 @@ func TestSimSameSeedSameFaults(t *testing.T) {
 
 // Tests kill and revive a provider at run time.
 func TestSimSetFaults(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	resp, _ := simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
-	s.SetFaults(provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}})
+	s.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}})
 	assert.Equal(t, []int{503}, s.Faults().ErrorStatuses)
 	resp, _ = simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 
-	s.SetFaults(provider.Faults{})
+	s.SetFaults(gatewaytest.Faults{})
 	resp, _ = simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, int64(3), s.Requests())
 }
 
 func TestSimConcurrentUse(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Seed: 3, Faults: provider.Faults{ErrorRate: 0.1, CutRate: 0.1, CutAfter: 2}})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 3, Faults: gatewaytest.Faults{ErrorRate: 0.1, CutRate: 0.1, CutAfter: 2}})
 	const workers, each = 16, 50
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -218,7 +218,7 @@ func TestSimConcurrentUse(t *testing.T) {
 					body = simStreamBody
 				}
 				if w == 0 && i == each/2 {
-					s.SetFaults(provider.Faults{ErrorRate: 0.2})
+					s.SetFaults(gatewaytest.Faults{ErrorRate: 0.2})
 				}
 				resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", body))
 				if !assert.NoError(t, err) {

@@ -1,4 +1,4 @@
-package provider_test
+package gatewaytest_test
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 func TestSimRateLimitHeaders(t *testing.T) {
-	plain := provider.NewSim("sim", provider.SimConfig{})
+	plain := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	resp, _ := simDo(t, plain, http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Empty(t, resp.Header.Get("X-Ratelimit-Remaining-Requests"))
 
-	s := provider.NewSim("sim", provider.SimConfig{RateLimitHeaders: func() (int, int) { return 7, 9000 }})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{RateLimitHeaders: func() (int, int) { return 7, 9000 }})
 	resp, _ = simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, "7", resp.Header.Get("x-ratelimit-remaining-requests"))
 	assert.Equal(t, "9000", resp.Header.Get("x-ratelimit-remaining-tokens"))
@@ -36,7 +36,7 @@ type trackedBody struct {
 func (b *trackedBody) Close() error { b.closed = true; return nil }
 
 func TestSimRoundTripContract(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Models: []string{"m1"}})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"m1"}})
 	for _, tc := range []struct{ name, method, path, body string }{
 		{"chat", http.MethodPost, "/v1/chat/completions", simChatBody},
 		{"stream", http.MethodPost, "/v1/chat/completions", `{"model":"m1","stream":true,"messages":[]}`},
@@ -69,7 +69,7 @@ func TestSimRoundTripContract(t *testing.T) {
 }
 
 func TestSimBodyFailsAfterCancel(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	resp, err := s.RoundTrip(simReq(ctx, http.MethodPost, "/v1/chat/completions", simChatBody))
 	require.NoError(t, err)
@@ -80,7 +80,7 @@ func TestSimBodyFailsAfterCancel(t *testing.T) {
 }
 
 func TestSimConfigPanics(t *testing.T) {
-	for name, cfg := range map[string]provider.SimConfig{
+	for name, cfg := range map[string]gatewaytest.SimConfig{
 		"negative latency":  {Latency: -1},
 		"negative ttft":     {TTFT: -1},
 		"negative tps":      {TokensPerSecond: -1},
@@ -89,18 +89,18 @@ func TestSimConfigPanics(t *testing.T) {
 		"negative dims":     {EmbeddingDims: -1},
 		"blank reply":       {Reply: "  "},
 		"empty model":       {Models: []string{""}},
-		"rate above 1":      {Faults: provider.Faults{ErrorRate: 1.5}},
-		"negative rate":     {Faults: provider.Faults{CutRate: -0.1}},
-		"NaN rate":          {Faults: provider.Faults{StallRate: math.NaN()}},
-		"status not error":  {Faults: provider.Faults{ErrorStatuses: []int{200}}},
-		"negative cutafter": {Faults: provider.Faults{CutAfter: -1}},
-		"negative retry":    {Faults: provider.Faults{RetryAfter: -1}},
+		"rate above 1":      {Faults: gatewaytest.Faults{ErrorRate: 1.5}},
+		"negative rate":     {Faults: gatewaytest.Faults{CutRate: -0.1}},
+		"NaN rate":          {Faults: gatewaytest.Faults{StallRate: math.NaN()}},
+		"status not error":  {Faults: gatewaytest.Faults{ErrorStatuses: []int{200}}},
+		"negative cutafter": {Faults: gatewaytest.Faults{CutAfter: -1}},
+		"negative retry":    {Faults: gatewaytest.Faults{RetryAfter: -1}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.Panics(t, func() { provider.NewSim("sim", cfg) })
+			assert.Panics(t, func() { gatewaytest.NewSim("sim", cfg) })
 		})
 	}
-	assert.Panics(t, func() { provider.NewSim("", provider.SimConfig{}) })
-	s := provider.NewSim("sim", provider.SimConfig{})
-	assert.Panics(t, func() { s.SetFaults(provider.Faults{TimeoutRate: 2}) })
+	assert.Panics(t, func() { gatewaytest.NewSim("", gatewaytest.SimConfig{}) })
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
+	assert.Panics(t, func() { s.SetFaults(gatewaytest.Faults{TimeoutRate: 2}) })
 }

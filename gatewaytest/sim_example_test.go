@@ -1,4 +1,4 @@
-package provider_test
+package gatewaytest_test
 
 import (
 	"encoding/json"
@@ -7,11 +7,11 @@ import (
 	"strings"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 func ExampleNewSim() {
-	sim := provider.NewSim("sim-a", provider.SimConfig{
+	sim := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{
 		Models:           []string{"gpt-4o-mini"},
 		CompletionTokens: 6,
 	})
@@ -46,7 +46,7 @@ func ExampleNewSim() {
 
 // A Sim's faults can change while it serves: here it is killed, then revived.
 func ExampleSim_SetFaults() {
-	sim := provider.NewSim("sim-a", provider.SimConfig{})
+	sim := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{})
 	client := gateway.NewClient(sim)
 	call := func() int {
 		resp, err := client.Post("http://sim.invalid/v1/chat/completions", "application/json",
@@ -58,9 +58,9 @@ func ExampleSim_SetFaults() {
 		return resp.StatusCode
 	}
 	fmt.Println(call())
-	sim.SetFaults(provider.Faults{ErrorRate: 1, ErrorStatuses: []int{http.StatusServiceUnavailable}})
+	sim.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{http.StatusServiceUnavailable}})
 	fmt.Println(call())
-	sim.SetFaults(provider.Faults{})
+	sim.SetFaults(gatewaytest.Faults{})
 	fmt.Println(call())
 	// Output:
 	// 200

@@ -1,4 +1,4 @@
-package provider
+package gatewaytest
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package provider_test
+package gatewaytest_test
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 const simChatBody = `{"model":"m1","messages":[{"role":"user","content":"Hello there, simulator"}]}`
@@ -91,12 +91,12 @@ type simError struct {
 
 // Through the client-mode entry point the Sim reads the Call from the
 // context; called bare it parses the body. Both give the same answer.
-func simEntries(s *provider.Sim) map[string]http.RoundTripper {
+func simEntries(s *gatewaytest.Sim) map[string]http.RoundTripper {
 	return map[string]http.RoundTripper{"bare": s, "transport": gateway.NewTransport(s)}
 }
 
 func TestSimChatShape(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	for name, rt := range simEntries(s) {
 		t.Run(name, func(t *testing.T) {
 			resp, body := simDo(t, rt, http.MethodPost, "/v1/chat/completions", simChatBody)
@@ -127,17 +127,17 @@ func TestSimChatShape(t *testing.T) {
 }
 
 func TestSimReplyText(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Reply: "a b\tc", CompletionTokens: 5})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Reply: "a b\tc", CompletionTokens: 5})
 	assert.Equal(t, "a b c a b", s.ReplyText(0))
 	assert.Equal(t, "a b", s.ReplyText(2))
 	assert.Equal(t, 5, s.ReplyTokens(9))
 	assert.Equal(t, 2, s.ReplyTokens(2))
 
-	d := provider.NewSim("sim", provider.SimConfig{})
+	d := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	assert.Equal(t, 16, d.ReplyTokens(0))
-	assert.Equal(t, provider.DefaultSimReply, d.ReplyText(0), "16 words")
+	assert.Equal(t, gatewaytest.DefaultSimReply, d.ReplyText(0), "16 words")
 
-	q := provider.NewSim("sim", provider.SimConfig{Reply: `say "hi" \ ünïcode`})
+	q := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Reply: `say "hi" \ ünïcode`})
 	_, body := simDo(t, q, http.MethodPost, "/v1/chat/completions", simChatBody)
 	var c simCompletion
 	require.NoError(t, json.Unmarshal(body, &c), string(body))
@@ -145,7 +145,7 @@ func TestSimReplyText(t *testing.T) {
 }
 
 func TestSimMaxTokensCutsReply(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	body := `{"model":"m1","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`
 	_, b := simDo(t, gateway.NewTransport(s), http.MethodPost, "/v1/chat/completions", body)
 	var c simCompletion
@@ -156,7 +156,7 @@ func TestSimMaxTokensCutsReply(t *testing.T) {
 }
 
 func TestSimCompletionShape(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{CompletionTokens: 4})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 4})
 	body := `{"model":"m1","prompt":"Once upon a time"}`
 	for name, rt := range simEntries(s) {
 		t.Run(name, func(t *testing.T) {
@@ -217,7 +217,7 @@ func simVector(t *testing.T, raw json.RawMessage) []float32 {
 }
 
 func TestSimEmbeddings(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
 	rt := gateway.NewTransport(s)
 	body := `{"model":"emb","input":["alpha","beta","alpha"]}`
 	e := simEmbed(t, rt, body)
@@ -256,7 +256,7 @@ func TestSimEmbeddings(t *testing.T) {
 }
 
 func TestSimModels(t *testing.T) {
-	s := provider.NewSim("sim-a", provider.SimConfig{Models: []string{"m1", "m2"}})
+	s := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{Models: []string{"m1", "m2"}})
 	assert.Equal(t, []string{"m1", "m2"}, s.Models())
 	resp, b := simDo(t, s, http.MethodGet, "/v1/models", "")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -277,14 +277,14 @@ func TestSimModels(t *testing.T) {
 	assert.Equal(t, "sim-a", list.Data[0].OwnedBy)
 	assert.NotZero(t, list.Data[0].Created)
 
-	anyModel := provider.NewSim("sim-b", provider.SimConfig{})
+	anyModel := gatewaytest.NewSim("sim-b", gatewaytest.SimConfig{})
 	assert.Nil(t, anyModel.Models())
 	_, b = simDo(t, anyModel, http.MethodGet, "/v1/models", "")
 	assert.JSONEq(t, `{"object":"list","data":[]}`, string(b))
 }
 
 func TestSimRefusals(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Models: []string{"m1"}})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"m1"}})
 	for _, tc := range []struct {
 		name, method, path, body string
 		status                   int
@@ -316,7 +316,7 @@ func TestSimRefusals(t *testing.T) {
 // A router sends the target's model in a body derived from the Call's; the
 // Sim must serve the model in the body, not the one the caller asked for.
 func TestSimServesRenamedModel(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Models: []string{"target-model"}})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"target-model"}})
 	call, err := gateway.ParseCall(gateway.OpChat, []byte(simChatBody), gateway.Limits{})
 	require.NoError(t, err)
 	body, err := call.BodyForUpstream("target-model")
@@ -334,7 +334,7 @@ func TestSimServesRenamedModel(t *testing.T) {
 
 func TestSimStreamIsNotBufferedWhole(t *testing.T) {
 	// A reader with a tiny buffer still gets every byte, in order.
-	s := provider.NewSim("sim", provider.SimConfig{CompletionTokens: 50})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 50})
 	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", `{"model":"m","stream":true,"messages":[]}`))
 	require.NoError(t, err)
 	defer resp.Body.Close()

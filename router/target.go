@@ -1,4 +1,4 @@
-package provider
+package router
 
 import (
 	"errors"
@@ -42,7 +42,7 @@ type Target struct {
 	// when Models does not list it. The Call records the model sent.
 	ModelMap map[string]string
 	// Breaker guards the target. Nil means a default one
-	// (breaker.NewCircuitBreaker(name, breaker.Config{Clock: RouterConfig.Clock})),
+	// (breaker.NewCircuitBreaker(name, breaker.Config{Clock: Config.Clock})),
 	// created once per target name and kept across Update.
 	Breaker *breaker.CircuitBreaker
 	// Middlewares wrap the Provider inside the breaker (an upstream RPM/TPM
@@ -54,55 +54,55 @@ type Target struct {
 // MaxWeight is the largest Target.Weight.
 const MaxWeight = 1_000_000
 
-// ErrRouterConfig is wrapped by every error NewRouter and Update return for
+// ErrConfig is wrapped by every error NewRouter and Update return for
 // an invalid configuration.
-var ErrRouterConfig = errors.New("provider: invalid router configuration")
+var ErrConfig = errors.New("provider: invalid router configuration")
 
-func routerConfigError(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrRouterConfig}, args...)...)
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 }
 
 // validateTargets checks targets and returns their names (defaulted).
 func validateTargets(targets []Target) ([]string, error) {
 	if len(targets) == 0 {
-		return nil, routerConfigError("no targets")
+		return nil, configError("no targets")
 	}
 	names := make([]string, len(targets))
 	seen := make(map[string]bool, len(targets))
 	for i, t := range targets {
 		if t.Provider == nil {
-			return nil, routerConfigError("target %d (%q) has no Provider", i, t.Name)
+			return nil, configError("target %d (%q) has no Provider", i, t.Name)
 		}
 		name := t.Name
 		if name == "" {
 			name = t.Provider.Name()
 		}
 		if name == "" {
-			return nil, routerConfigError("target %d has no name", i)
+			return nil, configError("target %d has no name", i)
 		}
 		if seen[name] {
-			return nil, routerConfigError("duplicate target name %q", name)
+			return nil, configError("duplicate target name %q", name)
 		}
 		seen[name] = true
 		if t.Weight <= 0 || t.Weight > MaxWeight {
-			return nil, routerConfigError("target %q has weight %d; weights must be in 1..%d", name, t.Weight, MaxWeight)
+			return nil, configError("target %q has weight %d; weights must be in 1..%d", name, t.Weight, MaxWeight)
 		}
 		if t.Tier < 0 {
-			return nil, routerConfigError("target %q has negative tier %d", name, t.Tier)
+			return nil, configError("target %q has negative tier %d", name, t.Tier)
 		}
 		for _, m := range t.Models {
 			if m == "" {
-				return nil, routerConfigError("target %q lists an empty model", name)
+				return nil, configError("target %q lists an empty model", name)
 			}
 		}
 		for k, v := range t.ModelMap {
 			if k == "" || v == "" || strings.Contains(v, "*") {
-				return nil, routerConfigError("target %q maps %q to %q; both must be non-empty, and the model sent cannot hold '*'", name, k, v)
+				return nil, configError("target %q maps %q to %q; both must be non-empty, and the model sent cannot hold '*'", name, k, v)
 			}
 		}
 		for j, mw := range t.Middlewares {
 			if mw == nil {
-				return nil, routerConfigError("target %q has a nil middleware at %d", name, j)
+				return nil, configError("target %q has a nil middleware at %d", name, j)
 			}
 		}
 		names[i] = name

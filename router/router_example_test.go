@@ -1,4 +1,4 @@
-package provider_test
+package router_test
 
 import (
 	"context"
@@ -11,32 +11,33 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
 )
 
 // A router over a primary provider that is down and a backup tier that
 // serves the same calls with another model: the SDK's call succeeds, served
 // by the backup.
-func ExampleNewRouter() {
-	primary := provider.NewSim("openai", provider.SimConfig{
+func ExampleNew() {
+	primary := gatewaytest.NewSim("openai", gatewaytest.SimConfig{
 		Models: []string{"gpt-4.1"},
-		Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, // down
+		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, // down
 		Seed:   1,
 	})
-	backup := provider.NewSim("anthropic", provider.SimConfig{
+	backup := gatewaytest.NewSim("anthropic", gatewaytest.SimConfig{
 		Models:           []string{"claude-sonnet-4.5"},
 		Reply:            "Hello from the backup.",
 		CompletionTokens: 4,
 	})
-	router, err := provider.NewRouter("llm", []provider.Target{
+	rtr, err := router.New("llm", []router.Target{
 		{Provider: primary, Weight: 1},
 		{Provider: backup, Weight: 1, Tier: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5"}},
-	}, provider.RouterConfig{})
+	}, router.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	client := openai.NewClient(
-		option.WithHTTPClient(gateway.NewClient(router)),
+		option.WithHTTPClient(gateway.NewClient(rtr)),
 		option.WithBaseURL("http://gateway.invalid/v1"),
 		option.WithAPIKey("unused"),
 		option.WithMaxRetries(0), // the gateway owns retries and fallbacks
@@ -55,20 +56,20 @@ func ExampleNewRouter() {
 // A canary takes 5% of the calls: it is just a weight, and Update changes
 // it at run time without dropping a call.
 func ExampleRouter_Update() {
-	stable := provider.NewSim("stable", provider.SimConfig{})
-	canary := provider.NewSim("canary", provider.SimConfig{})
-	router, err := provider.NewRouter("llm", []provider.Target{{Provider: stable, Weight: 1}}, provider.RouterConfig{})
+	stable := gatewaytest.NewSim("stable", gatewaytest.SimConfig{})
+	canary := gatewaytest.NewSim("canary", gatewaytest.SimConfig{})
+	rtr, err := router.New("llm", []router.Target{{Provider: stable, Weight: 1}}, router.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = router.Update([]provider.Target{
+	err = rtr.Update([]router.Target{
 		{Provider: stable, Weight: 95},
 		{Provider: canary, Weight: 5},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	client := gateway.NewClient(router)
+	client := gateway.NewClient(rtr)
 	for range 200 {
 		resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
 			strings.NewReader(`{"model":"gpt-4.1","messages":[{"role":"user","content":"Hi"}]}`))

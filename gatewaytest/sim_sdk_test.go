@@ -1,4 +1,4 @@
-package provider_test
+package gatewaytest_test
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // simSDK returns an openai-go client whose calls go to s through the
 // client-mode entry point.
-func simSDK(s *provider.Sim) openai.Client {
+func simSDK(s *gatewaytest.Sim) openai.Client {
 	return openai.NewClient(
 		option.WithHTTPClient(gateway.NewClient(s)),
 		option.WithBaseURL("http://sim.invalid/v1/"),
@@ -30,7 +30,7 @@ func simSDK(s *provider.Sim) openai.Client {
 
 // The Sim's JSON is what the official SDK expects, streamed or not.
 func TestSimOpenAISDK(t *testing.T) {
-	s := provider.NewSim("sim", provider.SimConfig{Models: []string{"m1", "emb"}, CompletionTokens: 7})
+	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"m1", "emb"}, CompletionTokens: 7})
 	client := simSDK(s)
 	ctx := context.Background()
 	params := openai.ChatCompletionNewParams{
@@ -103,8 +103,8 @@ func TestSimOpenAISDK(t *testing.T) {
 	})
 
 	t.Run("cut stream", func(t *testing.T) {
-		s.SetFaults(provider.Faults{CutRate: 1, CutAfter: 2})
-		defer s.SetFaults(provider.Faults{})
+		s.SetFaults(gatewaytest.Faults{CutRate: 1, CutAfter: 2})
+		defer s.SetFaults(gatewaytest.Faults{})
 		stream := client.Chat.Completions.NewStreaming(ctx, params)
 		defer stream.Close()
 		var text strings.Builder

@@ -1,4 +1,4 @@
-package provider
+package router
 
 import (
 	"fmt"
@@ -30,7 +30,7 @@ func pickRouter(tb testing.TB, s Strategy, weights []int, tiers []int) (*Router,
 			ts[i].Tier = tiers[i]
 		}
 	}
-	r, err := NewRouter("r", ts, RouterConfig{Strategy: s, Seed: 42})
+	r, err := New("r", ts, Config{Strategy: s, Seed: 42})
 	require.NoError(tb, err)
 	g := r.snap.Load().group("m")
 	require.NotNil(tb, g)

@@ -1,4 +1,4 @@
-package provider_test
+package router_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
 )
 
 func rtrSDK(rt http.RoundTripper) openai.Client {
@@ -57,9 +57,9 @@ func rtrCallOf(got **gateway.Call) gateway.Middleware {
 // A stream whose first target dies before its first token is served by the
 // second, and the caller (the official SDK) sees one clean stream.
 func TestRouterStreamFailsOverBeforeFirstToken(t *testing.T) {
-	dying := provider.NewSim("a", provider.SimConfig{Reply: "never seen", Seed: 1, Faults: provider.Faults{CutRate: 1, CutAfter: 0}})
-	good := provider.NewSim("b", provider.SimConfig{Reply: "the answer from b"})
-	r := rtrRouter(t, []provider.Target{{Provider: dying, Weight: 1}, {Provider: good, Weight: 1}}, provider.RouterConfig{})
+	dying := gatewaytest.NewSim("a", gatewaytest.SimConfig{Reply: "never seen", Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 0}})
+	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{Reply: "the answer from b"})
+	r := rtrRouter(t, []router.Target{{Provider: dying, Weight: 1}, {Provider: good, Weight: 1}}, router.Config{})
 	var call *gateway.Call
 
 	text, err := rtrStream(t.Context(), rtrSDK(gateway.Chain(r, rtrCallOf(&call))))
@@ -82,10 +82,10 @@ func TestRouterStreamFailsOverBeforeFirstToken(t *testing.T) {
 // FirstTokenTimeout (on the router's clock), in server mode over a socket.
 func TestRouterStreamStallFailsOver(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	stalled := provider.NewSim("a", provider.SimConfig{Clock: clk, Seed: 1, Faults: provider.Faults{StallRate: 1}})
-	good := provider.NewSim("b", provider.SimConfig{Clock: clk, Reply: "the answer from b"})
-	r := rtrRouter(t, []provider.Target{{Provider: stalled, Weight: 1}, {Provider: good, Weight: 1}},
-		provider.RouterConfig{Clock: clk, FirstTokenTimeout: 5 * time.Second})
+	stalled := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{StallRate: 1}})
+	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{Clock: clk, Reply: "the answer from b"})
+	r := rtrRouter(t, []router.Target{{Provider: stalled, Weight: 1}, {Provider: good, Weight: 1}},
+		router.Config{Clock: clk, FirstTokenTimeout: 5 * time.Second})
 	srv := gatewaytest.NewServer(r)
 	defer srv.Close()
 	client := openai.NewClient(option.WithBaseURL(srv.BaseURL()), option.WithAPIKey("x"), option.WithMaxRetries(0))
@@ -113,9 +113,9 @@ func TestRouterStreamStallFailsOver(t *testing.T) {
 // After the first content byte nothing fails over: the caller sees the
 // content it got and then an error, never a clean end.
 func TestRouterStreamNoFailoverAfterContent(t *testing.T) {
-	cut := provider.NewSim("a", provider.SimConfig{Seed: 1, Faults: provider.Faults{CutRate: 1, CutAfter: 3}})
-	good := provider.NewSim("b", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{{Provider: cut, Weight: 1}, {Provider: good, Weight: 1}}, provider.RouterConfig{})
+	cut := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}})
+	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: cut, Weight: 1}, {Provider: good, Weight: 1}}, router.Config{})
 
 	text, err := rtrStream(t.Context(), rtrSDK(r))
 	assert.Error(t, err)
@@ -126,10 +126,10 @@ func TestRouterStreamNoFailoverAfterContent(t *testing.T) {
 // In-flight counts are released when a stream's body is closed, so
 // least-in-flight keeps sending calls to a target whose streams ended.
 func TestRouterReleasesInFlightOnClose(t *testing.T) {
-	a := provider.NewSim("a", provider.SimConfig{})
-	b := provider.NewSim("b", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}},
-		provider.RouterConfig{Strategy: provider.LeastInFlight, Seed: 3})
+	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}},
+		router.Config{Strategy: router.LeastInFlight, Seed: 3})
 	client := gateway.NewClient(r)
 	var open []*http.Response
 	for range 4 { // held open: in flight

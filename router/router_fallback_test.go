@@ -1,4 +1,4 @@
-package provider_test
+package router_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
 )
 
 // rtrLoad sends n chat calls through client mode over rt from workers
@@ -51,9 +51,9 @@ func rtrLoad(t *testing.T, rt http.RoundTripper, n, workers int) int {
 // sees only the breaker's probes.
 func TestRouterOneOfTwoDown(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	dead := provider.NewSim("dead", provider.SimConfig{Clock: clk, Seed: 1, Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
-	live := provider.NewSim("live", provider.SimConfig{Clock: clk})
-	r := rtrRouter(t, []provider.Target{{Provider: dead, Weight: 1}, {Provider: live, Weight: 1}}, provider.RouterConfig{Clock: clk})
+	dead := gatewaytest.NewSim("dead", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	live := gatewaytest.NewSim("live", gatewaytest.SimConfig{Clock: clk})
+	r := rtrRouter(t, []router.Target{{Provider: dead, Weight: 1}, {Provider: live, Weight: 1}}, router.Config{Clock: clk})
 
 	const n, workers = 2000, 64
 	ok := rtrLoad(t, r, n/2, workers)
@@ -77,23 +77,23 @@ func TestRouterOneOfTwoDown(t *testing.T) {
 // bounded by its targets and the budget, not by the Retry's attempts.
 func TestRouterThreeOfFiveDown(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	var targets []provider.Target
-	var healthy []*provider.Sim
+	var targets []router.Target
+	var healthy []*gatewaytest.Sim
 	for i, status := range []int{500, 503, 502, 0, 0} {
 		name := string(rune('a' + i))
-		var sim *provider.Sim
+		var sim *gatewaytest.Sim
 		if status != 0 {
-			sim = provider.NewSim(name, provider.SimConfig{Clock: clk, Seed: 1, Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}})
+			sim = gatewaytest.NewSim(name, gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}})
 		} else {
-			sim = provider.NewSim(name, provider.SimConfig{Clock: clk})
+			sim = gatewaytest.NewSim(name, gatewaytest.SimConfig{Clock: clk})
 			healthy = append(healthy, sim)
 		}
-		targets = append(targets, provider.Target{Provider: sim, Weight: 1})
+		targets = append(targets, router.Target{Provider: sim, Weight: 1})
 	}
 	// One budget for the Retry and the router, roomy enough that this test
 	// is about attempts, not the budget (TestRouterBudgetBoundsFallback).
 	budget := breaker.NewBudget(breaker.BudgetConfig{MinRetries: 100, Clock: clk})
-	r := rtrRouter(t, targets, provider.RouterConfig{Clock: clk, Budget: budget})
+	r := rtrRouter(t, targets, router.Config{Clock: clk, Budget: budget})
 	rt := gateway.Chain(r, breaker.Retry(breaker.RetryConfig{MaxAttempts: 3, Budget: budget, Clock: clk}))
 
 	// The round-robin's first turn is on a: the first call meets all three
@@ -114,10 +114,10 @@ func TestRouterThreeOfFiveDown(t *testing.T) {
 // A fallback after the first attempt must win the retry budget.
 func TestRouterBudgetBoundsFallback(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	a, b, c := rtrDead("a", 503), rtrDead("b", 503), provider.NewSim("c", provider.SimConfig{})
+	a, b, c := rtrDead("a", 503), rtrDead("b", 503), gatewaytest.NewSim("c", gatewaytest.SimConfig{})
 	budget := breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.01, MinRetries: 1, Clock: clk})
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}, {Provider: c, Weight: 1, Tier: 1}},
-		provider.RouterConfig{Clock: clk, Budget: budget})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}, {Provider: c, Weight: 1, Tier: 1}},
+		router.Config{Clock: clk, Budget: budget})
 	resp, _, call := rtrDo(t, r, rtrChatBody)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the last failure, as the upstream gave it")
 	assert.Equal(t, []string{"a", "b"}, rtrTargets(call), "one fallback allowed, not two")
@@ -128,15 +128,15 @@ func TestRouterBudgetBoundsFallback(t *testing.T) {
 // go to B meanwhile, and A serves again after.
 func TestRouterRateLimitCoolsDown(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	a := provider.NewSim("a", provider.SimConfig{Clock: clk, Seed: 1,
-		Faults: provider.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: 10 * time.Second}})
-	b := provider.NewSim("b", provider.SimConfig{Clock: clk})
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, provider.RouterConfig{Clock: clk})
+	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1,
+		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: 10 * time.Second}})
+	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{Clock: clk})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, router.Config{Clock: clk})
 
 	resp, _, call := rtrDo(t, r, rtrChatBody)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, []string{"a", "b"}, rtrTargets(call), "a 429 falls back at once")
-	a.SetFaults(provider.Faults{}) // A would answer now, but its window runs
+	a.SetFaults(gatewaytest.Faults{}) // A would answer now, but its window runs
 
 	for range 20 {
 		clk.Advance(400 * time.Millisecond) // 8 s in all
@@ -159,8 +159,8 @@ func TestRouterRateLimitCoolsDown(t *testing.T) {
 // A Retry outside the router runs it again for the same call: the targets
 // that already failed the call are avoided while others remain.
 func TestRouterRerunAvoidsFailedTargets(t *testing.T) {
-	a, b := provider.NewSim("a", provider.SimConfig{}), provider.NewSim("b", provider.SimConfig{})
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, provider.RouterConfig{})
+	a, b := gatewaytest.NewSim("a", gatewaytest.SimConfig{}), gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, router.Config{})
 	send := func(prior ...gateway.Attempt) *gateway.Call {
 		c, err := gateway.ParseCall(gateway.OpChat, []byte(rtrChatBody), gateway.Limits{})
 		require.NoError(t, err)
@@ -184,7 +184,7 @@ func TestRouterRerunAvoidsFailedTargets(t *testing.T) {
 	target, _ := c.Served()
 	assert.NotEmpty(t, target)
 	// A dead key stays out for the call even when nothing else is left.
-	b.SetFaults(provider.Faults{ErrorRate: 1, ErrorStatuses: []int{500}})
+	b.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{500}})
 	c, err := gateway.ParseCall(gateway.OpChat, []byte(rtrChatBody), gateway.Limits{})
 	require.NoError(t, err)
 	c.RecordAttempt(gateway.Attempt{Target: "a", Status: 401})
@@ -202,12 +202,12 @@ func TestRouterHintsSteerAway(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
 	var left atomic.Int64
 	left.Store(100)
-	a := provider.NewSim("a", provider.SimConfig{Clock: clk, RateLimitHeaders: func() (int, int) {
+	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, RateLimitHeaders: func() (int, int) {
 		return int(left.Add(-1)), 1_000_000
 	}})
-	b := provider.NewSim("b", provider.SimConfig{Clock: clk})
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}},
-		provider.RouterConfig{Clock: clk, Cooldown: 5 * time.Second, HintFloor: 2})
+	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{Clock: clk})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}},
+		router.Config{Clock: clk, Cooldown: 5 * time.Second, HintFloor: 2})
 
 	for range 10 {
 		rtrDo(t, r, rtrChatBody)
@@ -228,8 +228,8 @@ func TestRouterHintsSteerAway(t *testing.T) {
 
 // A hinted target still serves when nothing else can: a hint is a forecast.
 func TestRouterHintedTargetServesWhenAlone(t *testing.T) {
-	a := provider.NewSim("a", provider.SimConfig{RateLimitHeaders: func() (int, int) { return 0, 0 }})
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}}, provider.RouterConfig{})
+	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{RateLimitHeaders: func() (int, int) { return 0, 0 }})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}}, router.Config{})
 	for range 3 {
 		resp, _, _ := rtrDo(t, r, rtrChatBody)
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -253,7 +253,7 @@ func TestRouterTargetWithMiddlewaresRecordsEachAttemptOnce(t *testing.T) {
 
 func testTargetKeepsInnerAttempts(t *testing.T, modelMap map[string]string, wantModel string) {
 	t.Helper()
-	sim := provider.NewSim("a", provider.SimConfig{})
+	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
 	var sent atomic.Int64
 	flaky := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
 		if sent.Add(1) <= 2 {
@@ -272,11 +272,11 @@ func testTargetKeepsInnerAttempts(t *testing.T, modelMap map[string]string, want
 			return next.RoundTrip(req)
 		})
 	}
-	r := rtrRouter(t, []provider.Target{{Provider: flaky, Weight: 1,
+	r := rtrRouter(t, []router.Target{{Provider: flaky, Weight: 1,
 		ModelMap: modelMap,
 		Middlewares: []gateway.Middleware{probe,
 			breaker.Retry(breaker.RetryConfig{Budget: budget, Rand: func() float64 { return 0 }})}}},
-		provider.RouterConfig{Budget: budget})
+		router.Config{Budget: budget})
 
 	resp, _, call := rtrDo(t, r, rtrChatBody)
 	require.NotNil(t, resp)
@@ -334,12 +334,12 @@ func TestRouterFallbackDoesNotWaitForStalledErrorBody(t *testing.T) {
 		return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
 			Body: stalled, ContentLength: -1, Request: req}, nil
 	})
-	sim := provider.NewSim("b", provider.SimConfig{})
+	sim := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
 	b := rtrFunc("b", func(req *http.Request) (*http.Response, error) {
 		close(fellBack)
 		return sim.RoundTrip(req)
 	})
-	r := rtrRouter(t, []provider.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1, Tier: 1}}, provider.RouterConfig{})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1, Tier: 1}}, router.Config{})
 
 	resp, _, call := rtrDo(t, r, rtrChatBody)
 	require.NotNil(t, resp)

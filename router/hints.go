@@ -1,4 +1,4 @@
-package provider
+package router
 
 import (
 	"net/http"
@@ -22,7 +22,7 @@ import (
 // their -reset as an RFC 3339 time. After each response the router records
 // them for the target:
 //
-//   - remaining requests at or below RouterConfig.HintFloor mark the target
+//   - remaining requests at or below Config.HintFloor mark the target
 //     saturated until the requests reset;
 //   - remaining tokens are kept until the tokens reset, and the target is
 //     saturated for any call whose estimate (prompt tokens + max_tokens) is
@@ -31,7 +31,7 @@ import (
 // A saturated target is passed over like an unhealthy one (so the next tier
 // takes the call) but is still used when nothing better is left: a hint is
 // a forecast, not a refusal. A reset time that is missing or unreadable
-// counts as RouterConfig.Cooldown; one beyond RouterConfig.CooldownCeiling
+// counts as Config.Cooldown; one beyond Config.CooldownCeiling
 // is cut to it. A later response with more requests left lifts the mark.
 
 // rateHints is what one response said about its upstream's rate limits.
@@ -119,7 +119,7 @@ func resetAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// hintPolicy is how a router applies hints (see RouterConfig).
+// hintPolicy is how a router applies hints (see Config).
 type hintPolicy struct {
 	off      bool
 	floor    int64

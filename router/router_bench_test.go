@@ -1,4 +1,4 @@
-package provider_test
+package router_test
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"github.com/llmgate/gateway"
-	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
 )
 
 // BenchmarkRouterRoundTrip measures a whole call through a router over two
@@ -15,8 +16,8 @@ import (
 // difference is the router's cost per call (pick, attempt record, breaker,
 // body and context wrapping).
 func BenchmarkRouterRoundTrip(b *testing.B) {
-	a, c := provider.NewSim("a", provider.SimConfig{}), provider.NewSim("b", provider.SimConfig{})
-	r, err := provider.NewRouter("router", []provider.Target{{Provider: a, Weight: 1}, {Provider: c, Weight: 1}}, provider.RouterConfig{})
+	a, c := gatewaytest.NewSim("a", gatewaytest.SimConfig{}), gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	r, err := router.New("router", []router.Target{{Provider: a, Weight: 1}, {Provider: c, Weight: 1}}, router.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package provider
+package router
 
 import (
 	"math"
@@ -188,10 +188,10 @@ func TestEWMA(t *testing.T) {
 // Models matched by patterns are remembered up to a bound; names no target
 // serves are not remembered at all.
 func TestDynamicGroupsAreBounded(t *testing.T) {
-	r, err := NewRouter("r", []Target{
+	r, err := New("r", []Target{
 		{Provider: okProvider("a"), Weight: 1, Models: []string{"gpt-*"}},
 		{Provider: okProvider("b"), Weight: 1, Models: []string{"gpt-4.1"}},
-	}, RouterConfig{})
+	}, Config{})
 	require.NoError(t, err)
 	s := r.snap.Load()
 	assert.Len(t, s.group("gpt-4.1").members, 2)

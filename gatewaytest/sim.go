@@ -1,4 +1,4 @@
-package provider
+package gatewaytest
 
 import (
 	"fmt"
@@ -87,7 +87,7 @@ type faultState struct {
 // Sim is an in-process simulated model that speaks the OpenAI wire format:
 // chat completions, completions (streaming or not), embeddings and the model
 // list. It opens no socket and, with zero latencies, starts no goroutine and
-// no timer, so it is the provider of tests and benchmarks (gatewaytest.Server
+// no timer, so it is the provider of tests and benchmarks (Server
 // serves it over a real socket) and the main job's embedded default.
 //
 // Replies are deterministic: ReplyText and ReplyTokens predict them, and the

@@ -1,4 +1,4 @@
-package provider
+package router
 
 import (
 	"net/http"
@@ -11,9 +11,9 @@ import (
 	"github.com/llmgate/gateway/breaker"
 )
 
-// RouterConfig configures a Router. Its zero value is a smooth weighted
+// Config configures a Router. Its zero value is a smooth weighted
 // round-robin router with a retry budget, breakers and cooldowns of its own.
-type RouterConfig struct {
+type Config struct {
 	// Strategy spreads calls over a tier's eligible targets; default
 	// WeightedRoundRobin.
 	Strategy Strategy
@@ -62,7 +62,7 @@ type RouterConfig struct {
 	Seed uint64
 }
 
-// Defaults of RouterConfig.
+// Defaults of Config.
 const (
 	DefaultFirstTokenTimeout = time.Minute
 	DefaultCooldown          = time.Second
@@ -74,12 +74,12 @@ const (
 // saying for how long (half-open, probes in flight) is passed over.
 const refusedRecheck = time.Second
 
-func (c RouterConfig) withDefaults() (RouterConfig, error) {
+func (c Config) withDefaults() (Config, error) {
 	if c.Strategy > LatencyAware {
-		return c, routerConfigError("unknown strategy %d", c.Strategy)
+		return c, configError("unknown strategy %d", c.Strategy)
 	}
 	if c.FirstTokenTimeout < 0 || c.Cooldown < 0 || c.CooldownCeiling < 0 || c.HintFloor < 0 {
-		return c, routerConfigError("negative FirstTokenTimeout, Cooldown, CooldownCeiling or HintFloor")
+		return c, configError("negative FirstTokenTimeout, Cooldown, CooldownCeiling or HintFloor")
 	}
 	c.Clock = gateway.ClockOrSystem(c.Clock)
 	if c.FirstTokenTimeout == 0 {
@@ -160,7 +160,7 @@ func (c RouterConfig) withDefaults() (RouterConfig, error) {
 // no lock and allocates nothing.
 type Router struct {
 	name   string
-	cfg    RouterConfig
+	cfg    Config
 	clock  gateway.Clock
 	budget *breaker.Budget
 	hints  hintPolicy
@@ -180,12 +180,12 @@ var (
 )
 
 // NewRouter returns a router called name over targets. It returns an error
-// wrapping ErrRouterConfig when there are no targets, a target has no
+// wrapping ErrConfig when there are no targets, a target has no
 // Provider, a name is empty or repeated, a weight is not in 1..MaxWeight, a
 // tier is negative, or cfg holds a negative duration or floor.
-func NewRouter(name string, targets []Target, cfg RouterConfig) (*Router, error) {
+func New(name string, targets []Target, cfg Config) (*Router, error) {
 	if name == "" {
-		return nil, routerConfigError("router has no name")
+		return nil, configError("router has no name")
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
