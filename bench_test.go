@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,19 +34,17 @@ type benchBody struct{ bytes.Reader }
 func (*benchBody) Close() error { return nil }
 
 // BenchmarkChain measures what the client-mode entry point adds: reading the
-// body, parsing the Call, binding it and tapping usage. "direct" calls Sim
-// with a Call parsed once outside the loop; "entry" goes through
-// NewTransport over an empty chain. The difference is the entry point's cost.
+// body, parsing the Call, binding it, the attempt boundary and tapping usage.
+// "direct" calls Sim with a Call made once outside the loop; "entry" goes
+// through NewClient's transport over an empty chain. The difference is the
+// entry point's cost.
 func BenchmarkChain(b *testing.B) {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
 	for _, sz := range benchSizes {
 		body := chatBody(sz.size)
 		b.Run(sz.name+"/direct", func(b *testing.B) {
-			call, err := gateway.ParseCall(gateway.OpChat, body, gateway.Limits{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			req, _ := http.NewRequestWithContext(gateway.WithCall(context.Background(), call), "POST", "http://sim/v1/chat/completions", nil)
+			ctx := callContext(b, body)
+			req, _ := http.NewRequestWithContext(ctx, "POST", "http://sim/v1/chat/completions", nil)
 			rb := &benchBody{}
 			b.ReportAllocs()
 			for b.Loop() {
@@ -58,7 +55,7 @@ func BenchmarkChain(b *testing.B) {
 			}
 		})
 		b.Run(sz.name+"/entry", func(b *testing.B) {
-			tr := gateway.NewTransport(gateway.Chain(sim))
+			tr := gateway.NewClient(gateway.Chain(sim)).Transport
 			req, _ := http.NewRequest("POST", "http://sim/v1/chat/completions", nil)
 			req.ContentLength = int64(len(body))
 			rb := &benchBody{}
@@ -73,6 +70,22 @@ func BenchmarkChain(b *testing.B) {
 	}
 }
 
+// callContext returns the context of a request for body as the entry point
+// made it, with its Call and Outbound.
+func callContext(b *testing.B, body []byte) context.Context {
+	var ctx context.Context
+	capture := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		ctx = r.Context()
+		return &http.Response{StatusCode: 204, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+	})
+	resp, err := gateway.NewClient(capture).Post("http://sim/v1/chat/completions", "application/json", bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	return ctx
+}
+
 func drain(b *testing.B, resp *http.Response, err error) {
 	if err != nil {
 		b.Fatal(err)
@@ -84,55 +97,13 @@ func drain(b *testing.B, resp *http.Response, err error) {
 	resp.Body.Close()
 }
 
-// chatRequest is the request decoded in full, as a proxy that unmarshals
-// the body to read its model would do.
-type chatRequest struct {
-	Model    string `json:"model"`
-	Messages []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	} `json:"messages"`
-	MaxTokens     *int     `json:"max_tokens"`
-	Stream        bool     `json:"stream"`
-	Temperature   *float64 `json:"temperature"`
-	StreamOptions *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
-}
-
-// BenchmarkParseCall compares ParseCall with decoding the body into structs.
-func BenchmarkParseCall(b *testing.B) {
-	for _, sz := range benchSizes {
-		body := chatBody(sz.size)
-		b.Run(sz.name+"/ParseCall", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			for b.Loop() {
-				if _, err := gateway.ParseCall(gateway.OpChat, body, gateway.Limits{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(sz.name+"/json.Unmarshal", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			for b.Loop() {
-				var r chatRequest
-				if err := json.Unmarshal(body, &r); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
 // BenchmarkHandler measures the latency a proxy adds on loopback over the
 // same upstream (gatewaytest serving Sim): "direct" calls the upstream,
 // "reverseproxy" goes through a stock httputil.ReverseProxy with a buffer
 // pool, "gateway" through NewHandler over provider.OpenAI. Added latency is a
 // proxy's ns/op minus direct's; compare gateway's with reverseproxy's.
 func BenchmarkHandler(b *testing.B) {
-	upstream := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
+	upstream := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 	defer upstream.Close()
 	target, _ := url.Parse(upstream.URL)
 

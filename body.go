@@ -17,9 +17,9 @@ func newBytesBody(b []byte) io.ReadCloser {
 	return r
 }
 
-// SetBody replaces req's body with b, making it replayable: Body, GetBody and
+// setBody replaces req's body with b, making it replayable: Body, GetBody and
 // ContentLength are all set. req must be a request the caller owns (a clone).
-func SetBody(req *http.Request, b []byte) {
+func setBody(req *http.Request, b []byte) {
 	req.Body = newBytesBody(b)
 	req.ContentLength = int64(len(b))
 	req.GetBody = func() (io.ReadCloser, error) { return newBytesBody(b), nil }
@@ -29,10 +29,10 @@ func SetBody(req *http.Request, b []byte) {
 	}
 }
 
-// ReadBody reads r in full, refusing more than limit bytes with an
+// readBody reads r in full, refusing more than limit bytes with an
 // ErrBodyTooLarge error. sizeHint (a Content-Length, or -1) sizes the buffer
 // in one allocation when it is known.
-func ReadBody(r io.Reader, sizeHint, limit int64) ([]byte, error) {
+func readBody(r io.Reader, sizeHint, limit int64) ([]byte, error) {
 	if sizeHint > limit {
 		return nil, ErrBodyTooLarge.WithMessage(bodyTooLargeMsg(limit))
 	}

@@ -3,84 +3,78 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
-	"unicode/utf8"
+
+	"github.com/llmgate/gateway/internal/jsonstr"
 )
 
-// Edits of a request body that providers and the router make on the way
-// upstream. Each returns a new slice and leaves its input untouched, since a
-// Call's Body is shared by every attempt.
+// Edits of a request body on the way upstream. Each returns a new Outbound
+// and leaves its input untouched, since a body is shared by every attempt
+// that sends it.
 
-// BodyForModel returns the call's body with its model replaced by model, or
-// the body itself when the model is unchanged. It reuses the position found
-// by ParseCall, so it does not scan the body again.
-func (c *Call) BodyForModel(model string) []byte {
-	if model == c.Model || c.modelEnd == 0 {
-		return c.Body
-	}
-	out := make([]byte, 0, len(c.Body)+len(model)+2)
-	out = append(out, c.Body[:c.modelStart]...)
-	out = appendJSONString(out, model)
-	return append(out, c.Body[c.modelEnd:]...)
+// bodySpans are positions the parser found in a body.
+type bodySpans struct {
+	// The model's JSON string, quotes included; modelEnd is 0 when unknown.
+	modelStart, modelEnd int
+	hasOpts              bool // the body holds a stream_options member
 }
 
-// ReplaceModel returns body with its top-level "model" replaced by model.
-func ReplaceModel(body []byte, model string) ([]byte, error) {
-	c, err := ParseCall(OpChat, body, Limits{})
-	if err != nil {
-		return nil, err
-	}
-	return c.BodyForModel(model), nil
-}
-
-// ForceIncludeUsage returns body with stream_options.include_usage set to
-// true, so a streaming upstream reports usage. It returns body itself when
-// the flag is already set.
-func ForceIncludeUsage(body []byte) ([]byte, error) {
-	c, err := ParseCall(OpChat, body, Limits{})
-	if err != nil {
-		return nil, err
-	}
-	return c.BodyWithUsage()
-}
-
-// BodyWithUsage is ForceIncludeUsage for the call's own body (or a body
-// derived from it by BodyForModel): when the caller sent no stream_options it
-// inserts them without scanning again.
-func (c *Call) BodyWithUsage() ([]byte, error) { return c.bodyWithUsage(c.Body) }
-
-// BodyForUpstream returns the body to send upstream for model: renamed when
-// model differs from the asked one, and, for a stream, with usage reporting
-// forced on. Providers call it once per attempt.
-func (c *Call) BodyForUpstream(model string) ([]byte, error) {
-	b := c.BodyForModel(model)
-	if !c.Stream {
-		return b, nil
-	}
-	return c.bodyWithUsage(b)
-}
-
-func (c *Call) bodyWithUsage(b []byte) ([]byte, error) {
-	if c.IncludeUsage {
-		return b, nil
-	}
-	if !c.hasOpts {
-		i := 0
-		for i < len(b) && b[i] != '{' {
-			i++
+// renamed returns o sending model: the model's JSON string replaced where it
+// stands. When its position is not known (an edited body), the body is
+// scanned for it once.
+func (o Outbound) renamed(model string) Outbound {
+	sp := o.spans
+	if sp.modelEnd == 0 {
+		p, err := parseCall(OpChat, o.Body, Limits{MaxDepth: 1 << 10, MaxMessages: 1 << 30, MaxTokens: 1 << 30})
+		if err != nil {
+			// WithBody and the entry point validated this body.
+			return Outbound{Model: o.Model, Body: o.Body}
 		}
-		const opts = `"stream_options":{"include_usage":true}`
-		out := make([]byte, 0, len(b)+len(opts)+1)
+		sp = p.spans
+	}
+	out := make([]byte, 0, len(o.Body)+len(model)+2)
+	out = append(out, o.Body[:sp.modelStart]...)
+	out = jsonstr.Append(out, model)
+	out = append(out, o.Body[sp.modelEnd:]...)
+	delta := len(out) - len(o.Body)
+	return Outbound{Model: model, Body: out,
+		spans: bodySpans{modelStart: sp.modelStart, modelEnd: sp.modelEnd + delta, hasOpts: sp.hasOpts}}
+}
+
+// usageOption is inserted into a stream's body that holds no stream_options.
+const usageOption = `"stream_options":{"include_usage":true}`
+
+// withIncludeUsage returns o with stream_options.include_usage set to true,
+// so that a streaming upstream reports usage. When the body holds no
+// stream_options, they are inserted after the opening brace without another
+// scan.
+func (o Outbound) withIncludeUsage() (Outbound, error) {
+	b := o.Body
+	if !o.spans.hasOpts {
+		i := bytes.IndexByte(b, '{')
+		if i < 0 {
+			return o, badRequest("gateway: request body must be a JSON object")
+		}
+		out := make([]byte, 0, len(b)+len(usageOption)+1)
 		out = append(out, b[:i+1]...)
-		out = append(out, opts...)
+		out = append(out, usageOption...)
+		shift := len(usageOption)
 		if rest := bytes.TrimLeft(b[i+1:], " \t\r\n"); len(rest) > 0 && rest[0] != '}' {
 			out = append(out, ',')
+			shift++
 		}
-		return append(out, b[i+1:]...), nil
+		out = append(out, b[i+1:]...)
+		sp := o.spans
+		sp.hasOpts = true
+		if sp.modelEnd != 0 {
+			sp.modelStart += shift
+			sp.modelEnd += shift
+		}
+		return Outbound{Model: o.Model, Body: out, spans: sp}, nil
 	}
 	// Rare: stream_options present without include_usage. Rewrite it whole.
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, badRequest("gateway: invalid JSON")
+		return o, badRequest("gateway: invalid JSON")
 	}
 	var so map[string]json.RawMessage
 	_ = json.Unmarshal(m["stream_options"], &so)
@@ -89,34 +83,9 @@ func (c *Call) bodyWithUsage(b []byte) ([]byte, error) {
 	}
 	so["include_usage"] = json.RawMessage("true")
 	m["stream_options"], _ = json.Marshal(so)
-	return json.Marshal(m)
-}
-
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
+	out, err := json.Marshal(m)
+	if err != nil {
+		return o, badRequest("gateway: invalid JSON")
 	}
-	return append(dst, '"')
+	return Outbound{Model: o.Model, Body: out}, nil
 }

@@ -6,66 +6,9 @@ import (
 	"time"
 )
 
-// Op is the operation a call asks for, named by the request path.
-type Op uint8
-
-// The operations the gateway understands.
-const (
-	OpUnknown    Op = iota
-	OpChat          // POST /v1/chat/completions
-	OpCompletion    // POST /v1/completions
-	OpEmbedding     // POST /v1/embeddings
-	OpModels        // GET /v1/models
-)
-
-var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models"}
-
-func (o Op) String() string {
-	if int(o) < len(opNames) {
-		return opNames[o]
-	}
-	return "unknown"
-}
-
-// Path is the OpenAI path of the operation ("/v1/chat/completions"…).
-func (o Op) Path() string {
-	switch o {
-	case OpChat:
-		return "/v1/chat/completions"
-	case OpCompletion:
-		return "/v1/completions"
-	case OpEmbedding:
-		return "/v1/embeddings"
-	case OpModels:
-		return "/v1/models"
-	}
-	return ""
-}
-
-// OpFromPath names the operation of a request path. It matches on the suffix,
-// so "/v1/chat/completions", "/openai/v1/chat/completions" and an SDK base URL
-// with a prefix all map to OpChat.
-func OpFromPath(path string) Op {
-	switch {
-	case hasSuffix(path, "/chat/completions"):
-		return OpChat
-	case hasSuffix(path, "/completions"):
-		return OpCompletion
-	case hasSuffix(path, "/embeddings"):
-		return OpEmbedding
-	case hasSuffix(path, "/models"):
-		return OpModels
-	}
-	return OpUnknown
-}
-
-func hasSuffix(s, suffix string) bool {
-	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
-}
-
 // Caller says who is calling. It is set by authentication (in server mode) or
-// by the application (in client mode, with the Call it builds) and never holds
-// a secret: KeyID names a key, it is not the key.
+// by the application (in client mode, with WithCaller) and never holds a
+// secret: KeyID names a key, it is not the key.
 type Caller struct {
 	KeyID    string
 	Tenant   string
@@ -83,29 +26,16 @@ type Usage struct {
 	Estimated        bool `json:"estimated,omitempty"` // the provider reported none
 }
 
-// TotalTokens is PromptTokens + CompletionTokens.
-func (u Usage) TotalTokens() int { return u.PromptTokens + u.CompletionTokens }
-
-// Attempt is one try of a call against one target.
-type Attempt struct {
-	N       int    // 1-based, in the order attempts were recorded
-	Target  string // provider name
-	Model   string // model sent upstream (after renames)
-	Status  int    // HTTP status, 0 when the attempt failed without a response
-	Err     string // failure, if any; never holds a secret or an upstream URL
-	Start   time.Time
-	Latency time.Duration // until response headers (or failure)
-	TTFT    time.Duration // until the first content event of a stream; 0 if none
-}
-
 // Call is one request through the gateway, parsed once at the entry point
 // and carried in the request context (CallFrom).
 //
-// The fields above the line are set before the call is dispatched: at the
-// entry point, or by an outer middleware (authentication sets Caller) before
-// it calls the next one; inner middlewares only read them. What happens
-// during the call (attempts, the served model, usage) goes through methods,
-// which are safe for concurrent use.
+// Its fields are set before the call is dispatched: by the entry point, or by
+// an outer middleware (authentication sets Caller) before it calls the next
+// one; inner middlewares only read them. What happens during the call is
+// recorded by the gateway itself, each fact by one owner, and read through
+// methods that are safe for concurrent use: the attempts by the attempt
+// boundary in front of each Provider (see Chain), the usage and the result by
+// the entry point. No middleware can write them.
 type Call struct {
 	ID           string // unique request id; the idempotency key of its usage records
 	Op           Op
@@ -114,11 +44,14 @@ type Call struct {
 	IncludeUsage bool // the caller asked for stream_options.include_usage
 	MaxTokens    int  // max_tokens or max_completion_tokens; 0 when unset
 	PromptTokens int  // estimate from the body, before the call
-	// Body is the request body as the caller sent it. It must not be
-	// modified; build a new slice to change it (SetModel does).
-	Body   []byte
-	Start  time.Time
-	Caller Caller
+	Start        time.Time
+	Caller       Caller
+
+	body  []byte // the caller's body, never modified
+	spans bodySpans
+	first Outbound // what the first attempt sends; see OutboundFrom
+	clock Clock
+	lim   *Limits
 
 	mu       sync.Mutex
 	attempts []Attempt
@@ -126,22 +59,26 @@ type Call struct {
 	attemptBuf [1]Attempt
 	usage      Usage
 	usageSet   bool
-	firstTok   time.Time
-	hasOpts    bool
 	claimed    [4]any
 	claimedN   int
 	claimedX   []any
-	// Span of the model's JSON string in Body, quotes included.
-	modelStart, modelEnd int
+	ended      bool
+	gone       bool // the caller left before its response was complete
+	status     int
+	err        error
+	observers  []func(*Call)
 
 	// Embedded so that the entry point allocates one object per call.
-	ctx    callContext
-	idBuf  [idLen]byte
-	tap    usageTap
-	reader bodyReader
+	ctx       callContext
+	idBuf     [idLen]byte
+	tap       usageTap
+	reader    bodyReader
+	firstBody attemptBody
+	endBody   endBody
 }
 
-// Attempts returns a copy of the attempts recorded so far.
+// Attempts returns a copy of the attempts recorded so far, in the order they
+// ended.
 func (c *Call) Attempts() []Attempt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -150,11 +87,54 @@ func (c *Call) Attempts() []Attempt {
 	return out
 }
 
-// Once reports whether key is claimed for the first time on this call. Layers
-// that share per-call work use it to do that work once: a retry budget shared
-// by Retry and a router is credited once per call with Once(budget). key must
-// be comparable.
-func (c *Call) Once(key any) bool {
+// Served returns the target and model of the attempt whose successful
+// response reached the caller: the last 2xx attempt the caller read from, or,
+// when the caller read none, the last 2xx attempt. It returns empty strings
+// if no attempt succeeded.
+func (c *Call) Served() (target, model string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	last := -1
+	for i := len(c.attempts) - 1; i >= 0; i-- {
+		a := &c.attempts[i]
+		if a.Status/100 != 2 || a.Err != "" {
+			continue
+		}
+		if a.delivered {
+			return a.Target, a.Model
+		}
+		if last < 0 {
+			last = i
+		}
+	}
+	if last < 0 {
+		return "", ""
+	}
+	return c.attempts[last].Target, c.attempts[last].Model
+}
+
+// Usage returns the usage recorded when the response body ended, and whether
+// it has been recorded yet.
+func (c *Call) Usage() (Usage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.usage, c.usageSet
+}
+
+// Result reports how the call ended for its caller, once it has (0 and nil
+// before): the status it was answered with (the response's, the status of the
+// error it got, or 499 when the caller went away first) and, when it failed,
+// why (the error it was refused or failed with, or the read error that cut its
+// response body). An upstream's error response is a status, not an error.
+func (c *Call) Result() (status int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status, c.err
+}
+
+// once reports whether key is claimed for the first time on this call (see
+// hooks.CallOnce).
+func (c *Call) once(key any) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range c.claimed[:c.claimedN] {
@@ -176,19 +156,9 @@ func (c *Call) Once(key any) bool {
 	return true
 }
 
-// AttemptCount is the number of attempts recorded so far.
-func (c *Call) AttemptCount() int { return c.attemptCount() }
-
-func (c *Call) attemptCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.attempts)
-}
-
-// RecordAttempt appends a to the call's attempts, numbering it, and returns its
-// number. Whoever dispatches to a target (the router, or the entry point over
-// a bare provider) records one attempt per dispatch.
-func (c *Call) RecordAttempt(a Attempt) int {
+// recordAttempt appends a, numbering it, and returns its number. Only the
+// attempt boundary calls it.
+func (c *Call) recordAttempt(a Attempt) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a.N = len(c.attempts) + 1
@@ -199,63 +169,55 @@ func (c *Call) RecordAttempt(a Attempt) int {
 	return a.N
 }
 
-// Served returns the target and model of the last attempt that got a 2xx
-// response, or empty strings if none did.
-func (c *Call) Served() (target, model string) {
+// markDelivered notes that the caller read from attempt n's response.
+func (c *Call) markDelivered(n int) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := len(c.attempts) - 1; i >= 0; i-- {
-		if s := c.attempts[i].Status; s >= 200 && s < 300 {
-			return c.attempts[i].Target, c.attempts[i].Model
-		}
+	if n >= 1 && n <= len(c.attempts) {
+		c.attempts[n-1].delivered = true
 	}
-	return "", ""
+	c.mu.Unlock()
 }
 
-// Usage returns the usage recorded when the response body ended, and whether
-// it has been recorded yet.
-func (c *Call) Usage() (Usage, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.usage, c.usageSet
-}
-
-// SetUsage records the call's usage. The entry point calls it once, when the
-// response body reaches its end or is closed.
-func (c *Call) SetUsage(u Usage) {
+// setUsage records the call's usage. Only the usage tap calls it, once.
+func (c *Call) setUsage(u Usage) {
 	c.mu.Lock()
 	c.usage, c.usageSet = u, true
 	c.mu.Unlock()
 }
 
-// FirstTokenAt is when the first content event of the response reached the
-// entry point, or the zero time.
-func (c *Call) FirstTokenAt() time.Time {
+// end records the call's result and tells the observers, exactly once: the
+// first call wins and later ones do nothing. It must not be called with c.mu
+// held.
+func (c *Call) end(status int, err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.firstTok
-}
-
-func (c *Call) setFirstToken(t time.Time) {
-	c.mu.Lock()
-	if c.firstTok.IsZero() {
-		c.firstTok = t
+	if c.ended {
+		c.mu.Unlock()
+		return
 	}
+	c.ended, c.status, c.err = true, status, err
+	obs := c.observers
 	c.mu.Unlock()
+	for _, o := range obs {
+		o(c)
+	}
 }
 
 type callKey struct{}
 
-// callContext is a context node that carries a Call. Each Call embeds one so
-// that binding it costs no allocation; bind is called once per Call.
+// callContext is a context node that carries a Call and its first Outbound.
+// Each Call embeds one so that binding it costs no allocation; bind is called
+// once per Call.
 type callContext struct {
 	context.Context
 	call *Call
 }
 
 func (c *callContext) Value(key any) any {
-	if key == (callKey{}) {
+	switch key {
+	case callKey{}:
 		return c.call
+	case outboundKey{}:
+		return &c.call.first
 	}
 	return c.Context.Value(key)
 }
@@ -265,11 +227,6 @@ func (c *callContext) Value(key any) any {
 func (c *Call) bind(parent context.Context) context.Context {
 	c.ctx = callContext{Context: parent, call: c}
 	return &c.ctx
-}
-
-// WithCall returns a copy of ctx that carries c.
-func WithCall(ctx context.Context, c *Call) context.Context {
-	return &callContext{Context: ctx, call: c}
 }
 
 // CallFrom returns the Call carried by ctx, or nil.

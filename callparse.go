@@ -4,84 +4,53 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
 )
 
-// Limits bound what a request body may hold. A zero field takes its default;
-// a negative one is a configuration error caught by NewHandler and
-// NewTransport.
-type Limits struct {
-	MaxBodyBytes int64 // default 10 MiB; larger bodies get 413 before parsing
-	MaxDepth     int   // JSON nesting; default 64
-	MaxMessages  int   // chat messages, prompts or embedding inputs; default 4096
-	MaxTokens    int   // largest max_tokens accepted; default 1,048,576
-}
-
-// Default limits.
-const (
-	DefaultMaxBodyBytes = 10 << 20
-	DefaultMaxDepth     = 64
-	DefaultMaxMessages  = 4096
-	DefaultMaxTokens    = 1 << 20
-)
-
-func (l Limits) withDefaults() Limits {
-	if l.MaxBodyBytes == 0 {
-		l.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if l.MaxDepth == 0 {
-		l.MaxDepth = DefaultMaxDepth
-	}
-	if l.MaxMessages == 0 {
-		l.MaxMessages = DefaultMaxMessages
-	}
-	if l.MaxTokens == 0 {
-		l.MaxTokens = DefaultMaxTokens
-	}
-	return l
-}
-
-func (l Limits) validate() error {
-	if l.MaxBodyBytes < 0 || l.MaxDepth < 0 || l.MaxMessages < 0 || l.MaxTokens < 0 {
-		return fmt.Errorf("gateway: negative limit in %+v", l)
-	}
-	return nil
-}
-
 // Per-message overhead of the chat format, in tokens (role, separators).
 const tokensPerMessage = 4
 
-// ParseCall reads the fields the gateway needs from a request body of the
+// parsed is what parseCall reads from a request body.
+type parsed struct {
+	Model        string
+	Stream       bool
+	IncludeUsage bool
+	MaxTokens    int
+	PromptTokens int
+	spans        bodySpans
+}
+
+// parseCall reads the fields the gateway needs from a request body of the
 // given operation, in one pass and without decoding the prompt: model,
 // stream, stream_options.include_usage, max_tokens (or
 // max_completion_tokens), and an estimate of the prompt tokens. It validates
 // the whole body as JSON and enforces lim (zero fields take their defaults).
+// A model list or an unknown operation reads nothing.
 //
-// The returned Call keeps body as its Body and may alias it, so the caller
-// must not modify body afterwards. Errors wrap ErrBadRequest.
-func ParseCall(op Op, body []byte, lim Limits) (*Call, error) {
-	lim = lim.withDefaults()
-	c := &Call{Op: op, Body: body}
-	c.newID()
+// The model may alias body, so the caller must not modify body afterwards.
+// Errors derive from ErrBadRequest.
+func parseCall(op Op, body []byte, lim Limits) (parsed, error) {
+	var out parsed
 	if op == OpModels || op == OpUnknown {
-		return c, nil
+		return out, nil
 	}
+	lim = lim.withDefaults()
 	if len(body) == 0 {
-		return nil, badRequest("gateway: request body is empty")
+		return out, badRequest("gateway: request body is empty")
 	}
-	p := callParser{s: jsonScanner{b: body, maxDepth: lim.MaxDepth}, c: c, lim: lim}
+	p := callParser{s: jsonScanner{b: body, maxDepth: lim.MaxDepth}, c: &out, op: op, lim: lim}
 	if err := p.parse(); err != nil {
-		return nil, err
+		return parsed{}, err
 	}
-	return c, nil
+	return out, nil
 }
 
 type callParser struct {
 	s        jsonScanner
-	c        *Call
+	c        *parsed
+	op       Op
 	lim      Limits
 	text     textCount
 	items    int // messages, prompts or inputs
@@ -107,11 +76,11 @@ func (p *callParser) parse() error {
 		return badRequest(fmt.Sprintf("gateway: too many messages or inputs: %d, limit %d", p.items, p.lim.MaxMessages))
 	}
 	est := p.text.tokens()
-	if p.c.Op == OpChat {
+	if p.op == OpChat {
 		est += tokensPerMessage*p.items + 3
 	}
 	p.c.PromptTokens = est
-	p.c.hasOpts = p.sawOpts
+	p.c.spans.hasOpts = p.sawOpts
 	return nil
 }
 
@@ -165,9 +134,9 @@ func (p *callParser) member(ks, ke int) error {
 		return s.value(&p.text)
 	}
 	switch {
-	case string(key) == "messages" && p.c.Op == OpChat,
-		string(key) == "prompt" && p.c.Op == OpCompletion,
-		string(key) == "input" && p.c.Op == OpEmbedding:
+	case string(key) == "messages" && p.op == OpChat,
+		string(key) == "prompt" && p.op == OpCompletion,
+		string(key) == "input" && p.op == OpEmbedding:
 		return p.countItems()
 	}
 	for _, f := range readFields {
@@ -193,7 +162,7 @@ func (p *callParser) model() error {
 	if err != nil {
 		return err
 	}
-	p.c.modelStart, p.c.modelEnd = start-1, end+1
+	p.c.spans.modelStart, p.c.spans.modelEnd = start-1, end+1
 	if !utf8.Valid(s.b[start:end]) {
 		// Decoders disagree on invalid UTF-8 (encoding/json substitutes
 		// U+FFFD), so a model name must be unambiguous text.
@@ -206,8 +175,8 @@ func (p *callParser) model() error {
 		}
 		p.c.Model = m
 	} else if end > start {
-		// Body is immutable for the life of the Call, so the model can
-		// share its bytes.
+		// A body is immutable once parsed, so the model can share its
+		// bytes.
 		p.c.Model = unsafe.String(&s.b[start], end-start)
 	}
 	return nil
@@ -266,26 +235,4 @@ func (p *callParser) countItems() error {
 		return s.value(&p.text)
 	})
 	return err
-}
-
-// HasStreamOptions reports whether the caller's body holds a stream_options
-// field, so a provider forcing usage on can take the fast path when it does
-// not.
-func (c *Call) HasStreamOptions() bool { return c.hasOpts }
-
-const idLen = 29 // "call_" + 24 hex digits
-
-// newID fills the call's id from 96 random bits: unique enough to key usage
-// records, and not guessable from another call's id.
-func (c *Call) newID() {
-	const hex = "0123456789abcdef"
-	copy(c.idBuf[:], "call_")
-	a, b := rand.Uint64(), rand.Uint32()
-	for i := range 16 {
-		c.idBuf[5+i] = hex[a>>(60-4*i)&0xf]
-	}
-	for i := range 8 {
-		c.idBuf[21+i] = hex[b>>(28-4*i)&0xf]
-	}
-	c.ID = unsafe.String(&c.idBuf[0], idLen)
 }

@@ -40,15 +40,12 @@ func TestParseCallReadsFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseCall(tt.op, []byte(tt.body), Limits{})
+			c, err := parseCall(tt.op, []byte(tt.body), Limits{})
 			require.NoError(t, err)
 			assert.Equal(t, tt.want.Model, c.Model)
 			assert.Equal(t, tt.want.Stream, c.Stream)
 			assert.Equal(t, tt.want.IncludeUsage, c.IncludeUsage)
 			assert.Equal(t, tt.want.MaxTokens, c.MaxTokens)
-			assert.Equal(t, tt.op, c.Op)
-			assert.Len(t, c.ID, idLen)
-			assert.True(t, strings.HasPrefix(c.ID, "call_"))
 		})
 	}
 }
@@ -92,9 +89,9 @@ func TestParseCallRejectsBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseCall(OpChat, []byte(tt.body), tt.lim)
+			c, err := parseCall(OpChat, []byte(tt.body), tt.lim)
 			require.Error(t, err)
-			assert.Nil(t, c)
+			assert.Zero(t, c)
 			assert.ErrorIs(t, err, ErrBadRequest)
 			assert.Contains(t, err.Error(), tt.msg)
 			assert.Equal(t, 400, ErrorFor(err).Status)
@@ -105,80 +102,80 @@ func TestParseCallRejectsBadInput(t *testing.T) {
 func TestParseCallEstimatesPromptTokens(t *testing.T) {
 	text := strings.Repeat("abcd", 250) // 1000 ASCII bytes ≈ 250 tokens
 	body := `{"model":"m","messages":[{"role":"system","content":"` + text + `"},{"role":"user","content":"` + text + `"}]}`
-	c, err := ParseCall(OpChat, []byte(body), Limits{})
+	c, err := parseCall(OpChat, []byte(body), Limits{})
 	require.NoError(t, err)
 	// 2000 bytes of content plus role strings, 4 tokens a message, 3 priming.
 	assert.InDelta(t, 500+2*tokensPerMessage+3+4, c.PromptTokens, 6)
 
 	cjk := strings.Repeat("漢", 300) // 900 bytes, about a token a character
-	c, err = ParseCall(OpCompletion, []byte(`{"model":"m","prompt":"`+cjk+`"}`), Limits{})
+	c, err = parseCall(OpCompletion, []byte(`{"model":"m","prompt":"`+cjk+`"}`), Limits{})
 	require.NoError(t, err)
 	assert.Equal(t, 300, c.PromptTokens)
 
-	c, err = ParseCall(OpEmbedding, []byte(`{"model":"m","input":[[1,2,3],[4,5]]}`), Limits{})
+	c, err = parseCall(OpEmbedding, []byte(`{"model":"m","input":[[1,2,3],[4,5]]}`), Limits{})
 	require.NoError(t, err)
 	assert.Equal(t, 5, c.PromptTokens, "token-id inputs count a token per id")
 }
 
-func TestParseCallIDsAreUnique(t *testing.T) {
+func TestCallIDsAreUnique(t *testing.T) {
 	seen := make(map[string]bool, 10000)
 	for range 10000 {
-		c, err := ParseCall(OpModels, nil, Limits{})
-		require.NoError(t, err)
+		c := &Call{}
+		c.newID()
+		require.Len(t, c.ID, idLen)
+		require.True(t, strings.HasPrefix(c.ID, "call_"))
 		require.False(t, seen[c.ID], "duplicate id %s", c.ID)
 		seen[c.ID] = true
 	}
 }
 
-func TestBodyForUpstream(t *testing.T) {
+func outboundOf(t *testing.T, body string) Outbound {
+	t.Helper()
+	p, err := parseCall(OpChat, []byte(body), Limits{})
+	require.NoError(t, err)
+	return Outbound{Model: p.Model, Body: []byte(body), spans: p.spans}
+}
+
+func TestOutboundEdits(t *testing.T) {
 	body := `{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"hi"}]}`
-	c, err := ParseCall(OpChat, []byte(body), Limits{})
-	require.NoError(t, err)
+	o := outboundOf(t, body)
 
-	out, err := c.BodyForUpstream(`dep"loy`)
+	u, err := o.withIncludeUsage()
 	require.NoError(t, err)
+	r := (&u).renamed(`dep"loy`)
 	var m map[string]any
-	require.NoError(t, json.Unmarshal(out, &m))
+	require.NoError(t, json.Unmarshal(r.Body, &m))
 	assert.Equal(t, `dep"loy`, m["model"])
+	assert.Equal(t, `dep"loy`, r.Model)
 	assert.Equal(t, map[string]any{"include_usage": true}, m["stream_options"])
-	assert.Equal(t, body, string(c.Body), "the caller's body is never modified")
+	assert.Equal(t, body, string(o.Body), "an edit never modifies its input")
 
-	assert.Equal(t, body, string(c.BodyForModel("gpt-4.1")), "same model: same body")
+	// Renamed twice: the model's position follows each edit.
+	r2 := r.renamed("m2")
+	require.NoError(t, json.Unmarshal(r2.Body, &m))
+	assert.Equal(t, "m2", m["model"])
 
 	// stream_options present without include_usage: rewritten, other options kept.
-	c, err = ParseCall(OpChat, []byte(`{"model":"m","stream":true,"stream_options":{"x":1},"messages":[]}`), Limits{})
+	o = outboundOf(t, `{"model":"m","stream":true,"stream_options":{"x":1},"messages":[]}`)
+	u, err = o.withIncludeUsage()
 	require.NoError(t, err)
-	out, err = c.BodyForUpstream("m")
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(out, &m))
+	require.NoError(t, json.Unmarshal(u.Body, &m))
 	assert.Equal(t, map[string]any{"include_usage": true, "x": float64(1)}, m["stream_options"])
+	// Its positions are lost; a rename scans the body for the model.
+	r = (&u).renamed("n")
+	require.NoError(t, json.Unmarshal(r.Body, &m))
+	assert.Equal(t, "n", m["model"])
 
-	// Not a stream: only the rename.
-	c, err = ParseCall(OpChat, []byte(`{"model":"a","messages":[]}`), Limits{})
-	require.NoError(t, err)
-	out, err = c.BodyForUpstream("b")
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"model":"b","messages":[]}`, string(out))
+	// A model name that needs escaping.
+	r = outboundOf(t, `{"model":"m","n":1}`).renamed("x\n")
+	assert.JSONEq(t, `{"model":"x\n","n":1}`, string(r.Body))
 }
 
-func TestBodyWithUsageOnAnEmptyObject(t *testing.T) {
-	c := &Call{Body: []byte(" { } "), Stream: true}
-	out, err := c.BodyWithUsage()
+func TestIncludeUsageOnAnEmptyObject(t *testing.T) {
+	o := Outbound{Body: []byte(" { } ")}
+	out, err := o.withIncludeUsage()
 	require.NoError(t, err)
-	assert.True(t, json.Valid(out), "%s", out)
-}
-
-func TestForceIncludeUsageAndReplaceModel(t *testing.T) {
-	out, err := ForceIncludeUsage([]byte(`{"model":"m","stream":true}`))
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`, string(out))
-
-	out, err = ReplaceModel([]byte(`{"model":"m","n":1}`), "x\n")
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"model":"x\n","n":1}`, string(out))
-
-	_, err = ReplaceModel([]byte(`{"model":`), "x")
-	assert.ErrorIs(t, err, ErrBadRequest)
+	assert.True(t, json.Valid(out.Body), "%s", out.Body)
 }
 
 // The scanner must accept exactly what encoding/json accepts.
@@ -201,7 +198,7 @@ func FuzzParseCall(f *testing.F) {
 	f.Add([]byte(`{"model":"m","stream":true,"max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
 	f.Add([]byte(`{"model":"a\"b","stream_options":{"include_usage":true}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := ParseCall(OpChat, b, Limits{})
+		c, err := parseCall(OpChat, b, Limits{})
 		if err != nil {
 			var ge *Error
 			if !errors.As(err, &ge) || ge.Status != 400 {

@@ -49,7 +49,7 @@ func (c *bodyCounter) middleware(next http.RoundTripper) http.RoundTripper {
 // every upstream body closed.
 func TestThousandStreamsCancelledMidway(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{TokensPerSecond: 500, CompletionTokens: 10000})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{TokensPerSecond: 500, CompletionTokens: 10000})
 	counter := &bodyCounter{}
 	srv := httptest.NewServer(gateway.NewHandler(gateway.Chain(sim, counter.middleware)))
 	transport := &http.Transport{MaxIdleConnsPerHost: 100}
@@ -100,7 +100,7 @@ func TestThousandStreamsCancelledMidway(t *testing.T) {
 // RELIABILITY 37: a caller that stops reading a stream cannot hold it open;
 // the per-write deadline ends the handler and closes the upstream body.
 func TestStalledReaderIsCutByStreamWriteTimeout(t *testing.T) {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 1 << 20, Reply: strings.Repeat("word ", 64)})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 1 << 20, Reply: strings.Repeat("word ", 64)})
 	counter := &bodyCounter{}
 	srv := httptest.NewServer(gateway.NewHandler(gateway.Chain(sim, counter.middleware),
 		gateway.WithStreamWriteTimeout(50*time.Millisecond)))

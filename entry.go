@@ -7,108 +7,150 @@ import (
 	"net/http"
 )
 
-// entry is what NewHandler and NewTransport share: parse the Call once, bind
-// it to the context, dispatch, and tap the response for usage.
+// entry is what NewHandler and NewClient share: parse the Call once, bind it
+// to the context, dispatch, tap the response for usage and end the call.
 type entry struct {
-	rt     http.RoundTripper
-	cfg    config
-	target string // the provider's name when rt is a bare Provider
+	rt  http.RoundTripper
+	cfg config
 }
 
 func newEntry(rt http.RoundTripper, opts []Option) *entry {
 	if rt == nil {
 		panic("gateway: nil RoundTripper")
 	}
-	e := &entry{rt: rt, cfg: newConfig(opts)}
-	if p, ok := rt.(Provider); ok {
-		e.target = p.Name()
-	}
-	return e
+	return &entry{rt: atBoundary(rt), cfg: newConfig(opts)}
 }
 
 // begin parses body into a Call bound to a context derived from parent.
 func (e *entry) begin(parent context.Context, op Op, body []byte) (*Call, context.Context, error) {
-	c, err := ParseCall(op, body, e.cfg.limits)
+	p, err := parseCall(op, body, e.cfg.limits)
 	if err != nil {
 		return nil, nil, err
 	}
+	c := &Call{Op: op, Model: p.Model, Stream: p.Stream, IncludeUsage: p.IncludeUsage,
+		MaxTokens: p.MaxTokens, PromptTokens: p.PromptTokens,
+		body: body, spans: p.spans, clock: e.cfg.clock, lim: &e.cfg.limits, observers: e.cfg.observers}
+	c.newID()
 	c.Start = e.cfg.clock.Now()
-	if caller, ok := CallerFrom(parent); ok {
+	if caller, ok := parent.Value(callerKey{}).(Caller); ok {
 		c.Caller = caller
+	}
+	c.first = Outbound{Model: c.Model, Body: body, spans: p.spans}
+	if c.Stream && !c.IncludeUsage {
+		// Every stream reports usage, so that every call is metered; the
+		// tap removes the usage chunk the caller did not ask for.
+		if c.first, err = c.first.withIncludeUsage(); err != nil {
+			return nil, nil, err
+		}
 	}
 	return c, c.bind(parent), nil
 }
 
-// outbound points req (a copy the entry owns) at the call's body.
+// refused ends, at once, a request refused before it became a Call (an
+// unknown path, a body too large, malformed JSON): its observers see a Call
+// with an ID, the operation, Start and Caller, no model, and the refusal as
+// its Result, so that every request the entry point receives is observed
+// exactly once.
+func (e *entry) refused(parent context.Context, op Op, err error) *Call {
+	c := &Call{Op: op, clock: e.cfg.clock, lim: &e.cfg.limits, observers: e.cfg.observers}
+	c.newID()
+	c.Start = e.cfg.clock.Now()
+	if caller, ok := parent.Value(callerKey{}).(Caller); ok {
+		c.Caller = caller
+	}
+	c.bind(parent)
+	c.endResponse(ErrorFor(err).Status, err)
+	return c
+}
+
+// outbound points req (a copy the entry owns) at the first attempt's body.
 func (e *entry) outbound(req *http.Request, c *Call) {
-	c.reader.Reset(c.Body)
+	b := c.first.Body
+	c.reader.Reset(b)
 	req.Body = &c.reader
-	req.ContentLength = int64(len(c.Body))
+	req.ContentLength = int64(len(b))
 	req.GetBody = c.getBody
-	if len(c.Body) == 0 {
+	if len(b) == 0 {
 		req.Body, req.GetBody = http.NoBody, nil
 	}
 }
 
-func (c *Call) getBody() (io.ReadCloser, error) { return newBytesBody(c.Body), nil }
+func (c *Call) getBody() (io.ReadCloser, error) { return newBytesBody(c.first.Body), nil }
 
-// send sends req through rt. When rt is a bare provider and nothing inside
-// recorded an attempt during the round trip, it records one, so every call
-// that reached a provider has its attempt.
-func (e *entry) send(req *http.Request, c *Call) (*http.Response, error) {
-	before := c.attemptCount()
-	resp, err := e.rt.RoundTrip(req)
-	if e.target != "" && c.attemptCount() == before && req.Context().Err() == nil && !reachedNoProvider(c, err) {
-		a := Attempt{Target: e.target, Model: c.Model, Start: c.Start, Latency: e.cfg.clock.Now().Sub(c.Start)}
-		if err != nil {
-			a.Err = ErrorFor(err).Code // a code, never the error's text
-		} else {
-			a.Status = resp.StatusCode
-		}
-		c.RecordAttempt(a)
-	}
-	if err != nil {
-		if resp != nil && resp.Body != nil { // a RoundTripper broke its contract; don't leak
-			resp.Body.Close()
-		}
-		return nil, err
-	}
-	if resp.Body == nil {
-		resp.Body = http.NoBody
-	}
-	return resp, nil
-}
-
-// reachedNoProvider reports whether a round trip ended without reaching a
-// provider: a router refusing with nothing to try, or a model list a
-// router answers itself. Such a round trip is no attempt.
-func reachedNoProvider(c *Call, err error) bool {
-	return c.Op == OpModels || errors.Is(err, ErrNoHealthyProvider) || errors.Is(err, ErrModelNotFound)
-}
-
-// dispatch sends req and taps a successful response for usage.
+// dispatch sends req through the chain. A successful response's body is tapped
+// for usage; every other response's body ends the call when it ends; an error
+// ends the call at once.
 func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
-	resp, err := e.send(req, c)
+	resp, err := send(e.rt, req)
 	if err != nil {
+		c.endResponse(ErrorFor(err).Status, err)
 		return nil, err
 	}
 	if resp.StatusCode/100 == 2 && c.Op != OpModels {
-		c.tap.init(c, resp.Body, e.cfg.clock, c.Stream, e.cfg.maxEventBytes)
+		c.tap.init(c, resp.Body, resp.StatusCode, c.Stream, e.cfg.maxEventBytes)
 		resp.Body = &c.tap
+	} else {
+		c.endBody = endBody{ReadCloser: resp.Body, call: c, status: resp.StatusCode}
+		resp.Body = &c.endBody
 	}
 	return resp, nil
+}
+
+// endResponse ends the call with the status its caller got and the error, if
+// any, that ended it; the caller's own cancellation, or a caller that left
+// (leave), makes it a 499.
+func (c *Call) endResponse(status int, err error) {
+	c.mu.Lock()
+	gone := c.gone
+	c.mu.Unlock()
+	if gone || errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
+		status, err = ErrClientClosed.Status, ErrClientClosed.withCause(err)
+	}
+	c.end(status, err)
+}
+
+// leave notes that the caller went away before its response was complete.
+func (c *Call) leave() {
+	c.mu.Lock()
+	c.gone = true
+	c.mu.Unlock()
+}
+
+// endBody ends the call when a response that is not tapped (an error status,
+// a model list) has been read to its end or closed. Close may be called
+// concurrently with Read.
+type endBody struct {
+	io.ReadCloser
+	call   *Call
+	status int
+}
+
+func (b *endBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.finish(err)
+	}
+	return n, err
+}
+
+func (b *endBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.finish(nil)
+	return err
+}
+
+// finish ends the call; only the first end of a call counts.
+func (b *endBody) finish(err error) {
+	if err == io.EOF {
+		err = nil
+	}
+	b.call.endResponse(b.status, err)
 }
 
 type callerKey struct{}
 
 // WithCaller returns a copy of ctx that tells the entry point who is calling,
-// for client mode, where no authentication middleware sets it.
+// for client mode, where no authentication middleware sets the Call's Caller.
 func WithCaller(ctx context.Context, c Caller) context.Context {
 	return context.WithValue(ctx, callerKey{}, c)
-}
-
-// CallerFrom returns the Caller set by WithCaller.
-func CallerFrom(ctx context.Context) (Caller, bool) {
-	c, ok := ctx.Value(callerKey{}).(Caller)
-	return c, ok
 }

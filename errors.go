@@ -40,12 +40,7 @@ var (
 	ErrNotFound          = sentinel(http.StatusNotFound, "invalid_request_error", "unknown_url", "gateway: unknown path")
 	ErrMethodNotAllowed  = sentinel(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "gateway: method not allowed")
 	ErrModelNotFound     = sentinel(http.StatusNotFound, "invalid_request_error", "model_not_found", "gateway: no provider serves this model")
-	ErrUnauthorized      = sentinel(http.StatusUnauthorized, "authentication_error", "invalid_api_key", "gateway: invalid or missing API key")
-	ErrForbidden         = sentinel(http.StatusForbidden, "permission_error", "permission_denied", "gateway: not allowed")
-	ErrRateLimited       = sentinel(http.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded", "gateway: rate limit exceeded")
-	ErrBudgetExceeded    = sentinel(http.StatusTooManyRequests, "insufficient_quota", "budget_exceeded", "gateway: budget exceeded")
 	ErrNoHealthyProvider = sentinel(http.StatusServiceUnavailable, "service_unavailable", "no_healthy_provider", "gateway: no healthy provider")
-	ErrOverloaded        = sentinel(http.StatusServiceUnavailable, "service_unavailable", "overloaded", "gateway: overloaded")
 	ErrUpstream          = sentinel(http.StatusBadGateway, "api_error", "upstream_error", "gateway: upstream failed")
 	ErrUpstreamTimeout   = sentinel(http.StatusGatewayTimeout, "timeout_error", "upstream_timeout", "gateway: upstream timed out")
 	ErrClientClosed      = sentinel(499, "invalid_request_error", "client_closed", "gateway: client closed the request")
@@ -56,8 +51,8 @@ var (
 	sentinelsMu sync.RWMutex
 	sentinels   = []*Error{
 		ErrBadRequest, ErrBodyTooLarge, ErrNotFound, ErrMethodNotAllowed, ErrModelNotFound,
-		ErrUnauthorized, ErrForbidden, ErrRateLimited, ErrBudgetExceeded, ErrNoHealthyProvider,
-		ErrOverloaded, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal,
+		ErrNoHealthyProvider, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal,
+		errStreamFailed, // a kind of ErrUpstream with a code of its own
 	}
 )
 
@@ -65,12 +60,11 @@ func sentinel(status int, typ, code, msg string) *Error {
 	return &Error{Status: status, Type: typ, Code: code, Message: msg}
 }
 
-// NewSentinel defines a new kind of gateway error, for a subpackage or an
-// application whose refusals need their own code, and registers it for
-// ErrorFromCode. Call it at package level; errors.Is matches errors derived
-// from the result by their With… methods. It panics if code is already
-// registered.
-func NewSentinel(status int, typ, code, msg string) *Error {
+// newSentinel defines a new kind of gateway error, for a subpackage whose
+// refusals need their own code (through hooks.NewSentinel), and registers it
+// for ErrorFromResponse. errors.Is matches errors derived from the result by
+// their With… methods. It panics if code is already registered.
+func newSentinel(status int, typ, code, msg string) *Error {
 	e := sentinel(status, typ, code, msg)
 	sentinelsMu.Lock()
 	defer sentinelsMu.Unlock()
@@ -116,9 +110,9 @@ func (e *Error) WithRetryAfter(d time.Duration) *Error {
 	return c
 }
 
-// WithCause returns a copy of e that wraps cause. The cause is never shown to
-// callers.
-func (e *Error) WithCause(cause error) *Error {
+// withCause returns a copy of e that wraps cause, for logs and errors.As. The
+// cause is never shown to callers.
+func (e *Error) withCause(cause error) *Error {
 	c := e.derive()
 	c.cause = cause
 	return c
@@ -142,20 +136,45 @@ func ErrorFor(err error) *Error {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, context.Canceled):
-		return ErrClientClosed.WithCause(err)
+		return ErrClientClosed.withCause(err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return ErrUpstreamTimeout.WithCause(err)
+		return ErrUpstreamTimeout.withCause(err)
 	case errors.As(err, &mbe):
-		return ErrBodyTooLarge.WithCause(err)
+		return ErrBodyTooLarge.withCause(err)
 	}
-	return ErrUpstream.WithCause(err)
+	return ErrUpstream.withCause(err)
 }
 
-// ErrorFromCode returns the sentinel with the given code (the root's and every
-// one registered by NewSentinel), or nil. In client
-// mode a refusal reaches the SDK as an HTTP response; this maps the code the
-// SDK reports (openai.Error.Code) back to a sentinel for errors.Is.
-func ErrorFromCode(code string) *Error {
+// errorHeader marks every response the gateway itself writes for one of its
+// errors, with the error's code: it is how a caller tells the gateway's own
+// refusals from a provider's error passed through (an upstream's 429
+// rate_limit_exceeded is not the gateway's). The attempt boundary removes it
+// from every provider response, so only the gateway's own carry it.
+const errorHeader = "X-Llmgate-Error"
+
+// ErrorFromResponse returns the sentinel of an error response the gateway
+// itself wrote (the root's sentinels and the subpackages' own: an open
+// circuit, a rate limit…), or nil for any other response, an upstream's error
+// passed through included. In client mode a refusal reaches the SDK as an
+// HTTP response; with openai-go:
+//
+//	var apiErr *openai.Error
+//	if errors.As(err, &apiErr) && errors.Is(gateway.ErrorFromResponse(apiErr.Response), gateway.ErrNoHealthyProvider) { … }
+//
+// Over HTTP, the gateway's own error responses carry the header
+// X-Llmgate-Error: <code>; providers' never do.
+func ErrorFromResponse(resp *http.Response) *Error {
+	if resp == nil {
+		return nil
+	}
+	code := resp.Header.Get(errorHeader)
+	if code == "" {
+		return nil
+	}
+	return sentinelByCode(code)
+}
+
+func sentinelByCode(code string) *Error {
 	sentinelsMu.RLock()
 	defer sentinelsMu.RUnlock()
 	for _, s := range sentinels {
@@ -177,8 +196,8 @@ type errorDetail struct {
 	Code    string  `json:"code"`
 }
 
-// JSON returns the OpenAI-style body for e: {"error":{"message","type","param","code"}}.
-func (e *Error) JSON() []byte {
+// json returns the OpenAI-style body for e: {"error":{"message","type","param","code"}}.
+func (e *Error) json() []byte {
 	b, _ := json.Marshal(errorBody{Error: errorDetail{Message: e.Message, Type: e.Type, Code: e.Code}})
 	return append(b, '\n')
 }
@@ -187,6 +206,7 @@ func (e *Error) JSON() []byte {
 // seconds, rounded up) and retry-after-ms.
 func (e *Error) setHeaders(h http.Header) {
 	h.Set("Content-Type", "application/json")
+	h.Set(errorHeader, e.Code)
 	if e.RetryAfter > 0 {
 		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
 		h.Set("Retry-After", strconv.FormatInt(secs, 10))
@@ -194,22 +214,22 @@ func (e *Error) setHeaders(h http.Header) {
 	}
 }
 
-// WriteError writes err to w as the gateway error ErrorFor maps it to: its
+// writeError writes err to w as the gateway error ErrorFor maps it to: its
 // status, headers and OpenAI-style JSON body.
-func WriteError(w http.ResponseWriter, err error) {
+func writeError(w http.ResponseWriter, err error) {
 	ge := ErrorFor(err)
 	ge.setHeaders(w.Header())
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(ge.Status)
-	_, _ = w.Write(ge.JSON())
+	_, _ = w.Write(ge.json())
 }
 
-// ErrorResponse returns err as the HTTP response a gateway server would send
+// errorResponse returns err as the HTTP response a gateway server would send
 // for it: how client mode hands refusals to an SDK.
-func ErrorResponse(req *http.Request, err error) *http.Response {
+func errorResponse(req *http.Request, err error) *http.Response {
 	ge := ErrorFor(err)
-	body := ge.JSON()
-	h := make(http.Header, 3)
+	body := ge.json()
+	h := make(http.Header, 4)
 	ge.setHeaders(h)
 	return &http.Response{
 		Status:        strconv.Itoa(ge.Status) + " " + http.StatusText(ge.Status),

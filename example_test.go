@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,12 +14,13 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
 )
 
 // An SDK's client gets the chain by its *http.Client; the chain owns retries,
 // so the SDK's own are turned off.
 func ExampleNewClient() {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Reply: "Hello from the gateway"})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Reply: "Hello from the gateway"})
 	client := openai.NewClient(
 		option.WithHTTPClient(gateway.NewClient(sim)),
 		option.WithBaseURL("http://gateway.invalid/v1"), // never dialled: the chain answers
@@ -43,7 +45,7 @@ func ExampleNewClient() {
 
 // The handler serves an OpenAI-compatible API from a service's own mux.
 func ExampleNewHandler() {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gateway.NewHandler(sim))
 	srv := httptest.NewServer(mux)
@@ -81,7 +83,7 @@ func ExampleChain() {
 			return next.RoundTrip(req)
 		})
 	}
-	rt := gateway.Chain(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}), logModel)
+	rt := gateway.Chain(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}), logModel)
 	resp, err := gateway.NewClient(rt).Post("http://gateway.invalid/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]}`))
 	if err != nil {
@@ -94,14 +96,93 @@ func ExampleChain() {
 	// chat model=gpt-4o-mini stream=false max_tokens=8
 }
 
-func ExampleParseCall() {
-	c, err := gateway.ParseCall(gateway.OpChat,
-		[]byte(`{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"How many tokens is this?"}]}`),
-		gateway.Limits{})
+// An observer sees every call once it has ended, with its attempts and
+// usage: the seam for access logs, usage records and metrics. In client mode
+// it is the way to get the Call back after an SDK call.
+func ExampleWithObserver() {
+	flaky := gatewaytest.MustNewSim("flaky", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	backup := gatewaytest.MustNewSim("backup", gatewaytest.SimConfig{CompletionTokens: 3})
+	rtr, err := router.New("llm", []router.Target{
+		{Provider: flaky, Weight: 1},
+		{Provider: backup, Weight: 1, Tier: 1},
+	}, router.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(c.Model, c.Stream, c.PromptTokens)
-	// Output: gpt-4.1 true 14
+	logCall := func(c *gateway.Call) {
+		var tries []string
+		for _, a := range c.Attempts() {
+			tries = append(tries, fmt.Sprintf("%s:%d", a.Target, a.Status))
+		}
+		target, _ := c.Served()
+		u, _ := c.Usage()
+		status, _ := c.Result()
+		fmt.Println(status, strings.Join(tries, " "), "served by", target, u.CompletionTokens, "tokens")
+	}
+	client := gateway.NewClient(rtr, gateway.WithObserver(logCall))
+	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// Output:
+	// 200 flaky:503 backup:200 served by backup 3 tokens
+}
+
+// A middleware changes what an attempt sends with WithModel and WithBody;
+// the Call keeps what the caller asked, and the attempt records what was
+// sent.
+func ExampleWithModel() {
+	pin := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			return next.RoundTrip(gateway.WithModel(req, "gpt-4o-mini-2024-07-18"))
+		})
+	}
+	client := gateway.NewClient(gateway.Chain(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}), pin),
+		gateway.WithObserver(func(c *gateway.Call) {
+			_, sent := c.Served()
+			fmt.Println("asked", c.Model, "sent", sent)
+		}))
+	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// Output:
+	// asked gpt-4o-mini sent gpt-4o-mini-2024-07-18
+}
+
+// The gateway's own refusals carry a mark that a provider's errors never do,
+// so a client can tell "no target could serve" from an upstream's 503.
+func ExampleErrorFromResponse() {
+	down := gatewaytest.MustNewSim("down", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	client := gateway.NewClient(down)
+	for range 2 {
+		resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"m","messages":[]}`))
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, gateway.ErrorFromResponse(resp) != nil)
+	}
+	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json", strings.NewReader(`{"model":`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, errors.Is(gateway.ErrorFromResponse(resp), gateway.ErrBadRequest))
+	// Output:
+	// 503 false
+	// 503 false
+	// 400 true
 }

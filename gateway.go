@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 )
 
@@ -21,8 +20,18 @@ func (f RoundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Chain wraps rt in mws. mws[0] is the outermost: it sees the request first and
 // the response last, so Chain(p, a, b) is a(b(p)). A nil middleware is
-// skipped. Chain with no middlewares returns rt itself.
+// skipped.
+//
+// When rt is a Provider, and not a Dispatcher, Chain first puts it behind the
+// attempt boundary: every round trip that reaches it is recorded as one
+// Attempt on the Call (its target, the model sent, status, latency, time to
+// first content), and a streaming response is held there until its first
+// content event, so that every middleware above sees a stream that failed
+// before it as a failed round trip. However many middlewares sit above, and
+// whatever they repeat (Retry, Hedge), attempts are counted there and only
+// there. Wrapping a chain in Chain again adds no second boundary.
 func Chain(rt http.RoundTripper, mws ...Middleware) http.RoundTripper {
+	rt = atBoundary(rt)
 	for i := len(mws) - 1; i >= 0; i-- {
 		if mws[i] != nil {
 			rt = mws[i](rt)
@@ -31,17 +40,24 @@ func Chain(rt http.RoundTripper, mws ...Middleware) http.RoundTripper {
 	return rt
 }
 
-// Provider is a model backend. It receives a request in the OpenAI wire format
-// (the path names the operation: /v1/chat/completions, /v1/completions,
-// /v1/embeddings, /v1/models) and answers in it, translating to and from its
-// own API if it must. The request context carries the parsed *Call
-// (CallFrom); a Provider reads the model and stream flag from it rather than
-// parsing the body again.
+// Provider is a model backend: an http.RoundTripper that receives a request in
+// the OpenAI wire format and answers in it, translating to and from its own
+// API if it must.
 //
-// A streaming Provider should end its stream with a usage chunk (an event with
-// empty choices and a usage object, as OpenAI sends with
-// stream_options.include_usage): the entry point records it and removes it
-// when the caller did not ask for it. Without one, usage is estimated.
+// What a Provider receives: the request context carries the *Call, parsed
+// once by the entry point (CallFrom: the operation, model asked, stream,
+// max_tokens, caller), and the call's Outbound (OutboundFrom), which is
+// authoritative for what this attempt sends: the model, after every rename,
+// and the body, after every edit. req.Body reads the same bytes as
+// Outbound.Body, for RoundTrippers that only know net/http; a Provider reads
+// Outbound and closes req.Body. Stream usage reporting is already asked of it
+// (stream_options.include_usage is set in the body of every stream).
+//
+// What it answers: a response or an error, never both, and a response body
+// that is never nil. A streaming Provider ends its stream with a usage chunk
+// (an event with empty choices and a usage object, as OpenAI sends): the entry
+// point records it and removes it when the caller did not ask for it. Without
+// one, usage is estimated and flagged Estimated.
 //
 // Implementations must be safe for concurrent use.
 type Provider interface {
@@ -57,8 +73,13 @@ type ModelLister interface {
 	Models() []string
 }
 
-// HealthChecker is implemented by providers that can check their upstream
-// without spending tokens.
-type HealthChecker interface {
-	HealthCheck(ctx context.Context) error
+// Dispatcher is implemented by a Provider that forwards each call to
+// Providers of its own, such as a router: it records no attempt itself, since
+// every Provider it forwards to sits behind an attempt boundary of its own
+// (see Chain). Chain and the entry points put every other Provider behind
+// one.
+type Dispatcher interface {
+	Provider
+	// Targets names the Providers calls may be forwarded to.
+	Targets() []string
 }

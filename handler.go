@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// Handler is the server-mode entry point: an OpenAI-compatible http.Handler
-// for POST /v1/chat/completions, /v1/completions and /v1/embeddings and GET
-// /v1/models, which serves every request through rt (a chain of middlewares
-// over a Provider).
+// NewHandler returns the server-mode entry point over rt (a chain of
+// middlewares over a Provider): an OpenAI-compatible http.Handler for POST
+// /v1/chat/completions, /v1/completions and /v1/embeddings and GET
+// /v1/models, which serves every request through rt. When rt is a bare
+// Provider it is put behind an attempt boundary, as Chain does.
 //
 // Bad input gets an OpenAI-style error and nothing else happens: a body over
 // the size limit gets 413 before it is read, malformed JSON or a missing
@@ -25,14 +26,14 @@ import (
 // content negotiation headers reach rt; providers replace the credentials
 // with their own, so a virtual key never goes upstream.
 //
-// Handler is safe for concurrent use.
-type Handler struct{ e *entry }
-
-// NewHandler returns the server-mode entry point over rt. It panics if rt is
-// nil or an option is invalid.
-func NewHandler(rt http.RoundTripper, opts ...Option) *Handler {
-	return &Handler{e: newEntry(rt, opts)}
+// The gateway's own errors carry the header X-Llmgate-Error (see
+// ErrorFromResponse). It panics if rt is nil or an option is invalid
+// (Limits.Validate). The handler is safe for concurrent use.
+func NewHandler(rt http.RoundTripper, opts ...Option) http.Handler {
+	return &handler{e: newEntry(rt, opts)}
 }
+
+type handler struct{ e *entry }
 
 // forwardedHeaders are the only inbound headers passed to rt.
 var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept"}
@@ -52,33 +53,33 @@ var routes = map[string]struct {
 
 var upstreamURL = url.URL{Scheme: "http", Host: "gateway.invalid"}
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route, ok := routes[r.URL.Path]
 	if !ok {
-		WriteError(w, ErrNotFound.WithMessage("gateway: unknown path "+strings.ToValidUTF8(r.URL.Path, "?")))
+		h.refuse(w, r, OpUnknown, ErrNotFound.WithMessage("gateway: unknown path "+strings.ToValidUTF8(r.URL.Path, "?")))
 		return
 	}
 	if r.Method != route.method {
 		w.Header().Set("Allow", route.method)
-		WriteError(w, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+route.method))
+		h.refuse(w, r, route.op, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+route.method))
 		return
 	}
 	lim := h.e.cfg.limits.MaxBodyBytes
 	var body []byte
 	if route.method == http.MethodPost {
 		if r.ContentLength > lim {
-			WriteError(w, ErrBodyTooLarge.WithMessage(bodyTooLargeMsg(lim)))
+			h.refuse(w, r, route.op, ErrBodyTooLarge.WithMessage(bodyTooLargeMsg(lim)))
 			return
 		}
 		var err error
-		if body, err = ReadBody(r.Body, r.ContentLength, lim); err != nil {
-			WriteError(w, err)
+		if body, err = readBody(r.Body, r.ContentLength, lim); err != nil {
+			h.refuse(w, r, route.op, err)
 			return
 		}
 	}
 	c, ctx, err := h.e.begin(r.Context(), route.op, body)
 	if err != nil {
-		WriteError(w, err)
+		h.refuse(w, r, route.op, err)
 		return
 	}
 	u := upstreamURL
@@ -96,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.e.dispatch(out, c)
 	if err != nil {
 		if r.Context().Err() == nil {
-			WriteError(w, err)
+			writeError(w, err)
 		}
 		return
 	}
@@ -120,11 +121,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.copyBody(w, resp.Body, stream, c)
 }
 
+// refuse answers a request the entry point refuses before it is a Call, and
+// tells the observers about it.
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, op Op, err error) {
+	c := h.e.refused(r.Context(), op, err)
+	w.Header().Set("X-Request-Id", c.ID)
+	writeError(w, err)
+}
+
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // copyBody forwards the response body. A stream is flushed after every read
 // of the upstream, so each event reaches the caller as it arrives.
-func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c *Call) {
+func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c *Call) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
@@ -136,6 +145,7 @@ func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c
 				_ = rc.SetWriteDeadline(time.Now().Add(h.e.cfg.writeTimeout))
 			}
 			if _, err := w.Write(buf[:n]); err != nil {
+				c.leave()
 				return // the caller is gone; closing the body cancels upstream
 			}
 			if stream {
@@ -147,15 +157,15 @@ func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c
 		}
 		if rerr != nil {
 			if c.ctx.Err() != nil { // the caller left; nobody to tell
+				c.leave()
 				return
 			}
-			h.e.cfg.logger.Warn("gateway: response cut", "call", c.ID, "op", c.Op.String(), "error", ErrorFor(rerr).Code)
 			if !stream {
 				// A cut JSON body must not look complete: abort the response
 				// so the caller's client sees the failure.
 				panic(http.ErrAbortHandler)
 			}
-			_, _ = w.Write(AppendErrorEvent(nil, rerr))
+			_, _ = w.Write(appendErrorEvent(nil, rerr))
 			_ = rc.Flush()
 			return
 		}

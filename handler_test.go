@@ -98,14 +98,20 @@ func TestHandlerFlushesEachStreamEvent(t *testing.T) {
 	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) { return sseReply(req, pr), nil }}
 	srv := httptest.NewServer(gateway.NewHandler(p))
 	defer srv.Close()
+	// The status goes out with the first content event: the attempt
+	// boundary holds a stream until then, so that a stream that fails
+	// before it can still fail over with nothing sent.
+	go func() { _, _ = pw.Write([]byte(chunk("one"))) }()
 	resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"m","stream":true,"messages":[]}`))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 	r := bufio.NewReader(resp.Body)
-	for _, word := range []string{"one", "two", "three"} {
-		go func() { _, _ = pw.Write([]byte(chunk(word))) }()
+	for i, word := range []string{"one", "two", "three"} {
+		if i > 0 { // written only after the previous one was read
+			go func() { _, _ = pw.Write([]byte(chunk(word))) }()
+		}
 		line, err := r.ReadString('\n')
 		require.NoError(t, err)
 		assert.Contains(t, line, `"content":"`+word+`"`)
@@ -191,7 +197,7 @@ func TestHandlerMapsProviderErrors(t *testing.T) {
 
 func TestHandlerPassesModelsAndUpstreamErrorsThrough(t *testing.T) {
 	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
-		if gateway.OpFromPath(req.URL.Path) == gateway.OpModels {
+		if gateway.CallFrom(req.Context()).Op == gateway.OpModels {
 			return jsonReply(req, 200, `{"object":"list","data":[{"id":"m","object":"model"}]}`), nil
 		}
 		r := jsonReply(req, 400, `{"error":{"message":"bad","type":"invalid_request_error","code":"x"}}`)

@@ -66,7 +66,7 @@ func chatParams(stream bool) openai.ChatCompletionNewParams {
 }
 
 func TestOpenAISDKChat(t *testing.T) {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
 	rec := &callRecorder{}
 	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware)) {
 		t.Run(mode, func(t *testing.T) {
@@ -85,7 +85,7 @@ func TestOpenAISDKChat(t *testing.T) {
 }
 
 func TestOpenAISDKStream(t *testing.T) {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
 	rec := &callRecorder{}
 	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware)) {
 		for _, includeUsage := range []bool{true, false} {
@@ -118,7 +118,7 @@ func TestOpenAISDKStream(t *testing.T) {
 }
 
 func TestOpenAISDKEmbeddingsAndModels(t *testing.T) {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini", "text-embedding-3-small"}, EmbeddingDims: 4})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini", "text-embedding-3-small"}, EmbeddingDims: 4})
 	rec := &callRecorder{}
 	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware)) {
 		t.Run(mode, func(t *testing.T) {
@@ -144,20 +144,43 @@ func TestOpenAISDKEmbeddingsAndModels(t *testing.T) {
 }
 
 // A refusal reaches the SDK as the API error a gateway server would send, in
-// both modes, and its code maps back to the sentinel.
+// both modes, and maps back to its sentinel.
 func TestOpenAISDKSeesRefusals(t *testing.T) {
 	refuse := gateway.RoundTripperFunc(func(*http.Request) (*http.Response, error) {
-		return nil, gateway.ErrBudgetExceeded.WithMessage("gateway: team budget spent")
+		return nil, gateway.ErrNoHealthyProvider.WithMessage("gateway: every target is down")
 	})
 	for mode, client := range sdkClients(t, refuse) {
 		t.Run(mode, func(t *testing.T) {
 			_, err := client.Chat.Completions.New(context.Background(), chatParams(false))
 			var apiErr *openai.Error
 			require.True(t, errors.As(err, &apiErr), "%v", err)
+			assert.Equal(t, 503, apiErr.StatusCode)
+			assert.Equal(t, "no_healthy_provider", apiErr.Code)
+			assert.ErrorIs(t, gateway.ErrorFromResponse(apiErr.Response), gateway.ErrNoHealthyProvider)
+			assert.Contains(t, apiErr.Message, "every target is down")
+		})
+	}
+}
+
+// Regression: ErrorFromCode mapped an upstream's own 429
+// rate_limit_exceeded (and 503, 401) to a refusal the gateway never made.
+// The gateway's own errors are marked; a provider's never are, even one
+// that came from another gateway and carries the mark.
+func TestOpenAISDKTellsUpstreamErrorsFromTheGateways(t *testing.T) {
+	upstream := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		r := jsonReply(req, 429, `{"error":{"message":"Rate limit reached","type":"rate_limit_error","code":"rate_limit_exceeded"}}`)
+		r.Header.Set("X-Llmgate-Error", "no_healthy_provider") // an upstream gateway's mark
+		return r, nil
+	}}
+	for mode, client := range sdkClients(t, upstream) {
+		t.Run(mode, func(t *testing.T) {
+			_, err := client.Chat.Completions.New(context.Background(), chatParams(false))
+			var apiErr *openai.Error
+			require.True(t, errors.As(err, &apiErr), "%v", err)
 			assert.Equal(t, 429, apiErr.StatusCode)
-			assert.Equal(t, "budget_exceeded", apiErr.Code)
-			assert.ErrorIs(t, gateway.ErrorFromCode(apiErr.Code), gateway.ErrBudgetExceeded)
-			assert.Contains(t, apiErr.Message, "team budget spent")
+			assert.Equal(t, "rate_limit_exceeded", apiErr.Code)
+			assert.Nil(t, gateway.ErrorFromResponse(apiErr.Response), "the provider's error is not the gateway's")
+			assert.Empty(t, apiErr.Response.Header.Get("X-Llmgate-Error"))
 		})
 	}
 }
@@ -165,7 +188,7 @@ func TestOpenAISDKSeesRefusals(t *testing.T) {
 // A stream cut after content reaches the SDK as a stream error, never as a
 // clean end (RELIABILITY 9).
 func TestOpenAISDKSeesCutStream(t *testing.T) {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}, Seed: 1})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}, Seed: 1})
 	for mode, client := range sdkClients(t, sim) {
 		t.Run(mode, func(t *testing.T) {
 			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(false))

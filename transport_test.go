@@ -39,7 +39,7 @@ func newRequest(t *testing.T, body string) (*http.Request, *closeTracker) {
 // a response and an error never come together.
 func TestTransportKeepsTheRoundTripperContract(t *testing.T) {
 	p := okProvider()
-	tr := gateway.NewTransport(p)
+	tr := newTransport(p)
 	req, body := newRequest(t, `{"model":"m","messages":[]}`)
 	before := req.Clone(context.Background())
 	ctx := req.Context()
@@ -74,7 +74,7 @@ func TestTransportNeverReturnsBoth(t *testing.T) {
 		return jsonReply(req, 200, chatReply), io.ErrUnexpectedEOF // breaks the contract
 	}}
 	req, _ := newRequest(t, `{"model":"m"}`)
-	resp, err := gateway.NewTransport(broken).RoundTrip(req)
+	resp, err := newTransport(broken).RoundTrip(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, 502, resp.StatusCode, "the error wins; the stray response is closed")
@@ -82,22 +82,23 @@ func TestTransportNeverReturnsBoth(t *testing.T) {
 
 func TestTransportReturnsRefusalsAsResponses(t *testing.T) {
 	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
-		return nil, gateway.ErrRateLimited.WithRetryAfter(2 * time.Second)
+		return nil, gateway.ErrNoHealthyProvider.WithRetryAfter(2 * time.Second)
 	}}
 	req, _ := newRequest(t, `{"model":"m"}`)
-	resp, err := gateway.NewTransport(p).RoundTrip(req)
+	resp, err := newTransport(p).RoundTrip(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	assert.Equal(t, 429, resp.StatusCode)
+	assert.Equal(t, 503, resp.StatusCode)
 	assert.Equal(t, "2", resp.Header.Get("Retry-After"))
 	var e errorJSON
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
-	assert.ErrorIs(t, gateway.ErrorFromCode(e.Error.Code), gateway.ErrRateLimited)
+	assert.Equal(t, "no_healthy_provider", e.Error.Code)
+	assert.ErrorIs(t, gateway.ErrorFromResponse(resp), gateway.ErrNoHealthyProvider)
 }
 
 func TestTransportRefusesBadInputWithoutDispatch(t *testing.T) {
 	p := okProvider()
-	tr := gateway.NewTransport(p, gateway.WithLimits(gateway.Limits{MaxBodyBytes: 64}))
+	tr := newTransport(p, gateway.WithLimits(gateway.Limits{MaxBodyBytes: 64}))
 	for body, status := range map[string]int{
 		`{"model":`:       400,
 		`{"messages":[]}`: 400,
@@ -122,15 +123,15 @@ func TestTransportReturnsTheCallersOwnCancellation(t *testing.T) {
 	req, _ := newRequest(t, `{"model":"m"}`)
 	req = req.WithContext(ctx)
 	time.AfterFunc(10*time.Millisecond, cancel)
-	resp, err := gateway.NewTransport(p).RoundTrip(req)
+	resp, err := newTransport(p).RoundTrip(req)
 	assert.Nil(t, resp)
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
 func TestTransportCarriesCallerAndPassesNestedCallsThrough(t *testing.T) {
 	p := okProvider()
-	inner := gateway.NewTransport(p)
-	outer := gateway.NewTransport(inner)
+	inner := newTransport(p)
+	outer := newTransport(inner)
 	req, _ := newRequest(t, `{"model":"m"}`)
 	req = req.WithContext(gateway.WithCaller(req.Context(), gateway.Caller{KeyID: "team-a", Tenant: "acme"}))
 	resp, err := outer.RoundTrip(req)
@@ -152,24 +153,61 @@ func TestChainOrder(t *testing.T) {
 		}
 	}
 	rt := gateway.Chain(okProvider(), mw("outer"), nil, mw("inner"))
-	resp, err := rt.RoundTrip(httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"m"}`)))
+	resp, err := newTransport(rt).RoundTrip(httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"m"}`)))
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, []string{"outer", "inner"}, order)
+
+	// Chain puts a Provider behind one attempt boundary, however often it
+	// is chained, and keeps its name.
 	p := okProvider()
-	assert.Same(t, p, gateway.Chain(p))
+	once := gateway.Chain(p)
+	assert.Same(t, once, gateway.Chain(once))
+	named, ok := once.(gateway.Provider)
+	require.True(t, ok)
+	assert.Equal(t, "fake", named.Name())
+}
+
+// A RoundTripper that is not a Provider gets no boundary: nothing to name
+// an attempt after.
+func TestChainLeavesPlainRoundTrippersAlone(t *testing.T) {
+	rt := gateway.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+	_, ok := gateway.Chain(rt).(gateway.Provider)
+	assert.False(t, ok)
 }
 
 // A refusal that reached no provider (a router with nothing to try) is not
 // an attempt: billing makes one record per attempt that reached a provider.
+// A Dispatcher gets no boundary; a Provider that answers, even with a
+// refusal of its own, made an attempt.
 func TestEntryRecordsNoAttemptForARefusalThatReachedNoProvider(t *testing.T) {
 	for _, refusal := range []error{gateway.ErrNoHealthyProvider, gateway.ErrModelNotFound} {
-		p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) { return nil, refusal }}
+		p := &fakeDispatcher{fakeProvider{handle: func(req *http.Request) (*http.Response, error) { return nil, refusal }}}
 		req, _ := newRequest(t, `{"model":"m"}`)
-		resp, err := gateway.NewTransport(p).RoundTrip(req)
+		resp, err := newTransport(p).RoundTrip(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		_, call, _ := p.seen()
 		assert.Empty(t, call.Attempts(), refusal.Error())
+
+		bare := &fakeProvider{handle: p.handle}
+		req, _ = newRequest(t, `{"model":"m"}`)
+		resp, err = newTransport(bare).RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		_, call, _ = bare.seen()
+		require.Len(t, call.Attempts(), 1)
+		assert.Equal(t, gateway.ErrorFor(refusal).Code, call.Attempts()[0].Err)
 	}
+}
+
+// fakeDispatcher is a fakeProvider that says it forwards to Providers of its
+// own, as a router does.
+type fakeDispatcher struct{ fakeProvider }
+
+func (*fakeDispatcher) Targets() []string { return nil }
+
+// newTransport is the client-mode entry point's RoundTripper.
+func newTransport(rt http.RoundTripper, opts ...gateway.Option) http.RoundTripper {
+	return gateway.NewClient(rt, opts...).Transport
 }

@@ -8,22 +8,24 @@ import (
 
 // usageTap wraps the body of a successful response at the entry point. As
 // the caller reads, it records the call's usage (from the provider's report,
-// or estimated from what was delivered), the time of the first content event,
-// and, in a stream the caller asked no usage of, drops the usage-only chunk
-// the gateway requested on its behalf. It holds at most one partial event.
+// or estimated from what was delivered) and, in a stream the caller asked no
+// usage of, drops the usage-only chunk the gateway requested on its behalf.
+// It holds at most one partial event.
 //
 // Read and Close may be called concurrently (Close unblocks a Read, as
 // net/http allows); usage is recorded exactly once, at a stream's [DONE],
-// EOF, a read error or Close, whichever comes first.
+// EOF, a read error or Close, whichever comes first, and the call ends right
+// after (its observers are told, outside the tap's lock).
 type usageTap struct {
 	call   *Call
 	body   io.ReadCloser
-	clock  Clock
+	status int
 	stream bool
 	strip  bool // drop the usage-only chunk
 
 	mu       sync.Mutex
 	finished bool
+	endErr   error     // the read error that ended the body, if any
 	lex      bodyLexer // non-stream
 
 	// stream
@@ -35,14 +37,15 @@ type usageTap struct {
 	err      error
 	usage    Usage
 	sawUsage bool
+	doneSeen bool // [DONE] is in out: usage is recorded before it is read
 	text     textCount
 	maxEvent int
 }
 
 const tapReadSize = 8 << 10
 
-func (t *usageTap) init(c *Call, body io.ReadCloser, clk Clock, stream bool, maxEvent int) {
-	*t = usageTap{call: c, body: body, clock: clk, stream: stream, strip: stream && !c.IncludeUsage, maxEvent: maxEvent}
+func (t *usageTap) init(c *Call, body io.ReadCloser, status int, stream bool, maxEvent int) {
+	*t = usageTap{call: c, body: body, status: status, stream: stream, strip: stream && !c.IncludeUsage, maxEvent: maxEvent}
 }
 
 func (t *usageTap) Read(p []byte) (int, error) {
@@ -50,10 +53,11 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		n, err := t.body.Read(p)
 		t.mu.Lock()
 		t.lex.feed(p[:n])
-		if err != nil {
-			t.finishLocked()
-		}
+		ended := err != nil && t.finishLocked(err)
 		t.mu.Unlock()
+		if ended {
+			t.end()
+		}
 		return n, err
 	}
 	for {
@@ -61,13 +65,20 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		if t.outOff < len(t.out) {
 			n := copy(p, t.out[t.outOff:])
 			t.outOff += n
+			ended := t.doneSeen && t.finishLocked(nil)
 			t.mu.Unlock()
+			if ended {
+				t.end()
+			}
 			return n, nil
 		}
 		if t.err != nil {
-			t.finishLocked()
+			ended := t.finishLocked(t.err)
 			err := t.err
 			t.mu.Unlock()
+			if ended {
+				t.end()
+			}
 			return 0, err
 		}
 		t.out, t.outOff = t.out[:0], 0
@@ -125,22 +136,18 @@ func (t *usageTap) splitEvents() {
 func (t *usageTap) event(ev []byte) {
 	data := eventData(ev)
 	if bytes.Equal(data, doneData) {
-		// The stream is complete: record usage before the caller can see
-		// the end, so whoever reads [DONE] finds the call's usage.
-		t.finishLocked()
+		// The stream is complete: usage is recorded before the caller can
+		// see the end (the read that returns [DONE] ends the call first), so
+		// whoever reads [DONE] finds the call's usage.
+		t.doneSeen = true
 	}
 	if data != nil && !bytes.Equal(data, doneData) {
 		if info, ok := inspectChunk(data); ok {
 			if info.hasUsage {
 				t.usage, t.sawUsage = info.usage, true
 			}
-			if info.text.ascii+info.text.other > 0 {
-				if t.text.ascii+t.text.other == 0 {
-					t.call.setFirstToken(t.clock.Now())
-				}
-				t.text.ascii += info.text.ascii
-				t.text.other += info.text.other
-			}
+			t.text.ascii += info.text.ascii
+			t.text.other += info.text.other
 			if t.strip && info.hasUsage && info.choices == 0 {
 				return
 			}
@@ -166,12 +173,17 @@ func eventData(ev []byte) []byte {
 	return nil
 }
 
-// finishLocked records the call's usage once.
-func (t *usageTap) finishLocked() {
+// finishLocked records the call's usage once, and reports whether it did
+// now: the caller then ends the call (end), outside the lock. err is the read
+// error that ended the body (nil at [DONE], EOF or Close).
+func (t *usageTap) finishLocked(err error) bool {
 	if t.finished {
-		return
+		return false
 	}
 	t.finished = true
+	if err != io.EOF {
+		t.endErr = err
+	}
 	u, saw, text := t.usage, t.sawUsage, t.text
 	if !t.stream {
 		t.lex.finish()
@@ -180,12 +192,20 @@ func (t *usageTap) finishLocked() {
 	if !saw {
 		u = Usage{PromptTokens: t.call.PromptTokens, CompletionTokens: text.tokens(), Estimated: true}
 	}
-	t.call.SetUsage(u)
+	t.call.setUsage(u)
+	return true
 }
+
+// end ends the call once its usage is recorded.
+func (t *usageTap) end() { t.call.endResponse(t.status, t.endErr) }
 
 func (t *usageTap) Close() error {
 	t.mu.Lock()
-	t.finishLocked()
+	ended := t.finishLocked(nil)
 	t.mu.Unlock()
-	return t.body.Close()
+	err := t.body.Close()
+	if ended {
+		t.end()
+	}
+	return err
 }

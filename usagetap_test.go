@@ -1,15 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
 
+	"github.com/llmgate/gateway/internal/sse"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,14 +31,13 @@ const (
 
 func tapOver(t *testing.T, body string, stream, includeUsage bool, wrap func(io.Reader) io.Reader) (*Call, *usageTap) {
 	t.Helper()
-	c, err := ParseCall(OpChat, []byte(`{"model":"m","messages":[{"role":"user","content":"hello there"}]}`), Limits{})
-	require.NoError(t, err)
+	c := testCall(t, `{"model":"m","messages":[{"role":"user","content":"hello there"}]}`)
 	c.Stream, c.IncludeUsage = stream, includeUsage
 	var r io.Reader = strings.NewReader(body)
 	if wrap != nil {
 		r = wrap(r)
 	}
-	c.tap.init(c, io.NopCloser(r), SystemClock{}, stream, DefaultMaxEventBytes)
+	c.tap.init(c, io.NopCloser(r), 200, stream, sse.DefaultMaxLine)
 	return c, &c.tap
 }
 
@@ -52,7 +54,6 @@ func TestTapStreamStripsUsageChunkTheCallerDidNotAskFor(t *testing.T) {
 		u, ok := c.Usage()
 		require.True(t, ok)
 		assert.Equal(t, Usage{PromptTokens: 11, CompletionTokens: 2, CachedTokens: 4}, u)
-		assert.False(t, c.FirstTokenAt().IsZero())
 	}
 }
 
@@ -102,7 +103,7 @@ func TestTapCloseBeforeEndRecordsDeliveredEstimate(t *testing.T) {
 	assert.True(t, u.Estimated)
 	assert.Equal(t, 2, u.CompletionTokens, `"Hello" delivered`)
 
-	c.SetUsage(Usage{}) // a later read must not record again
+	c.setUsage(Usage{}) // a later read must not record again
 	_, _ = tap.Read(buf)
 	u, _ = c.Usage()
 	assert.Equal(t, Usage{}, u)
@@ -123,9 +124,8 @@ func TestTapStreamPassesUpstreamErrorAfterDeliveredEvents(t *testing.T) {
 
 func TestTapStreamForwardsEachEventAsItArrives(t *testing.T) {
 	pr, pw := io.Pipe()
-	c, err := ParseCall(OpChat, []byte(`{"model":"m","stream":true}`), Limits{})
-	require.NoError(t, err)
-	c.tap.init(c, pr, SystemClock{}, true, DefaultMaxEventBytes)
+	c := testCall(t, `{"model":"m","stream":true}`)
+	c.tap.init(c, pr, 200, true, sse.DefaultMaxLine)
 	go func() {
 		_, _ = pw.Write([]byte(helloChunk))
 		// The second event is written only after the first was read.
@@ -142,9 +142,8 @@ func TestTapStreamForwardsEachEventAsItArrives(t *testing.T) {
 
 func TestTapConcurrentCloseAndRead(t *testing.T) {
 	pr, pw := io.Pipe()
-	c, err := ParseCall(OpChat, []byte(`{"model":"m","stream":true}`), Limits{})
-	require.NoError(t, err)
-	c.tap.init(c, pr, SystemClock{}, true, DefaultMaxEventBytes)
+	c := testCall(t, `{"model":"m","stream":true}`)
+	c.tap.init(c, pr, 200, true, sse.DefaultMaxLine)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -187,32 +186,11 @@ func TestTapNonStreamUsageFirstAndMissing(t *testing.T) {
 	assert.Equal(t, Usage{PromptTokens: c.PromptTokens, CompletionTokens: 3, Estimated: true}, u)
 }
 
-func TestSSEReader(t *testing.T) {
-	r := NewSSEReader(strings.NewReader(": comment\n\nevent: x\ndata: a\ndata: b\n\ndata: [DONE]\r\n\r\n"), 0)
-	ev, err := r.Next()
-	require.NoError(t, err)
-	assert.Equal(t, "x", ev.Name)
-	assert.Equal(t, "a\nb", string(ev.Data))
-	ev, err = r.Next()
-	require.NoError(t, err)
-	assert.True(t, ev.IsDone())
-	_, err = r.Next()
-	assert.Equal(t, io.EOF, err)
-
-	r = NewSSEReader(strings.NewReader("data: partial"), 0)
-	_, err = r.Next()
-	assert.Equal(t, io.ErrUnexpectedEOF, err)
-
-	r = NewSSEReader(strings.NewReader("data: "+strings.Repeat("x", 100)+"\n\n"), 64)
-	_, err = r.Next()
-	assert.ErrorIs(t, err, ErrEventTooLarge)
-}
-
 func TestAppendEvents(t *testing.T) {
 	b := AppendEvent(nil, []byte(`{"a":1}`))
 	b = AppendDone(b)
 	assert.Equal(t, "data: {\"a\":1}\n\ndata: [DONE]\n\n", string(b))
-	e := AppendErrorEvent(nil, ErrUpstream)
+	e := appendErrorEvent(nil, ErrUpstream)
 	assert.Equal(t, `data: {"error":{"message":"gateway: upstream failed","type":"api_error","param":null,"code":"upstream_error"}}`+"\n\n", string(e))
 }
 
@@ -274,4 +252,13 @@ func TestTapRecordsUsageBeforeDeliveringDone(t *testing.T) {
 	u, ok := c.Usage()
 	require.True(t, ok, "usage recorded by the time [DONE] is read")
 	assert.Equal(t, 11, u.PromptTokens)
+}
+
+// testCall is a Call for body as the entry point builds it.
+func testCall(t *testing.T, body string) *Call {
+	t.Helper()
+	e := newEntry(RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil }), nil)
+	c, _, err := e.begin(context.Background(), OpChat, []byte(body))
+	require.NoError(t, err)
+	return c
 }

@@ -1,6 +1,7 @@
 package breaker_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -15,31 +16,35 @@ import (
 
 // static answers every call with the same response and allocates nothing,
 // so a benchmark measures only what wraps it. It is not a Provider, so no
-// middleware records attempts over it.
+// attempt boundary is put in front of it, and it needs no Call.
 type static struct{ resp *http.Response }
 
 func (s *static) RoundTrip(*http.Request) (*http.Response, error) { return s.resp, nil }
 
-// staticProvider is static with a name: Retry records an attempt per call
-// over it (through the breaker, which keeps the name).
-type staticProvider struct{ static }
+// staticProvider is a Provider answering a copy of the same response (the
+// attempt boundary and the entry point wrap a response's body, so it cannot
+// be shared): gateway.Chain puts a boundary in front of it, which records
+// an attempt per round trip.
+type staticProvider struct{ resp *http.Response }
 
 func (p *staticProvider) Name() string { return "static" }
 
+func (p *staticProvider) RoundTrip(*http.Request) (*http.Response, error) {
+	r := *p.resp
+	return &r, nil
+}
+
 // BenchmarkRetryCircuitBreakerOverhead measures the success path of
 // Retry(CircuitBreaker(next)) against calling next directly; the difference
-// is the overhead of the two middlewares. The recording variants build a
-// Call per operation, as an entry point does, and record the attempt on it
-// (which the entry point does itself over a bare provider).
+// is the overhead of the two middlewares. The entry variants send each call
+// through the client-mode entry point, which parses a Call, over a
+// Provider behind its attempt boundary, which records the attempt: the
+// difference between them is the same two middlewares' overhead in a real
+// call.
 func BenchmarkRetryCircuitBreakerOverhead(b *testing.B) {
 	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: http.NoBody}
 	next := &static{resp: resp}
-	body := []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
-	call, err := gateway.ParseCall(gateway.OpChat, body, gateway.Limits{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	req, _ := http.NewRequestWithContext(gateway.WithCall(context.Background(), call), http.MethodPost,
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost,
 		"http://gateway.invalid/v1/chat/completions", http.NoBody)
 	run := func(b *testing.B, rt http.RoundTripper) {
 		b.ReportAllocs()
@@ -52,12 +57,12 @@ func BenchmarkRetryCircuitBreakerOverhead(b *testing.B) {
 	}
 	b.Run("direct", func(b *testing.B) { run(b, next) })
 	b.Run("Retry(CircuitBreaker)", func(b *testing.B) {
-		cb := breaker.NewCircuitBreaker("static", breaker.Config{})
-		run(b, gateway.Chain(next, breaker.Retry(breaker.RetryConfig{}), cb.Middleware()))
+		cb := must(breaker.NewCircuitBreaker("static", breaker.Config{}))
+		run(b, gateway.Chain(next, must(breaker.Retry(breaker.RetryConfig{})), cb.Middleware()))
 	})
 	b.Run("Retry(CircuitBreaker)/parallel", func(b *testing.B) {
-		cb := breaker.NewCircuitBreaker("static", breaker.Config{})
-		rt := gateway.Chain(next, breaker.Retry(breaker.RetryConfig{}), cb.Middleware())
+		cb := must(breaker.NewCircuitBreaker("static", breaker.Config{}))
+		rt := gateway.Chain(next, must(breaker.Retry(breaker.RetryConfig{})), cb.Middleware())
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -68,27 +73,24 @@ func BenchmarkRetryCircuitBreakerOverhead(b *testing.B) {
 		})
 	})
 
-	clk := gateway.SystemClock{}
-	recording := func(b *testing.B, rt http.RoundTripper, record bool) {
+	body := []byte(chatBody(false))
+	entry := func(b *testing.B, rt http.RoundTripper) {
+		client := gateway.NewClient(rt)
 		b.ReportAllocs()
 		for b.Loop() {
-			c := &gateway.Call{Op: gateway.OpChat, Model: "m", Body: body, Start: clk.Now()}
-			r := req.WithContext(gateway.WithCall(context.Background(), c))
-			resp, err := rt.RoundTrip(r)
+			resp, err := client.Post(chatURL, "application/json", bytes.NewReader(body))
 			if err != nil || resp.StatusCode != 200 {
 				b.Fatal(err)
 			}
-			if record { // what the entry point does over a bare provider
-				c.RecordAttempt(gateway.Attempt{Target: "static", Model: c.Model, Status: resp.StatusCode,
-					Start: c.Start, Latency: clk.Now().Sub(c.Start)})
-			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
 	}
-	p := &staticProvider{static{resp: resp}}
-	b.Run("direct/recording", func(b *testing.B) { recording(b, p, true) })
-	b.Run("Retry(CircuitBreaker)/recording", func(b *testing.B) {
-		cb := breaker.NewCircuitBreaker("static", breaker.Config{})
-		recording(b, gateway.Chain(p, breaker.Retry(breaker.RetryConfig{}), cb.Middleware()), false)
+	p := &staticProvider{resp: resp}
+	b.Run("entry/direct", func(b *testing.B) { entry(b, p) })
+	b.Run("entry/Retry(CircuitBreaker)", func(b *testing.B) {
+		cb := must(breaker.NewCircuitBreaker("static", breaker.Config{}))
+		entry(b, gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{})), cb.Middleware()))
 	})
 }
 
@@ -98,13 +100,13 @@ func BenchmarkRetryCircuitBreakerOverhead(b *testing.B) {
 // resets. It reports the share of calls that still fail and the
 // amplification (upstream attempts per call).
 func BenchmarkFaultMix(b *testing.B) {
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 7, Faults: gatewaytest.Faults{
+	sim := must(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 7, Faults: gatewaytest.Faults{
 		ErrorRate: 0.05, ErrorStatuses: []int{500, 503, 429},
 		TimeoutRate: 0.012, ResetRate: 0.012, // 1 - 0.988² × 0.95 ≈ 7.27% of attempts fail
-	}})
+	}}))
 	rt := gateway.Chain(sim,
-		breaker.Retry(breaker.RetryConfig{BaseDelay: 100 * time.Microsecond, MaxDelay: time.Millisecond}),
-		breaker.Timeouts(breaker.TimeoutConfig{Header: time.Millisecond}))
+		must(breaker.Retry(breaker.RetryConfig{BaseDelay: 100 * time.Microsecond, MaxDelay: time.Millisecond})),
+		must(breaker.Timeouts(breaker.TimeoutConfig{Header: time.Millisecond})))
 	client := gateway.NewClient(rt)
 	body := `{"model":"m","messages":[{"role":"user","content":"hello"}]}`
 	failed := 0

@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,7 +36,8 @@ func (s State) String() string {
 // it opens after 5 consecutive failures or when half of the last 20 results
 // failed, stays open 30 s, then lets 3 probes through and closes when all 3
 // succeed. It never opens on one failure (failsafe-go's own default), since
-// one 5xx from a model API says little.
+// one 5xx from a model API says little. A field left zero takes its default;
+// a negative or out-of-range one is an error (Validate).
 type Config struct {
 	// FailureThreshold is how many consecutive failures open the breaker.
 	// Default 5.
@@ -65,8 +67,13 @@ type Config struct {
 	// at most HalfOpenProbes. Default HalfOpenProbes.
 	SuccessThreshold int
 	// MaxRetryAfter is the ceiling on a cooldown taken from an upstream's
-	// Retry-After (see CoolDown). Default DefaultMaxRetryAfter.
+	// Retry-After (see CoolDown), so a broken upstream cannot park a target
+	// for a day. It is the one ceiling on Retry-After in the gateway.
+	// Default DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
+	// Cooldown is how long a target that answered 429 without a
+	// Retry-After gets nothing. Default DefaultCooldown.
+	Cooldown time.Duration
 	// Classify decides each outcome; nil means the package's Classify. The
 	// breaker counts Class.Failure outcomes as failures, Success and Fatal
 	// as successes, and RateLimited and Canceled as neither.
@@ -88,6 +95,7 @@ const (
 	DefaultMinCalls               = 10
 	DefaultDelay                  = 30 * time.Second
 	DefaultHalfOpenProbes         = 3
+	DefaultCooldown               = time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -118,22 +126,39 @@ func (c Config) withDefaults() Config {
 	if c.MaxRetryAfter == 0 {
 		c.MaxRetryAfter = DefaultMaxRetryAfter
 	}
+	if c.Cooldown == 0 {
+		c.Cooldown = DefaultCooldown
+	}
 	if c.Classify == nil {
 		c.Classify = Classify
 	}
 	return c
 }
 
-func (c Config) validate() error {
-	switch {
-	case c.FailureThreshold < 0, c.FailureThresholdWindow < 0, c.MinCalls < 0, c.HalfOpenProbes < 0, c.SuccessThreshold < 0:
-		return fmt.Errorf("breaker: negative count in Config")
-	case !(c.FailureRateThreshold > 0 && c.FailureRateThreshold <= 1):
-		return fmt.Errorf("breaker: FailureRateThreshold %v not in (0, 1]", c.FailureRateThreshold)
-	case c.FailureThresholdPeriod < 0, c.Delay < 0, c.MaxRetryAfter < 0:
-		return fmt.Errorf("breaker: negative duration in Config")
-	case c.SuccessThreshold > c.HalfOpenProbes:
-		return fmt.Errorf("breaker: SuccessThreshold %d > HalfOpenProbes %d", c.SuccessThreshold, c.HalfOpenProbes)
+// Validate reports every invalid field at once, joined (errors.Join): a
+// negative count or duration, a FailureRateThreshold outside (0, 1], or a
+// SuccessThreshold above HalfOpenProbes (once the defaults are applied).
+func (c Config) Validate() error {
+	var errs []error
+	neg := func(name string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("breaker: Config.%s is negative", name))
+		}
 	}
-	return nil
+	neg("FailureThreshold", int64(c.FailureThreshold))
+	neg("FailureThresholdWindow", int64(c.FailureThresholdWindow))
+	neg("MinCalls", int64(c.MinCalls))
+	neg("HalfOpenProbes", int64(c.HalfOpenProbes))
+	neg("SuccessThreshold", int64(c.SuccessThreshold))
+	neg("FailureThresholdPeriod", int64(c.FailureThresholdPeriod))
+	neg("Delay", int64(c.Delay))
+	neg("MaxRetryAfter", int64(c.MaxRetryAfter))
+	neg("Cooldown", int64(c.Cooldown))
+	if c.FailureRateThreshold != 0 && !(c.FailureRateThreshold > 0 && c.FailureRateThreshold <= 1) {
+		errs = append(errs, fmt.Errorf("breaker: Config.FailureRateThreshold %v is not in (0, 1]", c.FailureRateThreshold))
+	}
+	if d := c.withDefaults(); c.SuccessThreshold > 0 && d.HalfOpenProbes > 0 && d.SuccessThreshold > d.HalfOpenProbes {
+		errs = append(errs, fmt.Errorf("breaker: Config.SuccessThreshold %d is above HalfOpenProbes %d", d.SuccessThreshold, d.HalfOpenProbes))
+	}
+	return errors.Join(errs...)
 }

@@ -7,18 +7,22 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
+	"github.com/llmgate/gateway/internal/hooks"
 )
 
 // BudgetConfig configures a Budget. The zero value is the default budget:
-// retries up to 20% of requests, with a floor of 3 retries, over a sliding
-// 10 s window.
+// retries up to 20% of requests, with a floor of 10 retries, over a sliding
+// 10 s window. A field left zero takes its default; a negative or
+// out-of-range one is an error (Validate).
 type BudgetConfig struct {
 	// Ratio is the share of requests that may be retried: each first
 	// attempt deposits Ratio of a retry. Default 0.2. Must be in (0, 1].
 	Ratio float64
 	// MinRetries is the floor: retries always allowed per Window, however
-	// little traffic there is, so a quiet service can still retry. Default
-	// 3.
+	// little traffic there is, so a quiet service can still retry, and a
+	// router can still fall back while a target that just died has not yet
+	// tripped its breaker. Default 10.
 	MinRetries int
 	// Window is how long a deposit or a withdrawal counts. Default 10 s.
 	Window time.Duration
@@ -29,13 +33,9 @@ type BudgetConfig struct {
 // Default budget parameters.
 const (
 	DefaultBudgetRatio      = 0.2
-	DefaultBudgetMinRetries = 3
+	DefaultBudgetMinRetries = 10
 	DefaultBudgetWindow     = 10 * time.Second
 )
-
-// budgetSlots is how many slices a window is cut into: deposits and
-// withdrawals leave the window one slice at a time.
-const budgetSlots = 10
 
 // Budget bounds retries to a share of traffic, in the manner of Finagle's
 // RetryBudget: every call deposits Ratio of a retry (OnCall, once per call),
@@ -55,64 +55,62 @@ type Budget struct {
 	floor  float64
 	clock  gateway.Clock
 	origin time.Time
-	slot   time.Duration
 
 	// pending counts deposits not yet placed in a slot: OnRequest places
 	// them in batches, so that most calls neither lock nor read the clock
 	// (a clock read costs more than the rest of a call's overhead).
 	pending atomic.Int64
 
-	mu    sync.Mutex
-	epoch int64 // index of the newest slot, in slot units since origin
-	dep   [budgetSlots]int64
-	wd    [budgetSlots]int64
-	sumD  int64 // deposits in the window
-	sumW  int64 // withdrawals in the window
+	mu  sync.Mutex
+	win ring // deposits in a, withdrawals in b
 }
 
-// NewBudget returns a Budget. It panics if cfg holds a negative or
-// out-of-range value (a configuration error).
-func NewBudget(cfg BudgetConfig) *Budget {
-	if cfg.Ratio == 0 {
-		cfg.Ratio = DefaultBudgetRatio
+func (c BudgetConfig) withDefaults() BudgetConfig {
+	if c.Ratio == 0 {
+		c.Ratio = DefaultBudgetRatio
 	}
-	if cfg.MinRetries == 0 {
-		cfg.MinRetries = DefaultBudgetMinRetries
+	if c.MinRetries == 0 {
+		c.MinRetries = DefaultBudgetMinRetries
 	}
-	if cfg.Window == 0 {
-		cfg.Window = DefaultBudgetWindow
+	if c.Window == 0 {
+		c.Window = DefaultBudgetWindow
 	}
-	if !(cfg.Ratio > 0 && cfg.Ratio <= 1) || cfg.MinRetries < 0 || cfg.Window < budgetSlots {
-		panic(fmt.Sprintf("breaker: invalid BudgetConfig %+v", cfg))
+	return c
+}
+
+// Validate reports a Ratio outside (0, 1], a negative MinRetries, or a
+// Window shorter than 10 ns (once the defaults are applied).
+func (c BudgetConfig) Validate() error {
+	d := c.withDefaults()
+	if !(d.Ratio > 0 && d.Ratio <= 1) || d.MinRetries < 0 || d.Window < ringSlots {
+		return fmt.Errorf("breaker: invalid BudgetConfig: Ratio %v must be in (0, 1], MinRetries %d not negative, Window %v positive",
+			c.Ratio, c.MinRetries, c.Window)
 	}
-	clk := gateway.ClockOrSystem(cfg.Clock)
+	return nil
+}
+
+// NewBudget returns a Budget, or an error for an invalid cfg (Validate).
+func NewBudget(cfg BudgetConfig) (*Budget, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newBudget(cfg.withDefaults()), nil
+}
+
+// newBudget returns a Budget for a valid cfg with its defaults applied.
+func newBudget(cfg BudgetConfig) *Budget {
+	clk := clock.Or(cfg.Clock)
 	return &Budget{
 		ratio:  cfg.Ratio,
 		floor:  float64(cfg.MinRetries),
 		clock:  clk,
 		origin: clk.Now(),
-		slot:   cfg.Window / budgetSlots,
+		win:    ring{slot: cfg.Window / ringSlots},
 	}
 }
 
-// advance moves the window to now, expiring slots that left it. b.mu is held.
-func (b *Budget) advance() int {
-	e := int64(b.clock.Now().Sub(b.origin) / b.slot)
-	if e > b.epoch {
-		n := e - b.epoch
-		if n > budgetSlots {
-			n = budgetSlots
-		}
-		for i := int64(1); i <= n; i++ {
-			j := (b.epoch + i) % budgetSlots
-			b.sumD -= b.dep[j]
-			b.sumW -= b.wd[j]
-			b.dep[j], b.wd[j] = 0, 0
-		}
-		b.epoch = e
-	}
-	return int(b.epoch % budgetSlots)
-}
+// advance moves the window to now. b.mu is held.
+func (b *Budget) advance() int { return b.win.advance(b.clock.Now().Sub(b.origin)) }
 
 // depositBatch is how many deposits OnRequest gathers before it places
 // them. A deposit waits at most that many calls (or until the next
@@ -120,12 +118,12 @@ func (b *Budget) advance() int {
 const depositBatch = 32
 
 // OnCall deposits Ratio of a retry for call c, once however many layers
-// sharing the Budget (Retry, Hedge, a router) call it for c: the first
-// claim of b on c (gateway.Call.Once) deposits, later ones do nothing. A
-// nil c is a call of its own and deposits. Layers credit a Budget through
-// OnCall, so sharing one never credits a call twice.
+// sharing the Budget (Retry, Hedge, a router) call it for c: the first claim
+// of b on c deposits, later ones do nothing. A nil c is a call of its own and
+// deposits. Layers credit a Budget through OnCall, so sharing one never
+// credits a call twice.
 func (b *Budget) OnCall(c *gateway.Call) {
-	if c == nil || c.Once(b) {
+	if c == nil || hooks.CallOnce(c, b) {
 		b.OnRequest()
 	}
 }
@@ -144,8 +142,7 @@ func (b *Budget) OnRequest() {
 // flushLocked places the pending deposits in slot i. b.mu is held.
 func (b *Budget) flushLocked(i int) {
 	if n := b.pending.Swap(0); n > 0 {
-		b.dep[i] += n
-		b.sumD += n
+		b.win.add(i, n, 0)
 	}
 }
 
@@ -157,11 +154,10 @@ func (b *Budget) TryRetry() bool {
 	defer b.mu.Unlock()
 	i := b.advance()
 	b.flushLocked(i)
-	if float64(b.sumW)+1 > b.floor+b.ratio*float64(b.sumD) {
+	if float64(b.win.sumB)+1 > b.floor+b.ratio*float64(b.win.sumA) {
 		return false
 	}
-	b.wd[i]++
-	b.sumW++
+	b.win.add(i, 0, 1)
 	return true
 }
 
@@ -171,7 +167,7 @@ func (b *Budget) Available() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.flushLocked(b.advance())
-	n := b.floor + b.ratio*float64(b.sumD) - float64(b.sumW)
+	n := b.floor + b.ratio*float64(b.win.sumA) - float64(b.win.sumB)
 	if n < 0 {
 		return 0
 	}

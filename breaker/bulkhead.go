@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
 // BulkheadConfig configures a Bulkhead. The zero value is a fixed limit that
@@ -63,29 +64,46 @@ type Bulkhead struct {
 	gauge    atomic.Int64
 }
 
+// Validate reports, for a Bulkhead of maxConcurrent slots, a maxConcurrent
+// below 1, a negative MaxWait, or a MinLimit or InitialLimit out of
+// [1, maxConcurrent] (once the defaults are applied).
+func (c BulkheadConfig) Validate(maxConcurrent int) error {
+	c = c.withDefaults(maxConcurrent)
+	if maxConcurrent < 1 || c.MaxWait < 0 || c.MinLimit < 1 || c.MinLimit > maxConcurrent ||
+		c.InitialLimit < c.MinLimit || c.InitialLimit > maxConcurrent {
+		return fmt.Errorf("breaker: invalid bulkhead: max %d, MaxWait %v, MinLimit %d, InitialLimit %d",
+			maxConcurrent, c.MaxWait, c.MinLimit, c.InitialLimit)
+	}
+	return nil
+}
+
+func (c BulkheadConfig) withDefaults(maxConcurrent int) BulkheadConfig {
+	if c.MinLimit == 0 {
+		c.MinLimit = 1
+	}
+	if c.InitialLimit == 0 {
+		c.InitialLimit = maxConcurrent
+	}
+	return c
+}
+
 // NewBulkhead returns a bulkhead allowing maxConcurrent calls in flight (the
-// ceiling, when adaptive). It panics if maxConcurrent < 1 or cfg holds a
-// negative or out-of-range value (a configuration error).
-func NewBulkhead(maxConcurrent int, cfg BulkheadConfig) *Bulkhead {
-	if cfg.MinLimit == 0 {
-		cfg.MinLimit = 1
+// ceiling, when adaptive), or an error for an invalid configuration
+// (Validate).
+func NewBulkhead(maxConcurrent int, cfg BulkheadConfig) (*Bulkhead, error) {
+	if err := cfg.Validate(maxConcurrent); err != nil {
+		return nil, err
 	}
-	if cfg.InitialLimit == 0 {
-		cfg.InitialLimit = maxConcurrent
-	}
-	if maxConcurrent < 1 || cfg.MaxWait < 0 || cfg.MinLimit < 1 || cfg.MinLimit > maxConcurrent ||
-		cfg.InitialLimit < cfg.MinLimit || cfg.InitialLimit > maxConcurrent {
-		panic(fmt.Sprintf("breaker: invalid bulkhead (max %d, %+v)", maxConcurrent, cfg))
-	}
+	cfg = cfg.withDefaults(maxConcurrent)
 	if cfg.Classify == nil {
 		cfg.Classify = Classify
 	}
-	cfg.Clock = gateway.ClockOrSystem(cfg.Clock)
+	cfg.Clock = clock.Or(cfg.Clock)
 	b := &Bulkhead{cfg: cfg, max: maxConcurrent, wake: make(chan struct{})}
 	if cfg.Adaptive {
 		b.lim = newAdaptiveLimiter(cfg.MinLimit, maxConcurrent, cfg.InitialLimit)
 	}
-	return b
+	return b, nil
 }
 
 // InFlight returns the calls holding a slot.
@@ -136,15 +154,16 @@ func (b *Bulkhead) Acquire(ctx context.Context) (Slot, error) {
 }
 
 func (b *Bulkhead) acquireFixed(ctx context.Context) error {
-	var timer gateway.Timer
+	var fire <-chan time.Time
+	var stop func() bool
 	for {
 		b.mu.Lock()
 		if b.inflight < b.max {
 			b.inflight++
 			b.gauge.Add(1)
 			b.mu.Unlock()
-			if timer != nil {
-				timer.Stop()
+			if stop != nil {
+				stop()
 			}
 			return nil
 		}
@@ -153,15 +172,15 @@ func (b *Bulkhead) acquireFixed(ctx context.Context) error {
 		if b.cfg.MaxWait <= 0 {
 			return ErrBulkheadFull
 		}
-		if timer == nil {
-			timer = b.cfg.Clock.NewTimer(b.cfg.MaxWait)
+		if stop == nil {
+			fire, stop = b.cfg.Clock.NewTimer(b.cfg.MaxWait)
 		}
 		select {
 		case <-wake:
-		case <-timer.C():
+		case <-fire:
 			return ErrBulkheadFull
 		case <-ctx.Done():
-			timer.Stop()
+			stop()
 			return ctx.Err()
 		}
 	}
@@ -176,14 +195,13 @@ func (b *Bulkhead) release() {
 	b.mu.Unlock()
 }
 
-// Middleware returns the bulkhead as a middleware over one target. Over a
-// gateway.Provider it returns a Provider with the same name.
+// Middleware returns the bulkhead as a middleware over one target.
 func (b *Bulkhead) Middleware() gateway.Middleware {
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		return keepName(next, &bulkheadTransport{b: b, next: next})
+		return &bulkheadTransport{b: b, next: next}
 	}
 }
 

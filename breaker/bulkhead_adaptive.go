@@ -49,19 +49,19 @@ func (b *Bulkhead) acquireAdaptive(ctx context.Context) (permit, error) {
 		return nil, err
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	timer := b.cfg.Clock.NewTimer(b.cfg.MaxWait)
+	fire, stop := b.cfg.Clock.NewTimer(b.cfg.MaxWait)
 	done, exited := make(chan struct{}), make(chan struct{})
 	go func() { // ends the wait at MaxWait; never outlives this call
 		defer close(exited)
 		select {
-		case <-timer.C():
+		case <-fire:
 			cancel()
 		case <-done:
 		}
 	}()
 	p, err := b.lim.AcquirePermit(wctx)
 	close(done)
-	timer.Stop()
+	stop()
 	<-exited
 	cancel()
 	if err != nil {

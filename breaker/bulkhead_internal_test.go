@@ -116,7 +116,8 @@ func TestBulkheadAdaptiveRecordsOrDropsOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBulkhead(1, BulkheadConfig{Adaptive: true})
+			b, err := NewBulkhead(1, BulkheadConfig{Adaptive: true})
+			require.NoError(t, err)
 			lim := &fakeLimiter{size: 1}
 			b.lim = lim
 			ctx, cancel := context.WithCancel(context.Background())
@@ -134,7 +135,8 @@ func TestBulkheadAdaptiveRecordsOrDropsOnce(t *testing.T) {
 	}
 
 	t.Run("panic", func(t *testing.T) {
-		b := NewBulkhead(1, BulkheadConfig{Adaptive: true})
+		b, err := NewBulkhead(1, BulkheadConfig{Adaptive: true})
+		require.NoError(t, err)
 		lim := &fakeLimiter{size: 1}
 		b.lim = lim
 		req, _ := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", nil)
@@ -146,7 +148,8 @@ func TestBulkheadAdaptiveRecordsOrDropsOnce(t *testing.T) {
 
 	t.Run("Close racing the last Read", func(t *testing.T) {
 		for range 50 {
-			b := NewBulkhead(1, BulkheadConfig{Adaptive: true})
+			b, err := NewBulkhead(1, BulkheadConfig{Adaptive: true})
+			require.NoError(t, err)
 			lim := &fakeLimiter{size: 1}
 			b.lim = lim
 			req, _ := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", nil)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
 // CircuitBreaker stops calls to one target (a provider, or one deployment of
@@ -22,10 +23,16 @@ import (
 // ones finish.
 //
 // The breaker records an outcome when the call's RoundTrip returns: at the
-// response headers, or at the first content of a stream when
-// AwaitFirstContent or Timeouts' first-token wait runs inside it. A failure
-// later in a body is the caller's to see and is not counted; nothing is held
-// once RoundTrip has returned.
+// response headers, or, for a stream, at its first content, where the
+// attempt boundary below releases it (see gateway.Chain). A failure later in
+// a body is the caller's to see and is not counted; nothing is held once
+// RoundTrip has returned.
+//
+// It is also the one store of a target's cooldown: a 429 or 503 with a
+// Retry-After, or a 429 without one (for Config.Cooldown), makes it refuse
+// every call with ErrCoolingDown until the wait has passed, so no attempt
+// reaches the target inside the window the upstream asked for. A router
+// reads it (Ready) instead of keeping a cooldown of its own.
 //
 // A CircuitBreaker is safe for concurrent use. The closed-state path takes
 // one short lock (the window) and allocates nothing.
@@ -49,19 +56,23 @@ type CircuitBreaker struct {
 	passed   int // probes that succeeded
 }
 
-// NewCircuitBreaker returns a closed breaker for the target called name. It
-// panics if cfg is invalid (a negative value, a rate outside (0, 1], or
-// SuccessThreshold > HalfOpenProbes).
-func NewCircuitBreaker(name string, cfg Config) *CircuitBreaker {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		panic(err)
+// NewCircuitBreaker returns a closed breaker for the target called name, or
+// an error for an invalid cfg (Validate).
+func NewCircuitBreaker(name string, cfg Config) (*CircuitBreaker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	return newCircuitBreaker(name, cfg.withDefaults()), nil
+}
+
+// newCircuitBreaker returns a breaker for a valid cfg with its defaults
+// applied.
+func newCircuitBreaker(name string, cfg Config) *CircuitBreaker {
 	win := newCountWindow(cfg.FailureThresholdWindow)
 	if cfg.FailureThresholdPeriod > 0 {
 		win = newTimeWindow(cfg.FailureThresholdPeriod)
 	}
-	clk := gateway.ClockOrSystem(cfg.Clock)
+	clk := clock.Or(cfg.Clock)
 	return &CircuitBreaker{name: name, cfg: cfg, clock: clk, origin: clk.Now(), win: win}
 }
 
@@ -91,12 +102,16 @@ func (cb *CircuitBreaker) State() State {
 }
 
 // Ready reports whether a call would be let through now, without taking a
-// permit: the breaker is closed, or open past its delay, or half-open with
-// probes left, and no cooldown is running. A router uses it to skip
-// targets.
+// permit: no cooldown is running and the breaker is closed, open past its
+// delay, or half-open with probes left. A router asks it of every target it
+// considers; on a closed breaker with no cooldown it is two atomic loads and
+// reads no clock.
 func (cb *CircuitBreaker) Ready() bool {
-	if cb.coolingFor() > 0 {
+	if cb.coolUntil.Load() != 0 && cb.coolingFor() > 0 {
 		return false
+	}
+	if s, _ := cb.load(); s == Closed {
+		return true
 	}
 	switch cb.State() {
 	case Closed:
@@ -119,7 +134,8 @@ func (cb *CircuitBreaker) now() int64 { return int64(cb.offset()) }
 // CoolDown makes the breaker refuse every call with ErrCoolingDown for d
 // (clamped to MaxRetryAfter), or until an earlier cooldown ends if that is
 // later. The breaker's Middleware calls it when a 429 or 503 carries a
-// Retry-After, so no attempt reaches the target inside that window.
+// Retry-After, and for Cooldown on a 429 without one, so no attempt reaches
+// the target inside that window.
 func (cb *CircuitBreaker) CoolDown(d time.Duration) {
 	if d <= 0 {
 		return
@@ -302,20 +318,21 @@ func (cb *CircuitBreaker) notify(from, to State) {
 // takes a permit (or is refused with ErrOpen or ErrCoolingDown, without
 // reaching next), and its outcome is classified with Config.Classify and
 // reported when next.RoundTrip returns. A 429 or 503 response with a
-// Retry-After starts a cooldown (CoolDown). If the classifier panics the
+// Retry-After starts a cooldown of that length (CoolDown), and a 429 without
+// one a cooldown of Config.Cooldown; so does a rate-limit refusal from
+// inside (a limiter's error with a RetryAfter). If the classifier panics the
 // permit is given back and the response body closed before the panic goes
 // on.
 func (cb *CircuitBreaker) Middleware() gateway.Middleware {
 	return func(next http.RoundTripper) http.RoundTripper { return cb.Wrap(next) }
 }
 
-// Wrap returns next behind the breaker (see Middleware). When next is a
-// gateway.Provider the result is one too, with the same name.
+// Wrap returns next behind the breaker (see Middleware).
 func (cb *CircuitBreaker) Wrap(next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		panic("breaker: nil RoundTripper")
 	}
-	return keepName(next, &breakerTransport{cb: cb, next: next})
+	return &breakerTransport{cb: cb, next: next}
 }
 
 type breakerTransport struct {
@@ -345,10 +362,26 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (resp *http.Response, er
 	c := cb.cfg.Classify(req, resp, err)
 	settled = true
 	p.Done(c)
-	if (c == RateLimited || c == Overloaded) && resp != nil {
-		if d, ok := RetryAfter(resp.Header, cb.clock.Now(), cb.cfg.MaxRetryAfter); ok {
-			cb.CoolDown(d)
-		}
+	if c == RateLimited || c == Overloaded {
+		cb.coolDownAfter(c, resp, err)
 	}
 	return resp, err
+}
+
+// coolDownAfter starts the cooldown a rate-limited or overloaded outcome asks
+// for: its Retry-After, or Cooldown for a 429 that gives none.
+func (cb *CircuitBreaker) coolDownAfter(c Class, resp *http.Response, err error) {
+	if resp != nil {
+		if d, ok := RetryAfter(resp.Header, cb.clock.Now(), cb.cfg.MaxRetryAfter); ok {
+			cb.CoolDown(d)
+		} else if c == RateLimited {
+			cb.CoolDown(cb.cfg.Cooldown)
+		}
+		return
+	}
+	// A refusal from inside (a limiter in front of the provider) that says
+	// how long to wait; this breaker's own refusals never reach here.
+	if ge := asGatewayError(err); ge != nil && ge.RetryAfter > 0 && c == RateLimited && !ge.Is(ErrCoolingDown) {
+		cb.CoolDown(ge.RetryAfter)
+	}
 }

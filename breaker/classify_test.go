@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
@@ -39,7 +41,23 @@ func TestClassifyStatuses(t *testing.T) {
 	}
 }
 
+// streamFailure returns the error of a stream that ends before its first
+// content, as the attempt boundary fails it.
+func streamFailure(t *testing.T) error {
+	t.Helper()
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
+		return streamResponse(req, strings.NewReader(roleEvent)), nil
+	}}
+	_, _, err := do(context.Background(), p, true)
+	require.Error(t, err)
+	require.ErrorIs(t, err, gateway.ErrUpstream)
+	require.Equal(t, "stream_failed_before_content", gateway.ErrorFor(err).Code)
+	return err
+}
+
 func TestClassifyErrors(t *testing.T) {
+	// A limiter's refusal: a gateway error with status 429.
+	limited := &gateway.Error{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "rate_limit_exceeded", Message: "limited"}
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 	tests := []struct {
@@ -54,13 +72,15 @@ func TestClassifyErrors(t *testing.T) {
 		{"wrapped attempt deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), breaker.Retryable},
 		{"cancellation", context.Canceled, breaker.Canceled},
 		{"upstream timeout", gateway.ErrUpstreamTimeout.WithMessage("t"), breaker.Retryable},
-		{"upstream", gateway.ErrUpstream.WithCause(reset), breaker.Retryable},
+		{"upstream", gateway.ErrorFor(reset), breaker.Retryable},
 		{"client closed", gateway.ErrClientClosed, breaker.Canceled},
 		{"open circuit", breaker.ErrOpen, breaker.Overloaded},
 		{"cooling down", breaker.ErrCoolingDown.WithRetryAfter(1), breaker.RateLimited},
-		{"stream failed", breaker.ErrStreamFailed.WithCause(io.EOF), breaker.Retryable},
+		{"stream failed before content", streamFailure(t), breaker.Retryable},
 		{"bulkhead full", breaker.ErrBulkheadFull, breaker.Overloaded},
-		{"rate limited", gateway.ErrRateLimited, breaker.RateLimited},
+		{"rate limited", limited, breaker.RateLimited},
+		{"wrapped rate limited", fmt.Errorf("limiter: %w", limited), breaker.RateLimited},
+		{"hedge lost", breaker.ErrHedgeLost, breaker.Canceled},
 		{"no healthy provider", gateway.ErrNoHealthyProvider, breaker.Overloaded},
 		{"bad request", gateway.ErrBadRequest, breaker.Fatal},
 		{"body too large", gateway.ErrBodyTooLarge, breaker.Fatal},

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/hooks"
 )
 
 // Sentinels for what this package refuses or fails on its own. Each is a
@@ -15,27 +16,30 @@ var (
 	// before the next probe. It is its own kind, not ErrNoHealthyProvider: a
 	// router that finds every target open reports ErrNoHealthyProvider.
 	// Classify calls it Overloaded (retryable elsewhere, and later).
-	ErrOpen = gateway.NewSentinel(http.StatusServiceUnavailable, "service_unavailable", "circuit_open",
+	ErrOpen = newSentinel(http.StatusServiceUnavailable, "service_unavailable", "circuit_open",
 		"breaker: circuit open")
 
 	// ErrCoolingDown: the target answered 429 or 503 with a Retry-After that
 	// has not passed yet, so the breaker sends it nothing. 429, code
 	// "upstream_cooling_down", Retry-After = the time left. Classify calls
 	// it RateLimited.
-	ErrCoolingDown = gateway.NewSentinel(http.StatusTooManyRequests, "rate_limit_error", "upstream_cooling_down",
+	ErrCoolingDown = newSentinel(http.StatusTooManyRequests, "rate_limit_error", "upstream_cooling_down",
 		"breaker: upstream asked to wait before the next request")
-
-	// ErrStreamFailed: a stream ended, broke or reported an error before its
-	// first content event, so nothing reached the caller and the call may be
-	// retried or moved to another target. 502, code
-	// "stream_failed_before_content", wrapping the cause. Classify calls it
-	// Retryable.
-	ErrStreamFailed = gateway.NewSentinel(http.StatusBadGateway, "api_error", "stream_failed_before_content",
-		"breaker: stream failed before its first content")
 
 	// ErrBulkheadFull: a bulkhead refused the call because its target has
 	// as many calls in flight as it allows. 503, code "target_busy".
 	// Classify calls it Overloaded.
-	ErrBulkheadFull = gateway.NewSentinel(http.StatusServiceUnavailable, "service_unavailable", "target_busy",
+	ErrBulkheadFull = newSentinel(http.StatusServiceUnavailable, "service_unavailable", "target_busy",
 		"breaker: too many calls in flight to this upstream")
+
+	// ErrHedgeLost: a hedged attempt was cancelled because another attempt
+	// of the same call answered first. It is never returned to a caller; it
+	// is the cause of the loser's cancellation, recorded as that attempt's
+	// error (code "hedge_lost").
+	ErrHedgeLost = newSentinel(499, "api_error", "hedge_lost", "breaker: another hedged attempt answered first")
 )
+
+// newSentinel defines one of this package's kinds of *gateway.Error.
+func newSentinel(status int, typ, code, msg string) *gateway.Error {
+	return hooks.NewSentinel(status, typ, code, msg).(*gateway.Error)
+}

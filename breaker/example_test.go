@@ -14,15 +14,27 @@ import (
 )
 
 // The usual stack over one provider: Retry outside, then the provider's
-// circuit breaker, then timeouts that hold a stream until its first token.
+// circuit breaker, then timeouts that bound a stream's wait for its first
+// token. gateway.Chain puts the provider behind the attempt boundary, which
+// records each attempt and holds a stream until its first content.
 func Example() {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
-	cb := breaker.NewCircuitBreaker("sim", breaker.Config{})
-	rt := gateway.Chain(sim,
-		breaker.Retry(breaker.RetryConfig{}),
-		cb.Middleware(),
-		breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 20 * time.Second}),
-	)
+	sim, err := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
+	if err != nil {
+		panic(err)
+	}
+	cb, err := breaker.NewCircuitBreaker("sim", breaker.Config{})
+	if err != nil {
+		panic(err)
+	}
+	retry, err := breaker.Retry(breaker.RetryConfig{})
+	if err != nil {
+		panic(err)
+	}
+	timeouts, err := breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 20 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	rt := gateway.Chain(sim, retry, cb.Middleware(), timeouts)
 	client := gateway.NewClient(rt) // for openai-go: option.WithHTTPClient(client), option.WithMaxRetries(0)
 
 	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
@@ -37,14 +49,26 @@ func Example() {
 }
 
 func ExampleRetry() {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
-	sim.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}})
-	budget := breaker.NewBudget(breaker.BudgetConfig{}) // share it with the router and Hedge
-	client := gateway.NewClient(gateway.Chain(sim, breaker.Retry(breaker.RetryConfig{
+	sim, err := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
+	if err != nil {
+		panic(err)
+	}
+	if err := sim.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}); err != nil {
+		panic(err)
+	}
+	budget, err := breaker.NewBudget(breaker.BudgetConfig{}) // share it with the router and Hedge
+	if err != nil {
+		panic(err)
+	}
+	retry, err := breaker.Retry(breaker.RetryConfig{
 		MaxAttempts: 3,
 		BaseDelay:   time.Millisecond,
 		Budget:      budget,
-	})))
+	})
+	if err != nil {
+		panic(err)
+	}
+	client := gateway.NewClient(gateway.Chain(sim, retry))
 	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
 	if err != nil {
@@ -56,12 +80,15 @@ func ExampleRetry() {
 }
 
 func ExampleNewCircuitBreaker() {
-	cb := breaker.NewCircuitBreaker("openai", breaker.Config{
+	cb, err := breaker.NewCircuitBreaker("openai", breaker.Config{
 		FailureThreshold: 3,
 		Delay:            10 * time.Second,
 		HalfOpenProbes:   2,
 		OnStateChange:    func(from, to breaker.State) { fmt.Println("openai:", from, "->", to) },
 	})
+	if err != nil {
+		panic(err)
+	}
 	failing := gateway.RoundTripperFunc(func(*http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 500, Body: http.NoBody}, nil
 	})
@@ -117,37 +144,16 @@ func ExampleClassify() {
 	// canceled
 }
 
-func ExampleAwaitFirstContent() {
-	stream := "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n" +
-		"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n" +
-		"data: [DONE]\n\n"
-	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
-		Body: io.NopCloser(strings.NewReader(stream))}
-	resp, err := breaker.AwaitFirstContent(context.Background(), resp, nil, 20*time.Second)
-	if err != nil {
-		fmt.Println("retry elsewhere:", err) // nothing has reached the caller yet
-		return
-	}
-	b, _ := io.ReadAll(resp.Body) // every byte, the held-back ones first
-	resp.Body.Close()
-	fmt.Println(len(b) == len(stream))
-
-	cut := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
-		Body: io.NopCloser(strings.NewReader("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"))}
-	_, err = breaker.AwaitFirstContent(context.Background(), cut, nil, 0)
-	fmt.Println(err, breaker.Classify(nil, nil, err))
-	// Output:
-	// true
-	// breaker: stream failed before its first content retryable
-}
-
 func ExampleNewBudget() {
-	b := breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.1, MinRetries: 2})
+	b, err := breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.1, MinRetries: 2})
+	if err != nil {
+		panic(err)
+	}
 	for range 100 {
 		b.OnRequest() // every call, once
 	}
 	retries := 0
-	for b.TryRetry() { // every retry, hedge or fallback
+	for retries < 1000 && b.TryRetry() { // every retry, hedge or fallback
 		retries++
 	}
 	fmt.Println(retries)
@@ -155,9 +161,15 @@ func ExampleNewBudget() {
 }
 
 func ExampleHedge() {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
-	client := gateway.NewClient(gateway.Chain(sim,
-		breaker.Hedge(breaker.HedgeConfig{Percentile: 0.95, Delay: 2 * time.Second})))
+	sim, err := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
+	if err != nil {
+		panic(err)
+	}
+	hedge, err := breaker.Hedge(breaker.HedgeConfig{Percentile: 0.95, Delay: 2 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	client := gateway.NewClient(gateway.Chain(sim, hedge))
 	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
 	if err != nil {
@@ -169,9 +181,12 @@ func ExampleHedge() {
 }
 
 func ExampleNewBulkhead() {
-	b := breaker.NewBulkhead(1, breaker.BulkheadConfig{})
+	b, err := breaker.NewBulkhead(1, breaker.BulkheadConfig{})
+	if err != nil {
+		panic(err)
+	}
 	slot, _ := b.Acquire(context.Background())
-	_, err := b.Acquire(context.Background())
+	_, err = b.Acquire(context.Background())
 	fmt.Println(err)
 	slot.Release(breaker.Success)
 	slot, err = b.Acquire(context.Background())
@@ -186,8 +201,14 @@ func ExampleNewBulkhead() {
 // moves the limit between MinLimit and 64 as latencies trend, starting at
 // InitialLimit.
 func ExampleBulkheadConfig_adaptive() {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
-	b := breaker.NewBulkhead(64, breaker.BulkheadConfig{Adaptive: true, MinLimit: 4, InitialLimit: 16, MaxWait: time.Second})
+	sim, err := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 1})
+	if err != nil {
+		panic(err)
+	}
+	b, err := breaker.NewBulkhead(64, breaker.BulkheadConfig{Adaptive: true, MinLimit: 4, InitialLimit: 16, MaxWait: time.Second})
+	if err != nil {
+		panic(err)
+	}
 	client := gateway.NewClient(gateway.Chain(sim, b.Middleware()))
 	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))

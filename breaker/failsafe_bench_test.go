@@ -16,8 +16,8 @@ import (
 // (10 failures of the last 20 open it, 30 s delay, 3 successes close it).
 func BenchmarkBreakerVsFailsafe(b *testing.B) {
 	newOurs := func() *breaker.CircuitBreaker {
-		return breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 20, FailureRateThreshold: 0.5,
-			FailureThresholdWindow: 20, MinCalls: 20, Delay: 30 * time.Second, HalfOpenProbes: 3})
+		return must(breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 20, FailureRateThreshold: 0.5,
+			FailureThresholdWindow: 20, MinCalls: 20, Delay: 30 * time.Second, HalfOpenProbes: 3}))
 	}
 	newFailsafe := func() fscb.CircuitBreaker[any] {
 		return fscb.NewBuilder[any]().WithFailureThresholdRatio(10, 20).WithDelay(30 * time.Second).
@@ -76,7 +76,7 @@ func BenchmarkBreakerVsFailsafe(b *testing.B) {
 func BenchmarkBulkheadAcquireRelease(b *testing.B) {
 	for _, mode := range bulkheadModes {
 		b.Run(mode.name, func(b *testing.B) {
-			bh := breaker.NewBulkhead(64, breaker.BulkheadConfig{Adaptive: mode.adaptive})
+			bh := must(breaker.NewBulkhead(64, breaker.BulkheadConfig{Adaptive: mode.adaptive}))
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {

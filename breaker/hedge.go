@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
-// HedgeConfig configures Hedge. The zero value sends one hedge after 2 s.
+// HedgeConfig configures Hedge. The zero value sends one hedge after 2 s. A
+// field left zero takes its default; a negative or out-of-range one is an
+// error (Validate).
 type HedgeConfig struct {
 	// Delay is how long the first attempt runs alone before a hedge is
 	// sent (and between further hedges). With Percentile set, it is used
@@ -37,7 +40,8 @@ type HedgeConfig struct {
 	// Classify.
 	Classify Classifier
 	// MaxBodyBytes bounds a request body Hedge must buffer to send twice
-	// (one without GetBody). Default gateway.DefaultMaxBodyBytes.
+	// (one without GetBody; the gateway's entry points always set it).
+	// Default 10 MiB.
 	MaxBodyBytes int64
 	// Clock is the source of time; nil means the system clock.
 	Clock gateway.Clock
@@ -49,23 +53,32 @@ const (
 	DefaultHedgeMinDelay = 50 * time.Millisecond
 )
 
+// Validate reports a negative value or a Percentile outside [0, 1).
+func (c HedgeConfig) Validate() error {
+	if c.Delay < 0 || c.MinDelay < 0 || c.MaxHedges < 0 || c.MaxBodyBytes < 0 || !(c.Percentile >= 0 && c.Percentile < 1) {
+		return fmt.Errorf("breaker: invalid HedgeConfig: negative value, or Percentile %v not in [0, 1)", c.Percentile)
+	}
+	return nil
+}
+
 // Hedge returns a middleware that, when an attempt has not produced a usable
-// response (headers, or for a stream its first content) after a delay,
-// sends the same request again and keeps whichever answers first. The loser
-// is cancelled at once; its response, if one still arrives, is closed. A
-// failed attempt does not end the call while another is in flight; when all
-// have failed the last failure is returned (retrying it is Retry's job).
+// response (headers, or for a stream its first content, which the attempt
+// boundary holds it for) after a delay, sends the same request again and
+// keeps whichever answers first. The loser is cancelled at once, with
+// ErrHedgeLost as its context's cause (so its attempt is recorded with that
+// code); its response, if one still arrives, is closed. A failed attempt does
+// not end the call while another is in flight; when all have failed the last
+// failure is returned (retrying it is Retry's job).
 //
 // Each attempt runs in its own goroutine with its own context; the winner's
 // context ends when its body is closed, and closing it waits for the other
-// attempts' goroutines, so none outlives the call. Hedge records attempts on
-// the Call (a lost one with Err "hedge_lost") only when next is a
-// gateway.Provider that records none itself, as Retry does: over a
-// router.Router it records nothing. It panics on an invalid config. The
-// returned RoundTripper is safe for concurrent use.
-func Hedge(cfg HedgeConfig) gateway.Middleware {
-	if cfg.Delay < 0 || cfg.MinDelay < 0 || cfg.MaxHedges < 0 || cfg.MaxBodyBytes < 0 || !(cfg.Percentile >= 0 && cfg.Percentile < 1) {
-		panic(fmt.Sprintf("breaker: invalid HedgeConfig %+v", cfg))
+// attempts' goroutines, so none outlives the call. Hedge only repeats the
+// chain inside it; it records no attempt (the attempt boundary does). It
+// returns an error for an invalid config (Validate) and panics on a nil next.
+// The returned RoundTripper is safe for concurrent use.
+func Hedge(cfg HedgeConfig) (gateway.Middleware, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Delay == 0 {
 		cfg.Delay = DefaultHedgeDelay
@@ -77,32 +90,27 @@ func Hedge(cfg HedgeConfig) gateway.Middleware {
 		cfg.MinDelay = DefaultHedgeMinDelay
 	}
 	if cfg.Budget == nil {
-		cfg.Budget = NewBudget(BudgetConfig{Clock: cfg.Clock})
+		cfg.Budget = newBudget(BudgetConfig{Clock: cfg.Clock}.withDefaults())
 	}
 	if cfg.Classify == nil {
 		cfg.Classify = Classify
 	}
 	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = gateway.DefaultMaxBodyBytes
+		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
-	cfg.Clock = gateway.ClockOrSystem(cfg.Clock)
+	cfg.Clock = clock.Or(cfg.Clock)
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		t := &hedgeTransport{cfg: cfg, next: next}
-		if p, ok := next.(gateway.Provider); ok {
-			t.target = p.Name()
-		}
-		return t
-	}
+		return &hedgeTransport{cfg: cfg, next: next}
+	}, nil
 }
 
 type hedgeTransport struct {
-	cfg    HedgeConfig
-	next   http.RoundTripper
-	target string // next's name when it is a Provider
-	lat    latencies
+	cfg  HedgeConfig
+	next http.RoundTripper
+	lat  latencies
 }
 
 type hedgeResult struct {
@@ -118,14 +126,8 @@ type hedgeCall struct {
 	t       *hedgeTransport
 	req     *http.Request
 	results chan hedgeResult
-	cancels []context.CancelFunc
+	cancels []context.CancelCauseFunc
 	pending int // attempts whose result has not been received
-
-	// base is the Call's attempt count when the call reached Hedge, own how
-	// many Hedge has recorded since, and inner whether anything inside
-	// recorded one (next is a router): then Hedge records none.
-	base, own int
-	inner     bool
 }
 
 func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -137,15 +139,12 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	h := &hedgeCall{t: t, req: req, results: make(chan hedgeResult, 1+t.cfg.MaxHedges)}
-	if call != nil && t.target != "" {
-		h.base = call.AttemptCount()
-	}
 	if err := h.launch(); err != nil {
 		return nil, err
 	}
 	delay := t.delay()
-	timer := t.cfg.Clock.NewTimer(delay)
-	defer func() { timer.Stop() }()
+	fire, stop := t.cfg.Clock.NewTimer(delay)
+	defer func() { stop() }()
 	var last hedgeResult
 	for {
 		select {
@@ -157,16 +156,15 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				h.drop(last)
 				return h.win(r)
 			}
-			h.record(r, "")
 			h.drop(last)
 			last = r
 			if h.pending == 0 {
 				return last.resp, last.err
 			}
-		case <-timer.C():
+		case <-fire:
 			if len(h.cancels) <= t.cfg.MaxHedges && t.cfg.Budget.TryRetry() {
 				if err := h.launch(); err == nil && len(h.cancels) <= t.cfg.MaxHedges {
-					timer = t.cfg.Clock.NewTimer(delay)
+					fire, stop = t.cfg.Clock.NewTimer(delay)
 				}
 			}
 		case <-ctx.Done():
@@ -186,7 +184,7 @@ func (h *hedgeCall) launch() error {
 	if err != nil {
 		return err
 	}
-	actx, cancel := context.WithCancel(h.req.Context())
+	actx, cancel := context.WithCancelCause(h.req.Context())
 	out = out.WithContext(actx)
 	i := len(h.cancels)
 	h.cancels = append(h.cancels, cancel)
@@ -198,9 +196,6 @@ func (h *hedgeCall) launch() error {
 		if err != nil && resp != nil {
 			resp.Body.Close()
 			resp = nil
-		}
-		if err == nil && resp.StatusCode/100 == 2 {
-			resp, err = AwaitFirstContent(actx, resp, t.cfg.Clock, 0)
 		}
 		h.results <- hedgeResult{resp: resp, err: err, i: i, began: began, latency: t.cfg.Clock.Now().Sub(began)}
 	}()
@@ -214,17 +209,16 @@ func (h *hedgeCall) drop(r hedgeResult) {
 	if r.resp == nil {
 		return
 	}
-	h.cancels[r.i]()
+	h.cancels[r.i](ErrHedgeLost)
 	r.resp.Body.Close()
 }
 
 // win returns r's response with the other attempts cancelled; its body's
 // Close releases r's context and waits for the others.
 func (h *hedgeCall) win(r hedgeResult) (*http.Response, error) {
-	h.record(r, "")
 	for i, cancel := range h.cancels {
 		if i != r.i {
-			cancel()
+			cancel(ErrHedgeLost)
 		}
 	}
 	if r.err != nil {
@@ -241,7 +235,7 @@ func (h *hedgeCall) win(r hedgeResult) (*http.Response, error) {
 func (h *hedgeCall) abandon(keep int) {
 	for i, cancel := range h.cancels {
 		if i != keep {
-			cancel()
+			cancel(ErrHedgeLost)
 		}
 	}
 	for ; h.pending > 0; h.pending-- {
@@ -249,34 +243,10 @@ func (h *hedgeCall) abandon(keep int) {
 		if r.resp != nil {
 			r.resp.Body.Close()
 		}
-		h.record(r, "hedge_lost")
 	}
 	if keep >= 0 {
-		h.cancels[keep]()
+		h.cancels[keep](context.Canceled)
 	}
-}
-
-// record records r on the Call when next is a Provider that records
-// nothing itself (the Call's attempts grew only by Hedge's own), unless r
-// was refused before anything was sent. Its calls are never concurrent.
-func (h *hedgeCall) record(r hedgeResult, why string) {
-	call := gateway.CallFrom(h.req.Context())
-	if h.t.target == "" || call == nil || call.Op == gateway.OpModels || h.inner || refused(r.err) {
-		return
-	}
-	if call.AttemptCount() != h.base+h.own {
-		h.inner = true
-		return
-	}
-	h.own++
-	a := gateway.Attempt{Target: h.t.target, Model: call.Model, Start: r.began, Latency: r.latency, Err: why}
-	if r.resp != nil {
-		a.Status = r.resp.StatusCode
-	}
-	if r.err != nil && why == "" {
-		a.Err = gateway.ErrorFor(r.err).Code
-	}
-	call.RecordAttempt(a)
 }
 
 // hedgeBody is the winner's body: closing it releases the winner's context

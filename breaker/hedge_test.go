@@ -15,6 +15,7 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
 )
 
 // slowFirst returns a provider whose first request hangs until cancelled
@@ -40,12 +41,13 @@ func slowFirst(stream bool) (*fakeProvider, *trackedBody, *atomic.Bool) {
 func TestHedgeSlowFirstAttempt(t *testing.T) {
 	clk := newClock()
 	p, late, cancelled := slowFirst(false)
-	rt := breaker.Hedge(breaker.HedgeConfig{Delay: 2 * time.Second, Clock: clk})(p)
-	req, call := chatRequest(t, context.Background(), false)
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: 2 * time.Second, Clock: clk})))
+	var call *gateway.Call
 	done := make(chan *http.Response, 1)
 	go func() {
-		resp, err := rt.RoundTrip(req)
+		resp, c, err := do(context.Background(), rt, false)
 		assert.NoError(t, err)
+		call = c
 		done <- resp
 	}()
 	clk.BlockUntil(1)
@@ -64,9 +66,98 @@ func TestHedgeSlowFirstAttempt(t *testing.T) {
 	assert.EqualValues(t, 2, p.calls.Load())
 	attempts := call.Attempts()
 	require.Len(t, attempts, 2)
-	assert.Equal(t, 200, attempts[0].Status)
+	assert.Equal(t, 200, attempts[0].Status, "the hedge, which answered first")
 	assert.Empty(t, attempts[0].Err)
+	// How the loser, which answered after its cancellation, is recorded is
+	// TestHedgeLateLoserIsRecordedLostAndNotServed's.
+	target, _ := call.Served()
+	assert.Equal(t, "a", target)
+}
+
+// hedgeOverTwoTargets returns Hedge over a router whose first pick, a, hangs
+// until its attempt is cancelled and then answers with lateAnswer (or fails
+// with its context's error when lateAnswer is nil), and whose second, b,
+// answers at once: Hedge's first attempt goes to a, the hedge to b.
+func hedgeOverTwoTargets(t *testing.T, clk *gatewaytest.Clock, lateAnswer *trackedBody) http.RoundTripper {
+	t.Helper()
+	a := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
+		<-req.Context().Done()
+		if lateAnswer == nil {
+			return nil, req.Context().Err()
+		}
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: lateAnswer}, nil
+	}}
+	b := answering("b", 200)
+	r, err := router.New("r", []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, router.Config{Clock: clk})
+	require.NoError(t, err)
+	return gateway.Chain(r, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})))
+}
+
+// The loser of a hedge is cancelled with ErrHedgeLost as its context's
+// cause, and its attempt is recorded with that code; Served names the
+// winner, whether or not the caller reads the body.
+func TestHedgeLoserIsRecordedLost(t *testing.T) {
+	for _, read := range []bool{true, false} {
+		clk := newClock()
+		rt := hedgeOverTwoTargets(t, clk, nil)
+		done := make(chan *gateway.Call, 1)
+		go func() {
+			resp, call, err := do(context.Background(), rt, false)
+			if assert.NoError(t, err) {
+				if read {
+					_, _ = io.ReadAll(resp.Body)
+				}
+				resp.Body.Close()
+			}
+			done <- call
+		}()
+		clk.BlockUntil(1)
+		clk.Advance(time.Second)
+		call := <-done
+		attempts := call.Attempts()
+		require.Len(t, attempts, 2)
+		assert.Equal(t, "b", attempts[0].Target)
+		assert.Equal(t, 200, attempts[0].Status)
+		assert.Empty(t, attempts[0].Err)
+		assert.Equal(t, "a", attempts[1].Target)
+		assert.Zero(t, attempts[1].Status)
+		assert.Equal(t, "hedge_lost", attempts[1].Err)
+		target, _ := call.Served()
+		assert.Equal(t, "b", target, "read %v", read)
+	}
+}
+
+// A loser that answers after its cancellation (a provider that ignores its
+// context, or headers racing the cancel) answers too late: its response is
+// closed unread and never reaches the caller, so its attempt must be recorded
+// lost (Hedge's documentation: "its attempt is recorded with that code") and
+// Served must not name it, even when the caller reads nothing. Regression:
+// the boundary recorded such an answer as a success, so Served named the
+// loser.
+func TestHedgeLateLoserIsRecordedLostAndNotServed(t *testing.T) {
+	clk := newClock()
+	late := &trackedBody{Reader: strings.NewReader("late")}
+	rt := hedgeOverTwoTargets(t, clk, late)
+	done := make(chan *gateway.Call, 1)
+	go func() {
+		resp, call, err := do(context.Background(), rt, false)
+		if assert.NoError(t, err) {
+			resp.Body.Close() // the caller only looks at the status
+		}
+		done <- call
+	}()
+	clk.BlockUntil(1)
+	clk.Advance(time.Second)
+	call := <-done
+	assert.EqualValues(t, 1, late.closes.Load(), "the late answer is closed")
+	attempts := call.Attempts()
+	require.Len(t, attempts, 2)
+	assert.Equal(t, "b", attempts[0].Target)
+	assert.Empty(t, attempts[0].Err)
+	assert.Equal(t, "a", attempts[1].Target)
 	assert.Equal(t, "hedge_lost", attempts[1].Err)
+	target, _ := call.Served()
+	assert.Equal(t, "b", target, "the loser's answer never reached the caller")
 }
 
 // Streams are hedged by time to first token: the first to send content
@@ -87,27 +178,36 @@ func TestHedgeStreamByFirstToken(t *testing.T) {
 		}
 		return streamResponse(req, strings.NewReader(roleEvent+contentEvent("fast")+"data: [DONE]\n\n")), nil
 	}}
-	rt := breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})(p)
-	req, _ := chatRequest(t, context.Background(), true)
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})))
+	var call *gateway.Call
 	done := make(chan *http.Response, 1)
 	go func() {
-		resp, err := rt.RoundTrip(req)
+		resp, c, err := do(context.Background(), rt, true)
 		assert.NoError(t, err)
+		call = c
 		done <- resp
 	}()
 	clk.BlockUntil(1)
+	eventually(t, func() bool { return p.calls.Load() == 1 }, "first attempt, held at the boundary")
 	clk.Advance(time.Second)
 	resp := <-done
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, roleEvent+contentEvent("fast")+"data: [DONE]\n\n", string(b))
-	assert.True(t, stalled.Load())
+	eventually(t, stalled.Load, "the stalled attempt was cancelled")
+	assert.EqualValues(t, 2, p.calls.Load())
+	attempts := call.Attempts()
+	require.Len(t, attempts, 2)
+	assert.Equal(t, 200, attempts[0].Status, "the hedge, which sent content first")
+	assert.Empty(t, attempts[0].Err)
+	assert.Zero(t, attempts[1].Status, "the stalled stream was never passed on")
+	assert.Equal(t, "hedge_lost", attempts[1].Err)
 }
 
 func TestHedgeFastFirstAttemptSendsNoHedge(t *testing.T) {
 	p := answering("a", 200)
-	rt := breaker.Hedge(breaker.HedgeConfig{Clock: newClock()})(p)
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Clock: newClock()})))
 	status, err := send(t, rt)
 	require.NoError(t, err)
 	assert.Equal(t, 200, status)
@@ -116,11 +216,12 @@ func TestHedgeFastFirstAttemptSendsNoHedge(t *testing.T) {
 
 func TestHedgeCountsAgainstTheBudget(t *testing.T) {
 	clk := newClock()
-	budget := breaker.NewBudget(breaker.BudgetConfig{Clock: clk})
-	for budget.TryRetry() {
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{Clock: clk}))
+	for i := 0; i < 1000 && budget.TryRetry(); i++ {
 	}
+	require.False(t, budget.TryRetry(), "the budget is empty")
 	p, _, _ := slowFirst(false)
-	rt := breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Budget: budget, Clock: clk})(p)
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Budget: budget, Clock: clk})))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAsync(t, rt, ctx)
 	clk.BlockUntil(1)
@@ -134,7 +235,7 @@ func TestHedgeCountsAgainstTheBudget(t *testing.T) {
 
 func TestHedgeFatalAnswerEndsTheCall(t *testing.T) {
 	p := answering("a", 400)
-	rt := breaker.Hedge(breaker.HedgeConfig{Clock: newClock()})(p)
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Clock: newClock()})))
 	status, err := send(t, rt)
 	require.NoError(t, err)
 	assert.Equal(t, 400, status)
@@ -153,7 +254,7 @@ func TestHedgeFailureWaitsForTheOtherAttempt(t *testing.T) {
 		<-hedgeGo
 		return respond(req, 200), nil
 	}
-	rt := breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})(slow)
+	rt := gateway.Chain(slow, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})))
 	done := runAsync(t, rt, context.Background())
 	clk.BlockUntil(1)
 	clk.Advance(time.Second)
@@ -174,7 +275,7 @@ func TestHedgeDelayFromPercentile(t *testing.T) {
 		}
 		return respond(req, 200), nil
 	}}
-	rt := breaker.Hedge(breaker.HedgeConfig{Delay: time.Hour, Percentile: 0.9, MinDelay: 100 * time.Millisecond, Clock: clk})(p)
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Hour, Percentile: 0.9, MinDelay: 100 * time.Millisecond, Clock: clk})))
 	for range 40 { // latencies of 0 on the frozen clock: the delay falls to MinDelay
 		_, err := send(t, rt)
 		require.NoError(t, err)
@@ -188,25 +289,19 @@ func TestHedgeDelayFromPercentile(t *testing.T) {
 	assert.EqualValues(t, 2, p.calls.Load())
 }
 
-func TestHedgeRejectsBadConfig(t *testing.T) {
-	for _, cfg := range []breaker.HedgeConfig{{Delay: -1}, {MaxHedges: -1}, {Percentile: 1}, {Percentile: -0.1}, {MinDelay: -1}} {
-		assert.Panics(t, func() { breaker.Hedge(cfg) }, "%+v", cfg)
-	}
-}
-
 // The winner's context lives until its body is closed, so a stream that
 // won without any hedge is read to its end.
 func TestHedgeWinnerStreamIsReadToItsEnd(t *testing.T) {
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, TokensPerSecond: 5000, CompletionTokens: 20})
-	rt := breaker.Hedge(breaker.HedgeConfig{Delay: time.Hour})(sim)
-	req, _ := chatRequest(t, context.Background(), true)
-	resp, err := rt.RoundTrip(req)
+	sim := must(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, TokensPerSecond: 5000, CompletionTokens: 20}))
+	rt := gateway.Chain(sim, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Hour})))
+	resp, call, err := do(context.Background(), rt, true)
 	require.NoError(t, err)
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	assert.True(t, strings.HasSuffix(string(b), "data: [DONE]\n\n"))
 	assert.EqualValues(t, 1, sim.Requests())
+	assert.Equal(t, []int{200}, attemptStatuses(call))
 }
 
 // Regression: a retryable answer held while a hedge was in flight was never
@@ -239,23 +334,35 @@ func TestHedgeClosesHeldFailureWhenAnotherAttemptWins(t *testing.T) {
 				<-hedgeGo
 				return tc.winner(req)
 			}
-			rt := breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})(p)
-			req, call := chatRequest(t, context.Background(), false)
+			// Hedge classifies each result as it takes it in: once it has
+			// classified the 503, the 503 is held.
+			took503 := make(chan struct{})
+			classify := func(req *http.Request, resp *http.Response, err error) breaker.Class {
+				if resp != nil && resp.StatusCode == 503 {
+					close(took503)
+				}
+				return breaker.Classify(req, resp, err)
+			}
+			rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Classify: classify, Clock: clk})))
 			type result struct {
 				resp *http.Response
+				call *gateway.Call
 				err  error
 			}
 			done := make(chan result, 1)
 			go func() {
-				resp, err := rt.RoundTrip(req)
-				done <- result{resp, err}
+				resp, call, err := do(context.Background(), rt, false)
+				done <- result{resp, call, err}
 			}()
 			clk.BlockUntil(1)
 			clk.Advance(time.Second)
 			eventually(t, func() bool { return p.calls.Load() == 2 }, "hedge sent")
 			close(release)
-			// Hedge records the 503 when it has taken it in: it is now held.
-			eventually(t, func() bool { return call.AttemptCount() == 1 }, "503 received")
+			select {
+			case <-took503:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Hedge never took the 503 in")
+			}
 			close(hedgeGo)
 			r := <-done
 			if tc.status == 0 {
@@ -266,6 +373,7 @@ func TestHedgeClosesHeldFailureWhenAnotherAttemptWins(t *testing.T) {
 				require.NoError(t, r.resp.Body.Close())
 			}
 			assert.EqualValues(t, 1, held.closes.Load(), "the held 503's body is closed exactly once")
+			assert.Len(t, r.call.Attempts(), 2, "the 503 and the winner")
 		})
 	}
 }

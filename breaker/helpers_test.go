@@ -2,14 +2,13 @@ package breaker_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/gatewaytest"
@@ -86,20 +85,123 @@ type trackedBody struct {
 
 func (b *trackedBody) Close() error { b.closes.Add(1); return nil }
 
-// chatRequest returns a request carrying a parsed chat Call, as an entry
-// point would send it down a chain.
-func chatRequest(t testing.TB, ctx context.Context, stream bool) (*http.Request, *gateway.Call) {
-	t.Helper()
-	body := `{"model":"m","messages":[{"role":"user","content":"hello"}]}`
+const chatURL = "http://gateway.invalid/v1/chat/completions"
+
+// chatBody is the body of a chat call for model "m", a stream when stream is
+// set.
+func chatBody(stream bool) string {
 	if stream {
-		body = `{"model":"m","stream":true,"messages":[{"role":"user","content":"hello"}]}`
+		return `{"model":"m","stream":true,"messages":[{"role":"user","content":"hello"}]}`
 	}
-	call, err := gateway.ParseCall(gateway.OpChat, []byte(body), gateway.Limits{})
-	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(gateway.WithCall(ctx, call), http.MethodPost,
-		"http://gateway.invalid/v1/chat/completions", strings.NewReader(body))
-	require.NoError(t, err)
-	return req, call
+	return `{"model":"m","messages":[{"role":"user","content":"hello"}]}`
+}
+
+// must returns v, or panics on err: for the constructors of configurations
+// a test knows to be valid (the Validate tests check the invalid ones).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("must: %v", err))
+	}
+	return v
+}
+
+// do sends one chat call for model "m" (a stream when stream is set) through
+// the client-mode entry point over rt, as gateway.NewClient(rt, opts...)
+// would: rt is put behind an attempt boundary when it is a bare Provider.
+// It returns what rt itself returned: its response (whose body the entry
+// point taps), or its error, the error response the entry point made of it
+// closed. The Call is the one the entry point parsed. do calls no testing.T
+// method, so it may run in any goroutine.
+func do(ctx context.Context, rt http.RoundTripper, stream bool, opts ...gateway.Option) (*http.Response, *gateway.Call, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, chatURL, strings.NewReader(chatBody(stream)))
+	if err != nil {
+		return nil, nil, err
+	}
+	return doRequest(req, rt, opts...)
+}
+
+// doRequest is do for any request.
+func doRequest(req *http.Request, rt http.RoundTripper, opts ...gateway.Option) (*http.Response, *gateway.Call, error) {
+	inner := gateway.Chain(rt) // a boundary in front of a bare Provider, as NewClient puts one
+	var call *gateway.Call
+	var rtErr error
+	top := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		call = gateway.CallFrom(r.Context())
+		resp, err := inner.RoundTrip(r)
+		rtErr = err
+		return resp, err
+	})
+	resp, err := gateway.NewClient(top, opts...).Do(req)
+	switch {
+	case rtErr != nil:
+		if err == nil {
+			resp.Body.Close()
+		}
+		return nil, call, rtErr
+	case err != nil:
+		return nil, call, err
+	}
+	return resp, call, nil
+}
+
+// send makes one chat call through rt (see do) and closes the response.
+func send(t testing.TB, rt http.RoundTripper) (int, error) {
+	t.Helper()
+	resp, _, err := do(context.Background(), rt, false)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// runAsync runs one chat call through rt (see do) in a goroutine; a failure
+// comes back as a response with StatusCode -1 and the error as its Status.
+func runAsync(t *testing.T, rt http.RoundTripper, ctx context.Context) <-chan *http.Response {
+	t.Helper()
+	out := make(chan *http.Response, 1)
+	go func() {
+		resp, _, err := do(ctx, rt, false)
+		if err != nil {
+			resp = &http.Response{StatusCode: -1, Status: err.Error(), Body: http.NoBody}
+		}
+		out <- resp
+	}()
+	return out
+}
+
+// returnsAtOnce runs f and returns its result, failing the test if f waits
+// on clk instead (a timer armed on the frozen clock would never fire; the
+// clock is then moved a day, to release f, before the test fails).
+func returnsAtOnce[T any](t *testing.T, clk *gatewaytest.Clock, f func() T) T {
+	t.Helper()
+	done := make(chan T, 1)
+	go func() { done <- f() }()
+	for i := 0; ; i++ {
+		select {
+		case v := <-done:
+			return v
+		default:
+		}
+		if clk.Timers() > 0 || i == 5000 {
+			clk.Advance(24 * time.Hour)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+			}
+			t.Fatal("did not return at once (waited on the clock, or blocked)")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// attemptStatuses returns the statuses of call's attempts, in order.
+func attemptStatuses(call *gateway.Call) []int {
+	var out []int
+	for _, a := range call.Attempts() {
+		out = append(out, a.Status)
+	}
+	return out
 }
 
 func newClock() *gatewaytest.Clock { return gatewaytest.NewClock(time.Unix(1_700_000_000, 0)) }

@@ -1,10 +1,12 @@
 package breaker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -12,11 +14,13 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
 // RetryConfig configures Retry. The zero value retries up to twice (3
 // attempts), with full-jitter backoff from 250 ms up to 8 s, within a 2 min
-// deadline, under a budget of its own.
+// deadline, under a budget of its own. A field left zero takes its default; a
+// negative one is an error (Validate).
 type RetryConfig struct {
 	// MaxAttempts is the most attempts per call, the first included.
 	// Default 3.
@@ -30,16 +34,14 @@ type RetryConfig struct {
 	// later than Deadline after the call started (the Call's Start, as the
 	// entry point stamps it; without one, the end of the first attempt),
 	// nor after the caller's context deadline; the last outcome is returned
-	// instead. An attempt's own duration is bounded by Timeouts inside
-	// Retry, so a call takes at most Deadline plus one attempt. Default 2
-	// min.
+	// instead. A 429 or 503 that asks for a wait (Retry-After, or the
+	// Retry-After of a refusal from inside, such as an open circuit or a
+	// router with every target cooling down) makes the next attempt wait at
+	// least that long, the latest attempt's governing; a wait that would
+	// pass the deadline returns the outcome at once, Retry-After intact. An
+	// attempt's own duration is bounded by Timeouts inside Retry, so a call
+	// takes at most Deadline plus one attempt. Default 2 min.
 	Deadline time.Duration
-	// MaxRetryAfter is the ceiling on an upstream's Retry-After. A 429 or
-	// 503 that asks for a wait makes the next attempt wait at least that
-	// long (the latest attempt's header governs); if that wait would pass
-	// the deadline the response is returned at once, with its Retry-After.
-	// Default DefaultMaxRetryAfter.
-	MaxRetryAfter time.Duration
 	// Budget bounds retries across calls; share one between the Retry, Hedge
 	// and router of a service: each credits it through Budget.OnCall, so a
 	// call deposits once however many of them it passes. Nil means a
@@ -54,7 +56,8 @@ type RetryConfig struct {
 	// status). Nil means DefaultIdempotent.
 	Idempotent func(*http.Request) bool
 	// MaxBodyBytes bounds a request body Retry must buffer to replay (one
-	// that comes without GetBody). Default gateway.DefaultMaxBodyBytes.
+	// that comes without GetBody; the gateway's entry points always set
+	// it). Default 10 MiB.
 	MaxBodyBytes int64
 	// Rand returns a number in [0, 1) for the jitter; nil means
 	// math/rand/v2's. It must be safe for concurrent use.
@@ -72,6 +75,9 @@ const (
 	DefaultRetryDeadline = 2 * time.Minute
 )
 
+// defaultMaxBodyBytes is the default bound on a body Retry or Hedge buffers.
+const defaultMaxBodyBytes = 10 << 20
+
 func (c RetryConfig) withDefaults() RetryConfig {
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
@@ -85,11 +91,8 @@ func (c RetryConfig) withDefaults() RetryConfig {
 	if c.Deadline == 0 {
 		c.Deadline = DefaultRetryDeadline
 	}
-	if c.MaxRetryAfter == 0 {
-		c.MaxRetryAfter = DefaultMaxRetryAfter
-	}
 	if c.Budget == nil {
-		c.Budget = NewBudget(BudgetConfig{Clock: c.Clock})
+		c.Budget = newBudget(BudgetConfig{Clock: c.Clock}.withDefaults())
 	}
 	if c.Classify == nil {
 		c.Classify = Classify
@@ -98,26 +101,30 @@ func (c RetryConfig) withDefaults() RetryConfig {
 		c.Idempotent = DefaultIdempotent
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = gateway.DefaultMaxBodyBytes
+		c.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
-	c.Clock = gateway.ClockOrSystem(c.Clock)
+	c.Clock = clock.Or(c.Clock)
 	return c
 }
 
-func (c RetryConfig) validate() error {
-	if c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < c.BaseDelay || c.Deadline < 0 ||
-		c.MaxRetryAfter < 0 || c.MaxBodyBytes < 0 {
-		return fmt.Errorf("breaker: invalid RetryConfig (negative value, or MaxDelay < BaseDelay)")
+// Validate reports a negative value, or a MaxDelay below BaseDelay (once the
+// defaults are applied).
+func (c RetryConfig) Validate() error {
+	if c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 || c.Deadline < 0 || c.MaxBodyBytes < 0 {
+		return fmt.Errorf("breaker: invalid RetryConfig: negative value")
+	}
+	if d := c.withDefaults(); d.MaxDelay < d.BaseDelay {
+		return fmt.Errorf("breaker: invalid RetryConfig: MaxDelay %v < BaseDelay %v", d.MaxDelay, d.BaseDelay)
 	}
 	return nil
 }
 
 // DefaultIdempotent is RetryConfig's default Idempotent: true for GET, HEAD,
 // OPTIONS, TRACE, PUT and DELETE, for a request with an Idempotency-Key (or
-// X-Idempotency-Key) header, and for the model operations (chat,
+// X-Idempotency-Key) header, and for the model operations of a Call (chat,
 // completion, embedding, model list), which change nothing upstream but
 // its bill. Any other POST, such as a file upload through an unknown path,
 // is not retried after an ambiguous failure.
@@ -129,10 +136,8 @@ func DefaultIdempotent(req *http.Request) bool {
 	if req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != "" {
 		return true
 	}
-	if c := gateway.CallFrom(req.Context()); c != nil {
-		return c.Op != gateway.OpUnknown
-	}
-	return gateway.OpFromPath(req.URL.Path) != gateway.OpUnknown
+	c := gateway.CallFrom(req.Context())
+	return c != nil && c.Op != gateway.OpUnknown
 }
 
 // Retry returns a middleware that sends a call again when an attempt fails
@@ -143,50 +148,38 @@ func DefaultIdempotent(req *http.Request) bool {
 //
 // It never retries the caller's cancellation, a Fatal outcome (400, 401,
 // 403, 404, 413, 422…), or an ambiguous failure of a non-idempotent request.
-// A stream (a 2xx event stream) is held until its first content event
-// (AwaitFirstContent): one that fails before it is retried with nothing sent
-// to the caller; after it, nothing is retried and a failure reaches the
-// caller as a read error.
+// A stream is held at the attempt boundary until its first content event
+// (see gateway.Chain): one that fails before it reaches Retry as a failed
+// round trip and is retried with nothing sent to the caller; after it,
+// nothing is retried and a failure reaches the caller as a read error.
+//
+// Retry only repeats the chain inside it: the attempts are recorded by the
+// attempt boundary in front of each Provider, never by Retry. It credits its
+// Budget once per call (Budget.OnCall), however many layers share it.
 //
 // The request body is made replayable before the first attempt: GetBody is
 // used when set (the gateway's entry points set it), else the body is read
 // once into memory, up to MaxBodyBytes. A discarded response's body is
 // closed before the next attempt.
 //
-// Retry records one gateway.Attempt per attempt on the Call only when next
-// is a gateway.Provider (named by its Name) and nothing inside recorded one
-// during that attempt (the Call's AttemptCount did not grow, the rule the
-// entry point follows too): a bare provider, or one behind this package's
-// per-target middlewares (CircuitBreaker, Bulkhead, Timeouts), which keep
-// its name. A router.Router is a Provider that records its own attempts,
-// so over it Retry records none. An attempt refused before anything was
-// sent (an open circuit, a cooldown, a full bulkhead, no healthy provider)
-// is not recorded. When next is any other RoundTripper, whoever dispatches
-// to a target records it.
-//
-// It panics on an invalid config (a negative value, or MaxDelay <
-// BaseDelay). The returned RoundTripper is safe for concurrent use.
-func Retry(cfg RetryConfig) gateway.Middleware {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		panic(err)
+// It returns an error for an invalid config (Validate) and panics on a nil
+// next. The returned RoundTripper is safe for concurrent use.
+func Retry(cfg RetryConfig) (gateway.Middleware, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		t := &retryTransport{cfg: cfg, next: next}
-		if p, ok := next.(gateway.Provider); ok {
-			t.target = p.Name()
-		}
-		return t
-	}
+		return &retryTransport{cfg: cfg, next: next}
+	}, nil
 }
 
 type retryTransport struct {
-	cfg    RetryConfig
-	next   http.RoundTripper
-	target string // next's name when it is a Provider
+	cfg  RetryConfig
+	next http.RoundTripper
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -206,34 +199,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		var began, headers time.Time
-		recorded := 0                                                     // the Call's attempts before this one, when Retry may record it
-		if t.target != "" && call != nil && call.Op != gateway.OpModels { // a model list is no attempt at a model
-			if n == 1 && !call.Start.IsZero() {
-				began = call.Start // stamped by the entry point just before: one clock read saved
-			} else {
-				began = cfg.Clock.Now()
-			}
-			recorded = call.AttemptCount()
-		}
 		resp, err := t.next.RoundTrip(out)
 		if err != nil && resp != nil { // a RoundTripper broke its contract; don't leak
 			resp.Body.Close()
 			resp = nil
 		}
-		if !began.IsZero() {
-			headers = cfg.Clock.Now()
-		}
-		if err == nil && resp.StatusCode/100 == 2 && (call == nil || call.Stream) {
-			resp, err = AwaitFirstContent(ctx, resp, cfg.Clock, 0)
-		}
 		c := cfg.Classify(req, resp, err)
-		// A Provider that dispatches to targets itself (a router) records
-		// its own attempts; recording one more here would name the wrong
-		// target and model in Call.Served.
-		if !began.IsZero() && !refused(err) && call.AttemptCount() == recorded {
-			t.record(call, began, headers, resp, err, c)
-		}
 		if !c.Retryable() || n >= cfg.MaxAttempts || (ambiguous(resp, err) && !cfg.Idempotent(req)) {
 			return resp, err
 		}
@@ -242,7 +213,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			deadline = t.deadline(ctx, call, now)
 		}
 		wait := t.backoff(n)
-		if ra, ok := t.retryAfter(resp, err, c); ok {
+		if ra, ok := t.retryAfter(resp, err, c, now); ok {
 			wait = max(wait, ra)
 		}
 		if now.Add(wait).After(deadline) || !cfg.Budget.TryRetry() {
@@ -251,7 +222,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp != nil {
 			discard(resp.Body)
 		}
-		if err := gateway.Sleep(ctx, cfg.Clock, wait); err != nil {
+		if err := clock.Sleep(ctx, cfg.Clock, wait); err != nil {
 			return nil, err
 		}
 	}
@@ -282,34 +253,25 @@ func (t *retryTransport) backoff(n int) time.Duration {
 }
 
 // retryAfter returns the wait an upstream (a response's header) or an inner
-// component (a *gateway.Error's RetryAfter) asked for.
-func (t *retryTransport) retryAfter(resp *http.Response, err error, c Class) (time.Duration, bool) {
+// component (a *gateway.Error's RetryAfter) asked for. No ceiling applies
+// but the deadline, which the caller checks: a header's wait is clamped just
+// above Deadline, never to it, so that a Retry-After longer than the whole
+// retrying passes the deadline however early it is read (the deadline is at
+// most Deadline after a start no later than now) and the outcome is returned
+// at once. Clamped to Deadline itself, a wait read at the call's start would
+// end exactly at the deadline and the next attempt would be sent inside the
+// window the upstream asked for.
+func (t *retryTransport) retryAfter(resp *http.Response, err error, c Class, now time.Time) (time.Duration, bool) {
 	if resp != nil {
 		if c == RateLimited || c == Overloaded {
-			return RetryAfter(resp.Header, t.cfg.Clock.Now(), t.cfg.MaxRetryAfter)
+			return RetryAfter(resp.Header, now, min(t.cfg.Deadline, math.MaxInt64-1)+1)
 		}
 		return 0, false
 	}
 	if ge := asGatewayError(err); ge != nil && ge.RetryAfter > 0 {
-		return min(ge.RetryAfter, t.cfg.MaxRetryAfter), true
+		return ge.RetryAfter, true
 	}
 	return 0, false
-}
-
-func (t *retryTransport) record(call *gateway.Call, began, headers time.Time, resp *http.Response, err error, c Class) {
-	a := gateway.Attempt{Target: t.target, Model: call.Model, Start: began, Latency: headers.Sub(began)}
-	if resp != nil {
-		a.Status = resp.StatusCode
-		if call.Stream && c == Success {
-			a.TTFT = t.cfg.Clock.Now().Sub(began)
-		}
-	}
-	if err != nil {
-		a.Err = gateway.ErrorFor(err).Code
-	} else if c != Success {
-		a.Err = c.String()
-	}
-	call.RecordAttempt(a)
 }
 
 // replayable returns req, or a shallow copy of it whose body can be sent
@@ -319,14 +281,19 @@ func replayable(req *http.Request, limit int64) (*http.Request, error) {
 	if req.Body == nil || req.Body == http.NoBody || req.GetBody != nil {
 		return req, nil
 	}
-	b, err := gateway.ReadBody(req.Body, req.ContentLength, limit)
+	b, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
 	req.Body.Close()
 	if err != nil {
 		return nil, err
 	}
+	if int64(len(b)) > limit {
+		return nil, gateway.ErrBodyTooLarge.WithMessage("breaker: request body too large to replay")
+	}
 	r := new(http.Request)
 	*r = *req
-	gateway.SetBody(r, b)
+	r.ContentLength = int64(len(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	r.Body, _ = r.GetBody()
 	return r, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 )
 
@@ -27,7 +28,9 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 // RELIABILITY 8: a stream that fails before its first content byte is
-// retried silently; the caller reads one clean stream.
+// retried silently; the caller reads one clean stream. The hold is the
+// attempt boundary's, under Retry (gateway.Chain puts it there): the stream
+// reaches Retry as a failed round trip.
 func TestRetryStreamFailingBeforeContentIsRetried(t *testing.T) {
 	var bodies []*trackedBody
 	p := &fakeProvider{name: "a", fn: func(req *http.Request, n int64) (*http.Response, error) {
@@ -39,9 +42,8 @@ func TestRetryStreamFailingBeforeContentIsRetried(t *testing.T) {
 		bodies = append(bodies, resp.Body.(*trackedBody))
 		return resp, nil
 	}}
-	rt := breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()})(p)
-	req, call := chatRequest(t, context.Background(), true)
-	resp, err := rt.RoundTrip(req)
+	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()})))
+	resp, call, err := do(context.Background(), rt, true)
 	require.NoError(t, err)
 	got, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -52,7 +54,11 @@ func TestRetryStreamFailingBeforeContentIsRetried(t *testing.T) {
 	attempts := call.Attempts()
 	require.Len(t, attempts, 2)
 	assert.Equal(t, "stream_failed_before_content", attempts[0].Err)
+	assert.Zero(t, attempts[0].Status, "nothing was passed on")
 	assert.Equal(t, 200, attempts[1].Status)
+	assert.Empty(t, attempts[1].Err)
+	target, _ := call.Served()
+	assert.Equal(t, "a", target)
 }
 
 // RELIABILITY 9: after the first content byte nothing is retried; the
@@ -61,9 +67,8 @@ func TestRetryStreamFailingAfterContentIsNotRetried(t *testing.T) {
 	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
 		return streamResponse(req, &failingReader{r: strings.NewReader(roleEvent + contentEvent("Hello")), err: io.ErrUnexpectedEOF}), nil
 	}}
-	rt := breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()})(p)
-	req, _ := chatRequest(t, context.Background(), true)
-	resp, err := rt.RoundTrip(req)
+	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()})))
+	resp, call, err := do(context.Background(), rt, true)
 	require.NoError(t, err)
 	got, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -71,4 +76,5 @@ func TestRetryStreamFailingAfterContentIsNotRetried(t *testing.T) {
 	assert.Equal(t, roleEvent+contentEvent("Hello"), string(got))
 	assert.NotContains(t, string(got), "[DONE]")
 	assert.EqualValues(t, 1, p.calls.Load())
+	assert.Equal(t, []int{200}, attemptStatuses(call))
 }

@@ -37,11 +37,11 @@ func chatParams() openai.ChatCompletionNewParams {
 // only the breaker's threshold, then one probe per delay.
 func TestSimOutageSeesOnlyThresholdAndProbes(t *testing.T) {
 	clk := newClock()
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1,
-		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
-	cb := breaker.NewCircuitBreaker("a", breaker.Config{HalfOpenProbes: 1, Delay: 30 * time.Second, Clock: clk})
+	sim := must(gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1,
+		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}}))
+	cb := must(breaker.NewCircuitBreaker("a", breaker.Config{HalfOpenProbes: 1, Delay: 30 * time.Second, Clock: clk}))
 	client := sdk(gateway.Chain(sim,
-		breaker.Retry(breaker.RetryConfig{Deadline: 10 * time.Second, Rand: noJitter, Clock: clk}),
+		must(breaker.Retry(breaker.RetryConfig{Deadline: 10 * time.Second, Rand: noJitter, Clock: clk})),
 		cb.Middleware()))
 	var failed int
 	for range 200 {
@@ -62,7 +62,7 @@ func TestSimOutageSeesOnlyThresholdAndProbes(t *testing.T) {
 		assert.EqualValues(t, breaker.DefaultFailureThreshold+window, sim.Requests(), "one probe per delay window")
 	}
 
-	sim.SetFaults(gatewaytest.Faults{})
+	require.NoError(t, sim.SetFaults(gatewaytest.Faults{}))
 	clk.Advance(30 * time.Second)
 	resp, err := client.Chat.Completions.New(context.Background(), chatParams())
 	require.NoError(t, err)
@@ -77,7 +77,9 @@ func faultsPerRequest(sim *gatewaytest.Sim, seq ...gatewaytest.Faults) gateway.M
 	return func(next http.RoundTripper) http.RoundTripper {
 		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 			i := min(int(n.Add(1)), len(seq)) - 1
-			sim.SetFaults(seq[i])
+			if err := sim.SetFaults(seq[i]); err != nil {
+				return nil, err
+			}
 			return next.RoundTrip(req)
 		})
 	}
@@ -87,11 +89,11 @@ func faultsPerRequest(sim *gatewaytest.Sim, seq ...gatewaytest.Faults) gateway.M
 // silently; the SDK reads one clean stream.
 func TestSimStreamStallBeforeFirstTokenIsInvisible(t *testing.T) {
 	clk := newClock()
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1})
+	sim := must(gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1}))
 	rt := gateway.Chain(sim,
-		breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk}),
-		breaker.NewCircuitBreaker("a", breaker.Config{Clock: clk}).Middleware(),
-		breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 10 * time.Second, Clock: clk}),
+		must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk})),
+		must(breaker.NewCircuitBreaker("a", breaker.Config{Clock: clk})).Middleware(),
+		must(breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 10 * time.Second, Clock: clk})),
 		faultsPerRequest(sim, gatewaytest.Faults{StallRate: 1}, gatewaytest.Faults{}))
 	client := sdk(rt)
 	done := make(chan string, 1)
@@ -115,8 +117,8 @@ func TestSimStreamStallBeforeFirstTokenIsInvisible(t *testing.T) {
 // RELIABILITY 9 through the SDK: a stream cut after content started is not
 // retried and ends with an error, not a clean end.
 func TestSimStreamCutAfterContentReachesTheCaller(t *testing.T) {
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}})
-	client := sdk(gateway.Chain(sim, breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()})))
+	sim := must(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}}))
+	client := sdk(gateway.Chain(sim, must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()}))))
 	stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams())
 	var sb strings.Builder
 	for stream.Next() {
@@ -133,13 +135,13 @@ func TestSimStreamCutAfterContentReachesTheCaller(t *testing.T) {
 // RELIABILITY 38: 1000 streams cancelled midway: goroutines back to
 // baseline, every slot and permit released, no breaker failure.
 func TestSimThousandStreamsCancelledMidway(t *testing.T) {
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, TokensPerSecond: 2000, CompletionTokens: 1000})
-	cb := breaker.NewCircuitBreaker("a", breaker.Config{})
-	bh := breaker.NewBulkhead(64, breaker.BulkheadConfig{MaxWait: time.Minute})
+	sim := must(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, TokensPerSecond: 2000, CompletionTokens: 1000}))
+	cb := must(breaker.NewCircuitBreaker("a", breaker.Config{}))
+	bh := must(breaker.NewBulkhead(64, breaker.BulkheadConfig{MaxWait: time.Minute}))
 	client := gateway.NewClient(gateway.Chain(sim,
-		breaker.Retry(breaker.RetryConfig{}),
+		must(breaker.Retry(breaker.RetryConfig{})),
 		cb.Middleware(), bh.Middleware(),
-		breaker.Timeouts(breaker.TimeoutConfig{})))
+		must(breaker.Timeouts(breaker.TimeoutConfig{}))))
 	baseline := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
@@ -198,26 +200,26 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 // RELIABILITY 2 over a socket: resets and refused connections are failures;
 // they are retried and open the breaker.
 func TestSocketResetsAndRefusalsAreFailures(t *testing.T) {
-	srv := gatewaytest.NewServer(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1}))
+	srv := gatewaytest.NewServer(must(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1})))
 	defer srv.Close()
 	up := newUpstream(t, srv)
 
 	srv.SetFaults(gatewaytest.SocketFaults{ResetRate: 1})
-	cb := breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 3, Clock: newClock()})
-	rt := gateway.Chain(up, breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()}), cb.Middleware())
+	cb := must(breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 3, Clock: newClock()}))
+	rt := gateway.Chain(up, must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()})), cb.Middleware())
 	_, err := send(t, rt)
 	require.Error(t, err)
 	assert.EqualValues(t, 3, srv.Count(), "a reset is retried")
 	assert.Equal(t, breaker.Open, cb.State(), "and counted")
 
 	srv.SetFaults(gatewaytest.SocketFaults{})
-	status, err := send(t, gateway.Chain(up, breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()})))
+	status, err := send(t, gateway.Chain(up, must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: newClock()}))))
 	require.NoError(t, err)
 	assert.Equal(t, 200, status)
 
 	srv.Close() // now nothing listens: connection refused
-	cb2 := breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 2, Clock: newClock()})
-	_, err = send(t, gateway.Chain(up, breaker.Retry(breaker.RetryConfig{MaxAttempts: 2, Rand: noJitter, Clock: newClock()}), cb2.Middleware()))
+	cb2 := must(breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 2, Clock: newClock()}))
+	_, err = send(t, gateway.Chain(up, must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 2, Rand: noJitter, Clock: newClock()})), cb2.Middleware()))
 	require.Error(t, err)
 	assert.Equal(t, breaker.Retryable, breaker.Classify(nil, nil, err))
 	assert.Equal(t, breaker.Open, cb2.State())
@@ -226,7 +228,7 @@ func TestSocketResetsAndRefusalsAreFailures(t *testing.T) {
 // RELIABILITY 2 and 7: a stalled socket is cut by the header timeout, a
 // failure that is retried on a chat call.
 func TestSocketStallIsCutAndRetried(t *testing.T) {
-	srv := gatewaytest.NewServer(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1}))
+	srv := gatewaytest.NewServer(must(gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1})))
 	defer srv.Close()
 	up := newUpstream(t, srv)
 	clk := newClock()
@@ -241,7 +243,7 @@ func TestSocketStallIsCutAndRetried(t *testing.T) {
 			return next.RoundTrip(req)
 		})
 	}
-	cb := breaker.NewCircuitBreaker("a", breaker.Config{Clock: clk})
+	cb := must(breaker.NewCircuitBreaker("a", breaker.Config{Clock: clk}))
 	var failures atomic.Int32
 	countFailures := func(next http.RoundTripper) http.RoundTripper {
 		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
@@ -252,8 +254,8 @@ func TestSocketStallIsCutAndRetried(t *testing.T) {
 			return resp, err
 		})
 	}
-	rt := gateway.Chain(up, breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk}), cb.Middleware(), countFailures,
-		breaker.Timeouts(breaker.TimeoutConfig{Header: 20 * time.Second, Clock: clk}), stallFirst)
+	rt := gateway.Chain(up, must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk})), cb.Middleware(), countFailures,
+		must(breaker.Timeouts(breaker.TimeoutConfig{Header: 20 * time.Second, Clock: clk})), stallFirst)
 	done := runAsync(t, rt, context.Background())
 	eventually(t, func() bool { return srv.Count() == 1 }, "the stalled request reached the server")
 	clk.Advance(20 * time.Second)

@@ -5,25 +5,32 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
 // TimeoutConfig configures Timeouts. Each limit is measured on Clock; a zero
 // field takes its default, chosen for model APIs, where a non-streaming
-// reasoning call may send its headers only after minutes of work.
+// reasoning call may send its headers only after minutes of work, and a
+// negative one is an error (Validate).
 type TimeoutConfig struct {
 	// Total bounds the whole attempt, body included. Default 30 min.
 	Total time.Duration
-	// Header bounds the wait for response headers. Default 10 min.
+	// Header bounds the wait for response headers. Default 10 min. For a
+	// stream, the headers are known to have arrived when the provider's
+	// transport reports them (net/http's does, through httptrace); until
+	// then both Header and FirstToken apply.
 	Header time.Duration
 	// FirstToken bounds, for a stream, the time from the start of the
-	// attempt to its first content event (see AwaitFirstContent); the
-	// stream is held back until then, so a stall is retried with nothing
-	// sent to the caller. Default 5 min.
+	// attempt to its first content event; the stream is held back at the
+	// attempt boundary until then (see gateway.Chain), so a stall is
+	// retried with nothing sent to the caller. Default
+	// DefaultFirstTokenTimeout, the router's default too.
 	FirstToken time.Duration
 	// Idle bounds the time between two reads of the body that return
 	// data. A healthy stream of any length is never cut by it. Default 2
@@ -33,13 +40,24 @@ type TimeoutConfig struct {
 	Clock gateway.Clock
 }
 
-// Defaults of TimeoutConfig.
+// Defaults of TimeoutConfig. DefaultFirstTokenTimeout is also the default of
+// a router's first-token timeout: one default for one fact. Raise it for
+// models that think long before their first token.
 const (
 	DefaultTotalTimeout      = 30 * time.Minute
 	DefaultHeaderTimeout     = 10 * time.Minute
 	DefaultFirstTokenTimeout = 5 * time.Minute
 	DefaultIdleTimeout       = 2 * time.Minute
 )
+
+// Validate reports a negative limit.
+func (c TimeoutConfig) Validate() error {
+	if c.Total < 0 || c.Header < 0 || c.FirstToken < 0 || c.Idle < 0 {
+		return fmt.Errorf("breaker: negative limit in TimeoutConfig (Total %v, Header %v, FirstToken %v, Idle %v)",
+			c.Total, c.Header, c.FirstToken, c.Idle)
+	}
+	return nil
+}
 
 // Timeouts returns a middleware that bounds one attempt: the time to
 // response headers, for a stream the time to its first content event, the
@@ -56,11 +74,12 @@ const (
 //
 // Each attempt runs one watchdog goroutine, which ends when the body is
 // closed or read to its end, or when RoundTrip fails; closing the body
-// releases everything. It panics on a negative limit. The returned
-// RoundTripper is safe for concurrent use.
-func Timeouts(cfg TimeoutConfig) gateway.Middleware {
-	if cfg.Total < 0 || cfg.Header < 0 || cfg.FirstToken < 0 || cfg.Idle < 0 {
-		panic(fmt.Sprintf("breaker: negative limit in TimeoutConfig %+v", cfg))
+// releases everything. It returns an error for an invalid config (Validate)
+// and panics on a nil next. The returned RoundTripper is safe for concurrent
+// use.
+func Timeouts(cfg TimeoutConfig) (gateway.Middleware, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -71,13 +90,13 @@ func Timeouts(cfg TimeoutConfig) gateway.Middleware {
 	def(&cfg.Header, DefaultHeaderTimeout)
 	def(&cfg.FirstToken, DefaultFirstTokenTimeout)
 	def(&cfg.Idle, DefaultIdleTimeout)
-	cfg.Clock = gateway.ClockOrSystem(cfg.Clock)
+	cfg.Clock = clock.Or(cfg.Clock)
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		return keepName(next, &timeoutTransport{cfg: cfg, next: next})
-	}
+		return &timeoutTransport{cfg: cfg, next: next}
+	}, nil
 }
 
 type timeoutTransport struct {
@@ -87,12 +106,19 @@ type timeoutTransport struct {
 
 func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
-	w := newWatchdog(&t.cfg, cancel)
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	if err == nil && isEventStream(ctx, resp) {
-		w.setPhase(phaseFirstToken)
-		resp, err = AwaitFirstContent(ctx, resp, t.cfg.Clock, 0)
+	stream := false
+	if c := gateway.CallFrom(ctx); c != nil {
+		stream = c.Stream
 	}
+	w := newWatchdog(&t.cfg, cancel, stream)
+	if stream {
+		// A transport that reports the response headers (net/http's) moves
+		// the attempt from the header phase to the first-token phase.
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GotFirstResponseByte: func() { w.setPhase(phaseFirstToken) },
+		})
+	}
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
@@ -100,7 +126,7 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		w.stop()
 		cancel(nil)
 		if cause := w.cause(); cause != nil {
-			return nil, cause.WithCause(err)
+			return nil, cause
 		}
 		return nil, err
 	}
@@ -127,6 +153,7 @@ type watchdog struct {
 	cfg    *TimeoutConfig
 	cancel context.CancelCauseFunc
 	start  time.Time
+	stream bool
 
 	lastRead atomic.Int64  // ns since start of the last read that returned data
 	kick     chan struct{} // a new phase: re-read the deadline
@@ -140,8 +167,8 @@ type watchdog struct {
 	fired *gateway.Error
 }
 
-func newWatchdog(cfg *TimeoutConfig, cancel context.CancelCauseFunc) *watchdog {
-	w := &watchdog{cfg: cfg, cancel: cancel, start: cfg.Clock.Now(),
+func newWatchdog(cfg *TimeoutConfig, cancel context.CancelCauseFunc, stream bool) *watchdog {
+	w := &watchdog{cfg: cfg, cancel: cancel, start: cfg.Clock.Now(), stream: stream,
 		kick: make(chan struct{}), armed: make(chan struct{}), done: make(chan struct{}), exited: make(chan struct{})}
 	go w.run()
 	return w
@@ -158,6 +185,9 @@ func (w *watchdog) deadline() (time.Time, limit) {
 	switch p {
 	case phaseHeader:
 		at, l = w.start.Add(w.cfg.Header), limitHeader
+		if ft := w.start.Add(w.cfg.FirstToken); w.stream && ft.Before(at) {
+			at, l = ft, limitFirstToken
+		}
 	case phaseFirstToken:
 		at, l = w.start.Add(w.cfg.FirstToken), limitFirstToken
 	default:
@@ -213,30 +243,34 @@ func (w *watchdog) run() {
 			w.cancel(why)
 			return
 		}
-		t := w.cfg.Clock.NewTimer(left)
+		fire, stop := w.cfg.Clock.NewTimer(left)
 		if kicked {
 			w.armed <- struct{}{}
 			kicked = false
 		}
 		select {
-		case <-t.C():
+		case <-fire:
 		case <-w.kick:
-			t.Stop()
+			stop()
 			kicked = true
 		case <-w.done:
-			t.Stop()
+			stop()
 			return
 		}
 	}
 }
 
-// setPhase moves to phase p; the watchdog re-reads its deadline. Entering
-// the body phase counts as a read, so Idle runs from there.
+// setPhase moves to phase p, never back; the watchdog re-reads its deadline.
+// Entering the body phase counts as a read, so Idle runs from there.
 func (w *watchdog) setPhase(p phase) {
 	if p == phaseBody {
 		w.touch()
 	}
 	w.mu.Lock()
+	if p <= w.phase {
+		w.mu.Unlock()
+		return
+	}
 	w.phase = p
 	w.mu.Unlock()
 	// Wait until the watchdog has armed the new phase's timer, so that the
@@ -287,7 +321,7 @@ func (b *timeoutBody) Read(p []byte) (int, error) {
 			return n, err
 		}
 		if cause := b.w.cause(); cause != nil {
-			return n, cause.WithCause(err)
+			return n, cause
 		}
 	}
 	return n, err

@@ -27,30 +27,42 @@ func hanging(name string) *fakeProvider {
 
 func TestTimeoutsHeader(t *testing.T) {
 	clk := newClock()
-	rt := breaker.Timeouts(breaker.TimeoutConfig{Header: 30 * time.Second, Clock: clk})(hanging("a"))
-	req, _ := chatRequest(t, context.Background(), false)
-	done := make(chan error, 1)
+	rt := gateway.Chain(hanging("a"), must(breaker.Timeouts(breaker.TimeoutConfig{Header: 30 * time.Second, Clock: clk})))
+	type result struct {
+		call *gateway.Call
+		err  error
+	}
+	done := make(chan result, 1)
 	go func() {
-		_, err := rt.RoundTrip(req)
-		done <- err
+		_, call, err := do(context.Background(), rt, false)
+		done <- result{call, err}
 	}()
 	clk.BlockUntil(1)
 	clk.Advance(30 * time.Second)
-	err := <-done
+	r := <-done
+	err := r.err
 	require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
 	assert.Contains(t, err.Error(), "no response headers within 30s")
-	assert.Equal(t, breaker.Retryable, breaker.Classify(req, nil, err), "an attempt's deadline is a failure")
+	live, _ := http.NewRequest(http.MethodPost, chatURL, nil) // the caller's context has not ended
+	assert.Equal(t, breaker.Retryable, breaker.Classify(live, nil, err), "an attempt's deadline is a failure")
+	attempts := r.call.Attempts()
+	require.Len(t, attempts, 1)
+	assert.Equal(t, "upstream_timeout", attempts[0].Err, "the attempt records why its context ended")
+	assert.Zero(t, attempts[0].Status)
 }
 
 func TestTimeoutsCallerCancellationIsNotATimeout(t *testing.T) {
-	rt := breaker.Timeouts(breaker.TimeoutConfig{Clock: newClock()})(hanging("a"))
+	rt := gateway.Chain(hanging("a"), must(breaker.Timeouts(breaker.TimeoutConfig{Clock: newClock()})))
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := chatRequest(t, ctx, false)
 	cancel()
-	_, err := rt.RoundTrip(req)
+	_, call, err := do(ctx, rt, false)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, gateway.ErrUpstreamTimeout)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, chatURL, nil)
 	assert.Equal(t, breaker.Canceled, breaker.Classify(req, nil, err))
+	attempts := call.Attempts()
+	require.Len(t, attempts, 1)
+	assert.Equal(t, "client_closed", attempts[0].Err)
 }
 
 // stalling returns a provider whose first streams send a role event and
@@ -79,13 +91,14 @@ func TestTimeoutsFirstTokenStallIsRetried(t *testing.T) {
 	clk := newClock()
 	p, closed := stalling(1)
 	rt := gateway.Chain(p,
-		breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk}),
-		breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 10 * time.Second, Clock: clk}))
-	req, _ := chatRequest(t, context.Background(), true)
+		must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk})),
+		must(breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 10 * time.Second, Clock: clk})))
+	var call *gateway.Call
 	done := make(chan *http.Response, 1)
 	go func() {
-		resp, err := rt.RoundTrip(req)
+		resp, c, err := do(context.Background(), rt, true)
 		assert.NoError(t, err)
+		call = c
 		done <- resp
 	}()
 	eventually(t, func() bool { return p.calls.Load() == 1 }, "first attempt")
@@ -98,6 +111,11 @@ func TestTimeoutsFirstTokenStallIsRetried(t *testing.T) {
 	assert.Equal(t, roleEvent+contentEvent("ok")+"data: [DONE]\n\n", string(b), "one clean stream")
 	assert.EqualValues(t, 2, p.calls.Load())
 	eventually(t, func() bool { return closed.Load() == 1 }, "the stalled attempt's context ended")
+	attempts := call.Attempts()
+	require.Len(t, attempts, 2)
+	assert.Equal(t, "upstream_timeout", attempts[0].Err)
+	assert.Zero(t, attempts[0].Status, "the stalled stream was never passed on")
+	assert.Equal(t, 200, attempts[1].Status)
 }
 
 // A healthy stream far longer than every limit but Total is never cut.
@@ -105,11 +123,10 @@ func TestTimeoutsNeverCutAHealthyLongStream(t *testing.T) {
 	clk := newClock()
 	pr, pw := io.Pipe()
 	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) { return streamResponse(req, pr), nil }}
-	rt := breaker.Timeouts(breaker.TimeoutConfig{Header: 5 * time.Second, FirstToken: 5 * time.Second, Idle: 5 * time.Second,
-		Total: time.Hour, Clock: clk})(p)
-	req, _ := chatRequest(t, context.Background(), true)
+	rt := gateway.Chain(p, must(breaker.Timeouts(breaker.TimeoutConfig{Header: 5 * time.Second, FirstToken: 5 * time.Second, Idle: 5 * time.Second,
+		Total: time.Hour, Clock: clk})))
 	go func() { _, _ = pw.Write([]byte(contentEvent("t0"))) }()
-	resp, err := rt.RoundTrip(req)
+	resp, _, err := do(context.Background(), rt, true)
 	require.NoError(t, err)
 	buf := make([]byte, 4096)
 	n, err := io.ReadAtLeast(resp.Body, buf, len(contentEvent("t0")))
@@ -204,10 +221,9 @@ func TestTimeoutsTotalCutsEvenAHealthyStream(t *testing.T) {
 		}()
 		return streamResponse(req, pr), nil
 	}}
-	rt := breaker.Timeouts(breaker.TimeoutConfig{Idle: 5 * time.Second, Total: 12 * time.Second, Clock: clk})(p)
-	req, _ := chatRequest(t, context.Background(), true)
+	rt := gateway.Chain(p, must(breaker.Timeouts(breaker.TimeoutConfig{Idle: 5 * time.Second, Total: 12 * time.Second, Clock: clk})))
 	go func() { _, _ = pw.Write([]byte(contentEvent("a"))) }()
-	resp, err := rt.RoundTrip(req)
+	resp, _, err := do(context.Background(), rt, true)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	buf := make([]byte, 4096)
@@ -237,9 +253,8 @@ func TestTimeoutsCloseReleasesTheAttempt(t *testing.T) {
 		context.AfterFunc(req.Context(), func() { ended.Store(true) })
 		return respond(req, 200), nil
 	}}
-	rt := breaker.Timeouts(breaker.TimeoutConfig{Clock: newClock()})(p)
-	req, _ := chatRequest(t, context.Background(), false)
-	resp, err := rt.RoundTrip(req)
+	rt := gateway.Chain(p, must(breaker.Timeouts(breaker.TimeoutConfig{Clock: newClock()})))
+	resp, _, err := do(context.Background(), rt, false)
 	require.NoError(t, err)
 	assert.False(t, ended.Load(), "the body is still readable")
 	_, err = io.ReadAll(resp.Body)
@@ -249,13 +264,8 @@ func TestTimeoutsCloseReleasesTheAttempt(t *testing.T) {
 	eventually(t, ended.Load, "the attempt's context ends at Close")
 }
 
-func TestTimeoutsRejectNegativeLimits(t *testing.T) {
-	for _, cfg := range []breaker.TimeoutConfig{{Total: -1}, {Header: -1}, {FirstToken: -1}, {Idle: -1}} {
-		assert.Panics(t, func() { breaker.Timeouts(cfg) })
-	}
-}
-
-// startStream sends a streaming call through Timeouts(cfg) to an upstream
+// startStream sends a streaming call through Chain(upstream, Timeouts(cfg)),
+// through the entry point, to an upstream
 // that sends one content event and then whatever the test writes to pw; when
 // the attempt is cut, the upstream's stream ends and cut is set. It returns
 // once the first event has been read. The body is closed at cleanup.
@@ -271,9 +281,8 @@ func startStream(t *testing.T, cfg breaker.TimeoutConfig) (*http.Response, *io.P
 		}()
 		return streamResponse(req, pr), nil
 	}}
-	req, _ := chatRequest(t, context.Background(), true)
 	go func() { _, _ = pw.Write([]byte(contentEvent("a"))) }()
-	resp, err := breaker.Timeouts(cfg)(p).RoundTrip(req)
+	resp, _, err := do(context.Background(), gateway.Chain(p, must(breaker.Timeouts(cfg))), true)
 	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
 	_, err = io.ReadAtLeast(resp.Body, make([]byte, 4096), len(contentEvent("a")))

@@ -7,8 +7,7 @@ import (
 
 // window holds the recent results of a closed circuit breaker: the last n
 // results (a count window), or the results of the last period (a time
-// window, cut into windowSlots slices that leave it one at a time). It is
-// safe for concurrent use.
+// window, a ring). It is safe for concurrent use.
 type window struct {
 	mu       sync.Mutex
 	calls    int // results in the window
@@ -19,21 +18,18 @@ type window struct {
 	n    int
 	next int
 
-	// time window
-	slot  time.Duration // 0 for a count window
-	epoch int64
-	slotC [windowSlots]int
-	slotF [windowSlots]int
+	// time window: calls in ring.a, failures in ring.b
+	slot time.Duration // 0 for a count window
+	ring ring
 }
-
-const windowSlots = 10
 
 func newCountWindow(n int) *window {
 	return &window{bits: make([]uint64, (n+63)/64), n: n}
 }
 
 func newTimeWindow(period time.Duration) *window {
-	return &window{slot: max(period/windowSlots, 1)}
+	slot := max(period/ringSlots, 1)
+	return &window{slot: slot, ring: ring{slot: slot}}
 }
 
 // record adds one result, at offset now from the breaker's origin, and
@@ -61,31 +57,13 @@ func (w *window) record(failed bool, now time.Duration) (calls, failures int) {
 		}
 		return w.calls, w.failures
 	}
-	i := w.advance(now)
-	w.slotC[i]++
-	w.calls++
+	var f int64
 	if failed {
-		w.slotF[i]++
-		w.failures++
+		f = 1
 	}
+	w.ring.add(w.ring.advance(now), 1, f)
+	w.calls, w.failures = int(w.ring.sumA), int(w.ring.sumB)
 	return w.calls, w.failures
-}
-
-// advance expires the slices that left the time window and returns the
-// index of the current one. w.mu is held.
-func (w *window) advance(now time.Duration) int {
-	e := int64(now / w.slot)
-	if e > w.epoch {
-		n := min(e-w.epoch, windowSlots)
-		for k := int64(1); k <= n; k++ {
-			j := (w.epoch + k) % windowSlots
-			w.calls -= w.slotC[j]
-			w.failures -= w.slotF[j]
-			w.slotC[j], w.slotF[j] = 0, 0
-		}
-		w.epoch = e
-	}
-	return int(w.epoch % windowSlots)
 }
 
 // reset empties the window.
@@ -94,5 +72,5 @@ func (w *window) reset() {
 	defer w.mu.Unlock()
 	w.calls, w.failures, w.next = 0, 0, 0
 	clear(w.bits)
-	w.slotC, w.slotF = [windowSlots]int{}, [windowSlots]int{}
+	w.ring.reset()
 }

@@ -35,20 +35,21 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// NewTimer returns a timer that fires when the clock reaches Now()+d; a d of
-// zero or less fires at once.
-func (c *Clock) NewTimer(d time.Duration) gateway.Timer {
+// NewTimer starts a timer that fires when the clock reaches Now()+d; a d of
+// zero or less fires at once. stop prevents it from firing and reports
+// whether it did so.
+func (c *Clock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
 	t := &fakeTimer{c: c, when: c.now.Add(d), seq: c.seq, ch: make(chan time.Time, 1)}
 	if d <= 0 {
 		t.ch <- t.when
-		return t
+		return t.ch, t.stop
 	}
 	t.pending = true
 	c.timers = append(c.timers, t)
-	return t
+	return t.ch, t.stop
 }
 
 // Advance moves the clock forward by d, firing the timers that come due. It
@@ -148,10 +149,8 @@ type fakeTimer struct {
 	pending bool // guarded by c.mu
 }
 
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-
-// Stop prevents the timer from firing and reports whether it did so.
-func (t *fakeTimer) Stop() bool {
+// stop prevents the timer from firing and reports whether it did so.
+func (t *fakeTimer) stop() bool {
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
 	if !t.pending {

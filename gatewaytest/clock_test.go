@@ -9,15 +9,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
 var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func fired(tm gateway.Timer) (time.Time, bool) {
+// timer is what Clock.NewTimer returns.
+type timer struct {
+	c    <-chan time.Time
+	stop func() bool
+}
+
+func newTimer(c *gatewaytest.Clock, d time.Duration) timer {
+	ch, stop := c.NewTimer(d)
+	return timer{ch, stop}
+}
+
+func fired(tm timer) (time.Time, bool) {
 	select {
-	case v := <-tm.C():
+	case v := <-tm.c:
 		return v, true
 	default:
 		return time.Time{}, false
@@ -27,9 +38,9 @@ func fired(tm gateway.Timer) (time.Time, bool) {
 func TestClockTimersFireInOrder(t *testing.T) {
 	c := gatewaytest.NewClock(t0)
 	assert.Equal(t, t0, c.Now())
-	late := c.NewTimer(3 * time.Second)
-	early := c.NewTimer(time.Second)
-	same := c.NewTimer(time.Second)
+	late := newTimer(c, 3*time.Second)
+	early := newTimer(c, time.Second)
+	same := newTimer(c, time.Second)
 	assert.Equal(t, 3, c.Timers())
 
 	c.Advance(999 * time.Millisecond)
@@ -37,9 +48,9 @@ func TestClockTimersFireInOrder(t *testing.T) {
 	assert.False(t, ok)
 
 	order := make(chan string, 3)
-	for name, tm := range map[string]gateway.Timer{"early": early, "same": same, "late": late} {
+	for name, tm := range map[string]timer{"early": early, "same": same, "late": late} {
 		go func() {
-			<-tm.C()
+			<-tm.c
 			order <- name
 		}()
 	}
@@ -54,9 +65,9 @@ func TestClockTimersFireInOrder(t *testing.T) {
 
 func TestClockTimerSendsDeadlineInDeadlineOrder(t *testing.T) {
 	c := gatewaytest.NewClock(t0)
-	var ts []gateway.Timer
+	var ts []timer
 	for _, d := range []time.Duration{5, 1, 3, 2, 4} {
-		ts = append(ts, c.NewTimer(d*time.Second))
+		ts = append(ts, newTimer(c, d*time.Second))
 	}
 	c.Advance(10 * time.Second)
 	for i, d := range []time.Duration{5, 1, 3, 2, 4} {
@@ -69,27 +80,27 @@ func TestClockTimerSendsDeadlineInDeadlineOrder(t *testing.T) {
 
 func TestClockStop(t *testing.T) {
 	c := gatewaytest.NewClock(t0)
-	tm := c.NewTimer(time.Second)
-	assert.True(t, tm.Stop())
-	assert.False(t, tm.Stop(), "already stopped")
+	tm := newTimer(c, time.Second)
+	assert.True(t, tm.stop())
+	assert.False(t, tm.stop(), "already stopped")
 	assert.Zero(t, c.Timers())
 	c.Advance(time.Hour)
 	_, ok := fired(tm)
 	assert.False(t, ok, "a stopped timer never fires")
 
-	done := c.NewTimer(time.Second)
+	done := newTimer(c, time.Second)
 	c.Advance(time.Second)
-	assert.False(t, done.Stop(), "already fired")
+	assert.False(t, done.stop(), "already fired")
 }
 
 func TestClockSetAndZeroTimer(t *testing.T) {
 	c := gatewaytest.NewClock(t0)
-	now := c.NewTimer(0)
+	now := newTimer(c, 0)
 	v, ok := fired(now)
 	require.True(t, ok, "a zero timer fires at once")
 	assert.Equal(t, t0, v)
 
-	tm := c.NewTimer(time.Minute)
+	tm := newTimer(c, time.Minute)
 	c.Set(t0.Add(-time.Hour))
 	assert.Equal(t, t0.Add(-time.Hour), c.Now())
 	_, ok = fired(tm)
@@ -104,7 +115,7 @@ func TestClockWaitForTimers(t *testing.T) {
 	c := gatewaytest.NewClock(t0)
 	assert.False(t, c.WaitForTimers(1, time.Millisecond))
 	done := make(chan error, 1)
-	go func() { done <- gateway.Sleep(context.Background(), c, time.Minute) }()
+	go func() { done <- clock.Sleep(context.Background(), c, time.Minute) }()
 	c.BlockUntil(1)
 	assert.True(t, c.WaitForTimers(1, 0))
 	c.Advance(time.Minute)
@@ -119,9 +130,9 @@ func TestClockConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 100 {
-				tm := c.NewTimer(time.Millisecond)
+				tm := newTimer(c, time.Millisecond)
 				_ = c.Now()
-				tm.Stop()
+				tm.stop()
 			}
 		}()
 	}

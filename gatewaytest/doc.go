@@ -6,7 +6,7 @@
 // Server serves any gateway.Provider, usually a gatewaytest.Sim, so a provider
 // adapter, an SDK or a whole gateway can be pointed at it:
 //
-//	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
+//	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 //	defer s.Close()
 //	s.SetFaults(gatewaytest.SocketFaults{ResetRate: 0.1, Seed: 1})
 //	client := openai.NewClient(option.WithBaseURL(s.BaseURL()), option.WithHTTPClient(s.Client()))

@@ -1,19 +1,17 @@
 package gatewaytest_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/gatewaytest"
 )
 
 func ExampleNewServer() {
 	// A simulated model behind a real loopback socket.
-	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"m1"}}))
+	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"m1"}}))
 	defer s.Close()
 
 	req, _ := http.NewRequest(http.MethodPost, s.BaseURL()+"/chat/completions",
@@ -43,11 +41,15 @@ func ExampleNewServer() {
 
 func ExampleClock() {
 	clk := gatewaytest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	done := make(chan error)
-	go func() { done <- gateway.Sleep(context.Background(), clk, time.Minute) }()
+	done := make(chan time.Time)
+	go func() {
+		// What a component given clk does to wait a minute.
+		fire, _ := clk.NewTimer(time.Minute)
+		done <- <-fire
+	}()
 
 	clk.BlockUntil(1) // the goroutine is waiting on the clock
 	clk.Advance(time.Minute)
-	fmt.Println(<-done, clk.Now().Format(time.TimeOnly))
-	// Output: <nil> 00:01:00
+	fmt.Println((<-done).Format(time.TimeOnly), clk.Now().Format(time.TimeOnly))
+	// Output: 00:01:00 00:01:00
 }

@@ -176,11 +176,15 @@ func (s *Server) Reset() {
 	s.next, s.full = 0, false
 }
 
+// maxServerBody bounds the request body a Server reads: the gateway's
+// default body limit.
+const maxServerBody = 10 << 20
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.count.Add(1)
 	// Read the body before any fault: the request was received, and the
 	// server notices a client that gives up only once the body is read.
-	body, err := io.ReadAll(io.LimitReader(r.Body, gateway.DefaultMaxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxServerBody+1))
 	rec := RecordedRequest{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body,

@@ -16,7 +16,7 @@ import (
 // RELIABILITY case 41: a zero-latency upstream streaming through the handler
 // over HTTP/1.1 keep-alive connections: 2,000 streams, none cut.
 func TestServerStreamsAreNotCut(t *testing.T) {
-	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
+	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
 	const streams, workers = 2000, 8
 	var next, bad atomic.Int64

@@ -31,7 +31,7 @@ func post(ctx context.Context, s *gatewaytest.Server, client *http.Client, body 
 }
 
 func TestServerServesProvider(t *testing.T) {
-	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3}))
+	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3}))
 	defer s.Close()
 
 	resp, err := post(context.Background(), s, s.Client(), chatBody)
@@ -69,7 +69,7 @@ func TestServerServesProvider(t *testing.T) {
 }
 
 func TestServerRecorderIsBounded(t *testing.T) {
-	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
+	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
 	const n = gatewaytest.MaxRecorded + 44
 	for i := range n {
@@ -106,7 +106,7 @@ func freshClient() *http.Client {
 }
 
 func TestServerResetFault(t *testing.T) {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
 	s := gatewaytest.NewServer(sim)
 	defer s.Close()
 	s.SetFaults(gatewaytest.SocketFaults{ResetRate: 1})
@@ -121,7 +121,7 @@ func TestServerResetFault(t *testing.T) {
 }
 
 func TestServerResetAfterHeaders(t *testing.T) {
-	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 50}))
+	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 50}))
 	defer s.Close()
 	s.SetFaults(gatewaytest.SocketFaults{ResetAfterHeaders: 1})
 	for _, body := range []string{streamBody, chatBody} {
@@ -139,7 +139,7 @@ func TestServerResetAfterHeaders(t *testing.T) {
 }
 
 func TestServerStallEndsWhenClientGivesUp(t *testing.T) {
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
 	s := gatewaytest.NewServer(sim)
 	defer s.Close()
 	s.SetFaults(gatewaytest.SocketFaults{StallRate: 1})
@@ -163,7 +163,7 @@ func TestServerStallEndsWhenClientGivesUp(t *testing.T) {
 
 func TestServerCloseReleasesStalls(t *testing.T) {
 	// A Sim that hangs too: Close must release the handler blocked in it.
-	sim := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}})
 	s := gatewaytest.NewServer(sim)
 	s.SetFaults(gatewaytest.SocketFaults{StallRate: 0.5, Seed: 3})
 	const n = 6
@@ -193,7 +193,7 @@ func TestServerCloseReleasesStalls(t *testing.T) {
 }
 
 func TestServerSlowHeaders(t *testing.T) {
-	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
+	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
 	const delay = 20 * time.Millisecond
 	s.SetFaults(gatewaytest.SocketFaults{SlowHeaders: delay})
@@ -221,7 +221,7 @@ func TestServerSlowHeaders(t *testing.T) {
 
 func TestServerFaultRates(t *testing.T) {
 	run := func() (resets int, faults []string) {
-		s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
+		s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 		defer s.Close()
 		s.SetFaults(gatewaytest.SocketFaults{ResetRate: 0.3, Seed: 11})
 		client := freshClient()
@@ -253,7 +253,7 @@ func TestServerFaultRates(t *testing.T) {
 }
 
 func TestServerSetFaultsPanics(t *testing.T) {
-	s := gatewaytest.NewServer(gatewaytest.NewSim("sim", gatewaytest.SimConfig{}))
+	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
 	assert.Panics(t, func() { s.SetFaults(gatewaytest.SocketFaults{ResetRate: 2}) })
 	assert.Panics(t, func() { s.SetFaults(gatewaytest.SocketFaults{SlowHeaders: -1}) })

@@ -1,6 +1,7 @@
 package gatewaytest
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
+	"github.com/llmgate/gateway/internal/jsonstr"
 )
 
 // SimConfig configures a Sim. Its zero value serves any model at once with a
@@ -51,27 +54,31 @@ type Faults struct {
 	CutAfter      int           // content events a cut stream delivers (at most the reply's length)
 }
 
-func (f Faults) validate() error {
+// Validate reports every invalid fault at once (errors.Join): a rate outside
+// [0, 1], an error status outside 400–599, a negative RetryAfter or
+// CutAfter.
+func (f Faults) Validate() error {
+	var errs []error
 	for _, r := range []struct {
 		name string
 		v    float64
 	}{{"ErrorRate", f.ErrorRate}, {"TimeoutRate", f.TimeoutRate}, {"ResetRate", f.ResetRate}, {"StallRate", f.StallRate}, {"CutRate", f.CutRate}} {
 		if !(r.v >= 0 && r.v <= 1) { // NaN fails too
-			return fmt.Errorf("provider: sim fault %s %v outside [0,1]", r.name, r.v)
+			errs = append(errs, fmt.Errorf("gatewaytest: sim fault %s %v outside [0,1]", r.name, r.v))
 		}
 	}
 	for _, s := range f.ErrorStatuses {
 		if s < 400 || s > 599 {
-			return fmt.Errorf("provider: sim error status %d outside 400–599", s)
+			errs = append(errs, fmt.Errorf("gatewaytest: sim error status %d outside 400–599", s))
 		}
 	}
 	if f.RetryAfter < 0 {
-		return fmt.Errorf("provider: negative sim RetryAfter %v", f.RetryAfter)
+		errs = append(errs, fmt.Errorf("gatewaytest: negative sim RetryAfter %v", f.RetryAfter))
 	}
 	if f.CutAfter < 0 {
-		return fmt.Errorf("provider: negative sim CutAfter %d", f.CutAfter)
+		errs = append(errs, fmt.Errorf("gatewaytest: negative sim CutAfter %d", f.CutAfter))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (f Faults) active() bool {
@@ -127,16 +134,32 @@ var _ gateway.ModelLister = (*Sim)(nil)
 // empty: 16 words, so a default reply is exactly this text.
 const DefaultSimReply = "This is a simulated reply from the llmgate gateway simulator, sent one token at a time."
 
-// NewSim returns a simulator named name. It panics on an invalid config: an
-// empty name or model, a negative duration, count or rate, a rate outside
-// [0,1], an error status outside 400–599, or a reply with no words.
-func NewSim(name string, cfg SimConfig) *Sim {
-	if err := validateSim(name, cfg); err != nil {
+// NewSim returns a simulator named name, or an error for an empty name or an
+// invalid cfg (SimConfig.Validate).
+func NewSim(name string, cfg SimConfig) (*Sim, error) {
+	if name == "" {
+		return nil, errors.New("gatewaytest: sim needs a name")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newSim(name, cfg), nil
+}
+
+// MustNewSim is NewSim for tests and examples, where a SimConfig is a
+// literal and an invalid one a bug in the test: it panics on the error.
+func MustNewSim(name string, cfg SimConfig) *Sim {
+	s, err := NewSim(name, cfg)
+	if err != nil {
 		panic(err)
 	}
+	return s
+}
+
+func newSim(name string, cfg SimConfig) *Sim {
 	s := &Sim{
 		name:     name,
-		clock:    gateway.ClockOrSystem(cfg.Clock),
+		clock:    clock.Or(cfg.Clock),
 		latency:  cfg.Latency,
 		ttft:     cfg.TTFT,
 		nTokens:  cfg.CompletionTokens,
@@ -165,8 +188,8 @@ func NewSim(name string, cfg SimConfig) *Sim {
 		}
 	}
 	for _, w := range s.words {
-		s.tokFirst = append(s.tokFirst, string(appendEscaped(nil, w)))
-		s.tokRest = append(s.tokRest, string(appendEscaped([]byte{' '}, w)))
+		s.tokFirst = append(s.tokFirst, string(jsonstr.AppendEscaped(nil, w)))
+		s.tokRest = append(s.tokRest, string(jsonstr.AppendEscaped([]byte{' '}, w)))
 		s.maxToken = max(s.maxToken, len(s.tokRest[len(s.tokRest)-1]))
 	}
 	s.created = s.clock.Now().Unix()
@@ -175,31 +198,40 @@ func NewSim(name string, cfg SimConfig) *Sim {
 		seed = rand.Uint64()
 	}
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	s.SetFaults(cfg.Faults)
+	_ = s.SetFaults(cfg.Faults) // validated by NewSim
 	return s
 }
 
-func validateSim(name string, cfg SimConfig) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("provider: sim needs a name")
-	case cfg.Latency < 0 || cfg.TTFT < 0:
-		return fmt.Errorf("provider: negative sim latency (Latency %v, TTFT %v)", cfg.Latency, cfg.TTFT)
-	case !(cfg.TokensPerSecond >= 0) || math.IsInf(cfg.TokensPerSecond, 0):
-		return fmt.Errorf("provider: sim TokensPerSecond %v must be finite and >= 0", cfg.TokensPerSecond)
-	case cfg.CompletionTokens < 0:
-		return fmt.Errorf("provider: negative sim CompletionTokens %d", cfg.CompletionTokens)
-	case cfg.EmbeddingDims < 0 || cfg.EmbeddingDims > maxEmbeddingDims:
-		return fmt.Errorf("provider: sim EmbeddingDims %d outside 0–%d", cfg.EmbeddingDims, maxEmbeddingDims)
-	case cfg.Reply != "" && len(strings.Fields(cfg.Reply)) == 0:
-		return fmt.Errorf("provider: sim Reply has no words")
+// Validate reports every invalid field at once (errors.Join): an empty model,
+// a negative duration or count, a TokensPerSecond that is not finite, an
+// EmbeddingDims out of range, a Reply with no words, or invalid Faults.
+func (cfg SimConfig) Validate() error {
+	var errs []error
+	if cfg.Latency < 0 || cfg.TTFT < 0 {
+		errs = append(errs, fmt.Errorf("gatewaytest: negative sim latency (Latency %v, TTFT %v)", cfg.Latency, cfg.TTFT))
+	}
+	if !(cfg.TokensPerSecond >= 0) || math.IsInf(cfg.TokensPerSecond, 0) {
+		errs = append(errs, fmt.Errorf("gatewaytest: sim TokensPerSecond %v must be finite and >= 0", cfg.TokensPerSecond))
+	}
+	if cfg.CompletionTokens < 0 {
+		errs = append(errs, fmt.Errorf("gatewaytest: negative sim CompletionTokens %d", cfg.CompletionTokens))
+	}
+	if cfg.EmbeddingDims < 0 || cfg.EmbeddingDims > maxEmbeddingDims {
+		errs = append(errs, fmt.Errorf("gatewaytest: sim EmbeddingDims %d outside 0–%d", cfg.EmbeddingDims, maxEmbeddingDims))
+	}
+	if cfg.Reply != "" && len(strings.Fields(cfg.Reply)) == 0 {
+		errs = append(errs, fmt.Errorf("gatewaytest: sim Reply has no words"))
 	}
 	for _, m := range cfg.Models {
 		if m == "" {
-			return fmt.Errorf("provider: empty model name in sim %q", name)
+			errs = append(errs, fmt.Errorf("gatewaytest: empty model name in sim"))
+			break
 		}
 	}
-	return cfg.Faults.validate()
+	if err := cfg.Faults.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Name returns the name given to NewSim.
@@ -214,17 +246,18 @@ func (s *Sim) Models() []string {
 }
 
 // SetFaults replaces the faults for calls that start after it returns (a
-// stream already started keeps the faults drawn for it). It panics on
-// invalid faults, as NewSim does.
-func (s *Sim) SetFaults(f Faults) {
-	if err := f.validate(); err != nil {
-		panic(err)
+// stream already started keeps the faults drawn for it). It returns an error
+// for invalid faults (Faults.Validate) and changes nothing then.
+func (s *Sim) SetFaults(f Faults) error {
+	if err := f.Validate(); err != nil {
+		return err
 	}
 	f.ErrorStatuses = append([]int(nil), f.ErrorStatuses...)
 	if len(f.ErrorStatuses) == 0 {
 		f.ErrorStatuses = []int{500}
 	}
 	s.faults.Store(&faultState{Faults: f, active: f.active()})
+	return nil
 }
 
 // Faults returns the faults in effect.

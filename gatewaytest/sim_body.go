@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/jsonstr"
 )
 
 var errSimBodyClosed = errors.New("provider: read on a closed sim response body")
@@ -283,15 +284,15 @@ func (b *streamBody) wait(d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	t := b.sim.clock.NewTimer(d)
+	fire, stop := b.sim.clock.NewTimer(d)
 	select {
-	case <-t.C():
+	case <-fire:
 		return nil
 	case <-b.ctx.Done():
-		t.Stop()
+		stop()
 		return b.ctx.Err()
 	case <-b.done:
-		t.Stop()
+		stop()
 		return errSimBodyClosed
 	}
 }
@@ -311,6 +312,6 @@ func (b *streamBody) appendPrefix(dst []byte, model string) []byte {
 	}
 	dst = strconv.AppendInt(dst, b.sim.clock.Now().Unix(), 10)
 	dst = append(dst, `,"model":`...)
-	dst = appendJSONString(dst, model)
+	dst = jsonstr.Append(dst, model)
 	return append(dst, `,"system_fingerprint":null,"choices":[`...)
 }

@@ -15,15 +15,15 @@ import (
 )
 
 func TestSimRateLimitHeaders(t *testing.T) {
-	plain := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
-	resp, _ := simDo(t, plain, http.MethodPost, "/v1/chat/completions", simChatBody)
+	plain := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
+	resp, _ := simDo(t, direct(plain), http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Empty(t, resp.Header.Get("X-Ratelimit-Remaining-Requests"))
 
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{RateLimitHeaders: func() (int, int) { return 7, 9000 }})
-	resp, _ = simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{RateLimitHeaders: func() (int, int) { return 7, 9000 }})
+	resp, _ = simDo(t, direct(s), http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, "7", resp.Header.Get("x-ratelimit-remaining-requests"))
 	assert.Equal(t, "9000", resp.Header.Get("x-ratelimit-remaining-tokens"))
-	resp, _ = simDo(t, s, http.MethodPost, "/v1/chat/completions", `{"model":"m","stream":true,"messages":[]}`)
+	resp, _ = simDo(t, direct(s), http.MethodPost, "/v1/chat/completions", `{"model":"m","stream":true,"messages":[]}`)
 	assert.Equal(t, "7", resp.Header.Get("x-ratelimit-remaining-requests"))
 }
 
@@ -36,16 +36,17 @@ type trackedBody struct {
 func (b *trackedBody) Close() error { b.closed = true; return nil }
 
 func TestSimRoundTripContract(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"m1"}})
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"m1"}})
 	for _, tc := range []struct{ name, method, path, body string }{
 		{"chat", http.MethodPost, "/v1/chat/completions", simChatBody},
 		{"stream", http.MethodPost, "/v1/chat/completions", `{"model":"m1","stream":true,"messages":[]}`},
 		{"refused", http.MethodPost, "/v1/chat/completions", `{"model":"nope","messages":[]}`},
-		{"bad", http.MethodPost, "/v1/chat/completions", `{`},
+		{"bad", http.MethodPost, "/v1/embeddings", `{"model":"m1","input":"x","encoding_format":"hex"}`},
 		{"models", http.MethodGet, "/v1/models", "x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req := simReq(context.Background(), tc.method, tc.path, "")
+			req := callReq(t, context.Background(), tc.method, tc.path, tc.body)
+			// The Sim reads the Outbound, not req.Body, which it closes.
 			tb := &trackedBody{Reader: strings.NewReader(tc.body)}
 			req.Body = tb
 			req.Header.Set("Authorization", "Bearer k")
@@ -69,9 +70,9 @@ func TestSimRoundTripContract(t *testing.T) {
 }
 
 func TestSimBodyFailsAfterCancel(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
-	resp, err := s.RoundTrip(simReq(ctx, http.MethodPost, "/v1/chat/completions", simChatBody))
+	resp, err := s.RoundTrip(callReq(t, ctx, http.MethodPost, "/v1/chat/completions", simChatBody))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	cancel()
@@ -79,7 +80,7 @@ func TestSimBodyFailsAfterCancel(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
-func TestSimConfigPanics(t *testing.T) {
+func TestSimConfigErrors(t *testing.T) {
 	for name, cfg := range map[string]gatewaytest.SimConfig{
 		"negative latency":  {Latency: -1},
 		"negative ttft":     {TTFT: -1},
@@ -97,10 +98,23 @@ func TestSimConfigPanics(t *testing.T) {
 		"negative retry":    {Faults: gatewaytest.Faults{RetryAfter: -1}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.Panics(t, func() { gatewaytest.NewSim("sim", cfg) })
+			assert.Error(t, cfg.Validate())
+			_, err := gatewaytest.NewSim("sim", cfg)
+			assert.Error(t, err)
+			assert.Panics(t, func() { gatewaytest.MustNewSim("sim", cfg) })
 		})
 	}
-	assert.Panics(t, func() { gatewaytest.NewSim("", gatewaytest.SimConfig{}) })
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
-	assert.Panics(t, func() { s.SetFaults(gatewaytest.Faults{TimeoutRate: 2}) })
+	assert.NoError(t, gatewaytest.SimConfig{}.Validate())
+	_, err := gatewaytest.NewSim("", gatewaytest.SimConfig{})
+	assert.Error(t, err)
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 0.5}})
+	assert.Error(t, s.SetFaults(gatewaytest.Faults{TimeoutRate: 2}))
+	assert.Equal(t, 0.5, s.Faults().ErrorRate, "invalid faults change nothing")
+
+	// Every invalid field is reported at once.
+	err = gatewaytest.SimConfig{Latency: -1, CompletionTokens: -1, Faults: gatewaytest.Faults{ErrorRate: 2, CutAfter: -1}}.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"latency", "CompletionTokens", "ErrorRate", "CutAfter"} {
+		assert.Contains(t, err.Error(), want)
+	}
 }

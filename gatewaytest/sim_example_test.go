@@ -11,7 +11,7 @@ import (
 )
 
 func ExampleNewSim() {
-	sim := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{
+	sim := gatewaytest.MustNewSim("sim-a", gatewaytest.SimConfig{
 		Models:           []string{"gpt-4o-mini"},
 		CompletionTokens: 6,
 	})
@@ -46,7 +46,7 @@ func ExampleNewSim() {
 
 // A Sim's faults can change while it serves: here it is killed, then revived.
 func ExampleSim_SetFaults() {
-	sim := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("sim-a", gatewaytest.SimConfig{})
 	client := gateway.NewClient(sim)
 	call := func() int {
 		resp, err := client.Post("http://sim.invalid/v1/chat/completions", "application/json",

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,8 +21,8 @@ import (
 )
 
 func TestSimResetFault(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ResetRate: 1}})
-	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simChatBody))
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ResetRate: 1}})
+	resp, err := s.RoundTrip(callReq(t, context.Background(), http.MethodPost, "/v1/chat/completions", simChatBody))
 	assert.Nil(t, resp)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, syscall.ECONNRESET)
@@ -34,20 +33,19 @@ func TestSimResetFault(t *testing.T) {
 }
 
 func TestSimTimeoutFaultHonoursContext(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}})
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}})
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
 		resp *http.Response
 		err  error
 	}
+	req := callReq(t, ctx, http.MethodPost, "/v1/chat/completions", simChatBody)
 	done := make(chan result, 1)
 	go func() {
-		resp, err := s.RoundTrip(simReq(ctx, http.MethodPost, "/v1/chat/completions", simChatBody))
+		resp, err := s.RoundTrip(req)
 		done <- result{resp, err}
 	}()
-	for s.FaultCounts().Timeouts == 0 { // the call has drawn its hang
-		runtime.Gosched()
-	}
+	waitFor(t, func() bool { return s.FaultCounts().Timeouts > 0 }) // the call has drawn its hang
 	assert.Empty(t, done, "hangs while the context lives")
 	cancel()
 	r := <-done
@@ -56,12 +54,12 @@ func TestSimTimeoutFaultHonoursContext(t *testing.T) {
 }
 
 func TestSimErrorFault(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 7, Faults: gatewaytest.Faults{
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Seed: 7, Faults: gatewaytest.Faults{
 		ErrorRate: 1, ErrorStatuses: []int{429, 503, 500}, RetryAfter: 1500 * time.Millisecond,
 	}})
 	seen := map[int]int{}
 	for range 60 {
-		resp, b := simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
+		resp, b := simDo(t, direct(s), http.MethodPost, "/v1/chat/completions", simChatBody)
 		seen[resp.StatusCode]++
 		var e simError
 		require.NoError(t, json.Unmarshal(b, &e), string(b))
@@ -84,13 +82,13 @@ func TestSimErrorFault(t *testing.T) {
 }
 
 func TestSimStallFault(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{StallRate: 1}})
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Faults: gatewaytest.Faults{StallRate: 1}})
 	// A stall hits streams only.
-	resp, _ := simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
+	resp, _ := simDo(t, direct(s), http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	resp, err := s.RoundTrip(simReq(ctx, http.MethodPost, "/v1/chat/completions", simStreamBody))
+	resp, err := s.RoundTrip(callReq(t, ctx, http.MethodPost, "/v1/chat/completions", simStreamBody))
 	require.NoError(t, err, "headers arrive")
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -103,8 +101,8 @@ func TestSimStallFault(t *testing.T) {
 
 func TestSimCutFault(t *testing.T) {
 	for _, cutAfter := range []int{0, 3, 100} {
-		s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: cutAfter}})
-		resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
+		s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: cutAfter}})
+		resp, err := s.RoundTrip(callReq(t, context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
 		require.NoError(t, err)
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -120,8 +118,8 @@ func TestSimCutFault(t *testing.T) {
 // simOutcome classifies one call made with an already-cancelled context: a
 // hang returns the context's error at once, while a healthy call still gets
 // its response.
-func simOutcome(s *gatewaytest.Sim, ctx context.Context, body string) string {
-	resp, err := s.RoundTrip(simReq(ctx, http.MethodPost, "/v1/chat/completions", body))
+func simOutcome(t *testing.T, s *gatewaytest.Sim, ctx context.Context, body string) string {
+	resp, err := s.RoundTrip(callReq(t, ctx, http.MethodPost, "/v1/chat/completions", body))
 	switch {
 	case errors.Is(err, syscall.ECONNRESET):
 		return "reset"
@@ -155,10 +153,10 @@ func TestSimFaultRates(t *testing.T) {
 		{"cut", gatewaytest.Faults{CutRate: 0.1}, "", 0.1, func(c gatewaytest.FaultCounts) int64 { return c.Cuts }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 42, Faults: tc.faults})
+			s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Seed: 42, Faults: tc.faults})
 			outcomes := map[string]int{}
 			for range n {
-				outcomes[simOutcome(s, dead, simStreamBody)]++
+				outcomes[simOutcome(t, s, dead, simStreamBody)]++
 			}
 			got := float64(tc.count(s.FaultCounts())) / n
 			// ±4 standard deviations: never flaky, still catches a wrong rate.
@@ -177,10 +175,10 @@ func TestSimSameSeedSameFaults(t *testing.T) {
 	dead, cancel := context.WithCancel(context.Background())
 	cancel()
 	run := func() []string {
-		s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 9, Faults: gatewaytest.Faults{ErrorRate: 0.3, ResetRate: 0.1}})
+		s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Seed: 9, Faults: gatewaytest.Faults{ErrorRate: 0.3, ResetRate: 0.1}})
 		var out []string
 		for range 200 {
-			out = append(out, simOutcome(s, dead, simChatBody))
+			out = append(out, simOutcome(t, s, dead, simChatBody))
 		}
 		return out
 	}
@@ -189,23 +187,23 @@ func TestSimSameSeedSameFaults(t *testing.T) {
 
 // Tests kill and revive a provider at run time.
 func TestSimSetFaults(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{})
-	resp, _ := simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
+	resp, _ := simDo(t, direct(s), http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
 	s.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}})
 	assert.Equal(t, []int{503}, s.Faults().ErrorStatuses)
-	resp, _ = simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
+	resp, _ = simDo(t, direct(s), http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 
 	s.SetFaults(gatewaytest.Faults{})
-	resp, _ = simDo(t, s, http.MethodPost, "/v1/chat/completions", simChatBody)
+	resp, _ = simDo(t, direct(s), http.MethodPost, "/v1/chat/completions", simChatBody)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, int64(3), s.Requests())
 }
 
 func TestSimConcurrentUse(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Seed: 3, Faults: gatewaytest.Faults{ErrorRate: 0.1, CutRate: 0.1, CutAfter: 2}})
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Seed: 3, Faults: gatewaytest.Faults{ErrorRate: 0.1, CutRate: 0.1, CutAfter: 2}})
 	const workers, each = 16, 50
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -220,7 +218,11 @@ func TestSimConcurrentUse(t *testing.T) {
 				if w == 0 && i == each/2 {
 					s.SetFaults(gatewaytest.Faults{ErrorRate: 0.2})
 				}
-				resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", body))
+				req, err := bindCall(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", body))
+				if !assert.NoError(t, err) {
+					return
+				}
+				resp, err := s.RoundTrip(req)
 				if !assert.NoError(t, err) {
 					return
 				}

@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/jsonstr"
 )
 
 // The Sim writes its JSON by hand, in OpenAI's exact shapes, so that a call
@@ -32,7 +32,7 @@ func (s *Sim) appendCompletion(b []byte, sc *simCall) []byte {
 	}
 	b = strconv.AppendInt(b, s.clock.Now().Unix(), 10)
 	b = append(b, `,"model":`...)
-	b = appendJSONString(b, sc.model)
+	b = jsonstr.Append(b, sc.model)
 	if chat {
 		b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
 	} else {
@@ -78,11 +78,11 @@ func (s *Sim) appendModels(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, m)
+		b = jsonstr.Append(b, m)
 		b = append(b, `,"object":"model","created":`...)
 		b = strconv.AppendInt(b, s.created, 10)
 		b = append(b, `,"owned_by":`...)
-		b = appendJSONString(b, s.name)
+		b = jsonstr.Append(b, s.name)
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
@@ -122,7 +122,7 @@ func (s *Sim) appendEmbeddings(b []byte, sc *simCall) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `],"model":`...)
-	b = appendJSONString(b, sc.model)
+	b = jsonstr.Append(b, sc.model)
 	b = append(b, `,"usage":{"prompt_tokens":`...)
 	b = strconv.AppendInt(b, int64(sc.prompt), 10)
 	b = append(b, `,"total_tokens":`...)
@@ -182,11 +182,11 @@ func errorShape(status int) (typ, code string) {
 
 func appendError(b []byte, typ, code, msg string) []byte {
 	b = append(b, `{"error":{"message":`...)
-	b = appendJSONString(b, msg)
+	b = jsonstr.Append(b, msg)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, typ)
+	b = jsonstr.Append(b, typ)
 	b = append(b, `,"param":null,"code":`...)
-	b = appendJSONString(b, code)
+	b = jsonstr.Append(b, code)
 	return append(b, "}}\n"...)
 }
 
@@ -208,42 +208,4 @@ func (s *Sim) errorResponse(req *http.Request, status int, code, msg string, ret
 		r.resp.Header.Set("Retry-After-Ms", strconv.FormatInt(retry.Milliseconds(), 10))
 	}
 	return r.done()
-}
-
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendEscaped(b, s)
-	return append(b, '"')
-}
-
-// appendEscaped appends the JSON escape of s, without quotes. Invalid UTF-8
-// becomes U+FFFD.
-func appendEscaped(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return b
 }

@@ -3,16 +3,16 @@ package gatewaytest
 import (
 	"bytes"
 	"encoding/json"
-	"io"
+	"errors"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
 // simCall is what a Sim needs of one request.
@@ -29,45 +29,37 @@ type simCall struct {
 }
 
 // RoundTrip answers req as an OpenAI-compatible server would. It reads the
-// Call from the request context (gateway.CallFrom) and parses the body only
-// when there is none or the body was changed on the way (a router renaming
-// the model). It always closes the request body, never modifies req, and
-// returns either a response with a non-nil body or an error.
+// Call from the request context (gateway.CallFrom) and what the attempt sends
+// from its Outbound (gateway.OutboundFrom): the model, and for embeddings the
+// inputs; it never reads req.Body, which it closes. A request without a Call
+// (one that did not come through gateway.NewClient or gateway.NewHandler) is
+// an error. It never modifies req, and returns either a response with a
+// non-nil body or an error.
 //
 // It returns an error only for a simulated reset (a *net.OpError wrapping
-// syscall.ECONNRESET) and for a context that ends while it waits for its
-// Latency or in a simulated hang (ctx.Err()); everything else, simulated
-// failures included, is an HTTP response, with an OpenAI-style error body
-// when it is one. The body of a response fails with ctx.Err() once the
-// context has ended.
+// syscall.ECONNRESET), for a context that ends while it waits for its Latency
+// or in a simulated hang (ctx.Err()), and for a request without a Call;
+// everything else, simulated failures included, is an HTTP response, with an
+// OpenAI-style error body when it is one. The body of a response fails with
+// ctx.Err() once the context has ended.
 func (s *Sim) RoundTrip(req *http.Request) (*http.Response, error) {
 	s.requests.Add(1)
+	if req.Body != nil {
+		req.Body.Close()
+	}
 	ctx := req.Context()
-	op := gateway.OpFromPath(req.URL.Path)
-	bp, rerr := readRequestBody(req)
-	var body []byte
-	if bp != nil {
-		defer putBodyBuf(bp)
-		body = *bp
+	c := gateway.CallFrom(ctx)
+	if c == nil {
+		return nil, errSimNoCall
 	}
-	if rerr != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-
+	op := c.Op
 	var sc simCall
 	var bad *simError
 	switch {
-	case rerr != nil:
-		bad = &simError{status: http.StatusBadRequest, msg: "provider: sim could not read the request body"}
-		if e := gateway.ErrorFor(rerr); e.Status == http.StatusRequestEntityTooLarge {
-			bad.status = e.Status
-		}
 	case op == gateway.OpUnknown:
 		bad = &simError{status: http.StatusNotFound, code: "unknown_url", msg: "provider: sim has no route " + req.Method + " " + strings.ToValidUTF8(req.URL.Path, "?")}
-	case req.Method != opMethod(op):
-		bad = &simError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", msg: "provider: sim does not allow " + req.Method + " " + op.Path()}
 	case op != gateway.OpModels:
-		sc, bad = s.parse(op, gateway.CallFrom(ctx), body)
+		sc, bad = s.parse(c, gateway.OutboundFrom(ctx))
 	default:
 		sc.op = op
 	}
@@ -81,7 +73,7 @@ func (s *Sim) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ctx.Err()
 	}
 	if s.latency > 0 {
-		if err := gateway.Sleep(ctx, s.clock, s.latency); err != nil {
+		if err := clock.Sleep(ctx, s.clock, s.latency); err != nil {
 			return nil, err
 		}
 	}
@@ -111,43 +103,26 @@ func (s *Sim) RoundTrip(req *http.Request) (*http.Response, error) {
 	return r.done(), nil
 }
 
-func opMethod(op gateway.Op) string {
-	if op == gateway.OpModels {
-		return http.MethodGet
-	}
-	return http.MethodPost
-}
-
 // errSimReset is what a simulated connection reset returns: what a real
 // transport's read on a reset connection gives (errors.Is ECONNRESET, and a
 // net.Error).
 var errSimReset error = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+
+// errSimNoCall is what a Sim returns for a request that did not come through
+// an entry point.
+var errSimNoCall = errors.New("gatewaytest: sim: request has no gateway.Call: send it through gateway.NewClient or gateway.NewHandler")
 
 type simError struct {
 	status    int
 	code, msg string
 }
 
-// parse fills a simCall from the context's Call, reparsing the body only when
-// it is not the Call's own.
-func (s *Sim) parse(op gateway.Op, c *gateway.Call, body []byte) (simCall, *simError) {
-	sc := simCall{op: op}
-	if c != nil && bytes.Equal(body, c.Body) {
-		sc.model, sc.stream, sc.maxTokens, sc.prompt = c.Model, c.Stream, c.MaxTokens, c.PromptTokens
-	} else {
-		pc, err := gateway.ParseCall(op, body, gateway.Limits{})
-		if err != nil {
-			return sc, &simError{status: http.StatusBadRequest, code: "invalid_request", msg: gateway.ErrorFor(err).Message}
-		}
-		// pc aliases body, a pooled buffer: copy what outlives this call.
-		sc.model, sc.stream, sc.maxTokens, sc.prompt = strings.Clone(pc.Model), pc.Stream, pc.MaxTokens, pc.PromptTokens
-		if c != nil {
-			sc.prompt = c.PromptTokens
-		}
-	}
-	if op == gateway.OpEmbedding {
+// parse fills a simCall from the Call and what its attempt sends.
+func (s *Sim) parse(c *gateway.Call, out gateway.Outbound) (simCall, *simError) {
+	sc := simCall{op: c.Op, model: out.Model, stream: c.Stream, maxTokens: c.MaxTokens, prompt: c.PromptTokens}
+	if c.Op == gateway.OpEmbedding {
 		sc.stream = false
-		if bad := s.parseEmbedding(&sc, body); bad != nil {
+		if bad := s.parseEmbedding(&sc, out.Body); bad != nil {
 			return sc, bad
 		}
 	}
@@ -214,50 +189,4 @@ func hashBytes(b []byte) uint64 {
 		h *= 1099511628211
 	}
 	return h
-}
-
-// Request bodies are read into pooled buffers: a Sim serving a Call needs
-// the body only long enough to check it is the Call's.
-var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-const maxPooledBody = 1 << 20
-
-// readRequestBody reads and closes req.Body, bounded by the gateway's default
-// body limit. The returned buffer, when not nil, goes back with putBodyBuf.
-func readRequestBody(req *http.Request) (*[]byte, error) {
-	if req.Body == nil {
-		return nil, nil
-	}
-	defer req.Body.Close()
-	if req.Body == http.NoBody {
-		return nil, nil
-	}
-	bp := bodyBufPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := req.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > gateway.DefaultMaxBodyBytes {
-			*bp = buf
-			return bp, gateway.ErrBodyTooLarge
-		}
-		if err == io.EOF {
-			*bp = buf
-			return bp, nil
-		}
-		if err != nil {
-			*bp = buf
-			return bp, err
-		}
-	}
-}
-
-func putBodyBuf(bp *[]byte) {
-	if cap(*bp) <= maxPooledBody {
-		*bp = (*bp)[:0]
-		bodyBufPool.Put(bp)
-	}
 }

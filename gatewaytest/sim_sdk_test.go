@@ -17,6 +17,10 @@ import (
 	"github.com/llmgate/gateway/gatewaytest"
 )
 
+// maxChunks bounds the chunks a test reads from a stream: far more than
+// any stream here sends.
+const maxChunks = 1000
+
 // simSDK returns an openai-go client whose calls go to s through the
 // client-mode entry point.
 func simSDK(s *gatewaytest.Sim) openai.Client {
@@ -30,7 +34,7 @@ func simSDK(s *gatewaytest.Sim) openai.Client {
 
 // The Sim's JSON is what the official SDK expects, streamed or not.
 func TestSimOpenAISDK(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Models: []string{"m1", "emb"}, CompletionTokens: 7})
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"m1", "emb"}, CompletionTokens: 7})
 	client := simSDK(s)
 	ctx := context.Background()
 	params := openai.ChatCompletionNewParams{
@@ -54,7 +58,7 @@ func TestSimOpenAISDK(t *testing.T) {
 		stream := client.Chat.Completions.NewStreaming(ctx, p)
 		defer stream.Close()
 		var acc openai.ChatCompletionAccumulator
-		for stream.Next() {
+		for i := 0; i < maxChunks && stream.Next(); i++ {
 			acc.AddChunk(stream.Current())
 		}
 		require.NoError(t, stream.Err())
@@ -100,6 +104,7 @@ func TestSimOpenAISDK(t *testing.T) {
 		require.True(t, errors.As(err, &apiErr), "%v", err)
 		assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
 		assert.Equal(t, "model_not_found", apiErr.Code)
+		assert.Nil(t, gateway.ErrorFromResponse(apiErr.Response), "the Sim's refusal is not the gateway's own")
 	})
 
 	t.Run("cut stream", func(t *testing.T) {
@@ -108,7 +113,7 @@ func TestSimOpenAISDK(t *testing.T) {
 		stream := client.Chat.Completions.NewStreaming(ctx, params)
 		defer stream.Close()
 		var text strings.Builder
-		for stream.Next() {
+		for i := 0; i < maxChunks && stream.Next(); i++ {
 			if ch := stream.Current().Choices; len(ch) > 0 {
 				text.WriteString(ch[0].Delta.Content)
 			}

@@ -3,6 +3,8 @@ package gatewaytest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -14,16 +16,18 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/internal/sse"
 )
 
 const simStreamBody = `{"model":"m1","stream":true,"messages":[{"role":"user","content":"Hello there, simulator"}]}`
 
-// simEvents reads every event of a stream until its end or a read error.
+// simEvents reads every event of a stream until its end or a read error
+// (at most maxSimEvents).
 func simEvents(t *testing.T, body io.Reader) ([]string, error) {
 	t.Helper()
-	r := gateway.NewSSEReader(body, 0)
+	r := sse.NewReader(body, 0)
 	var evs []string
-	for {
+	for range maxSimEvents {
 		ev, err := r.Next()
 		if err != nil {
 			if err == io.EOF {
@@ -33,7 +37,12 @@ func simEvents(t *testing.T, body io.Reader) ([]string, error) {
 		}
 		evs = append(evs, string(ev.Data))
 	}
+	return evs, fmt.Errorf("more than %d events", maxSimEvents)
 }
+
+// maxSimEvents bounds the events simEvents reads: far more than any stream
+// here sends.
+const maxSimEvents = 10000
 
 func simChunk(t *testing.T, data string) simCompletion {
 	t.Helper()
@@ -43,8 +52,8 @@ func simChunk(t *testing.T, data string) simCompletion {
 }
 
 func TestSimStreamEvents(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5})
-	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5})
+	resp, err := s.RoundTrip(callReq(t, context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -84,15 +93,15 @@ func TestSimStreamEvents(t *testing.T) {
 	var usage map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal([]byte(evs[7]), &usage))
 	assert.JSONEq(t, `[]`, string(usage["choices"]))
-	p := simPrompt(t, gateway.OpChat, simStreamBody)
+	p := simPrompt(t, "/v1/chat/completions", simStreamBody)
 	assert.Equal(t, &simUsage{PromptTokens: p, CompletionTokens: 5, TotalTokens: p + 5}, simChunk(t, evs[7]).Usage)
 
 	assert.Equal(t, "[DONE]", evs[8])
 }
 
 func TestSimStreamCompletion(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3})
-	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/completions", `{"model":"m1","stream":true,"prompt":"x"}`))
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3})
+	resp, err := s.RoundTrip(callReq(t, context.Background(), http.MethodPost, "/v1/completions", `{"model":"m1","stream":true,"prompt":"x"}`))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	evs, err := simEvents(t, resp.Body)
@@ -113,13 +122,13 @@ func TestSimStreamCompletion(t *testing.T) {
 // Through the client entry point, the usage chunk the caller did not ask for
 // is removed and its numbers recorded as the call's usage.
 func TestSimStreamUsageRecorded(t *testing.T) {
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 4})
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 4})
 	var got *gateway.Call
 	spy := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
 		got = gateway.CallFrom(r.Context())
 		return s.RoundTrip(r)
 	})
-	resp, err := gateway.NewTransport(spy).RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
+	resp, err := gateway.NewClient(spy).Transport.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
 	require.NoError(t, err)
 	evs, err := simEvents(t, resp.Body)
 	require.NoError(t, err)
@@ -134,7 +143,7 @@ func TestSimStreamUsageRecorded(t *testing.T) {
 // pacedSim returns a Sim on a fake clock that waits ttft before its first
 // content event and 100ms between the next ones.
 func pacedSim(clk *gatewaytest.Clock, ttft time.Duration) *gatewaytest.Sim {
-	return gatewaytest.NewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, TTFT: ttft, TokensPerSecond: 10, Clock: clk})
+	return gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, TTFT: ttft, TokensPerSecond: 10, Clock: clk})
 }
 
 // simReader reads a stream in a goroutine, one read at a time.
@@ -147,7 +156,7 @@ func readInBackground(body io.Reader) *simReader {
 	r := &simReader{reads: make(chan string, 64), errs: make(chan error, 1)}
 	go func() {
 		p := make([]byte, 64<<10)
-		for {
+		for range cap(r.reads) {
 			n, err := body.Read(p)
 			if n > 0 {
 				r.reads <- string(p[:n])
@@ -157,6 +166,7 @@ func readInBackground(body io.Reader) *simReader {
 				return
 			}
 		}
+		r.errs <- errors.New("more reads than the test expects")
 	}()
 	return r
 }
@@ -165,7 +175,7 @@ func TestSimStreamPacing(t *testing.T) {
 	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	clk := gatewaytest.NewClock(start)
 	s := pacedSim(clk, 500*time.Millisecond)
-	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
+	resp, err := s.RoundTrip(callReq(t, context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	r := readInBackground(resp.Body)
@@ -188,7 +198,7 @@ func TestSimStreamPacing(t *testing.T) {
 	clk.Advance(100 * time.Millisecond)
 	// the last token, then finish, usage and [DONE] without a wait
 	var rest strings.Builder
-	for !strings.HasSuffix(rest.String(), "data: [DONE]\n\n") {
+	for i := 0; i < 8 && !strings.HasSuffix(rest.String(), "data: [DONE]\n\n"); i++ { // 4 events, at most one read each
 		rest.WriteString(<-r.reads)
 	}
 	assert.Equal(t, 4, strings.Count(rest.String(), "data: "))
@@ -198,10 +208,11 @@ func TestSimStreamPacing(t *testing.T) {
 
 func TestSimLatencyOnClock(t *testing.T) {
 	clk := gatewaytest.NewClock(time.Unix(0, 0))
-	s := gatewaytest.NewSim("sim", gatewaytest.SimConfig{Latency: time.Second, Clock: clk})
+	s := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Latency: time.Second, Clock: clk})
+	req := callReq(t, context.Background(), http.MethodPost, "/v1/chat/completions", simChatBody)
 	done := make(chan error, 1)
 	go func() {
-		resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simChatBody))
+		resp, err := s.RoundTrip(req)
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -219,7 +230,7 @@ func TestSimStreamReadUnblocksOnCancel(t *testing.T) {
 	s := pacedSim(clk, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	resp, err := s.RoundTrip(simReq(ctx, http.MethodPost, "/v1/chat/completions", simStreamBody))
+	resp, err := s.RoundTrip(callReq(t, ctx, http.MethodPost, "/v1/chat/completions", simStreamBody))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	r := readInBackground(resp.Body)
@@ -233,7 +244,7 @@ func TestSimStreamReadUnblocksOnCancel(t *testing.T) {
 func TestSimStreamCloseUnblocksRead(t *testing.T) {
 	clk := gatewaytest.NewClock(time.Unix(0, 0))
 	s := pacedSim(clk, time.Hour)
-	resp, err := s.RoundTrip(simReq(context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
+	resp, err := s.RoundTrip(callReq(t, context.Background(), http.MethodPost, "/v1/chat/completions", simStreamBody))
 	require.NoError(t, err)
 	r := readInBackground(resp.Body)
 	clk.BlockUntil(1)

@@ -10,7 +10,7 @@
 // connection resets, stalled and cut streams). It is the provider of tests
 // and benchmarks and the embedded default of the main job:
 //
-//	sim := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{
+//	sim := gatewaytest.MustNewSim("sim-a", gatewaytest.SimConfig{
 //		Models: []string{"gpt-4o-mini"},
 //		Faults: gatewaytest.Faults{ErrorRate: 0.05, ErrorStatuses: []int{429, 503}},
 //		Seed:   1,

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -69,11 +70,13 @@ type AzureConfig struct {
 // never goes upstream. Redirects are never followed: a 3xx answer is an
 // error (errors.Is gateway.ErrUpstream).
 //
-// The model sent upstream is the one in the body the provider receives (a
-// router may have renamed it from the Call's), after ModelMap. A streaming
-// request that did not ask for usage is sent with
-// stream_options.include_usage forced on, so the entry point can record
-// usage; it removes the extra usage chunk before the caller sees it.
+// It sends what the attempt's gateway.Outbound holds: its body, and the
+// model a router may have renamed from the Call's, after this provider's own
+// ModelMap (which renames the model in the body where it stands). Streams
+// report usage upstream: the entry point set stream_options.include_usage in
+// every stream's body, and removes the extra usage chunk before the caller
+// sees it. A request without a gateway.Call (one that did not come through
+// gateway.NewClient or gateway.NewHandler) is an error.
 //
 // Responses, including upstream errors (4xx, 5xx), are returned as the
 // upstream sent them, headers (x-ratelimit-*, Retry-After) included, and
@@ -144,7 +147,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		keyHeader, keyValue = "Api-Key", cfg.APIKey
 	} else {
 		for op := gateway.OpChat; op <= gateway.OpModels; op++ {
-			p.urls[op] = joinPath(base, op.Path()[len("/v1"):])
+			p.urls[op] = joinPath(base, opPaths[op])
 		}
 	}
 	h := make(http.Header, len(cfg.Headers)+4)
@@ -181,29 +184,27 @@ func (p *OpenAI) Models() []string {
 // RoundTrip sends req upstream as described on OpenAI. It always closes
 // req.Body, and returns a response or an error, never both.
 func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
-	op := gateway.OpFromPath(req.URL.Path)
+	closeBody(req)
+	c := gateway.CallFrom(req.Context())
+	if c == nil {
+		return nil, errNoCall
+	}
+	op := c.Op
 	if op == gateway.OpUnknown {
-		closeBody(req)
 		return nil, gateway.ErrNotFound.WithMessage("provider: " + p.name + ": unsupported operation")
 	}
 	var (
-		body   []byte
-		model  string
-		stream bool
+		body  []byte
+		model string
 	)
-	if op == gateway.OpModels {
-		closeBody(req)
-	} else {
-		c, err := effectiveCall(req, op) // closes req.Body
-		if err != nil {
-			return nil, fmt.Errorf("provider: %s: %w", p.name, err)
+	if op != gateway.OpModels {
+		sent := gateway.OutboundFrom(req.Context())
+		if m, ok := p.modelMap[sent.Model]; ok {
+			sent = gateway.OutboundFrom(gateway.WithModel(req, m).Context())
 		}
-		model, stream = p.upstreamModel(c.Model), c.Stream
-		if body, err = c.BodyForUpstream(model); err != nil {
-			return nil, fmt.Errorf("provider: %s: %w", p.name, err)
-		}
+		body, model = sent.Body, sent.Model
 	}
-	out, err := p.newRequest(req.Context(), op, model, body, stream)
+	out, err := p.newRequest(req.Context(), op, model, body, c.Stream)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +220,7 @@ func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
 // HealthCheck asks the upstream for its model list (GET /models), which
 // costs no tokens. It returns nil on a 2xx answer, an error wrapping
 // gateway.ErrUpstream on any other status, or the transport's error as
-// RoundTrip does. It implements gateway.HealthChecker.
+// RoundTrip does.
 func (p *OpenAI) HealthCheck(ctx context.Context) error {
 	out, err := p.newRequest(ctx, gateway.OpModels, "", nil, false)
 	if err != nil {
@@ -246,12 +247,14 @@ func (p *OpenAI) CloseIdleConnections() {
 	}
 }
 
-func (p *OpenAI) upstreamModel(model string) string {
-	if m, ok := p.modelMap[model]; ok {
-		return m
-	}
-	return model
-}
+// errNoCall is the answer to a request that did not come through an entry
+// point.
+var errNoCall = gateway.ErrInternal.WithMessage("provider: no Call in the request context: " +
+	"send requests through gateway.NewClient or gateway.NewHandler")
+
+// opPaths are the OpenAI paths of the operations, after /v1.
+var opPaths = [...]string{gateway.OpChat: "/chat/completions", gateway.OpCompletion: "/completions",
+	gateway.OpEmbedding: "/embeddings", gateway.OpModels: "/models"}
 
 // newRequest builds the upstream request from configuration alone.
 func (p *OpenAI) newRequest(ctx context.Context, op gateway.Op, model string, body []byte, stream bool) (*http.Request, error) {
@@ -282,7 +285,9 @@ func (p *OpenAI) newRequest(ctx context.Context, op gateway.Op, model string, bo
 		out.Header = p.hdrJSON.Clone()
 	}
 	if op != gateway.OpModels {
-		gateway.SetBody(out, body)
+		out.ContentLength = int64(len(body))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		out.Body, _ = out.GetBody()
 	}
 	return out.WithContext(ctx), nil
 }

@@ -44,7 +44,7 @@ func (a *azureRoutes) url(op gateway.Op, model string) (*url.URL, error) {
 				return nil, gateway.ErrBadRequest.WithMessage("provider: model cannot name an Azure deployment: " + err.Error())
 			}
 		}
-		suffix := op.Path()[len("/v1"):]
+		suffix := opPaths[op]
 		u = joinPath(a.base, "/openai/deployments/"+dep+suffix)
 		u.RawPath = a.base.EscapedPath() + "/openai/deployments/" + url.PathEscape(dep) + suffix
 	}

@@ -5,14 +5,19 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
+	"github.com/openai/openai-go/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/gatewaytest"
 	"github.com/llmgate/gateway/provider"
 )
 
@@ -33,9 +38,7 @@ func TestOpenAI_ConnectionRefusedHidesKey(t *testing.T) {
 		APIKey:  upstreamKey,
 		Headers: map[string]string{"X-Upstream-Token": "tok-secret-abcdefgh"},
 	})
-	req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", strings.NewReader(chatBody))
-	require.NoError(t, err)
-	resp, err := p.RoundTrip(req)
+	resp, err := p.RoundTrip(withCall(t, newRequest(t, context.Background(), "/v1/chat/completions", strings.NewReader(chatBody))))
 	assert.Nil(t, resp)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), upstreamKey)
@@ -67,9 +70,7 @@ func TestOpenAI_TransportErrorTextIsScrubbed(t *testing.T) {
 			}
 		}),
 	})
-	req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", strings.NewReader(chatBody))
-	require.NoError(t, err)
-	_, err = p.RoundTrip(req)
+	_, err := p.RoundTrip(withCall(t, newRequest(t, context.Background(), "/v1/chat/completions", strings.NewReader(chatBody))))
 	require.Error(t, err)
 	msg := err.Error()
 	assert.NotContains(t, msg, upstreamKey)
@@ -103,9 +104,7 @@ func TestOpenAI_TimeoutsStayClassifiable(t *testing.T) {
 				BaseURL:   "http://upstream.invalid/v1",
 				Transport: gateway.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, tc.err }),
 			})
-			req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/embeddings", strings.NewReader(`{"model":"m","input":"x"}`))
-			require.NoError(t, err)
-			_, err = p.RoundTrip(req)
+			_, err := p.RoundTrip(withCall(t, newRequest(t, context.Background(), "/v1/embeddings", strings.NewReader(`{"model":"m","input":"x"}`))))
 			assert.ErrorIs(t, err, tc.is)
 		})
 	}
@@ -120,9 +119,7 @@ func TestOpenAI_RedirectIsNotFollowed(t *testing.T) {
 		})
 		p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: up.URL + "/v1", APIKey: upstreamKey})
 
-		req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", strings.NewReader(chatBody))
-		require.NoError(t, err)
-		resp, err := p.RoundTrip(req)
+		resp, err := p.RoundTrip(withCall(t, newRequest(t, context.Background(), "/v1/chat/completions", strings.NewReader(chatBody))))
 		assert.Nil(t, resp)
 		require.ErrorIs(t, err, gateway.ErrUpstream, "status %d", status)
 		assert.Contains(t, err.Error(), "redirect")
@@ -134,4 +131,97 @@ func TestOpenAI_RedirectIsNotFollowed(t *testing.T) {
 		assert.Len(t, up.Seen(), 2)
 	}
 	assert.Empty(t, elsewhere.Seen(), "a redirect target never sees the request or the key")
+}
+
+// An upstream that is itself a gateway marks its own refusals with
+// X-Llmgate-Error. Passed through this gateway they are a provider's answer,
+// not this gateway's refusal: the mark never reaches the caller, so
+// gateway.ErrorFromResponse is nil for a provider's 429 rate_limit_exceeded,
+// while a refusal this gateway makes itself maps to its sentinel.
+func TestOpenAI_UpstreamGatewayMarkDoesNotReachCaller(t *testing.T) {
+	var mark atomic.Pointer[string]
+	up := newOAIUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("X-Llmgate-Error", *mark.Load())
+		w.Header().Set("Retry-After", "3")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}}`))
+	})
+	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: up.URL + "/v1", APIKey: upstreamKey})
+	client := sdkClient(p)
+	srv := httptest.NewServer(gateway.NewHandler(p, gateway.WithResponseHeaders("X-Llmgate-Error")))
+	defer srv.Close()
+
+	for _, code := range []string{"rate_limit_exceeded", breaker.ErrCoolingDown.Code, gateway.ErrNoHealthyProvider.Code} {
+		t.Run(code, func(t *testing.T) {
+			mark.Store(&code)
+			if code != "rate_limit_exceeded" {
+				// The mark names one of our sentinels: it would be taken for
+				// our own refusal if it got through.
+				require.NotNil(t, gateway.ErrorFromResponse(&http.Response{Header: http.Header{"X-Llmgate-Error": {code}}}))
+			}
+
+			resp := oaiPost(t, gateway.NewClient(p), "/v1/chat/completions", chatBody)
+			assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+			assert.Empty(t, resp.Header.Values("X-Llmgate-Error"), "client mode")
+			assert.Nil(t, gateway.ErrorFromResponse(resp))
+			assert.Equal(t, "3", resp.Header.Get("Retry-After"), "the rest of the answer passes through")
+			assert.Contains(t, readAll(t, resp.Body), "rate_limit_exceeded")
+
+			_, err := client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{
+				Model:    "gpt-4.1",
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Say hello")},
+			})
+			var apiErr *openai.Error
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, http.StatusTooManyRequests, apiErr.StatusCode)
+			assert.Equal(t, "rate_limit_exceeded", apiErr.Code)
+			assert.Empty(t, apiErr.Response.Header.Values("X-Llmgate-Error"), "the SDK's response")
+			assert.Nil(t, gateway.ErrorFromResponse(apiErr.Response), "a provider's 429 is not the gateway's refusal")
+
+			resp, err = srv.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+			assert.Empty(t, resp.Header.Values("X-Llmgate-Error"), "server mode, even when configured to pass the header on")
+			assert.Nil(t, gateway.ErrorFromResponse(resp))
+		})
+	}
+
+	// A refusal this gateway makes itself carries its mark.
+	resp, err := srv.Client().Post(srv.URL+"/v1/no/such/path", "application/json", strings.NewReader(chatBody))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.ErrorIs(t, gateway.ErrorFromResponse(resp), gateway.ErrNotFound)
+	_, err = client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{Model: "", Messages: nil})
+	var apiErr *openai.Error
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusBadRequest, apiErr.StatusCode)
+	assert.ErrorIs(t, gateway.ErrorFromResponse(apiErr.Response), gateway.ErrBadRequest, "the gateway's own refusal, through the SDK")
+	assert.Len(t, up.Seen(), 9, "three answers per mark; the refusals never went upstream")
+}
+
+// The same with a real gateway upstream (gatewaytest.Server serves
+// gateway.NewHandler): its own refusal of a request its limits do not allow
+// is, to this gateway's caller, the provider's answer.
+func TestOpenAI_UpstreamGatewayRefusalIsTheProvidersAnswer(t *testing.T) {
+	sim := gatewaytest.MustNewSim("upstream", gatewaytest.SimConfig{})
+	srv := gatewaytest.NewServer(sim, gateway.WithLimits(gateway.Limits{MaxMessages: 1}))
+	t.Cleanup(srv.Close)
+	body := `{"model":"gpt-4.1","messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}`
+
+	direct, err := srv.Client().Post(srv.BaseURL()+"/chat/completions", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	direct.Body.Close()
+	require.Equal(t, http.StatusBadRequest, direct.StatusCode)
+	require.ErrorIs(t, gateway.ErrorFromResponse(direct), gateway.ErrBadRequest, "the upstream gateway's own refusal, asked directly")
+
+	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: srv.BaseURL(), APIKey: upstreamKey})
+	resp := oaiPost(t, gateway.NewClient(p), "/v1/chat/completions", body)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Empty(t, resp.Header.Values("X-Llmgate-Error"))
+	assert.Nil(t, gateway.ErrorFromResponse(resp), "through this gateway it is a provider's answer")
+	assert.Contains(t, readAll(t, resp.Body), "too many messages")
+	assert.Zero(t, sim.Requests())
 }

@@ -136,6 +136,26 @@ func newTestOpenAI(t testing.TB, cfg provider.OpenAIConfig) *provider.OpenAI {
 	return p
 }
 
+// withCall returns req as a Provider behind the client-mode entry point
+// receives it: carrying the gateway.Call parsed from its body and the
+// attempt's gateway.Outbound. It sends req through gateway.NewClient to a
+// RoundTripper that keeps the request it gets, so that a Provider can then be
+// called with it directly, with nothing between. The test fails when the
+// entry point refuses req.
+func withCall(t testing.TB, req *http.Request) *http.Request {
+	t.Helper()
+	var got *http.Request
+	keep := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		got = r
+		return &http.Response{StatusCode: http.StatusNoContent, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	resp, err := gateway.NewClient(keep).Transport.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NotNil(t, got, "the entry point refused the request: %d", resp.StatusCode)
+	return got
+}
+
 // callCapture is a middleware that remembers the Call of the last request.
 type callCapture struct {
 	mu   sync.Mutex

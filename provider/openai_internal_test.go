@@ -1,12 +1,10 @@
 package provider
 
 import (
-	"bytes"
-	"errors"
+	"context"
 	"io"
-	"strings"
+	"net/http"
 	"testing"
-	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,62 +12,45 @@ import (
 	"github.com/llmgate/gateway"
 )
 
-func TestReadCompare(t *testing.T) {
-	want := []byte(strings.Repeat("abcdefgh", 4200)) // 33.6 KB: more than one pooled read
-	changedLate := bytes.Clone(want)
-	changedLate[len(changedLate)-1] = 'X'
-	changedEarly := bytes.Clone(want)
-	changedEarly[0] = 'X'
-	longer := append(bytes.Clone(want), "ijk"...)
-	wrappers := map[string]func(io.Reader) io.Reader{
-		"plain":    func(r io.Reader) io.Reader { return r },
-		"one byte": iotest.OneByteReader,
-		"half":     iotest.HalfReader,
-		"data+EOF": iotest.DataErrReader,
-		"one+EOF":  func(r io.Reader) io.Reader { return iotest.DataErrReader(iotest.OneByteReader(r)) },
-		"half+EOF": func(r io.Reader) io.Reader { return iotest.HalfReader(iotest.DataErrReader(r)) },
-	}
-	for _, tc := range []struct {
-		name string
-		got  []byte
-	}{
-		{"same", want},
-		{"changed late", changedLate},
-		{"changed early", changedEarly},
-		{"shorter", want[:len(want)-5]},
-		{"longer", longer},
-		{"empty", nil},
-	} {
-		for wname, wrap := range wrappers {
-			for _, size := range []int64{-1, int64(len(tc.got))} {
-				b, same, err := readCompare(wrap(bytes.NewReader(tc.got)), size, want, 1<<20)
-				require.NoError(t, err, "%s/%s/%d", tc.name, wname, size)
-				if tc.name == "same" {
-					assert.True(t, same, "%s/%d", wname, size)
-					assert.Nil(t, b)
-					continue
-				}
-				assert.False(t, same, "%s/%s/%d", tc.name, wname, size)
-				assert.True(t, bytes.Equal(tc.got, b), "%s/%s/%d: got %d bytes", tc.name, wname, size, len(b))
-			}
+// The upstream request carries the body it is given, whole and replayable
+// (GetBody, for net/http's retry of a request on a reused connection), with
+// its length, and the headers of its kind.
+func TestNewRequestSendsTheBodyItIsGiven(t *testing.T) {
+	p, err := NewOpenAI(OpenAIConfig{BaseURL: "https://api.example.invalid/v1", APIKey: "sk-internal-0123456789"})
+	require.NoError(t, err)
+	defer p.CloseIdleConnections()
+	body := []byte(`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]}`)
+	for _, stream := range []bool{false, true} {
+		out, err := p.newRequest(context.Background(), gateway.OpChat, "m", body, stream)
+		require.NoError(t, err)
+		assert.Equal(t, http.MethodPost, out.Method)
+		assert.Equal(t, "https://api.example.invalid/v1/chat/completions", out.URL.String())
+		assert.EqualValues(t, len(body), out.ContentLength)
+		b, err := io.ReadAll(out.Body)
+		require.NoError(t, err)
+		assert.Equal(t, body, b)
+		for range 2 {
+			rc, err := out.GetBody()
+			require.NoError(t, err)
+			b, err = io.ReadAll(rc)
+			require.NoError(t, err)
+			assert.Equal(t, body, b, "GetBody replays the same bytes")
+		}
+		assert.Equal(t, "Bearer sk-internal-0123456789", out.Header.Get("Authorization"))
+		assert.Equal(t, "application/json", out.Header.Get("Content-Type"))
+		if stream {
+			assert.Equal(t, "text/event-stream", out.Header.Get("Accept"))
+			assert.Equal(t, "identity", out.Header.Get("Accept-Encoding"))
+		} else {
+			assert.Equal(t, "application/json", out.Header.Get("Accept"))
 		}
 	}
-}
 
-func TestReadCompareLimitAndErrors(t *testing.T) {
-	want := []byte(strings.Repeat("a", 100))
-	_, _, err := readCompare(bytes.NewReader(append(bytes.Clone(want), 'b')), -1, want, 100)
-	require.ErrorIs(t, err, gateway.ErrBodyTooLarge)
-	_, _, err = readCompare(bytes.NewReader([]byte(strings.Repeat("b", 200))), -1, want, 100)
-	require.ErrorIs(t, err, gateway.ErrBodyTooLarge)
-	_, _, err = readCompare(bytes.NewReader([]byte(strings.Repeat("b", 200))), 200, want, 100)
-	require.ErrorIs(t, err, gateway.ErrBodyTooLarge)
-
-	boom := errors.New("boom")
-	_, _, err = readCompare(io.MultiReader(bytes.NewReader(want[:10]), iotest.ErrReader(boom)), -1, want, 1000)
-	require.ErrorIs(t, err, boom)
-	_, _, err = readCompare(io.MultiReader(strings.NewReader("zz"), iotest.ErrReader(boom)), -1, want, 1000)
-	require.ErrorIs(t, err, boom)
+	models, err := p.newRequest(context.Background(), gateway.OpModels, "", nil, false)
+	require.NoError(t, err)
+	assert.Equal(t, http.MethodGet, models.Method)
+	assert.Nil(t, models.Body)
+	assert.Empty(t, models.Header.Get("Content-Type"))
 }
 
 func TestScrub(t *testing.T) {

@@ -1,6 +1,7 @@
 package provider_test
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -12,9 +13,13 @@ import (
 	"github.com/llmgate/gateway/provider"
 )
 
+// maxChunks bounds the chunks a test reads from a stream: far more than
+// any stream here sends.
+const maxChunks = 1000
+
 // sdkClient is the official SDK over the provider in client mode: the SDK's
 // base URL and key are placeholders the provider ignores.
-func sdkClient(rt gateway.Provider) openai.Client {
+func sdkClient(rt http.RoundTripper) openai.Client {
 	return openai.NewClient(
 		option.WithHTTPClient(gateway.NewClient(rt)),
 		option.WithBaseURL("http://gateway.invalid/v1/"),
@@ -47,7 +52,7 @@ func TestOpenAI_OfficialSDK(t *testing.T) {
 		defer stream.Close()
 		var acc openai.ChatCompletionAccumulator
 		chunks := 0
-		for stream.Next() {
+		for i := 0; i < maxChunks && stream.Next(); i++ {
 			chunk := stream.Current()
 			acc.AddChunk(chunk)
 			assert.NotEmpty(t, chunk.Choices, "the SDK sees no usage-only chunk it did not ask for")
@@ -76,6 +81,7 @@ func TestOpenAI_OfficialSDK(t *testing.T) {
 		var apiErr *openai.Error
 		require.ErrorAs(t, err, &apiErr)
 		assert.Equal(t, 502, apiErr.StatusCode)
+		assert.ErrorIs(t, gateway.ErrorFromResponse(apiErr.Response), gateway.ErrUpstream, "the gateway's own refusal")
 		assert.NotContains(t, err.Error(), upstreamKey)
 	})
 

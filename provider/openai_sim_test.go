@@ -23,7 +23,7 @@ import (
 // simUpstream serves a simulator over a loopback socket, closed with the test.
 func simUpstream(t *testing.T, cfg gatewaytest.SimConfig) (*gatewaytest.Server, *gatewaytest.Sim) {
 	t.Helper()
-	sim := gatewaytest.NewSim("upstream", cfg)
+	sim := gatewaytest.MustNewSim("upstream", cfg)
 	srv := gatewaytest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return srv, sim
@@ -38,7 +38,7 @@ func TestOpenAI_OfficialSDKOverSim(t *testing.T) {
 		ModelMap: map[string]string{"gpt-4.1": "gpt-4.1-2025-04-14"}, // the sim answers 404 to "gpt-4.1"
 	})
 	var cc callCapture
-	client := sdkClient(gatewayProvider{gateway.Chain(p, cc.Middleware), p.Name()})
+	client := sdkClient(gateway.Chain(p, cc.Middleware))
 	params := openai.ChatCompletionNewParams{
 		Model:    "gpt-4.1",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Say hello")},
@@ -51,7 +51,7 @@ func TestOpenAI_OfficialSDKOverSim(t *testing.T) {
 
 	stream := client.Chat.Completions.NewStreaming(t.Context(), params)
 	var acc openai.ChatCompletionAccumulator
-	for stream.Next() {
+	for i := 0; i < maxChunks && stream.Next(); i++ {
 		chunk := stream.Current()
 		acc.AddChunk(chunk)
 		assert.NotEmpty(t, chunk.Choices, "no usage-only chunk reaches an SDK that did not ask for one")
@@ -64,6 +64,10 @@ func TestOpenAI_OfficialSDKOverSim(t *testing.T) {
 	require.True(t, ok)
 	assert.False(t, u.Estimated, "the forced usage chunk reported the stream's usage")
 	assert.Equal(t, sim.ReplyTokens(0), u.CompletionTokens)
+	atts := cc.Call().Attempts()
+	require.Len(t, atts, 1, "one attempt boundary, in front of the provider")
+	assert.Equal(t, "openai", atts[0].Target)
+	assert.Equal(t, http.StatusOK, atts[0].Status)
 
 	emb, err := client.Embeddings.New(t.Context(), openai.EmbeddingNewParams{
 		Model: "text-embedding-3-small",
@@ -92,14 +96,6 @@ func TestOpenAI_OfficialSDKOverSim(t *testing.T) {
 	assert.Equal(t, "/v1/embeddings", reqs[2].Path)
 }
 
-// gatewayProvider names a chain so that it is a gateway.Provider.
-type gatewayProvider struct {
-	http.RoundTripper
-	name string
-}
-
-func (g gatewayProvider) Name() string { return g.name }
-
 func TestOpenAI_SimUpstreamErrorsPassThrough(t *testing.T) {
 	srv, sim := simUpstream(t, gatewaytest.SimConfig{})
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: srv.BaseURL(), APIKey: upstreamKey})
@@ -113,8 +109,7 @@ func TestOpenAI_SocketResetIsClassifiableAndHidesKey(t *testing.T) {
 	srv, _ := simUpstream(t, gatewaytest.SimConfig{})
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: srv.BaseURL(), APIKey: upstreamKey})
 	srv.SetFaults(gatewaytest.SocketFaults{ResetRate: 1})
-	req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", strings.NewReader(chatBody))
-	require.NoError(t, err)
+	req := withCall(t, newRequest(t, context.Background(), "/v1/chat/completions", strings.NewReader(chatBody)))
 	resp, err := p.RoundTrip(req)
 	assert.Nil(t, resp)
 	require.Error(t, err)

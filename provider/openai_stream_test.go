@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/sse"
 	"github.com/llmgate/gateway/provider"
 )
 
@@ -26,8 +27,8 @@ const streamBody = `{"model":"gpt-4.1","stream":true,"messages":[{"role":"user",
 func readEvents(t *testing.T, r io.Reader) []string {
 	t.Helper()
 	var out []string
-	sr := gateway.NewSSEReader(r, 0)
-	for {
+	sr := sse.NewReader(r, 0)
+	for range 1000 { // far more events than any stream here sends
 		ev, err := sr.Next()
 		if err == io.EOF {
 			return out
@@ -35,6 +36,8 @@ func readEvents(t *testing.T, r io.Reader) []string {
 		require.NoError(t, err)
 		out = append(out, string(ev.Data))
 	}
+	t.Fatal("the stream never ended")
+	return nil
 }
 
 func TestOpenAI_StreamForcesUsageAndStripsIt(t *testing.T) {
@@ -100,17 +103,17 @@ func TestOpenAI_StreamIsNotBuffered(t *testing.T) {
 
 	for _, mode := range []struct {
 		name string
-		do   func(ctx context.Context) (*http.Response, error)
+		do   func(t *testing.T, ctx context.Context) (*http.Response, error)
 	}{
-		{"provider", func(ctx context.Context) (*http.Response, error) {
+		{"provider", func(t *testing.T, ctx context.Context) (*http.Response, error) {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://gateway.invalid/v1/chat/completions", strings.NewReader(streamBody))
-			return p.RoundTrip(req)
+			return p.RoundTrip(withCall(t, req))
 		}},
-		{"client", func(ctx context.Context) (*http.Response, error) {
+		{"client", func(_ *testing.T, ctx context.Context) (*http.Response, error) {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://gateway.invalid/v1/chat/completions", strings.NewReader(streamBody))
 			return gateway.NewClient(p).Do(req)
 		}},
-		{"server", func(ctx context.Context) (*http.Response, error) {
+		{"server", func(_ *testing.T, ctx context.Context) (*http.Response, error) {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, handler.URL+"/v1/chat/completions", strings.NewReader(streamBody))
 			return handler.Client().Do(req)
 		}},
@@ -118,11 +121,11 @@ func TestOpenAI_StreamIsNotBuffered(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), guard)
 			defer cancel()
-			resp, err := mode.do(ctx)
+			resp, err := mode.do(t, ctx)
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			require.Equal(t, http.StatusOK, resp.StatusCode)
-			sr := gateway.NewSSEReader(resp.Body, 0)
+			sr := sse.NewReader(resp.Body, 0)
 			for i := range n {
 				ev, err := sr.Next()
 				require.NoError(t, err, "event %d never arrived alone: the stream is buffered", i)
@@ -182,7 +185,7 @@ func TestOpenAI_CallerCancelMidStreamAbortsUpstream(t *testing.T) {
 	resp, err := gateway.NewClient(p).Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	sr := gateway.NewSSEReader(resp.Body, 0)
+	sr := sse.NewReader(resp.Body, 0)
 	ev, err := sr.Next()
 	require.NoError(t, err)
 	assert.Contains(t, string(ev.Data), "first")

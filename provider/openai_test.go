@@ -3,6 +3,7 @@ package provider_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,12 +15,15 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
 )
 
 var (
-	_ gateway.Provider      = (*provider.OpenAI)(nil)
-	_ gateway.ModelLister   = (*provider.OpenAI)(nil)
-	_ gateway.HealthChecker = (*provider.OpenAI)(nil)
+	_ gateway.Provider    = (*provider.OpenAI)(nil)
+	_ gateway.ModelLister = (*provider.OpenAI)(nil)
+	_ interface {
+		HealthCheck(context.Context) error
+	} = (*provider.OpenAI)(nil)
 )
 
 const chatBody = `{"model":"gpt-4.1","messages":[{"role":"user","content":"Say hello"}]}`
@@ -124,16 +128,46 @@ func TestOpenAI_OperationPaths(t *testing.T) {
 	assert.Empty(t, seen.Header.Get("Content-Type"))
 }
 
+// newRequest is a caller's request to path on the gateway.
+func newRequest(t testing.TB, ctx context.Context, path string, body io.Reader) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://gateway.invalid"+path, body)
+	require.NoError(t, err)
+	return req
+}
+
 func TestOpenAI_UnknownPathIsRefused(t *testing.T) {
 	up := newOAIUpstream(t, nil)
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: up.URL + "/v1"})
+
+	// Client mode leaves a path it does not know to the Provider, which
+	// refuses the operation and closes the body.
+	req := withCall(t, newRequest(t, context.Background(), "/v1/files", strings.NewReader("{}")))
 	body := &closeTracker{Reader: strings.NewReader("{}")}
-	req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/files", body)
-	require.NoError(t, err)
+	req.Body = body
 	resp, err := p.RoundTrip(req)
 	assert.Nil(t, resp)
 	require.ErrorIs(t, err, gateway.ErrNotFound)
 	assert.Equal(t, 1, body.Closed())
+
+	// The caller gets the gateway's own 404.
+	caller := &closeTracker{Reader: strings.NewReader("{}")}
+	resp, err = gateway.NewClient(p).Transport.RoundTrip(newRequest(t, context.Background(), "/v1/files", caller))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.ErrorIs(t, gateway.ErrorFromResponse(resp), gateway.ErrNotFound)
+	assert.Equal(t, 1, caller.Closed())
+
+	// Server mode refuses the path before the provider.
+	srv := httptest.NewServer(gateway.NewHandler(p))
+	defer srv.Close()
+	resp, err = srv.Client().Post(srv.URL+"/v1/files", "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.ErrorIs(t, gateway.ErrorFromResponse(resp), gateway.ErrNotFound)
+
 	assert.Empty(t, up.Seen())
 }
 
@@ -153,100 +187,167 @@ func TestOpenAI_ModelMapRenamesUpstream(t *testing.T) {
 	assert.Equal(t, "other", oaiFields(t, up.Last(t).Body).Model)
 }
 
-// A router falling back to another model sends a renamed body while the Call
-// still names the asked model: the body wins, then ModelMap applies.
-func TestOpenAI_BodyRenamedByRouterWins(t *testing.T) {
+// A router falling back to another model renames it for its target
+// (gateway.WithModel) while the Call still names the asked model: the
+// renamed model reaches the upstream body, then ModelMap applies, in place,
+// and the stream still asks for usage.
+func TestOpenAI_RouterRenamedModelReachesUpstream(t *testing.T) {
 	up := newOAIUpstream(t, nil)
 	p := newTestOpenAI(t, provider.OpenAIConfig{
 		BaseURL:  up.URL + "/v1",
 		ModelMap: map[string]string{"fallback-model": "fallback-upstream"},
 	})
-	router := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
-		c := gateway.CallFrom(r.Context())
-		out := r.Clone(r.Context())
-		gateway.SetBody(out, c.BodyForModel("fallback-model"))
-		r.Body.Close()
-		return p.RoundTrip(out)
-	})
-	resp := oaiPost(t, gateway.NewClient(router), "/v1/chat/completions",
+	var (
+		mu   sync.Mutex
+		sent gateway.Outbound // what the router's attempt hands the provider
+	)
+	keepOutbound := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			sent = gateway.OutboundFrom(r.Context())
+			mu.Unlock()
+			return next.RoundTrip(r)
+		})
+	}
+	rt, err := router.New("llm", []router.Target{{
+		Provider:    p,
+		Weight:      1,
+		ModelMap:    map[string]string{"gpt-4.1": "fallback-model"},
+		Middlewares: []gateway.Middleware{keepOutbound},
+	}}, router.Config{})
+	require.NoError(t, err)
+	var cc callCapture
+	resp := oaiPost(t, gateway.NewClient(gateway.Chain(rt, cc.Middleware)), "/v1/chat/completions",
 		`{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	out := readAll(t, resp.Body)
 	assert.NotContains(t, out, `"usage"`, "the forced usage chunk is stripped")
 
-	f := oaiFields(t, up.Last(t).Body)
+	body := up.Last(t).Body
+	f := oaiFields(t, body)
 	assert.Equal(t, "fallback-upstream", f.Model)
 	assert.True(t, f.Stream)
 	require.NotNil(t, f.StreamOptions)
-	assert.True(t, *f.StreamOptions.IncludeUsage, "usage is forced on the renamed body too")
+	assert.True(t, *f.StreamOptions.IncludeUsage, "usage is asked on the renamed body too")
+	mu.Lock()
+	assert.Equal(t, "fallback-model", sent.Model)
+	want := bytes.Replace(sent.Body, []byte(`"model":"fallback-model"`), []byte(`"model":"fallback-upstream"`), 1)
+	mu.Unlock()
+	assert.Equal(t, string(want), string(body), "the Outbound body, renamed where the model stands")
+
+	call := cc.Call()
+	require.NotNil(t, call)
+	assert.Equal(t, "gpt-4.1", call.Model)
+	atts := call.Attempts()
+	require.Len(t, atts, 1)
+	assert.Equal(t, "openai", atts[0].Target)
+	assert.Equal(t, "fallback-model", atts[0].Model)
 }
 
-func TestOpenAI_WithoutCallParsesBodyAndClosesIt(t *testing.T) {
+// A request that did not come through an entry point carries no Call: the
+// provider refuses it, closes its body and sends nothing.
+func TestOpenAI_WithoutCallIsAnError(t *testing.T) {
+	up := newOAIUpstream(t, nil)
+	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: up.URL + "/v1"})
+	body := &closeTracker{Reader: strings.NewReader(`{"model":"gpt-4.1","stream":true,"messages":[]}`)}
+	resp, err := p.RoundTrip(newRequest(t, context.Background(), "/v1/chat/completions", body))
+	assert.Nil(t, resp)
+	require.ErrorIs(t, err, gateway.ErrInternal)
+	assert.Contains(t, err.Error(), "gateway.NewClient")
+	assert.Equal(t, 1, body.Closed())
+	assert.Empty(t, up.Seen())
+}
+
+func TestOpenAI_CalledDirectlyRenamesAndClosesBody(t *testing.T) {
 	up := newOAIUpstream(t, nil)
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: up.URL + "/v1", ModelMap: map[string]string{"gpt-4.1": "upstream-model"}})
 
-	body := &closeTracker{Reader: strings.NewReader(`{"model":"gpt-4.1","stream":true,"messages":[]}`)}
-	req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", body)
-	require.NoError(t, err)
+	req := withCall(t, newRequest(t, context.Background(), "/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4.1","stream":true,"messages":[]}`)))
+	body := &closeTracker{Reader: strings.NewReader(`{"model":"never-read","messages":[]}`)}
+	req.Body = body
 	resp, err := p.RoundTrip(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Same(t, req, resp.Request, "the response names the caller's request, not the upstream one")
 	assert.Equal(t, 1, body.Closed())
-	f := oaiFields(t, up.Last(t).Body)
+	seen := up.Last(t)
+	f := oaiFields(t, seen.Body)
 	assert.Equal(t, "upstream-model", f.Model)
+	require.NotNil(t, f.StreamOptions)
 	assert.True(t, *f.StreamOptions.IncludeUsage)
-	assert.Equal(t, "text/event-stream", up.Last(t).Header.Get("Accept"))
+	assert.Equal(t, "text/event-stream", seen.Header.Get("Accept"))
+	sent := gateway.OutboundFrom(req.Context()).Body
+	assert.Equal(t, string(bytes.Replace(sent, []byte(`"gpt-4.1"`), []byte(`"upstream-model"`), 1)), string(seen.Body),
+		"the Outbound body, renamed in place")
 
-	bad := &closeTracker{Reader: strings.NewReader(`{"messages":[]}`)}
-	req, err = http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", bad)
-	require.NoError(t, err)
-	resp, err = p.RoundTrip(req)
-	assert.Nil(t, resp)
-	require.ErrorIs(t, err, gateway.ErrBadRequest)
-	assert.Equal(t, 1, bad.Closed())
+	// A bad body never reaches the provider: the entry point refuses it.
+	resp = oaiPost(t, gateway.NewClient(p), "/v1/chat/completions", `{"messages":[]}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.ErrorIs(t, gateway.ErrorFromResponse(resp), gateway.ErrBadRequest)
 	assert.Len(t, up.Seen(), 1, "a bad body never goes upstream")
 }
 
-func TestOpenAI_EditedBodyIsNoticed(t *testing.T) {
-	// Through the entry point the body the provider receives is the Call's;
-	// a body that differs late, past the first read, must still be noticed.
+func TestOpenAI_SendsTheEditedOutbound(t *testing.T) {
+	// A middleware edits the body (gateway.WithBody) late, past what one read
+	// would cover; the provider sends exactly the edited body, whatever
+	// req.Body holds.
 	var got [][]byte
 	var mu sync.Mutex
 	p := newTestOpenAI(t, provider.OpenAIConfig{
 		BaseURL: "http://upstream.invalid/v1",
 		Transport: gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			b := readAll(t, r.Body)
+			b, err := io.ReadAll(r.Body)
+			r.Body.Close()
+			if err != nil {
+				return nil, err
+			}
 			mu.Lock()
-			got = append(got, []byte(b))
+			got = append(got, b)
 			mu.Unlock()
 			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
 		}),
 	})
-	body := []byte(`{"model":"m","input":"` + strings.Repeat("x", 100<<10) + `"}`)
-	c, err := gateway.ParseCall(gateway.OpEmbedding, body, gateway.Limits{})
-	require.NoError(t, err)
-	send := func(b []byte) error {
-		req, err := http.NewRequestWithContext(gateway.WithCall(context.Background(), c), http.MethodPost,
-			"http://gateway.invalid/v1/embeddings", bytes.NewReader(b))
-		require.NoError(t, err)
-		req.ContentLength = -1 // unknown, as for a streamed body: compared while read
-		resp, err := p.RoundTrip(req)
-		if err == nil {
-			resp.Body.Close()
+	body := `{"model":"m","input":"` + strings.Repeat("x", 100<<10) + `"}`
+	edited := body[:len(body)-3] + "y" + body[len(body)-2:]
+	edit := func(to string) gateway.Middleware {
+		return func(next http.RoundTripper) http.RoundTripper {
+			return gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+				out, err := gateway.WithBody(r, []byte(to))
+				if err != nil {
+					return nil, err
+				}
+				return next.RoundTrip(out)
+			})
 		}
-		return err
 	}
-	require.NoError(t, send(body))
-	edited := bytes.Clone(body)
-	edited[len(edited)-3] = 'y'
-	require.NoError(t, send(edited))
-	require.ErrorIs(t, send(edited[:len(edited)-2]), gateway.ErrBadRequest, "a truncated body is parsed, not trusted")
+	swap := func(next http.RoundTripper) http.RoundTripper { // req.Body behind the Outbound's back
+		return gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			cp := *r
+			cp.Body = io.NopCloser(strings.NewReader(`{"model":"swapped","input":"z"}`))
+			cp.ContentLength, cp.GetBody = -1, nil
+			return next.RoundTrip(&cp)
+		})
+	}
+	send := func(mws ...gateway.Middleware) *http.Response {
+		return oaiPost(t, gateway.NewClient(gateway.Chain(p, mws...)), "/v1/embeddings", body)
+	}
+	assert.Equal(t, http.StatusOK, send().StatusCode)
+	assert.Equal(t, http.StatusOK, send(edit(edited)).StatusCode)
+	assert.Equal(t, http.StatusOK, send(edit(edited), swap).StatusCode)
+	assert.Equal(t, http.StatusOK, send(swap).StatusCode)
+	resp := send(edit(edited[:len(edited)-2]))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "a truncated edit is parsed, not trusted")
+	assert.ErrorIs(t, gateway.ErrorFromResponse(resp), gateway.ErrBadRequest)
 
-	require.Len(t, got, 2, "the truncated body is refused")
-	assert.Equal(t, body, got[0])
-	assert.Equal(t, edited, got[1])
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 4, "the truncated edit is refused")
+	assert.Equal(t, body, string(got[0]))
+	assert.Equal(t, edited, string(got[1]))
+	assert.Equal(t, edited, string(got[2]), "req.Body is not what is sent")
+	assert.Equal(t, body, string(got[3]), "req.Body is not what is sent")
 }
 
 func TestOpenAI_ConcurrentUse(t *testing.T) {
@@ -332,8 +433,7 @@ func TestOpenAI_UpstreamErrorPassesThrough(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit_exceeded"}}`))
 	})
 	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: up.URL + "/v1"})
-	req, err := http.NewRequest(http.MethodPost, "http://gateway.invalid/v1/chat/completions", strings.NewReader(chatBody))
-	require.NoError(t, err)
+	req := withCall(t, newRequest(t, context.Background(), "/v1/chat/completions", strings.NewReader(chatBody)))
 	resp, err := p.RoundTrip(req)
 	require.NoError(t, err, "an upstream error status is a response, for the router and breaker to classify")
 	defer resp.Body.Close()

@@ -31,7 +31,7 @@ import (
 // A saturated target is passed over like an unhealthy one (so the next tier
 // takes the call) but is still used when nothing better is left: a hint is
 // a forecast, not a refusal. A reset time that is missing or unreadable
-// counts as Config.Cooldown; one beyond Config.CooldownCeiling
+// counts as breaker.DefaultCooldown; one beyond breaker.DefaultMaxRetryAfter
 // is cut to it. A later response with more requests left lifts the mark.
 
 // rateHints is what one response said about its upstream's rate limits.

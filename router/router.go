@@ -9,10 +9,12 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
-// Config configures a Router. Its zero value is a smooth weighted
-// round-robin router with a retry budget, breakers and cooldowns of its own.
+// Config configures a Router. Its zero value is a smooth weighted round-robin
+// router with a retry budget and breakers of its own. A field left zero takes
+// its default; a negative one is an error (Validate).
 type Config struct {
 	// Strategy spreads calls over a tier's eligible targets; default
 	// WeightedRoundRobin.
@@ -22,39 +24,28 @@ type Config struct {
 	// Budget.OnCall, which deposits once per call however many layers
 	// sharing it (a Retry outside, a rerun by that Retry) credit it. Share
 	// the Budget of the service's breaker.Retry so retries and fallbacks
-	// draw on one account; nil means a budget of the router's own: breaker's defaults (20% of
-	// calls) with a floor of DefaultRouterMinRetries fallbacks per window,
-	// so that a cold router survives a target dying before the 20% has
-	// built up.
+	// draw on one account; nil means a budget of the router's own, with
+	// breaker's defaults.
 	Budget *breaker.Budget
-	// FirstTokenTimeout bounds how long a stream may go without its first
-	// content event before the router gives up on the target and moves the
-	// call to the next one (nothing has reached the caller yet). Default
-	// DefaultFirstTokenTimeout; raise it for models that think long before
-	// their first token.
+	// FirstTokenTimeout bounds how long a stream may go from the start of
+	// an attempt without its first content event before the router gives
+	// up on the target and moves the call to the next one (nothing has
+	// reached the caller yet). Default breaker.DefaultFirstTokenTimeout,
+	// the default of breaker.TimeoutConfig.FirstToken too.
 	FirstTokenTimeout time.Duration
-	// Cooldown is how long a target that answered 429 without a Retry-After
-	// gets nothing, and how long a rate-limit hint without a reset time
-	// lasts. Default DefaultCooldown.
-	Cooldown time.Duration
-	// CooldownCeiling caps a cooldown taken from a Retry-After or a hint's
-	// reset time, so a broken upstream cannot park a target for a day.
-	// Default breaker.DefaultMaxRetryAfter.
-	CooldownCeiling time.Duration
 	// HintFloor steers calls away from a target before it answers 429: one
 	// whose last response said it has HintFloor requests left or fewer
 	// (x-ratelimit-remaining-requests, anthropic-ratelimit-requests-remaining)
 	// is saturated until its x-ratelimit-reset-requests (or Anthropic's
-	// -reset time, else Cooldown) passes, and one whose remaining tokens
+	// -reset time, else breaker.DefaultCooldown) passes, and one whose remaining tokens
 	// are fewer than a call's estimate (prompt + max_tokens) is saturated
 	// for that call. A saturated target is passed over, even for the next
 	// tier, but still used when nothing else can serve. Default 1.
 	HintFloor int
 	// DisableHints turns rate-limit hints off.
 	DisableHints bool
-	// Clock is the source of time for cooldowns, hints, timeouts and
-	// attempt timings; nil means the system clock. Default breakers and the
-	// default budget use it too.
+	// Clock is the source of time for hints and timeouts; nil means the
+	// system clock. Default breakers and the default budget use it too.
 	Clock gateway.Clock
 	// Seed, when not 0, makes random picks reproducible (for tests): the
 	// sequence is fixed when picks are made one at a time. 0 uses the
@@ -62,42 +53,33 @@ type Config struct {
 	Seed uint64
 }
 
-// Defaults of Config.
-const (
-	DefaultFirstTokenTimeout = time.Minute
-	DefaultCooldown          = time.Second
-	DefaultHintFloor         = 1
-	DefaultRouterMinRetries  = 10
-)
+// DefaultHintFloor is the default of Config.HintFloor.
+const DefaultHintFloor = 1
 
-// refusedRecheck is how long a target whose breaker refused a call without
-// saying for how long (half-open, probes in flight) is passed over.
-const refusedRecheck = time.Second
-
-func (c Config) withDefaults() (Config, error) {
+// Validate reports an unknown Strategy or a negative FirstTokenTimeout or
+// HintFloor.
+func (c Config) Validate() error {
 	if c.Strategy > LatencyAware {
-		return c, configError("unknown strategy %d", c.Strategy)
+		return configError("unknown strategy %d", c.Strategy)
 	}
-	if c.FirstTokenTimeout < 0 || c.Cooldown < 0 || c.CooldownCeiling < 0 || c.HintFloor < 0 {
-		return c, configError("negative FirstTokenTimeout, Cooldown, CooldownCeiling or HintFloor")
+	if c.FirstTokenTimeout < 0 || c.HintFloor < 0 {
+		return configError("negative FirstTokenTimeout or HintFloor")
 	}
-	c.Clock = gateway.ClockOrSystem(c.Clock)
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	c.Clock = clock.Or(c.Clock)
 	if c.FirstTokenTimeout == 0 {
-		c.FirstTokenTimeout = DefaultFirstTokenTimeout
-	}
-	if c.Cooldown == 0 {
-		c.Cooldown = DefaultCooldown
-	}
-	if c.CooldownCeiling == 0 {
-		c.CooldownCeiling = breaker.DefaultMaxRetryAfter
+		c.FirstTokenTimeout = breaker.DefaultFirstTokenTimeout
 	}
 	if c.HintFloor == 0 {
 		c.HintFloor = DefaultHintFloor
 	}
 	if c.Budget == nil {
-		c.Budget = breaker.NewBudget(breaker.BudgetConfig{MinRetries: DefaultRouterMinRetries, Clock: c.Clock})
+		c.Budget, _ = breaker.NewBudget(breaker.BudgetConfig{Clock: c.Clock}) // the defaults are valid
 	}
-	return c, nil
+	return c
 }
 
 // Router is a Provider made of Providers: it sends each call to one of its
@@ -106,8 +88,9 @@ func (c Config) withDefaults() (Config, error) {
 // down.
 //
 // For each call the router finds the targets serving its model (Target.Models
-// and ModelMap), and tries them tier by tier, lowest first, choosing within a
-// tier by the Strategy. A target is eligible when its breaker would let the
+// and ModelMap; the model is the Outbound's, gateway.OutboundFrom: the one
+// asked, unless a router this one is a target of renamed it), and tries them
+// tier by tier, lowest first, choosing within a tier by the Strategy. A target is eligible when its breaker would let the
 // call through, it is not cooling down after a 429 and it has not failed
 // this call already; one its rate-limit headers say is about to run out is
 // used only when nothing else is left (see HintFloor). Each target is tried
@@ -120,9 +103,9 @@ func (c Config) withDefaults() (Config, error) {
 //     arrived): the response is returned. A stream that fails or stalls
 //     (FirstTokenTimeout) before its first content moves on silently; after
 //     it, nothing moves and a failure reaches the caller as a read error.
-//   - 429: the target gets nothing until its Retry-After (or Cooldown)
-//     passes; the call moves on. A 503 or 529 with a Retry-After does the
-//     same.
+//   - 429: the target's breaker cools it down until its Retry-After (or
+//     breaker.Config.Cooldown) passes; the call moves on. A 503 or 529 with
+//     a Retry-After does the same.
 //   - what breaker.Classify calls retryable (5xx, 408, 409, connection
 //     refused or reset, timeouts): the call moves on.
 //   - 401, 402, 403 (a dead key): the target is out for this call; the
@@ -139,17 +122,20 @@ func (c Config) withDefaults() (Config, error) {
 // error. When no target could be tried at all the router returns
 // gateway.ErrNoHealthyProvider, with a Retry-After when they are all
 // cooling down, or gateway.ErrModelNotFound when no target serves the
-// model. A breaker refusal is not an attempt: the target is passed over for
-// the time the breaker says, and no budget is spent.
+// model. A target whose breaker would refuse (open, half-open with its
+// probes out, cooling down) is passed over: no attempt, no budget spent.
 //
-// The router records one gateway.Attempt per dispatch on the Call (target,
-// model sent, status, latency to headers, time to first token, and a
-// failure code, never a secret), so Call.Served names the target and model
-// that answered. For a target that renames the model, the attempts its own
-// Middlewares record (a Retry or Hedge there) are copied onto the Call in
-// its place, one per upstream try. When a Retry outside runs the router
-// again for the same call, the targets that already failed it (from
-// Call.Attempts) are avoided while others remain; dead keys stay out.
+// The router records no attempt itself: each target's Provider sits behind
+// an attempt boundary of its own (the bottom of gateway.Chain(Provider,
+// Middlewares...)), which records one gateway.Attempt per upstream try under
+// the target's name and the model sent, however many tries the target's own
+// middlewares make; a target that is itself a Dispatcher (another Router)
+// gets no boundary, its own targets' record its attempts. Router is a
+// gateway.Dispatcher. The model is renamed for a target with
+// gateway.WithModel, so the target's middlewares and Provider see the model
+// they send. When a Retry outside runs the router again for
+// the same call, the targets that already failed it (from Call.Attempts) are
+// avoided while others remain; dead keys stay out.
 //
 // GET /v1/models is answered by the router itself with the sorted union of
 // the models its targets list.
@@ -175,22 +161,22 @@ type Router struct {
 }
 
 var (
-	_ gateway.Provider    = (*Router)(nil)
+	_ gateway.Dispatcher  = (*Router)(nil)
 	_ gateway.ModelLister = (*Router)(nil)
 )
 
-// NewRouter returns a router called name over targets. It returns an error
-// wrapping ErrConfig when there are no targets, a target has no
-// Provider, a name is empty or repeated, a weight is not in 1..MaxWeight, a
-// tier is negative, or cfg holds a negative duration or floor.
+// New returns a router called name over targets. It returns an error
+// wrapping ErrConfig when there are no targets, a target has no Provider, a
+// name is empty or repeated, a weight is not in 1..MaxWeight, a tier is
+// negative, or cfg is invalid (Validate).
 func New(name string, targets []Target, cfg Config) (*Router, error) {
 	if name == "" {
 		return nil, configError("router has no name")
 	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	r := &Router{
 		name:     name,
 		cfg:      cfg,
@@ -200,7 +186,7 @@ func New(name string, targets []Target, cfg Config) (*Router, error) {
 		strategy: cfg.Strategy,
 		states:   make(map[string]*targetState),
 		hints: hintPolicy{off: cfg.DisableHints, floor: int64(cfg.HintFloor),
-			fallback: cfg.Cooldown, ceiling: cfg.CooldownCeiling},
+			fallback: breaker.DefaultCooldown, ceiling: breaker.DefaultMaxRetryAfter},
 	}
 	if err := r.Update(targets); err != nil {
 		return nil, err
@@ -252,7 +238,7 @@ func (r *Router) Update(targets []Target) error {
 		case t.Breaker != nil:
 			st.cb = t.Breaker
 		case st.cb == nil:
-			st.cb = breaker.NewCircuitBreaker(names[i], breaker.Config{Clock: r.clock})
+			st.cb, _ = breaker.NewCircuitBreaker(names[i], breaker.Config{Clock: r.clock}) // the defaults are valid
 		}
 		states[names[i]] = st
 		built[i] = &routeTarget{
@@ -261,9 +247,8 @@ func (r *Router) Update(targets []Target) error {
 			tier:   t.Tier,
 			models: newModelSet(t),
 			cb:     st.cb,
-			rt:     r.targetChain(t, st.cb),
+			rt:     r.targetChain(names[i], t, st.cb),
 			st:     st,
-			ownMws: len(t.Middlewares) > 0,
 		}
 	}
 	r.states = states
@@ -272,29 +257,26 @@ func (r *Router) Update(targets []Target) error {
 }
 
 // targetChain is how the router reaches one target: its breaker, outermost,
-// then the wait for a stream's first content (so a stream that dies before
-// it counts against the breaker), then the target's own middlewares.
-func (r *Router) targetChain(t *Target, cb *breaker.CircuitBreaker) http.RoundTripper {
-	inner := gateway.Chain(t.Provider, t.Middlewares...)
-	return cb.Wrap(r.awaitFirstContent(inner))
+// then the first-token timeout (so a stream that stalls before it counts
+// against the breaker), then the target's own middlewares, then the attempt
+// boundary (gateway.Chain's) in front of its Provider, under the target's
+// name. A Provider that is a Dispatcher (a router as a target) gets no
+// boundary, as gateway.Chain gives it none: the Providers it forwards to
+// sit behind boundaries of their own, which record its attempts.
+func (r *Router) targetChain(name string, t *Target, cb *breaker.CircuitBreaker) http.RoundTripper {
+	var p gateway.Provider = named{Provider: t.Provider, name: name}
+	if _, ok := t.Provider.(gateway.Dispatcher); ok {
+		p = t.Provider // named would hide that it is a Dispatcher
+	}
+	inner := gateway.Chain(p, t.Middlewares...)
+	return cb.Wrap(r.firstTokenTimeout(inner))
 }
 
-// awaitFirstContent holds a streaming call's 2xx response until its first
-// content event (breaker.AwaitFirstContent), recording when its headers
-// arrived for the attempt's latency.
-func (r *Router) awaitFirstContent(next http.RoundTripper) http.RoundTripper {
-	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		resp, err := next.RoundTrip(req)
-		if err != nil || resp.StatusCode/100 != 2 {
-			return resp, err
-		}
-		ctx := req.Context()
-		if c := gateway.CallFrom(ctx); c == nil || !c.Stream {
-			return resp, nil
-		}
-		if p, ok := ctx.Value(attemptProbeKey{}).(*attemptProbe); ok {
-			p.headers = r.clock.Now()
-		}
-		return breaker.AwaitFirstContent(ctx, resp, r.clock, r.cfg.FirstTokenTimeout)
-	})
+// named is a target's Provider under the target's name, so that its attempts
+// are recorded under it (a canary is the same Provider under another name).
+type named struct {
+	gateway.Provider
+	name string
 }
+
+func (n named) Name() string { return n.name }

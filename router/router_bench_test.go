@@ -1,7 +1,7 @@
 package router_test
 
 import (
-	"context"
+	"bytes"
 	"io"
 	"net/http"
 	"testing"
@@ -11,12 +11,13 @@ import (
 	"github.com/llmgate/gateway/router"
 )
 
-// BenchmarkRouterRoundTrip measures a whole call through a router over two
-// simulators, against the same call sent to one simulator directly: the
-// difference is the router's cost per call (pick, attempt record, breaker,
-// body and context wrapping).
+// BenchmarkRouterRoundTrip measures a whole call through the client entry
+// point and a router over two simulators, against the same call sent to one
+// simulator directly through the entry point: the difference is the router's
+// cost per call (pick, breaker, attempt boundary per target, body and
+// context wrapping).
 func BenchmarkRouterRoundTrip(b *testing.B) {
-	a, c := gatewaytest.NewSim("a", gatewaytest.SimConfig{}), gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	a, c := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{}), gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 	r, err := router.New("router", []router.Target{{Provider: a, Weight: 1}, {Provider: c, Weight: 1}}, router.Config{})
 	if err != nil {
 		b.Fatal(err)
@@ -26,21 +27,19 @@ func BenchmarkRouterRoundTrip(b *testing.B) {
 		rt   http.RoundTripper
 	}{{"sim", a}, {"router", r}} {
 		b.Run(bc.name, func(b *testing.B) {
+			client := gateway.NewClient(bc.rt)
 			body := []byte(rtrChatBody)
 			b.ReportAllocs()
 			for b.Loop() {
-				call, err := gateway.ParseCall(gateway.OpChat, body, gateway.Limits{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				req, _ := http.NewRequestWithContext(gateway.WithCall(context.Background(), call), http.MethodPost, rtrChatURL, nil)
-				gateway.SetBody(req, body)
-				resp, err := bc.rt.RoundTrip(req)
+				resp, err := client.Post(rtrChatURL, "application/json", bytes.NewReader(body))
 				if err != nil {
 					b.Fatal(err)
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatal(resp.Status)
+				}
 			}
 		})
 	}

@@ -19,12 +19,12 @@ import (
 // serves the same calls with another model: the SDK's call succeeds, served
 // by the backup.
 func ExampleNew() {
-	primary := gatewaytest.NewSim("openai", gatewaytest.SimConfig{
+	primary := gatewaytest.MustNewSim("openai", gatewaytest.SimConfig{
 		Models: []string{"gpt-4.1"},
 		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, // down
 		Seed:   1,
 	})
-	backup := gatewaytest.NewSim("anthropic", gatewaytest.SimConfig{
+	backup := gatewaytest.MustNewSim("anthropic", gatewaytest.SimConfig{
 		Models:           []string{"claude-sonnet-4.5"},
 		Reply:            "Hello from the backup.",
 		CompletionTokens: 4,
@@ -56,8 +56,8 @@ func ExampleNew() {
 // A canary takes 5% of the calls: it is just a weight, and Update changes
 // it at run time without dropping a call.
 func ExampleRouter_Update() {
-	stable := gatewaytest.NewSim("stable", gatewaytest.SimConfig{})
-	canary := gatewaytest.NewSim("canary", gatewaytest.SimConfig{})
+	stable := gatewaytest.MustNewSim("stable", gatewaytest.SimConfig{})
+	canary := gatewaytest.MustNewSim("canary", gatewaytest.SimConfig{})
 	rtr, err := router.New("llm", []router.Target{{Provider: stable, Weight: 1}}, router.Config{})
 	if err != nil {
 		log.Fatal(err)

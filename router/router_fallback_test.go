@@ -1,9 +1,11 @@
 package router_test
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,8 +53,8 @@ func rtrLoad(t *testing.T, rt http.RoundTripper, n, workers int) int {
 // sees only the breaker's probes.
 func TestRouterOneOfTwoDown(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	dead := gatewaytest.NewSim("dead", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
-	live := gatewaytest.NewSim("live", gatewaytest.SimConfig{Clock: clk})
+	dead := gatewaytest.MustNewSim("dead", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	live := gatewaytest.MustNewSim("live", gatewaytest.SimConfig{Clock: clk})
 	r := rtrRouter(t, []router.Target{{Provider: dead, Weight: 1}, {Provider: live, Weight: 1}}, router.Config{Clock: clk})
 
 	const n, workers = 2000, 64
@@ -83,18 +85,18 @@ func TestRouterThreeOfFiveDown(t *testing.T) {
 		name := string(rune('a' + i))
 		var sim *gatewaytest.Sim
 		if status != 0 {
-			sim = gatewaytest.NewSim(name, gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}})
+			sim = gatewaytest.MustNewSim(name, gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}})
 		} else {
-			sim = gatewaytest.NewSim(name, gatewaytest.SimConfig{Clock: clk})
+			sim = gatewaytest.MustNewSim(name, gatewaytest.SimConfig{Clock: clk})
 			healthy = append(healthy, sim)
 		}
 		targets = append(targets, router.Target{Provider: sim, Weight: 1})
 	}
 	// One budget for the Retry and the router, roomy enough that this test
 	// is about attempts, not the budget (TestRouterBudgetBoundsFallback).
-	budget := breaker.NewBudget(breaker.BudgetConfig{MinRetries: 100, Clock: clk})
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{MinRetries: 100, Clock: clk}))
 	r := rtrRouter(t, targets, router.Config{Clock: clk, Budget: budget})
-	rt := gateway.Chain(r, breaker.Retry(breaker.RetryConfig{MaxAttempts: 3, Budget: budget, Clock: clk}))
+	rt := gateway.Chain(r, must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 3, Budget: budget, Clock: clk})))
 
 	// The round-robin's first turn is on a: the first call meets all three
 	// dead targets before a healthy one.
@@ -103,6 +105,12 @@ func TestRouterThreeOfFiveDown(t *testing.T) {
 	assert.Equal(t, []string{"a", "b", "c", "d"}, rtrTargets(call), "the router's attempts only")
 	served, _ := call.Served()
 	assert.Equal(t, "d", served)
+	var statuses []int
+	for _, a := range call.Attempts() {
+		statuses = append(statuses, a.Status)
+		assert.Empty(t, a.Err, "a response's attempt has a Status, no Err")
+	}
+	assert.Equal(t, []int{500, 503, 502, 200}, statuses)
 
 	for i := range 99 {
 		resp, body, _ := rtrDo(t, rt, rtrChatBody)
@@ -114,8 +122,8 @@ func TestRouterThreeOfFiveDown(t *testing.T) {
 // A fallback after the first attempt must win the retry budget.
 func TestRouterBudgetBoundsFallback(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	a, b, c := rtrDead("a", 503), rtrDead("b", 503), gatewaytest.NewSim("c", gatewaytest.SimConfig{})
-	budget := breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.01, MinRetries: 1, Clock: clk})
+	a, b, c := rtrDead("a", 503), rtrDead("b", 503), gatewaytest.MustNewSim("c", gatewaytest.SimConfig{})
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.01, MinRetries: 1, Clock: clk}))
 	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}, {Provider: c, Weight: 1, Tier: 1}},
 		router.Config{Clock: clk, Budget: budget})
 	resp, _, call := rtrDo(t, r, rtrChatBody)
@@ -128,9 +136,9 @@ func TestRouterBudgetBoundsFallback(t *testing.T) {
 // go to B meanwhile, and A serves again after.
 func TestRouterRateLimitCoolsDown(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1,
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1,
 		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: 10 * time.Second}})
-	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{Clock: clk})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Clock: clk})
 	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, router.Config{Clock: clk})
 
 	resp, _, call := rtrDo(t, r, rtrChatBody)
@@ -156,44 +164,105 @@ func TestRouterRateLimitCoolsDown(t *testing.T) {
 	assert.Equal(t, map[string]int{"a": 5, "b": 5}, served, "A is back once the window ends")
 }
 
+// rtrEarlierRun returns a RoundTripper that, like a Retry outside rt running
+// it again, first sends the call to each of earlier (each behind an attempt
+// boundary of its own, which records its attempt on the Call as an earlier
+// run's would be) and discards their outcomes, then sends it to rt.
+func rtrEarlierRun(rt http.RoundTripper, earlier ...gateway.Provider) http.RoundTripper {
+	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		for _, p := range earlier {
+			out := req.Clone(req.Context())
+			out.Body, _ = req.GetBody()
+			resp, err := gateway.Chain(p).RoundTrip(out)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+// The router keeps no cooldown of its own: a 429 cools the target's breaker,
+// for its Config.Cooldown when the answer has no Retry-After and for the
+// Retry-After clamped to its MaxRetryAfter when it has one, and the router
+// passes over a target whose breaker is not Ready.
+func TestRouterRateLimitCooldownIsTheBreakers(t *testing.T) {
+	clk := gatewaytest.NewClock(rtrEpoch)
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1,
+		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{429}}}) // no Retry-After
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Clock: clk})
+	cb := must(breaker.NewCircuitBreaker("a", breaker.Config{Cooldown: 3 * time.Second, MaxRetryAfter: 5 * time.Second, Clock: clk}))
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1, Breaker: cb}, {Provider: b, Weight: 1}}, router.Config{Clock: clk})
+
+	resp, _, call := rtrDo(t, r, rtrChatBody)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"a", "b"}, rtrTargets(call))
+	assert.Equal(t, 429, call.Attempts()[0].Status)
+	assert.False(t, cb.Ready(), "the 429 cooled a's breaker")
+	assert.Equal(t, breaker.Closed, cb.State(), "a 429 is no failure")
+
+	// waitOut checks that a gets nothing until wait has passed, and one
+	// call (which cools it again) right after.
+	waitOut := func(wait time.Duration, why string) {
+		t.Helper()
+		seen := a.Requests()
+		for range 10 {
+			clk.Advance((wait - time.Millisecond) / 10)
+			resp, _, call := rtrDo(t, r, rtrChatBody)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, []string{"b"}, rtrTargets(call), why)
+		}
+		assert.Equal(t, seen, a.Requests(), why)
+		clk.Advance(wait - (wait-time.Millisecond)/10*10)
+		assert.True(t, cb.Ready(), why+": over")
+		for range 2 { // a's turn comes within two calls
+			resp, _, _ := rtrDo(t, r, rtrChatBody)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+		}
+		assert.Equal(t, seen+1, a.Requests(), why+": a is tried again once it is over")
+	}
+	waitOut(3*time.Second, "no Retry-After: the breaker's Cooldown")
+	a.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: 30 * time.Second})
+	waitOut(3*time.Second, "no Retry-After: the breaker's Cooldown") // the last 429 had none
+	waitOut(5*time.Second, "Retry-After 30 s: clamped to the breaker's MaxRetryAfter")
+}
+
 // A Retry outside the router runs it again for the same call: the targets
 // that already failed the call are avoided while others remain.
 func TestRouterRerunAvoidsFailedTargets(t *testing.T) {
-	a, b := gatewaytest.NewSim("a", gatewaytest.SimConfig{}), gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	a, b := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{}), gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, router.Config{})
-	send := func(prior ...gateway.Attempt) *gateway.Call {
-		c, err := gateway.ParseCall(gateway.OpChat, []byte(rtrChatBody), gateway.Limits{})
-		require.NoError(t, err)
-		for _, a := range prior {
-			c.RecordAttempt(a)
-		}
-		req, err := http.NewRequestWithContext(gateway.WithCall(context.Background(), c), http.MethodPost, rtrChatURL, nil)
-		require.NoError(t, err)
-		resp, err := r.RoundTrip(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		return c
-	}
+	aFailed := rtrDead("a", 503) // a's earlier attempt, under a's name
 	for range 6 {
-		c := send(gateway.Attempt{Target: "a", Status: 503, Err: "overloaded"})
+		resp, _, c := rtrDo(t, rtrEarlierRun(r, aFailed), rtrChatBody)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, []string{"a", "b"}, rtrTargets(c))
+		assert.Equal(t, 503, c.Attempts()[0].Status)
 		target, _ := c.Served()
 		assert.Equal(t, "b", target)
 	}
+	assert.Zero(t, a.Requests(), "a failed the call already: avoided while b remains")
+	assert.Equal(t, int64(6), b.Requests())
+
 	// Both failed before: either may serve, rather than none.
-	c := send(gateway.Attempt{Target: "a", Status: 503}, gateway.Attempt{Target: "b", Err: "upstream_error"})
+	bFailed := rtrFunc("b", func(*http.Request) (*http.Response, error) { return nil, errors.New("connection lost") })
+	resp, _, c := rtrDo(t, rtrEarlierRun(r, aFailed, bFailed), rtrChatBody)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	as := c.Attempts()
+	require.Len(t, as, 3)
+	assert.Equal(t, "upstream_error", as[1].Err, "b's earlier attempt failed without a response")
 	target, _ := c.Served()
 	assert.NotEmpty(t, target)
+	assert.Equal(t, int64(7), a.Requests()+b.Requests())
+
 	// A dead key stays out for the call even when nothing else is left.
 	b.SetFaults(gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{500}})
-	c, err := gateway.ParseCall(gateway.OpChat, []byte(rtrChatBody), gateway.Limits{})
-	require.NoError(t, err)
-	c.RecordAttempt(gateway.Attempt{Target: "a", Status: 401})
-	req, _ := http.NewRequestWithContext(gateway.WithCall(context.Background(), c), http.MethodPost, rtrChatURL, nil)
-	resp, err := r.RoundTrip(req)
-	require.NoError(t, err)
-	resp.Body.Close()
+	aBefore := a.Requests()
+	resp, _, c = rtrDo(t, rtrEarlierRun(r, rtrDead("a", 401)), rtrChatBody)
+	require.NotNil(t, resp)
 	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	assert.Equal(t, []string{"a", "b"}, rtrTargets(c))
+	assert.Equal(t, aBefore, a.Requests(), "a's key is dead for this call")
 }
 
 // A target whose upstream says it is about to run out of requests is passed
@@ -202,12 +271,12 @@ func TestRouterHintsSteerAway(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
 	var left atomic.Int64
 	left.Store(100)
-	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, RateLimitHeaders: func() (int, int) {
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Clock: clk, RateLimitHeaders: func() (int, int) {
 		return int(left.Add(-1)), 1_000_000
 	}})
-	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{Clock: clk})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Clock: clk})
 	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}},
-		router.Config{Clock: clk, Cooldown: 5 * time.Second, HintFloor: 2})
+		router.Config{Clock: clk, HintFloor: 2})
 
 	for range 10 {
 		rtrDo(t, r, rtrChatBody)
@@ -218,7 +287,13 @@ func TestRouterHintsSteerAway(t *testing.T) {
 		rtrDo(t, r, rtrChatBody)
 	}
 	assert.Equal(t, int64(6), a.Requests(), "at the floor: passed over")
-	clk.Advance(5 * time.Second)
+	// The Sim sends no reset time: the hint holds for breaker.DefaultCooldown.
+	clk.Advance(breaker.DefaultCooldown - time.Millisecond)
+	for range 10 {
+		rtrDo(t, r, rtrChatBody)
+	}
+	assert.Equal(t, int64(6), a.Requests(), "still passed over until the reset")
+	clk.Advance(time.Millisecond)
 	left.Store(100)
 	for range 10 {
 		rtrDo(t, r, rtrChatBody)
@@ -228,7 +303,7 @@ func TestRouterHintsSteerAway(t *testing.T) {
 
 // A hinted target still serves when nothing else can: a hint is a forecast.
 func TestRouterHintedTargetServesWhenAlone(t *testing.T) {
-	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{RateLimitHeaders: func() (int, int) { return 0, 0 }})
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{RateLimitHeaders: func() (int, int) { return 0, 0 }})
 	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}}, router.Config{})
 	for range 3 {
 		resp, _, _ := rtrDo(t, r, rtrChatBody)
@@ -237,7 +312,7 @@ func TestRouterHintedTargetServesWhenAlone(t *testing.T) {
 	assert.Equal(t, int64(3), a.Requests())
 }
 
-// Regression: a target that renames the model gets a Call of its own; the
+// Regression: a target that renames the model got a Call of its own; the
 // attempts a Retry among its Middlewares recorded there were lost from the
 // caller's Call (one usage record per upstream attempt), and a Budget the
 // router shares with that Retry was credited again for the call.
@@ -253,7 +328,7 @@ func TestRouterTargetWithMiddlewaresRecordsEachAttemptOnce(t *testing.T) {
 
 func testTargetKeepsInnerAttempts(t *testing.T, modelMap map[string]string, wantModel string) {
 	t.Helper()
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
 	var sent atomic.Int64
 	flaky := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
 		if sent.Add(1) <= 2 {
@@ -262,22 +337,25 @@ func testTargetKeepsInnerAttempts(t *testing.T, modelMap map[string]string, want
 		}
 		return sim.RoundTrip(req)
 	})
-	budget := breaker.NewBudget(breaker.BudgetConfig{})
-	var creditedAgain atomic.Bool
-	probe := func(next http.RoundTripper) http.RoundTripper {
+	clk := gatewaytest.NewClock(rtrEpoch)
+	// Ratio 1: a call's deposit is one whole retry, so Available tells
+	// whether the call was credited once (+1) or more.
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{Ratio: 1, MinRetries: 10, Clock: clk}))
+	var seen []string // what the target's own middleware saw: each upstream try
+	logging := func(next http.RoundTripper) http.RoundTripper {
 		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			if gateway.CallFrom(req.Context()).Once(budget) {
-				creditedAgain.Store(true) // the target's Retry would credit it here
-			}
+			seen = append(seen, gateway.OutboundFrom(req.Context()).Model)
 			return next.RoundTrip(req)
 		})
 	}
 	r := rtrRouter(t, []router.Target{{Provider: flaky, Weight: 1,
 		ModelMap: modelMap,
-		Middlewares: []gateway.Middleware{probe,
-			breaker.Retry(breaker.RetryConfig{Budget: budget, Rand: func() float64 { return 0 }})}}},
-		router.Config{Budget: budget})
+		Middlewares: []gateway.Middleware{
+			must(breaker.Retry(breaker.RetryConfig{Budget: budget, Rand: func() float64 { return 0 }, Clock: clk})),
+			logging}}},
+		router.Config{Budget: budget, Clock: clk})
 
+	before := budget.Available()
 	resp, _, call := rtrDo(t, r, rtrChatBody)
 	require.NotNil(t, resp)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -292,7 +370,168 @@ func testTargetKeepsInnerAttempts(t *testing.T, modelMap map[string]string, want
 	target, model := call.Served()
 	assert.Equal(t, "a", target)
 	assert.Equal(t, wantModel, model)
-	assert.False(t, creditedAgain.Load(), "the shared budget is credited once per call")
+	assert.Equal(t, []string{wantModel, wantModel, wantModel}, seen, "the target's middlewares see the model sent")
+	// One deposit for the call, two withdrawals for the Retry's two retries.
+	assert.Equal(t, before+1-2, budget.Available(), "the shared budget is credited once per call")
+}
+
+// rtrLog is a logging middleware: it notes, for every round trip it sees,
+// the model the attempt sends and the status it got (0 for an error).
+type rtrLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *rtrLog) middleware(next http.RoundTripper) http.RoundTripper {
+	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		model := gateway.OutboundFrom(req.Context()).Model
+		resp, err := next.RoundTrip(req)
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		l.mu.Lock()
+		l.lines = append(l.lines, fmt.Sprintf("%s %d", model, status))
+		l.mu.Unlock()
+		return resp, err
+	})
+}
+
+func (l *rtrLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+// The whole stack of layers that may repeat a call, through the client
+// entry point: a logging middleware and a Retry outside a router, whose
+// primary target has a logging middleware and a Retry of its own and renames
+// the model, and whose backup renames it to another. The Call's attempts are
+// exactly the upstream tries, each under its target's name with the model
+// sent and the status it got; no layer adds one or loses one; and the Budget
+// all of them share is credited once for the call.
+func TestRouterNestedRetriesRecordUpstreamTriesOnly(t *testing.T) {
+	clk := gatewaytest.NewClock(rtrEpoch)
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{Ratio: 1, MinRetries: 20, Clock: clk}))
+	noJitter := func() float64 { return 0 }
+
+	primary := rtrDead("openai", 503) // always overloaded
+	backupSim := gatewaytest.MustNewSim("anthropic", gatewaytest.SimConfig{Models: []string{"claude-sonnet-4.5"}})
+	var backupTries atomic.Int64
+	backup := rtrFunc("anthropic", func(req *http.Request) (*http.Response, error) {
+		if backupTries.Add(1) == 1 { // fails its first try only
+			req.Body.Close()
+			return &http.Response{StatusCode: http.StatusInternalServerError, Header: http.Header{},
+				Body: io.NopCloser(strings.NewReader(`{"error":{"message":"boom"}}`)), Request: req}, nil
+		}
+		return backupSim.RoundTrip(req)
+	})
+	var inner, outer rtrLog
+	r := rtrRouter(t, []router.Target{
+		{Name: "primary", Provider: primary, Weight: 1, ModelMap: map[string]string{"gpt-4.1": "prod-gpt41"},
+			Middlewares: []gateway.Middleware{
+				must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 2, Budget: budget, Rand: noJitter, Clock: clk})),
+				inner.middleware,
+			}},
+		{Name: "backup", Provider: backup, Weight: 1, Tier: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5"}},
+	}, router.Config{Budget: budget, Clock: clk})
+	rt := gateway.Chain(r, outer.middleware,
+		must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 2, Budget: budget, Rand: noJitter, Clock: clk})))
+	var call *gateway.Call
+	client := gateway.NewClient(rtrCallOf(&call)(rt), gateway.WithClock(clk))
+
+	before := budget.Available()
+	resp, err := client.Post(rtrChatURL, "application/json", strings.NewReader(rtrChatBody))
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.NotNil(t, call)
+
+	// Run 1 of the router: primary twice (its own Retry), then backup (500).
+	// The outer Retry runs the router again: both failed the call, so the
+	// tiers are tried in order again: primary twice more, then backup (200).
+	type try struct {
+		Target, Model string
+		Status        int
+	}
+	want := []try{
+		{"primary", "prod-gpt41", 503}, {"primary", "prod-gpt41", 503}, {"backup", "claude-sonnet-4.5", 500},
+		{"primary", "prod-gpt41", 503}, {"primary", "prod-gpt41", 503}, {"backup", "claude-sonnet-4.5", 200},
+	}
+	var got []try
+	for i, a := range call.Attempts() {
+		got = append(got, try{a.Target, a.Model, a.Status})
+		assert.Equal(t, i+1, a.N)
+		assert.Empty(t, a.Err, "attempt %d", i+1)
+	}
+	assert.Equal(t, want, got, "the Call's attempts are the upstream tries")
+	assert.Equal(t, int64(4), primary.Requests())
+	assert.Equal(t, int64(2), backupTries.Load())
+	target, model := call.Served()
+	assert.Equal(t, "backup", target)
+	assert.Equal(t, "claude-sonnet-4.5", model)
+
+	// Each middleware saw what it wraps: the inner log each try of primary,
+	// the outer log the call (the outer Retry is inside it).
+	assert.Equal(t, []string{"prod-gpt41 503", "prod-gpt41 503", "prod-gpt41 503", "prod-gpt41 503"}, inner.get())
+	assert.Equal(t, []string{"gpt-4.1 200"}, outer.get())
+
+	// One deposit for the call; five withdrawals: two by primary's Retry,
+	// two router fallbacks, one outer retry.
+	assert.Equal(t, before+1-5, budget.Available(), "the shared budget is credited once per call")
+
+	// A second call credits it once more, and no more.
+	before = budget.Available()
+	backupTries.Store(1) // backup healthy from now on
+	resp, err = client.Post(rtrChatURL, "application/json", strings.NewReader(rtrChatBody))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	got = nil
+	for _, a := range call.Attempts() {
+		got = append(got, try{a.Target, a.Model, a.Status})
+	}
+	assert.Equal(t, []try{{"primary", "prod-gpt41", 503}, {"primary", "prod-gpt41", 503}, {"backup", "claude-sonnet-4.5", 200}}, got)
+	assert.Equal(t, before+1-2, budget.Available(), "one deposit, one retry and one fallback withdrawn")
+}
+
+// Regression: a router as the target of another was put behind an attempt
+// boundary of the outer router's (its Dispatcher-ness hidden under the
+// target's name), so each call recorded one more attempt, under the outer
+// target's name, beside its upstream tries; and the inner router routed the
+// model asked, not the model the outer one sent it after its ModelMap.
+func TestRouterNestedRouterRecordsUpstreamTriesOnly(t *testing.T) {
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Models: []string{"llama-3.3"}, Seed: 1,
+		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Models: []string{"llama-3.3"}})
+	inner := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1, Tier: 1}}, router.Config{})
+	outer := rtrRouter(t, []router.Target{{Name: "pool", Provider: inner, Weight: 1,
+		ModelMap: map[string]string{"gpt-4.1": "llama-3.3"}}}, router.Config{})
+
+	for _, stream := range []bool{false, true} {
+		body := rtrChatBody
+		if stream {
+			body = rtrStreamBody
+		}
+		resp, got, call := rtrDo(t, outer, body)
+		require.NotNil(t, resp)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(got))
+		as := call.Attempts()
+		require.Len(t, as, 2, "stream %v: %+v", stream, as)
+		assert.Equal(t, []string{"a", "b"}, rtrTargets(call))
+		for _, at := range as {
+			assert.Equal(t, "llama-3.3", at.Model, "the model sent")
+			assert.Empty(t, at.Err)
+		}
+		assert.Equal(t, []int{503, 200}, []int{as[0].Status, as[1].Status})
+		target, model := call.Served()
+		assert.Equal(t, "b", target)
+		assert.Equal(t, "llama-3.3", model)
+		assert.Equal(t, "gpt-4.1", call.Model)
+	}
 }
 
 // rtrStalledBody is an error body whose upstream sent headers and then
@@ -334,7 +573,7 @@ func TestRouterFallbackDoesNotWaitForStalledErrorBody(t *testing.T) {
 		return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
 			Body: stalled, ContentLength: -1, Request: req}, nil
 	})
-	sim := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 	b := rtrFunc("b", func(req *http.Request) (*http.Response, error) {
 		close(fellBack)
 		return sim.RoundTrip(req)

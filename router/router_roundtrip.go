@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -18,22 +19,25 @@ import (
 // error, always closes req.Body, and never modifies req.
 func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	call := gateway.CallFrom(req.Context())
+	if req.Body != nil {
+		req.Body.Close() // each attempt sends its own copy of the Outbound body
+	}
 	if call == nil {
-		var err error
-		if req, call, err = bindCall(req); err != nil {
-			return nil, err
-		}
-	} else if req.Body != nil {
-		req.Body.Close() // each attempt sends its own copy of the Call's body
+		return nil, errNoCall
 	}
 	s := r.snap.Load()
 	if call.Op == gateway.OpModels {
 		return s.modelsResponse(req), nil
 	}
-	g := s.group(call.Model)
+	// The model this attempt sends, after every rename on the way (a router
+	// in front of this one may have renamed it for this router, its
+	// target), is the one to route: for a router that is no other's target
+	// it is the model asked.
+	model := gateway.OutboundFrom(req.Context()).Model
+	g := s.group(model)
 	if g == nil {
-		return nil, gateway.ErrModelNotFound.WithMessage("provider: router " + r.name +
-			": no target serves model " + quoteModel(call.Model))
+		return nil, gateway.ErrModelNotFound.WithMessage("router: " + r.name +
+			": no target serves model " + quoteModel(model))
 	}
 
 	ctx := req.Context()
@@ -66,9 +70,6 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		m := &g.members[i]
 		p.hard.add(m.idx)
-		if refused := r.refusal(m, now); refused {
-			continue // no attempt, no budget spent
-		}
 		if dispatched > 0 && !r.budget.TryRetry() {
 			break
 		}
@@ -99,90 +100,37 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	if last.any() {
 		return last.result()
 	}
-	return nil, r.noHealthy(g, &p, call.Model)
+	return nil, r.noHealthy(g, model)
 }
 
-// refusedClass marks a dispatch the target's breaker refused before
-// anything was sent.
+// refusedClass marks a dispatch the target's chain refused before anything
+// was sent.
 const refusedClass breaker.Class = math.MaxUint8
 
-// refusal asks m's breaker whether it would let a call through now, without
-// keeping a permit. It asks the breaker of m's snapshot, the one dispatch
-// goes through. When it would not, m is passed over for as long as the
-// breaker says (or refusedRecheck) and refusal reports true.
-func (r *Router) refusal(m *routeMember, now time.Time) bool {
-	permit, err := m.t.cb.Acquire()
-	if err == nil {
-		permit.Done(breaker.Canceled) // gives a probe's place back; a no-op otherwise
-		return false
-	}
-	r.passOver(m.st, err, now)
-	return true
-}
+// errNoCall is the router's answer to a request that did not come through an
+// entry point.
+var errNoCall = gateway.ErrInternal.WithMessage("router: no Call in the request context: " +
+	"send requests through gateway.NewClient or gateway.NewHandler")
 
-// passOver keeps st out of picks after its breaker refused with err.
-func (r *Router) passOver(st *targetState, err error, now time.Time) {
-	d := refusedRecheck
-	var ge *gateway.Error
-	if errors.As(err, &ge) && ge.RetryAfter > 0 {
-		d = min(ge.RetryAfter, r.cfg.CooldownCeiling)
-	}
-	st.block(now.Add(d).UnixNano())
-}
-
-// attemptProbe is the context of one streaming attempt; it carries the time
-// the response headers arrived out of the target's chain.
-type attemptProbe struct {
-	context.Context
-	headers time.Time
-}
-
-type attemptProbeKey struct{}
-
-func (p *attemptProbe) Value(key any) any {
-	if key == (attemptProbeKey{}) {
-		return p
-	}
-	return p.Context.Value(key)
-}
-
-// reparseLimits bound the parse of a renamed body: the entry point already
-// enforced its own limits on the caller's body, so only nesting keeps a
-// finite bound.
-var routerReparseLimits = gateway.Limits{MaxDepth: 1024, MaxMessages: math.MaxInt32, MaxTokens: math.MaxInt32}
-
-// dispatch sends the call to m and records the attempt. It returns the
-// outcome's class; refusedClass when m's chain refused the call before
-// sending anything (an open breaker, a cooldown, a full bulkhead), which is
-// not an attempt and is not recorded.
-// The response, when there is one, is the caller's to close.
+// dispatch sends the call to m, with the model renamed for it. It returns
+// the outcome's class; refusedClass when m's chain refused the call before
+// sending anything (its breaker opened or started a cooldown since the pick,
+// a bulkhead is full), which is no attempt. The response, when there is one,
+// is the caller's to close.
 func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember, now time.Time) (*http.Response, breaker.Class, error) {
 	st := m.st
 	ctx := req.Context()
-	actx := ctx
-	body := call.Body
-	var rn *renamed
-	if m.upstream != call.Model || m.t.ownMws {
-		// The target sees a Call for the model it is sent, so providers and
-		// middlewares that read the model from the Call see the rename; and
-		// a target with middlewares of its own gets a Call whose attempts are
-		// its alone, so the router can tell whether they recorded any (a
-		// Hedge over the router may run two dispatches on the caller's Call).
-		body = call.BodyForModel(m.upstream)
-		dc, err := gateway.ParseCall(call.Op, body, routerReparseLimits)
-		if err != nil {
-			return nil, breaker.Fatal, err
+	out := gateway.WithModel(req, m.upstream) // a copy with a body of its own when renamed
+	if out == req {
+		// Each dispatch gets a body of its own: the target's chain may
+		// read it.
+		cp := *req
+		out = &cp
+		out.Body = http.NoBody
+		if req.GetBody != nil {
+			out.Body, _ = req.GetBody()
 		}
-		rn = newRenamed(call, dc, r.budget)
-		actx = gateway.WithCall(ctx, dc)
 	}
-	var probe *attemptProbe
-	if call.Stream {
-		probe = &attemptProbe{Context: actx}
-		actx = probe
-	}
-	out := req.WithContext(actx)
-	gateway.SetBody(out, body)
 
 	st.inflight.Add(1)
 	resp, err := m.t.rt.RoundTrip(out)
@@ -193,51 +141,14 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 	if err == nil && resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	inner := 0 // attempts the target's own middlewares recorded
-	if rn != nil {
-		inner = rn.sync()
-		if resp != nil {
-			resp.Body = &renamedBody{ReadCloser: resp.Body, rn: rn}
-		}
-	}
 	end := r.clock.Now()
-	if err != nil && ctx.Err() == nil {
-		switch {
-		case errors.Is(err, breaker.ErrOpen), errors.Is(err, breaker.ErrCoolingDown):
-			st.inflight.Add(-1)
-			r.passOver(st, err, end)
-			return nil, refusedClass, nil
-		case errors.Is(err, breaker.ErrBulkheadFull):
-			st.inflight.Add(-1) // full for now: out for this call only
-			return nil, refusedClass, nil
-		}
+	if err != nil && ctx.Err() == nil &&
+		(errors.Is(err, breaker.ErrOpen) || errors.Is(err, breaker.ErrCoolingDown) || errors.Is(err, breaker.ErrBulkheadFull)) {
+		st.inflight.Add(-1)
+		return nil, refusedClass, nil
 	}
 	class := breaker.Classify(req, resp, err)
-
-	a := gateway.Attempt{Target: m.t.name, Model: m.upstream, Start: now, Latency: end.Sub(now)}
-	if probe != nil && !probe.headers.IsZero() {
-		a.Latency = probe.headers.Sub(now)
-		if class == breaker.Success {
-			a.TTFT = end.Sub(now)
-		}
-	}
-	switch {
-	case resp != nil:
-		a.Status = resp.StatusCode
-		if class != breaker.Success {
-			a.Err = class.String()
-		}
-	case err != nil:
-		a.Err = gateway.ErrorFor(err).Code
-		if class == breaker.Canceled {
-			a.Err = breaker.Canceled.String()
-		}
-	}
-	if inner == 0 { // else they named each upstream try already
-		call.RecordAttempt(a)
-	}
-
-	r.learn(st, resp, err, class, end, a)
+	r.learn(st, resp, class, end, end.Sub(now))
 	if class == breaker.Success {
 		resp.Body = &inflightBody{ReadCloser: resp.Body, st: st}
 	} else {
@@ -246,55 +157,101 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 	return resp, class, err
 }
 
-// learn updates a target's state from one attempt's outcome: latency and
-// error averages, cooldowns and rate-limit hints.
-func (r *Router) learn(st *targetState, resp *http.Response, err error, class breaker.Class, end time.Time, a gateway.Attempt) {
+// firstTokenTimeout bounds, for a stream, the time from the start of an
+// attempt to its first content event (which the attempt boundary below holds
+// it for): when FirstTokenTimeout passes first, the attempt's context is
+// cancelled with gateway.ErrUpstreamTimeout as its cause, and that error is
+// returned. It runs one timer goroutine per streaming attempt, which ends
+// when RoundTrip returns; nothing of it outlives the attempt but the context,
+// which is released when the body is closed.
+func (r *Router) firstTokenTimeout(next http.RoundTripper) http.RoundTripper {
+	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if c := gateway.CallFrom(req.Context()); c == nil || !c.Stream {
+			return next.RoundTrip(req)
+		}
+		ctx, cancel := context.WithCancelCause(req.Context())
+		why := gateway.ErrUpstreamTimeout.WithMessage("router: no stream content within " + r.cfg.FirstTokenTimeout.String())
+		fire, stop := r.clock.NewTimer(r.cfg.FirstTokenTimeout)
+		quit, exited := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(exited)
+			select {
+			case <-fire:
+				cancel(why)
+			case <-quit:
+				stop()
+			}
+		}()
+		resp, err := next.RoundTrip(req.WithContext(ctx))
+		close(quit)
+		<-exited
+		if err != nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			cause := context.Cause(ctx)
+			cancel(context.Canceled)
+			if cause == why {
+				return nil, why
+			}
+			return nil, err
+		}
+		if resp.Body == nil {
+			resp.Body = http.NoBody
+		}
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		return resp, nil
+	})
+}
+
+// cancelBody releases an attempt's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelCauseFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel(context.Canceled)
+	return err
+}
+
+// learn updates a target's state from one dispatch's outcome: latency (to
+// the headers, or for a stream to its first content, where the attempt
+// boundary releases it) and error averages, and rate-limit hints. Cooldowns
+// are the target's breaker's.
+func (r *Router) learn(st *targetState, resp *http.Response, class breaker.Class, end time.Time, lat time.Duration) {
 	switch {
 	case class == breaker.Success:
-		lat := a.Latency
-		if a.TTFT > 0 {
-			lat = a.TTFT
-		}
 		st.observe(lat, false)
 	case class.Failure():
 		st.observe(0, true)
 	}
-	var cool time.Duration
 	if resp != nil {
 		st.applyHints(parseRateHints(resp.Header, end), end.UnixNano(), r.hints)
-		if class == breaker.RateLimited || class == breaker.Overloaded {
-			if d, ok := breaker.RetryAfter(resp.Header, end, r.cfg.CooldownCeiling); ok {
-				cool = d
-			} else if class == breaker.RateLimited {
-				cool = r.cfg.Cooldown
-			}
-		}
-	} else if class == breaker.RateLimited {
-		// A limiter inside the target's chain refused: wait what it says.
-		cool = r.cfg.Cooldown
-		var ge *gateway.Error
-		if errors.As(err, &ge) && ge.RetryAfter > 0 {
-			cool = min(ge.RetryAfter, r.cfg.CooldownCeiling)
-		}
-	}
-	if cool > 0 {
-		st.block(end.Add(cool).UnixNano())
 	}
 }
 
 // noHealthy is the error for a call no target could be tried for: with a
-// Retry-After when targets serving the model are cooling down.
-func (r *Router) noHealthy(g *routeGroup, p *pickState, model string) error {
-	var soonest int64 = math.MaxInt64
+// Retry-After when the breakers of the targets serving the model say when
+// the soonest of them will take calls again.
+func (r *Router) noHealthy(g *routeGroup, model string) error {
+	var soonest time.Duration = math.MaxInt64
 	for i := range g.members {
-		if u := g.members[i].st.blockedUntil.Load(); u > p.now && u < soonest {
-			soonest = u
+		permit, err := g.members[i].t.cb.Acquire()
+		if err == nil {
+			permit.Done(breaker.Canceled) // gives a probe's place back
+			continue
+		}
+		var ge *gateway.Error
+		if errors.As(err, &ge) && ge.RetryAfter > 0 && ge.RetryAfter < soonest {
+			soonest = ge.RetryAfter
 		}
 	}
-	e := gateway.ErrNoHealthyProvider.WithMessage("provider: router " + r.name +
+	e := gateway.ErrNoHealthyProvider.WithMessage("router: " + r.name +
 		": no healthy target for model " + quoteModel(model))
 	if soonest != math.MaxInt64 {
-		e = e.WithRetryAfter(time.Duration(soonest - p.now))
+		e = e.WithRetryAfter(soonest)
 	}
 	return e
 }
@@ -329,28 +286,6 @@ func (l *lastFailure) result() (*http.Response, error) {
 		return l.resp, nil
 	}
 	return nil, l.err
-}
-
-// bindCall parses the body of a request that reached the router without a
-// Call (used without an entry point) and returns a copy carrying it.
-func bindCall(req *http.Request) (*http.Request, *gateway.Call, error) {
-	op := gateway.OpFromPath(req.URL.Path)
-	var body []byte
-	if req.Body != nil && req.Body != http.NoBody {
-		b, err := gateway.ReadBody(req.Body, req.ContentLength, gateway.DefaultMaxBodyBytes)
-		req.Body.Close()
-		if err != nil {
-			return nil, nil, err
-		}
-		body = b
-	} else if req.Body != nil {
-		req.Body.Close()
-	}
-	c, err := gateway.ParseCall(op, body, gateway.Limits{})
-	if err != nil {
-		return nil, nil, err
-	}
-	return req.WithContext(gateway.WithCall(req.Context(), c)), c, nil
 }
 
 // quoteModel quotes a caller's model name for an error message, cut to a

@@ -49,11 +49,8 @@ type routeTarget struct {
 	// cb is the breaker rt goes through. Calls ask it, not st's, whether to
 	// try the target: st's may be replaced by an Update while they run.
 	cb *breaker.CircuitBreaker
-	rt http.RoundTripper // cb(first content(middlewares(provider)))
+	rt http.RoundTripper // cb(first-token timeout(middlewares(boundary(provider))))
 	st *targetState
-	// ownMws: the target has middlewares of its own, which may record
-	// attempts (a Retry or Hedge); it is dispatched on a Call of its own.
-	ownMws bool
 }
 
 // routeGroup is who may serve one model: its members sorted by tier, then

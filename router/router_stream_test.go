@@ -57,8 +57,8 @@ func rtrCallOf(got **gateway.Call) gateway.Middleware {
 // A stream whose first target dies before its first token is served by the
 // second, and the caller (the official SDK) sees one clean stream.
 func TestRouterStreamFailsOverBeforeFirstToken(t *testing.T) {
-	dying := gatewaytest.NewSim("a", gatewaytest.SimConfig{Reply: "never seen", Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 0}})
-	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{Reply: "the answer from b"})
+	dying := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Reply: "never seen", Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 0}})
+	good := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Reply: "the answer from b"})
 	r := rtrRouter(t, []router.Target{{Provider: dying, Weight: 1}, {Provider: good, Weight: 1}}, router.Config{})
 	var call *gateway.Call
 
@@ -82,11 +82,12 @@ func TestRouterStreamFailsOverBeforeFirstToken(t *testing.T) {
 // FirstTokenTimeout (on the router's clock), in server mode over a socket.
 func TestRouterStreamStallFailsOver(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	stalled := gatewaytest.NewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{StallRate: 1}})
-	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{Clock: clk, Reply: "the answer from b"})
+	stalled := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{StallRate: 1}})
+	good := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Clock: clk, Reply: "the answer from b"})
 	r := rtrRouter(t, []router.Target{{Provider: stalled, Weight: 1}, {Provider: good, Weight: 1}},
 		router.Config{Clock: clk, FirstTokenTimeout: 5 * time.Second})
-	srv := gatewaytest.NewServer(r)
+	ended := make(chan *gateway.Call, 1)
+	srv := gatewaytest.NewServer(r, gateway.WithObserver(func(c *gateway.Call) { ended <- c }))
 	defer srv.Close()
 	client := openai.NewClient(option.WithBaseURL(srv.BaseURL()), option.WithAPIKey("x"), option.WithMaxRetries(0))
 
@@ -108,13 +109,28 @@ func TestRouterStreamStallFailsOver(t *testing.T) {
 	assert.Equal(t, good.ReplyText(0), text)
 	assert.Equal(t, int64(1), stalled.Requests())
 	assert.Equal(t, int64(1), good.Requests())
+
+	var call *gateway.Call
+	select {
+	case call = <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never ended")
+	}
+	as := call.Attempts()
+	require.Len(t, as, 2)
+	assert.Equal(t, "a", as[0].Target)
+	assert.Equal(t, "upstream_timeout", as[0].Err, "the first-token timeout's code")
+	assert.Zero(t, as[0].TTFT)
+	assert.Equal(t, "b", as[1].Target)
+	assert.Equal(t, http.StatusOK, as[1].Status)
+	assert.Empty(t, as[1].Err)
 }
 
 // After the first content byte nothing fails over: the caller sees the
 // content it got and then an error, never a clean end.
 func TestRouterStreamNoFailoverAfterContent(t *testing.T) {
-	cut := gatewaytest.NewSim("a", gatewaytest.SimConfig{Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}})
-	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	cut := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Seed: 1, Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}})
+	good := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{{Provider: cut, Weight: 1}, {Provider: good, Weight: 1}}, router.Config{})
 
 	text, err := rtrStream(t.Context(), rtrSDK(r))
@@ -126,8 +142,8 @@ func TestRouterStreamNoFailoverAfterContent(t *testing.T) {
 // In-flight counts are released when a stream's body is closed, so
 // least-in-flight keeps sending calls to a target whose streams ended.
 func TestRouterReleasesInFlightOnClose(t *testing.T) {
-	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
-	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}},
 		router.Config{Strategy: router.LeastInFlight, Seed: 3})
 	client := gateway.NewClient(r)

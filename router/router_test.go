@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,17 @@ const (
 )
 
 var rtrEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// must returns v, and panics (failing the test binary) if err is not nil: for
+// the constructors that return an error (breaker.NewCircuitBreaker,
+// NewBudget, Retry…), always given valid configurations here. It takes no
+// testing.TB so that it can wrap a call's two results directly.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 func rtrRouter(t testing.TB, targets []router.Target, cfg router.Config) *router.Router {
 	t.Helper()
@@ -71,11 +83,11 @@ func rtrTargets(c *gateway.Call) []string {
 }
 
 func rtrDead(name string, status int) *gatewaytest.Sim {
-	return gatewaytest.NewSim(name, gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}, Seed: 1})
+	return gatewaytest.MustNewSim(name, gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{status}}, Seed: 1})
 }
 
 func TestNewRouterRejectsBadConfig(t *testing.T) {
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
 	ok := router.Target{Provider: sim, Weight: 1}
 	cases := []struct {
 		name    string
@@ -89,11 +101,10 @@ func TestNewRouterRejectsBadConfig(t *testing.T) {
 		{"weight too large", []router.Target{{Provider: sim, Weight: router.MaxWeight + 1}}, router.Config{}},
 		{"negative tier", []router.Target{{Provider: sim, Weight: 1, Tier: -1}}, router.Config{}},
 		{"duplicate name", []router.Target{ok, ok}, router.Config{}},
-		{"duplicate explicit name", []router.Target{{Name: "x", Provider: sim, Weight: 1}, {Name: "x", Provider: gatewaytest.NewSim("b", gatewaytest.SimConfig{}), Weight: 1}}, router.Config{}},
+		{"duplicate explicit name", []router.Target{{Name: "x", Provider: sim, Weight: 1}, {Name: "x", Provider: gatewaytest.MustNewSim("b", gatewaytest.SimConfig{}), Weight: 1}}, router.Config{}},
 		{"empty model", []router.Target{{Provider: sim, Weight: 1, Models: []string{""}}}, router.Config{}},
 		{"pattern as rename target", []router.Target{{Provider: sim, Weight: 1, ModelMap: map[string]string{"a": "b*"}}}, router.Config{}},
 		{"nil middleware", []router.Target{{Provider: sim, Weight: 1, Middlewares: []gateway.Middleware{nil}}}, router.Config{}},
-		{"negative cooldown", []router.Target{ok}, router.Config{Cooldown: -1}},
 		{"negative first-token timeout", []router.Target{ok}, router.Config{FirstTokenTimeout: -time.Second}},
 		{"negative hint floor", []router.Target{ok}, router.Config{HintFloor: -1}},
 		{"unknown strategy", []router.Target{ok}, router.Config{Strategy: 9}},
@@ -104,7 +115,7 @@ func TestNewRouterRejectsBadConfig(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, r)
 			assert.ErrorIs(t, err, router.ErrConfig)
-			assert.True(t, strings.HasPrefix(err.Error(), "provider: "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), "router: "), err.Error())
 		})
 	}
 	_, err := router.New("", []router.Target{ok}, router.Config{})
@@ -112,9 +123,9 @@ func TestNewRouterRejectsBadConfig(t *testing.T) {
 }
 
 func TestRouterModelsIsTheUnion(t *testing.T) {
-	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{Models: []string{"gpt-4.1", "gpt-4o-mini"}})
-	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{Models: []string{"claude-sonnet-4.5"}})
-	anyModel := gatewaytest.NewSim("c", gatewaytest.SimConfig{})
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Models: []string{"gpt-4.1", "gpt-4o-mini"}})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Models: []string{"claude-sonnet-4.5"}})
+	anyModel := gatewaytest.MustNewSim("c", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{
 		{Provider: a, Weight: 1},
 		{Provider: b, Weight: 1, ModelMap: map[string]string{"gpt-4.1": "claude-sonnet-4.5", "gpt-5*": "claude-opus-4"}},
@@ -148,8 +159,8 @@ func TestRouterModelsIsTheUnion(t *testing.T) {
 }
 
 func TestRouterRoutesByModel(t *testing.T) {
-	gpt := gatewaytest.NewSim("gpt", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}})
-	llama := gatewaytest.NewSim("llama", gatewaytest.SimConfig{})
+	gpt := gatewaytest.MustNewSim("gpt", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}})
+	llama := gatewaytest.MustNewSim("llama", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{
 		{Provider: gpt, Weight: 1},
 		{Provider: llama, Weight: 1, Models: []string{"llama-*"}},
@@ -176,7 +187,7 @@ func TestRouterRoutesByModel(t *testing.T) {
 // and the Call records the model that served.
 func TestRouterFallbackRenamesModel(t *testing.T) {
 	primary := rtrDead("openai", 503)
-	backup := gatewaytest.NewSim("anthropic", gatewaytest.SimConfig{Models: []string{"claude-sonnet-4.5"}})
+	backup := gatewaytest.MustNewSim("anthropic", gatewaytest.SimConfig{Models: []string{"claude-sonnet-4.5"}})
 	var sent []string
 	record := func(next http.RoundTripper) http.RoundTripper {
 		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
@@ -185,9 +196,10 @@ func TestRouterFallbackRenamesModel(t *testing.T) {
 			var m struct{ Model string }
 			require.NoError(t, json.Unmarshal(b, &m))
 			sent = append(sent, m.Model)
-			assert.Equal(t, m.Model, gateway.CallFrom(req.Context()).Model, "the target's Call names the model sent")
-			out := req.Clone(req.Context())
-			gateway.SetBody(out, b)
+			assert.Equal(t, m.Model, gateway.OutboundFrom(req.Context()).Model, "the target's Outbound names the model sent")
+			assert.Equal(t, "gpt-4.1", gateway.CallFrom(req.Context()).Model, "the Call keeps the model asked")
+			out, err := gateway.WithBody(req, b) // req.Body is read: send the same bytes on
+			require.NoError(t, err)
 			return next.RoundTrip(out)
 		})
 	}
@@ -210,9 +222,11 @@ func TestRouterFallbackRenamesModel(t *testing.T) {
 	assert.Equal(t, "gpt-4.1", call.Model, "the asked model is kept")
 	as := call.Attempts()
 	require.Len(t, as, 2)
-	assert.Equal(t, gateway.Attempt{N: 1, Target: "openai", Model: "gpt-4.1", Status: 503, Err: "overloaded",
+	// A failed response's attempt has its Status and no Err (no class name).
+	assert.Equal(t, gateway.Attempt{N: 1, Target: "openai", Model: "gpt-4.1", Status: 503,
 		Start: as[0].Start, Latency: as[0].Latency}, as[0])
 	assert.Equal(t, "anthropic", as[1].Target)
+	assert.Equal(t, "claude-sonnet-4.5", as[1].Model, "the model sent")
 	assert.Equal(t, 200, as[1].Status)
 	assert.Empty(t, as[1].Err)
 }
@@ -220,7 +234,7 @@ func TestRouterFallbackRenamesModel(t *testing.T) {
 // A 400 is the request's fault: it is returned as it is, without fallback.
 func TestRouterReturnsFatalAsIs(t *testing.T) {
 	bad := rtrDead("a", 400)
-	other := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	other := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{{Provider: bad, Weight: 1}, {Provider: other, Weight: 1, Tier: 1}}, router.Config{})
 	resp, body, call := rtrDo(t, r, rtrChatBody)
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
@@ -234,7 +248,7 @@ func TestRouterReturnsFatalAsIs(t *testing.T) {
 func TestRouterDeadKeyMovesOn(t *testing.T) {
 	for _, status := range []int{401, 402, 403} {
 		dead := rtrDead("a", status)
-		good := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+		good := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 		r := rtrRouter(t, []router.Target{{Provider: dead, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}}, router.Config{})
 		resp, _, call := rtrDo(t, r, rtrChatBody)
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -249,7 +263,7 @@ func TestRouterDeadKeyMovesOn(t *testing.T) {
 func TestRouterAllFailing(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
 	limited := func(name string, after time.Duration) *gatewaytest.Sim {
-		return gatewaytest.NewSim(name, gatewaytest.SimConfig{Clock: clk, Seed: 1,
+		return gatewaytest.MustNewSim(name, gatewaytest.SimConfig{Clock: clk, Seed: 1,
 			Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: after}})
 	}
 	a, b := limited("a", 7*time.Second), limited("b", 9*time.Second)
@@ -273,52 +287,74 @@ func TestRouterAllFailing(t *testing.T) {
 // The caller's cancellation is returned at once: no fallback, and the
 // breaker counts nothing.
 func TestRouterCallerCancelDoesNotFallBack(t *testing.T) {
-	hang := gatewaytest.NewSim("a", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}, Seed: 1})
-	other := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
-	cb := breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 1})
-	r := rtrRouter(t, []router.Target{{Provider: hang, Weight: 1, Breaker: cb}, {Provider: other, Weight: 1, Tier: 1}}, router.Config{})
+	hang := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Faults: gatewaytest.Faults{TimeoutRate: 1}, Seed: 1})
+	other := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
+	cb := must(breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 1}))
+	reached := make(chan struct{})
+	var once sync.Once
+	signal := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			once.Do(func() { close(reached) })
+			return next.RoundTrip(req)
+		})
+	}
+	r := rtrRouter(t, []router.Target{{Provider: hang, Weight: 1, Breaker: cb, Middlewares: []gateway.Middleware{signal}},
+		{Provider: other, Weight: 1, Tier: 1}}, router.Config{})
 
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
-		for hang.Requests() == 0 {
-			time.Sleep(time.Millisecond)
+		select { // bounded: a call that never reaches a is cancelled anyway
+		case <-reached:
+		case <-time.After(10 * time.Second):
 		}
 		cancel()
 	}()
 	resp, _, call := rtrDoCtx(t, ctx, r, rtrChatBody)
 	assert.Nil(t, resp)
+	assert.Equal(t, int64(1), hang.Requests())
 	assert.Zero(t, other.Requests())
 	assert.Equal(t, breaker.Closed, cb.State())
+	assert.True(t, cb.Ready(), "no cooldown either")
 	as := call.Attempts()
 	require.Len(t, as, 1)
-	assert.Equal(t, "canceled", as[0].Err)
+	assert.Equal(t, "a", as[0].Target)
+	assert.Zero(t, as[0].Status)
+	assert.Equal(t, "client_closed", as[0].Err, "the code of the caller's cancellation")
+	status, err := call.Result()
+	assert.Equal(t, 499, status)
+	assert.ErrorIs(t, err, gateway.ErrClientClosed)
 }
 
-// Used without an entry point, the router parses the body itself, closes it
-// and leaves the request as it was.
+// Used without an entry point (no Call in the context), the router refuses
+// with a clear internal error, sends nothing, closes the body and leaves the
+// request as it was. Through the entry point, a body that is not a call is
+// refused there, before the router.
 func TestRouterWithoutEntryPoint(t *testing.T) {
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{{Provider: sim, Weight: 1}}, router.Config{})
 	body := &rtrCloseCounter{Reader: strings.NewReader(rtrChatBody)}
 	req, err := http.NewRequest(http.MethodPost, rtrChatURL, body)
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
 	before := *req
+	beforeHeader := req.Header.Clone()
 	resp, err := r.RoundTrip(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Nil(t, resp)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, gateway.ErrInternal), "%v", err)
+	assert.Contains(t, err.Error(), "gateway.NewClient", "the error says how to send requests")
 	assert.Equal(t, 1, body.closed)
+	assert.Zero(t, sim.Requests())
 	assert.Equal(t, before.Body, req.Body)
 	assert.Equal(t, before.URL, req.URL)
-	assert.Equal(t, before.Header, req.Header)
+	assert.Equal(t, beforeHeader, req.Header)
 
-	_, err = r.RoundTrip(httptestRequest(`{"messages":[]}`))
-	assert.True(t, errors.Is(err, gateway.ErrBadRequest), "%v", err)
-}
-
-func httptestRequest(body string) *http.Request {
-	req, _ := http.NewRequest(http.MethodPost, rtrChatURL, strings.NewReader(body))
-	return req
+	resp, respBody, call := rtrDo(t, r, `{"messages":[]}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, string(respBody), `"invalid_request"`)
+	assert.Nil(t, call, "refused before the router")
+	assert.Zero(t, sim.Requests())
 }
 
 type rtrCloseCounter struct {
@@ -336,7 +372,7 @@ func TestRouterClosesDiscardedBodies(t *testing.T) {
 		bodies = append(bodies, b)
 		return &http.Response{StatusCode: 500, Header: http.Header{}, Body: b, Request: req}, nil
 	})
-	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	good := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}}, router.Config{})
 	resp, _, _ := rtrDo(t, r, rtrChatBody)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)

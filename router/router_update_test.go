@@ -22,9 +22,9 @@ import (
 // Weights and targets swapped 1,000 times while 64 goroutines call: no call
 // fails and the race detector sees nothing.
 func TestRouterUpdateUnderLoad(t *testing.T) {
-	a := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
-	b := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
-	canary := gatewaytest.NewSim("canary", gatewaytest.SimConfig{})
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
+	canary := gatewaytest.MustNewSim("canary", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1}, {Provider: b, Weight: 1}}, router.Config{})
 	client := gateway.NewClient(r)
 
@@ -75,10 +75,10 @@ func TestRouterUpdateUnderLoad(t *testing.T) {
 // and its cooldown.
 func TestRouterUpdateKeepsTargetState(t *testing.T) {
 	clk := gatewaytest.NewClock(rtrEpoch)
-	dead := gatewaytest.NewSim("dead", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
-	limited := gatewaytest.NewSim("limited", gatewaytest.SimConfig{Clock: clk, Seed: 1,
+	dead := gatewaytest.MustNewSim("dead", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}})
+	limited := gatewaytest.MustNewSim("limited", gatewaytest.SimConfig{Clock: clk, Seed: 1,
 		Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{429}, RetryAfter: time.Minute}})
-	live := gatewaytest.NewSim("live", gatewaytest.SimConfig{Clock: clk})
+	live := gatewaytest.MustNewSim("live", gatewaytest.SimConfig{Clock: clk})
 	r := rtrRouter(t, []router.Target{{Provider: dead, Weight: 1}, {Provider: limited, Weight: 1}, {Provider: live, Weight: 1}},
 		router.Config{Clock: clk})
 	for range 30 {
@@ -107,8 +107,8 @@ func TestRouterUpdateKeepsTargetState(t *testing.T) {
 // A canary share is a weight, and Update changes it at once; a failed Update
 // changes nothing.
 func TestRouterCanaryWeight(t *testing.T) {
-	main := gatewaytest.NewSim("main", gatewaytest.SimConfig{})
-	canary := gatewaytest.NewSim("canary", gatewaytest.SimConfig{})
+	main := gatewaytest.MustNewSim("main", gatewaytest.SimConfig{})
+	canary := gatewaytest.MustNewSim("canary", gatewaytest.SimConfig{})
 	r := rtrRouter(t, []router.Target{{Provider: main, Weight: 1}}, router.Config{})
 	for range 100 {
 		rtrDo(t, r, rtrChatBody)
@@ -127,15 +127,15 @@ func TestRouterCanaryWeight(t *testing.T) {
 // Regression: Update wrote a target's breaker while calls in flight read it
 // without a lock (a data race under -race).
 func TestRouterUpdateRacesBreakerRead(t *testing.T) {
-	sim := gatewaytest.NewSim("a", gatewaytest.SimConfig{})
+	sim := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
 	targets := []router.Target{{Provider: sim, Weight: 1,
-		Breaker: breaker.NewCircuitBreaker("a", breaker.Config{})}}
+		Breaker: must(breaker.NewCircuitBreaker("a", breaker.Config{}))}}
 	r := rtrRouter(t, targets, router.Config{})
 	client := gateway.NewClient(r)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for {
+		for range 1_000_000 { // bounded, if the calls below were to hang
 			select {
 			case <-stop:
 				return
@@ -161,7 +161,7 @@ func TestRouterUpdateRacesBreakerRead(t *testing.T) {
 // new breaker of b refuses, the old one admits, and the call on the old
 // snapshot falls back to b.
 func TestRouterUpdateInFlightUsesItsSnapshotsBreaker(t *testing.T) {
-	good := gatewaytest.NewSim("b", gatewaytest.SimConfig{})
+	good := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{})
 	var r *router.Router
 	var next []router.Target
 	failing := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
@@ -170,7 +170,7 @@ func TestRouterUpdateInFlightUsesItsSnapshotsBreaker(t *testing.T) {
 	})
 	r = rtrRouter(t, []router.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1}},
 		router.Config{})
-	refusing := breaker.NewCircuitBreaker("b", breaker.Config{})
+	refusing := must(breaker.NewCircuitBreaker("b", breaker.Config{}))
 	refusing.CoolDown(time.Hour)
 	next = []router.Target{{Provider: failing, Weight: 1}, {Provider: good, Weight: 1, Tier: 1, Breaker: refusing}}
 

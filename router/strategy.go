@@ -52,7 +52,7 @@ func (s Strategy) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s Strategy) MarshalText() ([]byte, error) {
 	if int(s) >= len(strategyNames) {
-		return nil, fmt.Errorf("provider: unknown strategy %d", uint8(s))
+		return nil, fmt.Errorf("router: unknown strategy %d", uint8(s))
 	}
 	return []byte(strategyNames[s]), nil
 }
@@ -70,7 +70,7 @@ func (s *Strategy) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("provider: unknown strategy %q (want one of %v)", b, strategyNames)
+	return fmt.Errorf("router: unknown strategy %q (want one of %v)", b, strategyNames)
 }
 
 // pickState is one call's view for picks: the time, its size and the
@@ -87,7 +87,7 @@ type pickState struct {
 
 // status is a member's eligibility for this pick.
 func (p *pickState) status(m *routeMember) uint8 {
-	if p.hard.has(m.idx) {
+	if p.hard.has(m.idx) || !m.t.cb.Ready() {
 		return ineligible
 	}
 	st := m.st.status(p.now, p.est)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // okProvider is a Provider that is never called by pick tests.
@@ -16,11 +18,15 @@ type okProvider string
 
 func (p okProvider) Name() string { return string(p) }
 func (p okProvider) RoundTrip(*http.Request) (*http.Response, error) {
-	panic("provider: okProvider is not for dispatch")
+	panic("router: okProvider is not for dispatch")
 }
 
+// pickEpoch is where the fake clock of pick tests starts.
+var pickEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // pickRouter builds a router over targets t0…tn-1 with the given weights,
-// all serving every model in tier 0 unless tiers says otherwise.
+// all serving every model in tier 0 unless tiers says otherwise. Its clock
+// (and so its default breakers') is a fake one, r.clock.(*gatewaytest.Clock).
 func pickRouter(tb testing.TB, s Strategy, weights []int, tiers []int) (*Router, *routeGroup) {
 	tb.Helper()
 	ts := make([]Target, len(weights))
@@ -30,7 +36,7 @@ func pickRouter(tb testing.TB, s Strategy, weights []int, tiers []int) (*Router,
 			ts[i].Tier = tiers[i]
 		}
 	}
-	r, err := New("r", ts, Config{Strategy: s, Seed: 42})
+	r, err := New("r", ts, Config{Strategy: s, Seed: 42, Clock: gatewaytest.NewClock(pickEpoch)})
 	require.NoError(tb, err)
 	g := r.snap.Load().group("m")
 	require.NotNil(tb, g)
@@ -143,14 +149,17 @@ func TestPickSkipsWhatCannotServe(t *testing.T) {
 			p := pickState{now: now}
 			p.hard.add(0)
 			assert.Equal(t, []int{1}, keys(picked(&p)))
-			g.members[1].st.blockedUntil.Store(now + 1)
+			// A target cools down in its breaker (a 429), which picks ask.
+			g.members[1].t.cb.CoolDown(time.Minute)
+			require.False(t, g.members[1].t.cb.Ready())
 			assert.Equal(t, []int{2, 3}, keys(picked(&p)), "tier 1 takes over when tier 0 is out")
 			p.hard.add(2)
 			p.hard.add(3)
 			assert.Equal(t, []int{-1}, keys(picked(&p)))
 
 			// Saturated targets serve only when nothing else can.
-			g.members[1].st.blockedUntil.Store(0)
+			r.clock.(*gatewaytest.Clock).Advance(time.Minute) // the cooldown ends
+			require.True(t, g.members[1].t.cb.Ready())
 			g.members[1].st.lowReqUntil.Store(now + 1)
 			q := pickState{now: now}
 			assert.Equal(t, []int{0}, keys(picked(&q)), "a saturated target is passed over")

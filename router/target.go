@@ -16,9 +16,10 @@ import (
 // A Target is configuration: the Router copies what it needs, so changing a
 // Target after NewRouter or Update has no effect.
 type Target struct {
-	// Name identifies the target in attempts, metrics and usage records, and
-	// keys its runtime state (breaker, in-flight count, latency, cooldown)
-	// across Update. Empty means Provider.Name(). Unique in a router; never
+	// Name identifies the target in attempts (but for a Provider that is a
+	// gateway.Dispatcher, whose own targets name its attempts), metrics and
+	// usage records, and keys its runtime state (breaker, in-flight count,
+	// latency, cooldown) across Update. Empty means Provider.Name(). Unique in a router; never
 	// a secret.
 	Name     string
 	Provider gateway.Provider // required
@@ -56,7 +57,7 @@ const MaxWeight = 1_000_000
 
 // ErrConfig is wrapped by every error NewRouter and Update return for
 // an invalid configuration.
-var ErrConfig = errors.New("provider: invalid router configuration")
+var ErrConfig = errors.New("router: invalid configuration")
 
 func configError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)

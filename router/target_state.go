@@ -11,17 +11,18 @@ import (
 
 // targetState is what a router learns about one target at run time. It is
 // keyed by target name and survives Update, so a target that stays keeps its
-// breaker, in-flight count, latency estimate, cooldown and rate-limit hints.
+// breaker (and so its cooldown), in-flight count, latency estimate and
+// rate-limit hints.
 // Every field is atomic: the hot path reads it without a lock.
 type targetState struct {
 	name string
 	cb   *breaker.CircuitBreaker // guarded by Router.mu: Update keeps it across snapshots; calls use routeTarget.cb
 
-	// Read by every pick; written rarely (a 429, a refusal, a hint).
-	blockedUntil atomic.Int64 // unix ns: cooling down after a 429, or its breaker refused
-	lowReqUntil  atomic.Int64 // unix ns: the upstream said it has (almost) no requests left
-	tokUntil     atomic.Int64 // unix ns until which tokLeft holds
-	tokLeft      atomic.Int64 // tokens the upstream said it has left
+	// Read by every pick; written rarely (a hint). A target's cooldown is
+	// its breaker's (CircuitBreaker.Ready), not kept here.
+	lowReqUntil atomic.Int64 // unix ns: the upstream said it has (almost) no requests left
+	tokUntil    atomic.Int64 // unix ns until which tokLeft holds
+	tokLeft     atomic.Int64 // tokens the upstream said it has left
 
 	_ [64]byte // keep the counters below off the cache line picks read
 
@@ -38,12 +39,9 @@ const (
 	ineligible = 2 // must not serve this pick
 )
 
-// status returns the target's eligibility at now (unix ns) for a call that
-// may use est tokens.
+// status returns the target's eligibility by its rate-limit hints at now
+// (unix ns), for a call that may use est tokens.
 func (s *targetState) status(now, est int64) uint8 {
-	if s.blockedUntil.Load() > now {
-		return ineligible
-	}
 	if s.lowReqUntil.Load() > now {
 		return saturated
 	}
@@ -51,17 +49,6 @@ func (s *targetState) status(now, est int64) uint8 {
 		return saturated
 	}
 	return eligible
-}
-
-// block keeps the target out of picks until until (unix ns), extending a
-// block already in force but never shortening it.
-func (s *targetState) block(until int64) {
-	for {
-		cur := s.blockedUntil.Load()
-		if cur >= until || s.blockedUntil.CompareAndSwap(cur, until) {
-			return
-		}
-	}
 }
 
 // ewmaAlpha weighs a new sample in the latency and error averages: about the

@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 
@@ -35,13 +34,16 @@ func main() {
 
 func run(ctx context.Context, w io.Writer) error {
 	models := []string{"gpt-4o-mini"}
-	primary := gatewaytest.NewSim("primary", gatewaytest.SimConfig{Models: models, Seed: 3,
+	primary := gatewaytest.MustNewSim("primary", gatewaytest.SimConfig{Models: models, Seed: 3,
 		Reply: "Hi! The primary answered.", CompletionTokens: 4,
 		Faults: gatewaytest.Faults{ErrorRate: 0.5, ErrorStatuses: []int{503}}}) // fails half the calls
-	backup := gatewaytest.NewSim("backup", gatewaytest.SimConfig{Models: models,
+	backup := gatewaytest.MustNewSim("backup", gatewaytest.SimConfig{Models: models,
 		Reply: "Hi! The backup answered.", CompletionTokens: 4})
 
-	budget := breaker.NewBudget(breaker.BudgetConfig{}) // one budget for retries and fallbacks
+	budget, err := breaker.NewBudget(breaker.BudgetConfig{}) // one budget for retries and fallbacks
+	if err != nil {
+		return err
+	}
 	rtr, err := router.New("llm", []router.Target{
 		{Provider: primary, Weight: 1},
 		{Provider: backup, Weight: 1, Tier: 1}, // only when the primary cannot serve
@@ -49,10 +51,17 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	chain := gateway.Chain(rtr, captureCall, breaker.Retry(breaker.RetryConfig{Budget: budget}))
+	retry, err := breaker.Retry(breaker.RetryConfig{Budget: budget})
+	if err != nil {
+		return err
+	}
+	// The observer hands each finished Call back: its attempts, who served
+	// it, its usage. It runs once per call, after the usage is recorded.
+	calls := make(chan *gateway.Call, 1)
+	observe := gateway.WithObserver(func(c *gateway.Call) { calls <- c })
 
 	client := openai.NewClient(
-		option.WithHTTPClient(gateway.NewClient(chain)),
+		option.WithHTTPClient(gateway.NewClient(gateway.Chain(rtr, retry), observe)),
 		option.WithBaseURL("http://gateway.invalid/v1"), // never dialled: the chain answers
 		option.WithAPIKey("unused"),
 		option.WithMaxRetries(0), // the gateway owns retries
@@ -63,10 +72,9 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	for _, stream := range []bool{false, true} {
-		cctx, slot := withCallSlot(ctx)
 		var text string
 		if stream {
-			s := client.Chat.Completions.NewStreaming(cctx, params)
+			s := client.Chat.Completions.NewStreaming(ctx, params)
 			var b strings.Builder
 			for s.Next() {
 				if ch := s.Current().Choices; len(ch) > 0 {
@@ -79,14 +87,14 @@ func run(ctx context.Context, w io.Writer) error {
 			s.Close() // the gateway records usage when the body ends or closes
 			text = "stream: " + b.String()
 		} else {
-			c, err := client.Chat.Completions.New(cctx, params)
+			c, err := client.Chat.Completions.New(ctx, params)
 			if err != nil {
 				return err
 			}
 			text = "chat: " + c.Choices[0].Message.Content
 		}
 		fmt.Fprintln(w, text)
-		printCall(w, slot.call)
+		printCall(w, <-calls)
 	}
 	return nil
 }
@@ -101,28 +109,4 @@ func printCall(w io.Writer, c *gateway.Call) {
 	u, _ := c.Usage()
 	fmt.Fprintf(w, "  attempts [%s], served by %s (%s), usage %d prompt + %d completion tokens\n",
 		strings.Join(attempts, " "), target, model, u.PromptTokens, u.CompletionTokens)
-}
-
-// callSlot receives the *gateway.Call of one request.
-type callSlot struct{ call *gateway.Call }
-
-type callSlotKey struct{}
-
-// withCallSlot returns a context whose request's Call captureCall will put in
-// the returned slot. The entry point derives the Call's context from the
-// request's, so the slot is visible inside the chain.
-func withCallSlot(ctx context.Context) (context.Context, *callSlot) {
-	s := &callSlot{}
-	return context.WithValue(ctx, callSlotKey{}, s), s
-}
-
-// captureCall is a gateway.Middleware that hands each request's Call to the
-// slot in its context. Outermost in the chain, it sees each call once.
-func captureCall(next http.RoundTripper) http.RoundTripper {
-	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		if s, ok := req.Context().Value(callSlotKey{}).(*callSlot); ok {
-			s.call = gateway.CallFrom(req.Context())
-		}
-		return next.RoundTrip(req)
-	})
 }

@@ -13,14 +13,16 @@ import (
 // Echo is a gateway.Provider with one model, "echo", that answers a chat with
 // the last message it was sent, in the OpenAI format, streamed or not. It
 // needs an entry point (NewHandler, NewClient) in front, which parses the
-// request into the Call it reads. Echo is stateless: safe for concurrent use.
+// request into the Call it reads; what it is sent, it reads from the
+// attempt's Outbound, which is authoritative (a middleware may have edited
+// the body). Echo is stateless: safe for concurrent use.
 type Echo struct{}
 
 func (Echo) Name() string     { return "echo" }
 func (Echo) Models() []string { return []string{"echo"} }
 
 func (Echo) RoundTrip(req *http.Request) (*http.Response, error) {
-	req.Body.Close() // the entry point parsed the body once, into the Call
+	req.Body.Close() // the Outbound holds the same bytes
 	c := gateway.CallFrom(req.Context())
 	var in struct{ Messages []struct{ Content string } }
 	switch {
@@ -28,7 +30,7 @@ func (Echo) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, gateway.ErrInternal.WithMessage("echo: no gateway.Call: serve Echo through gateway.NewHandler or NewClient")
 	case c.Op == gateway.OpModels:
 		return reply(req, "application/json", `{"object":"list","data":[{"id":"echo","object":"model","owned_by":"echo"}]}`), nil
-	case c.Op != gateway.OpChat || json.Unmarshal(c.Body, &in) != nil || len(in.Messages) == 0:
+	case c.Op != gateway.OpChat || json.Unmarshal(gateway.OutboundFrom(req.Context()).Body, &in) != nil || len(in.Messages) == 0:
 		return nil, gateway.ErrBadRequest.WithMessage("echo: send a chat whose messages are text")
 	}
 	words := strings.SplitAfter(in.Messages[len(in.Messages)-1].Content, " ")

@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Attempt is one try of a call against one target, as the attempt boundary in
+// front of its Provider recorded it.
+type Attempt struct {
+	N       int    // 1-based, in the order attempts ended
+	Target  string // the provider's name (a router's target name)
+	Model   string // the model sent: the Outbound's, after every rename on the way
+	Status  int    // HTTP status, 0 when the attempt failed without a response
+	Err     string // the failure's code, if any; never holds a secret or an upstream URL
+	Start   time.Time
+	Latency time.Duration // until the Provider answered (response headers) or failed
+	TTFT    time.Duration // for a stream, until its first content event; 0 if none
+
+	delivered bool // the caller read from this attempt's response
+}
+
+// boundary is the attempt boundary: the one place an attempt is recorded, and
+// the one place a stream is held until its first content. Chain puts one in
+// front of the Provider at the bottom of a chain, the entry points in front of
+// a bare Provider, and a router in front of each of its targets' Providers;
+// what sits above it (Retry, Hedge, breakers, timeouts, any middleware) never
+// records attempts and never holds a stream.
+type boundary struct{ p Provider }
+
+// atBoundary returns rt behind an attempt boundary when it is a Provider that
+// needs one: not a Dispatcher, and not already a boundary.
+func atBoundary(rt http.RoundTripper) http.RoundTripper {
+	switch p := rt.(type) {
+	case *boundary, Dispatcher:
+		return rt
+	case Provider:
+		return &boundary{p: p}
+	}
+	return rt
+}
+
+// Name is the Provider's name.
+func (b *boundary) Name() string { return b.p.Name() }
+
+// RoundTrip sends req to the Provider and records the attempt on the Call when
+// the Provider has answered: for a 2xx stream, once its first content event
+// has arrived (the response returned replays what was held and goes on with
+// the rest, unbuffered); a stream that ends, breaks, reports an error or goes
+// over 1 MiB before it fails here, with nothing sent on. A model list is no
+// attempt at a model and is not recorded.
+func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	c := CallFrom(ctx)
+	if c == nil {
+		closeRequestBody(req)
+		return nil, errNoCall
+	}
+	if c.Op == OpModels {
+		return send(b.p, req)
+	}
+	model := OutboundFrom(ctx).Model
+	start := c.clock.Now()
+	resp, err := send(b.p, req)
+	headers := c.clock.Now()
+	var ttft time.Duration
+	if err == nil {
+		resp.Header.Del(errorHeader) // an upstream gateway's mark is not ours
+		if c.Stream && isEventStream(resp) {
+			if resp, err = holdFirstContent(ctx, resp); err == nil {
+				ttft = c.clock.Now().Sub(start)
+			}
+		}
+	}
+	a := Attempt{Target: b.p.Name(), Model: model, Start: start, Latency: headers.Sub(start), TTFT: ttft}
+	switch {
+	case err != nil:
+		a.Err = attemptError(ctx, err)
+	case ctx.Err() != nil:
+		// An answer that came after the attempt was given up (a lost hedge,
+		// a timeout): it reaches nobody, so it is no success.
+		a.Status = resp.StatusCode
+		a.Err = attemptError(ctx, ctx.Err())
+	default:
+		a.Status = resp.StatusCode
+	}
+	n := c.recordAttempt(a)
+	if err == nil && resp.StatusCode/100 == 2 {
+		body := &attemptBody{}
+		if n == 1 {
+			body = &c.firstBody
+		}
+		*body = attemptBody{ReadCloser: resp.Body, call: c, n: n}
+		resp.Body = body
+	}
+	return resp, err
+}
+
+// send calls rt and enforces the RoundTripper contract on its answer: never a
+// response and an error together, never a nil body.
+func send(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		if resp != nil && resp.Body != nil { // a RoundTripper broke its contract; don't leak
+			resp.Body.Close()
+		}
+		return nil, err
+	}
+	if resp == nil {
+		return nil, ErrInternal.WithMessage("gateway: a RoundTripper returned neither a response nor an error")
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+// attemptError is the code recorded for a failed attempt: the reason its
+// context ended when it did (a timeout's, a lost hedge's, the caller's
+// cancellation), else the error's.
+func attemptError(ctx context.Context, err error) string {
+	if ctx.Err() != nil {
+		return ErrorFor(context.Cause(ctx)).Code
+	}
+	return ErrorFor(err).Code
+}
+
+// isEventStream reports whether resp is a 2xx event stream (or a 2xx answer
+// with no content type, to a streaming call).
+func isEventStream(resp *http.Response) bool {
+	if resp.StatusCode/100 != 2 || resp.Body == http.NoBody {
+		return false
+	}
+	ct := resp.Header.Get("Content-Type")
+	return ct == "" || hasPrefixFold(ct, "text/event-stream")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// attemptBody marks its attempt as the one delivered to the caller at the
+// first read that returns data or the end.
+type attemptBody struct {
+	io.ReadCloser
+	call *Call
+	n    int
+	read bool
+}
+
+func (b *attemptBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if !b.read && (n > 0 || err == io.EOF) {
+		b.read = true
+		b.call.markDelivered(b.n)
+	}
+	return n, err
+}
+
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}

@@ -1,0 +1,18 @@
+// Package hooks lets this module's packages reach the few parts of package
+// gateway that must not be public: per-call bookkeeping that billing and
+// retry budgets trust, and the registry of error codes. Package gateway sets
+// every hook in its init; they are never nil once it is imported, which any
+// package that uses them does.
+package hooks
+
+// CallOnce reports whether key is claimed for the first time on call, a
+// *gateway.Call. Layers that share per-call work (a retry budget credited by
+// Retry, Hedge and a router) do it once per call with it. key must be
+// comparable.
+var CallOnce func(call any, key any) bool
+
+// NewSentinel defines and registers a new kind of *gateway.Error, for the
+// subpackages' own refusals (an open circuit, a rate limit), returned as an
+// error holding a *gateway.Error. It panics if code is already registered:
+// call it at package level.
+var NewSentinel func(status int, typ, code, msg string) error

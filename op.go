@@ -1,0 +1,43 @@
+package gateway
+
+// Op is the operation a call asks for, named by the request path.
+type Op uint8
+
+// The operations the gateway understands.
+const (
+	OpUnknown    Op = iota
+	OpChat          // POST /v1/chat/completions
+	OpCompletion    // POST /v1/completions
+	OpEmbedding     // POST /v1/embeddings
+	OpModels        // GET /v1/models
+)
+
+var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models"}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return "unknown"
+}
+
+// opFromPath names the operation of a request path. It matches on the suffix,
+// so "/v1/chat/completions", "/openai/v1/chat/completions" and an SDK base URL
+// with a prefix all map to OpChat.
+func opFromPath(path string) Op {
+	switch {
+	case hasSuffix(path, "/chat/completions"):
+		return OpChat
+	case hasSuffix(path, "/completions"):
+		return OpCompletion
+	case hasSuffix(path, "/embeddings"):
+		return OpEmbedding
+	case hasSuffix(path, "/models"):
+		return OpModels
+	}
+	return OpUnknown
+}
+
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+}
