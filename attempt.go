@@ -88,9 +88,11 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	n := c.recordAttempt(a)
 	if err == nil && resp.StatusCode/100 == 2 {
-		body := &attemptBody{}
+		var body *attemptBody
 		if n == 1 {
-			body = &c.firstBody
+			body = &c.firstBody // most calls: no allocation
+		} else {
+			body = new(attemptBody)
 		}
 		*body = attemptBody{ReadCloser: resp.Body, call: c, n: n}
 		resp.Body = body

@@ -6,18 +6,6 @@ import (
 	"time"
 )
 
-// Caller says who is calling. It is set by authentication (in server mode) or
-// by the application (in client mode, with WithCaller) and never holds a
-// secret: KeyID names a key, it is not the key.
-type Caller struct {
-	KeyID    string
-	Tenant   string
-	Priority int
-	// Models the caller may use; empty means any. Checked on the model
-	// actually dispatched, not only the one asked.
-	Models []string
-}
-
 // Usage is what a call consumed.
 type Usage struct {
 	PromptTokens     int  `json:"prompt_tokens"`
@@ -47,8 +35,6 @@ type Call struct {
 	Start        time.Time
 	Caller       Caller
 
-	body  []byte // the caller's body, never modified
-	spans bodySpans
 	first Outbound // what the first attempt sends; see OutboundFrom
 	clock Clock
 	lim   *Limits
@@ -59,7 +45,7 @@ type Call struct {
 	attemptBuf [1]Attempt
 	usage      Usage
 	usageSet   bool
-	claimed    [4]any
+	claimed    [2]any // most calls claim one budget
 	claimedN   int
 	claimedX   []any
 	ended      bool
@@ -74,7 +60,6 @@ type Call struct {
 	tap       usageTap
 	reader    bodyReader
 	firstBody attemptBody
-	endBody   endBody
 }
 
 // Attempts returns a copy of the attempts recorded so far, in the order they
@@ -124,8 +109,9 @@ func (c *Call) Usage() (Usage, bool) {
 // Result reports how the call ended for its caller, once it has (0 and nil
 // before): the status it was answered with (the response's, the status of the
 // error it got, or 499 when the caller went away first) and, when it failed,
-// why (the error it was refused or failed with, or the read error that cut its
-// response body). An upstream's error response is a status, not an error.
+// why: the *Error it was refused or failed with (ErrorFor of the failure, or
+// of the read error that cut its response body), whose cause errors.Unwrap
+// reaches. An upstream's error response is a status, not an error.
 func (c *Call) Result() (status int, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -33,18 +33,26 @@ type parsed struct {
 // Errors derive from ErrBadRequest.
 func parseCall(op Op, body []byte, lim Limits) (parsed, error) {
 	var out parsed
+	err := parseInto(&out, op, body, lim)
+	return out, err
+}
+
+// parseInto is parseCall into out, for a caller that keeps out on the heap
+// already (the entry point, in the Call's own allocation).
+func parseInto(out *parsed, op Op, body []byte, lim Limits) error {
 	if op == OpModels || op == OpUnknown {
-		return out, nil
+		return nil
 	}
 	lim = lim.withDefaults()
 	if len(body) == 0 {
-		return out, badRequest("gateway: request body is empty")
+		return badRequest("gateway: request body is empty")
 	}
-	p := callParser{s: jsonScanner{b: body, maxDepth: lim.MaxDepth}, c: &out, op: op, lim: lim}
+	p := callParser{s: jsonScanner{b: body, maxDepth: lim.MaxDepth}, c: out, op: op, lim: lim}
 	if err := p.parse(); err != nil {
-		return parsed{}, err
+		*out = parsed{}
+		return err
 	}
-	return out, nil
+	return nil
 }
 
 type callParser struct {

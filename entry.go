@@ -23,13 +23,19 @@ func newEntry(rt http.RoundTripper, opts []Option) *entry {
 
 // begin parses body into a Call bound to a context derived from parent.
 func (e *entry) begin(parent context.Context, op Op, body []byte) (*Call, context.Context, error) {
-	p, err := parseCall(op, body, e.cfg.limits)
-	if err != nil {
+	// The Call and its parse share one allocation.
+	ca := new(struct {
+		Call
+		p parsed
+	})
+	p := &ca.p
+	if err := parseInto(p, op, body, e.cfg.limits); err != nil {
 		return nil, nil, err
 	}
-	c := &Call{Op: op, Model: p.Model, Stream: p.Stream, IncludeUsage: p.IncludeUsage,
+	c := &ca.Call
+	*c = Call{Op: op, Model: p.Model, Stream: p.Stream, IncludeUsage: p.IncludeUsage,
 		MaxTokens: p.MaxTokens, PromptTokens: p.PromptTokens,
-		body: body, spans: p.spans, clock: e.cfg.clock, lim: &e.cfg.limits, observers: e.cfg.observers}
+		clock: e.cfg.clock, lim: &e.cfg.limits, observers: e.cfg.observers}
 	c.newID()
 	c.Start = e.cfg.clock.Now()
 	if caller, ok := parent.Value(callerKey{}).(Caller); ok {
@@ -39,6 +45,7 @@ func (e *entry) begin(parent context.Context, op Op, body []byte) (*Call, contex
 	if c.Stream && !c.IncludeUsage {
 		// Every stream reports usage, so that every call is metered; the
 		// tap removes the usage chunk the caller did not ask for.
+		var err error
 		if c.first, err = c.first.withIncludeUsage(); err != nil {
 			return nil, nil, err
 		}
@@ -90,8 +97,7 @@ func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 		c.tap.init(c, resp.Body, resp.StatusCode, c.Stream, e.cfg.maxEventBytes)
 		resp.Body = &c.tap
 	} else {
-		c.endBody = endBody{ReadCloser: resp.Body, call: c, status: resp.StatusCode}
-		resp.Body = &c.endBody
+		resp.Body = &endBody{ReadCloser: resp.Body, call: c, status: resp.StatusCode} // rare: error statuses, model lists
 	}
 	return resp, nil
 }
@@ -105,6 +111,9 @@ func (c *Call) endResponse(status int, err error) {
 	c.mu.Unlock()
 	if gone || errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
 		status, err = ErrClientClosed.Status, ErrClientClosed.withCause(err)
+	}
+	if err != nil {
+		err = ErrorFor(err) // what the caller was told; the cause stays reachable
 	}
 	c.end(status, err)
 }
@@ -145,12 +154,4 @@ func (b *endBody) finish(err error) {
 		err = nil
 	}
 	b.call.endResponse(b.status, err)
-}
-
-type callerKey struct{}
-
-// WithCaller returns a copy of ctx that tells the entry point who is calling,
-// for client mode, where no authentication middleware sets the Call's Caller.
-func WithCaller(ctx context.Context, c Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
 }

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,9 +14,93 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
 	"github.com/llmgate/gateway/router"
 )
+
+// The package's sample: a chain of a logging middleware and Retry over a
+// simulated provider, for an SDK in client mode and served in server mode.
+func Example() {
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Reply: "Hello from the gateway", CompletionTokens: 4})
+	logCalls := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			c := gateway.CallFrom(req.Context())
+			fmt.Println(c.Op, "call", c.ID != "")
+			return next.RoundTrip(req)
+		})
+	}
+	retry, err := breaker.Retry(breaker.RetryConfig{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rt := gateway.Chain(sim, logCalls, retry) // logCalls(retry(boundary(sim)))
+
+	client := openai.NewClient(
+		option.WithHTTPClient(gateway.NewClient(rt)),
+		option.WithBaseURL("http://gateway.invalid/v1"), // never dialled: the chain answers
+		option.WithAPIKey("unused"),
+		option.WithMaxRetries(0), // the chain owns retries
+	)
+	resp, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model:    "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.Choices[0].Message.Content)
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", gateway.NewHandler(rt))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	r, err := http.Get(srv.URL + "/v1/models")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r.Body.Close()
+	fmt.Println(r.StatusCode)
+	// Output:
+	// chat call true
+	// Hello from the gateway
+	// models call true
+	// 200
+}
+
+// A guard edits what every attempt sends with WithBody; the Call still
+// describes what the caller asked.
+func ExampleWithBody() {
+	capLength := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			body := gateway.OutboundFrom(req.Context()).Body
+			edited := bytes.Replace(body, []byte(`"max_tokens":64`), []byte(`"max_tokens":8`), 1)
+			out, err := gateway.WithBody(req, edited)
+			if err != nil {
+				return nil, err
+			}
+			return next.RoundTrip(out)
+		})
+	}
+	upstream := gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		fmt.Println("sent:", string(gateway.OutboundFrom(req.Context()).Body))
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"choices":[]}`)), Request: req}, nil
+	})
+	client := gateway.NewClient(gateway.Chain(upstream, capLength))
+	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","max_tokens":64,"messages":[]}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	// Output:
+	// sent: {"model":"m","max_tokens":8,"messages":[]}
+}
 
 // An SDK's client gets the chain by its *http.Client; the chain owns retries,
 // so the SDK's own are turned off.

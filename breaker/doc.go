@@ -13,15 +13,16 @@
 //	      per target: CircuitBreaker, Bulkhead, Timeouts
 //	        Provider
 //
-// Over a single provider:
+// Over a single provider (Example is this sample, runnable):
 //
-//	cb := breaker.NewCircuitBreaker("openai", breaker.Config{})
-//	rt := gateway.Chain(openai,
-//		breaker.Retry(breaker.RetryConfig{}),
-//		cb.Middleware(),
-//		breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 20 * time.Second}),
-//	)
+//	cb, err := breaker.NewCircuitBreaker("sim", breaker.Config{})
+//	retry, err := breaker.Retry(breaker.RetryConfig{})
+//	timeouts, err := breaker.Timeouts(breaker.TimeoutConfig{FirstToken: 20 * time.Second})
+//	rt := gateway.Chain(sim, retry, cb.Middleware(), timeouts)
 //	client := gateway.NewClient(rt) // openai-go: option.WithHTTPClient(client), option.WithMaxRetries(0)
+//
+// Every constructor returns an error for an invalid configuration (each
+// Config has Validate); only a nil next panics.
 //
 // Classify is the one table that decides what an outcome means: success,
 // retryable, fatal (400, 401, 403, 404, 413, 422…), rate limited (429),
@@ -46,12 +47,19 @@
 // recording a result, and admits more than HalfOpenProbes probes as earlier
 // ones finish. BenchmarkBreakerVsFailsafe measures the two side by side.
 //
-// Streams: Retry, Hedge, Timeouts and the router hold a 2xx event stream
-// back until its first content event (AwaitFirstContent). A stream that
-// fails or stalls before it is retried, or moved to another target, with
-// nothing sent to the caller; after it, nothing is ever retried and a
-// failure reaches the caller as a read error (in server mode, a terminal SSE
-// error event).
+// Attempts and streams are not this package's: the attempt boundary in
+// front of each Provider (gateway.Chain) records every attempt and holds a
+// 2xx event stream until its first content event. Retry and Hedge repeat the
+// chain below them and never record; a stream that fails or stalls before its
+// first content reaches them as a failed round trip, so it is retried, or
+// moved to another target, with nothing sent to the caller; after it, nothing
+// is ever retried and a failure reaches the caller as a read error (in server
+// mode, a terminal SSE error event).
+//
+// The CircuitBreaker is the one store of a target's cooldown: a 429 or 503
+// with a Retry-After, or a 429 without one, makes it refuse calls for that
+// long (ErrCoolingDown), and Config.MaxRetryAfter is the one ceiling on a
+// Retry-After. A router reads it through Ready.
 //
 // Everything reads time from an injectable gateway.Clock, with one
 // documented exception: failsafe-go's adaptive limiter measures call

@@ -1,10 +1,27 @@
-// Package gatewaytest provides what tests of code built on the gateway
-// need, as net/http/httptest does for net/http: an OpenAI-compatible
-// upstream on a real socket that injects the faults only a socket can
-// (Server), and a fake clock (Clock).
+// Package gatewaytest provides the test doubles that code built on the
+// gateway needs, as net/http/httptest does for net/http: an in-process
+// simulated model (Sim), an OpenAI-compatible upstream on a real socket that
+// injects the faults only a socket can (Server), and a fake clock (Clock).
 //
-// Server serves any gateway.Provider, usually a gatewaytest.Sim, so a provider
-// adapter, an SDK or a whole gateway can be pointed at it:
+// Sim answers chat, completion, embedding and model-list calls as an
+// OpenAI-compatible server would: deterministic replies, usage reports,
+// latency and token pacing on an injectable clock, and faults drawn from a
+// seeded PRNG (error statuses with Retry-After, hangs, connection resets,
+// stalled and cut streams). It is the provider of the gateway's own tests and
+// benchmarks and of the main job's embedded default (ExampleNewSim):
+//
+//	sim, err := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{
+//		Models: []string{"gpt-4o-mini"},
+//		Faults: gatewaytest.Faults{ErrorRate: 0.05, ErrorStatuses: []int{429, 503}},
+//		Seed:   1,
+//	})
+//	client := gateway.NewClient(sim) // an *http.Client for any OpenAI SDK
+//
+// Sim.SetFaults changes the faults at run time, to kill and revive a provider
+// in the middle of a test; Sim.Requests counts the calls it received.
+//
+// Server serves any gateway.Provider, usually a Sim, so a provider
+// adapter, an SDK or a whole gateway can be pointed at it (ExampleNewServer):
 //
 //	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 //	defer s.Close()
@@ -18,10 +35,10 @@
 //
 // Clock moves only when a test says so; pass it to every component's
 // Clock option and use BlockUntil before Advance to know that a goroutine
-// is waiting on it:
+// is waiting on it (ExampleClock):
 //
 //	clk := gatewaytest.NewClock(time.Unix(0, 0))
-//	go func() { gateway.Sleep(ctx, clk, time.Second) }()
+//	go func() { fire, _ := clk.NewTimer(time.Second); <-fire }()
 //	clk.BlockUntil(1)
 //	clk.Advance(time.Second)
 package gatewaytest

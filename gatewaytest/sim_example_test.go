@@ -11,10 +11,13 @@ import (
 )
 
 func ExampleNewSim() {
-	sim := gatewaytest.MustNewSim("sim-a", gatewaytest.SimConfig{
+	sim, err := gatewaytest.NewSim("sim-a", gatewaytest.SimConfig{
 		Models:           []string{"gpt-4o-mini"},
 		CompletionTokens: 6,
 	})
+	if err != nil {
+		panic(err)
+	}
 	client := gateway.NewClient(sim) // what an OpenAI SDK would be given
 
 	resp, err := client.Post("http://sim.invalid/v1/chat/completions", "application/json",
