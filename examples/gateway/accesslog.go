@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -11,63 +10,34 @@ import (
 	"github.com/llmgate/gateway"
 )
 
-// callSlot is where captureCall leaves a request's Call for the access log.
-// The Handler derives the Call's context from the inbound request's, so a
-// slot put in the inbound context is visible to the chain.
-type callSlot struct{ call *gateway.Call }
-
-type callSlotKey struct{}
-
-// captureCall is a gateway.Middleware: it puts the request's Call in the
-// slot accessLog left in the context. Outermost in the chain, it sees each
-// call once, whatever Retry and the router do inside.
-func captureCall(next http.RoundTripper) http.RoundTripper {
-	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		if s, ok := req.Context().Value(callSlotKey{}).(*callSlot); ok {
-			s.call = gateway.CallFrom(req.Context())
+// accessLogger returns the observer (gateway.WithObserver) that logs each
+// call in one line once it has ended: every request the gateway's handler
+// receives, refusals before parsing included. The line holds the call's id,
+// operation, status and duration (from the call's start to its end) and,
+// for a model call, the model, whether it streamed, who served it, each
+// attempt (target:status) and the usage, then the error's code when it
+// failed. It never holds a header or a body, so never a key.
+func accessLogger(logger *slog.Logger) func(*gateway.Call) {
+	return func(c *gateway.Call) {
+		status, err := c.Result()
+		attrs := make([]slog.Attr, 0, 14)
+		attrs = append(attrs, slog.String("id", c.ID), slog.String("op", c.Op.String()),
+			slog.Int("status", status), slog.Duration("dur", time.Since(c.Start)))
+		if c.Model != "" {
+			target, model := c.Served()
+			attrs = append(attrs, slog.String("model", c.Model), slog.Bool("stream", c.Stream),
+				slog.String("served_by", target), slog.String("served_model", model),
+				slog.String("attempts", attemptsText(c.Attempts())))
 		}
-		return next.RoundTrip(req)
-	})
-}
-
-// accessLog logs one line per request once it has been answered: status,
-// duration and, for model calls, the model, who served it, each attempt
-// (target:status) and the usage. It logs no header and no body, so no key.
-func accessLog(next http.Handler, logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		slot := &callSlot{}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		defer func() {
-			p := recover()
-			logRequest(logger, r, sw.status, time.Since(start), slot.call, p != nil)
-			if p != nil {
-				panic(p) // http.ErrAbortHandler: the handler cut a broken response
-			}
-		}()
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), callSlotKey{}, slot)))
-	})
-}
-
-func logRequest(logger *slog.Logger, r *http.Request, status int, dur time.Duration, c *gateway.Call, aborted bool) {
-	attrs := []slog.Attr{
-		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", status), slog.Duration("dur", dur),
-	}
-	if aborted {
-		attrs = append(attrs, slog.Bool("aborted", true))
-	}
-	if c != nil {
-		target, model := c.Served()
-		attrs = append(attrs, slog.String("id", c.ID), slog.String("model", c.Model),
-			slog.Bool("stream", c.Stream), slog.String("served_by", target), slog.String("served_model", model),
-			slog.String("attempts", attemptsText(c.Attempts())))
 		if u, ok := c.Usage(); ok {
 			attrs = append(attrs, slog.Int("prompt_tokens", u.PromptTokens),
 				slog.Int("completion_tokens", u.CompletionTokens), slog.Bool("estimated", u.Estimated))
 		}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", gateway.ErrorFor(err).Code))
+		}
+		logger.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 	}
-	logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
 // attemptsText is "sim-b:503 sim-a:200": each attempt's target and status,
@@ -88,18 +58,3 @@ func attemptsText(as []gateway.Attempt) string {
 	}
 	return b.String()
 }
-
-// statusWriter records the status of a response. Unwrap lets
-// http.ResponseController reach the underlying writer to flush streams and
-// set write deadlines.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -13,6 +13,9 @@ import (
 	"github.com/llmgate/gateway/router"
 )
 
+// routerName names the router in its errors.
+const routerName = "llmgate"
+
 // app is a built gateway: the handler to serve, and what to release when
 // the server has stopped.
 type app struct {
@@ -31,168 +34,132 @@ func (a *app) Close() {
 	}
 }
 
-// build turns a validated config into the gateway, in the design's default
-// order (outermost first):
+// build checks a parsed config and turns it into the gateway, in the
+// design's default order (outermost first):
 //
-//	gateway.NewHandler        parse the call once; errors as OpenAI JSON
-//	  captureCall             hands the Call to the access log
+//	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
 //	  breaker.Retry           backoff, Retry-After, deadline, shared budget
-//	    router.Router       tiers, weights, cooldowns, fallback
-//	      per target: CircuitBreaker, Timeouts
+//	    router.Router         tiers, weights, fallback
+//	      per target: CircuitBreaker (429 cooldowns), Timeouts
 //	        Provider          openai, azure or sim
 //
 // One retry budget is shared by Retry and the router, so retries and
 // fallbacks together stay near (1+ratio) attempts per call when everything
-// fails. Errors are configErrors naming the key at fault.
-func build(cfg *config, logger *slog.Logger) (_ *app, err error) {
-	src := &cfg.src
+// fails. Every section is checked, whatever the others hold, and every
+// mistake is reported at once: a configError at its key for each (see
+// checker).
+func build(cfg *config, logger *slog.Logger) (*app, error) {
+	c := &checker{src: &cfg.src}
 	a := &app{}
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
-	var budget *breaker.Budget
-	err = guard(src, "router.budget", func() error {
-		// The router's own floor (not breaker's 3), since the router shares
-		// this budget: a cold gateway survives a target dying.
-		b := cfg.Router.Budget
-		budget = breaker.NewBudget(breaker.BudgetConfig{Ratio: b.Ratio,
-			MinRetries: cmp.Or(b.MinRetries, router.DefaultRouterMinRetries), Window: b.Window})
-		return nil
-	})
-	if err != nil {
+	c.top(cfg)
+	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
+	c.lib("router.budget", err)
+	byName := a.newProviders(c, cfg.Providers)
+	timeouts, err := breaker.Timeouts(c.timeoutConfig(cfg.Timeouts))
+	c.lib("timeouts", err)
+	targets := newTargets(c, cfg, byName, timeouts)
+	rc := c.routerConfig(&cfg.Router, budget)
+	c.lib("router", rc.Validate())
+	retry, err := breaker.Retry(c.retryConfig(cfg.Retry, budget))
+	c.lib("retry", err)
+	limits := c.limits(cfg.Limits)
+	c.lib("limits", limits.Validate())
+	if err := c.err(); err != nil {
+		a.Close()
 		return nil, err
 	}
-	byName := map[string]gateway.Provider{}
-	for i := range cfg.Providers {
-		var p gateway.Provider
-		err = guard(src, fmt.Sprintf("providers[%d]", i), func() (err error) {
-			p, err = newProvider(&cfg.Providers[i])
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		a.providers = append(a.providers, p)
-		byName[cfg.Providers[i].Name] = p
+	if a.router, err = router.New(routerName, targets, rc); err != nil {
+		a.Close()
+		return nil, c.src.errorf("router", "%v", err)
 	}
-	var timeouts gateway.Middleware
-	err = guard(src, "timeouts", func() error {
-		t := cfg.Timeouts
-		timeouts = breaker.Timeouts(breaker.TimeoutConfig{Header: t.Header, FirstToken: t.FirstToken, Idle: t.Idle, Total: t.Total})
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	targets := cfg.Router.Targets
-	if len(targets) == 0 { // every provider, weight 1, tier 0
-		for _, p := range cfg.Providers {
-			targets = append(targets, targetConf{Provider: p.Name})
-		}
-	}
-	rts := make([]router.Target, len(targets))
-	for i, t := range targets {
-		name := cmp.Or(t.Name, t.Provider)
-		weight := 1
-		if t.Weight != nil {
-			weight = *t.Weight
-		}
-		rts[i] = router.Target{Name: name, Provider: byName[t.Provider], Weight: weight, Tier: t.Tier,
-			Models: t.Models, ModelMap: t.ModelMap, Middlewares: []gateway.Middleware{timeouts}}
-		err = guard(src, fmt.Sprintf("router.targets[%d].breaker", i), func() error {
-			rts[i].Breaker = breaker.NewCircuitBreaker(name, breakerConfig(t.Breaker))
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	err = guard(src, "router", func() (err error) {
-		r := cfg.Router
-		var strategy router.Strategy
-		if err := strategy.UnmarshalText([]byte(r.Strategy)); err != nil {
-			return err
-		}
-		a.router, err = router.New("llmgate", rts, router.Config{
-			Strategy: strategy, Budget: budget, FirstTokenTimeout: r.FirstTokenTimeout,
-			Cooldown: r.Cooldown, CooldownCeiling: r.CooldownCeiling, HintFloor: r.HintFloor, DisableHints: r.DisableHints,
-		})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	var retry gateway.Middleware
-	err = guard(src, "retry", func() error {
-		r := cfg.Retry
-		retry = breaker.Retry(breaker.RetryConfig{MaxAttempts: r.MaxAttempts, BaseDelay: r.BaseDelay, MaxDelay: r.MaxDelay,
-			Deadline: r.Deadline, MaxRetryAfter: r.MaxRetryAfter, Budget: budget})
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var h http.Handler
-	err = guard(src, "limits", func() error {
-		l := cfg.Limits
-		h = gateway.NewHandler(gateway.Chain(a.router, captureCall, retry),
-			gateway.WithLimits(gateway.Limits{MaxBodyBytes: l.MaxBodyBytes, MaxDepth: l.MaxDepth, MaxMessages: l.MaxMessages, MaxTokens: l.MaxTokens}),
-			gateway.WithLogger(logger))
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
+	h := gateway.NewHandler(gateway.Chain(a.router, retry),
+		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	a.handler = accessLog(mux, logger)
+	a.handler = mux
 	return a, nil
 }
 
-// guard runs f, which calls library constructors, and turns what they
-// report (an error, or a panic, how some report an invalid config) into a
-// configError at path.
-func guard(src *source, path string, f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = src.errorf(path, "%v", r)
+// newProviders builds the providers that pass the schema's checks and
+// returns them by name (the first of a name); each mistake is reported at
+// its provider.
+func (a *app) newProviders(c *checker, ps []providerConf) map[string]gateway.Provider {
+	byName := map[string]gateway.Provider{}
+	names := map[string]bool{}
+	for i := range ps {
+		path := fmt.Sprintf("providers[%d]", i)
+		if !c.provider(path, &ps[i], names) {
+			continue
 		}
-	}()
-	if err := f(); err != nil {
-		return src.errorf(path, "%v", err)
+		p := newProvider(c, path, &ps[i])
+		if p == nil {
+			continue
+		}
+		a.providers = append(a.providers, p)
+		if _, dup := byName[ps[i].Name]; !dup {
+			byName[ps[i].Name] = p
+		}
 	}
-	return nil
+	return byName
 }
 
-func newProvider(p *providerConf) (gateway.Provider, error) {
-	if p.Type == typeSim {
-		s := p.Sim
-		if s == nil {
-			s = &simConf{}
+// newProvider builds one provider, or returns nil after reporting why it
+// cannot be built: a sim's faults at its sim.faults, the rest at path.
+func newProvider(c *checker, path string, p *providerConf) gateway.Provider {
+	if p.Type != typeSim {
+		o, err := provider.NewOpenAI(openAIConfig(p))
+		if !c.lib(path, err) {
+			return nil
 		}
-		f := s.Faults
-		return gatewaytest.NewSim(p.Name, gatewaytest.SimConfig{
-			Models: p.Models, Latency: s.Latency, TTFT: s.TTFT, TokensPerSecond: s.TokensPerSecond,
-			CompletionTokens: s.CompletionTokens, Reply: s.Reply, Seed: s.Seed,
-			Faults: gatewaytest.Faults{ErrorRate: f.ErrorRate, ErrorStatuses: f.ErrorStatuses, RetryAfter: f.RetryAfter,
-				TimeoutRate: f.TimeoutRate, ResetRate: f.ResetRate, StallRate: f.StallRate, CutRate: f.CutRate, CutAfter: f.CutAfter},
-		}), nil
+		return o
 	}
-	oc := provider.OpenAIConfig{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey, Headers: p.Headers,
-		Models: p.Models, ModelMap: p.ModelMap}
-	if p.Type == typeAzure {
-		oc.Azure = &provider.AzureConfig{APIVersion: p.Azure.APIVersion, Deployments: p.Azure.Deployments}
+	cfg := c.simConfig(path, p)
+	faultsOK := c.lib(path+".sim.faults", cfg.Faults.Validate())
+	if !faultsOK {
+		cfg.Faults = gatewaytest.Faults{} // reported; the rest is still checked
 	}
-	return provider.NewOpenAI(oc)
+	s, err := gatewaytest.NewSim(p.Name, cfg)
+	if !c.lib(path, err) || !faultsOK {
+		return nil
+	}
+	return s
 }
 
-func breakerConfig(b breakerConf) breaker.Config {
-	return breaker.Config{
-		FailureThreshold: b.FailureThreshold, FailureRateThreshold: b.FailureRateThreshold,
-		FailureThresholdWindow: b.FailureThresholdWindow, FailureThresholdPeriod: b.FailureThresholdPeriod,
-		MinCalls: b.MinCalls, Delay: b.Delay, HalfOpenProbes: b.HalfOpenProbes, SuccessThreshold: b.SuccessThreshold,
+// newTargets returns the router's targets: router.targets, or one per
+// provider (weight 1, tier 0) when there is none. Each target is checked by
+// the router on its own, so that every target's mistake is reported at its
+// key, not only the first one router.New finds.
+func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, timeouts gateway.Middleware) []router.Target {
+	known := map[string]bool{}
+	for _, p := range cfg.Providers {
+		known[p.Name] = true
 	}
+	tcs, written := cfg.Router.Targets, len(cfg.Router.Targets) > 0
+	if !written {
+		for _, p := range cfg.Providers {
+			tcs = append(tcs, targetConf{Provider: p.Name})
+		}
+	}
+	names := map[string]bool{}
+	var out []router.Target
+	for i := range tcs {
+		tc, path := &tcs[i], fmt.Sprintf("router.targets[%d]", i)
+		if written {
+			c.target(path, tc, known, names)
+		}
+		t := router.Target{Name: cmp.Or(tc.Name, tc.Provider), Provider: byName[tc.Provider],
+			Weight: cmp.Or(positive(c, path+".weight", tc.Weight), 1), Tier: tc.Tier, Models: tc.Models, ModelMap: tc.ModelMap}
+		cb, err := breaker.NewCircuitBreaker(t.Name, c.breakerConfig(path+".breaker", tc.Breaker))
+		c.lib(path+".breaker", err)
+		if t.Provider == nil { // an unknown provider, or one that failed: reported
+			continue
+		}
+		if _, err := router.New(routerName, []router.Target{t}, router.Config{}); !c.lib(path, err) {
+			continue
+		}
+		t.Breaker, t.Middlewares = cb, []gateway.Middleware{timeouts}
+		out = append(out, t)
+	}
+	return out
 }

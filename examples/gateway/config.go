@@ -77,8 +77,6 @@ type faultsConf struct {
 type routerConf struct {
 	Strategy          string        `yaml:"strategy"`
 	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
-	Cooldown          time.Duration `yaml:"cooldown"`
-	CooldownCeiling   time.Duration `yaml:"cooldown_ceiling"`
 	HintFloor         int           `yaml:"hint_floor"`
 	DisableHints      bool          `yaml:"disable_hints"`
 	Budget            budgetConf    `yaml:"budget"`
@@ -86,7 +84,8 @@ type routerConf struct {
 	Targets []targetConf `yaml:"targets"`
 }
 
-// budgetConf is the retry budget shared by the retry and the router.
+// budgetConf is the retry budget shared by the retry and the router
+// (breaker.BudgetConfig).
 type budgetConf struct {
 	Ratio      float64       `yaml:"ratio"`
 	MinRetries int           `yaml:"min_retries"`
@@ -96,7 +95,7 @@ type budgetConf struct {
 type targetConf struct {
 	Provider string            `yaml:"provider"`
 	Name     string            `yaml:"name"`   // default: the provider's name
-	Weight   *int              `yaml:"weight"` // default 1; 0 is an error
+	Weight   int               `yaml:"weight"` // default 1
 	Tier     int               `yaml:"tier"`
 	Models   []string          `yaml:"models"`
 	ModelMap map[string]string `yaml:"model_map"`
@@ -113,15 +112,16 @@ type breakerConf struct {
 	Delay                  time.Duration `yaml:"delay"`
 	HalfOpenProbes         int           `yaml:"half_open_probes"`
 	SuccessThreshold       int           `yaml:"success_threshold"`
+	Cooldown               time.Duration `yaml:"cooldown"`        // after a 429 without Retry-After
+	MaxRetryAfter          time.Duration `yaml:"max_retry_after"` // the ceiling on a Retry-After cooldown
 }
 
 // retryConf configures breaker.Retry, outside the router.
 type retryConf struct {
-	MaxAttempts   int           `yaml:"max_attempts"`
-	BaseDelay     time.Duration `yaml:"base_delay"`
-	MaxDelay      time.Duration `yaml:"max_delay"`
-	Deadline      time.Duration `yaml:"deadline"`
-	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
+	MaxAttempts int           `yaml:"max_attempts"`
+	BaseDelay   time.Duration `yaml:"base_delay"`
+	MaxDelay    time.Duration `yaml:"max_delay"`
+	Deadline    time.Duration `yaml:"deadline"`
 }
 
 // timeoutsConf configures breaker.Timeouts, applied to every target.

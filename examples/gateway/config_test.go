@@ -19,6 +19,20 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
+// checkConfig parses and builds a configuration written in t.yaml, as
+// -check does, and returns what is wrong with it.
+func checkConfig(yaml string, e env) error {
+	cfg, err := parseConfig("t.yaml", []byte(yaml), e.lookup)
+	if err != nil {
+		return err
+	}
+	a, err := build(cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		a.Close()
+	}
+	return err
+}
+
 // env is a fake environment for parseConfig.
 type env map[string]string
 
@@ -30,7 +44,8 @@ providers:
     type: sim
 `
 
-// Each mistake is reported with the file, the line and the key's path.
+// Each mistake is reported with the file, the line and the key's path, and
+// never echoes a value that may be a secret.
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, want string
@@ -53,9 +68,11 @@ func TestConfigErrors(t *testing.T) {
 		{"bad listen", "listen: localhost\n" + okProviders, "t.yaml:1: listen: want host:port"},
 		{"missing base_url", "providers:\n  - name: a\n    type: openai\n    api_key: sk-1\n", "t.yaml:2: providers[0].base_url: is required"},
 		{"relative base_url", "providers:\n  - name: a\n    type: openai\n    base_url: api.openai.com/v1\n",
-			"t.yaml:4: providers[0].base_url: must be an absolute http or https URL"},
-		{"key in base_url", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1?key=k\n",
-			"t.yaml:4: providers[0].base_url: must not hold userinfo or a query"},
+			"t.yaml:2: providers[0]: provider: a: BaseURL must be an absolute http or https URL"},
+		{"key in base_url", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1?key=${KEY}\n",
+			"t.yaml:2: providers[0]: provider: a: BaseURL must not hold a query"},
+		{"header the provider sets", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1\n    headers: {Authorization: $KEY}\n",
+			"t.yaml:2: providers[0]: provider: a: Headers: Authorization is set by the provider"},
 		{"missing name", "providers:\n  - type: sim\n", "t.yaml:2: providers[0].name: is required"},
 		{"missing type", "providers:\n  - name: a\n", "t.yaml:2: providers[0].type: is required: openai, azure or sim"},
 		{"unknown type", "providers:\n  - name: a\n    type: anthropic\n", `t.yaml:3: providers[0].type: unknown type "anthropic"`},
@@ -68,29 +85,49 @@ func TestConfigErrors(t *testing.T) {
 		{"sim options on openai", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1\n    sim: {seed: 1}\n",
 			"t.yaml:5: providers[0].sim: only a provider of type sim takes sim options"},
 		{"fault rate", "providers:\n  - name: a\n    type: sim\n    sim:\n      faults: {error_rate: 1.5}\n",
-			"t.yaml:5: providers[0].sim.faults.error_rate: must be in [0, 1]"},
+			"t.yaml:5: providers[0].sim.faults: gatewaytest: sim fault ErrorRate 1.5 outside [0,1]"},
 		{"fault status", "providers:\n  - name: a\n    type: sim\n    sim:\n      faults:\n        error_statuses: [503, 200]\n",
-			"t.yaml:6: providers[0].sim.faults.error_statuses[1]: status 200 is not in 400..599"},
-		{"negative latency", "providers:\n  - name: a\n    type: sim\n    sim: {latency: -1s}\n", "t.yaml:4: providers[0].sim.latency: must not be negative"},
-		{"empty model", "providers:\n  - name: a\n    type: sim\n    models: [m, \"\"]\n", "t.yaml:4: providers[0].models[1]: empty model name"},
+			"t.yaml:5: providers[0].sim.faults: gatewaytest: sim error status 200 outside 400–599"},
+		{"negative latency", "providers:\n  - name: a\n    type: sim\n    sim: {latency: -1s}\n", "t.yaml:2: providers[0]: gatewaytest: negative sim latency"},
+		{"zero completion tokens", "providers:\n  - name: a\n    type: sim\n    sim: {completion_tokens: 0}\n",
+			"t.yaml:4: providers[0].sim.completion_tokens: must be positive"},
+		{"empty model", "providers:\n  - name: a\n    type: sim\n    models: [m, \"\"]\n", "t.yaml:2: providers[0]: gatewaytest: empty model name in sim"},
+		{"empty model of openai", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1\n    models: [\"\"]\n",
+			"t.yaml:2: providers[0]: provider: a: Models holds an empty name"},
 		{"unknown provider in target", okProviders + "router:\n  targets:\n    - provider: b\n",
 			`t.yaml:7: router.targets[0].provider: unknown provider "b"`},
 		{"target without provider", okProviders + "router:\n  targets:\n    - weight: 2\n", "t.yaml:7: router.targets[0].provider: is required"},
-		{"zero weight", okProviders + "router:\n  targets:\n    - provider: a\n      weight: 0\n", "t.yaml:8: router.targets[0].weight: must be in 1..1000000"},
-		{"negative tier", okProviders + "router:\n  targets:\n    - provider: a\n      tier: -1\n", "t.yaml:8: router.targets[0].tier: must not be negative"},
+		{"zero weight", okProviders + "router:\n  targets:\n    - provider: a\n      weight: 0\n",
+			"t.yaml:8: router.targets[0].weight: must be positive (leave it out for the default)"},
+		{"weight too large", okProviders + "router:\n  targets:\n    - provider: a\n      weight: 2000000\n",
+			`t.yaml:7: router.targets[0]: router: invalid configuration: target "a" has weight 2000000; weights must be in 1..1000000`},
+		{"negative tier", okProviders + "router:\n  targets:\n    - provider: a\n      tier: -1\n",
+			`t.yaml:7: router.targets[0]: router: invalid configuration: target "a" has negative tier -1`},
 		{"duplicate target", okProviders + "router:\n  targets:\n    - provider: a\n    - provider: a\n",
 			`t.yaml:8: router.targets[1].name: duplicate target name "a"`},
 		{"pattern as model sent", okProviders + "router:\n  targets:\n    - provider: a\n      model_map: {gpt-4: \"gpt-*\"}\n",
-			"t.yaml:8: router.targets[0].model_map.gpt-4: the model sent cannot hold '*'"},
+			`t.yaml:7: router.targets[0]: router: invalid configuration: target "a" maps "gpt-4" to "gpt-*"; both must be non-empty, and the model sent cannot hold '*'`},
 		{"zero breaker threshold", okProviders + "router:\n  targets:\n    - provider: a\n      breaker:\n        failure_threshold: 0\n",
 			"t.yaml:9: router.targets[0].breaker.failure_threshold: must be positive"},
 		{"breaker successes above probes", okProviders + "router:\n  targets:\n    - provider: a\n      breaker: {half_open_probes: 2, success_threshold: 3}\n",
-			"t.yaml:8: router.targets[0].breaker.success_threshold: must not exceed half_open_probes (2)"},
-		{"unknown strategy", okProviders + "router:\n  strategy: fastest\n", `t.yaml:6: router.strategy: unknown strategy "fastest"`},
-		{"budget ratio", okProviders + "router:\n  budget:\n    ratio: 1.5\n", "t.yaml:7: router.budget.ratio: must be in (0, 1]"},
-		{"zero cooldown", okProviders + "router:\n  cooldown: 0s\n", "t.yaml:6: router.cooldown: must be positive"},
+			"t.yaml:8: router.targets[0].breaker: breaker: Config.SuccessThreshold 3 is above HalfOpenProbes 2"},
+		{"breaker rate", okProviders + "router:\n  targets:\n    - provider: a\n      breaker: {failure_rate_threshold: 1.5}\n",
+			"t.yaml:8: router.targets[0].breaker: breaker: Config.FailureRateThreshold 1.5 is not in (0, 1]"},
+		{"zero breaker cooldown", okProviders + "router:\n  targets:\n    - provider: a\n      breaker: {cooldown: 0s}\n",
+			"t.yaml:8: router.targets[0].breaker.cooldown: must be positive"},
+		{"negative breaker max_retry_after", okProviders + "router:\n  targets:\n    - provider: a\n      breaker: {max_retry_after: -1m}\n",
+			"t.yaml:8: router.targets[0].breaker.max_retry_after: must be positive"},
+		{"unknown strategy", okProviders + "router:\n  strategy: fastest\n", `t.yaml:6: router.strategy: router: unknown strategy "fastest"`},
+		{"budget ratio", okProviders + "router:\n  budget:\n    ratio: 1.5\n", "t.yaml:6: router.budget: breaker: invalid BudgetConfig: Ratio 1.5 must be in (0, 1]"},
+		{"zero budget ratio", okProviders + "router:\n  budget:\n    ratio: 0\n", "t.yaml:7: router.budget.ratio: must be positive"},
+		{"router.cooldown moved", okProviders + "router:\n  cooldown: 2s\n",
+			"t.yaml:6: router.cooldown: unknown key (moved to router.targets[].breaker.cooldown)"},
+		{"router.cooldown_ceiling moved", okProviders + "router: {cooldown_ceiling: 1m}\n",
+			"t.yaml:5: router.cooldown_ceiling: unknown key (moved to router.targets[].breaker.max_retry_after)"},
+		{"retry.max_retry_after removed", okProviders + "retry:\n  max_retry_after: 1m\n",
+			"t.yaml:6: retry.max_retry_after: unknown key (removed: a Retry-After is waited unless it passes retry.deadline"},
 		{"zero max_attempts", okProviders + "retry:\n  max_attempts: 0\n", "t.yaml:6: retry.max_attempts: must be positive (leave it out for the default)"},
-		{"max_delay below base_delay", okProviders + "retry:\n  base_delay: 2s\n  max_delay: 1s\n", "t.yaml:7: retry.max_delay: must not be less than retry.base_delay"},
+		{"max_delay below base_delay", okProviders + "retry:\n  base_delay: 2s\n  max_delay: 1s\n", "t.yaml:5: retry: breaker: invalid RetryConfig: MaxDelay 1s < BaseDelay 2s"},
 		{"negative timeout", okProviders + "timeouts:\n  idle: -5s\n", "t.yaml:6: timeouts.idle: must be positive"},
 		{"zero body limit", "limits:\n  max_body_bytes: 0\n" + okProviders, "t.yaml:2: limits.max_body_bytes: must be positive"},
 		{"unset variable", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1\n    api_key: ${NOPE}\n",
@@ -101,7 +138,7 @@ func TestConfigErrors(t *testing.T) {
 			"t.yaml:8: router.targets[0].weight: want an int, got a string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseConfig("t.yaml", []byte(tc.yaml), env{"KEY": "sk-secret-value"}.lookup)
+			err := checkConfig(tc.yaml, env{"KEY": "sk-secret-value"})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.NotContains(t, err.Error(), "sk-secret-value")
@@ -109,13 +146,48 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// Every error is reported at once, one per line.
+// Every error is reported at once, in the order of the file, each at its
+// key's line: the schema's own mistakes, and in the same run what only a
+// library finds (its Validate, or its constructor), in every section and
+// for every provider and target, not only the first.
 func TestConfigErrorsAllReported(t *testing.T) {
-	_, err := parseConfig("t.yaml", []byte("providers:\n  - name: a\n    type: openai\n  - name: a\n    type: sim\nretry: {max_attempts: 0}\n"), env{}.lookup)
+	const yaml = `providers:
+  - name: a
+    type: openai
+  - name: a
+    type: sim
+    sim:
+      faults: {error_rate: 2, cut_rate: -1}
+  - name: o
+    type: openai
+    base_url: https://x/v1
+    headers: {Authorization: "${KEY}"}
+  - {name: s, type: sim}
+router:
+  budget: {ratio: 1.5}
+  targets:
+    - provider: s
+      weight: 2000000
+      breaker: {half_open_probes: 2, success_threshold: 3}
+    - provider: nope
+retry: {max_attempts: 0, base_delay: 2s, max_delay: 1s}
+timeouts: {idle: -1s}
+`
+	err := checkConfig(yaml, env{"KEY": "sk-secret-value"})
 	require.Error(t, err)
 	assert.Equal(t, "t.yaml:2: providers[0].base_url: is required\n"+
 		"t.yaml:4: providers[1].name: duplicate provider name \"a\"\n"+
-		"t.yaml:6: retry.max_attempts: must be positive (leave it out for the default)", err.Error())
+		"t.yaml:7: providers[1].sim.faults: gatewaytest: sim fault ErrorRate 2 outside [0,1]\n"+
+		"t.yaml:7: providers[1].sim.faults: gatewaytest: sim fault CutRate -1 outside [0,1]\n"+
+		"t.yaml:8: providers[2]: provider: o: Headers: Authorization is set by the provider and may not be configured\n"+
+		"t.yaml:14: router.budget: breaker: invalid BudgetConfig: Ratio 1.5 must be in (0, 1], MinRetries 0 not negative, Window 0s positive\n"+
+		"t.yaml:16: router.targets[0]: router: invalid configuration: target \"s\" has weight 2000000; weights must be in 1..1000000\n"+
+		"t.yaml:18: router.targets[0].breaker: breaker: Config.SuccessThreshold 3 is above HalfOpenProbes 2\n"+
+		"t.yaml:19: router.targets[1].provider: unknown provider \"nope\"\n"+
+		"t.yaml:20: retry.max_attempts: must be positive (leave it out for the default)\n"+
+		"t.yaml:20: retry: breaker: invalid RetryConfig: MaxDelay 1s < BaseDelay 2s\n"+
+		"t.yaml:21: timeouts.idle: must be positive (leave it out for the default)", err.Error())
+	assert.NotContains(t, err.Error(), "sk-secret-value")
 }
 
 // Variables are expanded in string values only: never in keys, never into
@@ -192,20 +264,6 @@ func TestConfigDefaultTargets(t *testing.T) {
 	require.NoError(t, err)
 	defer a.Close()
 	assert.Equal(t, []string{"a", "b"}, a.router.Targets())
-}
-
-// What only a constructor can tell is reported at the provider's key, and a
-// constructor's panic becomes an error too.
-func TestBuildErrors(t *testing.T) {
-	cfg, err := parseConfig("t.yaml", []byte("providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1\n    headers: {Authorization: x}\n"), env{}.lookup)
-	require.NoError(t, err)
-	_, err = build(cfg, slog.New(slog.DiscardHandler))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "t.yaml:2: providers[0]: provider: a: Headers: Authorization is set by the provider")
-
-	src := &source{file: "t.yaml", lines: map[string]int{"router": 7}}
-	err = guard(src, "router.budget", func() error { panic("breaker: invalid BudgetConfig") })
-	assert.EqualError(t, err, "t.yaml:7: router.budget: breaker: invalid BudgetConfig")
 }
 
 // The YAML example in README.md is a valid configuration.

@@ -7,67 +7,11 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
-
-// configError is a mistake in a configuration: the file, the line, the key
-// (a path such as providers[1].base_url) and what is wrong. Its text may
-// quote a name (of a provider, a type, a strategy) but never a value that may
-// be a secret: no key, URL or header value, nothing from the environment.
-type configError struct {
-	File string
-	Line int
-	Path string // empty for a syntax error
-	Msg  string
-}
-
-func (e *configError) Error() string {
-	if e.Path == "" {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Path, e.Msg)
-}
-
-// source remembers where each key of a configuration file was written.
-type source struct {
-	file   string
-	lines  map[string]int       // path -> line of its key (or of a sequence item)
-	values map[string]valueSpot // path -> its value node
-}
-
-// valueSpot is where a value was written, and its text when it is a scalar.
-type valueSpot struct {
-	line   int
-	scalar bool
-	text   string
-}
-
-// has reports whether path was written in the file.
-func (s *source) has(path string) bool { _, ok := s.lines[path]; return ok }
-
-// line returns the line of path or, when it was not written, of the nearest
-// enclosing key that was (a missing key is reported where it belongs).
-func (s *source) line(path string) int {
-	for path != "" {
-		if l, ok := s.lines[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return 1
-}
-
-func (s *source) errorf(path, format string, args ...any) *configError {
-	return &configError{File: s.file, Line: s.line(path), Path: path, Msg: fmt.Sprintf(format, args...)}
-}
 
 // loadConfig reads the configuration file at path. See parseConfig.
 func loadConfig(path string, lookupEnv func(string) (string, bool)) (*config, error) {
@@ -82,12 +26,13 @@ func loadConfig(path string, lookupEnv func(string) (string, bool)) (*config, er
 	return parseConfig(path, data, lookupEnv)
 }
 
-// parseConfig parses and validates a configuration read from file. Unknown
-// keys and values of the wrong type are errors. In string values,
-// environment variables are expanded ($NAME or ${NAME}; $$ is a literal $),
-// in the values only, never in keys or in the file's structure, so a
-// variable cannot inject YAML; an unset variable is an error. Every error is
-// a configError, and all of them are reported at once (errors.Join).
+// parseConfig parses a configuration read from file; build checks what it
+// says. Unknown keys and values of the wrong type are errors. In string
+// values, environment variables are expanded ($NAME or ${NAME}; $$ is a
+// literal $), in the values only, never in keys or in the file's structure,
+// so a variable cannot inject YAML; an unset variable is an error. Every
+// error is a configError, and all of them are reported at once
+// (errors.Join).
 func parseConfig(file string, data []byte, lookupEnv func(string) (string, bool)) (*config, error) {
 	src := &source{file: file, lines: map[string]int{}, values: map[string]valueSpot{}}
 	var root yaml.Node
@@ -122,37 +67,14 @@ func parseConfig(file string, data []byte, lookupEnv func(string) (string, bool)
 		return nil, src.yamlError(err)
 	}
 	cfg.src = *src
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
 	return cfg, nil
 }
 
-// index records the line of every key and sequence item under n.
-func (s *source) index(n *yaml.Node, path string) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			p := k.Value
-			if path != "" {
-				p = path + "." + k.Value
-			}
-			if _, dup := s.lines[p]; !dup {
-				s.lines[p] = k.Line
-			}
-			s.index(n.Content[i+1], p)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := path + "[" + strconv.Itoa(i) + "]"
-			s.lines[p] = c.Line
-			s.index(c, p)
-		}
-	}
-	if path != "" {
-		s.values[path] = valueSpot{line: n.Line, scalar: n.Kind == yaml.ScalarNode, text: n.Value}
-	}
+// movedKeys are keys of earlier versions, refused as unknown with a hint.
+var movedKeys = map[string]string{
+	"router.cooldown":         "moved to router.targets[].breaker.cooldown",
+	"router.cooldown_ceiling": "moved to router.targets[].breaker.max_retry_after",
+	"retry.max_retry_after":   "removed: a Retry-After is waited unless it passes retry.deadline; a cooldown's ceiling is router.targets[].breaker.max_retry_after",
 }
 
 var (
@@ -183,6 +105,9 @@ func (s *source) yamlError(err error) error {
 		ce := &configError{File: s.file, Line: line, Msg: sub[2]}
 		if f := unknownField.FindStringSubmatch(sub[2]); f != nil {
 			ce.Path, ce.Msg = s.keyAt(line, f[1]), "unknown key"
+			if hint, ok := movedKeys[ce.Path]; ok {
+				ce.Msg += " (" + hint + ")"
+			}
 		} else if c := cannotDecode.FindStringSubmatch(sub[2]); c != nil {
 			got := yamlTagsNames[c[1]]
 			if got == "" {
@@ -220,47 +145,4 @@ func goTypeName(t string) string {
 		return "a string"
 	}
 	return t
-}
-
-// keyAt returns the path of the key named key written on line, or "".
-func (s *source) keyAt(line int, key string) string {
-	var found []string
-	for p, l := range s.lines {
-		if l == line && (p == key || strings.HasSuffix(p, "."+key)) {
-			found = append(found, p)
-		}
-	}
-	return deepest(found)
-}
-
-// valueAt returns the path of the value written on line whose text yaml.v3
-// quoted as quoted (cut to 7 bytes and "..." when long; empty for a list
-// or mapping), or "".
-func (s *source) valueAt(line int, quoted string) string {
-	prefix, cut := strings.CutSuffix(quoted, "...")
-	var found []string
-	for p, v := range s.values {
-		if v.line != line {
-			continue
-		}
-		if quoted == "" && !v.scalar || v.scalar && (v.text == quoted || cut && strings.HasPrefix(v.text, prefix)) {
-			found = append(found, p)
-		}
-	}
-	return deepest(found)
-}
-
-// deepest returns the longest of paths (the first in order among equals),
-// or "".
-func deepest(paths []string) string {
-	sort.Slice(paths, func(i, j int) bool {
-		if len(paths[i]) != len(paths[j]) {
-			return len(paths[i]) > len(paths[j])
-		}
-		return paths[i] < paths[j]
-	})
-	if len(paths) == 0 {
-		return ""
-	}
-	return paths[0]
 }

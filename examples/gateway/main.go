@@ -4,7 +4,7 @@
 //	go run ./examples/gateway -config gateway.yaml # real providers (README.md, "Configuration")
 //
 // It listens on 127.0.0.1:8080 (-addr to change), prints curl lines to try
-// it, logs one line per request with log/slog, and shuts down gracefully on
+// it, logs one line per call with log/slog, and shuts down gracefully on
 // SIGINT or SIGTERM. It has no authentication of its own: keep it on
 // loopback or behind something that authenticates.
 //

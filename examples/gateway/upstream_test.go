@@ -18,7 +18,7 @@ import (
 // never the caller's key, which is logged nowhere either.
 func TestRunOpenAIUpstream(t *testing.T) {
 	const upstreamKey, callerKey = "sk-upstream-configured-key", "sk-caller-virtual-key"
-	up := gatewaytest.NewServer(gatewaytest.NewSim("upstream", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}}))
+	up := gatewaytest.NewServer(gatewaytest.MustNewSim("upstream", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}}))
 	t.Cleanup(up.Close)
 	t.Setenv("TEST_UPSTREAM_URL", up.BaseURL())
 	t.Setenv("TEST_UPSTREAM_KEY", upstreamKey)
@@ -79,7 +79,7 @@ router:
 // An upstream that answers with an error reaches the SDK as the same API
 // error, after the retries the configuration allows.
 func TestRunOpenAIUpstreamDown(t *testing.T) {
-	sim := gatewaytest.NewSim("upstream", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, Seed: 1})
+	sim := gatewaytest.MustNewSim("upstream", gatewaytest.SimConfig{Faults: gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{503}}, Seed: 1})
 	up := gatewaytest.NewServer(sim)
 	t.Cleanup(up.Close)
 	t.Setenv("TEST_UPSTREAM_URL", up.BaseURL())

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
+)
+
+// The sections of the configuration as the libraries' configs. Each applies
+// the schema's rule for zero (positive) to the keys whose zero means the
+// default, and nothing else: every other check is the library's, made by its
+// Validate or its constructor (build).
+
+func (c *checker) limits(l limitsConfig) gateway.Limits {
+	return gateway.Limits{
+		MaxBodyBytes: positive(c, "limits.max_body_bytes", l.MaxBodyBytes),
+		MaxDepth:     positive(c, "limits.max_depth", l.MaxDepth),
+		MaxMessages:  positive(c, "limits.max_messages", l.MaxMessages),
+		MaxTokens:    positive(c, "limits.max_tokens", l.MaxTokens),
+	}
+}
+
+func (c *checker) budgetConfig(b budgetConf) breaker.BudgetConfig {
+	return breaker.BudgetConfig{
+		Ratio:      positive(c, "router.budget.ratio", b.Ratio),
+		MinRetries: positive(c, "router.budget.min_retries", b.MinRetries),
+		Window:     positive(c, "router.budget.window", b.Window),
+	}
+}
+
+func (c *checker) routerConfig(r *routerConf, budget *breaker.Budget) router.Config {
+	var s router.Strategy
+	c.lib("router.strategy", s.UnmarshalText([]byte(r.Strategy)))
+	return router.Config{
+		Strategy:          s,
+		Budget:            budget,
+		FirstTokenTimeout: positive(c, "router.first_token_timeout", r.FirstTokenTimeout),
+		HintFloor:         positive(c, "router.hint_floor", r.HintFloor),
+		DisableHints:      r.DisableHints,
+	}
+}
+
+func (c *checker) breakerConfig(path string, b breakerConf) breaker.Config {
+	return breaker.Config{
+		FailureThreshold:       positive(c, path+".failure_threshold", b.FailureThreshold),
+		FailureRateThreshold:   positive(c, path+".failure_rate_threshold", b.FailureRateThreshold),
+		FailureThresholdWindow: positive(c, path+".failure_threshold_window", b.FailureThresholdWindow),
+		FailureThresholdPeriod: positive(c, path+".failure_threshold_period", b.FailureThresholdPeriod),
+		MinCalls:               positive(c, path+".min_calls", b.MinCalls),
+		Delay:                  positive(c, path+".delay", b.Delay),
+		HalfOpenProbes:         positive(c, path+".half_open_probes", b.HalfOpenProbes),
+		SuccessThreshold:       positive(c, path+".success_threshold", b.SuccessThreshold),
+		Cooldown:               positive(c, path+".cooldown", b.Cooldown),
+		MaxRetryAfter:          positive(c, path+".max_retry_after", b.MaxRetryAfter),
+	}
+}
+
+func (c *checker) retryConfig(r retryConf, budget *breaker.Budget) breaker.RetryConfig {
+	return breaker.RetryConfig{
+		MaxAttempts: positive(c, "retry.max_attempts", r.MaxAttempts),
+		BaseDelay:   positive(c, "retry.base_delay", r.BaseDelay),
+		MaxDelay:    positive(c, "retry.max_delay", r.MaxDelay),
+		Deadline:    positive(c, "retry.deadline", r.Deadline),
+		Budget:      budget,
+	}
+}
+
+func (c *checker) timeoutConfig(t timeoutsConf) breaker.TimeoutConfig {
+	return breaker.TimeoutConfig{
+		Header:     positive(c, "timeouts.header", t.Header),
+		FirstToken: positive(c, "timeouts.first_token", t.FirstToken),
+		Idle:       positive(c, "timeouts.idle", t.Idle),
+		Total:      positive(c, "timeouts.total", t.Total),
+	}
+}
+
+// simConfig is a provider of type sim; its models come from the provider's
+// models.
+func (c *checker) simConfig(path string, p *providerConf) gatewaytest.SimConfig {
+	s := p.Sim
+	if s == nil {
+		s = &simConf{}
+	}
+	f := s.Faults
+	return gatewaytest.SimConfig{
+		Models: p.Models, Latency: s.Latency, TTFT: s.TTFT, TokensPerSecond: s.TokensPerSecond,
+		CompletionTokens: positive(c, path+".sim.completion_tokens", s.CompletionTokens),
+		Reply:            s.Reply, Seed: s.Seed,
+		Faults: gatewaytest.Faults{ErrorRate: f.ErrorRate, ErrorStatuses: f.ErrorStatuses, RetryAfter: f.RetryAfter,
+			TimeoutRate: f.TimeoutRate, ResetRate: f.ResetRate, StallRate: f.StallRate, CutRate: f.CutRate, CutAfter: f.CutAfter},
+	}
+}
+
+// openAIConfig is a provider of type openai or azure.
+func openAIConfig(p *providerConf) provider.OpenAIConfig {
+	oc := provider.OpenAIConfig{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey, Headers: p.Headers,
+		Models: p.Models, ModelMap: p.ModelMap}
+	if p.Type == typeAzure {
+		oc.Azure = &provider.AzureConfig{APIVersion: p.Azure.APIVersion, Deployments: p.Azure.Deployments}
+	}
+	return oc
+}
