@@ -59,7 +59,11 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errNoCall
 	}
 	if c.Op == OpModels {
-		return send(b.p, req)
+		resp, err := send(b.p, req)
+		if err == nil {
+			resp.Header.Del(errorHeader)
+		}
+		return resp, err
 	}
 	model := OutboundFrom(ctx).Model
 	start := c.clock.Now()

@@ -152,8 +152,8 @@ func ErrorFor(err error) *Error {
 // from every provider response, so only the gateway's own carry it.
 const errorHeader = "X-Llmgate-Error"
 
-// ErrorFromResponse returns the sentinel of an error response the gateway
-// itself wrote (the root's sentinels and the subpackages' own: an open
+// ErrorFromResponse returns the sentinel of an error response (4xx or 5xx)
+// the gateway itself wrote (the root's sentinels and the subpackages' own: an open
 // circuit, a rate limit…), or nil for any other response, an upstream's error
 // passed through included. In client mode a refusal reaches the SDK as an
 // HTTP response; with openai-go:
@@ -164,7 +164,7 @@ const errorHeader = "X-Llmgate-Error"
 // Over HTTP, the gateway's own error responses carry the header
 // X-Llmgate-Error: <code>; providers' never do.
 func ErrorFromResponse(resp *http.Response) *Error {
-	if resp == nil {
+	if resp == nil || resp.StatusCode < 400 {
 		return nil
 	}
 	code := resp.Header.Get(errorHeader)

@@ -97,6 +97,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.e.dispatch(out, c)
 	if err != nil {
 		if r.Context().Err() == nil {
+			w.Header().Set("X-Request-Id", c.ID)
 			writeError(w, err)
 		}
 		return

@@ -18,12 +18,38 @@ import (
 // returns Validate's error (and no value) instead of panicking. The zero
 // value of each is valid: it is the default.
 
+// validateCase is one row of a Validate table: a config and whether it is
+// invalid.
+type validateCase[C any] struct {
+	name string
+	cfg  C
+	bad  bool
+}
+
+// checkValidate runs a Validate table: validate's verdict, and that the
+// constructor returns validate's very error and no value for a bad config,
+// a value and no error for a good one.
+func checkValidate[C, T any](t *testing.T, what string, tests []validateCase[C], validate func(C) error, construct func(C) (T, error)) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := validate(tt.cfg)
+			v, cerr := construct(tt.cfg)
+			if !tt.bad {
+				assert.NoError(t, err)
+				assert.NoError(t, cerr)
+				assert.NotNil(t, v)
+				return
+			}
+			assert.Error(t, err)
+			assert.Equal(t, err, cerr, "%s returns Validate's error", what)
+			assert.Nil(t, v)
+		})
+	}
+}
+
 func TestRetryConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  breaker.RetryConfig
-		bad  bool
-	}{
+	tests := []validateCase[breaker.RetryConfig]{
 		{"zero", breaker.RetryConfig{}, false},
 		{"all set", breaker.RetryConfig{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: 10 * time.Second, Deadline: time.Minute, MaxBodyBytes: 1}, false},
 		{"BaseDelay above the default MaxDelay", breaker.RetryConfig{BaseDelay: 10 * time.Second}, false}, // MaxDelay defaults to at least BaseDelay
@@ -36,30 +62,12 @@ func TestRetryConfigValidate(t *testing.T) {
 		{"negative Deadline", breaker.RetryConfig{Deadline: -1}, true},
 		{"negative MaxBodyBytes", breaker.RetryConfig{MaxBodyBytes: -1}, true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			mw, cerr := breaker.Retry(tt.cfg)
-			if !tt.bad {
-				assert.NoError(t, err)
-				assert.NoError(t, cerr)
-				assert.NotNil(t, mw)
-				return
-			}
-			assert.Error(t, err)
-			assert.Equal(t, err, cerr, "Retry returns Validate's error")
-			assert.Nil(t, mw)
-		})
-	}
+	checkValidate(t, "Retry", tests, breaker.RetryConfig.Validate, breaker.Retry)
 	assert.Panics(t, func() { must(breaker.Retry(breaker.RetryConfig{}))(nil) }, "a nil next still panics")
 }
 
 func TestBudgetConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  breaker.BudgetConfig
-		bad  bool
-	}{
+	tests := []validateCase[breaker.BudgetConfig]{
 		{"zero", breaker.BudgetConfig{}, false},
 		{"all set", breaker.BudgetConfig{Ratio: 1, MinRetries: 1, Window: time.Second}, false},
 		{"shortest window", breaker.BudgetConfig{Window: 10 * time.Nanosecond}, false},
@@ -70,21 +78,7 @@ func TestBudgetConfigValidate(t *testing.T) {
 		{"negative Window", breaker.BudgetConfig{Window: -time.Second}, true},
 		{"Window under 10 ns", breaker.BudgetConfig{Window: 9 * time.Nanosecond}, true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			b, cerr := breaker.NewBudget(tt.cfg)
-			if !tt.bad {
-				assert.NoError(t, err)
-				assert.NoError(t, cerr)
-				assert.NotNil(t, b)
-				return
-			}
-			assert.Error(t, err)
-			assert.Equal(t, err, cerr, "NewBudget returns Validate's error")
-			assert.Nil(t, b)
-		})
-	}
+	checkValidate(t, "NewBudget", tests, breaker.BudgetConfig.Validate, breaker.NewBudget)
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -166,11 +160,7 @@ func joined(err error) []error {
 }
 
 func TestTimeoutConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  breaker.TimeoutConfig
-		bad  bool
-	}{
+	tests := []validateCase[breaker.TimeoutConfig]{
 		{"zero", breaker.TimeoutConfig{}, false},
 		{"all set", breaker.TimeoutConfig{Total: time.Hour, Header: time.Minute, FirstToken: time.Minute, Idle: time.Second}, false},
 		{"negative Total", breaker.TimeoutConfig{Total: -1}, true},
@@ -178,30 +168,12 @@ func TestTimeoutConfigValidate(t *testing.T) {
 		{"negative FirstToken", breaker.TimeoutConfig{FirstToken: -1}, true},
 		{"negative Idle", breaker.TimeoutConfig{Idle: -1}, true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			mw, cerr := breaker.Timeouts(tt.cfg)
-			if !tt.bad {
-				assert.NoError(t, err)
-				assert.NoError(t, cerr)
-				assert.NotNil(t, mw)
-				return
-			}
-			assert.Error(t, err)
-			assert.Equal(t, err, cerr, "Timeouts returns Validate's error")
-			assert.Nil(t, mw)
-		})
-	}
+	checkValidate(t, "Timeouts", tests, breaker.TimeoutConfig.Validate, breaker.Timeouts)
 	assert.Panics(t, func() { must(breaker.Timeouts(breaker.TimeoutConfig{}))(nil) }, "a nil next still panics")
 }
 
 func TestHedgeConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  breaker.HedgeConfig
-		bad  bool
-	}{
+	tests := []validateCase[breaker.HedgeConfig]{
 		{"zero", breaker.HedgeConfig{}, false},
 		{"all set", breaker.HedgeConfig{Delay: time.Second, Percentile: 0.99, MinDelay: time.Millisecond, MaxHedges: 2, MaxBodyBytes: 1}, false},
 		{"negative Delay", breaker.HedgeConfig{Delay: -1}, true},
@@ -212,21 +184,7 @@ func TestHedgeConfigValidate(t *testing.T) {
 		{"negative Percentile", breaker.HedgeConfig{Percentile: -0.1}, true},
 		{"NaN Percentile", breaker.HedgeConfig{Percentile: math.NaN()}, true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			mw, cerr := breaker.Hedge(tt.cfg)
-			if !tt.bad {
-				assert.NoError(t, err)
-				assert.NoError(t, cerr)
-				assert.NotNil(t, mw)
-				return
-			}
-			assert.Error(t, err)
-			assert.Equal(t, err, cerr, "Hedge returns Validate's error")
-			assert.Nil(t, mw)
-		})
-	}
+	checkValidate(t, "Hedge", tests, breaker.HedgeConfig.Validate, breaker.Hedge)
 	assert.Panics(t, func() { must(breaker.Hedge(breaker.HedgeConfig{}))(nil) }, "a nil next still panics")
 }
 

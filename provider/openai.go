@@ -118,10 +118,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if cfg.Name == "" {
 		cfg.Name = "openai"
 	}
-	if err := validateOpenAI(&cfg); err != nil {
-		return nil, err
-	}
-	base, err := parseBaseURL(cfg)
+	base, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +212,27 @@ func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
 	// The upstream request holds the key; what callers see is theirs.
 	resp.Request = req
 	return resp, nil
+}
+
+// Validate reports what is wrong with cfg, as NewOpenAI would: a name, key,
+// header or model that is not allowed, a BaseURL that is not an absolute http
+// or https URL without userinfo, query or fragment, an Azure setting that is
+// missing or invalid. Its messages never hold the key, a URL's secrets or a
+// header's value.
+func (cfg OpenAIConfig) Validate() error {
+	if cfg.Name == "" {
+		cfg.Name = "openai"
+	}
+	_, err := cfg.validate()
+	return err
+}
+
+// validate checks cfg, whose Name is set, and returns its base URL.
+func (cfg OpenAIConfig) validate() (*url.URL, error) {
+	if err := validateOpenAI(&cfg); err != nil {
+		return nil, err
+	}
+	return parseBaseURL(cfg)
 }
 
 // HealthCheck asks the upstream for its model list (GET /models), which

@@ -158,7 +158,7 @@ func TestOpenAI_UpstreamGatewayMarkDoesNotReachCaller(t *testing.T) {
 			if code != "rate_limit_exceeded" {
 				// The mark names one of our sentinels: it would be taken for
 				// our own refusal if it got through.
-				require.NotNil(t, gateway.ErrorFromResponse(&http.Response{Header: http.Header{"X-Llmgate-Error": {code}}}))
+				require.NotNil(t, gateway.ErrorFromResponse(&http.Response{StatusCode: 429, Header: http.Header{"X-Llmgate-Error": {code}}}))
 			}
 
 			resp := oaiPost(t, gateway.NewClient(p), "/v1/chat/completions", chatBody)

@@ -392,3 +392,21 @@ func (p *rtrProvider) RoundTrip(r *http.Request) (*http.Response, error) { retur
 func rtrFunc(name string, fn func(*http.Request) (*http.Response, error)) *rtrProvider {
 	return &rtrProvider{name: name, fn: fn}
 }
+
+// Every invalid target is reported at once, each with its index, so a
+// configuration loader can point at all of them in one run.
+func TestNewRouterReportsEveryBadTarget(t *testing.T) {
+	sim := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
+	_, err := router.New("r", []router.Target{
+		{Provider: sim, Weight: 1},
+		{Provider: sim, Name: "b", Weight: 0},
+		{Provider: sim, Name: "c", Weight: 1, Tier: -1, Models: []string{""}},
+		{Provider: sim, Name: "b", Weight: 1},
+	}, router.Config{})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, router.ErrConfig)
+	for _, want := range []string{`target 1 ("b") has weight 0`, `target 2 ("c") has negative tier`,
+		`target 2 ("c") lists an empty model`, `target 3 ("b") repeats a target name`} {
+		assert.Contains(t, err.Error(), want)
+	}
+}

@@ -63,52 +63,71 @@ func configError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 }
 
-// validateTargets checks targets and returns their names (defaulted).
+// validateTargets checks targets and returns their names (defaulted). It
+// reports every invalid target at once (errors.Join), each naming the
+// target's index, so a configuration loader can point at it.
 func validateTargets(targets []Target) ([]string, error) {
 	if len(targets) == 0 {
 		return nil, configError("no targets")
 	}
 	names := make([]string, len(targets))
 	seen := make(map[string]bool, len(targets))
-	for i, t := range targets {
-		if t.Provider == nil {
-			return nil, configError("target %d (%q) has no Provider", i, t.Name)
-		}
-		name := t.Name
-		if name == "" {
-			name = t.Provider.Name()
-		}
-		if name == "" {
-			return nil, configError("target %d has no name", i)
-		}
-		if seen[name] {
-			return nil, configError("duplicate target name %q", name)
-		}
-		seen[name] = true
-		if t.Weight <= 0 || t.Weight > MaxWeight {
-			return nil, configError("target %q has weight %d; weights must be in 1..%d", name, t.Weight, MaxWeight)
-		}
-		if t.Tier < 0 {
-			return nil, configError("target %q has negative tier %d", name, t.Tier)
-		}
-		for _, m := range t.Models {
-			if m == "" {
-				return nil, configError("target %q lists an empty model", name)
-			}
-		}
-		for k, v := range t.ModelMap {
-			if k == "" || v == "" || strings.Contains(v, "*") {
-				return nil, configError("target %q maps %q to %q; both must be non-empty, and the model sent cannot hold '*'", name, k, v)
-			}
-		}
-		for j, mw := range t.Middlewares {
-			if mw == nil {
-				return nil, configError("target %q has a nil middleware at %d", name, j)
-			}
-		}
+	var errs []error
+	for i := range targets {
+		name, err := validateTarget(i, &targets[i], seen)
+		errs = append(errs, err...)
 		names[i] = name
 	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	return names, nil
+}
+
+// validateTarget checks target i and returns its name (defaulted), adding
+// it to seen.
+func validateTarget(i int, t *Target, seen map[string]bool) (string, []error) {
+	if t.Provider == nil {
+		return "", []error{configError("target %d (%q) has no Provider", i, t.Name)}
+	}
+	name := t.Name
+	if name == "" {
+		name = t.Provider.Name()
+	}
+	if name == "" {
+		return "", []error{configError("target %d has no name", i)}
+	}
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, configError("target %d (%q) "+format, append([]any{i, name}, args...)...))
+	}
+	if seen[name] {
+		fail("repeats a target name")
+	}
+	seen[name] = true
+	if t.Weight <= 0 || t.Weight > MaxWeight {
+		fail("has weight %d; weights must be in 1..%d", t.Weight, MaxWeight)
+	}
+	if t.Tier < 0 {
+		fail("has negative tier %d", t.Tier)
+	}
+	for _, m := range t.Models {
+		if m == "" {
+			fail("lists an empty model")
+			break
+		}
+	}
+	for k, v := range t.ModelMap {
+		if k == "" || v == "" || strings.Contains(v, "*") {
+			fail("maps %q to %q; both must be non-empty, and the model sent cannot hold '*'", k, v)
+		}
+	}
+	for j, mw := range t.Middlewares {
+		if mw == nil {
+			fail("has a nil middleware at %d", j)
+		}
+	}
+	return name, errs
 }
 
 // modelSet says which models a target serves and how it renames them. It is

@@ -1,0 +1,204 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	holdRole = `data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}` + "\n\n"
+)
+
+func holdContent(s string) string {
+	return `data: {"choices":[{"index":0,"delta":{"content":"` + s + `"}}]}` + "\n\n"
+}
+
+// countedBody counts its Closes.
+type countedBody struct {
+	io.Reader
+	closes atomic.Int64
+}
+
+func (b *countedBody) Close() error { b.closes.Add(1); return nil }
+
+func streamOf(r io.Reader) (*http.Response, *countedBody) {
+	b := &countedBody{Reader: r}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream; charset=utf-8"}}, Body: b}, b
+}
+
+// The one content detector, as a table: the root's chunk inspector and the
+// breaker's used to disagree on reasoning deltas, finish_reason-only chunks
+// and tool calls whose first delta carries no argument text.
+func TestInspectChunkContent(t *testing.T) {
+	tests := []struct {
+		name    string
+		chunk   string
+		content bool
+		isError bool
+	}{
+		{"role only", `{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`, false, false},
+		{"text delta", `{"choices":[{"index":0,"delta":{"content":"Hi"}}]}`, true, false},
+		{"refusal", `{"choices":[{"index":0,"delta":{"refusal":"no"}}]}`, true, false},
+		{"reasoning_content", `{"choices":[{"index":0,"delta":{"reasoning_content":"thinking"}}]}`, true, false},
+		{"reasoning", `{"choices":[{"index":0,"delta":{"reasoning":"thinking"}}]}`, true, false},
+		{"tool call without arguments", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"f","arguments":""}}]}}]}`, true, false},
+		{"legacy function_call", `{"choices":[{"index":0,"delta":{"function_call":{"name":"f"}}}]}`, true, false},
+		{"empty tool_calls", `{"choices":[{"index":0,"delta":{"tool_calls":[]}}]}`, false, false},
+		{"null tool_calls", `{"choices":[{"index":0,"delta":{"tool_calls":null}}]}`, false, false},
+		{"finish_reason only", `{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`, true, false},
+		{"empty finish_reason", `{"choices":[{"index":0,"delta":{},"finish_reason":""}]}`, false, false},
+		{"completion text", `{"choices":[{"index":0,"text":"Hi"}]}`, true, false},
+		{"usage only", `{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}`, false, false},
+		{"logprobs are not content", `{"choices":[{"index":0,"delta":{"content":""},"logprobs":{"content":[{"token":"x"}]}}]}`, false, false},
+		{"error event", `{"error":{"message":"overloaded","type":"server_error"}}`, false, true},
+		{"null error", `{"error":null,"choices":[{"index":0,"delta":{"content":"Hi"}}]}`, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, ok := inspectChunk([]byte(tt.chunk))
+			require.True(t, ok)
+			assert.Equal(t, tt.content, info.content, "content")
+			assert.Equal(t, tt.isError, info.isError, "error")
+		})
+	}
+	_, ok := inspectChunk([]byte(`not json`))
+	assert.False(t, ok)
+}
+
+func TestHoldReplaysWhatItRead(t *testing.T) {
+	for _, first := range []string{
+		holdContent("Hi"),
+		`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":""}}]}}]}` + "\n\n",
+		`data: {"choices":[{"index":0,"delta":{"refusal":"no"}}]}` + "\n\n",
+		`data: {"choices":[{"index":0,"delta":{"reasoning_content":"thinking"}}]}` + "\n\n",
+		`data: {"choices":[{"index":0,"text":"Hi"}]}` + "\n\n",
+		`data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n",
+		"data: [DONE]\n\n",
+	} {
+		stream := ": keep-alive\n\n" + holdRole + first + holdContent(" there") + "data: [DONE]\n\n"
+		resp, body := streamOf(strings.NewReader(stream))
+		got, err := holdFirstContent(context.Background(), resp)
+		require.NoError(t, err, first)
+		b, err := io.ReadAll(got.Body)
+		require.NoError(t, err)
+		assert.Equal(t, stream, string(b))
+		require.NoError(t, got.Body.Close())
+		assert.EqualValues(t, 1, body.closes.Load())
+	}
+}
+
+func TestHoldReleasesAtTheFirstContentAndPassesTheRestUnbuffered(t *testing.T) {
+	pr, pw := io.Pipe()
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: pr}
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := holdFirstContent(context.Background(), resp)
+		done <- result{r, err}
+	}()
+	_, _ = pw.Write([]byte(holdRole)) // a pipe write returns once read: the hold read it and went on
+	_, _ = pw.Write([]byte(holdContent("A")))
+	r := <-done
+	require.NoError(t, r.err)
+	buf := make([]byte, 1024)
+	n, err := io.ReadAtLeast(r.resp.Body, buf, len(holdRole)+len(holdContent("A")))
+	require.NoError(t, err)
+	assert.Equal(t, holdRole+holdContent("A"), string(buf[:n]))
+	go func() { _, _ = pw.Write([]byte(holdContent("B"))); pw.Close() }()
+	rest, err := io.ReadAll(r.resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, holdContent("B"), string(rest))
+	r.resp.Body.Close()
+}
+
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+func TestHoldFailures(t *testing.T) {
+	tests := []struct {
+		name   string
+		stream io.Reader
+	}{
+		{"ends without content", strings.NewReader(holdRole)},
+		{"cut inside an event", strings.NewReader(holdRole + `data: {"choices":[{"delta":{"content":"x"`)},
+		{"read error", &failingReader{r: strings.NewReader(holdRole), err: io.ErrUnexpectedEOF}},
+		{"error event", strings.NewReader(`data: {"error":{"message":"overloaded","type":"server_error"}}` + "\n\n")},
+		{"no content in 1 MiB", strings.NewReader(strings.Repeat(holdRole, maxHeldBytes/len(holdRole)+10))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := streamOf(tt.stream)
+			got, err := holdFirstContent(context.Background(), resp)
+			assert.Nil(t, got)
+			require.ErrorIs(t, err, ErrUpstream)
+			assert.Equal(t, "stream_failed_before_content", ErrorFor(err).Code)
+			assert.Equal(t, 502, ErrorFor(err).Status)
+			assert.EqualValues(t, 1, body.closes.Load())
+		})
+	}
+}
+
+// RELIABILITY 39: a blocked SSE read unblocks when its context is
+// cancelled (a caller leaving, a timeout cancelling the attempt).
+func TestHoldUnblocksOnCancel(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: pr}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := holdFirstContent(ctx, resp)
+		done <- err
+	}()
+	_, _ = pw.Write([]byte(holdRole))
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hold did not unblock")
+	}
+}
+
+func TestIsEventStream(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		ct     string
+		body   io.ReadCloser
+		want   bool
+	}{
+		{200, "text/event-stream", io.NopCloser(strings.NewReader("x")), true},
+		{200, " Text/Event-Stream; charset=utf-8", io.NopCloser(strings.NewReader("x")), true},
+		{200, "", io.NopCloser(strings.NewReader("x")), true}, // asked to a streaming call
+		{200, "application/json", io.NopCloser(strings.NewReader("x")), false},
+		{429, "text/event-stream", io.NopCloser(strings.NewReader("x")), false},
+		{200, "text/event-stream", http.NoBody, false},
+	} {
+		resp := &http.Response{StatusCode: tt.status, Header: http.Header{}, Body: tt.body}
+		if tt.ct != "" {
+			resp.Header.Set("Content-Type", tt.ct)
+		}
+		assert.Equal(t, tt.want, isEventStream(resp), "%d %q", tt.status, tt.ct)
+	}
+}
