@@ -82,10 +82,11 @@ func (e *Error) Error() string { return e.Message }
 // Unwrap returns the cause, if any.
 func (e *Error) Unwrap() error { return e.cause }
 
-// Is reports whether target is e or the sentinel e derives from.
+// Is reports whether target is e or the sentinel e derives from. A nil e is
+// nothing.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && (t == e || t == e.kind)
+	return ok && e != nil && (t == e || t == e.kind)
 }
 
 func (e *Error) derive() *Error {
@@ -163,18 +164,23 @@ const errorHeader = "X-Llmgate-Error"
 //
 // Over HTTP, the gateway's own error responses carry the header
 // X-Llmgate-Error: <code>; providers' never do.
-func ErrorFromResponse(resp *http.Response) *Error {
+//
+// The result is an error, nil or a *Error sentinel, so that errors.Is on it
+// is safe either way.
+func ErrorFromResponse(resp *http.Response) error {
 	if resp == nil || resp.StatusCode < 400 {
 		return nil
 	}
-	code := resp.Header.Get(errorHeader)
-	if code == "" {
-		return nil
+	if s := sentinelByCode(resp.Header.Get(errorHeader)); s != nil {
+		return s
 	}
-	return sentinelByCode(code)
+	return nil
 }
 
 func sentinelByCode(code string) *Error {
+	if code == "" {
+		return nil
+	}
 	sentinelsMu.RLock()
 	defer sentinelsMu.RUnlock()
 	for _, s := range sentinels {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,4 +75,15 @@ func TestNewSentinel(t *testing.T) {
 	defer resp.Body.Close()
 	assert.Same(t, errTestOpen, ErrorFromResponse(resp))
 	assert.Panics(t, func() { newSentinel(503, "x", "circuit_open_test", "again") })
+}
+
+// Regression: ErrorFromResponse returned a nil *Error for a provider's
+// error, and errors.Is on it (the README's example) panicked.
+func TestErrorFromResponseIsSafeInErrorsIs(t *testing.T) {
+	upstream := &http.Response{StatusCode: 429, Header: http.Header{}}
+	assert.NotPanics(t, func() {
+		assert.False(t, errors.Is(ErrorFromResponse(upstream), ErrNoHealthyProvider))
+	})
+	var nilErr *Error
+	assert.False(t, nilErr.Is(ErrNoHealthyProvider))
 }

@@ -393,20 +393,27 @@ func rtrFunc(name string, fn func(*http.Request) (*http.Response, error)) *rtrPr
 	return &rtrProvider{name: name, fn: fn}
 }
 
-// Every invalid target is reported at once, each with its index, so a
-// configuration loader can point at all of them in one run.
+// Every invalid target is reported at once, so a configuration loader can
+// point at all of them in one run; Target.Validate checks one alone.
 func TestNewRouterReportsEveryBadTarget(t *testing.T) {
 	sim := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
-	_, err := router.New("r", []router.Target{
+	targets := []router.Target{
 		{Provider: sim, Weight: 1},
 		{Provider: sim, Name: "b", Weight: 0},
 		{Provider: sim, Name: "c", Weight: 1, Tier: -1, Models: []string{""}},
 		{Provider: sim, Name: "b", Weight: 1},
-	}, router.Config{})
+	}
+	_, err := router.New("r", targets, router.Config{})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, router.ErrConfig)
-	for _, want := range []string{`target 1 ("b") has weight 0`, `target 2 ("c") has negative tier`,
-		`target 2 ("c") lists an empty model`, `target 3 ("b") repeats a target name`} {
+	for _, want := range []string{`target "b" has weight 0`, `target "c" has negative tier`,
+		`target "c" lists an empty model`, `duplicate target name "b"`} {
 		assert.Contains(t, err.Error(), want)
 	}
+	assert.NoError(t, targets[0].Validate())
+	assert.ErrorIs(t, targets[1].Validate(), router.ErrConfig)
+	err = targets[2].Validate()
+	assert.Contains(t, err.Error(), "negative tier")
+	assert.Contains(t, err.Error(), "empty model")
+	assert.Error(t, router.Target{Weight: 1}.Validate(), "no Provider")
 }

@@ -64,8 +64,7 @@ func configError(format string, args ...any) error {
 }
 
 // validateTargets checks targets and returns their names (defaulted). It
-// reports every invalid target at once (errors.Join), each naming the
-// target's index, so a configuration loader can point at it.
+// reports every invalid target at once (errors.Join).
 func validateTargets(targets []Target) ([]string, error) {
 	if len(targets) == 0 {
 		return nil, configError("no targets")
@@ -74,9 +73,15 @@ func validateTargets(targets []Target) ([]string, error) {
 	seen := make(map[string]bool, len(targets))
 	var errs []error
 	for i := range targets {
-		name, err := validateTarget(i, &targets[i], seen)
-		errs = append(errs, err...)
-		names[i] = name
+		t := &targets[i]
+		if err := t.validate(i); err != nil {
+			errs = append(errs, err)
+		}
+		names[i] = t.name()
+		if names[i] != "" && seen[names[i]] {
+			errs = append(errs, configError("duplicate target name %q", names[i]))
+		}
+		seen[names[i]] = true
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -84,27 +89,38 @@ func validateTargets(targets []Target) ([]string, error) {
 	return names, nil
 }
 
-// validateTarget checks target i and returns its name (defaulted), adding
-// it to seen.
-func validateTarget(i int, t *Target, seen map[string]bool) (string, []error) {
+// name is the target's name: Name, or its Provider's.
+func (t *Target) name() string {
+	if t.Name != "" || t.Provider == nil {
+		return t.Name
+	}
+	return t.Provider.Name()
+}
+
+// Validate reports every problem of t taken alone (errors.Join), each
+// wrapping ErrConfig: no Provider or no name, a weight outside 1..MaxWeight,
+// a negative tier, an empty model, a ModelMap entry that is empty or sends a
+// pattern, a nil middleware. New and Update report these and, across
+// targets, a repeated name.
+func (t Target) Validate() error { return t.validate(-1) }
+
+// validate is Validate; i, when not negative, is the target's index, named
+// in the error of a target that has no name to go by.
+func (t *Target) validate(i int) error {
 	if t.Provider == nil {
-		return "", []error{configError("target %d (%q) has no Provider", i, t.Name)}
+		if i >= 0 {
+			return configError("target %d (%q) has no Provider", i, t.Name)
+		}
+		return configError("target %q has no Provider", t.Name)
 	}
-	name := t.Name
+	name := t.name()
 	if name == "" {
-		name = t.Provider.Name()
-	}
-	if name == "" {
-		return "", []error{configError("target %d has no name", i)}
+		return configError("target %d has no name", i)
 	}
 	var errs []error
 	fail := func(format string, args ...any) {
-		errs = append(errs, configError("target %d (%q) "+format, append([]any{i, name}, args...)...))
+		errs = append(errs, configError("target %q "+format, append([]any{name}, args...)...))
 	}
-	if seen[name] {
-		fail("repeats a target name")
-	}
-	seen[name] = true
 	if t.Weight <= 0 || t.Weight > MaxWeight {
 		fail("has weight %d; weights must be in 1..%d", t.Weight, MaxWeight)
 	}
@@ -127,7 +143,7 @@ func validateTarget(i int, t *Target, seen map[string]bool) (string, []error) {
 			fail("has a nil middleware at %d", j)
 		}
 	}
-	return name, errs
+	return errors.Join(errs...)
 }
 
 // modelSet says which models a target serves and how it renames them. It is

@@ -155,7 +155,7 @@ func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, tim
 		if t.Provider == nil { // an unknown provider, or one that failed: reported
 			continue
 		}
-		if _, err := router.New(routerName, []router.Target{t}, router.Config{}); !c.lib(path, err) {
+		if !c.lib(path, t.Validate()) {
 			continue
 		}
 		t.Breaker, t.Middlewares = cb, []gateway.Middleware{timeouts}
