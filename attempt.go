@@ -66,6 +66,8 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	model := OutboundFrom(ctx).Model
+	c.attemptStarted()
+	defer c.attemptEnded() // after the attempt is recorded
 	start := c.clock.Now()
 	resp, err := send(b.p, req)
 	headers := c.clock.Now()
@@ -76,6 +78,13 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 			if resp, err = holdFirstContent(ctx, resp); err == nil {
 				ttft = c.clock.Now().Sub(start)
 			}
+		}
+	}
+	if resp != nil && resp.Request != nil && resp.Request.Context() != ctx {
+		// A Provider that renamed the model itself (WithModel, its own
+		// ModelMap) answers the renamed request: record what it sent.
+		if o, ok := resp.Request.Context().Value(outboundKey{}).(*Outbound); ok {
+			model = o.Model
 		}
 	}
 	a := Attempt{Target: b.p.Name(), Model: model, Start: start, Latency: headers.Sub(start), TTFT: ttft}

@@ -188,7 +188,7 @@ func (b *callBox) take(t *testing.T) *gateway.Call {
 // winner.
 func TestAttemptsOfAHedgedCall(t *testing.T) {
 	clk := gatewaytest.NewClock(time.Unix(1_700_000_000, 0))
-	release := make(chan struct{})
+	release, loserDone := make(chan struct{}), make(chan struct{})
 	first := true
 	var mu sync.Mutex
 	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
@@ -198,7 +198,8 @@ func TestAttemptsOfAHedgedCall(t *testing.T) {
 		mu.Unlock()
 		if slow {
 			close(release)
-			<-req.Context().Done() // hangs until the hedge wins
+			<-req.Context().Done() // hangs until the hedge wins,
+			<-loserDone            // and answers only after the winner's body was read
 			return nil, req.Context().Err()
 		}
 		return jsonReply(req, 200, `{"choices":[{"index":0,"message":{"content":"ok"},"finish_reason":"stop"}]}`), nil
@@ -206,8 +207,10 @@ func TestAttemptsOfAHedgedCall(t *testing.T) {
 	hedge := must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk}))
 	var outside, inside int
 	box := &callBox{}
+	var seenByObserver []gateway.Attempt
+	snapshot := func(c *gateway.Call) { seenByObserver = c.Attempts() }
 	client := gateway.NewClient(gateway.Chain(p, tap(&outside), hedge, tap(&inside)),
-		gateway.WithClock(clk), gateway.WithObserver(box.observe))
+		gateway.WithClock(clk), gateway.WithObserver(snapshot), gateway.WithObserver(box.observe))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -218,7 +221,9 @@ func TestAttemptsOfAHedgedCall(t *testing.T) {
 	resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"m","messages":[]}`))
 	require.NoError(t, err)
-	_, _ = io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body) // the call's usage is recorded: it has ended
+	assert.Nil(t, seenByObserver, "the observers wait for the attempt still running")
+	close(loserDone)
 	resp.Body.Close()
 	<-done
 	call := box.take(t)
@@ -226,6 +231,9 @@ func TestAttemptsOfAHedgedCall(t *testing.T) {
 	require.Len(t, as, 2)
 	assert.Equal(t, 200, as[0].Status, "the hedge answered first")
 	assert.Equal(t, "hedge_lost", as[1].Err, "the loser is recorded with why it was cancelled")
+	// Regression: the observers ran at the winner's EOF, before the loser's
+	// attempt was recorded, so billing would miss it.
+	assert.Equal(t, as, seenByObserver, "the observer sees every attempt, the loser's included")
 	target, _ := call.Served()
 	assert.Equal(t, "fake", target)
 	assert.Equal(t, 1, outside, "a middleware outside Hedge sees the call once")

@@ -50,6 +50,10 @@ type Call struct {
 	claimedX   []any
 	ended      bool
 	gone       bool // the caller left before its response was complete
+	// Attempt boundaries still running (a hedge's loser, say): the
+	// observers wait for them, so they see every attempt.
+	inFlight int
+	observed bool
 	status     int
 	err        error
 	observers  []func(*Call)
@@ -172,8 +176,10 @@ func (c *Call) setUsage(u Usage) {
 }
 
 // end records the call's result and tells the observers, exactly once: the
-// first call wins and later ones do nothing. It must not be called with c.mu
-// held.
+// first call wins and later ones do nothing. When attempts are still running
+// below (a hedge's loser finishing), the observers are told when the last of
+// them has been recorded, so that they see every attempt. It must not be
+// called with c.mu held.
 func (c *Call) end(status int, err error) {
 	c.mu.Lock()
 	if c.ended {
@@ -181,6 +187,30 @@ func (c *Call) end(status int, err error) {
 		return
 	}
 	c.ended, c.status, c.err = true, status, err
+	c.observeLocked()
+}
+
+// attemptStarted and attemptEnded bracket an attempt boundary's round trip.
+func (c *Call) attemptStarted() {
+	c.mu.Lock()
+	c.inFlight++
+	c.mu.Unlock()
+}
+
+func (c *Call) attemptEnded() {
+	c.mu.Lock()
+	c.inFlight--
+	c.observeLocked()
+}
+
+// observeLocked tells the observers, once, when the call has ended and no
+// attempt is running. It is called with c.mu held and releases it.
+func (c *Call) observeLocked() {
+	if !c.ended || c.inFlight > 0 || c.observed {
+		c.mu.Unlock()
+		return
+	}
+	c.observed = true
 	obs := c.observers
 	c.mu.Unlock()
 	for _, o := range obs {

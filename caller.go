@@ -9,8 +9,9 @@ type Caller struct {
 	KeyID    string
 	Tenant   string
 	Priority int
-	// Models the caller may use; empty means any. Checked on the model
-	// actually dispatched, not only the one asked.
+	// Models the caller may use; empty means any. An authorization check
+	// must apply it to the model each attempt sends (OutboundFrom), not only
+	// the one asked.
 	Models []string
 }
 

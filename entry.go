@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
+	"unsafe"
 )
 
 // entry is what NewHandler and NewClient share: parse the Call once, bind it
@@ -23,14 +25,23 @@ func newEntry(rt http.RoundTripper, opts []Option) *entry {
 
 // begin parses body into a Call bound to a context derived from parent.
 func (e *entry) begin(parent context.Context, op Op, body []byte) (*Call, context.Context, error) {
-	// The Call and its parse share one allocation.
+	// The Call, its parse and a short model's bytes share one allocation.
 	ca := new(struct {
 		Call
-		p parsed
+		p        parsed
+		modelBuf [32]byte
 	})
 	p := &ca.p
 	if err := parseInto(p, op, body, e.cfg.limits); err != nil {
 		return nil, nil, err
+	}
+	// The parser's model may alias the body, which the Outbound hands to
+	// every middleware: the Call's model must not change with it.
+	if n := len(p.Model); n <= len(ca.modelBuf) {
+		copy(ca.modelBuf[:], p.Model)
+		p.Model = unsafe.String(&ca.modelBuf[0], n)
+	} else {
+		p.Model = strings.Clone(p.Model)
 	}
 	c := &ca.Call
 	*c = Call{Op: op, Model: p.Model, Stream: p.Stream, IncludeUsage: p.IncludeUsage,
@@ -93,6 +104,9 @@ func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 		c.endResponse(ErrorFor(err).Status, err)
 		return nil, err
 	}
+	// Behind a boundary a provider's answer has lost any mark already; over
+	// a chain with none (a hand-built one), it loses it here.
+	resp.Header.Del(errorHeader)
 	if resp.StatusCode/100 == 2 && c.Op != OpModels {
 		c.tap.init(c, resp.Body, resp.StatusCode, c.Stream, e.cfg.maxEventBytes)
 		resp.Body = &c.tap

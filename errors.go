@@ -20,8 +20,9 @@ import (
 // shown to callers and so never holds a secret, an upstream URL or a cause's
 // text; the cause is reachable with errors.Unwrap for logs and errors.As.
 //
-// An *Error is immutable; the With… methods return copies, so sentinels are
-// safe for concurrent use.
+// An *Error is never modified once made: the With… methods return copies, so
+// sentinels are safe for concurrent use. Its fields are exported to be read;
+// changing one, a sentinel's above all, is a bug.
 type Error struct {
 	Status     int
 	Type       string // OpenAI error type, e.g. "invalid_request_error"

@@ -51,7 +51,10 @@ func Chain(rt http.RoundTripper, mws ...Middleware) http.RoundTripper {
 // and the body, after every edit. req.Body reads the same bytes as
 // Outbound.Body, for RoundTrippers that only know net/http; a Provider reads
 // Outbound and closes req.Body. Stream usage reporting is already asked of it
-// (stream_options.include_usage is set in the body of every stream).
+// (stream_options.include_usage is set in the body of every stream). A
+// Provider that renames the model itself (a deployment name) does so with
+// WithModel and answers with the renamed request as resp.Request, so that the
+// attempt records the model it sent.
 //
 // What it answers: a response or an error, never both, and a response body
 // that is never nil. A streaming Provider ends its stream with a usage chunk
@@ -77,7 +80,8 @@ type ModelLister interface {
 // Providers of its own, such as a router: it records no attempt itself, since
 // every Provider it forwards to sits behind an attempt boundary of its own
 // (see Chain). Chain and the entry points put every other Provider behind
-// one.
+// one. A Provider that wraps a Dispatcher, or wraps a chain, must implement
+// Dispatcher too, or its calls are recorded twice.
 type Dispatcher interface {
 	Provider
 	// Targets names the Providers calls may be forwarded to.

@@ -4,5 +4,6 @@ import "github.com/llmgate/gateway/internal/hooks"
 
 func init() {
 	hooks.CallOnce = func(call, key any) bool { return call.(*Call).once(key) }
+	hooks.IsBoundary = func(rt any) bool { _, ok := rt.(*boundary); return ok }
 	hooks.NewSentinel = func(status int, typ, code, msg string) error { return newSentinel(status, typ, code, msg) }
 }

@@ -48,7 +48,9 @@ func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
 func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
 
 // WithObserver adds fn to the functions told about each call once it has
-// ended: exactly once per request the entry point receives, after its usage
+// ended: exactly once per request the entry point receives (a request that
+// already carries a Call, passing through a nested entry point, is the outer
+// entry point's), after its usage
 // is recorded (its response body was read to its end or closed), or as soon
 // as it failed without a response. A request refused before it was parsed
 // (an unknown path, a body too large, malformed JSON) is observed too, as a

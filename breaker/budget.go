@@ -161,6 +161,18 @@ func (b *Budget) TryRetry() bool {
 	return true
 }
 
+// Refund gives back a retry TryRetry allowed for an attempt that was then
+// refused before anything was sent (a full bulkhead, a breaker that opened
+// since the target was picked), so that only attempts that were made spend
+// the budget.
+func (b *Budget) Refund() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.win.sumB > 0 {
+		b.win.add(b.advance(), 0, -1)
+	}
+}
+
 // Available returns how many retries the budget would allow now, for
 // metrics.
 func (b *Budget) Available() int {

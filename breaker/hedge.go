@@ -159,7 +159,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			h.drop(last)
 			last = r
 			if h.pending == 0 {
-				return last.resp, last.err
+				return h.lose(last)
 			}
 		case <-fire:
 			if len(h.cancels) <= t.cfg.MaxHedges && t.cfg.Budget.TryRetry() {
@@ -211,6 +211,35 @@ func (h *hedgeCall) drop(r hedgeResult) {
 	}
 	h.cancels[r.i](ErrHedgeLost)
 	r.resp.Body.Close()
+}
+
+// lose returns the last failure when every attempt has failed: every
+// attempt's context but r's is cancelled now, r's when its body is closed
+// (at once when it has none), so none stays registered with the caller's.
+func (h *hedgeCall) lose(r hedgeResult) (*http.Response, error) {
+	for i, cancel := range h.cancels {
+		if i != r.i || r.resp == nil {
+			cancel(context.Canceled)
+		}
+	}
+	if r.resp == nil {
+		return nil, r.err
+	}
+	out := *r.resp
+	out.Body = &cancelOnClose{ReadCloser: r.resp.Body, cancel: h.cancels[r.i]}
+	return &out, nil
+}
+
+// cancelOnClose cancels an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelCauseFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel(context.Canceled)
+	return err
 }
 
 // win returns r's response with the other attempts cancelled; its body's

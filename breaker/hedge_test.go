@@ -2,9 +2,11 @@ package breaker_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -375,5 +377,55 @@ func TestHedgeClosesHeldFailureWhenAnotherAttemptWins(t *testing.T) {
 			assert.EqualValues(t, 1, held.closes.Load(), "the held 503's body is closed exactly once")
 			assert.Len(t, r.call.Attempts(), 2, "the 503 and the winner")
 		})
+	}
+}
+
+// Regression: when every hedged attempt failed, their contexts were never
+// cancelled, each staying registered with the caller's until it ended (a
+// leak per call under a long-lived client context). Now every attempt's
+// context ends when RoundTrip returns, or, for the failure returned as a
+// response, when its body is closed.
+func TestHedgeAllFailedReleasesEveryAttemptContext(t *testing.T) {
+	for _, asResponse := range []bool{false, true} {
+		clk := newClock()
+		var mu sync.Mutex
+		ctxs := map[int64]context.Context{}
+		first, release := make(chan struct{}), make(chan struct{})
+		p := &fakeProvider{name: "a", fn: func(req *http.Request, n int64) (*http.Response, error) {
+			mu.Lock()
+			ctxs[n] = req.Context()
+			mu.Unlock()
+			if n == 1 {
+				close(first)
+				<-release // the slow first attempt fails last
+				if asResponse {
+					return respond(req, 503), nil
+				}
+				return nil, errors.New("reset")
+			}
+			defer close(release)
+			return nil, errors.New("reset")
+		}}
+		hedge := must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk}))
+		go func() {
+			<-first
+			clk.BlockUntil(1)
+			clk.Advance(time.Second)
+		}()
+		caller := context.Background() // lives on: only Hedge can release the attempts
+		resp, _, err := do(caller, gateway.Chain(p, hedge), false)
+		mu.Lock()
+		require.Len(t, ctxs, 2)
+		assert.Error(t, ctxs[2].Err(), "the earlier failure's context is released (response: %v)", asResponse)
+		if asResponse {
+			require.NoError(t, err)
+			require.Equal(t, 503, resp.StatusCode)
+			assert.NoError(t, ctxs[1].Err(), "the failure returned is readable until its body is closed")
+			resp.Body.Close()
+		} else {
+			require.Error(t, err)
+		}
+		assert.Error(t, ctxs[1].Err(), "the last failure's context is released (response: %v)", asResponse)
+		mu.Unlock()
 	}
 }

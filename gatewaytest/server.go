@@ -127,10 +127,11 @@ func NewServer(p gateway.Provider, opts ...gateway.Option) *Server {
 func (s *Server) BaseURL() string { return s.URL + "/v1" }
 
 // SetFaults replaces the socket faults for requests that arrive after it
-// returns. It panics on a rate outside [0,1] or a negative delay.
-func (s *Server) SetFaults(f SocketFaults) {
+// returns. It returns an error, and changes nothing, for a rate outside
+// [0,1] or a negative delay.
+func (s *Server) SetFaults(f SocketFaults) error {
 	if err := f.validate(); err != nil {
-		panic(err)
+		return err
 	}
 	if f.Seed != 0 {
 		s.mu.Lock()
@@ -138,6 +139,7 @@ func (s *Server) SetFaults(f SocketFaults) {
 		s.mu.Unlock()
 	}
 	s.faults.Store(&f)
+	return nil
 }
 
 // Close releases stalled and slowed requests (their contexts end), shuts the

@@ -252,12 +252,13 @@ func TestServerFaultRates(t *testing.T) {
 	assert.Equal(t, faults, again, "same seed, same faults")
 }
 
-func TestServerSetFaultsPanics(t *testing.T) {
+func TestServerSetFaultsErrors(t *testing.T) {
 	s := gatewaytest.NewServer(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}))
 	defer s.Close()
-	assert.Panics(t, func() { s.SetFaults(gatewaytest.SocketFaults{ResetRate: 2}) })
-	assert.Panics(t, func() { s.SetFaults(gatewaytest.SocketFaults{SlowHeaders: -1}) })
-	assert.Panics(t, func() { gatewaytest.NewServer(nil) })
+	assert.Error(t, s.SetFaults(gatewaytest.SocketFaults{ResetRate: 2}))
+	assert.Error(t, s.SetFaults(gatewaytest.SocketFaults{SlowHeaders: -1}))
+	assert.NoError(t, s.SetFaults(gatewaytest.SocketFaults{ResetRate: 0.5}))
+	assert.Panics(t, func() { gatewaytest.NewServer(nil) }, "a nil Provider is a programmer's error")
 }
 
 // waitFor polls cond, bounded in real time.

@@ -65,7 +65,7 @@ func TestSimErrorFault(t *testing.T) {
 		require.NoError(t, json.Unmarshal(b, &e), string(b))
 		assert.NotEmpty(t, e.Error.Type)
 		assert.NotEmpty(t, e.Error.Code)
-		assert.True(t, strings.HasPrefix(e.Error.Message, "provider: sim"), e.Error.Message)
+		assert.True(t, strings.HasPrefix(e.Error.Message, "gatewaytest: sim"), e.Error.Message)
 		switch resp.StatusCode {
 		case 429, 503:
 			assert.Equal(t, "2", resp.Header.Get("Retry-After"))

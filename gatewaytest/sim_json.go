@@ -198,7 +198,7 @@ func (s *Sim) errorResponse(req *http.Request, status int, code, msg string, ret
 		code = defCode
 	}
 	if msg == "" {
-		msg = "provider: sim " + s.name + ": simulated " + strconv.Itoa(status) + " " + http.StatusText(status)
+		msg = "gatewaytest: sim " + s.name + ": simulated " + strconv.Itoa(status) + " " + http.StatusText(status)
 	}
 	r := s.newJSON(req, status)
 	r.body.buf = appendError(r.body.buf, typ, code, msg)

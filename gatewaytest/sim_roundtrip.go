@@ -57,7 +57,7 @@ func (s *Sim) RoundTrip(req *http.Request) (*http.Response, error) {
 	var bad *simError
 	switch {
 	case op == gateway.OpUnknown:
-		bad = &simError{status: http.StatusNotFound, code: "unknown_url", msg: "provider: sim has no route " + req.Method + " " + strings.ToValidUTF8(req.URL.Path, "?")}
+		bad = &simError{status: http.StatusNotFound, code: "unknown_url", msg: "gatewaytest: sim has no route " + req.Method + " " + strings.ToValidUTF8(req.URL.Path, "?")}
 	case op != gateway.OpModels:
 		sc, bad = s.parse(c, gateway.OutboundFrom(ctx))
 	default:
@@ -85,7 +85,7 @@ func (s *Sim) RoundTrip(req *http.Request) (*http.Response, error) {
 	case op != gateway.OpModels && s.served != nil:
 		if _, ok := s.served[sc.model]; !ok {
 			return s.errorResponse(req, http.StatusNotFound, "model_not_found",
-				"provider: sim "+s.name+" does not serve model "+strconv.Quote(sc.model), 0), nil
+				"gatewaytest: sim "+s.name+" does not serve model "+strconv.Quote(sc.model), 0), nil
 		}
 	}
 	if sc.stream {
@@ -142,7 +142,7 @@ func (s *Sim) parseEmbedding(sc *simCall, body []byte) *simError {
 		Dimensions     int             `json:"dimensions"`
 	}
 	bad := func(msg string) *simError {
-		return &simError{status: http.StatusBadRequest, code: "invalid_request", msg: "provider: sim: " + msg}
+		return &simError{status: http.StatusBadRequest, code: "invalid_request", msg: "gatewaytest: sim: " + msg}
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		return bad("invalid embeddings request")

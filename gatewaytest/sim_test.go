@@ -360,7 +360,7 @@ func TestSimRefusals(t *testing.T) {
 				require.NoError(t, json.Unmarshal(b, &e), string(b))
 				assert.Equal(t, tc.code, e.Error.Code)
 				assert.NotEmpty(t, e.Error.Type)
-				prefix := "provider: "
+				prefix := "gatewaytest: "
 				if tc.entry != nil {
 					prefix = "gateway: "
 				}
@@ -403,7 +403,7 @@ func TestSimUnknownOperation(t *testing.T) {
 			var e simError
 			require.NoError(t, json.Unmarshal(b, &e), string(b))
 			assert.Equal(t, "unknown_url", e.Error.Code)
-			assert.Equal(t, "provider: sim has no route POST /v1/images/generations", e.Error.Message)
+			assert.Equal(t, "gatewaytest: sim has no route POST /v1/images/generations", e.Error.Message)
 			assert.Nil(t, gateway.ErrorFromResponse(resp))
 		})
 	}

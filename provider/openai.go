@@ -195,10 +195,12 @@ func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
 		model string
 	)
 	if op != gateway.OpModels {
-		sent := gateway.OutboundFrom(req.Context())
-		if m, ok := p.modelMap[sent.Model]; ok {
-			sent = gateway.OutboundFrom(gateway.WithModel(req, m).Context())
+		if m, ok := p.modelMap[gateway.OutboundFrom(req.Context()).Model]; ok {
+			// Renamed the one way there is, so the attempt records the
+			// model sent: the response answers the renamed request.
+			req = gateway.WithModel(req, m)
 		}
+		sent := gateway.OutboundFrom(req.Context())
 		body, model = sent.Body, sent.Model
 	}
 	out, err := p.newRequest(req.Context(), op, model, body, c.Stream)
@@ -209,7 +211,8 @@ func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The upstream request holds the key; what callers see is theirs.
+	// The upstream request holds the key; what callers see is theirs (as
+	// renamed, when the ModelMap renamed it).
 	resp.Request = req
 	return resp, nil
 }

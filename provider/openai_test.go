@@ -241,7 +241,7 @@ func TestOpenAI_RouterRenamedModelReachesUpstream(t *testing.T) {
 	atts := call.Attempts()
 	require.Len(t, atts, 1)
 	assert.Equal(t, "openai", atts[0].Target)
-	assert.Equal(t, "fallback-model", atts[0].Model)
+	assert.Equal(t, "fallback-upstream", atts[0].Model, "the attempt records the model sent, after the adapter's own ModelMap")
 }
 
 // A request that did not come through an entry point carries no Call: the
@@ -270,7 +270,9 @@ func TestOpenAI_CalledDirectlyRenamesAndClosesBody(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Same(t, req, resp.Request, "the response names the caller's request, not the upstream one")
+	assert.Equal(t, req.URL, resp.Request.URL, "the response names the caller's request, not the upstream one")
+	assert.Equal(t, "upstream-model", gateway.OutboundFrom(resp.Request.Context()).Model, "as the ModelMap renamed it")
+	assert.Empty(t, resp.Request.Header.Get("Authorization"), "never the upstream request, which holds the key")
 	assert.Equal(t, 1, body.Closed())
 	seen := up.Last(t)
 	f := oaiFields(t, seen.Body)

@@ -10,6 +10,7 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/internal/clock"
+	"github.com/llmgate/gateway/internal/hooks"
 )
 
 // Config configures a Router. Its zero value is a smooth weighted round-robin
@@ -213,7 +214,7 @@ func (r *Router) Targets() []string {
 }
 
 // Update replaces the router's targets, weights and tiers at once, with the
-// same validation as NewRouter; on error nothing changes. Calls in flight
+// same validation as New; on error nothing changes. Calls in flight
 // finish on the targets they started with; calls that start after Update
 // returns see the new ones. A target whose name stays keeps its breaker
 // (unless the new Target brings another), in-flight count, latency
@@ -265,8 +266,11 @@ func (r *Router) Update(targets []Target) error {
 // sit behind boundaries of their own, which record its attempts.
 func (r *Router) targetChain(name string, t *Target, cb *breaker.CircuitBreaker) http.RoundTripper {
 	var p gateway.Provider = named{Provider: t.Provider, name: name}
-	if _, ok := t.Provider.(gateway.Dispatcher); ok {
-		p = t.Provider // named would hide that it is a Dispatcher
+	if _, ok := t.Provider.(gateway.Dispatcher); ok || hooks.IsBoundary(t.Provider) {
+		// named would hide that it is a Dispatcher, or put a second
+		// boundary in front of a chain's (gateway.Chain(p, …) as the
+		// Provider): its attempts are its own Providers'.
+		p = t.Provider
 	}
 	inner := gateway.Chain(p, t.Middlewares...)
 	return cb.Wrap(r.firstTokenTimeout(inner))

@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -130,6 +131,28 @@ func TestRouterBudgetBoundsFallback(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the last failure, as the upstream gave it")
 	assert.Equal(t, []string{"a", "b"}, rtrTargets(call), "one fallback allowed, not two")
 	assert.Zero(t, c.Requests())
+}
+
+// Regression: a fallback whose target refused before anything was sent (a
+// full bulkhead) spent the retry budget anyway, so the next, healthy target
+// was never tried.
+func TestRouterRefusedFallbackSpendsNoBudget(t *testing.T) {
+	clk := gatewaytest.NewClock(rtrEpoch)
+	a, b, c := rtrDead("a", 503), gatewaytest.MustNewSim("b", gatewaytest.SimConfig{}), gatewaytest.MustNewSim("c", gatewaytest.SimConfig{})
+	full := must(breaker.NewBulkhead(1, breaker.BulkheadConfig{}))
+	slot := must(full.Acquire(context.Background())) // b's only slot is taken
+	defer slot.Release(breaker.Success)
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.01, MinRetries: 1, Clock: clk}))
+	r := rtrRouter(t, []router.Target{
+		{Provider: a, Weight: 1},
+		{Provider: b, Weight: 1, Tier: 1, Middlewares: []gateway.Middleware{full.Middleware()}},
+		{Provider: c, Weight: 1, Tier: 2},
+	}, router.Config{Clock: clk, Budget: budget})
+	resp, _, call := rtrDo(t, r, rtrChatBody)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"a", "c"}, rtrTargets(call), "b refused before anything was sent: no attempt")
+	assert.Zero(t, b.Requests())
+	assert.Equal(t, 0, budget.Available(), "one fallback made, one spent")
 }
 
 // A 429 with Retry-After on A: A gets nothing until the window ends; calls

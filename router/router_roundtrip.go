@@ -70,11 +70,15 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		m := &g.members[i]
 		p.hard.add(m.idx)
-		if dispatched > 0 && !r.budget.TryRetry() {
+		withdrew := dispatched > 0
+		if withdrew && !r.budget.TryRetry() {
 			break
 		}
 		resp, class, err := r.dispatch(req, call, m, now)
 		if class == refusedClass {
+			if withdrew {
+				r.budget.Refund() // nothing was sent: no budget spent
+			}
 			continue
 		}
 		dispatched++

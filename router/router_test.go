@@ -417,3 +417,16 @@ func TestNewRouterReportsEveryBadTarget(t *testing.T) {
 	assert.Contains(t, err.Error(), "empty model")
 	assert.Error(t, router.Target{Weight: 1}.Validate(), "no Provider")
 }
+
+// Regression: a target whose Provider is already behind a boundary
+// (gateway.Chain(p) is a Provider) got a second boundary in front of it:
+// each upstream try was recorded twice.
+func TestRouterTargetThatIsAChainRecordsOnce(t *testing.T) {
+	sim := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{})
+	chained, ok := gateway.Chain(sim).(gateway.Provider)
+	require.True(t, ok)
+	r := rtrRouter(t, []router.Target{{Provider: chained, Weight: 1}}, router.Config{})
+	resp, _, call := rtrDo(t, r, rtrStreamBody)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"a"}, rtrTargets(call), "one attempt, under the chain's Provider")
+}

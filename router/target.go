@@ -14,7 +14,7 @@ import (
 // is used, which models it serves and what wraps it.
 //
 // A Target is configuration: the Router copies what it needs, so changing a
-// Target after NewRouter or Update has no effect.
+// Target after New or Update has no effect.
 type Target struct {
 	// Name identifies the target in attempts (but for a Provider that is a
 	// gateway.Dispatcher, whose own targets name its attempts), metrics and
@@ -55,7 +55,7 @@ type Target struct {
 // MaxWeight is the largest Target.Weight.
 const MaxWeight = 1_000_000
 
-// ErrConfig is wrapped by every error NewRouter and Update return for
+// ErrConfig is wrapped by every error New, Update and Target.Validate return for
 // an invalid configuration.
 var ErrConfig = errors.New("router: invalid configuration")
 

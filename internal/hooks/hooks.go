@@ -1,6 +1,7 @@
 // Package hooks lets this module's packages reach the few parts of package
 // gateway that must not be public: per-call bookkeeping that billing and
-// retry budgets trust, and the registry of error codes. Package gateway sets
+// retry budgets trust, the attempt boundary's identity, and the registry of
+// error codes. Package gateway sets
 // every hook in its init; they are never nil once it is imported, which any
 // package that uses them does.
 package hooks
@@ -10,6 +11,11 @@ package hooks
 // Retry, Hedge and a router) do it once per call with it. key must be
 // comparable.
 var CallOnce func(call any, key any) bool
+
+// IsBoundary reports whether rt is an attempt boundary already (what
+// gateway.Chain returns over a Provider), so that a router does not put a
+// second one in front of it.
+var IsBoundary func(rt any) bool
 
 // NewSentinel defines and registers a new kind of *gateway.Error, for the
 // subpackages' own refusals (an open circuit, a rate limit), returned as an
