@@ -61,7 +61,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c.Op == OpModels {
 		resp, err := send(b.p, req)
 		if err == nil {
-			resp.Header.Del(errorHeader)
+			delete(resp.Header, errorHeader)
 		}
 		return resp, err
 	}
@@ -73,7 +73,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 	headers := c.clock.Now()
 	var ttft time.Duration
 	if err == nil {
-		resp.Header.Del(errorHeader) // an upstream gateway's mark is not ours
+		delete(resp.Header, errorHeader) // an upstream gateway's mark is not ours (the key is canonical)
 		if c.Stream && isEventStream(resp) {
 			if resp, err = holdFirstContent(ctx, resp); err == nil {
 				ttft = c.clock.Now().Sub(start)

@@ -43,10 +43,10 @@ func (e *entry) begin(parent context.Context, op Op, body []byte) (*Call, contex
 	} else {
 		p.Model = strings.Clone(p.Model)
 	}
-	c := &ca.Call
-	*c = Call{Op: op, Model: p.Model, Stream: p.Stream, IncludeUsage: p.IncludeUsage,
-		MaxTokens: p.MaxTokens, PromptTokens: p.PromptTokens,
-		clock: e.cfg.clock, lim: &e.cfg.limits, observers: e.cfg.observers}
+	c := &ca.Call // zeroed: set field by field, not by copying a whole Call
+	c.Op, c.Model, c.Stream, c.IncludeUsage = op, p.Model, p.Stream, p.IncludeUsage
+	c.MaxTokens, c.PromptTokens = p.MaxTokens, p.PromptTokens
+	c.clock, c.lim, c.observers = e.cfg.clock, &e.cfg.limits, e.cfg.observers
 	c.newID()
 	c.Start = e.cfg.clock.Now()
 	if caller, ok := parent.Value(callerKey{}).(Caller); ok {
@@ -106,7 +106,7 @@ func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 	}
 	// Behind a boundary a provider's answer has lost any mark already; over
 	// a chain with none (a hand-built one), it loses it here.
-	resp.Header.Del(errorHeader)
+	delete(resp.Header, errorHeader)
 	if resp.StatusCode/100 == 2 && c.Op != OpModels {
 		c.tap.init(c, resp.Body, resp.StatusCode, c.Stream, e.cfg.maxEventBytes)
 		resp.Body = &c.tap
