@@ -52,11 +52,11 @@ type Call struct {
 	gone       bool // the caller left before its response was complete
 	// Attempt boundaries still running (a hedge's loser, say): the
 	// observers wait for them, so they see every attempt.
-	inFlight int
-	observed bool
-	status     int
-	err        error
-	observers  []func(*Call)
+	inFlight  int
+	observed  bool
+	status    int
+	err       error
+	observers []func(*Call)
 
 	// Embedded so that the entry point allocates one object per call.
 	ctx       callContext
