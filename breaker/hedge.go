@@ -12,6 +12,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/internal/clock"
+	"github.com/llmgate/gateway/internal/ctxbody"
 )
 
 // HedgeConfig configures Hedge. The zero value sends one hedge after 2 s. A
@@ -226,20 +227,8 @@ func (h *hedgeCall) lose(r hedgeResult) (*http.Response, error) {
 		return nil, r.err
 	}
 	out := *r.resp
-	out.Body = &cancelOnClose{ReadCloser: r.resp.Body, cancel: h.cancels[r.i]}
+	out.Body = &ctxbody.CancelOnClose{ReadCloser: r.resp.Body, Cancel: h.cancels[r.i]}
 	return &out, nil
-}
-
-// cancelOnClose cancels an attempt's context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelCauseFunc
-}
-
-func (b *cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel(context.Canceled)
-	return err
 }
 
 // win returns r's response with the other attempts cancelled; its body's

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/internal/ctxbody"
 )
 
 // RoundTrip sends the call to a target, falling back to others as the
@@ -203,21 +203,9 @@ func (r *Router) firstTokenTimeout(next http.RoundTripper) http.RoundTripper {
 		if resp.Body == nil {
 			resp.Body = http.NoBody
 		}
-		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		resp.Body = &ctxbody.CancelOnClose{ReadCloser: resp.Body, Cancel: cancel}
 		return resp, nil
 	})
-}
-
-// cancelBody releases an attempt's context when its body is closed.
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelCauseFunc
-}
-
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel(context.Canceled)
-	return err
 }
 
 // learn updates a target's state from one dispatch's outcome: latency (to
