@@ -173,6 +173,18 @@ func (b *Budget) Refund() {
 	}
 }
 
+// Spend withdraws one retry without asking: for an attempt a layer sent
+// without TryRetry (a router's fallback to a target with a fresh success,
+// which then failed), so that the budget still counts every retry made and
+// refuses the next ones sooner.
+func (b *Budget) Spend() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := b.advance()
+	b.flushLocked(i)
+	b.win.add(i, 0, 1)
+}
+
 // Available returns how many retries the budget would allow now, for
 // metrics.
 func (b *Budget) Available() int {

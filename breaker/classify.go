@@ -13,13 +13,15 @@ type Class uint8
 
 // The classes, decided by Classify.
 const (
-	// Success: a 2xx or 3xx response.
+	// Success: a 1xx or 2xx response.
 	Success Class = iota
 	// Retryable: the upstream failed (5xx, connection refused, reset,
 	// timeout) and another attempt may succeed.
 	Retryable
-	// Fatal: the request itself is wrong (400, 401, 403, 404, 413, 422…);
-	// the same request fails again anywhere.
+	// Fatal: the answer is deterministic: the request itself is wrong
+	// (400, 404, 413, 422…) and fails again anywhere, or the target cannot
+	// take it (401, 402, 403, a redirect: see IsTargetFault) and fails again
+	// there. Never retried; no breaker failure.
 	Fatal
 	// RateLimited: the upstream said 429. Retryable elsewhere or later, but
 	// not a sign that the target is broken.
@@ -67,7 +69,8 @@ var statusClass = map[int]Class{
 }
 
 // classOfStatus classifies an HTTP status from statusClass, else by its
-// hundred: 1xx–3xx Success, other 4xx Fatal, other 5xx Retryable.
+// hundred: 1xx and 2xx Success, 3xx (a redirect, never followed) and other
+// 4xx Fatal, other 5xx Retryable.
 func classOfStatus(status int) Class {
 	if status >= 200 && status < 300 { // the common case, no table entry
 		return Success
@@ -76,7 +79,7 @@ func classOfStatus(status int) Class {
 		return c
 	}
 	switch {
-	case status < 400:
+	case status < 300:
 		return Success
 	case status < 500:
 		return Fatal
@@ -93,7 +96,7 @@ func classOfStatus(status int) Class {
 // resp is classified by its status (see the table in this file). An error
 // that is a *gateway.Error is classified by its status the same way (an
 // ErrOpen is Overloaded, ErrUpstreamTimeout Retryable, ErrClientClosed
-// Canceled); context.Canceled is Canceled; any other error (connection
+// Canceled), but for ErrRedirect, which is Fatal; context.Canceled is Canceled; any other error (connection
 // refused, reset, EOF, a deadline) is Retryable. req may be nil.
 //
 // Classify is safe for concurrent use and allocates nothing.
@@ -108,8 +111,11 @@ func Classify(req *http.Request, resp *http.Response, err error) Class {
 		return classOfStatus(resp.StatusCode)
 	}
 	if ge := asGatewayError(err); ge != nil {
-		if ge.Status == gateway.ErrClientClosed.Status {
+		switch {
+		case ge.Status == gateway.ErrClientClosed.Status:
 			return Canceled
+		case ge.Is(ErrRedirect):
+			return Fatal
 		}
 		return classOfStatus(ge.Status)
 	}
@@ -124,6 +130,20 @@ func Classify(req *http.Request, resp *http.Response, err error) Class {
 // while another target, with other credentials, may still serve it.
 func IsDeadKey(status int) bool {
 	return status == http.StatusUnauthorized || status == http.StatusPaymentRequired || status == http.StatusForbidden
+}
+
+// IsTargetFault reports whether an outcome says this target cannot serve the
+// call while another may: a dead key (IsDeadKey), or a redirect (a 3xx, or
+// ErrRedirect from a provider that refused to follow one). Such a target is
+// out for the rest of the call; a router moves the call on.
+func IsTargetFault(resp *http.Response, err error) bool {
+	if resp != nil {
+		return IsDeadKey(resp.StatusCode) || resp.StatusCode/100 == 3
+	}
+	if ge := asGatewayError(err); ge != nil {
+		return ge.Is(ErrRedirect)
+	}
+	return false
 }
 
 // Classifier is the signature of Classify, for configurations that replace

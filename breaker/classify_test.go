@@ -24,7 +24,7 @@ func TestClassifyStatuses(t *testing.T) {
 		status int
 		want   breaker.Class
 	}{
-		{200, breaker.Success}, {201, breaker.Success}, {204, breaker.Success}, {304, breaker.Success},
+		{200, breaker.Success}, {201, breaker.Success}, {204, breaker.Success}, {304, breaker.Fatal}, {307, breaker.Fatal},
 		{400, breaker.Fatal}, {401, breaker.Fatal}, {402, breaker.Fatal}, {403, breaker.Fatal},
 		{404, breaker.Fatal}, {405, breaker.Fatal}, {413, breaker.Fatal}, {415, breaker.Fatal}, {422, breaker.Fatal},
 		{408, breaker.Retryable}, {409, breaker.Retryable}, {425, breaker.Retryable},

@@ -37,6 +37,16 @@ var (
 	// is the cause of the loser's cancellation, recorded as that attempt's
 	// error (code "hedge_lost").
 	ErrHedgeLost = newSentinel(499, "api_error", "hedge_lost", "breaker: another hedged attempt answered first")
+
+	// ErrRedirect: an upstream answered with a redirect, which the gateway
+	// never follows (it would send the request, and maybe the key, wherever
+	// the upstream points). The target is misconfigured (its base URL), and
+	// the same request gets the same answer there: Classify calls it Fatal,
+	// so it is not retried and is no breaker failure, and a router moves
+	// the call to another target, as for a dead key (IsTargetFault). 502,
+	// code "upstream_redirect".
+	ErrRedirect = newSentinel(http.StatusBadGateway, "api_error", "upstream_redirect",
+		"breaker: the upstream answered with a redirect, which is not followed")
 )
 
 // newSentinel defines one of this package's kinds of *gateway.Error.

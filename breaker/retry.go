@@ -42,6 +42,13 @@ type RetryConfig struct {
 	// attempt's own duration is bounded by Timeouts inside Retry, so a call
 	// takes at most Deadline plus one attempt. Default 2 min.
 	Deadline time.Duration
+	// MaxWait is the longest wait Retry makes for a Retry-After: an
+	// upstream's, or the one on a refusal from inside (an open circuit, a
+	// router whose targets are all cooling down). An outcome asking for a
+	// longer wait is returned at once, Retry-After intact, so that a caller
+	// hears when to come back instead of hanging on a fleet that cannot
+	// serve soon. Default DefaultMaxWait, the router's default too.
+	MaxWait time.Duration
 	// Budget bounds retries across calls; share one between the Retry, Hedge
 	// and router of a service: each credits it through Budget.OnCall, so a
 	// call deposits once however many of them it passes. Nil means a
@@ -73,6 +80,11 @@ const (
 	DefaultBaseDelay     = 250 * time.Millisecond
 	DefaultMaxDelay      = 8 * time.Second
 	DefaultRetryDeadline = 2 * time.Minute
+	// DefaultMaxWait is the default of RetryConfig.MaxWait and of the
+	// router's wait for a cooling-down target: a wait a caller hardly
+	// notices, and long enough for the usual one- or two-second
+	// Retry-After of a rate limit.
+	DefaultMaxWait = 2 * time.Second
 )
 
 // defaultMaxBodyBytes is the default bound on a body Retry or Hedge buffers.
@@ -90,6 +102,9 @@ func (c RetryConfig) withDefaults() RetryConfig {
 	}
 	if c.Deadline == 0 {
 		c.Deadline = DefaultRetryDeadline
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = DefaultMaxWait
 	}
 	if c.Budget == nil {
 		c.Budget = newBudget(BudgetConfig{Clock: c.Clock}.withDefaults())
@@ -113,7 +128,7 @@ func (c RetryConfig) withDefaults() RetryConfig {
 // Validate reports a negative value, or a MaxDelay below BaseDelay (once the
 // defaults are applied).
 func (c RetryConfig) Validate() error {
-	if c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 || c.Deadline < 0 || c.MaxBodyBytes < 0 {
+	if c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 || c.Deadline < 0 || c.MaxWait < 0 || c.MaxBodyBytes < 0 {
 		return fmt.Errorf("breaker: invalid RetryConfig: negative value")
 	}
 	if d := c.withDefaults(); d.MaxDelay < d.BaseDelay {
@@ -142,9 +157,12 @@ func DefaultIdempotent(req *http.Request) bool {
 
 // Retry returns a middleware that sends a call again when an attempt fails
 // in a way another attempt may not (Class.Retryable): with full-jitter
-// exponential backoff, at least the Retry-After the upstream asked for, at
-// most MaxAttempts attempts, within one deadline, and only while the Budget
-// allows, so an outage everywhere cannot multiply the load.
+// exponential backoff, at least the Retry-After the upstream asked for (one
+// longer than MaxWait returns the outcome at once), at most MaxAttempts
+// attempts, within one deadline, and only while the Budget allows, so an
+// outage everywhere cannot multiply the load. A run that sent nothing
+// upstream (every target refused before sending) costs no budget: the next
+// run's attempt is the call's first.
 //
 // It never retries the caller's cancellation, a Fatal outcome (400, 401,
 // 403, 404, 413, 422…), or an ambiguous failure of a non-idempotent request.
@@ -205,7 +223,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp = nil
 		}
 		c := cfg.Classify(req, resp, err)
-		if !c.Retryable() || n >= cfg.MaxAttempts || (ambiguous(resp, err) && !cfg.Idempotent(req)) {
+		if !c.Retryable() || n >= cfg.MaxAttempts || (Ambiguous(resp, err) && !cfg.Idempotent(req)) {
 			return resp, err
 		}
 		now := cfg.Clock.Now()
@@ -214,9 +232,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		wait := t.backoff(n)
 		if ra, ok := t.retryAfter(resp, err, c, now); ok {
+			if ra > cfg.MaxWait {
+				return resp, err // not soon: the caller hears when to come back
+			}
 			wait = max(wait, ra)
 		}
-		if now.Add(wait).After(deadline) || !cfg.Budget.TryRetry() {
+		if now.Add(wait).After(deadline) || (sentAny(call) && !cfg.Budget.TryRetry()) {
 			return resp, err
 		}
 		if resp != nil {
@@ -226,6 +247,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// sentAny reports whether the call has made an upstream attempt. A run that
+// sent nothing (every target was cooling down, a circuit was open) makes the
+// next run's attempt the call's first: that is no retry and costs no budget.
+// Without a Call every run counts.
+func sentAny(call *gateway.Call) bool {
+	return call == nil || len(call.Attempts()) > 0
 }
 
 // deadline returns the end of the retrying: Deadline after the call started
@@ -311,10 +340,13 @@ func rewind(req *http.Request) (*http.Request, error) {
 	return r, nil
 }
 
-// ambiguous reports whether a failed attempt may have been acted on
+// Ambiguous reports whether a failed attempt may have been acted on
 // upstream: an error other than a refused connection or one of the
-// gateway's own refusals. A response is an answer, never ambiguous.
-func ambiguous(resp *http.Response, err error) bool {
+// gateway's own refusals. A response is an answer, never ambiguous. Retry
+// and the router send a call again after an ambiguous failure only when
+// their Idempotent says the request may be repeated: one rule for retries
+// and fallbacks.
+func Ambiguous(resp *http.Response, err error) bool {
 	if resp != nil || err == nil {
 		return false
 	}

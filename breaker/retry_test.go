@@ -92,7 +92,7 @@ func TestRetryHonoursTheLatestRetryAfter(t *testing.T) {
 		}
 		return respond(req, 200), nil
 	}}
-	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 3, Rand: noJitter, Clock: clk})))
+	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 3, MaxWait: time.Minute, Rand: noJitter, Clock: clk})))
 	done := runAsync(t, rt, context.Background())
 
 	clk.BlockUntil(1)
@@ -113,7 +113,7 @@ func TestRetryHonoursTheLatestRetryAfter(t *testing.T) {
 func TestRetryReturnsRetryAfterPastTheDeadlineAtOnce(t *testing.T) {
 	clk := newClock()
 	p := answering("a", 429, "Retry-After", "50")
-	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{Deadline: 30 * time.Second, Rand: noJitter, Clock: clk})))
+	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{Deadline: 30 * time.Second, MaxWait: time.Hour, Rand: noJitter, Clock: clk})))
 	resp := returnsAtOnce(t, clk, func() *http.Response { return <-runAsync(t, rt, context.Background()) })
 	status := resp.StatusCode
 	assert.Equal(t, 429, status)
@@ -196,7 +196,7 @@ func TestRetryNeverRetriesCancellation(t *testing.T) {
 
 func TestRetryCancellationDuringBackoff(t *testing.T) {
 	clk := newClock()
-	p := answering("a", 429, "Retry-After", "10")
+	p := answering("a", 429, "Retry-After", "1")
 	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{Rand: noJitter, Clock: clk})))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAsync(t, rt, ctx)
@@ -296,7 +296,7 @@ func TestRetryOverAnOpenBreakerWaitsForItsDelay(t *testing.T) {
 	clk := newClock()
 	p := statuses("a", 500, 500, 200)
 	cb := must(breaker.NewCircuitBreaker("a", breaker.Config{FailureThreshold: 2, HalfOpenProbes: 1, Delay: 5 * time.Second, Clock: clk}))
-	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 4, Rand: noJitter, Clock: clk})), cb.Middleware())
+	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 4, MaxWait: 5 * time.Second, Rand: noJitter, Clock: clk})), cb.Middleware())
 	done := runAsync(t, rt, context.Background())
 	clk.BlockUntil(1) // attempts 1, 2 failed, the breaker opened, attempt 3 refused
 	assert.EqualValues(t, 2, p.calls.Load())
@@ -335,7 +335,7 @@ func TestRetryDeadlineCountsFromTheCallStart(t *testing.T) {
 			return next.RoundTrip(req)
 		})
 	}
-	rt := gateway.Chain(p, queue, must(breaker.Retry(breaker.RetryConfig{Deadline: 2 * time.Minute, Rand: noJitter, Clock: clk})))
+	rt := gateway.Chain(p, queue, must(breaker.Retry(breaker.RetryConfig{Deadline: 2 * time.Minute, MaxWait: time.Hour, Rand: noJitter, Clock: clk})))
 	var call *gateway.Call
 	resp := returnsAtOnce(t, clk, func() *http.Response { // a 30 s wait would end past 120 s
 		resp, c, err := do(context.Background(), rt, false, gateway.WithClock(clk))
@@ -358,7 +358,7 @@ func TestRetryHonoursTheCallersDeadline(t *testing.T) {
 	// outcome Canceled, and the test prove nothing).
 	clk := gatewaytest.NewClock(time.Now())
 	p := answering("a", 503, "Retry-After", "7200")
-	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{Deadline: 10 * time.Hour, Rand: noJitter, Clock: clk})))
+	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{Deadline: 10 * time.Hour, MaxWait: 10 * time.Hour, Rand: noJitter, Clock: clk})))
 	ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(time.Hour))
 	defer cancel()
 	resp := returnsAtOnce(t, clk, func() *http.Response { return <-runAsync(t, rt, ctx) })

@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
 )
 
 // OpenAIConfig configures an OpenAI-compatible provider (NewOpenAI). Only
@@ -68,7 +69,8 @@ type AzureConfig struct {
 // configured key and the configured extras, and nothing else. The caller's
 // credentials and every other inbound header stay behind, so a virtual key
 // never goes upstream. Redirects are never followed: a 3xx answer is an
-// error (errors.Is gateway.ErrUpstream).
+// error (errors.Is breaker.ErrRedirect, a 502), which breaker.Classify calls
+// Fatal: not retried, no breaker failure, and a router moves the call on.
 //
 // It sends what the attempt's gateway.Outbound holds: its body, and the
 // model a router may have renamed from the Call's, after this provider's own
@@ -330,7 +332,7 @@ func (p *OpenAI) send(out *http.Request) (*http.Response, error) {
 		// upstream points; base URLs come from configuration only.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		resp.Body.Close()
-		return nil, gateway.ErrUpstream.WithMessage(fmt.Sprintf(
+		return nil, breaker.ErrRedirect.WithMessage(fmt.Sprintf(
 			"provider: %s: upstream answered %d, a redirect, which is not followed (check BaseURL)", p.name, resp.StatusCode))
 	}
 	return resp, nil

@@ -121,7 +121,7 @@ func TestOpenAI_RedirectIsNotFollowed(t *testing.T) {
 
 		resp, err := p.RoundTrip(withCall(t, newRequest(t, context.Background(), "/v1/chat/completions", strings.NewReader(chatBody))))
 		assert.Nil(t, resp)
-		require.ErrorIs(t, err, gateway.ErrUpstream, "status %d", status)
+		require.ErrorIs(t, err, breaker.ErrRedirect, "status %d", status)
 		assert.Contains(t, err.Error(), "redirect")
 		assert.NotContains(t, err.Error(), elsewhere.URL)
 

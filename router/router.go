@@ -45,6 +45,20 @@ type Config struct {
 	HintFloor int
 	// DisableHints turns rate-limit hints off.
 	DisableHints bool
+	// MaxWait bounds how long a call waits for a target when none can take
+	// it now but one will soon (its cooldown after a 429 ends, its open
+	// breaker lets a probe through): the router waits for the earliest when
+	// that is at most MaxWait away in all (and before the context's
+	// deadline), and otherwise returns gateway.ErrNoHealthyProvider at
+	// once, with a Retry-After. It never sends inside a Retry-After window.
+	// Default breaker.DefaultMaxWait, breaker.RetryConfig's default too.
+	MaxWait time.Duration
+	// Idempotent reports whether a call may be sent to another target after
+	// an ambiguous failure (breaker.Ambiguous: a reset or timeout after
+	// which the upstream may have acted on it). Nil means
+	// breaker.DefaultIdempotent. Give it the func of the breaker.Retry
+	// outside, so retries and fallbacks follow one rule.
+	Idempotent func(*http.Request) bool
 	// Clock is the source of time for hints and timeouts; nil means the
 	// system clock. Default breakers and the default budget use it too.
 	Clock gateway.Clock
@@ -57,14 +71,14 @@ type Config struct {
 // DefaultHintFloor is the default of Config.HintFloor.
 const DefaultHintFloor = 1
 
-// Validate reports an unknown Strategy or a negative FirstTokenTimeout or
-// HintFloor.
+// Validate reports an unknown Strategy or a negative FirstTokenTimeout,
+// HintFloor or MaxWait.
 func (c Config) Validate() error {
 	if c.Strategy > LatencyAware {
 		return configError("unknown strategy %d", c.Strategy)
 	}
-	if c.FirstTokenTimeout < 0 || c.HintFloor < 0 {
-		return configError("negative FirstTokenTimeout or HintFloor")
+	if c.FirstTokenTimeout < 0 || c.HintFloor < 0 || c.MaxWait < 0 {
+		return configError("negative FirstTokenTimeout, HintFloor or MaxWait")
 	}
 	return nil
 }
@@ -76,6 +90,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HintFloor == 0 {
 		c.HintFloor = DefaultHintFloor
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = breaker.DefaultMaxWait
+	}
+	if c.Idempotent == nil {
+		c.Idempotent = breaker.DefaultIdempotent
 	}
 	if c.Budget == nil {
 		c.Budget, _ = breaker.NewBudget(breaker.BudgetConfig{Clock: c.Clock}) // the defaults are valid
@@ -95,8 +115,16 @@ func (c Config) withDefaults() Config {
 // call through, it is not cooling down after a 429 and it has not failed
 // this call already; one its rate-limit headers say is about to run out is
 // used only when nothing else is left (see HintFloor). Each target is tried
-// at most once per call; after the first, each attempt must win the retry
-// Budget, and the caller's context deadline bounds the chain.
+// at most once per call, and the caller's context deadline bounds the chain.
+// After the first attempt, a fallback to a target whose latest outcome was
+// a success is sent at once and charged to the retry Budget only if it fails
+// (Budget.Spend): one provider failing while another serves is no storm.
+// Every other fallback must win Budget.TryRetry first. When every target
+// fails, none has a latest success, so the Budget bounds every fallback
+// ((1+Ratio)·N + MinRetries attempts for N calls, plus at most one per
+// call in flight when a healthy fleet dies at once). When no target can take
+// the call now, the router waits for the earliest one to become ready if
+// that is within MaxWait; it never sends inside a Retry-After window.
 //
 // What happens to an attempt's outcome:
 //
@@ -109,11 +137,14 @@ func (c Config) withDefaults() Config {
 //     a Retry-After does the same.
 //   - what breaker.Classify calls retryable (5xx, 408, 409, connection
 //     refused or reset, timeouts): the call moves on.
-//   - 401, 402, 403 (a dead key): the target is out for this call; the
-//     call moves on.
+//   - 401, 402, 403 (a dead key) or a redirect (breaker.IsTargetFault): the
+//     target is out for this call; the call moves on.
 //   - any other failure breaker.Classify calls fatal (400, 404, 413,
 //     422…): the request itself is wrong, so it is returned as it is,
 //     without fallback.
+//   - an ambiguous failure (breaker.Ambiguous: a reset or a timeout after
+//     the request was sent) of a call that Config.Idempotent says must not
+//     be repeated: returned as it is, without fallback.
 //   - the caller's context ends: its error is returned; no fallback, and
 //     the breaker counts nothing.
 //
@@ -121,9 +152,9 @@ func (c Config) withDefaults() Config {
 // upstream gave it: its response (error body and Retry-After intact, so a
 // breaker.Retry outside classifies it as it would a lone provider's), or its
 // error. When no target could be tried at all the router returns
-// gateway.ErrNoHealthyProvider, with a Retry-After when they are all
-// cooling down, or gateway.ErrModelNotFound when no target serves the
-// model. A target whose breaker would refuse (open, half-open with its
+// gateway.ErrNoHealthyProvider at once, with a Retry-After when they are
+// all cooling down or open (the soonest, longer than MaxWait), or
+// gateway.ErrModelNotFound when no target serves the model. A target whose breaker would refuse (open, half-open with its
 // probes out, cooling down) is passed over: no attempt, no budget spent.
 //
 // The router records no attempt itself: each target's Provider sits behind

@@ -11,6 +11,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/internal/clock"
 	"github.com/llmgate/gateway/internal/ctxbody"
 )
 
@@ -47,8 +48,8 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		i, ok := s.index[a.Target]
 		switch {
 		case !ok:
-		case breaker.IsDeadKey(a.Status):
-			p.hard.add(i)
+		case breaker.IsDeadKey(a.Status) || a.Status/100 == 3 || a.Err == breaker.ErrRedirect.Code:
+			p.hard.add(i) // the target cannot serve this call
 		case a.Err != "" || a.Status/100 != 2:
 			p.soft.add(i) // failed in an earlier run: avoided while others remain
 		}
@@ -57,6 +58,7 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	var last lastFailure
 	dispatched := 0
+	var waited time.Duration // for targets to become ready, in all
 	for {
 		if err := ctx.Err(); err != nil {
 			last.drop()
@@ -66,22 +68,36 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.now = now.UnixNano()
 		i := r.pick(g, &p)
 		if i < 0 {
+			if d, ok := r.readyWithin(ctx, g, &p, now, r.cfg.MaxWait-waited); ok {
+				if err := clock.Sleep(ctx, r.clock, d); err != nil {
+					last.drop()
+					return nil, err
+				}
+				waited += d
+				continue
+			}
 			break
 		}
 		m := &g.members[i]
 		p.hard.add(m.idx)
-		withdrew := dispatched > 0
-		if withdrew && !r.budget.TryRetry() {
+		// A fallback to a target that just served is no storm: sent at
+		// once, charged only if it fails. Any other needs the budget.
+		fallback := dispatched > 0
+		onCredit := fallback && m.st.lastOK.Load()
+		if fallback && !onCredit && !r.budget.TryRetry() {
 			break
 		}
 		resp, class, err := r.dispatch(req, call, m, now)
 		if class == refusedClass {
-			if withdrew {
+			if fallback && !onCredit {
 				r.budget.Refund() // nothing was sent: no budget spent
 			}
 			continue
 		}
 		dispatched++
+		if onCredit && class != breaker.Success && class != breaker.Canceled {
+			r.budget.Spend()
+		}
 		switch {
 		case class == breaker.Success:
 			last.drop()
@@ -95,9 +111,12 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 				err = cmp.Or(ctx.Err(), context.Canceled)
 			}
 			return nil, err
-		case class == breaker.Fatal && !(resp != nil && breaker.IsDeadKey(resp.StatusCode)):
+		case class == breaker.Fatal && !breaker.IsTargetFault(resp, err):
 			last.drop()
 			return resp, err // the request is wrong: no target will take it
+		case breaker.Ambiguous(resp, err) && !r.cfg.Idempotent(req):
+			last.drop()
+			return nil, err // it may have been acted on: not sent again
 		}
 		last.set(resp, err)
 	}
@@ -152,7 +171,7 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 		return nil, refusedClass, nil
 	}
 	class := breaker.Classify(req, resp, err)
-	r.learn(st, resp, class, end, end.Sub(now))
+	r.learn(st, resp, err, class, end, end.Sub(now))
 	if class == breaker.Success {
 		resp.Body = &inflightBody{ReadCloser: resp.Body, st: st}
 	} else {
@@ -212,11 +231,11 @@ func (r *Router) firstTokenTimeout(next http.RoundTripper) http.RoundTripper {
 // the headers, or for a stream to its first content, where the attempt
 // boundary releases it) and error averages, and rate-limit hints. Cooldowns
 // are the target's breaker's.
-func (r *Router) learn(st *targetState, resp *http.Response, class breaker.Class, end time.Time, lat time.Duration) {
+func (r *Router) learn(st *targetState, resp *http.Response, err error, class breaker.Class, end time.Time, lat time.Duration) {
 	switch {
 	case class == breaker.Success:
 		st.observe(lat, false)
-	case class.Failure():
+	case class.Failure() || breaker.IsTargetFault(resp, err):
 		st.observe(0, true)
 	}
 	if resp != nil {
@@ -224,13 +243,35 @@ func (r *Router) learn(st *targetState, resp *http.Response, class breaker.Class
 	}
 }
 
-// noHealthy is the error for a call no target could be tried for: with a
-// Retry-After when the breakers of the targets serving the model say when
-// the soonest of them will take calls again.
-func (r *Router) noHealthy(g *routeGroup, model string) error {
+// readyWithin reports whether a target the call may still use, none of
+// which can take it now, will be ready within limit and before ctx's
+// deadline, and how long until the earliest is: the Retry-After its
+// breaker refuses with (a cooldown, an open circuit's delay).
+func (r *Router) readyWithin(ctx context.Context, g *routeGroup, p *pickState, now time.Time, limit time.Duration) (time.Duration, bool) {
+	if limit <= 0 {
+		return 0, false
+	}
+	soonest, ok := r.soonest(g, p)
+	if !ok || soonest > limit {
+		return 0, false
+	}
+	if dl, has := ctx.Deadline(); has && !now.Add(soonest).Before(dl) {
+		return 0, false
+	}
+	return soonest, true
+}
+
+// soonest returns how long until the earliest of the targets not out for
+// this call (p.hard) takes calls again, by the Retry-After of its breaker's
+// refusal; false when none refuses with one.
+func (r *Router) soonest(g *routeGroup, p *pickState) (time.Duration, bool) {
 	var soonest time.Duration = math.MaxInt64
 	for i := range g.members {
-		permit, err := g.members[i].t.cb.Acquire()
+		m := &g.members[i]
+		if p != nil && p.hard.has(m.idx) {
+			continue
+		}
+		permit, err := m.t.cb.Acquire()
 		if err == nil {
 			permit.Done(breaker.Canceled) // gives a probe's place back
 			continue
@@ -240,9 +281,16 @@ func (r *Router) noHealthy(g *routeGroup, model string) error {
 			soonest = ge.RetryAfter
 		}
 	}
+	return soonest, soonest != math.MaxInt64
+}
+
+// noHealthy is the error for a call no target could be tried for: with a
+// Retry-After when the breakers of the targets serving the model say when
+// the soonest of them will take calls again.
+func (r *Router) noHealthy(g *routeGroup, model string) error {
 	e := gateway.ErrNoHealthyProvider.WithMessage("router: " + r.name +
 		": no healthy target for model " + quoteModel(model))
-	if soonest != math.MaxInt64 {
+	if soonest, ok := r.soonest(g, nil); ok {
 		e = e.WithRetryAfter(soonest)
 	}
 	return e

@@ -28,8 +28,13 @@ type targetState struct {
 
 	// Written by every call.
 	inflight atomic.Int64
-	latEWMA  atomic.Uint64 // float64 bits: ns to first token (streams) or headers
-	errEWMA  atomic.Uint64 // float64 bits: share of recent attempts that failed
+	// lastOK: the latest outcome seen was a success. A fallback to a target
+	// whose latest outcome was a success costs no budget up front (see
+	// Router.RoundTrip); when every target fails, none has one, so the
+	// budget bounds every fallback. Written only when it changes.
+	lastOK  atomic.Bool
+	latEWMA atomic.Uint64 // float64 bits: ns to first token (streams) or headers
+	errEWMA atomic.Uint64 // float64 bits: share of recent attempts that failed
 }
 
 // Eligibility of a target for one pick, from best to worst.
@@ -72,8 +77,12 @@ func updateEWMA(v *atomic.Uint64, sample float64) {
 	}
 }
 
-// observe feeds one attempt's outcome to the latency-aware strategy.
+// observe feeds one attempt's outcome to the latency-aware strategy and to
+// lastOK.
 func (s *targetState) observe(latency time.Duration, failed bool) {
+	if s.lastOK.Load() == failed {
+		s.lastOK.Store(!failed)
+	}
 	if failed {
 		updateEWMA(&s.errEWMA, 1)
 		return
