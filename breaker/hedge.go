@@ -68,7 +68,11 @@ func (c HedgeConfig) Validate() error {
 // keeps whichever answers first. The loser is cancelled at once, with
 // ErrHedgeLost as its context's cause (so its attempt is recorded with that
 // code); its response, if one still arrives, is closed. A failed attempt does
-// not end the call while another is in flight; when all have failed the last
+// not end the call while another is in flight: a hedge that fails in a
+// retryable way while the first attempt is still out is replaced at once
+// by a new one (within the Budget, at most MaxHedges replacements a call),
+// so a call whose first attempt hangs and whose hedge failed is not left
+// waiting on the hung one. When all have failed the last
 // failure is returned (retrying it is Retry's job).
 //
 // Each attempt runs in its own goroutine with its own context; the winner's
@@ -124,11 +128,12 @@ type hedgeResult struct {
 
 // hedgeCall is one call's attempts.
 type hedgeCall struct {
-	t       *hedgeTransport
-	req     *http.Request
-	results chan hedgeResult
-	cancels []context.CancelCauseFunc
-	pending int // attempts whose result has not been received
+	t        *hedgeTransport
+	req      *http.Request
+	results  chan hedgeResult
+	cancels  []context.CancelCauseFunc
+	pending  int // attempts whose result has not been received
+	replaced int // failed attempts replaced while others were out
 }
 
 func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -139,7 +144,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	ctx := req.Context()
-	h := &hedgeCall{t: t, req: req, results: make(chan hedgeResult, 1+t.cfg.MaxHedges)}
+	h := &hedgeCall{t: t, req: req, results: make(chan hedgeResult, 1+2*t.cfg.MaxHedges)}
 	if err := h.launch(); err != nil {
 		return nil, err
 	}
@@ -159,6 +164,14 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			h.drop(last)
 			last = r
+			if r.i > 0 && h.pending > 0 && h.replaced < t.cfg.MaxHedges && c.Retryable() && t.cfg.Budget.TryRetry() {
+				// A hedge failed while the first attempt, slow enough to
+				// be hedged, is still out (it may hang): the hedge is
+				// replaced at once, not the hung attempt waited out.
+				if h.launch() == nil {
+					h.replaced++
+				}
+			}
 			if h.pending == 0 {
 				return h.lose(last)
 			}

@@ -403,7 +403,9 @@ func TestHedgeAllFailedReleasesEveryAttemptContext(t *testing.T) {
 				}
 				return nil, errors.New("reset")
 			}
-			defer close(release)
+			if n == 3 { // the failed hedge's replacement fails too
+				close(release)
+			}
 			return nil, errors.New("reset")
 		}}
 		hedge := must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk}))
@@ -415,8 +417,9 @@ func TestHedgeAllFailedReleasesEveryAttemptContext(t *testing.T) {
 		caller := context.Background() // lives on: only Hedge can release the attempts
 		resp, _, err := do(caller, gateway.Chain(p, hedge), false)
 		mu.Lock()
-		require.Len(t, ctxs, 2)
+		require.Len(t, ctxs, 3, "the first, its hedge, the hedge's replacement")
 		assert.Error(t, ctxs[2].Err(), "the earlier failure's context is released (response: %v)", asResponse)
+		assert.Error(t, ctxs[3].Err(), "the earlier failure's context is released (response: %v)", asResponse)
 		if asResponse {
 			require.NoError(t, err)
 			require.Equal(t, 503, resp.StatusCode)
@@ -428,4 +431,30 @@ func TestHedgeAllFailedReleasesEveryAttemptContext(t *testing.T) {
 		assert.Error(t, ctxs[1].Err(), "the last failure's context is released (response: %v)", asResponse)
 		mu.Unlock()
 	}
+}
+
+// Issue 8, mixed faults: the first attempt hangs and its hedge fails at
+// once: the hedge is replaced, so the call is served instead of waiting on
+// the hung attempt until the caller gives up.
+func TestHedgeFailedHedgeIsReplacedWhileTheFirstHangs(t *testing.T) {
+	clk := newClock()
+	p := &fakeProvider{name: "a"}
+	p.fn = func(req *http.Request, n int64) (*http.Response, error) {
+		switch n {
+		case 1:
+			<-req.Context().Done() // hangs until cancelled
+			return nil, req.Context().Err()
+		case 2:
+			return respond(req, 500), nil
+		}
+		return respond(req, 200), nil
+	}
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})))
+	done := runAsync(t, rt, context.Background())
+	clk.BlockUntil(1)
+	clk.Advance(time.Second)
+	resp := <-done
+	assert.Equal(t, 200, resp.StatusCode)
+	resp.Body.Close()
+	assert.EqualValues(t, 3, p.calls.Load(), "the first, the failed hedge, its replacement")
 }

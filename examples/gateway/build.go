@@ -38,14 +38,21 @@ func (a *app) Close() {
 // design's default order (outermost first):
 //
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
-//	  breaker.Retry           backoff, Retry-After, deadline, shared budget
-//	    router.Router         tiers, weights, fallback
-//	      per target: CircuitBreaker (429 cooldowns), Timeouts
-//	        Provider          openai, azure or sim
+//	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
+//	    router.Router         tiers, weights, fallback, a short wait for a cooling target
+//	      per target: CircuitBreaker (429 cooldowns),
+//	        Hedge             a second try of an attempt slower than the target's learned p99
+//	        Timeouts
+//	          Provider        openai, azure or sim
 //
-// One retry budget is shared by Retry and the router, so retries and
-// fallbacks together stay near (1+ratio) attempts per call when everything
-// fails. Every section is checked, whatever the others hold, and every
+// Hedge sits inside each target, so that it learns that target's latency
+// and its clock starts when an attempt is sent, not while the router waits
+// for a cooling target.
+//
+// One retry budget is shared by Retry, Hedge and the router, so retries,
+// hedges and fallbacks together stay near (1+ratio) attempts per call when
+// everything fails; Retry and the router share one idempotency rule and one
+// max_wait. Every section is checked, whatever the others hold, and every
 // mistake is reported at once: a configError at its key for each (see
 // checker).
 func build(cfg *config, logger *slog.Logger) (*app, error) {
@@ -57,11 +64,17 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	byName := a.newProviders(c, cfg.Providers)
 	timeouts, err := breaker.Timeouts(c.timeoutConfig(cfg.Timeouts))
 	c.lib("timeouts", err)
-	targets := newTargets(c, cfg, byName, timeouts)
-	rc := c.routerConfig(&cfg.Router, budget)
-	c.lib("router", rc.Validate())
-	retry, err := breaker.Retry(c.retryConfig(cfg.Retry, budget))
+	var hedge gateway.Middleware
+	if !cfg.Hedge.Disable {
+		hedge, err = breaker.Hedge(c.hedgeConfig(cfg.Hedge, budget))
+		c.lib("hedge", err)
+	}
+	targets := newTargets(c, cfg, byName, hedge, timeouts)
+	retryCfg := c.retryConfig(cfg.Retry, budget)
+	retry, err := breaker.Retry(retryCfg)
 	c.lib("retry", err)
+	rc := c.routerConfig(&cfg.Router, budget, retryCfg.MaxWait, retryCfg.Idempotent)
+	c.lib("router", rc.Validate())
 	limits := c.limits(cfg.Limits)
 	c.lib("limits", limits.Validate())
 	if err := c.err(); err != nil {
@@ -130,7 +143,7 @@ func newProvider(c *checker, path string, p *providerConf) gateway.Provider {
 // provider (weight 1, tier 0) when there is none. Each target is checked by
 // the router on its own, so that every target's mistake is reported at its
 // key, not only the first one router.New finds.
-func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, timeouts gateway.Middleware) []router.Target {
+func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hedge, timeouts gateway.Middleware) []router.Target {
 	known := map[string]bool{}
 	for _, p := range cfg.Providers {
 		known[p.Name] = true
@@ -158,7 +171,7 @@ func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, tim
 		if !c.lib(path, t.Validate()) {
 			continue
 		}
-		t.Breaker, t.Middlewares = cb, []gateway.Middleware{timeouts}
+		t.Breaker, t.Middlewares = cb, []gateway.Middleware{hedge, timeouts} // Chain skips a nil hedge
 		out = append(out, t)
 	}
 	return out

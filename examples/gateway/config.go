@@ -13,6 +13,7 @@ type config struct {
 	Providers       []providerConf `yaml:"providers"`
 	Router          routerConf     `yaml:"router"`
 	Retry           retryConf      `yaml:"retry"`
+	Hedge           hedgeConf      `yaml:"hedge"`
 	Timeouts        timeoutsConf   `yaml:"timeouts"`
 
 	src source // where each key was written, for error messages
@@ -122,6 +123,26 @@ type retryConf struct {
 	BaseDelay   time.Duration `yaml:"base_delay"`
 	MaxDelay    time.Duration `yaml:"max_delay"`
 	Deadline    time.Duration `yaml:"deadline"`
+	// MaxWait bounds every wait for capacity: Retry's for a Retry-After,
+	// the router's for a cooling-down target. Default 2s.
+	MaxWait time.Duration `yaml:"max_wait"`
+	// Idempotent is the one rule for sending a call again after an
+	// ambiguous failure (a reset or timeout after it was sent), by Retry
+	// and by the router's fallbacks: model_calls (default), idempotency_key
+	// (only requests with an Idempotency-Key header) or none.
+	Idempotent string `yaml:"idempotent"`
+}
+
+// hedgeConf configures breaker.Hedge, inside each target: an attempt that
+// has not answered within the learned percentile of that target's recent
+// latencies (never sooner than min_delay) is sent again, and the first
+// answer wins.
+type hedgeConf struct {
+	Disable    bool          `yaml:"disable"`
+	Percentile float64       `yaml:"percentile"` // default 0.99
+	MinDelay   time.Duration `yaml:"min_delay"`  // default 50ms
+	Delay      time.Duration `yaml:"delay"`      // before enough latencies are seen; default 2s
+	MaxHedges  int           `yaml:"max_hedges"` // default 1
 }
 
 // timeoutsConf configures breaker.Timeouts, applied to every target.
@@ -137,4 +158,7 @@ type timeoutsConf struct {
 const (
 	defaultListen          = "127.0.0.1:8080"
 	defaultShutdownTimeout = 10 * time.Second
+	// defaultHedgePercentile turns hedging on: only the slowest 1% of
+	// attempts (and those that hang) are sent twice.
+	defaultHedgePercentile = 0.99
 )

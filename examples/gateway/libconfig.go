@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net/http"
+	"time"
+
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
@@ -30,7 +33,9 @@ func (c *checker) budgetConfig(b budgetConf) breaker.BudgetConfig {
 	}
 }
 
-func (c *checker) routerConfig(r *routerConf, budget *breaker.Budget) router.Config {
+// routerConfig is the router's config; maxWait and idempotent are the
+// retry section's, one rule for retries and fallbacks.
+func (c *checker) routerConfig(r *routerConf, budget *breaker.Budget, maxWait time.Duration, idempotent func(*http.Request) bool) router.Config {
 	var s router.Strategy
 	c.lib("router.strategy", s.UnmarshalText([]byte(r.Strategy)))
 	return router.Config{
@@ -39,6 +44,8 @@ func (c *checker) routerConfig(r *routerConf, budget *breaker.Budget) router.Con
 		FirstTokenTimeout: positive(c, "router.first_token_timeout", r.FirstTokenTimeout),
 		HintFloor:         positive(c, "router.hint_floor", r.HintFloor),
 		DisableHints:      r.DisableHints,
+		MaxWait:           maxWait,
+		Idempotent:        idempotent,
 	}
 }
 
@@ -63,7 +70,40 @@ func (c *checker) retryConfig(r retryConf, budget *breaker.Budget) breaker.Retry
 		BaseDelay:   positive(c, "retry.base_delay", r.BaseDelay),
 		MaxDelay:    positive(c, "retry.max_delay", r.MaxDelay),
 		Deadline:    positive(c, "retry.deadline", r.Deadline),
+		MaxWait:     positive(c, "retry.max_wait", r.MaxWait),
+		Idempotent:  c.idempotent(r.Idempotent),
 		Budget:      budget,
+	}
+}
+
+// idempotent is retry.idempotent as the rule Retry and the router share;
+// nil means the library's default (model calls may be sent again).
+func (c *checker) idempotent(v string) func(*http.Request) bool {
+	switch v {
+	case "", "model_calls":
+		return nil
+	case "idempotency_key":
+		return func(r *http.Request) bool {
+			return r.Header.Get("Idempotency-Key") != "" || r.Header.Get("X-Idempotency-Key") != ""
+		}
+	case "none":
+		return func(*http.Request) bool { return false }
+	}
+	c.fail("retry.idempotent", "unknown value %q (want model_calls, idempotency_key or none)", v)
+	return nil
+}
+
+func (c *checker) hedgeConfig(h hedgeConf, budget *breaker.Budget) breaker.HedgeConfig {
+	pct := positive(c, "hedge.percentile", h.Percentile)
+	if pct == 0 {
+		pct = defaultHedgePercentile
+	}
+	return breaker.HedgeConfig{
+		Percentile: pct,
+		MinDelay:   positive(c, "hedge.min_delay", h.MinDelay),
+		Delay:      positive(c, "hedge.delay", h.Delay),
+		MaxHedges:  positive(c, "hedge.max_hedges", h.MaxHedges),
+		Budget:     budget,
 	}
 }
 
