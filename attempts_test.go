@@ -124,7 +124,7 @@ func TestAttemptsExactWithMiddlewaresBetweenEveryLayer(t *testing.T) {
 
 	const calls = 12
 	before := budget.Available()
-	extra := 0
+	extra, switches := 0, 0 // attempts after a call's first; moves to another target
 	for i := range calls {
 		resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
 			strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
@@ -149,11 +149,21 @@ func TestAttemptsExactWithMiddlewaresBetweenEveryLayer(t *testing.T) {
 			assert.Equal(t, j+1, at.N)
 		}
 		extra += len(want) - 1
+		for j := 1; j < len(call.Attempts()); j++ {
+			if call.Attempts()[j].Target != call.Attempts()[j-1].Target {
+				switches++
+			}
+		}
 	}
 	// Every attempt after a call's first withdrew one retry (a fallback, an
-	// outer or an inner retry); each call deposited Ratio 1 exactly once,
-	// though Retry, Hedge, the router and b's own Retry all credit it.
-	assert.Equal(t, before+calls-extra, budget.Available(), "the budget is credited once per call")
+	// outer or an inner retry), but a fallback on credit that succeeded (a
+	// move to a target whose latest outcome was a success); each call
+	// deposited Ratio 1 exactly once, though Retry, Hedge, the router and
+	// b's own Retry all credit it. Two deposits a call would put Available
+	// `calls` higher, past the upper bound, as switches < calls.
+	require.Less(t, switches, calls)
+	assert.GreaterOrEqual(t, budget.Available(), before+calls-extra, "one withdrawal per retry at most")
+	assert.LessOrEqual(t, budget.Available(), before+calls-extra+switches, "the budget is credited once per call")
 	assert.Positive(t, extra, "the script makes calls fail over and retry")
 	for i, seen := range n[4:7] {
 		assert.Equal(t, calls, seen, "outer middleware %d sees each call once (no hedge fired)", i)

@@ -100,6 +100,12 @@ func (c *Call) getBody() (io.ReadCloser, error) { return newBytesBody(c.first.Bo
 // ends the call at once.
 func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 	resp, err := send(e.rt, req)
+	if err == nil && resp.StatusCode/100 == 3 {
+		// A redirect is never followed, nor passed on: a client (an SDK's
+		// http.Client) would follow it and resend the call elsewhere.
+		resp.Body.Close()
+		resp, err = nil, errRedirected
+	}
 	if err != nil {
 		c.endResponse(ErrorFor(err).Status, err)
 		return nil, err
@@ -115,6 +121,9 @@ func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// errRedirected answers a call whose chain returned a redirect.
+var errRedirected = ErrUpstream.WithMessage("gateway: the upstream answered with a redirect, which is not followed")
 
 // endResponse ends the call with the status its caller got and the error, if
 // any, that ended it; the caller's own cancellation, or a caller that left

@@ -2,11 +2,9 @@ package router_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -315,5 +313,20 @@ func TestRouterRedirectMovesOnWithoutBreakerFailure(t *testing.T) {
 	assert.Contains(t, string(body), "upstream_redirect")
 }
 
-var _ = errors.New
-var _ = strconv.Itoa
+
+// A 3xx a lone target returns never reaches the caller, whose client would
+// follow it: the entry point answers 502.
+func TestRouterLoneRedirectIsA502(t *testing.T) {
+	a := rtrFunc("a", func(req *http.Request) (*http.Response, error) {
+		req.Body.Close()
+		return &http.Response{StatusCode: http.StatusTemporaryRedirect, Header: http.Header{"Location": {"http://elsewhere.invalid/"}},
+			Body: io.NopCloser(strings.NewReader("")), Request: req}, nil
+	})
+	resp, body, call := rtrDo(t, rtrRouter(t, []router.Target{{Provider: a, Weight: 1}}, router.Config{}), rtrChatBody)
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.Empty(t, resp.Header.Get("Location"))
+	assert.Contains(t, string(body), "redirect")
+	status, _ := call.Result()
+	assert.Equal(t, http.StatusBadGateway, status)
+}
