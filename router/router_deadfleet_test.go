@@ -313,7 +313,6 @@ func TestRouterRedirectMovesOnWithoutBreakerFailure(t *testing.T) {
 	assert.Contains(t, string(body), "upstream_redirect")
 }
 
-
 // A 3xx a lone target returns never reaches the caller, whose client would
 // follow it: the entry point answers 502.
 func TestRouterLoneRedirectIsA502(t *testing.T) {
