@@ -58,9 +58,11 @@ type RetryConfig struct {
 	// means the package's Classify.
 	Classify Classifier
 	// Idempotent reports whether a request may be sent again after an
-	// ambiguous failure, one after which the upstream may have acted on it
-	// (a timeout or a reset, as opposed to a refused connection or an error
-	// status). Nil means DefaultIdempotent.
+	// ambiguous failure (Ambiguous), one after which the upstream may have
+	// acted on it (a timeout or a reset, as opposed to a refused connection
+	// or an error status). Nil means DefaultIdempotent. Give a router inside
+	// the same func (router.Config.Idempotent), so that its fallbacks
+	// follow the same rule.
 	Idempotent func(*http.Request) bool
 	// MaxBodyBytes bounds a request body Retry must buffer to replay (one
 	// that comes without GetBody; the gateway's entry points always set
@@ -137,7 +139,8 @@ func (c RetryConfig) Validate() error {
 	return nil
 }
 
-// DefaultIdempotent is RetryConfig's default Idempotent: true for GET, HEAD,
+// DefaultIdempotent is the default Idempotent of RetryConfig and of
+// router.Config (one rule for retries and fallbacks): true for GET, HEAD,
 // OPTIONS, TRACE, PUT and DELETE, for a request with an Idempotency-Key (or
 // X-Idempotency-Key) header, and for the model operations of a Call (chat,
 // completion, embedding, model list), which change nothing upstream but
