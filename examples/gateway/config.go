@@ -142,7 +142,7 @@ type hedgeConf struct {
 	Percentile float64       `yaml:"percentile"` // default 0.99
 	MinDelay   time.Duration `yaml:"min_delay"`  // default 50ms
 	Delay      time.Duration `yaml:"delay"`      // before enough latencies are seen; default 2s
-	MaxHedges  int           `yaml:"max_hedges"` // default 1
+	MaxHedges  int           `yaml:"max_hedges"` // default 2
 }
 
 // timeoutsConf configures breaker.Timeouts, applied to every target.
@@ -161,4 +161,7 @@ const (
 	// defaultHedgePercentile turns hedging on: only the slowest 1% of
 	// attempts (and those that hang) are sent twice.
 	defaultHedgePercentile = 0.99
+	// defaultMaxHedges: a second hedge for the rare attempt whose first
+	// hedge hangs too (1% of 1% with 1% of attempts hanging).
+	defaultMaxHedges = 2
 )

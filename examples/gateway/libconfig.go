@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -102,7 +103,7 @@ func (c *checker) hedgeConfig(h hedgeConf, budget *breaker.Budget) breaker.Hedge
 		Percentile: pct,
 		MinDelay:   positive(c, "hedge.min_delay", h.MinDelay),
 		Delay:      positive(c, "hedge.delay", h.Delay),
-		MaxHedges:  positive(c, "hedge.max_hedges", h.MaxHedges),
+		MaxHedges:  cmp.Or(positive(c, "hedge.max_hedges", h.MaxHedges), defaultMaxHedges),
 		Budget:     budget,
 	}
 }
