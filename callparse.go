@@ -56,14 +56,13 @@ func parseInto(out *parsed, op Op, body []byte, lim Limits) error {
 }
 
 type callParser struct {
-	s        jsonScanner
-	c        *parsed
-	op       Op
-	lim      Limits
-	text     textCount
-	items    int // messages, prompts or inputs
-	sawModel bool
-	sawOpts  bool
+	s     jsonScanner
+	c     *parsed
+	op    Op
+	lim   Limits
+	text  textCount
+	items int    // messages, prompts or inputs
+	seen  uint16 // the read fields met so far, a bit each (readFields)
 }
 
 func (p *callParser) parse() error {
@@ -77,7 +76,7 @@ func (p *callParser) parse() error {
 	if !s.atEnd() {
 		return badRequest(fmt.Sprintf("gateway: invalid JSON: unexpected data after the object at byte %d", s.i))
 	}
-	if !p.sawModel || p.c.Model == "" {
+	if p.seen&(1<<fieldModel) == 0 || p.c.Model == "" {
 		return badRequest("gateway: missing model")
 	}
 	if p.items > p.lim.MaxMessages {
@@ -88,7 +87,6 @@ func (p *callParser) parse() error {
 		est += tokensPerMessage*p.items + 3
 	}
 	p.c.PromptTokens = est
-	p.c.spans.hasOpts = p.sawOpts
 	return nil
 }
 
@@ -102,54 +100,113 @@ func (p *callParser) syntaxError(err error) error {
 	return err // already a gateway error
 }
 
-// readFields are the top-level fields the gateway reads. A key that any
-// decoder could take for one of them must mean the same here: escapes are
-// decoded before matching, and a case variant is refused, because Go's
-// encoding/json folds case and takes the last match, so a Go upstream would
-// read a field the gateway did not check.
-var readFields = []string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens",
-	"messages", "prompt", "input", "tools", "functions", "system"}
+// readFields are the top-level fields the gateway reads, and usageField
+// the one it reads inside stream_options. A key that any decoder could take
+// for one of them must mean the same here, whichever decoder the upstream
+// uses:
+//   - escapes are decoded before matching;
+//   - a case variant is refused, because Go's encoding/json folds case (as
+//     Unicode does: "ſtream" with U+017F is stream to it) and takes the last
+//     match, so a Go upstream would read a field the gateway did not check;
+//   - a duplicate is refused, because decoders differ on which one wins
+//     (Go's and Python's take the last, others the first).
+//
+// With one spelling and one occurrence, every decoder reads what the gateway
+// read.
+var readFields = [...]string{fieldModel: "model", fieldStream: "stream", fieldStreamOptions: "stream_options",
+	fieldMaxTokens: "max_tokens", fieldMaxCompletionTokens: "max_completion_tokens",
+	fieldMessages: "messages", fieldPrompt: "prompt", fieldInput: "input",
+	fieldTools: "tools", fieldFunctions: "functions", fieldSystem: "system"}
+
+const usageField = "include_usage"
+
+// Indexes of readFields, and bits of callParser.seen.
+const (
+	fieldModel = iota
+	fieldStream
+	fieldStreamOptions
+	fieldMaxTokens
+	fieldMaxCompletionTokens
+	fieldMessages
+	fieldPrompt
+	fieldInput
+	fieldTools
+	fieldFunctions
+	fieldSystem
+)
+
+// keyName returns the name of the key whose raw content is at [ks,ke):
+// the bytes themselves, or their decoding when they hold escapes.
+func (p *callParser) keyName(ks, ke int) ([]byte, error) {
+	key := p.s.b[ks:ke]
+	if bytes.IndexByte(key, '\\') < 0 {
+		return key, nil
+	}
+	var k string
+	if err := json.Unmarshal(p.s.b[ks-1:ke+1], &k); err != nil {
+		return nil, errJSONSyntax
+	}
+	return []byte(k), nil
+}
+
+// foldsTo reports whether key is a case variant of name, as Go's
+// encoding/json matches them. A variant is at most three times as long
+// (U+212A, the Kelvin sign, is k in three bytes).
+func foldsTo(key []byte, name string) bool {
+	return len(key) <= 3*len(name) && string(key) != name && strings.EqualFold(string(key), name)
+}
 
 func (p *callParser) member(ks, ke int) error {
 	s := &p.s
 	if s.atEnd() {
 		return errJSONSyntax // truncated: say so, not that a field has the wrong type
 	}
-	key := s.b[ks:ke]
-	if bytes.IndexByte(key, '\\') >= 0 {
-		var k string
-		if err := json.Unmarshal(s.b[ks-1:ke+1], &k); err != nil {
-			return errJSONSyntax
-		}
-		key = []byte(k)
+	key, err := p.keyName(ks, ke)
+	if err != nil {
+		return err
 	}
-	switch string(key) {
-	case "model":
+	f := -1
+	for i, name := range readFields {
+		if string(key) == name {
+			f = i
+			break
+		}
+	}
+	if f < 0 {
+		for _, name := range readFields {
+			if foldsTo(key, name) {
+				return badRequest("gateway: ambiguous field " + string(key) + " (field names are case-sensitive)")
+			}
+		}
+		return s.value(nil)
+	}
+	if p.seen&(1<<f) != 0 {
+		// Two model keys, say, would let a caller pass a permission
+		// check on one and be served the other.
+		return badRequest("gateway: duplicate " + readFields[f] + " field")
+	}
+	p.seen |= 1 << f
+	switch f {
+	case fieldModel:
 		return p.model()
-	case "stream":
+	case fieldStream:
 		v, err := s.boolOrNull()
 		if err != nil {
 			return badRequest("gateway: stream must be a boolean")
 		}
 		p.c.Stream = v
 		return nil
-	case "stream_options":
+	case fieldStreamOptions:
 		return p.streamOptions()
-	case "max_tokens", "max_completion_tokens":
+	case fieldMaxTokens, fieldMaxCompletionTokens:
 		return p.maxTokens()
-	case "tools", "functions", "system":
+	case fieldTools, fieldFunctions, fieldSystem:
 		// Sent to the model too, so counted in the estimate.
 		return s.value(&p.text)
-	}
-	switch {
-	case string(key) == "messages" && p.op == OpChat,
-		string(key) == "prompt" && p.op == OpCompletion,
-		string(key) == "input" && p.op == OpEmbedding:
-		return p.countItems()
-	}
-	for _, f := range readFields {
-		if len(key) == len(f) && string(key) != f && strings.EqualFold(string(key), f) {
-			return badRequest("gateway: ambiguous field " + string(key) + " (field names are case-sensitive)")
+	case fieldMessages, fieldPrompt, fieldInput:
+		if f == fieldMessages && p.op == OpChat || f == fieldPrompt && p.op == OpCompletion ||
+			f == fieldInput && p.op == OpEmbedding {
+			return p.countItems()
 		}
 	}
 	return s.value(nil)
@@ -157,12 +214,6 @@ func (p *callParser) member(ks, ke int) error {
 
 func (p *callParser) model() error {
 	s := &p.s
-	if p.sawModel {
-		// Two model keys would let a caller pass a permission check on one
-		// and be served the other, since decoders differ on which wins.
-		return badRequest("gateway: duplicate model field")
-	}
-	p.sawModel = true
 	if s.peek() != '"' {
 		return badRequest("gateway: model must be a string")
 	}
@@ -190,23 +241,55 @@ func (p *callParser) model() error {
 	return nil
 }
 
+// streamOptions reads stream_options (an object or null) and its
+// include_usage, and records where both values stand for the edit that asks
+// the upstream for usage (bodyedit.go).
 func (p *callParser) streamOptions() error {
 	s := &p.s
-	p.sawOpts = true
-	if s.peek() == 'n' {
-		return s.literal("null")
+	sp := &p.c.spans
+	switch s.peek() {
+	case 'n':
+		sp.optsStart = s.i
+		err := s.literal("null")
+		sp.optsEnd = s.i
+		return err
+	case '{':
+	default:
+		if s.atEnd() {
+			return errJSONSyntax
+		}
+		return badRequest("gateway: stream_options must be an object")
 	}
-	return s.object(func(ks, ke int) error {
-		if s.key(ks, ke, "include_usage") {
+	sp.optsStart = s.i
+	err := s.object(func(ks, ke int) error {
+		if s.atEnd() {
+			return errJSONSyntax
+		}
+		key, err := p.keyName(ks, ke)
+		if err != nil {
+			return err
+		}
+		switch {
+		case string(key) == usageField:
+			if sp.usageEnd != 0 {
+				return badRequest("gateway: duplicate stream_options." + usageField + " field")
+			}
+			s.peek() // past spaces: the value starts here
+			vs := s.i
 			v, err := s.boolOrNull()
 			if err != nil {
 				return badRequest("gateway: stream_options.include_usage must be a boolean")
 			}
 			p.c.IncludeUsage = v
+			sp.usageStart, sp.usageEnd = vs, s.i
 			return nil
+		case foldsTo(key, usageField):
+			return badRequest("gateway: ambiguous field stream_options." + string(key) + " (field names are case-sensitive)")
 		}
 		return s.value(nil)
 	})
+	sp.optsEnd = s.i
+	return err
 }
 
 func (p *callParser) maxTokens() error {

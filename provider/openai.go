@@ -47,6 +47,14 @@ type OpenAIConfig struct {
 	// Transport sends the upstream requests. Nil means a dedicated
 	// *http.Transport tuned for AI traffic (see NewOpenAI).
 	Transport http.RoundTripper
+	// VerbatimErrors passes the upstream's error answers (4xx, 5xx) to
+	// callers as the upstream sent them. By default (false) the status and
+	// headers pass, but the body is replaced by an OpenAI-style error that
+	// holds no key or account fragment (see OpenAI). Turn it on only when
+	// every caller may see the upstream account's details: real upstreams'
+	// 401s quote part of the key, their 429s name the organisation and
+	// project.
+	VerbatimErrors bool
 }
 
 // AzureConfig selects and configures Azure OpenAI.
@@ -80,10 +88,20 @@ type AzureConfig struct {
 // sees it. A request without a gateway.Call (one that did not come through
 // gateway.NewClient or gateway.NewHandler) is an error.
 //
-// Responses, including upstream errors (4xx, 5xx), are returned as the
-// upstream sent them, headers (x-ratelimit-*, Retry-After) included, and
-// bodies are not buffered: a stream reaches the caller event by event. The
-// caller closes the response body. A failure to get a response (connection
+// Responses are returned as the upstream sent them, headers (x-ratelimit-*,
+// Retry-After) included, and bodies are not buffered: a stream reaches the
+// caller event by event. The caller closes the response body. An upstream
+// error (4xx, 5xx) is a response too, with its status and headers, but its
+// body (read up to 64 KiB) is replaced by an OpenAI-style error,
+// {"error":{"message","type","param","code"}}, that holds no key or account
+// fragment: for 401 and 403 the message says the upstream rejected the
+// gateway's credentials; otherwise it is the upstream's message (at most
+// 1 KiB) with the configured secrets and every word shaped like a key, a
+// masked key, an organisation, project or user id, a UUID or an email
+// replaced by [REDACTED]; the upstream's type, param and code stay when they
+// are plain identifiers; the Openai-Organization, Openai-Project and
+// Anthropic-Organization-Id headers are dropped. OpenAIConfig.VerbatimErrors
+// passes error answers on untouched instead. A failure to get a response (connection
 // refused or reset, timeout, cancellation) is returned as an error that
 // wraps the transport's, so errors.Is and errors.As reach the net and
 // context errors, and whose text never holds the key or the URL's query.
@@ -95,6 +113,8 @@ type OpenAI struct {
 	modelMap map[string]string
 	rt       http.RoundTripper
 	secrets  []string // removed from error text
+
+	verbatimErrors bool
 
 	urls  [opCount]*url.URL // OpenAI style, by gateway.Op
 	azure *azureRoutes      // nil unless Azure
@@ -129,6 +149,8 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		models:   append([]string(nil), cfg.Models...),
 		modelMap: make(map[string]string, len(cfg.ModelMap)),
 		rt:       cfg.Transport,
+
+		verbatimErrors: cfg.VerbatimErrors,
 	}
 	for k, v := range cfg.ModelMap {
 		p.modelMap[k] = v
@@ -212,6 +234,9 @@ func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := p.send(out)
 	if err != nil {
 		return nil, err
+	}
+	if resp.StatusCode >= 400 && !p.verbatimErrors {
+		p.sanitizeError(resp)
 	}
 	// The upstream request holds the key; what callers see is theirs (as
 	// renamed, when the ModelMap renamed it).
