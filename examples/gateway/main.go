@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger := slog.New(boundedHandler(slog.NewTextHandler(stderr, nil)))
 
 	var cfg *config
 	var err error
