@@ -1,6 +1,7 @@
 package gatewaytest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -17,6 +18,14 @@ import (
 
 // SimConfig configures a Sim. Its zero value serves any model at once with a
 // 16-token reply and no faults.
+//
+// What one request can make a Sim produce is bounded, whatever it asks:
+// past a bound it gets a 400 invalid_request in the OpenAI shape from the
+// Sim itself. An embeddings request may ask for at most 2,048 inputs, 4,096
+// dimensions, and 262,144 values (inputs × dimensions, about 3 MB of JSON);
+// a model name may be at most 256 bytes (every answer and event echoes it).
+// A reply is at most CompletionTokens tokens, itself at most 65,536 with at
+// most 4 MiB of text (Validate).
 type SimConfig struct {
 	Models           []string      // served models; empty = any model
 	Latency          time.Duration // before response headers
@@ -130,6 +139,28 @@ type Sim struct {
 var _ gateway.Provider = (*Sim)(nil)
 var _ gateway.ModelLister = (*Sim)(nil)
 
+// Bounds of a reply, so that no configuration makes a Sim build an
+// unbounded answer (a non-stream reply is built whole).
+const (
+	defaultCompletionTokens = 16
+	maxCompletionTokens     = 1 << 16
+	maxReplyBytes           = 4 << 20
+)
+
+// replyBytes is the length of the text of a whole reply under cfg: its
+// CompletionTokens words of the reply, each after the first with a space.
+func replyBytes(cfg SimConfig) int {
+	words := strings.Fields(cfg.Reply)
+	if len(words) == 0 {
+		words = strings.Fields(DefaultSimReply)
+	}
+	n, total := cmp.Or(cfg.CompletionTokens, defaultCompletionTokens), 0
+	for i := range n {
+		total += len(words[i%len(words)]) + 1
+	}
+	return total
+}
+
 // DefaultSimReply is the text a Sim replies with when SimConfig.Reply is
 // empty: 16 words, so a default reply is exactly this text.
 const DefaultSimReply = "This is a simulated reply from the llmgate gateway simulator, sent one token at a time."
@@ -173,7 +204,7 @@ func newSim(name string, cfg SimConfig) *Sim {
 		s.interval = time.Duration(float64(time.Second) / cfg.TokensPerSecond)
 	}
 	if s.nTokens == 0 {
-		s.nTokens = 16
+		s.nTokens = defaultCompletionTokens
 	}
 	if s.dims == 0 {
 		s.dims = 8
@@ -204,7 +235,9 @@ func newSim(name string, cfg SimConfig) *Sim {
 
 // Validate reports every invalid field at once (errors.Join): an empty model,
 // a negative duration or count, a TokensPerSecond that is not finite, an
-// EmbeddingDims out of range, a Reply with no words, or invalid Faults.
+// EmbeddingDims out of range, a Reply with no words, a reply over its
+// bounds (CompletionTokens over 65,536, or a reply text over 4 MiB), or
+// invalid Faults.
 func (cfg SimConfig) Validate() error {
 	var errs []error
 	if cfg.Latency < 0 || cfg.TTFT < 0 {
@@ -213,8 +246,13 @@ func (cfg SimConfig) Validate() error {
 	if !(cfg.TokensPerSecond >= 0) || math.IsInf(cfg.TokensPerSecond, 0) {
 		errs = append(errs, fmt.Errorf("gatewaytest: sim TokensPerSecond %v must be finite and >= 0", cfg.TokensPerSecond))
 	}
-	if cfg.CompletionTokens < 0 {
+	switch {
+	case cfg.CompletionTokens < 0:
 		errs = append(errs, fmt.Errorf("gatewaytest: negative sim CompletionTokens %d", cfg.CompletionTokens))
+	case cfg.CompletionTokens > maxCompletionTokens:
+		errs = append(errs, fmt.Errorf("gatewaytest: sim CompletionTokens %d over %d", cfg.CompletionTokens, maxCompletionTokens))
+	case replyBytes(cfg) > maxReplyBytes:
+		errs = append(errs, fmt.Errorf("gatewaytest: sim reply of %d tokens over %d bytes", cmp.Or(cfg.CompletionTokens, defaultCompletionTokens), maxReplyBytes))
 	}
 	if cfg.EmbeddingDims < 0 || cfg.EmbeddingDims > maxEmbeddingDims {
 		errs = append(errs, fmt.Errorf("gatewaytest: sim EmbeddingDims %d outside 0–%d", cfg.EmbeddingDims, maxEmbeddingDims))
