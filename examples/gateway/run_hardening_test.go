@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/openai/openai-go/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -35,3 +37,32 @@ func TestRunBoundsEveryLogLine(t *testing.T) {
 		assert.Less(t, len(line), 4096, "a bounded line: %.200s…", line)
 	}
 }
+
+// The embedding models an SDK user tries first are served by the embedded
+// default, and listed with the chat models.
+func TestRunEmbeddedDefaultServesEmbeddings(t *testing.T) {
+	g := startGateway(t, "-addr", "127.0.0.1:0")
+	client := sdk(t, g.base, "sk-caller")
+	ctx := context.Background()
+	for _, model := range embeddingModels {
+		e, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+			Model: model,
+			Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"hello", "world"}},
+		})
+		require.NoError(t, err, model)
+		require.Len(t, e.Data, 2, model)
+		assert.NotEmpty(t, e.Data[0].Embedding, model)
+		assert.Equal(t, model, e.Model)
+	}
+	page, err := client.Models.List(ctx)
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range page.Data {
+		ids = append(ids, m.ID)
+	}
+	assert.Subset(t, ids, embeddingModels)
+	require.Equal(t, 0, g.stop())
+}
+
+// The embedding models of the embedded default.
+var embeddingModels = []string{"text-embedding-3-large", "text-embedding-3-small", "text-embedding-ada-002"}
