@@ -75,10 +75,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	}
 	h := gateway.NewHandler(gateway.Chain(a.router, retry),
 		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", h)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	a.handler = mux
+	a.handler = routes(h)
 	return a, nil
 }
 

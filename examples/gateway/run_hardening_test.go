@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -66,3 +67,61 @@ func TestRunEmbeddedDefaultServesEmbeddings(t *testing.T) {
 
 // The embedding models of the embedded default.
 var embeddingModels = []string{"text-embedding-3-large", "text-embedding-3-small", "text-embedding-ada-002"}
+
+// Every answer that is not a success is an OpenAI-style error, and nothing
+// redirects: http.ServeMux's path cleaning answered /v1/../v1/models and
+// //v1/models with a 307 (a client that follows it resends a POST), and its
+// own 404 and 405 were text/plain. A path is routed as sent: /v1%2fmodels
+// is no alias of /v1/models.
+func TestRunRoutesEveryPathWithoutRedirect(t *testing.T) {
+	g := startGateway(t, "-addr", "127.0.0.1:0")
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"GET", "/", 404, "unknown_url", ""},
+		{"GET", "/nope", 404, "unknown_url", ""},
+		{"GET", "/v1%2fmodels", 404, "unknown_url", ""},
+		{"GET", "/v1/mod%65ls", 404, "unknown_url", ""},
+		{"GET", "/v1/../v1/models", 404, "unknown_url", ""},
+		{"GET", "//v1/models", 404, "unknown_url", ""},
+		{"POST", "/v1/../v1/chat/completions", 404, "unknown_url", ""},
+		{"POST", "/v1//chat/completions", 404, "unknown_url", ""},
+		{"POST", "/healthz", 405, "method_not_allowed", "GET, HEAD"},
+		{"DELETE", "/v1/models", 405, "method_not_allowed", "GET"},
+		{"GET", "/healthz", 200, "", ""},
+		{"HEAD", "/healthz", 200, "", ""},
+		{"GET", "/v1/models", 200, "", ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, g.base+tc.path, strings.NewReader(`{}`))
+			require.NoError(t, err)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assert.Empty(t, resp.Header.Get("Location"), "no redirect")
+			if tc.status/100 == 2 {
+				return
+			}
+			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			assert.Equal(t, tc.allow, resp.Header.Get("Allow"))
+			assert.Equal(t, tc.code, resp.Header.Get("X-Llmgate-Error"))
+			var e struct {
+				Error struct {
+					Message, Type, Code string
+					Param               *string
+				}
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+			assert.Equal(t, tc.code, e.Error.Code)
+			assert.Equal(t, "invalid_request_error", e.Error.Type)
+			assert.NotEmpty(t, e.Error.Message)
+		})
+	}
+	require.Equal(t, 0, g.stop())
+}
