@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -124,4 +125,46 @@ func TestRunRoutesEveryPathWithoutRedirect(t *testing.T) {
 		})
 	}
 	require.Equal(t, 0, g.stop())
+}
+
+// A stream still running when the shutdown timeout ends is not cut
+// silently: it ends with a terminal error event (server_shutting_down) and
+// no [DONE], and the call is logged with that error. The sim sends a token a
+// second for 1,000 tokens: the stream is in flight until the shutdown ends
+// it.
+func TestRunShutdownEndsStreamsInFlightWithErrorEvent(t *testing.T) {
+	cfg := writeFile(t, "gateway.yaml", `
+shutdown_timeout: 1ms
+providers:
+  - {name: slow, type: sim, models: [m], sim: {tokens_per_second: 1, completion_tokens: 1000}}
+`)
+	g := startGateway(t, "-config", cfg, "-addr", "127.0.0.1:0")
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Post(g.base+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	r := bufio.NewReader(resp.Body)
+	for range 2 { // the role chunk and the first token: the stream is in flight
+		for {
+			line, err := r.ReadString('\n')
+			require.NoError(t, err)
+			if line == "\n" {
+				break
+			}
+		}
+	}
+
+	status := make(chan int, 1)
+	go func() { status <- g.stop() }()
+	rest, err := io.ReadAll(r)
+	require.NoError(t, err, "the stream ends cleanly, with its error event")
+	assert.Equal(t, `data: {"error":{"message":"gateway: the server is shutting down","type":"service_unavailable","param":null,"code":"server_shutting_down"}}`+"\n\n", string(rest))
+	assert.Equal(t, 0, <-status)
+	logs := g.stderr.String()
+	assert.Contains(t, logs, "calls still in flight after the shutdown timeout")
+	assert.Regexp(t, `status=200 .*error=server_shutting_down`, logs)
+	assert.Contains(t, logs, "gateway: stopped")
 }
