@@ -5,5 +5,5 @@ const (
 	MaxSimEmbeddingInputs  = maxEmbeddingInputs
 	MaxSimEmbeddingValues  = maxEmbeddingValues
 	MaxSimModelBytes       = maxModelBytes
-	MaxSimCompletionTokens = maxCompletionTokens
+	MaxSimReplyBytes       = maxReplyBytes
 )

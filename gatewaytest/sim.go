@@ -24,8 +24,9 @@ import (
 // Sim itself. An embeddings request may ask for at most 2,048 inputs, 4,096
 // dimensions, and 262,144 values (inputs × dimensions, about 3 MB of JSON);
 // a model name may be at most 256 bytes (every answer and event echoes it).
-// A reply is at most CompletionTokens tokens, itself at most 65,536 with at
-// most 4 MiB of text (Validate).
+// A reply is CompletionTokens tokens; a configuration whose reply text would
+// be over 16 MiB is refused (Validate), since a non-stream reply is built
+// whole.
 type SimConfig struct {
 	Models           []string      // served models; empty = any model
 	Latency          time.Duration // before response headers
@@ -139,26 +140,38 @@ type Sim struct {
 var _ gateway.Provider = (*Sim)(nil)
 var _ gateway.ModelLister = (*Sim)(nil)
 
-// Bounds of a reply, so that no configuration makes a Sim build an
-// unbounded answer (a non-stream reply is built whole).
 const (
 	defaultCompletionTokens = 16
-	maxCompletionTokens     = 1 << 16
-	maxReplyBytes           = 4 << 20
+	// maxReplyBytes bounds the text of a reply, so that no configuration
+	// makes a Sim build an unbounded answer: a non-stream reply is built
+	// whole (a stream is made as it is read, however long).
+	maxReplyBytes = 16 << 20
 )
 
-// replyBytes is the length of the text of a whole reply under cfg: its
-// CompletionTokens words of the reply, each after the first with a space.
-func replyBytes(cfg SimConfig) int {
+// replyFits reports whether the text of a whole reply under cfg (its
+// CompletionTokens words of the reply, each but the first after a space)
+// is at most maxReplyBytes. A Reply with no words is reported apart.
+func replyFits(cfg SimConfig) bool {
 	words := strings.Fields(cfg.Reply)
-	if len(words) == 0 {
+	if cfg.Reply == "" {
 		words = strings.Fields(DefaultSimReply)
 	}
-	n, total := cmp.Or(cfg.CompletionTokens, defaultCompletionTokens), 0
-	for i := range n {
-		total += len(words[i%len(words)]) + 1
+	if len(words) == 0 {
+		return true
 	}
-	return total
+	cycle := 0 // bytes of one pass over the words
+	for _, w := range words {
+		cycle += len(w) + 1
+	}
+	n := cmp.Or(cfg.CompletionTokens, defaultCompletionTokens)
+	if n/len(words) > maxReplyBytes/cycle {
+		return false
+	}
+	total := n / len(words) * cycle
+	for _, w := range words[:n%len(words)] {
+		total += len(w) + 1
+	}
+	return total <= maxReplyBytes+1 // the first token has no space
 }
 
 // DefaultSimReply is the text a Sim replies with when SimConfig.Reply is
@@ -235,9 +248,9 @@ func newSim(name string, cfg SimConfig) *Sim {
 
 // Validate reports every invalid field at once (errors.Join): an empty model,
 // a negative duration or count, a TokensPerSecond that is not finite, an
-// EmbeddingDims out of range, a Reply with no words, a reply over its
-// bounds (CompletionTokens over 65,536, or a reply text over 4 MiB), or
-// invalid Faults.
+// EmbeddingDims out of range, a Reply with no words, a reply whose text
+// would be over 16 MiB (a non-stream reply is built whole), or invalid
+// Faults.
 func (cfg SimConfig) Validate() error {
 	var errs []error
 	if cfg.Latency < 0 || cfg.TTFT < 0 {
@@ -249,10 +262,9 @@ func (cfg SimConfig) Validate() error {
 	switch {
 	case cfg.CompletionTokens < 0:
 		errs = append(errs, fmt.Errorf("gatewaytest: negative sim CompletionTokens %d", cfg.CompletionTokens))
-	case cfg.CompletionTokens > maxCompletionTokens:
-		errs = append(errs, fmt.Errorf("gatewaytest: sim CompletionTokens %d over %d", cfg.CompletionTokens, maxCompletionTokens))
-	case replyBytes(cfg) > maxReplyBytes:
-		errs = append(errs, fmt.Errorf("gatewaytest: sim reply of %d tokens over %d bytes", cmp.Or(cfg.CompletionTokens, defaultCompletionTokens), maxReplyBytes))
+	case !replyFits(cfg):
+		errs = append(errs, fmt.Errorf("gatewaytest: sim reply of %d tokens over %d bytes of text",
+			cmp.Or(cfg.CompletionTokens, defaultCompletionTokens), maxReplyBytes))
 	}
 	if cfg.EmbeddingDims < 0 || cfg.EmbeddingDims > maxEmbeddingDims {
 		errs = append(errs, fmt.Errorf("gatewaytest: sim EmbeddingDims %d outside 0–%d", cfg.EmbeddingDims, maxEmbeddingDims))

@@ -2,6 +2,7 @@ package gatewaytest_test
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -64,15 +65,17 @@ func TestSimQuotesAnUnservedModelInPart(t *testing.T) {
 	assert.Less(t, len(b), 512, "%s", b)
 }
 
-// A configuration whose replies would be unbounded is refused.
+// A configuration whose replies would be unbounded is refused: a
+// non-stream reply is built whole.
 func TestSimConfigBoundsTheReply(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  gatewaytest.SimConfig
 		err  string
 	}{
-		{"too many tokens", gatewaytest.SimConfig{CompletionTokens: gatewaytest.MaxSimCompletionTokens + 1}, "CompletionTokens"},
-		{"reply too long", gatewaytest.SimConfig{CompletionTokens: 1000, Reply: strings.Repeat("w", 64<<10)}, "reply"},
+		{"too many tokens", gatewaytest.SimConfig{CompletionTokens: math.MaxInt}, "over 16777216 bytes"},
+		{"words too long", gatewaytest.SimConfig{CompletionTokens: 1000, Reply: strings.Repeat("w", 64<<10)}, "over 16777216 bytes"},
+		{"one byte over", gatewaytest.SimConfig{CompletionTokens: gatewaytest.MaxSimReplyBytes/4 + 1, Reply: "abc"}, "over"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -80,5 +83,7 @@ func TestSimConfigBoundsTheReply(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.err)
 		})
 	}
-	assert.NoError(t, gatewaytest.SimConfig{CompletionTokens: gatewaytest.MaxSimCompletionTokens}.Validate())
+	// 4 bytes a token ("abc" and its space), less the first token's space.
+	assert.NoError(t, gatewaytest.SimConfig{CompletionTokens: gatewaytest.MaxSimReplyBytes / 4, Reply: "abc"}.Validate())
+	assert.NoError(t, gatewaytest.SimConfig{CompletionTokens: 1 << 20, Reply: "a long stream"}.Validate(), "long streams are fine")
 }
