@@ -140,40 +140,6 @@ type Sim struct {
 var _ gateway.Provider = (*Sim)(nil)
 var _ gateway.ModelLister = (*Sim)(nil)
 
-const (
-	defaultCompletionTokens = 16
-	// maxReplyBytes bounds the text of a reply, so that no configuration
-	// makes a Sim build an unbounded answer: a non-stream reply is built
-	// whole (a stream is made as it is read, however long).
-	maxReplyBytes = 16 << 20
-)
-
-// replyFits reports whether the text of a whole reply under cfg (its
-// CompletionTokens words of the reply, each but the first after a space)
-// is at most maxReplyBytes. A Reply with no words is reported apart.
-func replyFits(cfg SimConfig) bool {
-	words := strings.Fields(cfg.Reply)
-	if cfg.Reply == "" {
-		words = strings.Fields(DefaultSimReply)
-	}
-	if len(words) == 0 {
-		return true
-	}
-	cycle := 0 // bytes of one pass over the words
-	for _, w := range words {
-		cycle += len(w) + 1
-	}
-	n := cmp.Or(cfg.CompletionTokens, defaultCompletionTokens)
-	if n/len(words) > maxReplyBytes/cycle {
-		return false
-	}
-	total := n / len(words) * cycle
-	for _, w := range words[:n%len(words)] {
-		total += len(w) + 1
-	}
-	return total <= maxReplyBytes+1 // the first token has no space
-}
-
 // DefaultSimReply is the text a Sim replies with when SimConfig.Reply is
 // empty: 16 words, so a default reply is exactly this text.
 const DefaultSimReply = "This is a simulated reply from the llmgate gateway simulator, sent one token at a time."

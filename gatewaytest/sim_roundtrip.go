@@ -132,14 +132,6 @@ func (s *Sim) parse(c *gateway.Call, out gateway.Outbound) (simCall, *simError) 
 	return sc, nil
 }
 
-// The bounds of what one request may make a Sim produce (SimConfig's doc).
-const (
-	maxEmbeddingDims   = 4096    // dimensions of one vector
-	maxEmbeddingInputs = 2048    // inputs of one embeddings request, as OpenAI's
-	maxEmbeddingValues = 1 << 18 // inputs × dimensions: about 3 MB of JSON
-	maxModelBytes      = 256     // a model name, echoed in every answer and event
-)
-
 // badRequest is the Sim's own 400, in the OpenAI shape.
 func badRequest(msg string) *simError {
 	return &simError{status: http.StatusBadRequest, code: "invalid_request", msg: "gatewaytest: sim: " + msg}
