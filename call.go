@@ -50,6 +50,7 @@ type Call struct {
 	claimedX   []any
 	ended      bool
 	gone       bool // the caller left before its response was complete
+	server     bool // the entry point is NewHandler (see entry.dispatch)
 	// Attempt boundaries still running (a hedge's loser, say): the
 	// observers wait for them, so they see every attempt.
 	inFlight  int
@@ -115,7 +116,10 @@ func (c *Call) Usage() (Usage, bool) {
 // error it got, or 499 when the caller went away first) and, when it failed,
 // why: the *Error it was refused or failed with (ErrorFor of the failure, or
 // of the read error that cut its response body), whose cause errors.Unwrap
-// reaches. An upstream's error response is a status, not an error.
+// reaches. An upstream's error response is a status, not an error. In server
+// mode a call ends once its response has been written to the caller, and a
+// call the server cut short (its base context cancelled with a cause, as at
+// the end of a shutdown) failed with that cause, e.g. ErrShuttingDown.
 func (c *Call) Result() (status int, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

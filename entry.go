@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -77,7 +78,7 @@ func (e *entry) refused(parent context.Context, op Op, err error) *Call {
 		c.Caller = caller
 	}
 	c.bind(parent)
-	c.endResponse(ErrorFor(err).Status, err)
+	c.endResponse(0, err)
 	return c
 }
 
@@ -98,7 +99,15 @@ func (c *Call) getBody() (io.ReadCloser, error) { return newBytesBody(c.first.Bo
 // dispatch sends req through the chain. A successful response's body is tapped
 // for usage; every other response's body ends the call when it ends; an error
 // ends the call at once.
-func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
+//
+// In server mode (NewHandler), the entry point writes the body to the caller
+// itself and closes it after its last write: a body ends the call only when
+// it is closed, so that a caller who left before the answer was delivered is
+// a 499 even when the whole answer had been read from upstream. And the
+// request context is the server's: cancelled with a cause of its own (a
+// shutdown's), it ended the call for that cause, not for a caller who left.
+func (e *entry) dispatch(req *http.Request, c *Call, server bool) (*http.Response, error) {
+	c.server = server
 	resp, err := send(e.rt, req)
 	if err == nil && resp.StatusCode/100 == 3 {
 		// A redirect is never followed, nor passed on: a client (an SDK's
@@ -107,7 +116,7 @@ func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 		resp, err = nil, errRedirected
 	}
 	if err != nil {
-		c.endResponse(ErrorFor(err).Status, err)
+		c.endResponse(0, err)
 		return nil, err
 	}
 	// Behind a boundary a provider's answer has lost any mark already; over
@@ -125,18 +134,28 @@ func (e *entry) dispatch(req *http.Request, c *Call) (*http.Response, error) {
 // errRedirected answers a call whose chain returned a redirect.
 var errRedirected = ErrUpstream.WithMessage("gateway: the upstream answered with a redirect, which is not followed")
 
-// endResponse ends the call with the status its caller got and the error, if
-// any, that ended it; the caller's own cancellation, or a caller that left
-// (leave), makes it a 499.
+// endResponse ends the call with the status its caller got (0 when it got
+// no response: the error's) and the error, if any, that ended it; the
+// caller's own cancellation, or a caller that left (leave), makes it a 499.
+// In server mode, a context cancelled with a cause of its own (the server's
+// base context at the end of a shutdown, ErrShuttingDown) ended the call for
+// that cause, and the caller, who is still there, was told it.
 func (c *Call) endResponse(status int, err error) {
 	c.mu.Lock()
 	gone := c.gone
 	c.mu.Unlock()
 	if gone || errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
-		status, err = ErrClientClosed.Status, ErrClientClosed.withCause(err)
+		if cause := context.Cause(&c.ctx); c.server && !gone && cause != context.Canceled {
+			err = cause
+		} else {
+			status, err = ErrClientClosed.Status, ErrClientClosed.withCause(err)
+		}
 	}
 	if err != nil {
 		err = ErrorFor(err) // what the caller was told; the cause stays reachable
+	}
+	if status == 0 {
+		status = ErrorFor(err).Status
 	}
 	c.end(status, err)
 }
@@ -149,25 +168,40 @@ func (c *Call) leave() {
 }
 
 // endBody ends the call when a response that is not tapped (an error status,
-// a model list) has been read to its end or closed. Close may be called
-// concurrently with Read.
+// a model list) has been read to its end or closed; in server mode, only
+// when it is closed (see dispatch), with the read error that ended it. Close
+// may be called concurrently with Read.
 type endBody struct {
 	io.ReadCloser
 	call   *Call
 	status int
+
+	mu      sync.Mutex
+	readErr error // in server mode: the error that ended the body
 }
 
 func (b *endBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil {
-		b.finish(err)
+		if !b.call.server {
+			b.finish(err)
+		} else {
+			b.mu.Lock()
+			if b.readErr == nil {
+				b.readErr = err
+			}
+			b.mu.Unlock()
+		}
 	}
 	return n, err
 }
 
 func (b *endBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.finish(nil)
+	b.mu.Lock()
+	readErr := b.readErr
+	b.mu.Unlock()
+	b.finish(readErr)
 	return err
 }
 

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -94,12 +96,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out = out.WithContext(ctx)
 	h.e.outbound(out, c)
 
-	resp, err := h.e.dispatch(out, c)
+	resp, err := h.e.dispatch(out, c, true)
 	if err != nil {
-		if r.Context().Err() == nil {
-			w.Header().Set("X-Request-Id", c.ID)
-			writeError(w, err)
+		if ctx := r.Context(); ctx.Err() != nil {
+			if err = context.Cause(ctx); err == context.Canceled {
+				return // the caller left; nobody to tell
+			}
+			// The server ended the call (a shutdown's cause): tell the caller.
 		}
+		w.Header().Set("X-Request-Id", c.ID)
+		writeError(w, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -150,16 +156,26 @@ func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c
 				return // the caller is gone; closing the body cancels upstream
 			}
 			if stream {
-				_ = rc.Flush()
+				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+					c.leave()
+					return
+				}
 			}
 		}
 		if rerr == io.EOF {
 			return
 		}
 		if rerr != nil {
-			if c.ctx.Err() != nil { // the caller left; nobody to tell
-				c.leave()
-				return
+			if c.ctx.Err() != nil {
+				cause := context.Cause(&c.ctx)
+				if cause == context.Canceled { // the caller left; nobody to tell
+					c.leave()
+					return
+				}
+				// The server ended the call (its base context was
+				// cancelled with a cause, as at the end of a shutdown):
+				// the caller is still there, and is told why.
+				rerr = cause
 			}
 			if !stream {
 				// A cut JSON body must not look complete: abort the response

@@ -65,7 +65,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	out := req.WithContext(cctx)
 	t.e.outbound(out, c)
-	resp, err := t.e.dispatch(out, c)
+	resp, err := t.e.dispatch(out, c, false)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -15,7 +15,10 @@ import (
 // Read and Close may be called concurrently (Close unblocks a Read, as
 // net/http allows); usage is recorded exactly once, at a stream's [DONE],
 // EOF, a read error or Close, whichever comes first, and the call ends right
-// after (its observers are told, outside the tap's lock).
+// after (its observers are told, outside the tap's lock), or, in server mode
+// (Call.server), at Close: the handler delivers the body itself and closes
+// it after its last write, so only then is it known whether the caller got
+// the answer or left first (a 499).
 type usageTap struct {
 	call   *Call
 	body   io.ReadCloser
@@ -55,7 +58,7 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		t.lex.feed(p[:n])
 		ended := err != nil && t.finishLocked(err)
 		t.mu.Unlock()
-		if ended {
+		if ended && !t.call.server {
 			t.end()
 		}
 		return n, err
@@ -67,7 +70,7 @@ func (t *usageTap) Read(p []byte) (int, error) {
 			t.outOff += n
 			ended := t.doneSeen && t.finishLocked(nil)
 			t.mu.Unlock()
-			if ended {
+			if ended && !t.call.server {
 				t.end()
 			}
 			return n, nil
@@ -76,7 +79,7 @@ func (t *usageTap) Read(p []byte) (int, error) {
 			ended := t.finishLocked(t.err)
 			err := t.err
 			t.mu.Unlock()
-			if ended {
+			if ended && !t.call.server {
 				t.end()
 			}
 			return 0, err
@@ -204,8 +207,8 @@ func (t *usageTap) Close() error {
 	ended := t.finishLocked(nil)
 	t.mu.Unlock()
 	err := t.body.Close()
-	if ended {
-		t.end()
+	if ended || t.call.server {
+		t.end() // the call ends once: a second end does nothing
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package gatewaytest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -17,6 +18,15 @@ import (
 
 // SimConfig configures a Sim. Its zero value serves any model at once with a
 // 16-token reply and no faults.
+//
+// What one request can make a Sim produce is bounded, whatever it asks:
+// past a bound it gets a 400 invalid_request in the OpenAI shape from the
+// Sim itself. An embeddings request may ask for at most 2,048 inputs, 4,096
+// dimensions, and 262,144 values (inputs × dimensions, about 3 MB of JSON);
+// a model name may be at most 256 bytes (every answer and event echoes it).
+// A reply is CompletionTokens tokens; a configuration whose reply text would
+// be over 16 MiB is refused (Validate), since a non-stream reply is built
+// whole.
 type SimConfig struct {
 	Models           []string      // served models; empty = any model
 	Latency          time.Duration // before response headers
@@ -173,7 +183,7 @@ func newSim(name string, cfg SimConfig) *Sim {
 		s.interval = time.Duration(float64(time.Second) / cfg.TokensPerSecond)
 	}
 	if s.nTokens == 0 {
-		s.nTokens = 16
+		s.nTokens = defaultCompletionTokens
 	}
 	if s.dims == 0 {
 		s.dims = 8
@@ -204,7 +214,9 @@ func newSim(name string, cfg SimConfig) *Sim {
 
 // Validate reports every invalid field at once (errors.Join): an empty model,
 // a negative duration or count, a TokensPerSecond that is not finite, an
-// EmbeddingDims out of range, a Reply with no words, or invalid Faults.
+// EmbeddingDims out of range, a Reply with no words, a reply whose text
+// would be over 16 MiB (a non-stream reply is built whole), or invalid
+// Faults.
 func (cfg SimConfig) Validate() error {
 	var errs []error
 	if cfg.Latency < 0 || cfg.TTFT < 0 {
@@ -213,8 +225,12 @@ func (cfg SimConfig) Validate() error {
 	if !(cfg.TokensPerSecond >= 0) || math.IsInf(cfg.TokensPerSecond, 0) {
 		errs = append(errs, fmt.Errorf("gatewaytest: sim TokensPerSecond %v must be finite and >= 0", cfg.TokensPerSecond))
 	}
-	if cfg.CompletionTokens < 0 {
+	switch {
+	case cfg.CompletionTokens < 0:
 		errs = append(errs, fmt.Errorf("gatewaytest: negative sim CompletionTokens %d", cfg.CompletionTokens))
+	case !replyFits(cfg):
+		errs = append(errs, fmt.Errorf("gatewaytest: sim reply of %d tokens over %d bytes of text",
+			cmp.Or(cfg.CompletionTokens, defaultCompletionTokens), maxReplyBytes))
 	}
 	if cfg.EmbeddingDims < 0 || cfg.EmbeddingDims > maxEmbeddingDims {
 		errs = append(errs, fmt.Errorf("gatewaytest: sim EmbeddingDims %d outside 0–%d", cfg.EmbeddingDims, maxEmbeddingDims))

@@ -120,6 +120,9 @@ type simError struct {
 // parse fills a simCall from the Call and what its attempt sends.
 func (s *Sim) parse(c *gateway.Call, out gateway.Outbound) (simCall, *simError) {
 	sc := simCall{op: c.Op, model: out.Model, stream: c.Stream, maxTokens: c.MaxTokens, prompt: c.PromptTokens}
+	if len(sc.model) > maxModelBytes { // every event would echo it
+		return sc, badRequest("model names are at most " + strconv.Itoa(maxModelBytes) + " bytes")
+	}
 	if c.Op == gateway.OpEmbedding {
 		sc.stream = false
 		if bad := s.parseEmbedding(&sc, out.Body); bad != nil {
@@ -129,35 +132,34 @@ func (s *Sim) parse(c *gateway.Call, out gateway.Outbound) (simCall, *simError) 
 	return sc, nil
 }
 
-// Largest embedding size a request may ask for.
-const maxEmbeddingDims = 4096
+// badRequest is the Sim's own 400, in the OpenAI shape.
+func badRequest(msg string) *simError {
+	return &simError{status: http.StatusBadRequest, code: "invalid_request", msg: "gatewaytest: sim: " + msg}
+}
 
 // parseEmbedding reads the inputs, encoding_format and dimensions of an
-// embeddings request. Embeddings are rare next to chat, so it decodes with
-// encoding/json.
+// embeddings request, within the Sim's bounds. Embeddings are rare next to
+// chat, so it decodes with encoding/json.
 func (s *Sim) parseEmbedding(sc *simCall, body []byte) *simError {
 	var req struct {
 		Input          json.RawMessage `json:"input"`
 		EncodingFormat string          `json:"encoding_format"`
 		Dimensions     int             `json:"dimensions"`
 	}
-	bad := func(msg string) *simError {
-		return &simError{status: http.StatusBadRequest, code: "invalid_request", msg: "gatewaytest: sim: " + msg}
-	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		return bad("invalid embeddings request")
+		return badRequest("invalid embeddings request")
 	}
 	switch req.EncodingFormat {
 	case "", "float":
 	case "base64":
 		sc.base64 = true
 	default:
-		return bad("encoding_format must be float or base64")
+		return badRequest("encoding_format must be float or base64")
 	}
 	sc.dims = s.dims
 	if req.Dimensions != 0 {
 		if req.Dimensions < 1 || req.Dimensions > maxEmbeddingDims {
-			return bad("dimensions out of range")
+			return badRequest("dimensions out of range")
 		}
 		sc.dims = req.Dimensions
 	}
@@ -168,12 +170,19 @@ func (s *Sim) parseEmbedding(sc *simCall, body []byte) *simError {
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(in, &items); err != nil || len(items) == 0 {
-		return bad("input must be a string or a non-empty array")
+		return badRequest("input must be a string or a non-empty array")
 	}
 	if c := bytes.TrimSpace(items[0]); len(c) > 0 && c[0] != '"' && c[0] != '[' {
 		// An array of token ids is a single input.
 		sc.inputs = append(sc.inputs, hashBytes(in))
 		return nil
+	}
+	if len(items) > maxEmbeddingInputs {
+		return badRequest("at most " + strconv.Itoa(maxEmbeddingInputs) + " inputs per request")
+	}
+	if len(items)*sc.dims > maxEmbeddingValues {
+		return badRequest(strconv.Itoa(len(items)) + " inputs of " + strconv.Itoa(sc.dims) + " dimensions is over the sim's bound of " +
+			strconv.Itoa(maxEmbeddingValues) + " values (inputs × dimensions) per request")
 	}
 	for _, it := range items {
 		sc.inputs = append(sc.inputs, hashBytes(bytes.TrimSpace(it)))

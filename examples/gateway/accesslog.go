@@ -16,7 +16,14 @@ import (
 // operation, status and duration (from the call's start to its end) and,
 // for a model call, the model, whether it streamed, who served it, each
 // attempt (target:status) and the usage, then the error's code when it
-// failed. It never holds a header or a body, so never a key.
+// failed. It never holds a header or a body, so never a key. The main job
+// logs through a boundedHandler, so a value a caller chose (a 5 MB model
+// name) is cut, and marked so, rather than making a 5 MB line.
+//
+// The status is the call's Result: 499 for a caller that left before its
+// answer was written, even when the whole answer had been read from
+// upstream; a call refused before any provider was tried (an unknown model)
+// logs no attempt.
 func accessLogger(logger *slog.Logger) func(*gateway.Call) {
 	return func(c *gateway.Call) {
 		status, err := c.Result()

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,6 +50,13 @@ retry: {max_attempts: 1}
 		{"GET", "/v1/models", "", map[string]any{"op": "models", "status": 200.0}},
 		{"POST", "/v1/chat/completions", `{"model":"no-such-model",` + messages + `}`, map[string]any{
 			"op": "chat", "status": 404.0, "model": "no-such-model", "served_by": "", "attempts": "", "error": "model_not_found"}},
+		// A refusal that reached no provider made no attempt, whatever the operation.
+		{"POST", "/v1/chat/completions", `{"model":"no-such-model","stream":true,` + messages + `}`, map[string]any{
+			"op": "chat", "status": 404.0, "model": "no-such-model", "stream": true, "attempts": "", "error": "model_not_found"}},
+		{"POST", "/v1/completions", `{"model":"no-such-model","prompt":"hi"}`, map[string]any{
+			"op": "completion", "status": 404.0, "model": "no-such-model", "attempts": "", "error": "model_not_found"}},
+		{"POST", "/v1/embeddings", `{"model":"no-such-model","input":"hi"}`, map[string]any{
+			"op": "embedding", "status": 404.0, "model": "no-such-model", "attempts": "", "error": "model_not_found"}},
 		{"POST", "/v1/nope", `{}`, map[string]any{"op": "unknown", "status": 404.0, "error": "unknown_url"}},
 		{"POST", "/v1/chat/completions", `{"model":"m",` + messages, map[string]any{"op": "chat", "status": 400.0}},
 		{"GET", "/healthz", "", nil},
@@ -95,4 +104,37 @@ retry: {max_attempts: 1}
 	assert.NotContains(t, logs.String(), key)
 	assert.NotContains(t, logs.String(), prompt)
 	assert.NotContains(t, logs.String(), "quiet reply")
+}
+
+// goneWriter is the ResponseWriter of a caller that left after the status
+// line: every write of the body fails, as on a closed connection.
+type goneWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *goneWriter) Header() http.Header       { return w.h }
+func (w *goneWriter) WriteHeader(status int)    { w.status = status }
+func (w *goneWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+func (w *goneWriter) FlushError() error         { return syscall.EPIPE }
+
+// A caller that left before its answer was written is logged as a 499, even
+// when a fast provider's whole answer was read before the gateway wrote it.
+func TestAccessLogCallerGoneBeforeDeliveryIs499(t *testing.T) {
+	cfg, err := parseConfig("t.yaml", []byte("providers:\n  - {name: fast, type: sim, models: [m], sim: {completion_tokens: 2}}\n"), env{}.lookup)
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	a, err := build(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	require.NoError(t, err)
+	defer a.Close()
+	for _, body := range []string{`{"model":"m","stream":true,"messages":[]}`, `{"model":"m","messages":[]}`} {
+		logs.Reset()
+		w := &goneWriter{h: http.Header{}}
+		a.handler.ServeHTTP(w, httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(body)))
+		require.Equal(t, 200, w.status, "the status line went out")
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(logs.Bytes(), &got), logs.String())
+		assert.Equal(t, 499.0, got["status"], body)
+		assert.Equal(t, "client_closed", got["error"], body)
+	}
 }

@@ -56,7 +56,7 @@ func (a *app) Close() {
 // mistake is reported at once: a configError at its key for each (see
 // checker).
 func build(cfg *config, logger *slog.Logger) (*app, error) {
-	c := &checker{src: &cfg.src}
+	c := newChecker(&cfg.src)
 	a := &app{}
 	c.top(cfg)
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
@@ -83,29 +83,23 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	}
 	if a.router, err = router.New(routerName, targets, rc); err != nil {
 		a.Close()
-		return nil, c.src.errorf("router", "%v", err)
+		c.lib("router", err) // what only the whole router finds, each of its errors
+		return nil, c.err()
 	}
 	h := gateway.NewHandler(gateway.Chain(a.router, retry),
 		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", h)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	a.handler = mux
+	a.handler = routes(h)
 	return a, nil
 }
 
-// newProviders builds the providers that pass the schema's checks and
-// returns them by name (the first of a name); each mistake is reported at
-// its provider.
+// newProviders builds the providers that pass every check and returns them
+// by name (the first of a name); each mistake is reported at its provider.
 func (a *app) newProviders(c *checker, ps []providerConf) map[string]gateway.Provider {
 	byName := map[string]gateway.Provider{}
 	names := map[string]bool{}
 	for i := range ps {
 		path := fmt.Sprintf("providers[%d]", i)
-		if !c.provider(path, &ps[i], names) {
-			continue
-		}
-		p := newProvider(c, path, &ps[i])
+		p := newProvider(c, path, &ps[i], c.provider(path, &ps[i], names))
 		if p == nil {
 			continue
 		}
@@ -117,26 +111,35 @@ func (a *app) newProviders(c *checker, ps []providerConf) map[string]gateway.Pro
 	return byName
 }
 
-// newProvider builds one provider, or returns nil after reporting why it
-// cannot be built: a sim's faults at its sim.faults, the rest at path.
-func newProvider(c *checker, path string, p *providerConf) gateway.Provider {
-	if p.Type != typeSim {
+// newProvider checks what the provider's library checks, whatever the
+// schema found (buildable: named, of a known type, with what its type
+// requires), and builds it when everything passed; otherwise it returns nil,
+// every mistake reported: a sim's faults at its sim.faults, the rest of a
+// sim at path, an openai or azure provider's at each part's key.
+func newProvider(c *checker, path string, p *providerConf, buildable bool) gateway.Provider {
+	switch p.Type {
+	case typeOpenAI, typeAzure:
+		if !c.openAIParts(path, p) || !buildable {
+			return nil
+		}
 		o, err := provider.NewOpenAI(openAIConfig(p))
-		if !c.lib(path, err) {
+		if !c.lib(path, err) { // a rule no single part broke
 			return nil
 		}
 		return o
+	case typeSim:
+	default:
+		return nil // which rules apply is unknown
 	}
 	cfg := c.simConfig(path, p)
-	faultsOK := c.lib(path+".sim.faults", cfg.Faults.Validate())
-	if !faultsOK {
-		cfg.Faults = gatewaytest.Faults{} // reported; the rest is still checked
-	}
-	s, err := gatewaytest.NewSim(p.Name, cfg)
-	if !c.lib(path, err) || !faultsOK {
+	faults := cfg.Faults
+	faultsOK := c.lib(path+".sim.faults", faults.Validate())
+	cfg.Faults = gatewaytest.Faults{} // reported apart; the rest is checked here
+	if !c.lib(path, cfg.Validate()) || !faultsOK || !buildable {
 		return nil
 	}
-	return s
+	cfg.Faults = faults
+	return gatewaytest.MustNewSim(p.Name, cfg)
 }
 
 // newTargets returns the router's targets: router.targets, or one per

@@ -68,11 +68,11 @@ func TestConfigErrors(t *testing.T) {
 		{"bad listen", "listen: localhost\n" + okProviders, "t.yaml:1: listen: want host:port"},
 		{"missing base_url", "providers:\n  - name: a\n    type: openai\n    api_key: sk-1\n", "t.yaml:2: providers[0].base_url: is required"},
 		{"relative base_url", "providers:\n  - name: a\n    type: openai\n    base_url: api.openai.com/v1\n",
-			"t.yaml:2: providers[0]: provider: a: BaseURL must be an absolute http or https URL"},
+			"t.yaml:4: providers[0].base_url: provider: a: BaseURL must be an absolute http or https URL"},
 		{"key in base_url", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1?key=${KEY}\n",
-			"t.yaml:2: providers[0]: provider: a: BaseURL must not hold a query"},
+			"t.yaml:4: providers[0].base_url: provider: a: BaseURL must not hold a query"},
 		{"header the provider sets", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1\n    headers: {Authorization: $KEY}\n",
-			"t.yaml:2: providers[0]: provider: a: Headers: Authorization is set by the provider"},
+			"t.yaml:5: providers[0].headers.Authorization: provider: a: Headers: Authorization is set by the provider"},
 		{"missing name", "providers:\n  - type: sim\n", "t.yaml:2: providers[0].name: is required"},
 		{"missing type", "providers:\n  - name: a\n", "t.yaml:2: providers[0].type: is required: openai, azure or sim"},
 		{"unknown type", "providers:\n  - name: a\n    type: anthropic\n", `t.yaml:3: providers[0].type: unknown type "anthropic"`},
@@ -93,7 +93,7 @@ func TestConfigErrors(t *testing.T) {
 			"t.yaml:4: providers[0].sim.completion_tokens: must be positive"},
 		{"empty model", "providers:\n  - name: a\n    type: sim\n    models: [m, \"\"]\n", "t.yaml:2: providers[0]: gatewaytest: empty model name in sim"},
 		{"empty model of openai", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1\n    models: [\"\"]\n",
-			"t.yaml:2: providers[0]: provider: a: Models holds an empty name"},
+			"t.yaml:5: providers[0].models: provider: a: Models holds an empty name"},
 		{"unknown provider in target", okProviders + "router:\n  targets:\n    - provider: b\n",
 			`t.yaml:7: router.targets[0].provider: unknown provider "b"`},
 		{"target without provider", okProviders + "router:\n  targets:\n    - weight: 2\n", "t.yaml:7: router.targets[0].provider: is required"},
@@ -179,7 +179,7 @@ timeouts: {idle: -1s}
 		"t.yaml:4: providers[1].name: duplicate provider name \"a\"\n"+
 		"t.yaml:7: providers[1].sim.faults: gatewaytest: sim fault ErrorRate 2 outside [0,1]\n"+
 		"t.yaml:7: providers[1].sim.faults: gatewaytest: sim fault CutRate -1 outside [0,1]\n"+
-		"t.yaml:8: providers[2]: provider: o: Headers: Authorization is set by the provider and may not be configured\n"+
+		"t.yaml:11: providers[2].headers.Authorization: provider: o: Headers: Authorization is set by the provider and may not be configured\n"+
 		"t.yaml:14: router.budget: breaker: invalid BudgetConfig: Ratio 1.5 must be in (0, 1], MinRetries 0 not negative, Window 0s positive\n"+
 		"t.yaml:16: router.targets[0]: router: invalid configuration: target \"s\" has weight 2000000; weights must be in 1..1000000\n"+
 		"t.yaml:18: router.targets[0].breaker: breaker: Config.SuccessThreshold 3 is above HalfOpenProbes 2\n"+

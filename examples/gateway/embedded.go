@@ -8,7 +8,9 @@ const embeddedName = "<embedded default>"
 // sim-b share tier 0; sim-b is flaky (errors with Retry-After, connection
 // resets, streams cut before their first token), and the router, breakers
 // and retry absorb it. sim-backup, in tier 1, serves only when tier 0
-// cannot. Each sim signs its reply, so a caller sees who served it.
+// cannot. Each sim signs its reply, so a caller sees who served it. They
+// serve the chat models and the embedding models SDK users try first
+// (8-dimension vectors unless a call asks for "dimensions").
 //
 // It is written in the configuration's own schema (README.md) and parsed by
 // the same code as a file.
@@ -18,7 +20,7 @@ listen: 127.0.0.1:8080
 providers:
   - name: sim-a
     type: sim
-    models: [gpt-4o-mini, gpt-4.1]
+    models: [gpt-4o-mini, gpt-4.1, text-embedding-3-small, text-embedding-3-large, text-embedding-ada-002]
     sim:
       latency: 20ms
       ttft: 100ms
@@ -29,7 +31,7 @@ providers:
 
   - name: sim-b
     type: sim
-    models: [gpt-4o-mini, gpt-4.1]
+    models: [gpt-4o-mini, gpt-4.1, text-embedding-3-small, text-embedding-3-large, text-embedding-ada-002]
     sim:
       latency: 20ms
       ttft: 100ms
@@ -47,7 +49,7 @@ providers:
 
   - name: sim-backup
     type: sim
-    models: [gpt-4o-mini, gpt-4.1]
+    models: [gpt-4o-mini, gpt-4.1, text-embedding-3-small, text-embedding-3-large, text-embedding-ada-002]
     sim:
       latency: 50ms
       ttft: 200ms

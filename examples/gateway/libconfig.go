@@ -51,7 +51,7 @@ func (c *checker) routerConfig(r *routerConf, budget *breaker.Budget, maxWait ti
 }
 
 func (c *checker) breakerConfig(path string, b breakerConf) breaker.Config {
-	return breaker.Config{
+	cfg := breaker.Config{
 		FailureThreshold:       positive(c, path+".failure_threshold", b.FailureThreshold),
 		FailureRateThreshold:   positive(c, path+".failure_rate_threshold", b.FailureRateThreshold),
 		FailureThresholdWindow: positive(c, path+".failure_threshold_window", b.FailureThresholdWindow),
@@ -63,10 +63,12 @@ func (c *checker) breakerConfig(path string, b breakerConf) breaker.Config {
 		Cooldown:               positive(c, path+".cooldown", b.Cooldown),
 		MaxRetryAfter:          positive(c, path+".max_retry_after", b.MaxRetryAfter),
 	}
+	unpair(c, path+".success_threshold", &cfg.SuccessThreshold, path+".half_open_probes", &cfg.HalfOpenProbes)
+	return cfg
 }
 
 func (c *checker) retryConfig(r retryConf, budget *breaker.Budget) breaker.RetryConfig {
-	return breaker.RetryConfig{
+	cfg := breaker.RetryConfig{
 		MaxAttempts: positive(c, "retry.max_attempts", r.MaxAttempts),
 		BaseDelay:   positive(c, "retry.base_delay", r.BaseDelay),
 		MaxDelay:    positive(c, "retry.max_delay", r.MaxDelay),
@@ -75,6 +77,8 @@ func (c *checker) retryConfig(r retryConf, budget *breaker.Budget) breaker.Retry
 		Idempotent:  c.idempotent(r.Idempotent),
 		Budget:      budget,
 	}
+	unpair(c, "retry.base_delay", &cfg.BaseDelay, "retry.max_delay", &cfg.MaxDelay)
+	return cfg
 }
 
 // idempotent is retry.idempotent as the rule Retry and the router share;

@@ -30,11 +30,16 @@ func loadConfig(path string, lookupEnv func(string) (string, bool)) (*config, er
 // says. Unknown keys and values of the wrong type are errors. In string
 // values, environment variables are expanded ($NAME or ${NAME}; $$ is a
 // literal $), in the values only, never in keys or in the file's structure,
-// so a variable cannot inject YAML; an unset variable is an error. Every
-// error is a configError, and all of them are reported at once
-// (errors.Join).
+// so a variable cannot inject YAML; an unset variable is an error.
+//
+// It returns an error only for a file it cannot read on (a syntax error, no
+// document, more than one). Every other mistake (an unknown key, a value of
+// the wrong type, an unset variable) is kept in the config's source and
+// reported by build with all the others, so that no mistake hides another;
+// a value that could not be read is left at its zero value and not blamed
+// again. Every error is a configError.
 func parseConfig(file string, data []byte, lookupEnv func(string) (string, bool)) (*config, error) {
-	src := &source{file: file, lines: map[string]int{}, values: map[string]valueSpot{}}
+	src := &source{file: file, lines: map[string]int{}, values: map[string]valueSpot{}, unread: map[string]bool{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, src.yamlError(err)
@@ -49,25 +54,52 @@ func parseConfig(file string, data []byte, lookupEnv func(string) (string, bool)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var strict config
-	if err := dec.Decode(&strict); err != nil {
+	if err := dec.Decode(&strict); err != nil && !src.recover(err) {
 		return nil, src.yamlError(err)
 	}
 	if err := dec.Decode(new(yaml.Node)); err != io.EOF {
 		return nil, src.errorf("", "the file holds more than one YAML document")
 	}
+	typeErrors := len(src.errs) > 0
 
 	// Pass 2: expand the environment in string values, then decode.
-	var errs []error
-	expandEnv(root.Content[0], "", lookupEnv, func(path, msg string) { errs = append(errs, src.errorf(path, "%s", msg)) })
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	expandEnv(root.Content[0], "", lookupEnv, func(path, msg string) {
+		src.errs = append(src.errs, src.errorf(path, "%s", msg))
+		src.unread[path] = true
+	})
 	cfg := new(config)
 	if err := root.Content[0].Decode(cfg); err != nil {
-		return nil, src.yamlError(err)
+		// Only a value pass 1 refused can fail here (an expanded variable is
+		// a string, which pass 1 saw as one): report it once.
+		if typeErrors {
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return nil, src.yamlError(err)
+			}
+		} else if !src.recover(err) {
+			return nil, src.yamlError(err)
+		}
 	}
 	cfg.src = *src
 	return cfg, nil
+}
+
+// recover keeps the mistakes of a yaml.v3 type error (unknown keys, wrong
+// types, duplicate keys: the decoder reads on past them) to be reported by
+// build, marks the values that could not be read, and reports whether err
+// was such an error.
+func (s *source) recover(err error) bool {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, ce := range s.yamlErrors(err) {
+		s.errs = append(s.errs, ce)
+		if ce.Path != "" {
+			s.unread[ce.Path] = true // an unknown key's path: nothing reads it anyway
+		}
+	}
+	return true
 }
 
 // movedKeys are keys of earlier versions, refused as unknown with a hint.
@@ -87,6 +119,16 @@ var (
 // yamlError turns a yaml.v3 error into configErrors that name the key, and
 // drops the value yaml.v3 quotes, which may be a secret.
 func (s *source) yamlError(err error) error {
+	ces := s.yamlErrors(err)
+	errs := make([]error, len(ces))
+	for i, ce := range ces {
+		errs[i] = ce
+	}
+	return errors.Join(errs...)
+}
+
+// yamlErrors is yamlError's configErrors, one for each of yaml.v3's.
+func (s *source) yamlErrors(err error) []*configError {
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -94,7 +136,7 @@ func (s *source) yamlError(err error) error {
 	} else {
 		msgs = []string{err.Error()}
 	}
-	var errs []error
+	var errs []*configError
 	for _, m := range msgs {
 		sub := yamlLine.FindStringSubmatch(m)
 		if sub == nil {
@@ -117,7 +159,7 @@ func (s *source) yamlError(err error) error {
 		}
 		errs = append(errs, ce)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // goTypeName says what a Go type of the schema is in YAML terms.

@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/llmgate/gateway"
 )
@@ -62,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger := slog.New(boundedHandler(slog.NewTextHandler(stderr, nil)))
 
 	var cfg *config
 	var err error
@@ -95,17 +96,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return serve(ctx, a, cfg, listen, stdout, logger)
 }
 
+// shutdownGrace is how long calls cut at the end of the shutdown timeout
+// have to tell their callers (a terminal error event, a 503) before the
+// server closes their connections.
+const shutdownGrace = time.Second
+
 // serve serves a on listen until ctx ends, then shuts the server down: it
-// stops accepting, lets calls in flight finish for up to the shutdown
-// timeout, then closes what is left and cancels their upstream calls.
+// stops accepting and lets calls in flight finish for up to the shutdown
+// timeout. Then it ends the calls left, with gateway.ErrShuttingDown as
+// their context's cause: each stream ends with a server_shutting_down
+// error event and each call not answered yet gets it as a 503, within
+// shutdownGrace, after which the server closes what is left.
 func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Writer, logger *slog.Logger) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		logger.Error("gateway: cannot listen", "addr", listen, "error", err)
 		return 1
 	}
-	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBase()
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelBase(gateway.ErrShuttingDown)
 	srv := gateway.NewServer(ln.Addr().String(), a.handler)
 	srv.BaseContext = func(net.Listener) context.Context { return base }
 	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
@@ -129,10 +138,15 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("gateway: calls still in flight after the shutdown timeout; closing them", "error", err)
-		_ = srv.Close()
+		logger.Warn("gateway: calls still in flight after the shutdown timeout; ending them", "error", err)
+		cancelBase(gateway.ErrShuttingDown)
+		gctx, cancelGrace := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancelGrace()
+		if srv.Shutdown(gctx) != nil {
+			_ = srv.Close()
+		}
 	}
-	cancelBase()
+	cancelBase(gateway.ErrShuttingDown) // handlers still running after Close: their upstream calls end
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("gateway: server failed", "error", err)
 		return 1

@@ -79,7 +79,7 @@ func TestRunEmbeddedDefault(t *testing.T) {
 		for _, m := range page.Data {
 			ids = append(ids, m.ID)
 		}
-		assert.Equal(t, []string{"gpt-4.1", "gpt-4o-mini"}, ids)
+		assert.Equal(t, []string{"gpt-4.1", "gpt-4o-mini", "text-embedding-3-large", "text-embedding-3-small", "text-embedding-ada-002"}, ids)
 	})
 
 	t.Run("flaky sim-b never fails a call", func(t *testing.T) {

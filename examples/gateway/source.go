@@ -27,11 +27,14 @@ func (e *configError) Error() string {
 	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Path, e.Msg)
 }
 
-// source remembers where each key of a configuration file was written.
+// source remembers where each key of a configuration file was written, and
+// the mistakes found while reading it, which build reports with the rest.
 type source struct {
 	file   string
 	lines  map[string]int       // path -> line of its key (or of a sequence item)
 	values map[string]valueSpot // path -> its value node
+	errs   []*configError       // unknown keys, wrong types, unset variables
+	unread map[string]bool      // paths whose value could not be read (left zero)
 }
 
 // valueSpot is where a value was written, and its text when it is a scalar.
@@ -43,6 +46,22 @@ type valueSpot struct {
 
 // has reports whether path was written in the file.
 func (s *source) has(path string) bool { _, ok := s.lines[path]; return ok }
+
+// isUnread reports whether the value at path, or one enclosing it, could not
+// be read: its mistake is reported already, and its zero value is no
+// mistake of its own.
+func (s *source) isUnread(path string) bool {
+	for {
+		if s.unread[path] {
+			return true
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return false
+		}
+		path = path[:i]
+	}
+}
 
 // line returns the line of path or, when it was not written, of the nearest
 // enclosing key that was (a missing key is reported where it belongs).

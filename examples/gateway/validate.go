@@ -15,13 +15,30 @@ import (
 // libraries' Validate methods and constructors report. The libraries' own
 // rules (ranges, ratios, weights, fault rates…) are checked there only.
 type checker struct {
-	src  *source
-	errs []*configError
+	src     *source
+	errs    []*configError
+	refused map[string]bool // keys positive refused
 }
 
+// newChecker returns a checker that starts with the mistakes found while
+// reading the file.
+func newChecker(src *source) *checker {
+	return &checker{src: src, errs: append([]*configError(nil), src.errs...), refused: map[string]bool{}}
+}
+
+// fail reports a mistake at path, unless the value there, or one enclosing
+// it, could not be read: that is reported already, and the zero value left
+// in its place is no mistake of the user's.
 func (c *checker) fail(path, format string, args ...any) {
+	if c.src.isUnread(path) {
+		return
+	}
 	c.errs = append(c.errs, c.src.errorf(path, format, args...))
 }
+
+// dropped reports whether the value at path does not reach its library: it
+// could not be read, or positive refused it.
+func (c *checker) dropped(path string) bool { return c.refused[path] || c.src.isUnread(path) }
 
 // lib reports err, from a library's Validate or constructor, at path: each
 // of the errors it joins (one per line) becomes a configError of its own. It
@@ -53,9 +70,20 @@ func (c *checker) err() error {
 func positive[T int | int64 | float64 | time.Duration](c *checker, path string, v T) T {
 	if c.src.has(path) && v <= 0 {
 		c.fail(path, "must be positive (leave it out for the default)")
+		c.refused[path] = true
 		return 0
 	}
 	return v
+}
+
+// unpair leaves out both of two keys that a library compares with each other
+// (a ≤ b) when either does not reach it: compared with the default that
+// takes the dropped key's place, the other would be blamed for a mistake it
+// is no part of.
+func unpair[T int | time.Duration](c *checker, pathA string, a *T, pathB string, b *T) {
+	if c.dropped(pathA) || c.dropped(pathB) {
+		*a, *b = 0, 0
+	}
 }
 
 // top checks the main job's own keys.
