@@ -43,8 +43,11 @@ type providerConf struct {
 	Headers  map[string]string `yaml:"headers"`
 	Models   []string          `yaml:"models"`
 	ModelMap map[string]string `yaml:"model_map"`
-	Azure    *azureConf        `yaml:"azure"` // type azure only
-	Sim      *simConf          `yaml:"sim"`   // type sim only
+	// VerbatimErrors passes the upstream's error bodies to callers as
+	// they came, key fragments and account ids included (openai, azure).
+	VerbatimErrors bool       `yaml:"verbatim_errors"`
+	Azure          *azureConf `yaml:"azure"` // type azure only
+	Sim            *simConf   `yaml:"sim"`   // type sim only
 }
 
 type azureConf struct {

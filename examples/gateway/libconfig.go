@@ -141,7 +141,7 @@ func (c *checker) simConfig(path string, p *providerConf) gatewaytest.SimConfig 
 // openAIConfig is a provider of type openai or azure.
 func openAIConfig(p *providerConf) provider.OpenAIConfig {
 	oc := provider.OpenAIConfig{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey, Headers: p.Headers,
-		Models: p.Models, ModelMap: p.ModelMap}
+		Models: p.Models, ModelMap: p.ModelMap, VerbatimErrors: p.VerbatimErrors}
 	if p.Type == typeAzure {
 		oc.Azure = &provider.AzureConfig{APIVersion: p.Azure.APIVersion, Deployments: p.Azure.Deployments}
 	}

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -95,4 +99,43 @@ retry: {max_attempts: 2, base_delay: 1ms, max_delay: 1ms}
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 503, apiErr.StatusCode)
 	assert.EqualValues(t, 2, up.Count(), "max_attempts: 2")
+}
+
+// Issue 8: an upstream's 401 names a fragment of the gateway's key; callers
+// never see it unless the provider is configured with verbatim_errors.
+func TestRunUpstreamErrorBodyVerbatimOnlyWhenConfigured(t *testing.T) {
+	const leak = "Incorrect API key provided: sk-uppp****wxyz."
+	fake := httptestServer(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":{"message":"`+leak+`","type":"invalid_request_error","code":"invalid_api_key"}}`)
+	})
+	t.Setenv("TEST_UPSTREAM_URL", fake+"/v1")
+	for _, verbatim := range []bool{false, true} {
+		cfg := writeFile(t, "gateway.yaml", fmt.Sprintf(`
+providers:
+  - {name: upstream, type: openai, base_url: "${TEST_UPSTREAM_URL}", verbatim_errors: %v}
+`, verbatim))
+		g := startGateway(t, "-config", cfg, "-addr", "127.0.0.1:0")
+		resp, err := http.Post(g.base+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}`))
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		if verbatim {
+			assert.Contains(t, string(b), leak)
+		} else {
+			assert.NotContains(t, string(b), "sk-uppp")
+			assert.Contains(t, string(b), `"error"`)
+		}
+		require.Equal(t, 0, g.stop())
+	}
+}
+
+func httptestServer(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
 }
