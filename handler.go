@@ -17,7 +17,8 @@ import (
 //
 // Bad input gets an OpenAI-style error and nothing else happens: a body over
 // the size limit gets 413 before it is read, malformed JSON or a missing
-// model 400, an unknown path 404, a wrong method 405. A body cut short or badly framed gets 400, one that did
+// model 400, an unknown path 404, a wrong method 405 (HEAD is served as GET
+// without a body). A body cut short or badly framed gets 400, one that did
 // not arrive within the server's ReadTimeout 408: the caller's faults, never
 // dispatched. Bodies are read as their bytes arrive, and all those held at
 // once are bounded (Limits.MaxBodyBytesInFlight): past it a request gets 503
@@ -68,9 +69,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, OpUnknown, ErrNotFound.WithMessage("gateway: unknown path "+strings.ToValidUTF8(r.URL.Path, "?")))
 		return
 	}
-	if r.Method != route.method {
-		w.Header().Set("Allow", route.method)
-		h.refuse(w, r, route.op, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+route.method))
+	// HEAD is GET without a body (net/http drops what is written).
+	if r.Method != route.method && (r.Method != http.MethodHead || route.method != http.MethodGet) {
+		allow := route.method
+		if allow == http.MethodGet {
+			allow = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allow)
+		h.refuse(w, r, route.op, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+allow))
 		return
 	}
 	lim := h.e.cfg.limits.MaxBodyBytes
@@ -97,7 +103,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	u := upstreamURL
 	u.Path = r.URL.Path
-	out := &http.Request{Method: r.Method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	out := &http.Request{Method: route.method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: make(http.Header, len(forwardedHeaders)), Host: u.Host}
 	for _, k := range forwardedHeaders {
 		if v := r.Header.Values(k); len(v) > 0 {
