@@ -33,8 +33,8 @@ import (
 // (Limits.MaxBodyBytesInFlight), since it reads them.
 //
 //	srv := gateway.NewServer("127.0.0.1:8080", mux)
-//	srv.MaxConns = 10000           // the caps are fields
-//	srv.ReadTimeout = 2 * time.Minute // and so is the embedded http.Server
+//	srv.MaxConns = 10000              // the cap is a field,
+//	srv.ReadTimeout = 2 * time.Minute // as the embedded http.Server's are
 //	log.Fatal(srv.ListenAndServe())
 func NewServer(addr string, h http.Handler) *Server {
 	return &Server{Server: &http.Server{
