@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -48,6 +49,12 @@ func (l *edgeListener) Accept() (net.Conn, error) {
 		c, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
+		}
+		if _, ok := c.(*tls.Conn); ok {
+			// A TLS listener passed to Serve: wrapping its connections would
+			// hide them from net/http's TLS and HTTP/2 handling, so they are
+			// served as they are, uncounted (ServeTLS counts them).
+			return c, nil
 		}
 		if l.conns.Add(1) <= l.limit {
 			return &edgeConn{Conn: c, conns: l.conns}, nil
@@ -128,6 +135,11 @@ func (c *edgeConn) Close() error {
 	}
 	return err
 }
+
+// NetConn returns the connection it wraps, as tls.Conn.NetConn does: a
+// ConnState or ConnContext hook that needs the *net.TCPConn asks for it
+// with interface{ NetConn() net.Conn }.
+func (c *edgeConn) NetConn() net.Conn { return c.Conn }
 
 // CloseWrite half-closes the connection, as net/http does before it closes
 // one it refused (http: closeWriteAndWait).

@@ -51,7 +51,10 @@ func NewServer(addr string, h http.Handler) *Server {
 // whose Serve, ServeTLS, ListenAndServe and ListenAndServeTLS also cap the
 // connections held open and answer net/http's own early errors in the
 // OpenAI shape (see NewServer). Serving through the embedded
-// http.Server's own methods (srv.Server.Serve) bypasses both.
+// http.Server's own methods (srv.Server.Serve) bypasses both, and so does
+// passing Serve a TLS listener (use ServeTLS). The connections that hooks
+// such as ConnState see are wrapped; interface{ NetConn() net.Conn } gives
+// the one underneath.
 //
 // Set its fields before serving; after that it is safe for concurrent use
 // as an http.Server is. Every Serve of one Server shares its MaxConns.

@@ -3,10 +3,12 @@ package gateway_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +182,68 @@ func TestServerLeavesHandlersResponsesAlone(t *testing.T) {
 	assert.Equal(t, 400, resp.StatusCode)
 	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
 	assert.Equal(t, "400 Bad Request\n", string(body))
+}
+
+// Over TLS the cap holds and net/http's answer to plain HTTP on the TLS port
+// is in the OpenAI shape too; TLS requests are served as usual.
+func TestServerServeTLS(t *testing.T) {
+	certs := httptest.NewUnstartedServer(http.NotFoundHandler())
+	certs.StartTLS() // for its certificate and a client that trusts it
+	defer certs.Close()
+
+	s := gateway.NewServer("", gateway.NewHandler(okProvider()))
+	s.TLSConfig = certs.TLS.Clone()
+	s.ErrorLog = quietLog()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- s.ServeTLS(ln, "", "") }()
+	defer func() {
+		s.Close()
+		assert.ErrorIs(t, <-done, http.ErrServerClosed)
+	}()
+	addr := ln.Addr().String()
+
+	resp, err := certs.Client().Get("https://" + addr + "/v1/models")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.NotNil(t, resp.TLS)
+
+	c := rawDial(t, addr)
+	_, err = io.WriteString(c, "GET /v1/models HTTP/1.1\r\nHost: gw\r\n\r\n")
+	require.NoError(t, err)
+	resp, body := rawResponse(t, bufio.NewReader(c), "GET")
+	assertOpenAIError(t, resp, body, 400, "invalid_request")
+	certs.Client().CloseIdleConnections()
+}
+
+// A TLS listener passed to Serve is served as net/http serves it (TLS state,
+// HTTP/2), not hidden behind a wrapper.
+func TestServerServesATLSListenerAsNetHTTPDoes(t *testing.T) {
+	certs := httptest.NewUnstartedServer(http.NotFoundHandler())
+	certs.EnableHTTP2 = true
+	certs.StartTLS()
+	defer certs.Close()
+
+	s := gateway.NewServer("", gateway.NewHandler(okProvider()))
+	s.ErrorLog = quietLog()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(tls.NewListener(ln, certs.TLS.Clone())) }()
+	defer func() {
+		s.Close()
+		assert.ErrorIs(t, <-done, http.ErrServerClosed)
+	}()
+
+	resp, err := certs.Client().Get("https://" + addr + "/v1/models")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, 2, resp.ProtoMajor, "HTTP/2 negotiated: net/http saw its *tls.Conn")
+	certs.Client().CloseIdleConnections()
 }
