@@ -71,12 +71,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// HEAD is GET without a body (net/http drops what is written).
 	if r.Method != route.method && (r.Method != http.MethodHead || route.method != http.MethodGet) {
-		allow := route.method
-		if allow == http.MethodGet {
-			allow = "GET, HEAD"
-		}
-		w.Header().Set("Allow", allow)
-		h.refuse(w, r, route.op, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+allow))
+		w.Header().Set("Allow", route.method)
+		h.refuse(w, r, route.op, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+route.method))
 		return
 	}
 	lim := h.e.cfg.limits.MaxBodyBytes
