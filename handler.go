@@ -19,7 +19,12 @@ import (
 //
 // Bad input gets an OpenAI-style error and nothing else happens: a body over
 // the size limit gets 413 before it is read, malformed JSON or a missing
-// model 400, an unknown path 404, a wrong method 405. A caller that
+// model 400, an unknown path 404, a wrong method 405 (HEAD is served as GET
+// without a body). A body cut short or badly framed gets 400, one that did
+// not arrive within the server's ReadTimeout 408: the caller's faults, never
+// dispatched. Bodies are read as their bytes arrive, and all those held at
+// once are bounded (Limits.MaxBodyBytesInFlight): past it a request gets 503
+// with Retry-After. A caller that
 // disconnects cancels the upstream call. Streams are forwarded and flushed
 // as each read of the upstream returns, never buffered; a stream that fails
 // after its status was sent ends with a terminal error event and no [DONE].
@@ -32,10 +37,15 @@ import (
 // ErrorFromResponse). It panics if rt is nil or an option is invalid
 // (Limits.Validate). The handler is safe for concurrent use.
 func NewHandler(rt http.RoundTripper, opts ...Option) http.Handler {
-	return &handler{e: newEntry(rt, opts)}
+	h := &handler{e: newEntry(rt, opts)}
+	h.bodies.max = h.e.cfg.limits.MaxBodyBytesInFlight
+	return h
 }
 
-type handler struct{ e *entry }
+type handler struct {
+	e      *entry
+	bodies bodyBudget // the request bodies held by calls in flight
+}
 
 // forwardedHeaders are the only inbound headers passed to rt.
 var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept"}
@@ -61,7 +71,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, OpUnknown, ErrNotFound.WithMessage("gateway: unknown path "+strings.ToValidUTF8(r.URL.Path, "?")))
 		return
 	}
-	if r.Method != route.method {
+	// HEAD is GET without a body (net/http drops what is written).
+	if r.Method != route.method && (r.Method != http.MethodHead || route.method != http.MethodGet) {
 		w.Header().Set("Allow", route.method)
 		h.refuse(w, r, route.op, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+route.method))
 		return
@@ -73,11 +84,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.refuse(w, r, route.op, ErrBodyTooLarge.WithMessage(bodyTooLargeMsg(lim)))
 			return
 		}
+		var held int64
 		var err error
-		if body, err = readBody(r.Body, r.ContentLength, lim); err != nil {
-			h.refuse(w, r, route.op, err)
+		if body, held, err = readServerBody(r.Body, r.ContentLength, lim, &h.bodies); err != nil {
+			h.refuse(w, r, route.op, bodyReadError(err))
 			return
 		}
+		// Held until the call is over: the Outbound, and so every attempt
+		// and replay, sends these bytes.
+		defer h.bodies.release(held)
 	}
 	c, ctx, err := h.e.begin(r.Context(), route.op, body)
 	if err != nil {
@@ -86,7 +101,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	u := upstreamURL
 	u.Path = r.URL.Path
-	out := &http.Request{Method: r.Method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	out := &http.Request{Method: route.method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: make(http.Header, len(forwardedHeaders)), Host: u.Host}
 	for _, k := range forwardedHeaders {
 		if v := r.Header.Values(k); len(v) > 0 {

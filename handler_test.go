@@ -219,12 +219,6 @@ func TestHandlerPassesModelsAndUpstreamErrorsThrough(t *testing.T) {
 	assert.Empty(t, rec.Header().Get("Set-Cookie"), "only allow-listed upstream headers reach the caller")
 }
 
-func TestNewServerSetsTimeouts(t *testing.T) {
-	s := gateway.NewServer("127.0.0.1:0", http.NotFoundHandler())
-	assert.Positive(t, s.ReadHeaderTimeout)
-	assert.Zero(t, s.WriteTimeout, "a server-wide write timeout would cut long streams")
-}
-
 func TestNewHandlerPanicsOnMisconfiguration(t *testing.T) {
 	assert.Panics(t, func() { gateway.NewHandler(nil) })
 	assert.Panics(t, func() { gateway.NewHandler(okProvider(), gateway.WithLimits(gateway.Limits{MaxBodyBytes: -1})) })

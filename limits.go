@@ -2,22 +2,33 @@ package gateway
 
 import "fmt"
 
-// Limits bound what a request body may hold. A zero field takes its default;
-// a negative one is a configuration error (Validate; NewHandler and
-// NewClient panic on one).
+// Limits bound what a request body may hold, and how many request bytes a
+// server-mode handler holds at once. A zero field takes its default; a
+// negative one is a configuration error (Validate; NewHandler and NewClient
+// panic on one).
 type Limits struct {
 	MaxBodyBytes int64 // default 10 MiB; larger bodies get 413 before parsing
 	MaxDepth     int   // JSON nesting; default 64
 	MaxMessages  int   // chat messages, prompts or embedding inputs; default 4096
 	MaxTokens    int   // largest max_tokens accepted; default 1,048,576
+
+	// MaxBodyBytesInFlight bounds the request bodies one NewHandler holds at
+	// once, from the first byte read until the handler returns: default 256
+	// MiB, and it must exceed MaxBodyBytes. Memory is held as bytes arrive
+	// (a request that announces 10 MiB and sends nothing holds 16 KiB), so
+	// this counts what the handler has actually allocated for bodies. A
+	// request that would go over it gets 503 server_overloaded with
+	// Retry-After: 1. NewClient ignores it: its bodies are the caller's own.
+	MaxBodyBytesInFlight int64
 }
 
 // The defaults of Limits.
 const (
-	defaultMaxBodyBytes = 10 << 20
-	defaultMaxDepth     = 64
-	defaultMaxMessages  = 4096
-	defaultMaxTokens    = 1 << 20
+	defaultMaxBodyBytes         = 10 << 20
+	defaultMaxDepth             = 64
+	defaultMaxMessages          = 4096
+	defaultMaxTokens            = 1 << 20
+	defaultMaxBodyBytesInFlight = 256 << 20
 )
 
 func (l Limits) withDefaults() Limits {
@@ -33,14 +44,23 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxTokens == 0 {
 		l.MaxTokens = defaultMaxTokens
 	}
+	if l.MaxBodyBytesInFlight == 0 {
+		l.MaxBodyBytesInFlight = defaultMaxBodyBytesInFlight
+	}
 	return l
 }
 
-// Validate reports a negative limit. Zero fields are valid: they take their
+// Validate reports a negative limit, and a MaxBodyBytesInFlight (after
+// defaults) that does not exceed MaxBodyBytes, which would refuse every body
+// of the largest size allowed. Zero fields are valid: they take their
 // defaults.
 func (l Limits) Validate() error {
-	if l.MaxBodyBytes < 0 || l.MaxDepth < 0 || l.MaxMessages < 0 || l.MaxTokens < 0 {
+	if l.MaxBodyBytes < 0 || l.MaxDepth < 0 || l.MaxMessages < 0 || l.MaxTokens < 0 || l.MaxBodyBytesInFlight < 0 {
 		return fmt.Errorf("gateway: negative limit in %+v", l)
+	}
+	if d := l.withDefaults(); d.MaxBodyBytesInFlight <= d.MaxBodyBytes {
+		return fmt.Errorf("gateway: MaxBodyBytesInFlight %d does not exceed MaxBodyBytes %d: no body of the largest size would fit",
+			d.MaxBodyBytesInFlight, d.MaxBodyBytes)
 	}
 	return nil
 }
