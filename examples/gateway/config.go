@@ -9,6 +9,7 @@ import "time"
 type config struct {
 	Listen          string         `yaml:"listen"`           // default 127.0.0.1:8080; -addr overrides it
 	ShutdownTimeout time.Duration  `yaml:"shutdown_timeout"` // default 10s
+	MaxConns        int            `yaml:"max_conns"`        // connections open at once; default gateway.Server's (4096)
 	Limits          limitsConfig   `yaml:"limits"`
 	Providers       []providerConf `yaml:"providers"`
 	Router          routerConf     `yaml:"router"`
@@ -25,6 +26,9 @@ type limitsConfig struct {
 	MaxDepth     int   `yaml:"max_depth"`
 	MaxMessages  int   `yaml:"max_messages"`
 	MaxTokens    int   `yaml:"max_tokens"`
+	// MaxBodyBytesInFlight bounds the request-body bytes held at once,
+	// over all calls; default gateway.Limits' (256 MiB).
+	MaxBodyBytesInFlight int64 `yaml:"max_body_bytes_in_flight"`
 }
 
 // Provider types.

@@ -23,6 +23,8 @@ func (c *checker) limits(l limitsConfig) gateway.Limits {
 		MaxDepth:     positive(c, "limits.max_depth", l.MaxDepth),
 		MaxMessages:  positive(c, "limits.max_messages", l.MaxMessages),
 		MaxTokens:    positive(c, "limits.max_tokens", l.MaxTokens),
+
+		MaxBodyBytesInFlight: positive(c, "limits.max_body_bytes_in_flight", l.MaxBodyBytesInFlight),
 	}
 }
 

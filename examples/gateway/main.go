@@ -118,6 +118,7 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	srv := gateway.NewServer(ln.Addr().String(), a.handler)
 	srv.BaseContext = func(net.Listener) context.Context { return base }
 	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	srv.MaxConns = cfg.MaxConns // 0: the default; the checker refused a negative one
 
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {

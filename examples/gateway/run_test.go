@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -170,4 +172,39 @@ func TestRunExitStatus(t *testing.T) {
 			assert.Contains(t, stderr.String(), tc.stderr)
 		})
 	}
+}
+
+// Issue 8: max_conns caps the main job's connections; one more is answered
+// 503 in the OpenAI shape, not left to hold memory.
+func TestRunCapsConnections(t *testing.T) {
+	cfg := writeFile(t, "gateway.yaml", `
+listen: 127.0.0.1:0
+max_conns: 1
+limits: {max_body_bytes_in_flight: 67108864}
+providers:
+  - {name: sim, type: sim}
+`)
+	g := startGateway(t, "-config", cfg)
+	held, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
+	require.NoError(t, err)
+	defer held.Close()
+	_, err = held.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")) // served: the one connection allowed
+	require.NoError(t, err)
+	r := bufio.NewReader(held)
+	first, err := http.ReadResponse(r, nil)
+	require.NoError(t, err)
+	first.Body.Close()
+	assert.Equal(t, http.StatusOK, first.StatusCode)
+
+	over, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
+	require.NoError(t, err)
+	defer over.Close()
+	_, _ = over.Write([]byte("GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"))
+	resp, err := http.ReadResponse(bufio.NewReader(over), nil)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+	assert.Contains(t, string(body), `"server_overloaded"`)
 }

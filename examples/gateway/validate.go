@@ -94,6 +94,7 @@ func (c *checker) top(cfg *config) {
 		}
 	}
 	positive(c, "shutdown_timeout", cfg.ShutdownTimeout)
+	positive(c, "max_conns", cfg.MaxConns)
 	if len(cfg.Providers) == 0 {
 		c.fail("providers", "at least one provider is required")
 	}
