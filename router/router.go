@@ -111,7 +111,10 @@ func (c Config) withDefaults() Config {
 // For each call the router finds the targets serving its model (Target.Models
 // and ModelMap; the model is the Outbound's, gateway.OutboundFrom: the one
 // asked, unless a router this one is a target of renamed it), and tries them
-// tier by tier, lowest first, choosing within a tier by the Strategy. A target is eligible when its breaker would let the
+// tier by tier, lowest first, choosing within a tier by the Strategy (a
+// fallback under WeightedRoundRobin draws by weight among the targets left
+// and takes no turn, so a target that fails every call does not become
+// every call's first pick). A target is eligible when its breaker would let the
 // call through, it is not cooling down after a 429 and it has not failed
 // this call already; one its rate-limit headers say is about to run out is
 // used only when nothing else is left (see HintFloor). Each target is tried

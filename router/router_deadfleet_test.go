@@ -329,3 +329,22 @@ func TestRouterLoneRedirectIsA502(t *testing.T) {
 	status, _ := call.Result()
 	assert.Equal(t, http.StatusBadGateway, status)
 }
+
+// Regression (new-user trial): with one of two equal targets failing every
+// call, every call's first pick went to the failing one, since each
+// fallback took a turn of the round-robin. Fallbacks take no turn: first
+// picks alternate.
+func TestRouterFallbackTakesNoRoundRobinTurn(t *testing.T) {
+	quiet := func(name string) *breaker.CircuitBreaker {
+		return must(breaker.NewCircuitBreaker(name, breaker.Config{FailureThreshold: 1000, MinCalls: 1000, FailureThresholdWindow: 1000}))
+	}
+	a, b := rtrDead("a", 503), gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Seed: 1})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1, Breaker: quiet("a")}, {Provider: b, Weight: 1, Breaker: quiet("b")}}, router.Config{})
+	firsts := map[string]int{}
+	for range 10 {
+		resp, _, call := rtrDo(t, r, rtrChatBody)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		firsts[call.Attempts()[0].Target]++
+	}
+	assert.Equal(t, map[string]int{"a": 5, "b": 5}, firsts)
+}

@@ -95,6 +95,7 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 			continue
 		}
 		dispatched++
+		p.fallback = true
 		if onCredit && class != breaker.Success && class != breaker.Canceled {
 			r.budget.Spend()
 		}

@@ -80,6 +80,10 @@ type pickState struct {
 	est  int64 // tokens the call may use, for token hints
 	hard targetSet
 	soft targetSet
+	// fallback is set once the call has been dispatched in this run: its
+	// next pick must not take a turn of the round-robin, or a target that
+	// fails every call would push every other call's first pick onto it.
+	fallback bool
 	// sawSaturated is set when a scan met a saturated target, so a second
 	// pass that admits them is worth running.
 	sawSaturated bool
@@ -154,6 +158,10 @@ func (r *Router) pickTier(g *routeGroup, t *routeTier, p *pickState, limit uint8
 	var a, b int
 	switch r.strategy {
 	case WeightedRoundRobin:
+		if p.fallback {
+			// A fallback takes no turn: the turns are the first picks'.
+			return lo(t, weightedScan(ms, p, limit, r.rand64()))
+		}
 		a = t.wrr.next()
 	case WeightedRandom:
 		a = t.draw(uint32(r.rand64()))
@@ -188,6 +196,14 @@ func (r *Router) pickTier(g *routeGroup, t *routeTier, p *pickState, limit uint8
 		a = b
 	}
 	return t.lo + a
+}
+
+// lo maps a member index within tier t to the group's, keeping -1.
+func lo(t *routeTier, i int) int {
+	if i < 0 {
+		return -1
+	}
+	return t.lo + i
 }
 
 // weightedScan draws among the members whose status is at most limit, in
