@@ -35,7 +35,7 @@ var (
 // is the caller's fault, not an upstream's: a body that did not arrive
 // within the server's ReadTimeout is a 408, one cut short or badly framed
 // (chunked encoding) a 400. The cause stays reachable for logs.
-func bodyReadError(err error) error {
+func bodyReadError(err error, chunked bool) error {
 	var ge *Error
 	var mbe *http.MaxBytesError
 	switch {
@@ -43,6 +43,8 @@ func bodyReadError(err error) error {
 		return err
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return errRequestTimeout.withCause(err)
+	case errors.Is(err, io.ErrUnexpectedEOF) && chunked:
+		return badRequest("gateway: the request body's chunked encoding ended before its last chunk").withCause(err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("gateway: the request body ended before its Content-Length").withCause(err)
 	}

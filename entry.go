@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -25,7 +26,7 @@ func newEntry(rt http.RoundTripper, opts []Option) *entry {
 }
 
 // begin parses body into a Call bound to a context derived from parent.
-func (e *entry) begin(parent context.Context, op Op, body []byte) (*Call, context.Context, error) {
+func (e *entry) begin(parent context.Context, op Op, body []byte, start time.Time) (*Call, context.Context, error) {
 	// The Call, its parse and a short model's bytes share one allocation.
 	ca := new(struct {
 		Call
@@ -49,7 +50,7 @@ func (e *entry) begin(parent context.Context, op Op, body []byte) (*Call, contex
 	c.MaxTokens, c.PromptTokens = p.MaxTokens, p.PromptTokens
 	c.clock, c.lim, c.observers = e.cfg.clock, &e.cfg.limits, e.cfg.observers
 	c.newID()
-	c.Start = e.cfg.clock.Now()
+	c.Start = start
 	if caller, ok := parent.Value(callerKey{}).(Caller); ok {
 		c.Caller = caller
 	}
@@ -70,10 +71,10 @@ func (e *entry) begin(parent context.Context, op Op, body []byte) (*Call, contex
 // with an ID, the operation, Start and Caller, no model, and the refusal as
 // its Result, so that every request the entry point receives is observed
 // exactly once.
-func (e *entry) refused(parent context.Context, op Op, err error) *Call {
+func (e *entry) refused(parent context.Context, op Op, err error, start time.Time) *Call {
 	c := &Call{Op: op, clock: e.cfg.clock, lim: &e.cfg.limits, observers: e.cfg.observers}
 	c.newID()
-	c.Start = e.cfg.clock.Now()
+	c.Start = start
 	if caller, ok := parent.Value(callerKey{}).(Caller); ok {
 		c.Caller = caller
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // NewHandler returns the server-mode entry point over rt (a chain of
@@ -66,37 +67,38 @@ var routes = map[string]struct {
 var upstreamURL = url.URL{Scheme: "http", Host: "gateway.invalid"}
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.e.cfg.clock.Now() // the call's Start: before its body is read
 	route, ok := routes[r.URL.Path]
 	if !ok {
-		h.refuse(w, r, OpUnknown, ErrNotFound.WithMessage("gateway: unknown path "+strings.ToValidUTF8(r.URL.Path, "?")))
+		h.refuse(w, r, OpUnknown, ErrNotFound.WithMessage("gateway: unknown path "+clip(strings.ToValidUTF8(r.URL.Path, "?"), maxEchoed)), start)
 		return
 	}
 	// HEAD is GET without a body (net/http drops what is written).
 	if r.Method != route.method && (r.Method != http.MethodHead || route.method != http.MethodGet) {
 		w.Header().Set("Allow", route.method)
-		h.refuse(w, r, route.op, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+route.method))
+		h.refuse(w, r, route.op, ErrMethodNotAllowed.WithMessage("gateway: "+r.URL.Path+" takes "+route.method), start)
 		return
 	}
 	lim := h.e.cfg.limits.MaxBodyBytes
 	var body []byte
 	if route.method == http.MethodPost {
 		if r.ContentLength > lim {
-			h.refuse(w, r, route.op, ErrBodyTooLarge.WithMessage(bodyTooLargeMsg(lim)))
+			h.refuse(w, r, route.op, ErrBodyTooLarge.WithMessage(bodyTooLargeMsg(lim)), start)
 			return
 		}
 		var held int64
 		var err error
 		if body, held, err = readServerBody(r.Body, r.ContentLength, lim, &h.bodies); err != nil {
-			h.refuse(w, r, route.op, bodyReadError(err))
+			h.refuse(w, r, route.op, bodyReadError(err, r.ContentLength < 0), start)
 			return
 		}
 		// Held until the call is over: the Outbound, and so every attempt
 		// and replay, sends these bytes.
 		defer h.bodies.release(held)
 	}
-	c, ctx, err := h.e.begin(r.Context(), route.op, body)
+	c, ctx, err := h.e.begin(r.Context(), route.op, body, start)
 	if err != nil {
-		h.refuse(w, r, route.op, err)
+		h.refuse(w, r, route.op, err, start)
 		return
 	}
 	u := upstreamURL
@@ -145,10 +147,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // refuse answers a request the entry point refuses before it is a Call, and
 // tells the observers about it.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, op Op, err error) {
-	c := h.e.refused(r.Context(), op, err)
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, op Op, err error, start time.Time) {
+	c := h.e.refused(r.Context(), op, err, start)
 	w.Header().Set("X-Request-Id", c.ID)
 	writeError(w, err)
+}
+
+// maxEchoed bounds what of a caller's input an error message repeats.
+const maxEchoed = 128
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,7 +17,7 @@ func TestCallModelDoesNotAliasTheBody(t *testing.T) {
 	for _, model := range []string{"gpt-a", "a-model-name-longer-than-the-thirty-two-byte-buffer"} {
 		e := newEntry(RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil }), nil)
 		body := []byte(`{"model":"` + model + `","messages":[]}`)
-		c, ctx, err := e.begin(context.Background(), OpChat, body)
+		c, ctx, err := e.begin(context.Background(), OpChat, body, time.Now())
 		require.NoError(t, err)
 		b := OutboundFrom(ctx).Body
 		copy(b[len(`{"model":"`):], "XXXXX")

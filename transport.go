@@ -42,6 +42,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c := CallFrom(ctx); c != nil {
 		return send(t.e.rt, req)
 	}
+	start := t.e.cfg.clock.Now() // the call's Start: before its body is read
 	op := opFromPath(req.URL.Path)
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
@@ -49,7 +50,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		body, err = readBody(req.Body, req.ContentLength, t.e.cfg.limits.MaxBodyBytes)
 		req.Body.Close()
 		if err != nil {
-			t.e.refused(ctx, op, err)
+			t.e.refused(ctx, op, err, start)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -58,9 +59,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	} else if req.Body != nil {
 		req.Body.Close()
 	}
-	c, cctx, err := t.e.begin(ctx, op, body)
+	c, cctx, err := t.e.begin(ctx, op, body, start)
 	if err != nil {
-		t.e.refused(ctx, op, err)
+		t.e.refused(ctx, op, err, start)
 		return errorResponse(req, err), nil
 	}
 	out := req.WithContext(cctx)

@@ -258,7 +258,7 @@ func TestTapRecordsUsageBeforeDeliveringDone(t *testing.T) {
 func testCall(t *testing.T, body string) *Call {
 	t.Helper()
 	e := newEntry(RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil }), nil)
-	c, _, err := e.begin(context.Background(), OpChat, []byte(body))
+	c, _, err := e.begin(context.Background(), OpChat, []byte(body), time.Now())
 	require.NoError(t, err)
 	return c
 }
