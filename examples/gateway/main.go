@@ -175,7 +175,7 @@ func printBanner(w io.Writer, addr *net.TCPAddr, models []string) {
 	chat := `{"model":"` + model + `","messages":[{"role":"user","content":"Hello!"}]}`
 	stream := `{"model":"` + model + `","stream":true,"messages":[{"role":"user","content":"Hello!"}]}`
 	var b strings.Builder
-	fmt.Fprintf(&b, "llmgate gateway listening on %s\nmodels: %s\n\n", base, listed)
+	fmt.Fprintf(&b, "llmgate gateway listening on %s\npid: %d (stop it with kill %d)\nmodels: %s\n\n", base, os.Getpid(), os.Getpid(), listed)
 	fmt.Fprintf(&b, "chat:\n  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' -d '%s'\n", base, chat)
 	fmt.Fprintf(&b, "stream:\n  curl -sN %s/v1/chat/completions -H 'Content-Type: application/json' -d '%s'\n", base, stream)
 	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models\n\n", base)

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -47,6 +49,7 @@ func TestRunEmbeddedDefault(t *testing.T) {
 	assert.Contains(t, g.stdout.String(), "curl -s "+g.base+"/v1/chat/completions")
 	assert.Contains(t, g.stdout.String(), "curl -sN "+g.base+"/v1/chat/completions")
 	assert.Contains(t, g.stdout.String(), `"model":"gpt-4o-mini","stream":true`)
+	assert.Contains(t, g.stdout.String(), fmt.Sprintf("pid: %d (stop it with kill %d)", os.Getpid(), os.Getpid()), "the PID to stop, which go run hides")
 	client := sdk(t, g.base, "sk-caller")
 	ctx := context.Background()
 
