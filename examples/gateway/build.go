@@ -169,6 +169,10 @@ func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hed
 		cb, err := breaker.NewCircuitBreaker(t.Name, c.breakerConfig(path+".breaker", tc.Breaker))
 		c.lib(path+".breaker", err)
 		if t.Provider == nil { // an unknown provider, or one that failed: reported
+			// The rest of the target is still checked, by the router's rules.
+			probe := t
+			probe.Provider = unbuilt{}
+			c.lib(path, probe.Validate())
 			continue
 		}
 		if !c.lib(path, t.Validate()) {
@@ -178,4 +182,14 @@ func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hed
 		out = append(out, t)
 	}
 	return out
+}
+
+// unbuilt stands in for a provider that could not be built, so that the
+// target naming it is still checked; it is never served.
+type unbuilt struct{}
+
+func (unbuilt) Name() string { return "unbuilt" }
+
+func (unbuilt) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, gateway.ErrInternal
 }

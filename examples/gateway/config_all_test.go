@@ -37,8 +37,10 @@ router:
     - provider: s
       weight: heavy
       breaker: {half_open_probes: -1, success_threshold: 2}
+      tier: -2
 retry: {max_attempts: 0, max_delay: -1s, base_delay: 20s}
 timeouts: {idle: -1s}
+hedge: {percentile: 2}
 `
 	err := checkConfig(yaml, env{"KEY": "sk-secret-value"})
 	require.Error(t, err)
@@ -52,11 +54,13 @@ timeouts: {idle: -1s}
 		"t.yaml:14: providers[1].base_url: environment variable NOPE is not set",
 		`t.yaml:15: providers[1].headers.X-Bad Name: provider: e: Headers: invalid header name "X-Bad Name"`,
 		"t.yaml:16: providers[2].sim.completion_tokens: want an int, got a string",
+		`t.yaml:19: router.targets[0]: router: invalid configuration: target "s" has negative tier -2`,
 		"t.yaml:20: router.targets[0].weight: want an int, got a string",
 		"t.yaml:21: router.targets[0].breaker.half_open_probes: must be positive (leave it out for the default)",
-		"t.yaml:22: retry.max_attempts: must be positive (leave it out for the default)",
-		"t.yaml:22: retry.max_delay: must be positive (leave it out for the default)",
-		"t.yaml:23: timeouts.idle: must be positive (leave it out for the default)",
+		"t.yaml:23: retry.max_attempts: must be positive (leave it out for the default)",
+		"t.yaml:23: retry.max_delay: must be positive (leave it out for the default)",
+		"t.yaml:24: timeouts.idle: must be positive (leave it out for the default)",
+		"t.yaml:25: hedge.percentile: must be below 1 (0.99 hedges the slowest 1% of attempts)",
 	}, "\n"), err.Error())
 	assert.NotContains(t, err.Error(), "sk-secret-value")
 }

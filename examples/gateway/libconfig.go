@@ -102,6 +102,10 @@ func (c *checker) idempotent(v string) func(*http.Request) bool {
 
 func (c *checker) hedgeConfig(h hedgeConf, budget *breaker.Budget) breaker.HedgeConfig {
 	pct := positive(c, "hedge.percentile", h.Percentile)
+	if pct >= 1 {
+		c.fail("hedge.percentile", "must be below 1 (0.99 hedges the slowest 1%% of attempts)")
+		pct = 0
+	}
 	if pct == 0 {
 		pct = defaultHedgePercentile
 	}
