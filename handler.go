@@ -30,9 +30,10 @@ import (
 // as each read of the upstream returns, never buffered; a stream that fails
 // after its status was sent ends with a terminal error event and no [DONE].
 //
-// Only the caller's credentials (Authorization, Api-Key, X-Api-Key) and
-// content negotiation headers reach rt; providers replace the credentials
-// with their own, so a virtual key never goes upstream.
+// Only the caller's credentials (Authorization, Api-Key, X-Api-Key),
+// content negotiation headers and Idempotency-Key (X-Idempotency-Key), which
+// Retry and the router may read, reach rt; providers build their upstream
+// headers anew, credentials their own, so a virtual key never goes upstream.
 //
 // The gateway's own errors carry the header X-Llmgate-Error (see
 // ErrorFromResponse). It panics if rt is nil or an option is invalid
@@ -49,7 +50,8 @@ type handler struct {
 }
 
 // forwardedHeaders are the only inbound headers passed to rt.
-var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept"}
+var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept",
+	"Idempotency-Key", "X-Idempotency-Key"} // read by Retry and the router (breaker.DefaultIdempotent); providers send none upstream
 
 // copiedHeaders are the only response headers passed back to the caller.
 var copiedHeaders = []string{"Content-Type", "Retry-After", "Retry-After-Ms"}

@@ -139,3 +139,45 @@ func httptestServer(t *testing.T, h http.HandlerFunc) string {
 	t.Cleanup(s.Close)
 	return s.URL
 }
+
+// Review finding: retry.idempotent: idempotency_key behaved as none in
+// server mode, since the header never reached the chain. A call whose
+// first target resets its connection after the request was sent moves to
+// the next target only when it carries an Idempotency-Key.
+func TestRunIdempotencyKeyDecidesAResend(t *testing.T) {
+	resetting := gatewaytest.NewServer(gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}}))
+	t.Cleanup(resetting.Close)
+	require.NoError(t, resetting.SetFaults(gatewaytest.SocketFaults{ResetRate: 1}))
+	healthy := gatewaytest.NewServer(gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}}))
+	t.Cleanup(healthy.Close)
+	t.Setenv("TEST_A", resetting.BaseURL())
+	t.Setenv("TEST_B", healthy.BaseURL())
+	cfg := writeFile(t, "gateway.yaml", `
+providers:
+  - {name: a, type: openai, base_url: "${TEST_A}"}
+  - {name: b, type: openai, base_url: "${TEST_B}"}
+router:
+  targets: [{provider: a}, {provider: b, tier: 1}]
+retry: {idempotent: idempotency_key, max_attempts: 1}
+`)
+	g := startGateway(t, "-config", cfg, "-addr", "127.0.0.1:0")
+	post := func(key string) int {
+		req, err := http.NewRequest(http.MethodPost, g.base+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusBadGateway, post(""), "may have been acted on: not sent again")
+	assert.Zero(t, healthy.Count())
+	assert.Equal(t, http.StatusOK, post("call-1"), "safe to send again")
+	assert.EqualValues(t, 1, healthy.Count())
+	http.DefaultClient.CloseIdleConnections()
+}
