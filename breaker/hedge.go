@@ -68,11 +68,13 @@ func (c HedgeConfig) Validate() error {
 // keeps whichever answers first. The loser is cancelled at once, with
 // ErrHedgeLost as its context's cause (so its attempt is recorded with that
 // code); its response, if one still arrives, is closed. A failed attempt does
-// not end the call while another is in flight: a hedge that fails in a
-// retryable way while the first attempt is still out is replaced at once
-// by a new one (within the Budget, at most MaxHedges replacements a call),
-// so a call whose first attempt hangs and whose hedge failed is not left
-// waiting on the hung one. When all have failed the last
+// not end the call while another is in flight: when a hedge fails
+// (Retryable: not a 429 or 503, which ask for a wait) while the first
+// attempt is still out, the next hedge goes out at once instead of after
+// the delay, so a call whose first attempt hangs and whose hedge failed is
+// not left waiting on the hung one; after a 429 or 503 no more hedges go
+// out. A call sends at most MaxHedges extra attempts, each within the
+// Budget. When all have failed the last
 // failure is returned (retrying it is Retry's job).
 //
 // Each attempt runs in its own goroutine with its own context; the winner's
@@ -128,12 +130,11 @@ type hedgeResult struct {
 
 // hedgeCall is one call's attempts.
 type hedgeCall struct {
-	t        *hedgeTransport
-	req      *http.Request
-	results  chan hedgeResult
-	cancels  []context.CancelCauseFunc
-	pending  int // attempts whose result has not been received
-	replaced int // failed attempts replaced while others were out
+	t       *hedgeTransport
+	req     *http.Request
+	results chan hedgeResult
+	cancels []context.CancelCauseFunc
+	pending int // attempts whose result has not been received
 }
 
 func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -144,7 +145,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	ctx := req.Context()
-	h := &hedgeCall{t: t, req: req, results: make(chan hedgeResult, 1+2*t.cfg.MaxHedges)}
+	h := &hedgeCall{t: t, req: req, results: make(chan hedgeResult, 1+t.cfg.MaxHedges)}
 	if err := h.launch(); err != nil {
 		return nil, err
 	}
@@ -152,6 +153,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	fire, stop := t.cfg.Clock.NewTimer(delay)
 	defer func() { stop() }()
 	var last hedgeResult
+	waitAsked := false
 	for {
 		select {
 		case r := <-h.results:
@@ -164,19 +166,21 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			h.drop(last)
 			last = r
-			if r.i > 0 && h.pending > 0 && h.replaced < t.cfg.MaxHedges && c.Retryable() && t.cfg.Budget.TryRetry() {
+			if c == RateLimited || c == Overloaded {
+				waitAsked = true // the upstream asked for a wait: no more hedges
+			}
+			if r.i > 0 && h.pending > 0 && !waitAsked && len(h.cancels) <= t.cfg.MaxHedges && c == Retryable && t.cfg.Budget.TryRetry() {
 				// A hedge failed while the first attempt, slow enough to
-				// be hedged, is still out (it may hang): the hedge is
-				// replaced at once, not the hung attempt waited out.
-				if h.launch() == nil {
-					h.replaced++
-				}
+				// be hedged, is still out (it may hang): another hedge
+				// goes out at once, not the hung attempt waited out. Not
+				// after a 429 or 503, which ask for a wait.
+				_ = h.launch()
 			}
 			if h.pending == 0 {
 				return h.lose(last)
 			}
 		case <-fire:
-			if len(h.cancels) <= t.cfg.MaxHedges && t.cfg.Budget.TryRetry() {
+			if !waitAsked && len(h.cancels) <= t.cfg.MaxHedges && t.cfg.Budget.TryRetry() {
 				if err := h.launch(); err == nil && len(h.cancels) <= t.cfg.MaxHedges {
 					fire, stop = t.cfg.Clock.NewTimer(delay)
 				}
