@@ -41,10 +41,13 @@ const (
 // RetryBudget: every call deposits Ratio of a retry (OnCall, once per call),
 // every retry, hedge or fallback to another target withdraws a whole one
 // (TryRetry), and both expire after Window. Over any window the retries
-// allowed are at most MinRetries + Ratio × requests, so when everything
-// fails, N calls make at most (1+Ratio)·N + MinRetries attempts however
-// many retries each is configured for: a fleet-wide outage cannot multiply
-// the load on the upstream.
+// TryRetry allows are at most MinRetries + Ratio × requests, so when
+// everything fails, N calls make at most (1+Ratio)·N + MinRetries attempts
+// however many retries each is configured for: a fleet-wide outage cannot
+// multiply the load on the upstream. The one exception is a router's
+// fallback to a healthy target (its latest outcome a success, its recent
+// error share low), sent on credit and withdrawn with Spend only if it
+// fails: when everything fails no target is healthy, so the bound holds.
 //
 // One Budget is meant to be shared by every Retry, Hedge and router of a
 // service (or of one upstream). A Budget is safe for concurrent use and

@@ -119,13 +119,16 @@ func (c Config) withDefaults() Config {
 // this call already; one its rate-limit headers say is about to run out is
 // used only when nothing else is left (see HintFloor). Each target is tried
 // at most once per call, and the caller's context deadline bounds the chain.
-// After the first attempt, a fallback to a target whose latest outcome was
-// a success is sent at once and charged to the retry Budget only if it fails
-// (Budget.Spend): one provider failing while another serves is no storm.
-// Every other fallback must win Budget.TryRetry first. When every target
-// fails, none has a latest success, so the Budget bounds every fallback
-// ((1+Ratio)·N + MinRetries attempts for N calls, plus at most one per
-// call in flight when a healthy fleet dies at once). When no target can take
+// After the first attempt, a fallback to a healthy target (its latest
+// outcome a success, under a fifth of its recent attempts failed) is sent
+// at once and charged to the retry Budget only if it fails (Budget.Spend):
+// one provider failing while another serves is no storm. Every other
+// fallback must win Budget.TryRetry first; once the Budget refuses, only
+// healthy targets are left to try. When every target fails, none is
+// healthy, so the Budget bounds every fallback ((1+Ratio)·N + MinRetries
+// attempts for N calls, plus at most one per call in flight and target
+// when a healthy fleet dies at once), and a brownout (targets failing half
+// their calls) gets no credit either. When no target can take
 // the call now, the router waits for the earliest one to become ready if
 // that is within MaxWait; it never sends inside a Retry-After window.
 //

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -347,4 +349,98 @@ func TestRouterFallbackTakesNoRoundRobinTurn(t *testing.T) {
 		firsts[call.Attempts()[0].Target]++
 	}
 	assert.Equal(t, map[string]int{"a": 5, "b": 5}, firsts)
+}
+
+// Review finding: a budget refusal ended the call, though a healthy target
+// that a fallback on credit could reach was left. A dead, C dead, B healthy
+// and just served, the budget spent: the call reaches B.
+func TestRouterBudgetRefusalStillTriesAHealthyTarget(t *testing.T) {
+	clk := gatewaytest.NewClock(rtrEpoch)
+	quiet := func(name string) *breaker.CircuitBreaker {
+		return must(breaker.NewCircuitBreaker(name, breaker.Config{FailureThreshold: 1000, MinCalls: 1000, FailureThresholdWindow: 1000, Clock: clk}))
+	}
+	a, c := rtrDead("a", 503), rtrDead("c", 503)
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Clock: clk, Seed: 1})
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.01, MinRetries: 1, Clock: clk}))
+	r := rtrRouter(t, []router.Target{
+		{Provider: a, Weight: 1, Breaker: quiet("a")},
+		{Provider: c, Weight: 1, Tier: 1, Breaker: quiet("c")},
+		{Provider: b, Weight: 1, Tier: 2, Breaker: quiet("b")},
+	}, router.Config{Clock: clk, Budget: budget})
+	resp, _, call := rtrDo(t, r, rtrChatBody) // a, then c on the budget's one retry; b has not served: no credit
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, []string{"a", "c"}, rtrTargets(call))
+
+	budget2 := must(breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.01, MinRetries: 2, Clock: clk}))
+	r2 := rtrRouter(t, []router.Target{
+		{Provider: a, Weight: 1, Breaker: quiet("a")},
+		{Provider: c, Weight: 1, Tier: 1, Breaker: quiet("c")},
+		{Provider: b, Weight: 1, Tier: 2, Breaker: quiet("b")},
+	}, router.Config{Clock: clk, Budget: budget2})
+	resp, _, call = rtrDo(t, r2, rtrChatBody) // b serves once, with the floor's two retries
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, []string{"a", "c", "b"}, rtrTargets(call))
+	require.Equal(t, 0, budget2.Available())
+	resp, _, call = rtrDo(t, r2, rtrChatBody)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"a", "b"}, rtrTargets(call), "c needs the budget: skipped; b on credit")
+}
+
+// Review finding: in a brownout (every target failing half its calls) one
+// success gave a target credit again, so fallbacks escaped the budget.
+// Credit needs a low recent error share: the budget bounds a brownout.
+func TestRouterBrownoutGetsNoCredit(t *testing.T) {
+	const n = 400
+	clk := gatewaytest.NewClock(rtrEpoch)
+	var targets []router.Target
+	var sims []*gatewaytest.Sim
+	for i := range 4 {
+		name := string(rune('a' + i))
+		s := gatewaytest.MustNewSim(name, gatewaytest.SimConfig{Clock: clk, Seed: uint64(i + 1),
+			Faults: gatewaytest.Faults{ErrorRate: 0.5, ErrorStatuses: []int{500}}})
+		sims = append(sims, s)
+		targets = append(targets, router.Target{Provider: s, Weight: 1,
+			Breaker: must(breaker.NewCircuitBreaker(name, breaker.Config{FailureThreshold: 10000, MinCalls: 10000, FailureThresholdWindow: 10000, Clock: clk}))})
+	}
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{Ratio: 0.01, MinRetries: 1, Clock: clk}))
+	r := rtrRouter(t, targets, router.Config{Clock: clk, Budget: budget})
+	for range n {
+		rtrDo(t, r, rtrChatBody)
+	}
+	var attempts int64
+	for _, s := range sims {
+		attempts += s.Requests()
+	}
+	t.Logf("%d calls, %d attempts (%.3f×)", n, attempts, float64(attempts)/n)
+	assert.LessOrEqual(t, attempts, int64(1.06*n), "the budget (1%%) bounds the fallbacks, but for rare credit")
+}
+
+// RELIABILITY 5, concurrently: when every target fails from the start, no
+// target ever has credit, so 16-way concurrency keeps the budget's bound.
+func TestRouterAllFailBoundHoldsConcurrently(t *testing.T) {
+	const n, workers = 600, 16
+	clk := gatewaytest.NewClock(rtrEpoch)
+	dead := gatewaytest.Faults{ErrorRate: 1, ErrorStatuses: []int{500}}
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Clock: clk, Seed: 1, Faults: dead})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Clock: clk, Seed: 2, Faults: dead})
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{MinRetries: 3, Clock: clk}))
+	quiet := func(name string) *breaker.CircuitBreaker {
+		return must(breaker.NewCircuitBreaker(name, breaker.Config{FailureThreshold: 10000, MinCalls: 10000, FailureThresholdWindow: 10000, Clock: clk}))
+	}
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1, Breaker: quiet("a")}, {Provider: b, Weight: 1, Breaker: quiet("b")}},
+		router.Config{Clock: clk, Budget: budget})
+	rt := gateway.Chain(r, must(breaker.Retry(breaker.RetryConfig{Budget: budget, Clock: clk, Rand: func() float64 { return 0 }})))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			for next.Add(1) <= n {
+				rtrDo(t, rt, rtrChatBody)
+			}
+		})
+	}
+	wg.Wait()
+	attempts := a.Requests() + b.Requests()
+	t.Logf("%d calls, %d workers: %d attempts (%.3f×)", n, workers, attempts, float64(attempts)/n)
+	assert.LessOrEqual(t, attempts, int64(1.2*n)+3)
 }

@@ -59,6 +59,7 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	var last lastFailure
 	dispatched := 0
 	var waited time.Duration // for targets to become ready, in all
+	budgetSpent := false     // the budget refused a fallback in this run
 	for {
 		if err := ctx.Err(); err != nil {
 			last.drop()
@@ -80,12 +81,15 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		m := &g.members[i]
 		p.hard.add(m.idx)
-		// A fallback to a target that just served is no storm: sent at
-		// once, charged only if it fails. Any other needs the budget.
+		// A fallback to a healthy target (it just served and fails rarely)
+		// is no storm: sent at once, charged only if it fails. Any other
+		// needs the budget; once the budget refuses, only healthy targets
+		// are left to try.
 		fallback := dispatched > 0
-		onCredit := fallback && m.st.lastOK.Load()
-		if fallback && !onCredit && !r.budget.TryRetry() {
-			break
+		onCredit := fallback && m.st.creditworthy()
+		if fallback && !onCredit && (budgetSpent || !r.budget.TryRetry()) {
+			budgetSpent = true
+			continue
 		}
 		resp, class, err := r.dispatch(req, call, m, now)
 		if class == refusedClass {

@@ -91,6 +91,17 @@ func (s *targetState) observe(latency time.Duration, failed bool) {
 	updateEWMA(&s.latEWMA, float64(latency))
 }
 
+// creditMaxErrors is the highest recent error share (errEWMA) at which a
+// target still gets fallbacks on credit: a target that fails more is in a
+// brownout, and every fallback to it must win the budget.
+const creditMaxErrors = 0.2
+
+// creditworthy reports whether a fallback to the target may be sent on
+// credit: its latest outcome was a success and it fails rarely of late.
+func (s *targetState) creditworthy() bool {
+	return s.lastOK.Load() && math.Float64frombits(s.errEWMA.Load()) < creditMaxErrors
+}
+
 // cost is the latency-aware strategy's estimate of how long a call sent now
 // would take: latency × (in flight + 1), inflated by the recent error rate.
 // A target with no sample yet costs least, so it is tried.
