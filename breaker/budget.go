@@ -150,8 +150,8 @@ func (b *Budget) flushLocked(i int) {
 }
 
 // TryRetry withdraws one retry and reports whether the budget allowed it. A
-// retry, a hedge and a fallback to another target all must win TryRetry
-// before they are sent.
+// retry, a hedge and a fallback to another target must win TryRetry before
+// they are sent, but for a router's fallback on credit (see Spend).
 func (b *Budget) TryRetry() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
