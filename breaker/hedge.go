@@ -72,8 +72,9 @@ func (c HedgeConfig) Validate() error {
 // (Retryable: not a 429 or 503, which ask for a wait) while the first
 // attempt is still out, the next hedge goes out at once instead of after
 // the delay, so a call whose first attempt hangs and whose hedge failed is
-// not left waiting on the hung one; after a 429 or 503 no more hedges go
-// out. A call sends at most MaxHedges extra attempts, each within the
+// not left waiting on the hung one. A 429, or a 503 with a Retry-After
+// (the upstream asks for a wait), ends the call at once with that answer,
+// the attempts still out given up. A call sends at most MaxHedges extra attempts, each within the
 // Budget. When all have failed the last
 // failure is returned (retrying it is Retry's job).
 //
@@ -153,7 +154,6 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	fire, stop := t.cfg.Clock.NewTimer(delay)
 	defer func() { stop() }()
 	var last hedgeResult
-	waitAsked := false
 	for {
 		select {
 		case r := <-h.results:
@@ -166,10 +166,14 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			h.drop(last)
 			last = r
-			if c == RateLimited || c == Overloaded {
-				waitAsked = true // the upstream asked for a wait: no more hedges
+			if h.pending > 0 && asksToWait(c, r) {
+				// The upstream asked for a wait: no more hedges, and the
+				// slow attempts still out are given up, so that the
+				// breaker and the router outside hear of it now, not when
+				// a hung attempt ends.
+				return h.win(r)
 			}
-			if r.i > 0 && h.pending > 0 && !waitAsked && len(h.cancels) <= t.cfg.MaxHedges && c == Retryable && t.cfg.Budget.TryRetry() {
+			if r.i > 0 && h.pending > 0 && len(h.cancels) <= t.cfg.MaxHedges && c == Retryable && t.cfg.Budget.TryRetry() {
 				// A hedge failed while the first attempt, slow enough to
 				// be hedged, is still out (it may hang): another hedge
 				// goes out at once, not the hung attempt waited out. Not
@@ -180,7 +184,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return h.lose(last)
 			}
 		case <-fire:
-			if !waitAsked && len(h.cancels) <= t.cfg.MaxHedges && t.cfg.Budget.TryRetry() {
+			if len(h.cancels) <= t.cfg.MaxHedges && t.cfg.Budget.TryRetry() {
 				if err := h.launch(); err == nil && len(h.cancels) <= t.cfg.MaxHedges {
 					fire, stop = t.cfg.Clock.NewTimer(delay)
 				}
@@ -191,6 +195,22 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// asksToWait reports whether an attempt's failure asks for a wait: a 429,
+// or a 503 or 529 (or a refusal from inside) with a Retry-After.
+func asksToWait(c Class, r hedgeResult) bool {
+	switch c {
+	case RateLimited:
+		return true
+	case Overloaded:
+		if r.resp != nil {
+			return r.resp.Header.Get("Retry-After") != "" || r.resp.Header.Get("Retry-After-Ms") != ""
+		}
+		ge := asGatewayError(r.err)
+		return ge != nil && ge.RetryAfter > 0
+	}
+	return false
 }
 
 // launch starts one more attempt.

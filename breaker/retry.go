@@ -213,6 +213,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	var deadline time.Time // set at the first failure; no clock read on the success path
+	charged := -1          // the call's attempts when the next run was charged to the budget; -1: not charged
 	for n := 1; ; n++ {
 		out := req
 		if n > 1 {
@@ -225,6 +226,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body.Close()
 			resp = nil
 		}
+		if charged >= 0 && attempts(call) == charged {
+			cfg.Budget.Refund() // the run sent nothing: no retry was made
+		}
+		charged = -1
 		c := cfg.Classify(req, resp, err)
 		if !c.Retryable() || n >= cfg.MaxAttempts || (Ambiguous(resp, err) && !cfg.Idempotent(req)) {
 			return resp, err
@@ -240,8 +245,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			wait = max(wait, ra)
 		}
-		if now.Add(wait).After(deadline) || (sentAny(call) && !cfg.Budget.TryRetry()) {
+		if now.Add(wait).After(deadline) {
 			return resp, err
+		}
+		if sent := attempts(call); sent != 0 {
+			if !cfg.Budget.TryRetry() {
+				return resp, err
+			}
+			charged = sent // refunded if the next run sends nothing either
 		}
 		if resp != nil {
 			discard(resp.Body)
@@ -252,12 +263,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// sentAny reports whether the call has made an upstream attempt. A run that
-// sent nothing (every target was cooling down, a circuit was open) makes the
-// next run's attempt the call's first: that is no retry and costs no budget.
-// Without a Call every run counts.
-func sentAny(call *gateway.Call) bool {
-	return call == nil || len(call.Attempts()) > 0
+// attempts returns how many upstream attempts the call has made, or -2
+// without a Call (every run then counts as sent). A run that sent nothing
+// (every target was cooling down, a circuit was open) is no retry: before
+// the call's first attempt the next run is not charged to the budget, and
+// a charged run that sends nothing is refunded.
+func attempts(call *gateway.Call) int {
+	if call == nil {
+		return -2
+	}
+	return len(call.Attempts())
 }
 
 // deadline returns the end of the retrying: Deadline after the call started

@@ -121,3 +121,39 @@ func TestBudgetSpendWithdrawsWithoutAsking(t *testing.T) {
 	assert.Equal(t, 0, b.Available())
 	assert.False(t, b.TryRetry())
 }
+
+// Review finding: a run refused inside (nothing sent) after a run that had
+// sent something was charged all the same: the budget paid for a retry
+// that was never made. One upstream retry costs one withdrawal.
+func TestRetryRunThatSendsNothingIsRefunded(t *testing.T) {
+	clk := newClock()
+	budget := must(breaker.NewBudget(breaker.BudgetConfig{MinRetries: 5, Ratio: 0.01, Clock: clk}))
+	var runs int
+	inner := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if runs++; runs == 2 { // every target cooling down: nothing sent
+				req.Body.Close()
+				return nil, gateway.ErrNoHealthyProvider.WithRetryAfter(time.Millisecond)
+			}
+			return next.RoundTrip(req)
+		})
+	}
+	p := statuses("a", 500, 200)
+	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 3, Rand: noJitter, Clock: clk, Budget: budget})), inner)
+	before := budget.Available()
+	done := runAsync(t, rt, context.Background())
+	var resp *http.Response
+	for resp == nil {
+		select {
+		case resp = <-done:
+		default:
+			if clk.Timers() > 0 {
+				clk.Advance(time.Second) // the waits: backoff, the refusal's Retry-After
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.EqualValues(t, 2, p.calls.Load())
+	assert.Equal(t, before-1, budget.Available(), "one upstream retry, one withdrawal")
+}
