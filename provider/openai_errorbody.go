@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -40,14 +41,54 @@ var accountHeaders = []string{"Openai-Organization", "Openai-Project", "Anthropi
 // business), and otherwise the upstream's with the configured secrets and
 // anything that looks like a key, an account id or an email removed; type,
 // param and code stay when they are plain identifiers.
+//
+// The body is rebuilt when it is first read, not here: an upstream may send
+// its error headers and stall the body, and a router falling back to
+// another target must not wait for it (it holds a failure unread).
 func (p *OpenAI) sanitizeError(resp *http.Response) {
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
-	resp.Body.Close()
+	h := resp.Header
+	for _, k := range accountHeaders {
+		h.Del(k)
+	}
+	h.Del("Content-Encoding")
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/json")
+	resp.Body = &errorBody{p: p, src: resp.Body, status: resp.StatusCode}
+	resp.ContentLength = -1
+	resp.TransferEncoding = nil
+	resp.Uncompressed = false
+}
+
+// errorBody is an upstream error body, rebuilt for callers on its first
+// Read. Close may be called concurrently with Read (it ends a stalled one).
+type errorBody struct {
+	p      *OpenAI
+	src    io.ReadCloser
+	status int
+
+	once sync.Once
+	r    bytes.Reader
+}
+
+func (b *errorBody) Read(q []byte) (int, error) {
+	b.once.Do(func() {
+		raw, err := io.ReadAll(io.LimitReader(b.src, maxErrorBody+1))
+		b.src.Close()
+		b.r.Reset(b.p.rebuildError(b.status, raw, err))
+	})
+	return b.r.Read(q)
+}
+
+func (b *errorBody) Close() error { return b.src.Close() }
+
+// rebuildError is the body sanitizeError shows for an upstream error of the
+// given status whose body was raw (read with err).
+func (p *OpenAI) rebuildError(status int, raw []byte, err error) []byte {
 	var d errorFields
 	if err == nil && len(raw) <= maxErrorBody {
 		d = parseErrorBody(raw)
 	}
-	out := errorJSON{Type: defaultErrorType(resp.StatusCode)}
+	out := errorJSON{Type: defaultErrorType(status)}
 	if t, ok := p.identifier(d.Type, 64, false); ok {
 		out.Type = t
 	}
@@ -58,32 +99,20 @@ func (p *OpenAI) sanitizeError(resp *http.Response) {
 		out.Param = &pa
 	}
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	case status == http.StatusUnauthorized:
 		out.Message = "upstream rejected the gateway's credentials"
-	case resp.StatusCode == http.StatusForbidden:
+	case status == http.StatusForbidden:
 		out.Message = "upstream denied the gateway's credentials access to this request"
 	default:
 		out.Message = truncateUTF8(p.redact(d.Message), maxErrorMessage)
 	}
 	if strings.TrimSpace(out.Message) == "" {
-		out.Message = strings.TrimSpace("upstream answered " + strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode))
+		out.Message = strings.TrimSpace("upstream answered " + strconv.Itoa(status) + " " + http.StatusText(status))
 	}
 	body, _ := json.Marshal(struct {
 		Error errorJSON `json:"error"`
 	}{out})
-	body = append(body, '\n')
-
-	h := resp.Header
-	for _, k := range accountHeaders {
-		h.Del(k)
-	}
-	h.Del("Content-Encoding")
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.TransferEncoding = nil
-	resp.Uncompressed = false
+	return append(body, '\n')
 }
 
 type errorJSON struct {

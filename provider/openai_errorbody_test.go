@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/stretchr/testify/assert"
@@ -154,7 +155,7 @@ func TestOpenAI_UpstreamErrorBodyHidesAccountDetails(t *testing.T) {
 			require.NoError(t, resp.Body.Close())
 			assert.Equal(t, f.status, resp.StatusCode)
 			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-			assert.Equal(t, int64(len(body)), resp.ContentLength)
+			assert.Equal(t, int64(-1), resp.ContentLength, "rebuilt when first read: its length is not known before")
 			assert.Equal(t, "7", resp.Header.Get("Retry-After"), "headers pass, for Retry and the breaker")
 			assert.Equal(t, "req_abc", resp.Header.Get("X-Request-Id"))
 			assert.Empty(t, resp.Header.Get("Openai-Organization"), "an account id in a header goes too")
@@ -237,4 +238,34 @@ func TestOpenAI_VerbatimErrorsPassTheUpstreamBody(t *testing.T) {
 	assert.Equal(t, f.status, resp.StatusCode)
 	assert.Equal(t, f.body, readAll(t, resp.Body))
 	assert.Equal(t, "org-4ZkqW9cH2xYbN7pLmTq1s3Rv", resp.Header.Get("Openai-Organization"))
+}
+
+// Review finding: the error body was rebuilt inside RoundTrip, so an
+// upstream that sent 503 headers and stalled its body held the attempt
+// (and a router's fallback) until a timeout. RoundTrip returns at once; the
+// body is rebuilt when it is read, and Close ends a stalled read.
+func TestOpenAI_StalledErrorBodyDoesNotHoldRoundTrip(t *testing.T) {
+	stall := make(chan struct{})
+	up := newOAIUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.(http.Flusher).Flush()
+		<-stall
+	})
+	defer close(stall)
+	p := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: up.URL + "/v1", APIKey: upstreamKey})
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := p.RoundTrip(withCall(t, newRequest(t, context.Background(), "/v1/chat/completions", strings.NewReader(chatBody))))
+		assert.NoError(t, err)
+		done <- resp
+	}()
+	var resp *http.Response
+	select {
+	case resp = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("RoundTrip waited for the stalled error body")
+	}
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NoError(t, resp.Body.Close(), "closing without reading does not wait either")
 }
