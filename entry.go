@@ -114,7 +114,7 @@ func (e *entry) dispatch(req *http.Request, c *Call, server bool) (*http.Respons
 		// A redirect is never followed, nor passed on: a client (an SDK's
 		// http.Client) would follow it and resend the call elsewhere.
 		resp.Body.Close()
-		resp, err = nil, errRedirected
+		resp, err = nil, errRedirect
 	}
 	if err != nil {
 		c.endResponse(0, err)
@@ -131,9 +131,6 @@ func (e *entry) dispatch(req *http.Request, c *Call, server bool) (*http.Respons
 	}
 	return resp, nil
 }
-
-// errRedirected answers a call whose chain returned a redirect.
-var errRedirected = ErrUpstream.WithMessage("gateway: the upstream answered with a redirect, which is not followed")
 
 // endResponse ends the call with the status its caller got (0 when it got
 // no response: the error's) and the error, if any, that ended it; the

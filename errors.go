@@ -48,12 +48,20 @@ var (
 	ErrInternal          = sentinel(http.StatusInternalServerError, "api_error", "internal_error", "gateway: internal error")
 )
 
+// errRedirect: an upstream answered with a redirect, which the gateway
+// never follows nor passes on. It is breaker.ErrRedirect (through
+// hooks.ErrRedirect), so that a provider's refusal to follow one and a 3xx
+// reaching the entry point are one kind of error.
+var errRedirect = sentinel(http.StatusBadGateway, "api_error", "upstream_redirect",
+	"gateway: the upstream answered with a redirect, which is not followed")
+
 var (
 	sentinelsMu sync.RWMutex
 	sentinels   = []*Error{
 		ErrBadRequest, ErrBodyTooLarge, ErrNotFound, ErrMethodNotAllowed, ErrModelNotFound,
 		ErrNoHealthyProvider, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal,
 		errStreamFailed, // a kind of ErrUpstream with a code of its own
+		errRedirect,
 	}
 )
 

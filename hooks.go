@@ -6,4 +6,5 @@ func init() {
 	hooks.CallOnce = func(call, key any) bool { return call.(*Call).once(key) }
 	hooks.IsBoundary = func(rt any) bool { _, ok := rt.(*boundary); return ok }
 	hooks.NewSentinel = func(status int, typ, code, msg string) error { return newSentinel(status, typ, code, msg) }
+	hooks.ErrRedirect = errRedirect
 }

@@ -45,8 +45,9 @@ var (
 	// so it is not retried and is no breaker failure, and a router moves
 	// the call to another target, as for a dead key (IsTargetFault). 502,
 	// code "upstream_redirect".
-	ErrRedirect = newSentinel(http.StatusBadGateway, "api_error", "upstream_redirect",
-		"breaker: the upstream answered with a redirect, which is not followed")
+	// It is the entry point's own kind too: a 3xx that reaches it is
+	// answered with it.
+	ErrRedirect = hooks.ErrRedirect.(*gateway.Error)
 )
 
 // newSentinel defines one of this package's kinds of *gateway.Error.

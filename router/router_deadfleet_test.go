@@ -327,7 +327,7 @@ func TestRouterLoneRedirectIsA502(t *testing.T) {
 	require.NotNil(t, resp)
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
 	assert.Empty(t, resp.Header.Get("Location"))
-	assert.Contains(t, string(body), "redirect")
+	assert.Contains(t, string(body), `"code":"upstream_redirect"`, "one kind, whoever met the redirect")
 	status, _ := call.Result()
 	assert.Equal(t, http.StatusBadGateway, status)
 }

@@ -22,3 +22,8 @@ var IsBoundary func(rt any) bool
 // error holding a *gateway.Error. It panics if code is already registered:
 // call it at package level.
 var NewSentinel func(status int, typ, code, msg string) error
+
+// ErrRedirect is package gateway's error kind for an upstream redirect,
+// which package breaker exports as ErrRedirect: one kind for a provider's
+// refusal to follow one and a 3xx reaching the entry point.
+var ErrRedirect error
