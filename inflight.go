@@ -139,12 +139,18 @@ func readChunks(r io.Reader, head []byte, held, sizeHint, limit int64, budget *b
 		budget.release(held)
 		return nil, 0, err
 	}
+	// The chunks and the body are both alive while it is copied: the body
+	// is reserved before it is made, the chunks released after.
+	if !budget.reserve(total) {
+		budget.release(held)
+		return nil, 0, errBodiesInFlight
+	}
 	body := make([]byte, total)
 	n := copy(body, head)
 	for _, f := range chunks {
 		n += copy(body[n:], (*f.c)[:f.n])
 	}
-	budget.release(held - total)
+	budget.release(held)
 	return body, total, nil
 }
 

@@ -103,7 +103,9 @@ func okRoundTripper() RoundTripperFunc {
 func TestHandlerCapsBodyBytesInFlight(t *testing.T) {
 	const first = 1 << firstChunkShift // 16 KiB
 	const size = 40 << 10
-	lim := Limits{MaxBodyBytes: 48 << 10, MaxBodyBytesInFlight: 64 << 10}
+	// One call of the largest size fits: the buffers it arrived in
+	// (size+1) and its copy (size). Two do not.
+	lim := Limits{MaxBodyBytes: size, MaxBodyBytesInFlight: 2*size + 2}
 	h := NewHandler(okRoundTripper(), WithLimits(lim)).(*handler)
 	used := func() int64 { return h.bodies.used.Load() }
 
@@ -159,7 +161,7 @@ func TestReadServerBody(t *testing.T) {
 				"half":  iotest.HalfReader,
 				"eof":   iotest.DataErrReader, // EOF with the last bytes, as net/http's body does
 			} {
-				budget := &bodyBudget{max: limit + 1}
+				budget := &bodyBudget{max: 2*limit + 1}
 				got, held, err := readServerBody(wrap(bytes.NewReader(want)), hint, limit, budget)
 				require.NoError(t, err, "size %d hint %d %s", n, hint, name)
 				assert.Equal(t, want, got, "size %d hint %d %s", n, hint, name)
@@ -219,6 +221,8 @@ func TestLimitsValidateInFlight(t *testing.T) {
 	assert.NoError(t, Limits{}.Validate())
 	assert.Error(t, Limits{MaxBodyBytesInFlight: -1}.Validate())
 	assert.Error(t, Limits{MaxBodyBytes: 1 << 20, MaxBodyBytesInFlight: 1 << 20}.Validate(), "no largest body would fit")
+	assert.Error(t, Limits{MaxBodyBytes: 1 << 20, MaxBodyBytesInFlight: 2 << 20}.Validate(), "nor while it is copied")
+	assert.NoError(t, Limits{MaxBodyBytes: 1 << 20, MaxBodyBytesInFlight: 2<<20 + 1}.Validate())
 	assert.Error(t, Limits{MaxBodyBytes: 512 << 20}.Validate(), "over the default in-flight cap")
-	assert.NoError(t, Limits{MaxBodyBytes: 512 << 20, MaxBodyBytesInFlight: 1 << 30}.Validate())
+	assert.NoError(t, Limits{MaxBodyBytes: 500 << 20, MaxBodyBytesInFlight: 1 << 30}.Validate())
 }

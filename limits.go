@@ -14,10 +14,13 @@ type Limits struct {
 
 	// MaxBodyBytesInFlight bounds the request bodies one NewHandler holds at
 	// once, from the first byte read until the handler returns: default 256
-	// MiB, and it must exceed MaxBodyBytes. Memory is held as bytes arrive
+	// MiB, and more than twice MaxBodyBytes. Memory is held as bytes arrive
 	// (a request that announces 10 MiB and sends nothing holds 16 KiB), so
-	// this counts what the handler has actually allocated for bodies. A
-	// request that would go over it gets 503 server_overloaded with
+	// this counts what the handler has allocated to read bodies: the
+	// buffers a body arrives in and, while it is copied out of them, the
+	// body itself (twice its size for that moment). The copies a call makes
+	// later (a stream's usage option, a rename per target) are not counted.
+	// A request that would go over it gets 503 server_overloaded with
 	// Retry-After: 1. NewClient ignores it: its bodies are the caller's own.
 	MaxBodyBytesInFlight int64
 }
@@ -58,8 +61,8 @@ func (l Limits) Validate() error {
 	if l.MaxBodyBytes < 0 || l.MaxDepth < 0 || l.MaxMessages < 0 || l.MaxTokens < 0 || l.MaxBodyBytesInFlight < 0 {
 		return fmt.Errorf("gateway: negative limit in %+v", l)
 	}
-	if d := l.withDefaults(); d.MaxBodyBytesInFlight <= d.MaxBodyBytes {
-		return fmt.Errorf("gateway: MaxBodyBytesInFlight %d does not exceed MaxBodyBytes %d: no body of the largest size would fit",
+	if d := l.withDefaults(); d.MaxBodyBytesInFlight <= 2*d.MaxBodyBytes {
+		return fmt.Errorf("gateway: MaxBodyBytesInFlight %d is not over twice MaxBodyBytes %d: no body of the largest size would fit while it is copied",
 			d.MaxBodyBytesInFlight, d.MaxBodyBytes)
 	}
 	return nil
