@@ -49,8 +49,9 @@ type Call struct {
 	claimedN   int
 	claimedX   []any
 	ended      bool
-	gone       bool // the caller left before its response was complete
-	server     bool // the entry point is NewHandler (see entry.dispatch)
+	gone       bool          // the caller left before its response was complete
+	waited     time.Duration // for capacity (Retry-After, a cooling target), by every layer
+	server     bool          // the entry point is NewHandler (see entry.dispatch)
 	// Attempt boundaries still running (a hedge's loser, say): the
 	// observers wait for them, so they see every attempt.
 	inFlight  int
@@ -148,6 +149,16 @@ func (c *Call) once(key any) bool {
 		c.claimedX = append(c.claimedX, key)
 	}
 	return true
+}
+
+// wait accounts d more of waiting for capacity and returns the total so
+// far; wait(0) reads it. Retry and the router share it through
+// hooks.Waited, so that their waits together stay within one MaxWait.
+func (c *Call) wait(d time.Duration) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waited += d
+	return c.waited
 }
 
 // recordAttempt appends a, numbering it, and returns its number. Only the

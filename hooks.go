@@ -1,10 +1,15 @@
 package gateway
 
-import "github.com/llmgate/gateway/internal/hooks"
+import (
+	"time"
+
+	"github.com/llmgate/gateway/internal/hooks"
+)
 
 func init() {
 	hooks.CallOnce = func(call, key any) bool { return call.(*Call).once(key) }
 	hooks.IsBoundary = func(rt any) bool { _, ok := rt.(*boundary); return ok }
 	hooks.NewSentinel = func(status int, typ, code, msg string) error { return newSentinel(status, typ, code, msg) }
 	hooks.ErrRedirect = errRedirect
+	hooks.Waited = func(call any, d time.Duration) time.Duration { return call.(*Call).wait(d) }
 }

@@ -37,6 +37,13 @@ type HedgeConfig struct {
 	// or a router inside is credited once per call. Nil means a budget of
 	// Hedge's own.
 	Budget *Budget
+	// Gate, when set, is asked before each hedge goes out: none is sent
+	// while it reports false (it is asked again a delay later, as the
+	// Budget is when it refuses). Give it the CircuitBreaker.Ready of the
+	// target a Hedge inside a router target's chain hedges to, so that no
+	// hedge goes out while the target cools down after a 429 (or is open):
+	// the breaker outside sees only the hedged attempt as a whole.
+	Gate func() bool
 	// Classify decides which outcomes are final; nil means the package's
 	// Classify.
 	Classify Classifier
@@ -173,7 +180,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				// a hung attempt ends.
 				return h.win(r)
 			}
-			if r.i > 0 && h.pending > 0 && len(h.cancels) <= t.cfg.MaxHedges && c == Retryable && t.cfg.Budget.TryRetry() {
+			if r.i > 0 && h.pending > 0 && len(h.cancels) <= t.cfg.MaxHedges && c == Retryable && t.open() && t.cfg.Budget.TryRetry() {
 				// A hedge failed while the first attempt, slow enough to
 				// be hedged, is still out (it may hang): another hedge
 				// goes out at once, not the hung attempt waited out. Not
@@ -184,10 +191,17 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return h.lose(last)
 			}
 		case <-fire:
-			if len(h.cancels) <= t.cfg.MaxHedges && t.cfg.Budget.TryRetry() {
-				if err := h.launch(); err == nil && len(h.cancels) <= t.cfg.MaxHedges {
-					fire, stop = t.cfg.Clock.NewTimer(delay)
-				}
+			if len(h.cancels) > t.cfg.MaxHedges {
+				break
+			}
+			if !t.open() || !t.cfg.Budget.TryRetry() {
+				// The gate is shut or the budget spent: look again a
+				// delay later rather than wait on a hung attempt forever.
+				fire, stop = t.cfg.Clock.NewTimer(delay)
+				break
+			}
+			if err := h.launch(); err == nil && len(h.cancels) <= t.cfg.MaxHedges {
+				fire, stop = t.cfg.Clock.NewTimer(delay)
 			}
 		case <-ctx.Done():
 			h.abandon(-1)
@@ -196,6 +210,9 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// open reports whether the Gate lets a hedge out now.
+func (t *hedgeTransport) open() bool { return t.cfg.Gate == nil || t.cfg.Gate() }
 
 // asksToWait reports whether an attempt's failure asks for a wait: a 429,
 // or a 503 or 529 (or a refusal from inside) with a Retry-After.

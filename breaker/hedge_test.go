@@ -480,3 +480,27 @@ func TestHedgeRateLimitEndsTheCallAtOnce(t *testing.T) {
 	resp.Body.Close()
 	assert.EqualValues(t, 2, p.calls.Load(), "no hedge inside the Retry-After")
 }
+
+// Review finding: a Hedge inside a router target's chain sits below the
+// target's breaker, so its hedges went out while the target was cooling
+// down after another call's 429. Gate (the breaker's Ready) holds them.
+func TestHedgeGateHoldsHedges(t *testing.T) {
+	clk := newClock()
+	var ready atomic.Bool
+	p, _, _ := slowFirst(false)
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Gate: ready.Load, Clock: clk})))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(t, rt, ctx)
+	clk.BlockUntil(1)
+	clk.Advance(time.Second)
+	time.Sleep(20 * time.Millisecond) // a hedge would be sent by now
+	assert.EqualValues(t, 1, p.calls.Load(), "the gate is shut: no hedge")
+	ready.Store(true) // the cooldown ends: the hedge goes out at the next look
+	clk.BlockUntil(1)
+	clk.Advance(time.Second)
+	resp := <-done
+	assert.Equal(t, 200, resp.StatusCode)
+	resp.Body.Close()
+	assert.EqualValues(t, 2, p.calls.Load())
+	cancel()
+}

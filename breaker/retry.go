@@ -15,6 +15,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/internal/clock"
+	"github.com/llmgate/gateway/internal/hooks"
 )
 
 // RetryConfig configures Retry. The zero value retries up to twice (3
@@ -42,12 +43,14 @@ type RetryConfig struct {
 	// attempt's own duration is bounded by Timeouts inside Retry, so a call
 	// takes at most Deadline plus one attempt. Default 2 min.
 	Deadline time.Duration
-	// MaxWait is the longest wait Retry makes for a Retry-After: an
-	// upstream's, or the one on a refusal from inside (an open circuit, a
-	// router whose targets are all cooling down). An outcome asking for a
-	// longer wait is returned at once, Retry-After intact, so that a caller
-	// hears when to come back instead of hanging on a fleet that cannot
-	// serve soon. Default DefaultMaxWait, the router's default too.
+	// MaxWait bounds a call's waits for capacity in all: for a Retry-After
+	// (an upstream's, or the one on a refusal from inside, such as an open
+	// circuit or a router whose targets are all cooling down), and a
+	// router's waits for a cooling target, which count in the same account.
+	// An outcome asking for a wait past it is returned at once, Retry-After
+	// intact, so that a caller hears when to come back instead of hanging
+	// on a fleet that cannot serve soon. Default DefaultMaxWait, the
+	// router's default too.
 	MaxWait time.Duration
 	// Budget bounds retries across calls; share one between the Retry, Hedge
 	// and router of a service: each credits it through Budget.OnCall, so a
@@ -239,11 +242,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			deadline = t.deadline(ctx, call, now)
 		}
 		wait := t.backoff(n)
+		capacity := false // the wait is one for capacity, which MaxWait bounds
 		if ra, ok := t.retryAfter(resp, err, c, now); ok {
-			if ra > cfg.MaxWait {
+			if waited(call, 0)+ra > cfg.MaxWait {
 				return resp, err // not soon: the caller hears when to come back
 			}
-			wait = max(wait, ra)
+			wait, capacity = max(wait, ra), true
 		}
 		if now.Add(wait).After(deadline) {
 			return resp, err
@@ -260,6 +264,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err := clock.Sleep(ctx, cfg.Clock, wait); err != nil {
 			return nil, err
 		}
+		if capacity {
+			waited(call, wait)
+		}
 	}
 }
 
@@ -273,6 +280,16 @@ func attempts(call *gateway.Call) int {
 		return -2
 	}
 	return len(call.Attempts())
+}
+
+// waited adds d to the call's time waited for capacity and returns the
+// total: one account for Retry and the router (a call without a Call has
+// waited nothing, since its waits are one at a time).
+func waited(call *gateway.Call, d time.Duration) time.Duration {
+	if call == nil {
+		return 0
+	}
+	return hooks.Waited(call, d)
 }
 
 // deadline returns the end of the retrying: Deadline after the call started

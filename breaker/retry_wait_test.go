@@ -157,3 +157,19 @@ func TestRetryRunThatSendsNothingIsRefunded(t *testing.T) {
 	assert.EqualValues(t, 2, p.calls.Load())
 	assert.Equal(t, before-1, budget.Available(), "one upstream retry, one withdrawal")
 }
+
+// Review finding: waits stacked past max_wait (the router's per run, and
+// Retry's on top, three runs over). A call's waits for capacity share one
+// account: after 1.5 s of waiting, another 1.5 s Retry-After would pass the
+// 2 s MaxWait, so the answer is returned at once.
+func TestRetryWaitsForCapacityWithinOneMaxWaitInAll(t *testing.T) {
+	clk := newClock()
+	p := answering("a", 429, "Retry-After-Ms", "1500")
+	rt := gateway.Chain(p, must(breaker.Retry(breaker.RetryConfig{MaxAttempts: 5, Rand: noJitter, Clock: clk})))
+	done := runAsync(t, rt, context.Background())
+	clk.BlockUntil(1)
+	clk.Advance(1500 * time.Millisecond)
+	resp := returnsAtOnce(t, clk, func() *http.Response { return <-done })
+	assert.Equal(t, 429, resp.StatusCode)
+	assert.EqualValues(t, 2, p.calls.Load(), "one wait of 1.5 s; a second would pass 2 s in all")
+}

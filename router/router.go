@@ -48,9 +48,10 @@ type Config struct {
 	// MaxWait bounds how long a call waits for a target when none can take
 	// it now but one will soon (its cooldown after a 429 ends, its open
 	// breaker lets a probe through): the router waits for the earliest when
-	// that is at most MaxWait away in all (and before the context's
-	// deadline), and otherwise returns gateway.ErrNoHealthyProvider at
-	// once, with a Retry-After. It never sends inside a Retry-After window.
+	// the call's waits for capacity in all, a Retry outside included, stay
+	// within MaxWait (and end before the context's deadline), and otherwise
+	// returns gateway.ErrNoHealthyProvider at once, with a Retry-After. It
+	// never sends inside a Retry-After window.
 	// Default breaker.DefaultMaxWait, breaker.RetryConfig's default too.
 	MaxWait time.Duration
 	// Idempotent reports whether a call may be sent to another target after

@@ -13,6 +13,7 @@ import (
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/internal/clock"
 	"github.com/llmgate/gateway/internal/ctxbody"
+	"github.com/llmgate/gateway/internal/hooks"
 )
 
 // RoundTrip sends the call to a target, falling back to others as the
@@ -58,8 +59,7 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	var last lastFailure
 	dispatched := 0
-	var waited time.Duration // for targets to become ready, in all
-	budgetSpent := false     // the budget refused a fallback in this run
+	budgetSpent := false // the budget refused a fallback in this run
 	for {
 		if err := ctx.Err(); err != nil {
 			last.drop()
@@ -69,12 +69,14 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.now = now.UnixNano()
 		i := r.pick(g, &p)
 		if i < 0 {
-			if d, ok := r.readyWithin(ctx, g, &p, now, r.cfg.MaxWait-waited); ok {
+			// The call's waits for capacity, Retry's included, stay
+			// within one MaxWait.
+			if d, ok := r.readyWithin(ctx, g, &p, now, r.cfg.MaxWait-hooks.Waited(call, 0)); ok {
 				if err := clock.Sleep(ctx, r.clock, d); err != nil {
 					last.drop()
 					return nil, err
 				}
-				waited += d
+				hooks.Waited(call, d)
 				continue
 			}
 			break

@@ -64,10 +64,12 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	byName := a.newProviders(c, cfg.Providers)
 	timeouts, err := breaker.Timeouts(c.timeoutConfig(cfg.Timeouts))
 	c.lib("timeouts", err)
-	var hedge gateway.Middleware
+	var hedge *breaker.HedgeConfig // one Hedge per target, gated by its breaker
 	if !cfg.Hedge.Disable {
-		hedge, err = breaker.Hedge(c.hedgeConfig(cfg.Hedge, budget))
-		c.lib("hedge", err)
+		hc := c.hedgeConfig(cfg.Hedge, budget)
+		if c.lib("hedge", hc.Validate()) {
+			hedge = &hc
+		}
 	}
 	targets := newTargets(c, cfg, byName, hedge, timeouts)
 	retryCfg := c.retryConfig(cfg.Retry, budget)
@@ -146,7 +148,7 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 // provider (weight 1, tier 0) when there is none. Each target is checked by
 // the router on its own, so that every target's mistake is reported at its
 // key, not only the first one router.New finds.
-func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hedge, timeouts gateway.Middleware) []router.Target {
+func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hedge *breaker.HedgeConfig, timeouts gateway.Middleware) []router.Target {
 	known := map[string]bool{}
 	for _, p := range cfg.Providers {
 		known[p.Name] = true
@@ -178,7 +180,13 @@ func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hed
 		if !c.lib(path, t.Validate()) {
 			continue
 		}
-		t.Breaker, t.Middlewares = cb, []gateway.Middleware{hedge, timeouts} // Chain skips a nil hedge
+		var h gateway.Middleware // nil (Chain skips it) when hedging is off
+		if hedge != nil && cb != nil {
+			hc := *hedge
+			hc.Gate = cb.Ready       // no hedge while the target cools down after a 429
+			h, _ = breaker.Hedge(hc) // validated above
+		}
+		t.Breaker, t.Middlewares = cb, []gateway.Middleware{h, timeouts}
 		out = append(out, t)
 	}
 	return out

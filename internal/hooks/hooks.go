@@ -6,6 +6,8 @@
 // package that uses them does.
 package hooks
 
+import "time"
+
 // CallOnce reports whether key is claimed for the first time on call, a
 // *gateway.Call. Layers that share per-call work (a retry budget credited by
 // Retry, Hedge and a router) do it once per call with it. key must be
@@ -27,3 +29,9 @@ var NewSentinel func(status int, typ, code, msg string) error
 // which package breaker exports as ErrRedirect: one kind for a provider's
 // refusal to follow one and a 3xx reaching the entry point.
 var ErrRedirect error
+
+// Waited adds d to the time a *gateway.Call has waited for capacity (a
+// Retry-After, a cooling-down target) and returns the total; Waited(c, 0)
+// reads it. Retry and the router keep their waits within one MaxWait with
+// it.
+var Waited func(call any, d time.Duration) time.Duration
