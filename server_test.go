@@ -184,8 +184,10 @@ func TestServerLeavesHandlersResponsesAlone(t *testing.T) {
 	assert.Equal(t, "400 Bad Request\n", string(body))
 }
 
-// Over TLS the cap holds and net/http's answer to plain HTTP on the TLS port
-// is in the OpenAI shape too; TLS requests are served as usual.
+// Over TLS net/http's answer to plain HTTP on the TLS port is in the OpenAI
+// shape too; TLS requests are served as usual; and the cap holds (the
+// refusal is written before any TLS, so a TLS client sees a failed
+// handshake rather than the 503).
 func TestServerServeTLS(t *testing.T) {
 	certs := httptest.NewUnstartedServer(http.NotFoundHandler())
 	certs.StartTLS() // for its certificate and a client that trusts it
@@ -194,6 +196,7 @@ func TestServerServeTLS(t *testing.T) {
 	s := gateway.NewServer("", gateway.NewHandler(okProvider()))
 	s.TLSConfig = certs.TLS.Clone()
 	s.ErrorLog = quietLog()
+	s.MaxConns = 2
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -216,6 +219,23 @@ func TestServerServeTLS(t *testing.T) {
 	require.NoError(t, err)
 	resp, body := rawResponse(t, bufio.NewReader(c), "GET")
 	assertOpenAIError(t, resp, body, 400, "invalid_request")
+	c.Close()
+
+	// The cap: two connections; the keep-alive one above holds one.
+	held := rawDial(t, addr) // a second, silent
+	defer held.Close()
+	other := &http.Client{Transport: certs.Client().Transport.(*http.Transport).Clone()}
+	defer other.CloseIdleConnections()
+	eventuallyRefused := false
+	for range 50 { // the closed raw connection above may take a moment to be counted out
+		if _, err := other.Get("https://" + addr + "/v1/models"); err != nil {
+			eventuallyRefused = true
+			break
+		}
+		other.CloseIdleConnections()
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.True(t, eventuallyRefused, "a third connection over TLS is refused")
 	certs.Client().CloseIdleConnections()
 }
 
