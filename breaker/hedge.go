@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,17 @@ type HedgeConfig struct {
 	// or a router inside is credited once per call. Nil means a budget of
 	// Hedge's own.
 	Budget *Budget
+	// CutAfter, when set, gives the call up when no attempt has answered
+	// CutAfter times the hedge delay after the first was sent (with
+	// Percentile, that many times the learned percentile, never less than
+	// MinDelay): every attempt still out is cancelled and RoundTrip returns
+	// gateway.ErrUpstreamTimeout, which Retry and a router treat as a
+	// failure of this target. It is the end for an attempt that hangs with
+	// no headers when no hedge could go out (the Gate shut, the Budget
+	// spent). With Percentile set, no call is cut until the percentile is
+	// learned, so the first calls of a slow model are never cut by a
+	// guess. 0 means no cut.
+	CutAfter float64
 	// Gate, when set, is asked before each hedge goes out: none is sent
 	// while it reports false (it is asked again a delay later, as the
 	// Budget is when it refuses). Give it the CircuitBreaker.Ready of the
@@ -65,6 +77,9 @@ const (
 func (c HedgeConfig) Validate() error {
 	if c.Delay < 0 || c.MinDelay < 0 || c.MaxHedges < 0 || c.MaxBodyBytes < 0 || !(c.Percentile >= 0 && c.Percentile < 1) {
 		return fmt.Errorf("breaker: invalid HedgeConfig: negative value, or Percentile %v not in [0, 1)", c.Percentile)
+	}
+	if !(c.CutAfter == 0 || c.CutAfter >= 1) {
+		return fmt.Errorf("breaker: invalid HedgeConfig: CutAfter %v is neither 0 nor at least 1", c.CutAfter)
 	}
 	return nil
 }
@@ -157,12 +172,25 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := h.launch(); err != nil {
 		return nil, err
 	}
-	delay := t.delay()
+	delay, learned := t.delay()
 	fire, stop := t.cfg.Clock.NewTimer(delay)
 	defer func() { stop() }()
+	var cut <-chan time.Time // nil: never
+	if t.cfg.CutAfter > 0 && (learned || t.cfg.Percentile == 0) {
+		var stopCut func() bool
+		cut, stopCut = t.cfg.Clock.NewTimer(time.Duration(t.cfg.CutAfter * float64(delay)))
+		defer stopCut()
+	}
 	var last hedgeResult
 	for {
 		select {
+		case <-cut:
+			why := gateway.ErrUpstreamTimeout.WithMessage("breaker: no answer within " +
+				time.Duration(t.cfg.CutAfter*float64(delay)).Round(time.Millisecond).String() +
+				", " + strconv.FormatFloat(t.cfg.CutAfter, 'g', -1, 64) + " times the hedge delay")
+			h.drop(last)
+			h.cut(why)
+			return nil, why
 		case r := <-h.results:
 			h.pending--
 			c := t.cfg.Classify(req, r.resp, r.err)
@@ -302,6 +330,19 @@ func (h *hedgeCall) win(r hedgeResult) (*http.Response, error) {
 	return &out, nil
 }
 
+// cut cancels every attempt with why as its cause (so each is recorded with
+// its code) and waits for those still in flight, closing what they return.
+func (h *hedgeCall) cut(why error) {
+	for _, cancel := range h.cancels {
+		cancel(why)
+	}
+	for ; h.pending > 0; h.pending-- {
+		if r := <-h.results; r.resp != nil {
+			r.resp.Body.Close()
+		}
+	}
+}
+
 // abandon cancels every attempt but keep (-1 for all) and waits for those
 // still in flight, closing what they return.
 func (h *hedgeCall) abandon(keep int) {
@@ -381,12 +422,13 @@ func (l *latencies) percentile(p float64) (time.Duration, bool) {
 	return d, true
 }
 
-// delay returns how long to wait before the next hedge.
-func (t *hedgeTransport) delay() time.Duration {
+// delay returns how long to wait before the next hedge, and whether it is
+// learned (the Percentile of enough latencies).
+func (t *hedgeTransport) delay() (time.Duration, bool) {
 	if t.cfg.Percentile > 0 {
 		if d, ok := t.lat.percentile(t.cfg.Percentile); ok {
-			return max(d, t.cfg.MinDelay)
+			return max(d, t.cfg.MinDelay), true
 		}
 	}
-	return t.cfg.Delay
+	return t.cfg.Delay, false
 }

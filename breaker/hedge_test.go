@@ -504,3 +504,25 @@ func TestHedgeGateHoldsHedges(t *testing.T) {
 	assert.EqualValues(t, 2, p.calls.Load())
 	cancel()
 }
+
+// Issue 8: an attempt that hangs with no headers while no hedge can go out
+// (the gate shut: its target cooling down) is cut at CutAfter times the
+// hedge delay, with an upstream timeout that Retry and the router treat as
+// this target's failure, instead of waiting for the caller to give up.
+func TestHedgeCutsAHungAttemptAtCutAfter(t *testing.T) {
+	clk := newClock()
+	p, _, cancelled := slowFirst(false)
+	shut := func() bool { return false }
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, CutAfter: 3, Gate: shut, Clock: clk})))
+	done := runAsync(t, rt, context.Background())
+	for range 3 {
+		clk.BlockUntil(2) // the hedge timer (looking again each second) and the cut
+		clk.Advance(time.Second)
+	}
+	resp := <-done
+	assert.Equal(t, -1, resp.StatusCode, "an error")
+	assert.Contains(t, resp.Status, "3 times the hedge delay")
+	assert.True(t, cancelled.Load(), "the hung attempt was cancelled")
+	assert.EqualValues(t, 1, p.calls.Load())
+	assert.Error(t, breaker.HedgeConfig{CutAfter: 0.5}.Validate())
+}

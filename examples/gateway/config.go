@@ -150,6 +150,11 @@ type hedgeConf struct {
 	MinDelay   time.Duration `yaml:"min_delay"`  // default 50ms
 	Delay      time.Duration `yaml:"delay"`      // before enough latencies are seen; default 2s
 	MaxHedges  int           `yaml:"max_hedges"` // default 2
+	// CutAfter gives an attempt up when nothing has answered this many
+	// times the learned hedge delay (a hang no hedge could rescue); it
+	// applies once the percentile is learned. Default 10; no_cut turns it off.
+	CutAfter float64 `yaml:"cut_after"`
+	NoCut    bool    `yaml:"no_cut"`
 }
 
 // timeoutsConf configures breaker.Timeouts, applied to every target.
@@ -171,4 +176,7 @@ const (
 	// defaultMaxHedges: a second hedge for the rare attempt whose first
 	// hedge hangs too (1% of 1% with 1% of attempts hanging).
 	defaultMaxHedges = 2
+	// defaultHedgeCutAfter: an attempt ten times slower than the slowest
+	// 1% of the target's recent ones is given up.
+	defaultHedgeCutAfter = 10
 )

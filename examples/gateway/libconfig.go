@@ -109,11 +109,16 @@ func (c *checker) hedgeConfig(h hedgeConf, budget *breaker.Budget) breaker.Hedge
 	if pct == 0 {
 		pct = defaultHedgePercentile
 	}
+	cutAfter := cmp.Or(positive(c, "hedge.cut_after", h.CutAfter), defaultHedgeCutAfter)
+	if h.NoCut {
+		cutAfter = 0
+	}
 	return breaker.HedgeConfig{
 		Percentile: pct,
 		MinDelay:   positive(c, "hedge.min_delay", h.MinDelay),
 		Delay:      positive(c, "hedge.delay", h.Delay),
 		MaxHedges:  cmp.Or(positive(c, "hedge.max_hedges", h.MaxHedges), defaultMaxHedges),
+		CutAfter:   cutAfter,
 		Budget:     budget,
 	}
 }
