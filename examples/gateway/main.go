@@ -62,7 +62,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logs := newLogWriter(stderr) // one line per call: kept off the calls' path
+	defer logs.Close()
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 
 	var cfg *config
 	var err error
