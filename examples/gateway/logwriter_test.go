@@ -152,3 +152,23 @@ func BenchmarkLogLine(b *testing.B) {
 		})
 	}
 }
+
+// logInfo writes the line LogAttrs writes, and nothing when Info is off.
+func TestLogInfoWritesWhatLogAttrsWrites(t *testing.T) {
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	attrs := []slog.Attr{slog.String("id", "x"), slog.Int("status", 200), slog.Duration("dur", time.Millisecond)}
+	var want, got bytes.Buffer
+	slog.New(slog.NewTextHandler(&want, &slog.HandlerOptions{ReplaceAttr: noTime})).
+		LogAttrs(t.Context(), slog.LevelInfo, "request", attrs...)
+	logInfo(slog.New(slog.NewTextHandler(&got, &slog.HandlerOptions{ReplaceAttr: noTime})), "request", attrs)
+	assert.Equal(t, want.String(), got.String())
+
+	var off bytes.Buffer
+	logInfo(slog.New(slog.NewTextHandler(&off, &slog.HandlerOptions{Level: slog.LevelWarn})), "request", attrs)
+	assert.Empty(t, off.String())
+}
