@@ -135,9 +135,8 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp.Body = http.NoBody
 	}
 	w.setPhase(phaseBody)
-	out := *resp
-	out.Body = &timeoutBody{w: w, cancel: cancel, body: resp.Body}
-	return &out, nil
+	resp.Body = &timeoutBody{w: w, cancel: cancel, body: resp.Body}
+	return resp, nil
 }
 
 type phase uint8
