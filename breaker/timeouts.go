@@ -148,10 +148,12 @@ const (
 )
 
 // watchdog cancels an attempt's context when the limit of its current
-// phase passes. It is one timer on the clock, re-armed under its lock when
-// the phase changes and when it fires before the limit (a read of the body
-// moved the idle deadline later): no goroutine waits for it, so a phase
-// change costs no handoff on the attempt's path.
+// phase passes. It is one timer on the clock, set no later than the earliest
+// limit the attempt can reach from its current phase, so that a phase change
+// need not touch it; when it fires it checks the limit of the phase it finds
+// (a later phase's, a read that moved the idle limit later) and sets itself
+// again if that has not passed. No goroutine waits for it, and a call that
+// ends before its limits costs one timer set and one stopped.
 type watchdog struct {
 	cfg    *TimeoutConfig
 	cancel context.CancelCauseFunc
@@ -162,16 +164,16 @@ type watchdog struct {
 
 	mu        sync.Mutex
 	phase     phase
-	gen       uint64      // the armed timer's; a callback of an older one does nothing
-	stopTimer func() bool // the armed timer's stop
+	stopTimer func() bool // the armed timer's stop; nil once it has fired
 	stopped   bool
 	fired     *gateway.Error
 }
 
 func newWatchdog(cfg *TimeoutConfig, cancel context.CancelCauseFunc, stream bool) *watchdog {
-	w := &watchdog{cfg: cfg, cancel: cancel, start: cfg.Clock.Now(), stream: stream}
+	now := cfg.Clock.Now()
+	w := &watchdog{cfg: cfg, cancel: cancel, start: now, stream: stream}
 	w.mu.Lock()
-	w.armLocked()
+	w.armLocked(now)
 	w.mu.Unlock()
 	return w
 }
@@ -223,60 +225,59 @@ func (w *watchdog) err(l limit) *gateway.Error {
 	return gateway.ErrUpstreamTimeout.WithMessage(msg)
 }
 
-// armLocked sets the timer for the current phase's limit, replacing the one
-// armed before, or cancels the attempt when that limit has passed. The
-// caller holds mu, so the cancellation happens before stop or cause can
-// look: once stop has returned, the attempt is never cancelled by a limit.
-func (w *watchdog) armLocked() {
-	if w.stopTimer != nil {
-		w.stopTimer()
-		w.stopTimer = nil
-	}
-	// Read the clock before the deadline: a read of the body between the
-	// two then only moves the deadline later. In the other order, a read and
-	// the passing of time in between would pair a stale last read with a
-	// fresh clock, and cut a stream that is not idle.
-	now := w.cfg.Clock.Now()
+// armLocked cancels the attempt when the current phase's limit has passed
+// at now, a clock reading taken before the caller locked mu; otherwise it
+// sets the timer (none is set) to fire at that limit, or sooner at the
+// earliest a later phase's limit can be: the first-token limit is already
+// among the current phase's, and the body's idle limit counts from a read
+// no earlier than now. The caller holds mu, so a cancellation happens
+// before stop or cause can look: once stop has returned, the attempt is
+// never cancelled by a limit.
+func (w *watchdog) armLocked(now time.Time) {
 	at, l := w.deadlineLocked()
-	left := at.Sub(now)
-	if left <= 0 {
+	if !now.Before(at) {
 		w.fired = w.err(l)
 		w.stopped = true
 		w.cancel(w.fired)
 		return
 	}
-	w.gen++
-	gen := w.gen
-	w.stopTimer = clock.AfterFunc(w.cfg.Clock, left, func() { w.expired(gen) })
+	wake := at
+	if idle := now.Add(w.cfg.Idle); w.phase < phaseBody && idle.Before(wake) {
+		wake = idle
+	}
+	w.stopTimer = clock.AfterFunc(w.cfg.Clock, wake.Sub(now), w.expired)
 }
 
-// expired runs when the timer of generation gen fires: the limit may have
-// passed, or a read moved it later, so it is checked again.
-func (w *watchdog) expired(gen uint64) {
+// expired runs when the timer fires: the limit may have passed, or the
+// timer was set for a later phase's, or a read moved the idle limit later,
+// so the limit is checked again.
+func (w *watchdog) expired() {
+	// Read the clock before the deadline (in armLocked): a read of the body
+	// between the two then only moves the deadline later. In the other
+	// order, a read and the passing of time in between would pair a stale
+	// last read with a fresh clock, and cut a stream that is not idle.
+	now := w.cfg.Clock.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.stopped || gen != w.gen {
-		return
-	}
 	w.stopTimer = nil // it has fired
-	w.armLocked()
+	if !w.stopped {
+		w.armLocked(now)
+	}
 }
 
-// setPhase moves to phase p, never back, and arms the new phase's limit
-// before it returns, so that the limit counts from a clock reading taken
-// before then. Entering the body phase counts as a read, so Idle runs from
-// there.
+// setPhase moves to phase p, never back. The timer already fires no later
+// than the new phase's limit, which counts from clock readings taken before
+// this returns (the start, and for the body phase the read that entering it
+// counts as, so Idle runs from there).
 func (w *watchdog) setPhase(p phase) {
 	if p == phaseBody {
 		w.touch()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if p <= w.phase || w.stopped {
-		return
+	if p > w.phase {
+		w.phase = p
 	}
-	w.phase = p
-	w.armLocked()
 }
 
 func (w *watchdog) touch() { w.lastRead.Store(int64(w.cfg.Clock.Now().Sub(w.start))) }

@@ -321,3 +321,29 @@ func goroutinesIn(pkg, except string) []string {
 	}
 	return out
 }
+
+// The watchdog's timer is set no later than the earliest limit a later phase
+// could have (here Idle, 2 min), so it wakes before a longer Header limit
+// (10 min), finds it has not passed and waits on: the header limit still
+// cuts at 10 min, not at 2.
+func TestTimeoutsHeaderLongerThanIdle(t *testing.T) {
+	clk := newClock()
+	rt := gateway.Chain(hanging("a"), must(breaker.Timeouts(breaker.TimeoutConfig{Header: 10 * time.Minute, Idle: 2 * time.Minute, Clock: clk})))
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := do(context.Background(), rt, false)
+		done <- err
+	}()
+	clk.BlockUntil(1)
+	clk.Advance(2 * time.Minute)
+	clk.BlockUntil(1) // woken early, set again for the header limit
+	select {
+	case err := <-done:
+		t.Fatalf("cut at the idle limit before any body: %v", err)
+	default:
+	}
+	clk.Advance(8 * time.Minute)
+	err := <-done
+	require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
+	assert.Contains(t, err.Error(), "no response headers within 10m0s")
+}
