@@ -110,6 +110,10 @@ func logInfo(logger *slog.Logger, msg string, attrs []slog.Attr) {
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
+	if lh, ok := h.(*logHandler); ok {
+		_ = lh.log(slog.LevelInfo, msg, attrs)
+		return
+	}
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
 	r.AddAttrs(attrs...)
 	_ = h.Handle(ctx, r)

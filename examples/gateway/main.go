@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logs := newLogWriter(stderr) // one line per call: kept off the calls' path
 	defer logs.Close()
-	logger := slog.New(slog.NewTextHandler(logs, nil))
+	logger := slog.New(newLogHandler(logs)) // slog.TextHandler's lines, for less work each
 
 	var cfg *config
 	var err error
