@@ -1,6 +1,10 @@
 package gateway
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // bodyLexer follows a JSON document as it streams past, a byte at a time,
 // in constant memory: it reads the numbers of the top-level "usage" object
@@ -169,18 +173,37 @@ func (l *bodyLexer) plain(run []byte) {
 	}
 	l.strLen += len(run)
 	if l.countStr {
-		for _, c := range run {
-			if c >= 0x80 {
-				l.strOther++
-			}
-		}
+		l.strOther += countNonASCII(run)
 	}
 }
 
+// countNonASCII returns how many bytes of b are 0x80 or more, eight at a
+// time: generated content is most of a body's bytes.
+func countNonASCII(b []byte) int {
+	const high = 0x8080808080808080
+	n := 0
+	for len(b) >= 8 {
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(b) & high)
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			n++
+		}
+	}
+	return n
+}
+
+// indexQuoteOrBackslash returns the index of the first '"' or '\\' in b, or
+// -1. The backslash is looked for only before the quote: searching all of b
+// for one made every string of a document cost a scan to its end.
 func indexQuoteOrBackslash(b []byte) int {
 	q := bytes.IndexByte(b, '"')
-	bs := bytes.IndexByte(b, '\\')
-	if bs >= 0 && (q < 0 || bs < q) {
+	end := q
+	if q < 0 {
+		end = len(b)
+	}
+	if bs := bytes.IndexByte(b[:end], '\\'); bs >= 0 {
 		return bs
 	}
 	return q

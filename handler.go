@@ -139,11 +139,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
+	// A stream's headers are not flushed on their own: the attempt boundary
+	// held it until its first content, which copyBody reads at once and
+	// flushes with them, in one write.
 	w.WriteHeader(resp.StatusCode)
-	if stream {
-		// The caller learns the stream has started before its first event.
-		_ = http.NewResponseController(w).Flush()
-	}
 	h.copyBody(w, resp.Body, stream, c)
 }
 

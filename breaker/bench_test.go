@@ -128,3 +128,32 @@ func BenchmarkFaultMix(b *testing.B) {
 	b.ReportMetric(float64(sim.Requests())/float64(b.N), "attempts/call")
 	b.ReportMetric(100*float64(faults)/float64(sim.Requests()), "upstream-fault%")
 }
+
+// BenchmarkTimeouts measures what Timeouts adds to one attempt on the system
+// clock, through the client-mode entry point over a Provider that answers at
+// once ("entry/direct" in BenchmarkRetryCircuitBreakerOverhead is the same
+// call without it). Run with -cpu 2 to see the cost of its timer under
+// parallel load.
+func BenchmarkTimeouts(b *testing.B) {
+	p := gateway.RoundTripperFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}, nil
+	})
+	client := gateway.NewClient(gateway.Chain(named{p}, must(breaker.Timeouts(breaker.TimeoutConfig{}))))
+	body := []byte(chatBody(false))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(chatURL, "application/json", bytes.NewReader(body))
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}
+
+// named makes a RoundTripper a Provider, so that it gets an attempt boundary.
+type named struct{ gateway.RoundTripperFunc }
+
+func (named) Name() string { return "static" }

@@ -72,9 +72,10 @@ func (c TimeoutConfig) Validate() error {
 // event). Put Timeouts inside CircuitBreaker and Retry, so the breaker
 // counts a stall and Retry tries again.
 //
-// Each attempt runs one watchdog goroutine, which ends when the body is
-// closed or read to its end, or when RoundTrip fails; closing the body
-// releases everything. It returns an error for an invalid config (Validate)
+// Each attempt arms one timer on the clock (a watchdog), stopped when the
+// body is closed or read to its end, or when RoundTrip fails; closing the
+// body releases everything. On the system clock it runs no goroutine unless
+// a limit is due. It returns an error for an invalid config (Validate)
 // and panics on a nil next. The returned RoundTripper is safe for concurrent
 // use.
 func Timeouts(cfg TimeoutConfig) (gateway.Middleware, error) {
@@ -134,9 +135,8 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp.Body = http.NoBody
 	}
 	w.setPhase(phaseBody)
-	out := *resp
-	out.Body = &timeoutBody{w: w, cancel: cancel, body: resp.Body}
-	return &out, nil
+	resp.Body = &timeoutBody{w: w, cancel: cancel, body: resp.Body}
+	return resp, nil
 }
 
 type phase uint8
@@ -148,41 +148,42 @@ const (
 )
 
 // watchdog cancels an attempt's context when the limit of its current
-// phase passes.
+// phase passes. It is one timer on the clock, set no later than the earliest
+// limit the attempt can reach from its current phase, so that a phase change
+// need not touch it; when it fires it checks the limit of the phase it finds
+// (a later phase's, a read that moved the idle limit later) and sets itself
+// again if that has not passed. No goroutine waits for it, and a call that
+// ends before its limits costs one timer set and one stopped.
 type watchdog struct {
 	cfg    *TimeoutConfig
 	cancel context.CancelCauseFunc
 	start  time.Time
 	stream bool
 
-	lastRead atomic.Int64  // ns since start of the last read that returned data
-	kick     chan struct{} // a new phase: re-read the deadline
-	armed    chan struct{} // answers a kick once the new timer is set
-	done     chan struct{}
-	exited   chan struct{}
-	stopOnce sync.Once
+	lastRead atomic.Int64 // ns since start of the last read that returned data
 
-	mu    sync.Mutex
-	phase phase
-	fired *gateway.Error
+	mu        sync.Mutex
+	phase     phase
+	stopTimer func() bool // the armed timer's stop; nil once it has fired
+	stopped   bool
+	fired     *gateway.Error
 }
 
 func newWatchdog(cfg *TimeoutConfig, cancel context.CancelCauseFunc, stream bool) *watchdog {
-	w := &watchdog{cfg: cfg, cancel: cancel, start: cfg.Clock.Now(), stream: stream,
-		kick: make(chan struct{}), armed: make(chan struct{}), done: make(chan struct{}), exited: make(chan struct{})}
-	go w.run()
+	now := cfg.Clock.Now()
+	w := &watchdog{cfg: cfg, cancel: cancel, start: now, stream: stream}
+	w.mu.Lock()
+	w.armLocked(now)
+	w.mu.Unlock()
 	return w
 }
 
-// deadline returns when the current phase's limit passes, and which limit
-// that is.
-func (w *watchdog) deadline() (time.Time, limit) {
-	w.mu.Lock()
-	p := w.phase
-	w.mu.Unlock()
+// deadlineLocked returns when the current phase's limit passes, and which limit
+// that is. The caller holds mu.
+func (w *watchdog) deadlineLocked() (time.Time, limit) {
 	var at time.Time
 	var l limit
-	switch p {
+	switch w.phase {
 	case phaseHeader:
 		at, l = w.start.Add(w.cfg.Header), limitHeader
 		if ft := w.start.Add(w.cfg.FirstToken); w.stream && ft.Before(at) {
@@ -224,74 +225,73 @@ func (w *watchdog) err(l limit) *gateway.Error {
 	return gateway.ErrUpstreamTimeout.WithMessage(msg)
 }
 
-func (w *watchdog) run() {
-	defer close(w.exited)
-	kicked := false
-	for {
-		// Read the clock before the deadline: a read of the body between
-		// the two then only moves the deadline later. In the other order,
-		// a read and the passing of time in between would pair a stale
-		// last read with a fresh clock, and cut a stream that is not idle.
-		now := w.cfg.Clock.Now()
-		at, l := w.deadline()
-		left := at.Sub(now)
-		if left <= 0 {
-			why := w.err(l)
-			w.mu.Lock()
-			w.fired = why
-			w.mu.Unlock()
-			w.cancel(why)
-			return
-		}
-		fire, stop := w.cfg.Clock.NewTimer(left)
-		if kicked {
-			w.armed <- struct{}{}
-			kicked = false
-		}
-		select {
-		case <-fire:
-		case <-w.kick:
-			stop()
-			kicked = true
-		case <-w.done:
-			stop()
-			return
-		}
+// armLocked cancels the attempt when the current phase's limit has passed
+// at now, a clock reading taken before the caller locked mu; otherwise it
+// sets the timer (none is set) to fire at that limit, or sooner at the
+// earliest a later phase's limit can be: the first-token limit is already
+// among the current phase's, and the body's idle limit counts from a read
+// no earlier than now. The caller holds mu, so a cancellation happens
+// before stop or cause can look: once stop has returned, the attempt is
+// never cancelled by a limit.
+func (w *watchdog) armLocked(now time.Time) {
+	at, l := w.deadlineLocked()
+	if !now.Before(at) {
+		w.fired = w.err(l)
+		w.stopped = true
+		w.cancel(w.fired)
+		return
+	}
+	wake := at
+	if idle := now.Add(w.cfg.Idle); w.phase < phaseBody && idle.Before(wake) {
+		wake = idle
+	}
+	w.stopTimer = clock.AfterFunc(w.cfg.Clock, wake.Sub(now), w.expired)
+}
+
+// expired runs when the timer fires: the limit may have passed, or the
+// timer was set for a later phase's, or a read moved the idle limit later,
+// so the limit is checked again.
+func (w *watchdog) expired() {
+	// Read the clock before the deadline (in armLocked): a read of the body
+	// between the two then only moves the deadline later. In the other
+	// order, a read and the passing of time in between would pair a stale
+	// last read with a fresh clock, and cut a stream that is not idle.
+	now := w.cfg.Clock.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopTimer = nil // it has fired
+	if !w.stopped {
+		w.armLocked(now)
 	}
 }
 
-// setPhase moves to phase p, never back; the watchdog re-reads its deadline.
-// Entering the body phase counts as a read, so Idle runs from there.
+// setPhase moves to phase p, never back. The timer already fires no later
+// than the new phase's limit, which counts from clock readings taken before
+// this returns (the start, and for the body phase the read that entering it
+// counts as, so Idle runs from there).
 func (w *watchdog) setPhase(p phase) {
 	if p == phaseBody {
 		w.touch()
 	}
 	w.mu.Lock()
-	if p <= w.phase {
-		w.mu.Unlock()
-		return
-	}
-	w.phase = p
-	w.mu.Unlock()
-	// Wait until the watchdog has armed the new phase's timer, so that the
-	// phase's limit counts from a clock reading taken before this returns.
-	select {
-	case w.kick <- struct{}{}:
-		select {
-		case <-w.armed:
-		case <-w.exited:
-		}
-	case <-w.exited:
+	defer w.mu.Unlock()
+	if p > w.phase {
+		w.phase = p
 	}
 }
 
 func (w *watchdog) touch() { w.lastRead.Store(int64(w.cfg.Clock.Now().Sub(w.start))) }
 
-// stop ends the watchdog and waits for its goroutine. Safe to call more
-// than once.
+// stop ends the watchdog: after it returns, no limit cancels the attempt.
+// Safe to call more than once.
 func (w *watchdog) stop() {
-	w.stopOnce.Do(func() { close(w.done) })
-	<-w.exited
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.stopTimer != nil {
+		w.stopTimer()
+		w.stopTimer = nil
+	}
 }
 
 // cause returns the limit that fired, or nil.

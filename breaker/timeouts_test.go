@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -288,4 +289,61 @@ func startStream(t *testing.T, cfg breaker.TimeoutConfig) (*http.Response, *io.P
 	_, err = io.ReadAtLeast(resp.Body, make([]byte, 4096), len(contentEvent("a")))
 	require.NoError(t, err)
 	return resp, pw, cut
+}
+
+// On the system clock, an attempt under Timeouts runs no goroutine of its
+// own: its watchdog is a timer, armed and re-armed on the attempt's path,
+// not a goroutine it hands each phase to. A goroutine per attempt (and two
+// handoffs to it per call) cost the main job a measurable share of its
+// throughput.
+func TestTimeoutsStartNoGoroutineOnTheSystemClock(t *testing.T) {
+	var others []string
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
+		others = goroutinesIn("github.com/llmgate/gateway/breaker.", "breaker_test.")
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{}`)), Request: req}, nil
+	}}
+	resp, _, err := do(context.Background(), gateway.Chain(p, must(breaker.Timeouts(breaker.TimeoutConfig{}))), false)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Empty(t, others, "goroutines of package breaker while the provider answers, besides the caller's")
+}
+
+// goroutinesIn returns the stacks of the goroutines that run code whose name
+// holds pkg, except those that also run code whose name holds except.
+func goroutinesIn(pkg, except string) []string {
+	buf := make([]byte, 1<<20)
+	var out []string
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, pkg) && !strings.Contains(g, except) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// The watchdog's timer is set no later than the earliest limit a later phase
+// could have (here Idle, 2 min), so it wakes before a longer Header limit
+// (10 min), finds it has not passed and waits on: the header limit still
+// cuts at 10 min, not at 2.
+func TestTimeoutsHeaderLongerThanIdle(t *testing.T) {
+	clk := newClock()
+	rt := gateway.Chain(hanging("a"), must(breaker.Timeouts(breaker.TimeoutConfig{Header: 10 * time.Minute, Idle: 2 * time.Minute, Clock: clk})))
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := do(context.Background(), rt, false)
+		done <- err
+	}()
+	clk.BlockUntil(1)
+	clk.Advance(2 * time.Minute)
+	clk.BlockUntil(1) // woken early, set again for the header limit
+	select {
+	case err := <-done:
+		t.Fatalf("cut at the idle limit before any body: %v", err)
+	default:
+	}
+	clk.Advance(8 * time.Minute)
+	err := <-done
+	require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
+	assert.Contains(t, err.Error(), "no response headers within 10m0s")
 }

@@ -191,9 +191,10 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 // attempt to its first content event (which the attempt boundary below holds
 // it for): when FirstTokenTimeout passes first, the attempt's context is
 // cancelled with gateway.ErrUpstreamTimeout as its cause, and that error is
-// returned. It runs one timer goroutine per streaming attempt, which ends
-// when RoundTrip returns; nothing of it outlives the attempt but the context,
-// which is released when the body is closed.
+// returned. It arms one timer per streaming attempt (clock.AfterFunc: no
+// goroutine on the system clock), stopped when RoundTrip returns; nothing of
+// it outlives the attempt but the context, which is released when the body
+// is closed.
 func (r *Router) firstTokenTimeout(next http.RoundTripper) http.RoundTripper {
 	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		if c := gateway.CallFrom(req.Context()); c == nil || !c.Stream {
@@ -201,20 +202,11 @@ func (r *Router) firstTokenTimeout(next http.RoundTripper) http.RoundTripper {
 		}
 		ctx, cancel := context.WithCancelCause(req.Context())
 		why := gateway.ErrUpstreamTimeout.WithMessage("router: no stream content within " + r.cfg.FirstTokenTimeout.String())
-		fire, stop := r.clock.NewTimer(r.cfg.FirstTokenTimeout)
-		quit, exited := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(exited)
-			select {
-			case <-fire:
-				cancel(why)
-			case <-quit:
-				stop()
-			}
-		}()
+		stop := clock.AfterFunc(r.clock, r.cfg.FirstTokenTimeout, func() { cancel(why) })
 		resp, err := next.RoundTrip(req.WithContext(ctx))
-		close(quit)
-		<-exited
+		if !stop() {
+			cancel(why) // the timer fired: the cause is why, whether or not its call has run yet
+		}
 		if err != nil {
 			if resp != nil {
 				resp.Body.Close()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -43,7 +42,7 @@ func accessLogger(logger *slog.Logger) func(*gateway.Call) {
 		if err != nil {
 			attrs = append(attrs, slog.String("error", gateway.ErrorFor(err).Code))
 		}
-		logger.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+		logInfo(logger, "request", attrs)
 	}
 }
 

@@ -249,12 +249,14 @@ func TestFleetMixedFaultsWithRetryAfter(t *testing.T) {
 	got := fleetRun(t, f.base, n, 64, 10*time.Second)
 	attempts := f.a.Count() + f.b.Count()
 	t.Logf("mixed faults, Retry-After 2 s: %v; upstream attempts %d (%.3f per call)", got, attempts, float64(attempts)/float64(n))
-	// An attempt that hangs with no headers is rescued by a hedge only, and
-	// no hedge goes out inside its target's window, which here covers much
-	// of the run: a few of those still wait for the client (the figure is
-	// in the log).
+	// A call that finds both targets cooling for longer than max_wait (in
+	// all) is answered at once with 503 or 429 and a Retry-After, so the
+	// share served varies from run to run (the figure is in the log); an
+	// attempt that hangs is rescued by a hedge or cut, and no hedge goes
+	// out inside its target's window.
 	assert.LessOrEqual(t, got.codes["client_gave_up"], n/100, "%v", got)
-	assert.GreaterOrEqual(t, float64(got.ok), 0.95*float64(n), "%v", got)
+	assert.GreaterOrEqual(t, float64(got.ok), 0.85*float64(n), "%v", got)
+	assert.GreaterOrEqual(t, got.retryAfter, got.statuses[503]+got.statuses[429], "every 503 and 429 says when to come back: %v", got)
 	for _, s := range []*timedSim{f.simA, f.simB} {
 		inside, windows := s.insideWindows(300 * time.Millisecond)
 		t.Logf("%s: %d Retry-After windows, %d requests inside one", s.Name(), windows, inside)

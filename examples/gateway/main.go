@@ -63,7 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	logger := slog.New(boundedHandler(slog.NewTextHandler(stderr, nil)))
+	logs := newLogWriter(stderr) // one line per call: kept off the calls' path
+	defer logs.Close()
+	logger := slog.New(newLogHandler(logs)) // slog.TextHandler's lines, every value bounded (logbound.go)
 
 	var cfg *config
 	var err error
