@@ -180,13 +180,13 @@ func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hed
 		if !c.lib(path, t.Validate()) {
 			continue
 		}
-		var h gateway.Middleware // nil (Chain skips it) when hedging is off
+		t.Breaker, t.Middlewares = cb, []gateway.Middleware{timeouts}
 		if hedge != nil && cb != nil {
 			hc := *hedge
-			hc.Gate = cb.Ready       // no hedge while the target cools down after a 429
-			h, _ = breaker.Hedge(hc) // validated above
+			hc.Gate = cb.Ready        // no hedge while the target cools down after a 429
+			h, _ := breaker.Hedge(hc) // validated above
+			t.Middlewares = []gateway.Middleware{h, timeouts}
 		}
-		t.Breaker, t.Middlewares = cb, []gateway.Middleware{h, timeouts}
 		out = append(out, t)
 	}
 	return out

@@ -78,3 +78,10 @@ func TestConfigProviderCheckedWhateverIsMissing(t *testing.T) {
 		"t.yaml:6: providers[1]: gatewaytest: negative sim latency (Latency -1s, TTFT 0s)",
 	}, "\n"), err.Error())
 }
+
+// Regression: hedge.disable left a nil middleware in each target, which the
+// router refuses: the main job would not start with hedging off.
+func TestConfigHedgeDisableBuilds(t *testing.T) {
+	require.NoError(t, checkConfig("providers:\n  - {name: s, type: sim}\nhedge: {disable: true}\n", env{}))
+	require.NoError(t, checkConfig("providers:\n  - {name: s, type: sim}\nhedge: {no_cut: true, cut_after: 3}\n", env{}))
+}
