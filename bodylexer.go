@@ -177,11 +177,20 @@ func (l *bodyLexer) plain(run []byte) {
 	}
 }
 
-// countNonASCII returns how many bytes of b are 0x80 or more, eight at a
-// time: generated content is most of a body's bytes.
+// countNonASCII returns how many bytes of b are 0x80 or more, a word at a
+// time, and 32 bytes of ASCII at a time: generated content is most of a
+// body's bytes.
 func countNonASCII(b []byte) int {
 	const high = 0x8080808080808080
+	le := binary.LittleEndian
 	n := 0
+	for len(b) >= 32 { // mostly ASCII: one test for 32 bytes
+		w0, w1, w2, w3 := le.Uint64(b), le.Uint64(b[8:]), le.Uint64(b[16:]), le.Uint64(b[24:])
+		if (w0|w1|w2|w3)&high != 0 {
+			n += bits.OnesCount64(w0&high) + bits.OnesCount64(w1&high) + bits.OnesCount64(w2&high) + bits.OnesCount64(w3&high)
+		}
+		b = b[32:]
+	}
 	for len(b) >= 8 {
 		n += bits.OnesCount64(binary.LittleEndian.Uint64(b) & high)
 		b = b[8:]

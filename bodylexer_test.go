@@ -48,7 +48,8 @@ func BenchmarkBodyLexer(b *testing.B) {
 }
 
 func TestCountNonASCII(t *testing.T) {
-	for _, s := range []string{"", "a", "é", "plain ascii text, longer than eight bytes", "日本語のテキスト and ascii", strings.Repeat("ü", 9) + "x"} {
+	for _, s := range []string{"", "a", "é", "plain ascii text, longer than eight bytes", "日本語のテキスト and ascii", strings.Repeat("ü", 9) + "x",
+		strings.Repeat("ascii ", 20), strings.Repeat("a", 31) + "é" + strings.Repeat("b", 40) + "ü", strings.Repeat("日本", 30)} {
 		want := 0
 		for i := 0; i < len(s); i++ {
 			if s[i] >= 0x80 {

@@ -72,10 +72,10 @@ func (c TimeoutConfig) Validate() error {
 // event). Put Timeouts inside CircuitBreaker and Retry, so the breaker
 // counts a stall and Retry tries again.
 //
-// Each attempt arms one timer on the clock (a watchdog), stopped when the
-// body is closed or read to its end, or when RoundTrip fails; closing the
-// body releases everything. On the system clock it runs no goroutine unless
-// a limit is due. It returns an error for an invalid config (Validate)
+// Each attempt sets one deadline (a watchdog) among the middleware's, which
+// share one timer on the clock; it is removed when the body is closed or
+// read to its end, or when RoundTrip fails; closing the body releases
+// everything. No goroutine runs unless a limit is due. It returns an error for an invalid config (Validate)
 // and panics on a nil next. The returned RoundTripper is safe for concurrent
 // use.
 func Timeouts(cfg TimeoutConfig) (gateway.Middleware, error) {
@@ -92,17 +92,19 @@ func Timeouts(cfg TimeoutConfig) (gateway.Middleware, error) {
 	def(&cfg.FirstToken, DefaultFirstTokenTimeout)
 	def(&cfg.Idle, DefaultIdleTimeout)
 	cfg.Clock = clock.Or(cfg.Clock)
+	deadlines := clock.NewDeadlines(cfg.Clock) // one timer for every attempt under this middleware
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		return &timeoutTransport{cfg: cfg, next: next}
+		return &timeoutTransport{cfg: cfg, next: next, deadlines: deadlines}
 	}, nil
 }
 
 type timeoutTransport struct {
-	cfg  TimeoutConfig
-	next http.RoundTripper
+	cfg       TimeoutConfig
+	next      http.RoundTripper
+	deadlines *clock.Deadlines
 }
 
 func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -111,7 +113,7 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if c := gateway.CallFrom(ctx); c != nil {
 		stream = c.Stream
 	}
-	w := newWatchdog(&t.cfg, cancel, stream)
+	w := newWatchdog(&t.cfg, t.deadlines, cancel, stream)
 	if stream {
 		// A transport that reports the response headers (net/http's) moves
 		// the attempt from the header phase to the first-token phase.
@@ -148,12 +150,13 @@ const (
 )
 
 // watchdog cancels an attempt's context when the limit of its current
-// phase passes. It is one timer on the clock, set no later than the earliest
-// limit the attempt can reach from its current phase, so that a phase change
-// need not touch it; when it fires it checks the limit of the phase it finds
-// (a later phase's, a read that moved the idle limit later) and sets itself
-// again if that has not passed. No goroutine waits for it, and a call that
-// ends before its limits costs one timer set and one stopped.
+// phase passes. It is one deadline among its middleware's (clock.Deadlines:
+// one timer for all of them), set no later than the earliest limit the
+// attempt can reach from its current phase, so that a phase change need not
+// touch it; when it passes the watchdog checks the limit of the phase it
+// finds (a later phase's, a read that moved the idle limit later) and sets
+// the deadline again if that has not passed. No goroutine waits for it, and
+// a call that ends before its limits costs a list entry added and removed.
 type watchdog struct {
 	cfg    *TimeoutConfig
 	cancel context.CancelCauseFunc
@@ -162,16 +165,20 @@ type watchdog struct {
 
 	lastRead atomic.Int64 // ns since start of the last read that returned data
 
-	mu        sync.Mutex
-	phase     phase
-	stopTimer func() bool // the armed timer's stop; nil once it has fired
-	stopped   bool
-	fired     *gateway.Error
+	deadlines *clock.Deadlines
+	deadline  clock.Deadline
+	expiredFn func() // w.expired, made once
+
+	mu      sync.Mutex
+	phase   phase
+	stopped bool
+	fired   *gateway.Error
 }
 
-func newWatchdog(cfg *TimeoutConfig, cancel context.CancelCauseFunc, stream bool) *watchdog {
+func newWatchdog(cfg *TimeoutConfig, deadlines *clock.Deadlines, cancel context.CancelCauseFunc, stream bool) *watchdog {
 	now := cfg.Clock.Now()
-	w := &watchdog{cfg: cfg, cancel: cancel, start: now, stream: stream}
+	w := &watchdog{cfg: cfg, cancel: cancel, start: now, stream: stream, deadlines: deadlines}
+	w.expiredFn = w.expired
 	w.mu.Lock()
 	w.armLocked(now)
 	w.mu.Unlock()
@@ -227,7 +234,7 @@ func (w *watchdog) err(l limit) *gateway.Error {
 
 // armLocked cancels the attempt when the current phase's limit has passed
 // at now, a clock reading taken before the caller locked mu; otherwise it
-// sets the timer (none is set) to fire at that limit, or sooner at the
+// sets the deadline (none is pending) at that limit, or sooner at the
 // earliest a later phase's limit can be: the first-token limit is already
 // among the current phase's, and the body's idle limit counts from a read
 // no earlier than now. The caller holds mu, so a cancellation happens
@@ -245,12 +252,12 @@ func (w *watchdog) armLocked(now time.Time) {
 	if idle := now.Add(w.cfg.Idle); w.phase < phaseBody && idle.Before(wake) {
 		wake = idle
 	}
-	w.stopTimer = clock.AfterFunc(w.cfg.Clock, wake.Sub(now), w.expired)
+	w.deadlines.Add(&w.deadline, wake, w.expiredFn)
 }
 
-// expired runs when the timer fires: the limit may have passed, or the
-// timer was set for a later phase's, or a read moved the idle limit later,
-// so the limit is checked again.
+// expired runs when the deadline passes: the limit may have passed, or the
+// deadline was set for a later phase's, or a read moved the idle limit
+// later, so the limit is checked again.
 func (w *watchdog) expired() {
 	// Read the clock before the deadline (in armLocked): a read of the body
 	// between the two then only moves the deadline later. In the other
@@ -259,13 +266,12 @@ func (w *watchdog) expired() {
 	now := w.cfg.Clock.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.stopTimer = nil // it has fired
 	if !w.stopped {
 		w.armLocked(now)
 	}
 }
 
-// setPhase moves to phase p, never back. The timer already fires no later
+// setPhase moves to phase p, never back. The deadline already passes no later
 // than the new phase's limit, which counts from clock readings taken before
 // this returns (the start, and for the body phase the read that entering it
 // counts as, so Idle runs from there).
@@ -288,10 +294,7 @@ func (w *watchdog) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true
-	if w.stopTimer != nil {
-		w.stopTimer()
-		w.stopTimer = nil
-	}
+	w.deadlines.Remove(&w.deadline)
 }
 
 // cause returns the limit that fired, or nil.

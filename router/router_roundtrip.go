@@ -191,21 +191,23 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 // attempt to its first content event (which the attempt boundary below holds
 // it for): when FirstTokenTimeout passes first, the attempt's context is
 // cancelled with gateway.ErrUpstreamTimeout as its cause, and that error is
-// returned. It arms one timer per streaming attempt (clock.AfterFunc: no
-// goroutine on the system clock), stopped when RoundTrip returns; nothing of
-// it outlives the attempt but the context, which is released when the body
-// is closed.
+// returned. Each streaming attempt sets one deadline among its target's
+// (clock.Deadlines: one timer for all of them, no goroutine), removed when
+// RoundTrip returns; nothing of it outlives the attempt but the context,
+// which is released when the body is closed.
 func (r *Router) firstTokenTimeout(next http.RoundTripper) http.RoundTripper {
+	deadlines := clock.NewDeadlines(r.clock)
+	why := gateway.ErrUpstreamTimeout.WithMessage("router: no stream content within " + r.cfg.FirstTokenTimeout.String())
 	return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		if c := gateway.CallFrom(req.Context()); c == nil || !c.Stream {
 			return next.RoundTrip(req)
 		}
 		ctx, cancel := context.WithCancelCause(req.Context())
-		why := gateway.ErrUpstreamTimeout.WithMessage("router: no stream content within " + r.cfg.FirstTokenTimeout.String())
-		stop := clock.AfterFunc(r.clock, r.cfg.FirstTokenTimeout, func() { cancel(why) })
+		var d clock.Deadline
+		deadlines.Add(&d, r.clock.Now().Add(r.cfg.FirstTokenTimeout), func() { cancel(why) })
 		resp, err := next.RoundTrip(req.WithContext(ctx))
-		if !stop() {
-			cancel(why) // the timer fired: the cause is why, whether or not its call has run yet
+		if !deadlines.Remove(&d) {
+			cancel(why) // it passed: the cause is why, whether or not its call has run yet
 		}
 		if err != nil {
 			if resp != nil {
