@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/llmgate/gateway/internal/sse"
@@ -51,27 +52,30 @@ func holdFirstContent(ctx context.Context, resp *http.Response) (*http.Response,
 		}
 		return nil, err
 	}
-	resp.Body = &replayBody{held: h.rec.Bytes(), body: resp.Body}
+	resp.Body = &replayBody{held: h.rec, body: resp.Body}
 	return resp, nil
 }
 
 // held is one wait for a stream's first content event.
 type held struct {
 	body io.ReadCloser
-	rec  bytes.Buffer // every byte read from body so far
+	rec  []byte // every byte read from body so far
 
 	mu   sync.Mutex
 	done bool // scan finished, or the body was cut
 }
 
-// Read reads body into p and records what it read.
-func (h *held) Read(p []byte) (int, error) {
-	n, err := h.body.Read(p)
-	h.rec.Write(p[:n])
-	if err == nil && h.rec.Len() > maxHeldBytes {
+// read reads more of body onto rec.
+func (h *held) read() error {
+	if len(h.rec) == cap(h.rec) {
+		h.rec = slices.Grow(h.rec, len(h.rec))
+	}
+	n, err := h.body.Read(h.rec[len(h.rec):cap(h.rec)])
+	h.rec = h.rec[:len(h.rec)+n]
+	if err == nil && len(h.rec) > maxHeldBytes {
 		err = errors.New("gateway: over 1 MiB of stream without content")
 	}
-	return n, err
+	return err
 }
 
 // cut closes the body to unblock the scan, unless the scan has finished.
@@ -90,30 +94,97 @@ func (h *held) finish() {
 	h.mu.Unlock()
 }
 
+// heldReadSize is the first read of a held stream: a first content event is
+// far smaller.
+const heldReadSize = 4 << 10
+
 // scan reads events until the first content event or [DONE] (nil), or a
-// failure.
+// failure. It reads into rec, which is what is replayed, and finds the
+// events there, by the rules internal/sse.Reader follows (lines end in
+// "\n" or "\r\n", a blank line ends an event with data, "data" lines are
+// joined with "\n", other fields and comments are skipped): no second copy
+// of the bytes, and a one-line event, the usual kind, is read where it lies.
 func (h *held) scan() error {
-	r := sse.NewReader(h, 0)
+	h.rec = make([]byte, 0, heldReadSize)
+	var (
+		pos      int    // start of the first line not yet parsed
+		seen     int    // rec[pos:seen] holds no line end
+		hasData  bool   // the event being parsed has a data line
+		from, to int    // its one data line's value, in rec
+		joined   []byte // its data, once it has more than one line
+		rerr     error  // the last read's error, once what it read is parsed
+	)
 	for {
-		ev, err := r.Next()
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF // ended without [DONE] or a finish_reason
+		for {
+			i := bytes.IndexByte(h.rec[seen:], '\n')
+			if i < 0 {
+				seen = len(h.rec)
+				break
 			}
-			return errStreamFailed.withCause(err)
+			start := pos
+			line := h.rec[pos : seen+i]
+			pos = seen + i + 1
+			seen = pos
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+			if len(line) == 0 {
+				if !hasData {
+					continue
+				}
+				data := joined
+				if data == nil {
+					data = h.rec[from:to]
+				}
+				hasData, joined = false, nil
+				if done, err := firstContent(data); done || err != nil {
+					return err
+				}
+				continue
+			}
+			field, value, _ := bytes.Cut(line, []byte(":"))
+			if string(field) != "data" {
+				continue
+			}
+			if len(value) > 0 && value[0] == ' ' {
+				value = value[1:]
+			}
+			if !hasData {
+				hasData = true
+				to = start + len(line)
+				from = to - len(value)
+				continue
+			}
+			if joined == nil {
+				joined = append([]byte(nil), h.rec[from:to]...)
+			}
+			joined = append(append(joined, '\n'), value...)
 		}
-		if ev.IsDone() {
-			return nil
+		if rerr != nil {
+			if rerr == io.EOF {
+				rerr = io.ErrUnexpectedEOF // ended without [DONE] or a finish_reason
+			}
+			return errStreamFailed.withCause(rerr)
 		}
-		info, ok := inspectChunk(ev.Data)
-		switch {
-		case !ok: // not JSON: no content; forwarded with the rest
-		case info.isError:
-			return errStreamFailed.withCause(errors.New("gateway: upstream sent an error event"))
-		case info.content:
-			return nil
-		}
+		rerr = h.read()
 	}
+}
+
+// firstContent reports whether the event of data ends the hold: it is
+// [DONE] or content (done), or an error event (err).
+func firstContent(data []byte) (done bool, err error) {
+	if bytes.Equal(data, sse.Done) {
+		return true, nil
+	}
+	info, ok := inspectChunk(data)
+	switch {
+	case !ok: // not JSON: no content; forwarded with the rest
+	case info.isError:
+		return true, errStreamFailed.withCause(errors.New("gateway: upstream sent an error event"))
+	case info.content:
+		return true, nil
+	}
+	return false, nil
 }
 
 // replayBody returns the bytes held back, then the rest of the upstream

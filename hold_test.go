@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/internal/sse"
 )
 
 const (
@@ -201,4 +205,81 @@ func TestIsEventStream(t *testing.T) {
 		}
 		assert.Equal(t, tt.want, isEventStream(resp), "%d %q", tt.status, tt.ct)
 	}
+}
+
+// referenceHold is the hold as it was written over internal/sse.Reader:
+// whether a stream's bytes end the hold (nil), fail it (an error), or run
+// out first, read in pieces of split bytes.
+func referenceHold(stream []byte, split int) (held int, err error) {
+	r := &splitReader{b: stream, n: split}
+	var rec []byte
+	rr := readerFunc(func(p []byte) (int, error) {
+		n, err := r.Read(p)
+		rec = append(rec, p[:n]...)
+		if err == nil && len(rec) > maxHeldBytes {
+			err = errors.New("over")
+		}
+		return n, err
+	})
+	sr := sse.NewReader(rr, 0)
+	for {
+		ev, err := sr.Next()
+		if err != nil {
+			return len(rec), err
+		}
+		if done, err := firstContent(ev.Data); done || err != nil {
+			return len(rec), err
+		}
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// splitReader returns b at most n bytes a read, then io.EOF.
+type splitReader struct {
+	b []byte
+	n int
+}
+
+func (r *splitReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[:min(len(r.b), r.n)])
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// The hold's own event scan decides as internal/sse.Reader's events did,
+// however the stream is split: the same streams end the hold, the same
+// fail it, and a stream that ends the hold is replayed whole.
+func FuzzHoldAgreesWithSSEReader(f *testing.F) {
+	for _, s := range []string{
+		holdRole + holdContent("hi"),
+		": comment\n\nevent: x\ndata: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\n\r\n",
+		"data: {\"choices\":\ndata: [{\"delta\":{\"content\":\"split\"}}]}\n\n",
+		"data:[DONE]\n\n", "data: [DONE]", "data: {\"error\":{\"message\":\"x\"}}\n\n", "data\n\n", "\n\n\n", holdRole,
+	} {
+		f.Add([]byte(s), 3)
+		f.Add([]byte(s), 1000)
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, split int) {
+		if split <= 0 {
+			split = 1
+		}
+		_, want := referenceHold(stream, split)
+		resp, _ := streamOf(&splitReader{b: stream, n: split})
+		got, err := holdFirstContent(context.Background(), resp)
+		if (want == nil) != (err == nil) || (want != nil && !errors.Is(err, ErrUpstream)) {
+			t.Fatalf("hold: %v, reference: %v", err, want)
+		}
+		if err == nil {
+			b, rerr := io.ReadAll(got.Body)
+			if rerr != nil || !bytes.Equal(b, stream) {
+				t.Fatalf("replayed %q (%v), want the whole stream %q", b, rerr, stream)
+			}
+		}
+	})
 }

@@ -43,6 +43,10 @@ type usageTap struct {
 	doneSeen bool // [DONE] is in out: usage is recorded before it is read
 	text     textCount
 	maxEvent int
+	// later are the spans, in out, of the data of events that cannot carry
+	// usage: they go to the caller first and are counted for the estimate
+	// after (countLater), so a stream's events are not held back for it.
+	later []int
 }
 
 const tapReadSize = 8 << 10
@@ -75,6 +79,7 @@ func (t *usageTap) Read(p []byte) (int, error) {
 			}
 			return n, nil
 		}
+		t.countLater()
 		if t.err != nil {
 			ended := t.finishLocked(t.err)
 			err := t.err
@@ -144,6 +149,13 @@ func (t *usageTap) event(ev []byte) {
 		// whoever reads [DONE] finds the call's usage.
 		t.doneSeen = true
 	}
+	if data != nil && !bytes.Equal(data, doneData) && !mayCarryUsage(data) {
+		// Only its text counts, for an estimate: after the caller has it.
+		at := len(t.out) + cap(ev) - cap(data) // data is a part of ev
+		t.later = append(t.later, at, at+len(data))
+		t.out = append(t.out, ev...)
+		return
+	}
 	if data != nil && !bytes.Equal(data, doneData) {
 		if info, ok := inspectChunk(data); ok {
 			if info.hasUsage {
@@ -158,6 +170,42 @@ func (t *usageTap) event(ev []byte) {
 	}
 	t.out = append(t.out, ev...)
 }
+
+// countLater counts the text of the events event passed on uninspected,
+// while out still holds them.
+func (t *usageTap) countLater() {
+	for i := 0; i+1 < len(t.later); i += 2 {
+		if info, ok := inspectChunk(t.out[t.later[i]:t.later[i+1]]); ok {
+			t.text.ascii += info.text.ascii
+			t.text.other += info.text.other
+		}
+	}
+	t.later = t.later[:0]
+}
+
+// mayCarryUsage reports whether an event's data may hold a usage object:
+// whether a "usage" key is followed by '{'. The key is matched as
+// inspectChunk matches keys, byte for byte, so an event for which it is
+// false never has usage; "usage":null, which OpenAI sends in every chunk of
+// a stream that asked for usage, is no usage.
+func mayCarryUsage(data []byte) bool {
+	for {
+		i := bytes.Index(data, usageKey)
+		if i < 0 {
+			return false
+		}
+		data = data[i+len(usageKey):]
+		rest := bytes.TrimLeft(data, " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		if rest = bytes.TrimLeft(rest[1:], " \t\r\n"); len(rest) > 0 && rest[0] != 'n' {
+			return true
+		}
+	}
+}
+
+var usageKey = []byte(`"usage"`)
 
 // eventData returns the payload of the first data line of an event, or nil.
 func eventData(ev []byte) []byte {
@@ -187,6 +235,7 @@ func (t *usageTap) finishLocked(err error) bool {
 	if err != io.EOF {
 		t.endErr = err
 	}
+	t.countLater()
 	u, saw, text := t.usage, t.sawUsage, t.text
 	if !t.stream {
 		t.lex.finish()

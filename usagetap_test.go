@@ -262,3 +262,43 @@ func testCall(t *testing.T, body string) *Call {
 	require.NoError(t, err)
 	return c
 }
+
+// An event whose data cannot hold usage goes to the caller uninspected and
+// is counted after; mayCarryUsage is false only when no "usage" key is
+// followed by an object.
+func TestMayCarryUsage(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		want bool
+	}{
+		{`{"choices":[],"usage":{"prompt_tokens":1}}`, true},
+		{`{"usage" : {"prompt_tokens":1}}`, true},
+		{"{\"usage\":\n{}}", true},
+		{`{"choices":[{"delta":{"content":"x"}}],"usage":null}`, false},
+		{`{"usage":null,"x":{"usage":{"a":1}}}`, true}, // a nested one is inspected too
+		{`{"choices":[{"delta":{"content":"say \"usage\":{ here"}}]}`, false},
+		{`{"choices":[{"delta":{"content":"usage"}}]}`, false},
+		{`{"a":["usage"],"b":1}`, false},
+		{`{"usage":`, false},
+		{`{"choices":[]}`, false},
+	} {
+		assert.Equal(t, tc.want, mayCarryUsage([]byte(tc.data)), tc.data)
+	}
+}
+
+// A stream that reports no usage is estimated from all its content, though
+// the events without usage are counted only after the caller has them.
+func TestTapEstimatesFromEventsCountedAfterDelivery(t *testing.T) {
+	body := "data: {\"choices\":[{\"delta\":{\"content\":\"one two\"}}],\"usage\":null}\n\n" +
+		"data: {\"choices\":[{\"delta\":{\"content\":\" three\"}}]}\n\n" +
+		"data: [DONE]\n\n"
+	c, tap := tapOver(t, body, true, true, nil)
+	got, err := io.ReadAll(iotest.OneByteReader(tap))
+	require.NoError(t, err)
+	assert.Equal(t, body, string(got))
+	u, ok := c.Usage()
+	require.True(t, ok)
+	assert.True(t, u.Estimated)
+	want := textCount{ascii: len("one two three")}
+	assert.Equal(t, want.tokens(), u.CompletionTokens)
+}
