@@ -46,7 +46,12 @@ type usageTap struct {
 	later []int
 }
 
-const tapReadSize = 8 << 10
+// A stream's reads start at tapFirstReadSize, which holds a few events, and
+// grow to tapReadSize once one fills the buffer.
+const (
+	tapFirstReadSize = 1 << 10
+	tapReadSize      = 8 << 10
+)
 
 func (t *usageTap) init(c *Call, body io.ReadCloser, status int, stream bool, maxEvent int) {
 	*t = usageTap{call: c, body: body, status: status, stream: stream, strip: stream && !c.IncludeUsage, maxEvent: maxEvent}
@@ -88,15 +93,27 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		}
 		t.out, t.outOff = t.out[:0], 0
 		if t.buf == nil {
-			t.buf = make([]byte, tapReadSize)
+			t.buf = make([]byte, tapFirstReadSize)
 		}
 		t.mu.Unlock()
 
 		n, err := t.body.Read(t.buf) // not under the lock: Close must not wait for it
 
 		t.mu.Lock()
-		t.pending = append(t.pending, t.buf[:n]...)
-		t.splitEvents()
+		if len(t.pending) == 0 {
+			// Split the events where they were read; only an incomplete
+			// last one is kept, in pending's own buffer.
+			own := t.pending
+			t.pending = t.buf[:n]
+			t.splitEvents()
+			t.pending = append(own, t.pending...)
+		} else {
+			t.pending = append(t.pending, t.buf[:n]...)
+			t.splitEvents()
+		}
+		if n == len(t.buf) && len(t.buf) < tapReadSize {
+			t.buf = make([]byte, tapReadSize)
+		}
 		if err != nil {
 			if len(t.pending) > 0 { // an unterminated last event goes out as it is
 				t.out = append(t.out, t.pending...)
