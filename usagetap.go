@@ -46,12 +46,7 @@ type usageTap struct {
 	later []int
 }
 
-// A stream's reads start at tapFirstReadSize, which holds a few events, and
-// grow to tapReadSize once one fills the buffer.
-const (
-	tapFirstReadSize = 1 << 10
-	tapReadSize      = 8 << 10
-)
+const tapReadSize = 8 << 10
 
 func (t *usageTap) init(c *Call, body io.ReadCloser, status int, stream bool, maxEvent int) {
 	*t = usageTap{call: c, body: body, status: status, stream: stream, strip: stream && !c.IncludeUsage, maxEvent: maxEvent}
@@ -93,7 +88,7 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		}
 		t.out, t.outOff = t.out[:0], 0
 		if t.buf == nil {
-			t.buf = make([]byte, tapFirstReadSize)
+			t.buf = make([]byte, tapReadSize)
 		}
 		t.mu.Unlock()
 
@@ -110,9 +105,6 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		} else {
 			t.pending = append(t.pending, t.buf[:n]...)
 			t.splitEvents()
-		}
-		if n == len(t.buf) && len(t.buf) < tapReadSize {
-			t.buf = make([]byte, tapReadSize)
 		}
 		if err != nil {
 			if len(t.pending) > 0 { // an unterminated last event goes out as it is
