@@ -319,7 +319,7 @@ func (r *chunkedReader) Read(p []byte) (int, error) {
 }
 
 // However the upstream splits a stream (events split across reads, several
-// in one, reads larger than the tap's first buffer), the caller gets the
+// in one, more than the tap reads at once), the caller gets the
 // same bytes, the usage-only chunk it did not ask for removed, and the
 // same usage.
 func TestTapStreamSameWhateverTheSplit(t *testing.T) {
