@@ -98,8 +98,17 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		n, err := t.body.Read(t.buf) // not under the lock: Close must not wait for it
 
 		t.mu.Lock()
-		t.pending = append(t.pending, t.buf[:n]...)
-		t.splitEvents()
+		if len(t.pending) == 0 {
+			// Split the events where they were read; only an incomplete
+			// last one is kept, in pending's own buffer.
+			own := t.pending
+			t.pending = t.buf[:n]
+			t.splitEvents()
+			t.pending = append(own, t.pending...)
+		} else {
+			t.pending = append(t.pending, t.buf[:n]...)
+			t.splitEvents()
+		}
 		if err != nil {
 			if len(t.pending) > 0 { // an unterminated last event goes out as it is
 				t.out = append(t.out, t.pending...)

@@ -302,3 +302,47 @@ func TestTapEstimatesFromEventsCountedAfterDelivery(t *testing.T) {
 	want := textCount{ascii: len("one two three")}
 	assert.Equal(t, want.tokens(), u.CompletionTokens)
 }
+
+// chunkedReader returns its bytes n at a time.
+type chunkedReader struct {
+	b []byte
+	n int
+}
+
+func (r *chunkedReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[:min(len(r.b), r.n)])
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// However the upstream splits a stream (events split across reads, several
+// in one, more than the tap reads at once), the caller gets the
+// same bytes, the usage-only chunk it did not ask for removed, and the
+// same usage.
+func TestTapStreamSameWhateverTheSplit(t *testing.T) {
+	content := func(s string) string {
+		return `data: {"choices":[{"delta":{"content":"` + s + `"}}],"usage":null}` + "\n\n"
+	}
+	var in, want strings.Builder
+	for i := range 40 {
+		ev := content(strings.Repeat("word ", i%7+1))
+		in.WriteString(ev)
+		want.WriteString(ev)
+	}
+	in.WriteString("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":8}}\n\n")
+	in.WriteString("data: [DONE]\n\n")
+	want.WriteString("data: [DONE]\n\n")
+	for _, n := range []int{1, 7, 100, 333, 1024, 1025, 5000, 1 << 20} {
+		c, tap := tapOver(t, "", true, false, nil)
+		tap.body = io.NopCloser(&chunkedReader{b: []byte(in.String()), n: n})
+		got, err := io.ReadAll(tap)
+		require.NoError(t, err, n)
+		assert.Equal(t, want.String(), string(got), "split %d", n)
+		u, ok := c.Usage()
+		require.True(t, ok)
+		assert.Equal(t, Usage{PromptTokens: 9, CompletionTokens: 8}, u, "split %d", n)
+	}
+}

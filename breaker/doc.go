@@ -65,7 +65,7 @@
 // documented exception: failsafe-go's adaptive limiter measures call
 // latencies with its own wall clock (a Bulkhead's MaxWait still reads the
 // injected Clock). Everything a call holds (a breaker permit, a bulkhead
-// slot, a watchdog's timer, a hedge's attempts) is released exactly once,
+// slot, a watchdog's deadline, a hedge's attempts) is released exactly once,
 // when its RoundTrip fails or its response body is closed or read to its
 // end.
 package breaker

@@ -114,9 +114,12 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		stream = c.Stream
 	}
 	w := newWatchdog(&t.cfg, t.deadlines, cancel, stream)
-	if stream {
+	if stream && t.cfg.Header <= t.cfg.FirstToken {
 		// A transport that reports the response headers (net/http's) moves
-		// the attempt from the header phase to the first-token phase.
+		// the attempt from the header phase to the first-token phase. With
+		// a Header limit over FirstToken that changes nothing (the header
+		// phase of a stream is already bounded by FirstToken, under its
+		// name), so no trace is set: it costs a stream a few allocations.
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			GotFirstResponseByte: func() { w.setPhase(phaseFirstToken) },
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -346,4 +347,62 @@ func TestTimeoutsHeaderLongerThanIdle(t *testing.T) {
 	err := <-done
 	require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
 	assert.Contains(t, err.Error(), "no response headers within 10m0s")
+}
+
+// headersThenStall is a streaming provider that reports its response
+// headers through the request's httptrace hook, as net/http's transport
+// does, then sends a role event and nothing more.
+func headersThenStall() *fakeProvider {
+	return &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
+		if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.GotFirstResponseByte != nil {
+			tr.GotFirstResponseByte()
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			_, _ = pw.Write([]byte(roleEvent))
+			<-req.Context().Done()
+			pw.CloseWithError(req.Context().Err())
+		}()
+		return streamResponse(req, pr), nil
+	}}
+}
+
+// Once a stream's headers have arrived only FirstToken bounds it, whether
+// Header is the shorter limit (the transport's report moves the attempt on)
+// or the longer one (FirstToken bounded it from the start).
+func TestTimeoutsStreamHeadersThenFirstToken(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		header, firstToken time.Duration
+	}{
+		{"Header shorter", 5 * time.Second, 20 * time.Second},
+		{"Header longer", 20 * time.Second, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			rt := gateway.Chain(headersThenStall(), must(breaker.Timeouts(breaker.TimeoutConfig{
+				Header: tc.header, FirstToken: tc.firstToken, Clock: clk})))
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := do(context.Background(), rt, true)
+				done <- err
+			}()
+			clk.BlockUntil(1)
+			if tc.header < tc.firstToken {
+				clk.Advance(tc.header)
+				clk.BlockUntil(1) // woken at the header limit, which no longer applies
+				select {
+				case err := <-done:
+					t.Fatalf("cut at the header limit after the headers: %v", err)
+				default:
+				}
+				clk.Advance(tc.firstToken - tc.header)
+			} else {
+				clk.Advance(tc.firstToken)
+			}
+			err := <-done
+			require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
+			assert.Contains(t, err.Error(), "no stream content within "+tc.firstToken.String())
+		})
+	}
 }
