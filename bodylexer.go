@@ -15,14 +15,14 @@ type bodyLexer struct {
 	strEnded     bool // a string just ended; a ':' next makes it a key
 	afterColon   bool // at a value position
 	countStr     bool // the current string is generated content
-	str          [24]byte
+	str          [32]byte
 	strN, strLen int
 	strOther     int
-	key          [24]byte
+	key          [32]byte
 	keyN         int
 	depth        int  // nesting of the document
 	usageDepth   int  // depth of the usage object being read; 0 outside it
-	inDetails    bool // inside usage.prompt_tokens_details (input_tokens_details)
+	details      byte // inside usage.prompt_tokens_details ('p') or completion_tokens_details ('c')
 	cur          Usage
 	num          *int // the usage field a number being read goes to
 	numVal       int
@@ -98,9 +98,10 @@ func (l *bodyLexer) feed(p []byte) {
 			l.depth++
 			switch {
 			case l.usageDepth > 0:
-				k := string(l.key[:l.keyN])
-				l.inDetails = l.usageDepth == 1 && c == '{' && l.afterColon &&
-					(k == "prompt_tokens_details" || k == "input_tokens_details")
+				l.details = 0
+				if l.usageDepth == 1 && c == '{' && l.afterColon {
+					l.details = usageDetails(l.key[:l.keyN])
+				}
 				l.usageDepth++
 			case c == '{' && l.afterColon && l.depth == 2 && string(l.key[:l.keyN]) == "usage":
 				l.usageDepth, l.cur = 1, Usage{}
@@ -110,7 +111,7 @@ func (l *bodyLexer) feed(p []byte) {
 			l.depth--
 			if l.usageDepth > 0 {
 				if l.usageDepth--; l.usageDepth == 1 {
-					l.inDetails = false
+					l.details = 0
 				}
 				if l.usageDepth == 0 {
 					l.usage, l.sawUsage = l.cur, true
@@ -140,25 +141,14 @@ func (l *bodyLexer) finish() {
 }
 
 // usageField is the field of the usage being read that the current key
-// names, or nil.
+// names, or nil. usageSlot (chunkscan.go) is the one list of names.
 func (l *bodyLexer) usageField() *int {
-	switch string(l.key[:l.keyN]) {
-	case "prompt_tokens", "input_tokens":
-		if l.usageDepth == 1 {
-			return &l.cur.PromptTokens
-		}
-	case "completion_tokens", "output_tokens":
-		if l.usageDepth == 1 {
-			return &l.cur.CompletionTokens
-		}
-	case "prompt_cache_hit_tokens":
-		if l.usageDepth == 1 {
-			return &l.cur.CachedTokens
-		}
-	case "cached_tokens":
-		if l.usageDepth == 2 && l.inDetails {
-			return &l.cur.CachedTokens
-		}
+	k := l.key[:l.keyN]
+	switch {
+	case l.usageDepth == 1:
+		return usageSlot(&l.cur, 0, k)
+	case l.usageDepth == 2 && l.details != 0:
+		return usageSlot(&l.cur, l.details, k)
 	}
 	return nil
 }

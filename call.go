@@ -6,12 +6,23 @@ import (
 	"time"
 )
 
-// Usage is what a call consumed.
+// Usage is what a call consumed, in OpenAI's terms: PromptTokens counts
+// every input token, including those read from or written to a prompt cache
+// (an adapter for a provider that counts them apart, such as Anthropic, adds
+// them in). The cache and reasoning fields say how many of them were which.
 type Usage struct {
-	PromptTokens     int  `json:"prompt_tokens"`
-	CompletionTokens int  `json:"completion_tokens"`
-	CachedTokens     int  `json:"cached_tokens,omitempty"`
-	Estimated        bool `json:"estimated,omitempty"` // the provider reported none
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	// CachedTokens of the prompt were read from the provider's prompt cache.
+	CachedTokens int `json:"cached_tokens,omitempty"`
+	// CacheWriteTokens of the prompt were written to the prompt cache, all
+	// lifetimes together; CacheWrite1hTokens of them with a one-hour
+	// lifetime (priced apart by Anthropic), the rest with the default.
+	CacheWriteTokens   int `json:"cache_write_tokens,omitempty"`
+	CacheWrite1hTokens int `json:"cache_write_1h_tokens,omitempty"`
+	// ReasoningTokens of the completion were reasoning, where reported.
+	ReasoningTokens int  `json:"reasoning_tokens,omitempty"`
+	Estimated       bool `json:"estimated,omitempty"` // the provider reported none
 }
 
 // Call is one request through the gateway, parsed once at the entry point

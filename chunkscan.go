@@ -119,31 +119,81 @@ func isContentKey(k []byte) bool {
 }
 
 // parseUsage consumes a usage object in OpenAI's shape, also reading the
-// field names some compatible servers use instead.
+// field names some compatible servers use instead (usageSlot).
 func parseUsage(s *jsonScanner) (Usage, error) {
 	var u Usage
 	err := s.object(func(ks, ke int) error {
-		switch {
-		case s.key(ks, ke, "prompt_tokens"), s.key(ks, ke, "input_tokens"):
-			return intInto(s, &u.PromptTokens)
-		case s.key(ks, ke, "completion_tokens"), s.key(ks, ke, "output_tokens"):
-			return intInto(s, &u.CompletionTokens)
-		case s.key(ks, ke, "prompt_cache_hit_tokens"):
-			return intInto(s, &u.CachedTokens)
-		case s.key(ks, ke, "prompt_tokens_details"), s.key(ks, ke, "input_tokens_details"):
+		k := s.b[ks:ke]
+		if d := usageDetails(k); d != 0 {
 			if s.peek() != '{' {
 				return s.value(nil)
 			}
 			return s.object(func(ks, ke int) error {
-				if s.key(ks, ke, "cached_tokens") {
-					return intInto(s, &u.CachedTokens)
+				if dst := usageSlot(&u, d, s.b[ks:ke]); dst != nil {
+					return intInto(s, dst)
 				}
 				return s.value(nil)
 			})
 		}
+		if dst := usageSlot(&u, 0, k); dst != nil {
+			return intInto(s, dst)
+		}
 		return s.value(nil)
 	})
 	return u, err
+}
+
+// usageDetails names the kind of a usage details object: 'p' for the
+// prompt's, 'c' for the completion's, 0 for any other key.
+func usageDetails(k []byte) byte {
+	switch string(k) {
+	case "prompt_tokens_details", "input_tokens_details":
+		return 'p'
+	case "completion_tokens_details", "output_tokens_details":
+		return 'c'
+	}
+	return 0
+}
+
+// usageSlot is the one list of the usage field names the gateway reads: the
+// field of u that key k names at the top of a usage object (details 0) or
+// inside a details object of that kind, or nil. Both usage readers (the
+// stream scanner above and bodyLexer) ask it.
+//
+// Besides OpenAI's own names it reads DeepSeek's prompt_cache_hit_tokens,
+// the Responses API's input/output names, and Anthropic's cache names, which
+// adapters and OpenAI-compatible proxies put in OpenAI-shaped usage to carry
+// cache writes, a fact OpenAI's format has no field for:
+// cache_creation_input_tokens and cache_read_input_tokens at the top, or
+// cache_write_tokens and cache_write_1h_tokens in prompt_tokens_details.
+func usageSlot(u *Usage, details byte, k []byte) *int {
+	switch details {
+	case 0:
+		switch string(k) {
+		case "prompt_tokens", "input_tokens":
+			return &u.PromptTokens
+		case "completion_tokens", "output_tokens":
+			return &u.CompletionTokens
+		case "prompt_cache_hit_tokens", "cache_read_input_tokens":
+			return &u.CachedTokens
+		case "cache_creation_input_tokens":
+			return &u.CacheWriteTokens
+		}
+	case 'p':
+		switch string(k) {
+		case "cached_tokens":
+			return &u.CachedTokens
+		case "cache_write_tokens":
+			return &u.CacheWriteTokens
+		case "cache_write_1h_tokens":
+			return &u.CacheWrite1hTokens
+		}
+	case 'c':
+		if string(k) == "reasoning_tokens" {
+			return &u.ReasoningTokens
+		}
+	}
+	return nil
 }
 
 func intInto(s *jsonScanner, dst *int) error {

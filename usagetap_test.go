@@ -210,7 +210,34 @@ func TestTapNonStreamPrettyPrintedUsageWithDetails(t *testing.T) {
 	_, err := io.ReadAll(tap)
 	require.NoError(t, err)
 	u, _ := c.Usage()
-	assert.Equal(t, Usage{PromptTokens: 120, CompletionTokens: 30, CachedTokens: 100}, u, "only the top-level usage counts")
+	assert.Equal(t, Usage{PromptTokens: 120, CompletionTokens: 30, CachedTokens: 100, ReasoningTokens: 12}, u, "only the top-level usage counts")
+}
+
+// Cache writes and reasoning reach the Call's usage under every name the
+// gateway reads (usageSlot), streamed or not, however the body is split.
+func TestTapReadsCacheWriteAndReasoningNames(t *testing.T) {
+	want := Usage{PromptTokens: 50, CompletionTokens: 9, CachedTokens: 20, CacheWriteTokens: 25, CacheWrite1hTokens: 5, ReasoningTokens: 4}
+	for name, usage := range map[string]string{
+		"details":   `{"prompt_tokens":50,"completion_tokens":9,"prompt_tokens_details":{"cached_tokens":20,"cache_write_tokens":25,"cache_write_1h_tokens":5},"completion_tokens_details":{"reasoning_tokens":4}}`,
+		"anthropic": `{"prompt_tokens":50,"completion_tokens":9,"cache_read_input_tokens":20,"cache_creation_input_tokens":25,"prompt_tokens_details":{"cache_write_1h_tokens":5},"output_tokens_details":{"reasoning_tokens":4}}`,
+	} {
+		t.Run(name+"/body", func(t *testing.T) {
+			c, tap := tapOver(t, `{"choices":[{"message":{"content":"hi"}}],"usage":`+usage+`}`, false, false, iotest.OneByteReader)
+			_, err := io.ReadAll(tap)
+			require.NoError(t, err)
+			u, _ := c.Usage()
+			assert.Equal(t, want, u)
+		})
+		t.Run(name+"/stream", func(t *testing.T) {
+			stream := "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n" +
+				"data: {\"choices\":[],\"usage\":" + usage + "}\n\ndata: [DONE]\n\n"
+			c, tap := tapOver(t, stream, true, true, iotest.HalfReader)
+			_, err := io.ReadAll(tap)
+			require.NoError(t, err)
+			u, _ := c.Usage()
+			assert.Equal(t, want, u)
+		})
+	}
 }
 
 // The streaming lexer reads the same usage as the scanner, however the body
