@@ -18,3 +18,12 @@ type SinkFunc func(ctx context.Context, batch []Record) error
 
 // Write calls f(ctx, batch).
 func (f SinkFunc) Write(ctx context.Context, batch []Record) error { return f(ctx, batch) }
+
+// A Recorder takes records off the request path: the Meter hands each record
+// to one, by value (a pointer through an interface would escape to the heap
+// on every call). Enqueue is safe for concurrent use and never drops a record silently: it returns an error
+// only for a record it could neither queue nor spill, and that is counted.
+// The Pipeline is the Recorder that feeds Sinks.
+type Recorder interface {
+	Enqueue(r Record) error
+}
