@@ -1,0 +1,184 @@
+package billing
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/llmgate/gateway/internal/clock"
+)
+
+// walBatch is what the writer appended in one write: where it lies in the
+// log and, for the workers that are caught up, the records themselves
+// (shared, read-only).
+type walBatch struct {
+	start, end walPos
+	recs       []Record
+}
+
+// encodeLine appends r as one JSON line to dst.
+func encodeLine(dst []byte, r *Record) ([]byte, error) {
+	b := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return dst, err
+	}
+	return b.Bytes(), nil
+}
+
+// writeLoop is the buffer's one consumer. It parks when the buffer is empty
+// (the next Enqueue wakes it) and wakes for nothing else but a Sync, a
+// Close, or the fsync due SyncInterval after a write.
+func (p *Pipeline) writeLoop() {
+	defer p.wg.Done()
+	defer close(p.writerDone)
+	batchMax := max(p.cfg.BatchSize, 64)
+	var (
+		buf      = make([]Record, 0, batchMax)
+		lines    []byte
+		syncC    <-chan time.Time
+		stopSync func() bool
+		lastSync = p.clock.Now()
+	)
+	commit := func(recs []Record) bool {
+		for {
+			var err error
+			lines, err = p.log(recs, lines[:0])
+			if err == nil {
+				return true
+			}
+			p.walErrors.Add(1)
+			// The log refused the batch (disk full, MaxDiskBytes reached
+			// while a sink is down). Keep it and try again: the buffer
+			// fills meanwhile and Enqueue's own spill attempts report the
+			// refusals. Only an aborted Close gives up, and counts them.
+			if clock.Sleep(p.abortCtx, p.clock, p.cfg.RetryBase) != nil {
+				// Close was aborted: these and whatever is still
+				// buffered are lost, and counted.
+				end := p.ring.shut()
+				p.dropped.Add(uint64(len(recs)) + end - p.ring.head)
+				return false
+			}
+		}
+	}
+	syncNow := func() error {
+		if stopSync != nil {
+			stopSync()
+			syncC, stopSync = nil, nil
+		}
+		lastSync = p.clock.Now()
+		return p.wal.sync()
+	}
+	drainTo := func(end uint64) bool {
+		for {
+			buf = p.ring.drainTo(buf[:0], end, batchMax)
+			if len(buf) == 0 {
+				return true
+			}
+			if !commit(buf) {
+				return false
+			}
+			p.freeSpace()
+		}
+	}
+	for {
+		buf = p.ring.drain(buf[:0], batchMax)
+		if len(buf) > 0 {
+			if !commit(buf) {
+				return
+			}
+			p.freeSpace()
+			if syncC == nil {
+				syncC, stopSync = p.clock.NewTimer(max(p.cfg.SyncInterval-p.clock.Now().Sub(lastSync), 0))
+			}
+		}
+		select {
+		case <-syncC:
+			syncC, stopSync = nil, nil
+			_ = syncNow()
+		case done := <-p.syncReq:
+			// Everything accepted before the request is drained by now
+			// unless a producer is between its claim and its publish:
+			// drain to the tail seen here, then sync.
+			if !drainTo(p.ring.pushed()) {
+				done <- ErrClosed
+				return
+			}
+			done <- syncNow()
+		default:
+		}
+		if len(buf) > 0 {
+			continue
+		}
+		select {
+		case <-p.closing:
+			if drainTo(p.ring.shut()) {
+				_ = syncNow()
+			}
+			return
+		default:
+		}
+		p.sleeping.Store(true)
+		if p.ring.pending() {
+			p.sleeping.Store(false)
+			continue
+		}
+		select {
+		case <-p.wake:
+		case <-syncC:
+			syncC, stopSync = nil, nil
+			_ = syncNow()
+		case done := <-p.syncReq:
+			p.sleeping.Store(false)
+			if !drainTo(p.ring.pushed()) {
+				done <- ErrClosed
+				return
+			}
+			done <- syncNow()
+		case <-p.closing:
+		}
+		p.sleeping.Store(false)
+	}
+}
+
+// log appends recs to the write-ahead log and fans them out.
+func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
+	if p.discard {
+		return lines, nil
+	}
+	for i := range recs {
+		var err error
+		if lines, err = encodeLine(lines, &recs[i]); err != nil {
+			return lines, err // only an unencodable value; none is in a Record
+		}
+	}
+	start, end, err := p.wal.append(lines)
+	if err != nil {
+		return lines, err
+	}
+	p.logged.Add(uint64(len(recs)))
+	b := walBatch{start: start, end: end, recs: slices.Clone(recs)}
+	for _, s := range p.sinks {
+		select {
+		case s.in <- b:
+		default:
+			s.missed.Store(true) // it reads the log back when it gets to it
+			s.poke()
+		}
+	}
+	return lines, nil
+}
+
+// freeSpace wakes the producers waiting for room.
+func (p *Pipeline) freeSpace() {
+	if p.waiters.Load() == 0 {
+		return
+	}
+	p.spaceMu.Lock()
+	close(p.space)
+	p.space = make(chan struct{})
+	p.spaceMu.Unlock()
+}
+
