@@ -104,7 +104,7 @@ func (r *ring) drain(dst []Record, max int) []Record {
 			break
 		}
 		dst = append(dst, s.rec)
-		s.rec = Record{} // drop the strings' references
+
 		s.seq.Store(r.head + r.mask + 1)
 		r.head++
 	}
