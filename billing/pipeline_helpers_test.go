@@ -34,11 +34,6 @@ func testRecord(n int) Record {
 	}
 }
 
-type recordKey struct {
-	call    string
-	attempt int
-}
-
 // memSink stores records by key and counts how often each was delivered;
 // fail, when set, is asked before each Write and may refuse it.
 type memSink struct {

@@ -181,4 +181,3 @@ func (p *Pipeline) freeSpace() {
 	p.space = make(chan struct{})
 	p.spaceMu.Unlock()
 }
-
