@@ -283,8 +283,12 @@ func (w *sinkWorker) ack(end walPos) {
 	if _, err := w.cursor.WriteAt(b[:], 0); err != nil {
 		w.setErr(err) // the next start replays more; the sink dedups it
 	}
-	w.acked.Store(end.seg)
-	low := end.seg
+	seg := end.seg
+	if size := w.p.wal.segmentSize(seg); size >= 0 && end.off >= size {
+		seg++ // the end of a finished segment is the start of the next
+	}
+	w.acked.Store(seg)
+	low := seg
 	for _, s := range w.p.sinks {
 		low = min(low, s.acked.Load())
 	}
