@@ -58,6 +58,8 @@ type Pipeline struct {
 	wake     chan struct{} // cap 1
 	syncReq  chan chan error
 
+	ackMu sync.Mutex // the sinks' acknowledged positions
+
 	spaceMu sync.Mutex
 	space   chan struct{} // closed and replaced when the writer frees slots
 	waiters atomic.Int32
@@ -77,6 +79,9 @@ type Pipeline struct {
 	// discard, set only by this package's benchmarks, makes the writer
 	// free what it drains without logging it: it measures Enqueue alone.
 	discard bool
+	// beforeLog, set only by this package's tests, runs before each of the
+	// writer's appends: a test stalls the writer with it.
+	beforeLog func()
 }
 
 var _ Recorder = (*Pipeline)(nil)
@@ -88,10 +93,12 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return newPipeline(cfg.withDefaults())
+	return newPipeline(cfg.withDefaults(), nil)
 }
 
-func newPipeline(cfg PipelineConfig) (*Pipeline, error) {
+// newPipeline builds the pipeline and calls setup (tests' hooks) before it
+// starts its goroutines.
+func newPipeline(cfg PipelineConfig, setup func(*Pipeline)) (*Pipeline, error) {
 	w, err := openWAL(cfg.Dir, cfg.SegmentBytes, cfg.MaxDiskBytes)
 	if err != nil {
 		return nil, err
@@ -122,6 +129,9 @@ func newPipeline(cfg PipelineConfig) (*Pipeline, error) {
 			return nil, errors.Join(err, w.close())
 		}
 		p.sinks = append(p.sinks, sw)
+	}
+	if setup != nil {
+		setup(p)
 	}
 	p.wg.Add(1 + len(p.sinks))
 	go p.writeLoop()

@@ -16,11 +16,11 @@ func BenchmarkEnqueue(b *testing.B) {
 	rec := testRecord(1)
 	for _, g := range []int{1, 2, 64} {
 		b.Run(fmt.Sprintf("pipeline/goroutines=%d", g), func(b *testing.B) {
-			p, err := NewPipeline(PipelineConfig{Dir: b.TempDir(), Sinks: map[string]Sink{"x": SinkFunc(func(context.Context, []Record) error { return nil })}})
+			cfg := PipelineConfig{Dir: b.TempDir(), Sinks: map[string]Sink{"x": SinkFunc(func(context.Context, []Record) error { return nil })}}
+			p, err := newPipeline(cfg.withDefaults(), func(p *Pipeline) { p.discard = true })
 			if err != nil {
 				b.Fatal(err)
 			}
-			p.discard = true
 			b.ReportAllocs()
 			runSenders(b, g, func() {
 				if err := p.Enqueue(rec); err != nil {

@@ -112,8 +112,8 @@ func (c PipelineConfig) Validate() error {
 		bad("PipelineConfig.Buffer %d is over 16M records", c.Buffer)
 	}
 	d := c.withDefaults()
-	if d.SegmentBytes > d.MaxDiskBytes {
-		bad("PipelineConfig.SegmentBytes %d is over MaxDiskBytes %d", d.SegmentBytes, d.MaxDiskBytes)
+	if d.SegmentBytes > d.MaxDiskBytes/2 {
+		bad("PipelineConfig.SegmentBytes %d is over half of MaxDiskBytes %d", d.SegmentBytes, d.MaxDiskBytes)
 	}
 	if d.RetryBase > d.RetryMax {
 		bad("PipelineConfig.RetryBase %v is over RetryMax %v", d.RetryBase, d.RetryMax)

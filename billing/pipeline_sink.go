@@ -33,7 +33,7 @@ type sinkWorker struct {
 	dead    *deadLetter
 	pending []Record
 	marks   []mark // ends of the whole units in pending, in order
-	acked   atomic.Uint64
+	acked   walPos // guarded by p.ackMu
 
 	written, batches, retries, deadLettered, fromLog, corrupt atomic.Uint64
 	lastErr                                                   atomic.Pointer[string]
@@ -66,7 +66,7 @@ func newSinkWorker(p *Pipeline, name string, s Sink) (*sinkWorker, error) {
 		cursor: f,
 		dead:   &deadLetter{path: filepath.Join(p.cfg.Dir, "deadletter-"+name+".jsonl")},
 	}
-	w.acked.Store(w.rd.pos.seg)
+	w.acked = w.rd.pos
 	return w, nil
 }
 
@@ -283,14 +283,17 @@ func (w *sinkWorker) ack(end walPos) {
 	if _, err := w.cursor.WriteAt(b[:], 0); err != nil {
 		w.setErr(err) // the next start replays more; the sink dedups it
 	}
-	seg := end.seg
-	if size := w.p.wal.segmentSize(seg); size >= 0 && end.off >= size {
-		seg++ // the end of a finished segment is the start of the next
+	if size := w.p.wal.segmentSize(end.seg); size >= 0 && end.off >= size {
+		end = walPos{end.seg + 1, 0} // the end of a finished segment is the start of the next
 	}
-	w.acked.Store(seg)
-	low := seg
+	w.p.ackMu.Lock()
+	defer w.p.ackMu.Unlock()
+	w.acked = end
+	low := end
 	for _, s := range w.p.sinks {
-		low = min(low, s.acked.Load())
+		if s.acked.less(low) {
+			low = s.acked
+		}
 	}
 	w.p.wal.release(low)
 }

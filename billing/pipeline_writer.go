@@ -34,7 +34,7 @@ func encodeLine(dst []byte, r *Record) ([]byte, error) {
 func (p *Pipeline) writeLoop() {
 	defer p.wg.Done()
 	defer close(p.writerDone)
-	batchMax := max(p.cfg.BatchSize, 64)
+	batchMax := p.cfg.BatchSize // a sink's batch is made of whole appends
 	var (
 		buf      = make([]Record, 0, batchMax)
 		lines    []byte
@@ -147,6 +147,9 @@ func (p *Pipeline) writeLoop() {
 func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
 	if p.discard {
 		return lines, nil
+	}
+	if p.beforeLog != nil {
+		p.beforeLog()
 	}
 	for i := range recs {
 		var err error

@@ -208,12 +208,23 @@ func (w *wal) segmentSize(seg uint64) int64 {
 	return w.sizes[seg]
 }
 
-// release deletes every finished segment before seg: every sink has
-// acknowledged what they hold.
-func (w *wal) release(seg uint64) {
+// release deletes every finished segment before low, the position every
+// sink has acknowledged. When the sinks have acknowledged the whole log and
+// it holds over half of maxBytes, the current segment is finished early so
+// that it can go too: otherwise a log held full by a sink outage would stay
+// full once the sink is back.
+func (w *wal) release(low walPos) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for ; w.first < seg && w.first < w.seg; w.first++ {
+	if w.closed {
+		return
+	}
+	if low.seg == w.seg && low.off == w.size && w.size > 0 && w.total > w.maxBytes/2 {
+		if w.rotateLocked() == nil {
+			low = walPos{w.seg, 0}
+		}
+	}
+	for ; w.first < low.seg && w.first < w.seg; w.first++ {
 		if err := os.Remove(filepath.Join(w.dir, segName(w.first))); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return // kept for the next release (or the next start) to try again
 		}
