@@ -17,6 +17,8 @@ var (
 	// buffer nor append to the write-ahead log (the log is at MaxDiskBytes
 	// or its disk fails). The record is counted in Stats.Dropped.
 	ErrDropped = errors.New("billing: record dropped: buffer full and write-ahead log unwritable")
+
+	errRecordTooLarge = errors.New("billing: record too large for the write-ahead log")
 )
 
 // Pipeline is the Recorder that carries records to Sinks: an in-memory
@@ -201,9 +203,10 @@ func (p *Pipeline) enqueueSlow(rec Record) error {
 // spill appends r to the write-ahead log from the producer's goroutine: the
 // writer is behind, and the record must not wait in memory any longer.
 func (p *Pipeline) spill(r *Record) error {
-	line, err := encodeLine(nil, r)
-	if err == nil {
-		_, _, err = p.wal.append(line)
+	frame, ok := appendFrame(nil, r)
+	err := errRecordTooLarge
+	if ok {
+		_, _, err = p.wal.append(frame)
 	}
 	if err != nil {
 		if errors.Is(err, errWALClosed) {

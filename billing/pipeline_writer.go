@@ -151,15 +151,33 @@ func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
 	if p.beforeLog != nil {
 		p.beforeLog()
 	}
+	var kept []Record // recs without the records too large to log, if any
 	for i := range recs {
-		var err error
-		if lines, err = encodeLine(lines, &recs[i]); err != nil {
-			return lines, err // only an unencodable value; none is in a Record
+		var ok bool
+		if lines, ok = appendFrame(lines, &recs[i]); !ok {
+			if kept == nil {
+				kept = slices.Clone(recs[:i])
+			}
+			continue
+		}
+		if kept != nil {
+			kept = append(kept, recs[i])
 		}
 	}
-	start, end, err := p.wal.append(lines)
-	if err != nil {
-		return lines, err
+	tooLarge := 0
+	if kept != nil {
+		tooLarge, recs = len(recs)-len(kept), kept
+	}
+	var start, end walPos
+	if len(recs) > 0 {
+		var err error
+		if start, end, err = p.wal.append(lines); err != nil {
+			return lines, err // the retry encodes and counts again
+		}
+	}
+	p.dropped.Add(uint64(tooLarge)) // counted, never silent
+	if len(recs) == 0 {
+		return lines, nil
 	}
 	p.logged.Add(uint64(len(recs)))
 	b := walBatch{start: start, end: end, recs: slices.Clone(recs)}

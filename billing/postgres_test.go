@@ -91,8 +91,11 @@ func TestPipelineIntoPostgresHundredThousandFrom64Goroutines(t *testing.T) {
 	p, err := NewPipeline(PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"ledger": pg}, BatchSize: 2048})
 	require.NoError(t, err)
 	const n = 100_000
+	start := time.Now()
 	enqueueAll(t, p, n, 64)
+	t.Logf("enqueued in %v: %+v", time.Since(start), p.Stats())
 	closePipeline(t, p)
+	t.Logf("closed in %v: %+v", time.Since(start), p.Stats())
 
 	rows, keys := ledgerCounts(t, pool, cfg)
 	assert.Equal(t, n, rows)

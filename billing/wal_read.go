@@ -1,8 +1,6 @@
 package billing
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +8,8 @@ import (
 	"path/filepath"
 )
 
-// walReadChunk bounds what a reader holds: a line longer than this (no
-// Record comes near it) is skipped as corrupt.
+// walReadChunk bounds what a reader holds, and so a frame's size: a Record
+// never comes near it.
 const walReadChunk = 1 << 20
 
 // walReader reads the log from a position on, for one sink. It is used by
@@ -33,8 +31,8 @@ func newWALReader(w *wal, from walPos) *walReader {
 
 // read appends to dst the records from the reader's position on, up to max
 // records and not past limit, and moves the position past the lines it
-// consumed. corrupt counts lines it could not decode (a torn last line of a
-// crash, a damaged disk), which it skips.
+// consumed. corrupt counts frames it could not decode (a torn last write of
+// a crash, a damaged disk), which it skips.
 func (r *walReader) read(dst []Record, max int, limit walPos) (_ []Record, corrupt int, err error) {
 	taken := 0
 	for taken < max && r.pos.less(limit) {
@@ -64,31 +62,37 @@ func (r *walReader) read(dst []Record, max int, limit walPos) (_ []Record, corru
 		}
 		chunk = chunk[:n]
 		consumed := 0
-		for taken < max {
-			i := bytes.IndexByte(chunk[consumed:], '\n')
-			if i < 0 {
-				break
-			}
-			line := chunk[consumed : consumed+i]
-			consumed += i + 1
+		for taken < max && consumed < len(chunk) {
 			dst = append(dst, Record{})
-			if err := json.Unmarshal(line, &dst[len(dst)-1]); err != nil {
-				dst = dst[:len(dst)-1]
-				corrupt++
+			k, err := decodeFrame(chunk[consumed:], &dst[len(dst)-1])
+			if err == nil {
+				consumed += k
+				taken++
 				continue
 			}
-			taken++
+			dst = dst[:len(dst)-1]
+			if errors.Is(err, errFrameShort) {
+				break
+			}
+			corrupt++
+			if k == 0 {
+				// No length to trust: the rest of the segment is lost.
+				consumed = len(chunk)
+				r.pos.off = end - int64(consumed)
+				break
+			}
+			consumed += k
 		}
 		switch {
 		case consumed > 0:
 			r.pos.off += int64(consumed)
-		case n == len(r.buf) || r.pos.seg < limit.seg:
-			// A line longer than the chunk, or a finished segment ending
-			// without a newline (the torn write of a crash): skip it.
-			r.pos.off += int64(n)
+		case r.pos.seg < limit.seg:
+			// A finished segment ending in part of a frame: the torn
+			// write of a crash. Skip it.
+			r.pos.off = end
 			corrupt++
 		default:
-			return dst, corrupt, nil // cannot happen: lines up to limit are whole
+			return dst, corrupt, nil // cannot happen: frames up to limit are whole
 		}
 	}
 	return dst, corrupt, nil
