@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -56,7 +57,9 @@ type Pipeline struct {
 	wal   *wal
 	sinks []*sinkWorker
 
+	_        [64]byte
 	sleeping atomic.Bool   // the writer is parked; the next push wakes it
+	_        [63]byte      // every Enqueue reads it: no other writes on its line
 	wake     chan struct{} // cap 1
 	syncReq  chan chan error
 
@@ -172,6 +175,20 @@ func (p *Pipeline) wakeWriter() {
 func (p *Pipeline) enqueueSlow(rec Record) error {
 	r := &rec
 	p.blocked.Add(1)
+	// Yield first: the writer, or the producer holding the P it needs,
+	// usually frees room within a scheduling round, and parking on a timer
+	// costs far more (an allocation, and a wake for every waiter).
+	for range 4 {
+		p.wakeWriter()
+		runtime.Gosched()
+		switch p.ring.push(r) {
+		case pushed:
+			return nil
+		case ringClosed:
+			p.rejected.Add(1)
+			return ErrClosed
+		}
+	}
 	p.waiters.Add(1)
 	timer, stop := p.clock.NewTimer(p.cfg.BlockTimeout)
 	defer func() {

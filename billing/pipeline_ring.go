@@ -15,12 +15,15 @@ import (
 // and every push that did succeed claimed its slot before, so the consumer's
 // last drain sees every record accepted.
 type ring struct {
-	_     [64]byte // keep the tail off the cache line of whatever precedes
-	tail  atomic.Uint64
-	_     [56]byte
-	head  uint64 // the consumer's; read by producers only through slot seqs
+	// Read-only after newRing, on a line of their own: neither the tail's
+	// CASes nor the head's moves invalidate what every push reads.
 	mask  uint64
 	slots []slot
+	_     [64 - 32]byte
+	tail  atomic.Uint64
+	_     [56]byte
+	head  uint64 // the consumer's; producers see it only through slot seqs
+	_     [56]byte
 }
 
 type slot struct {
