@@ -285,3 +285,29 @@ func readLines(t *testing.T, path string) []Record {
 	}
 	return out
 }
+
+// Restarts with nothing to deliver keep the log's numbering ahead of the
+// sinks' cursors, and a cursor past the log (files removed by hand) starts
+// over instead of waiting forever.
+func TestPipelineDeliversAfterRestartsAndARemovedLog(t *testing.T) {
+	dir := t.TempDir()
+	s := newMemSink()
+	run := func(from, n int) {
+		p := startPipeline(t, PipelineConfig{Dir: dir, Sinks: map[string]Sink{"s": s}}, nil)
+		for i := from; i < from+n; i++ {
+			require.NoError(t, p.Enqueue(testRecord(i)))
+		}
+		closePipeline(t, p)
+	}
+	run(0, 10)
+	run(10, 0)
+	run(10, 0)
+	run(10, 10)
+	segs, err := filepath.Glob(filepath.Join(dir, "*"+walSuffix))
+	require.NoError(t, err)
+	for _, f := range segs {
+		require.NoError(t, os.Remove(f))
+	}
+	run(20, 10)
+	s.requireAll(t, 30)
+}

@@ -50,9 +50,10 @@ func newSinkWorker(p *Pipeline, name string, s Sink) (*sinkWorker, error) {
 	from := p.wal.start()
 	if b, err := os.ReadFile(path); err == nil {
 		var c walPos
-		if _, err := fmt.Sscanf(string(b), "%x %x", &c.seg, &c.off); err == nil {
+		if _, err := fmt.Sscanf(string(b), "%x %x", &c.seg, &c.off); err == nil && !p.wal.end().less(c) {
 			from = c
-		} // an unreadable cursor replays the whole log: the sink dedups it
+		} // an unreadable cursor, or one past the log (its files removed by
+		// hand), replays the whole log: the sink dedups it
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {

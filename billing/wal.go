@@ -248,9 +248,8 @@ func (w *wal) close() error {
 		return nil
 	}
 	w.closed = true
+	// The current segment stays even when empty: the next start numbers
+	// its own after it, so the sinks' cursors stay behind the log's end.
 	err := errors.Join(w.f.Sync(), w.f.Close())
-	if w.size == 0 && w.seg > w.first {
-		_ = os.Remove(filepath.Join(w.dir, segName(w.seg)))
-	}
 	return errors.Join(err, w.unlock())
 }
