@@ -294,9 +294,7 @@ func TestPipelineDeliversAfterRestartsAndARemovedLog(t *testing.T) {
 	s := newMemSink()
 	run := func(from, n int) {
 		p := startPipeline(t, PipelineConfig{Dir: dir, Sinks: map[string]Sink{"s": s}}, nil)
-		for i := from; i < from+n; i++ {
-			require.NoError(t, p.Enqueue(testRecord(i)))
-		}
+		enqueueRange(t, p, from, from+n)
 		closePipeline(t, p)
 	}
 	run(0, 10)

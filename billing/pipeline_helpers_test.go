@@ -134,3 +134,11 @@ func closePipeline(t *testing.T, p *Pipeline) {
 	defer cancel()
 	require.NoError(t, p.Close(ctx))
 }
+
+// enqueueRange enqueues records from..to-1 from this goroutine.
+func enqueueRange(t *testing.T, p *Pipeline, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		require.NoError(t, p.Enqueue(testRecord(i)))
+	}
+}

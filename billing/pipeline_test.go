@@ -1,10 +1,14 @@
 package billing
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 func TestPipelineDeliversEveryRecordOnceToEverySink(t *testing.T) {
@@ -25,4 +29,31 @@ func TestPipelineDeliversEveryRecordOnceToEverySink(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		assert.Equal(t, uint64(10_000), st.Sinks[name].Written, name)
 	}
+}
+
+// Batches are flushed by size at once, and a short batch when
+// FlushInterval has passed on the pipeline's clock, not before.
+func TestPipelineFlushesBySizeOrByTime(t *testing.T) {
+	clk := gatewaytest.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	s := newMemSink()
+	p, err := NewPipeline(PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"s": s}, BatchSize: 100, FlushInterval: time.Second, Clock: clk})
+	require.NoError(t, err)
+	defer closePipeline(t, p)
+
+	for i := range 100 {
+		require.NoError(t, p.Enqueue(testRecord(i)))
+	}
+	require.Eventually(t, func() bool { return s.count() == 100 }, 5*time.Second, time.Millisecond, "a full batch waits for no timer")
+
+	for i := 100; i < 105; i++ {
+		require.NoError(t, p.Enqueue(testRecord(i)))
+	}
+	require.NoError(t, p.Sync(context.Background()))
+	require.True(t, clk.WaitForTimers(1, 5*time.Second), "the worker arms its flush timer")
+	clk.Advance(999 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond) // give a wrong early flush the chance to show
+	assert.Equal(t, 100, s.count(), "a short batch waits for FlushInterval")
+	clk.Advance(time.Millisecond)
+	require.Eventually(t, func() bool { return s.count() == 105 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, []int{100, 5}, s.sizes)
 }
