@@ -41,16 +41,19 @@ type PipelineConfig struct {
 	// segment file; whole segments are deleted once every sink has
 	// acknowledged them (8 MiB).
 	SegmentBytes int64
-	// MaxDiskBytes bounds the write-ahead log: past it a record that finds
-	// the buffer full is refused (counted as dropped, with an error) instead
-	// of filling the disk while a sink is down (1 GiB).
+	// MaxDiskBytes bounds the write-ahead log, and each sink's dead-letter
+	// file: past it a record that finds the buffer full is refused (counted
+	// as dropped, with an error) instead of filling the disk while a sink is
+	// down, and a batch that would overfill a dead-letter file stays in the
+	// log, offered to its sink again (1 GiB).
 	MaxDiskBytes int64
 	// WriteTimeout bounds one Sink.Write (10s).
 	WriteTimeout time.Duration
 	// RetryAttempts is how many times a batch is offered to a sink before it
 	// goes to the sink's dead-letter file (10); RetryBase is the wait after
 	// the first failure, doubling up to RetryMax (100ms, 10s). With the
-	// defaults a batch is retried for about 40 seconds of outage.
+	// defaults a batch rides out about 30 seconds of outage before it is
+	// dead-lettered; raise RetryAttempts for sinks whose outages last longer.
 	RetryAttempts int
 	RetryBase     time.Duration
 	RetryMax      time.Duration

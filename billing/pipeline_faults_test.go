@@ -309,3 +309,27 @@ func TestPipelineDeliversAfterRestartsAndARemovedLog(t *testing.T) {
 	run(20, 10)
 	s.requireAll(t, 30)
 }
+
+// A dead-letter file at its bound refuses the batch: it stays in the log
+// and is offered to the sink again, so it is delivered once the sink works.
+func TestPipelineKeepsABatchWhenItsDeadLetterFileIsFull(t *testing.T) {
+	s := newMemSink()
+	var calls atomic.Int32
+	s.setFail(func(context.Context, []Record) error {
+		if calls.Add(1) <= 8 {
+			return errors.New("refused")
+		}
+		return nil
+	})
+	dir := t.TempDir()
+	p := startPipeline(t, PipelineConfig{Dir: dir, Sinks: map[string]Sink{"s": s}, RetryAttempts: 2, SegmentBytes: 512, MaxDiskBytes: 1 << 20},
+		func(p *Pipeline) { p.sinks[0].dead.max = 1 })
+	enqueueRange(t, p, 0, 10)
+	closePipeline(t, p)
+	s.requireAll(t, 10)
+	st := p.Stats().Sinks["s"]
+	assert.Zero(t, st.DeadLettered)
+	assert.Equal(t, uint64(8), st.Retries)
+	_, err := os.Stat(filepath.Join(dir, "deadletter-s.jsonl"))
+	assert.True(t, err == nil || errors.Is(err, os.ErrNotExist))
+}

@@ -65,7 +65,7 @@ func newSinkWorker(p *Pipeline, name string, s Sink) (*sinkWorker, error) {
 		notify: make(chan struct{}, 1),
 		rd:     newWALReader(p.wal, from),
 		cursor: f,
-		dead:   &deadLetter{path: filepath.Join(p.cfg.Dir, "deadletter-"+name+".jsonl")},
+		dead:   &deadLetter{path: filepath.Join(p.cfg.Dir, "deadletter-"+name+".jsonl"), max: p.cfg.MaxDiskBytes},
 	}
 	w.acked = w.rd.pos
 	return w, nil
