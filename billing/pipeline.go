@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -65,9 +64,7 @@ type Pipeline struct {
 
 	ackMu sync.Mutex // the sinks' acknowledged positions
 
-	spaceMu sync.Mutex
-	space   chan struct{} // closed and replaced when the writer frees slots
-	waiters atomic.Int32
+	overflow chan Record // unbuffered: producers the full buffer blocks
 
 	closeOnce  sync.Once
 	closing    chan struct{} // Close has begun
@@ -79,7 +76,7 @@ type Pipeline struct {
 	closeErr   error
 	closed     chan struct{} // closeErr is set
 
-	blocked, spilled, dropped, rejected, logged, walErrors atomic.Uint64
+	blocked, overflowed, spilled, dropped, rejected, logged, walErrors atomic.Uint64
 
 	// discard, set only by this package's benchmarks, makes the writer
 	// free what it drains without logging it: it measures Enqueue alone.
@@ -116,7 +113,7 @@ func newPipeline(cfg PipelineConfig, setup func(*Pipeline)) (*Pipeline, error) {
 		wal:        w,
 		wake:       make(chan struct{}, 1),
 		syncReq:    make(chan chan error),
-		space:      make(chan struct{}),
+		overflow:   make(chan Record),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		abort:      make(chan struct{}),
@@ -169,52 +166,36 @@ func (p *Pipeline) wakeWriter() {
 	}
 }
 
-// enqueueSlow waits up to BlockTimeout for room, then spills r to the log.
-// It takes r by value so that Enqueue's copy does not escape to the heap
-// on the fast path.
+// enqueueSlow hands r to the writer through the overflow channel, waiting
+// up to BlockTimeout, then spills it to the log. Blocked producers queue on
+// the channel and the writer takes them one by one as it gets to them, so a
+// full buffer parks them (no spinning, no herd woken at once) and leaves
+// the writer the CPU it needs to catch up. It takes r by value so that
+// Enqueue's copy does not escape to the heap on the fast path.
 func (p *Pipeline) enqueueSlow(rec Record) error {
-	r := &rec
 	p.blocked.Add(1)
-	// Yield first: the writer, or the producer holding the P it needs,
-	// usually frees room within a scheduling round, and parking on a timer
-	// costs far more (an allocation, and a wake for every waiter).
-	for range 4 {
+	if p.ring.push(&rec) == pushed { // room was made meanwhile
 		p.wakeWriter()
-		runtime.Gosched()
-		switch p.ring.push(r) {
-		case pushed:
-			return nil
-		case ringClosed:
-			p.rejected.Add(1)
-			return ErrClosed
-		}
+		return nil
 	}
-	p.waiters.Add(1)
 	timer, stop := p.clock.NewTimer(p.cfg.BlockTimeout)
-	defer func() {
-		stop()
-		p.waiters.Add(-1)
-	}()
-	for {
-		p.spaceMu.Lock()
-		space := p.space
-		p.spaceMu.Unlock()
-		switch p.ring.push(r) {
-		case pushed:
-			p.wakeWriter()
-			return nil
-		case ringClosed:
-			p.rejected.Add(1)
-			return ErrClosed
-		}
-		p.wakeWriter()
-		select {
-		case <-space:
-			continue
-		case <-timer:
-		}
-		return p.spill(r)
+	defer stop()
+	select {
+	case p.overflow <- rec:
+		p.overflowed.Add(1)
+		return nil
+	case <-p.closing:
+		p.rejected.Add(1)
+		return ErrClosed
+	case <-timer:
 	}
+	select {
+	case <-p.closing:
+		p.rejected.Add(1)
+		return ErrClosed
+	default:
+	}
+	return p.spill(&rec)
 }
 
 // spill appends r to the write-ahead log from the producer's goroutine: the

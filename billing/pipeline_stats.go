@@ -41,7 +41,7 @@ type SinkStats struct {
 // counters are read one by one, so under load they are not one snapshot.
 func (p *Pipeline) Stats() Stats {
 	s := Stats{
-		Enqueued:  p.ring.pushed() + p.spilled.Load(),
+		Enqueued:  p.ring.pushed() + p.overflowed.Load() + p.spilled.Load(),
 		Blocked:   p.blocked.Load(),
 		Spilled:   p.spilled.Load(),
 		Dropped:   p.dropped.Load(),

@@ -71,25 +71,53 @@ func (p *Pipeline) writeLoop() {
 		lastSync = p.clock.Now()
 		return p.wal.sync()
 	}
+	var (
+		carry     Record // what the parked writer received from the overflow
+		haveCarry bool
+	)
+	// take fills buf from the carried record, the buffer and the overflow.
+	take := func() {
+		buf = buf[:0]
+		if haveCarry {
+			buf, haveCarry = append(buf, carry), false
+		}
+		buf = p.ring.drain(buf, batchMax-len(buf))
+		for len(buf) < batchMax {
+			select {
+			case r := <-p.overflow:
+				buf = append(buf, r)
+				continue
+			default:
+			}
+			break
+		}
+	}
 	drainTo := func(end uint64) bool {
 		for {
 			buf = p.ring.drainTo(buf[:0], end, batchMax)
+			for len(buf) < batchMax {
+				select {
+				case r := <-p.overflow:
+					buf = append(buf, r)
+					continue
+				default:
+				}
+				break
+			}
 			if len(buf) == 0 {
 				return true
 			}
 			if !commit(buf) {
 				return false
 			}
-			p.freeSpace()
 		}
 	}
 	for {
-		buf = p.ring.drain(buf[:0], batchMax)
+		take()
 		if len(buf) > 0 {
 			if !commit(buf) {
 				return
 			}
-			p.freeSpace()
 			if syncC == nil {
 				syncC, stopSync = p.clock.NewTimer(max(p.cfg.SyncInterval-p.clock.Now().Sub(lastSync), 0))
 			}
@@ -127,6 +155,8 @@ func (p *Pipeline) writeLoop() {
 		}
 		select {
 		case <-p.wake:
+		case carry = <-p.overflow:
+			haveCarry = true
 		case <-syncC:
 			syncC, stopSync = nil, nil
 			_ = syncNow()
@@ -190,15 +220,4 @@ func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
 		}
 	}
 	return lines, nil
-}
-
-// freeSpace wakes the producers waiting for room.
-func (p *Pipeline) freeSpace() {
-	if p.waiters.Load() == 0 {
-		return
-	}
-	p.spaceMu.Lock()
-	close(p.space)
-	p.space = make(chan struct{})
-	p.spaceMu.Unlock()
 }
