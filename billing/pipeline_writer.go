@@ -75,14 +75,9 @@ func (p *Pipeline) writeLoop() {
 		carry     Record // what the parked writer received from the overflow
 		haveCarry bool
 	)
-	// take fills buf from the carried record, the buffer and the overflow.
-	take := func() {
-		buf = buf[:0]
-		if haveCarry {
-			buf, haveCarry = append(buf, carry), false
-		}
-		buf = p.ring.drain(buf, batchMax-len(buf))
-		for len(buf) < batchMax {
+	// fromOverflow adds blocked producers' records to buf, up to n in all.
+	fromOverflow := func(n int) {
+		for len(buf) < n {
 			select {
 			case r := <-p.overflow:
 				buf = append(buf, r)
@@ -92,18 +87,25 @@ func (p *Pipeline) writeLoop() {
 			break
 		}
 	}
+	// take fills buf from the carried record, the overflow and the buffer.
+	// Half a batch goes to blocked producers first: a full buffer would
+	// otherwise fill every batch, and they would all wait out BlockTimeout
+	// and spill.
+	take := func() {
+		buf = buf[:0]
+		if haveCarry {
+			buf, haveCarry = append(buf, carry), false
+		}
+		fromOverflow(max(batchMax/2, 1))
+		buf = p.ring.drain(buf, batchMax-len(buf))
+		fromOverflow(batchMax)
+	}
 	drainTo := func(end uint64) bool {
 		for {
-			buf = p.ring.drainTo(buf[:0], end, batchMax)
-			for len(buf) < batchMax {
-				select {
-				case r := <-p.overflow:
-					buf = append(buf, r)
-					continue
-				default:
-				}
-				break
-			}
+			buf = buf[:0]
+			fromOverflow(max(batchMax/2, 1))
+			buf = p.ring.drainTo(buf, end, batchMax-len(buf))
+			fromOverflow(batchMax)
 			if len(buf) == 0 {
 				return true
 			}
