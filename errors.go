@@ -46,6 +46,11 @@ var (
 	ErrUpstreamTimeout   = sentinel(http.StatusGatewayTimeout, "timeout_error", "upstream_timeout", "gateway: upstream timed out")
 	ErrClientClosed      = sentinel(499, "invalid_request_error", "client_closed", "gateway: client closed the request")
 	ErrInternal          = sentinel(http.StatusInternalServerError, "api_error", "internal_error", "gateway: internal error")
+	// ErrModelNotAllowed: the caller's key may not use the model an attempt
+	// would send (Caller.Allows). The attempt boundary refuses it before the
+	// provider sees it: no attempt is recorded, no breaker counts it, and a
+	// router tries another target; the caller gets it when none is allowed.
+	ErrModelNotAllowed = sentinel(http.StatusForbidden, "permission_error", "model_not_allowed", "gateway: this key may not use the model")
 )
 
 // errRedirect: an upstream answered with a redirect, which the gateway
@@ -59,7 +64,7 @@ var (
 	sentinelsMu sync.RWMutex
 	sentinels   = []*Error{
 		ErrBadRequest, ErrBodyTooLarge, ErrNotFound, ErrMethodNotAllowed, ErrModelNotFound,
-		ErrNoHealthyProvider, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal,
+		ErrNoHealthyProvider, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal, ErrModelNotAllowed,
 		errStreamFailed, // a kind of ErrUpstream with a code of its own
 		errRedirect,
 	}
