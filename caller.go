@@ -73,8 +73,8 @@ func (c Caller) Allows(model string) bool {
 // Period. Period is "day" or "month" (calendar periods, in the time zone the
 // budget's owner configures) or "" for a cap that never resets.
 type Budget struct {
-	Limit  int64
-	Period string
+	Limit  int64  `json:"limit"`
+	Period string `json:"period,omitempty"`
 }
 
 type callerKey struct{}
