@@ -234,6 +234,13 @@ func (e *Error) setHeaders(h http.Header) {
 	}
 }
 
+// WriteError writes err to w as the gateway's handler answers its own
+// errors: the status, Retry-After where it applies, the X-Llmgate-Error
+// mark and the OpenAI-style body of ErrorFor(err). It is for handlers
+// served beside the gateway's own (an admin API, a health check), so that
+// every error a server sends has one shape.
+func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
+
 // writeError writes err to w as the gateway error ErrorFor maps it to: its
 // status, headers and OpenAI-style JSON body.
 func writeError(w http.ResponseWriter, err error) {

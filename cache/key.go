@@ -184,8 +184,17 @@ func (m *KeyMeta) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("cache: key budget period %q is none of day, month or empty", clipID(m.Budget.Period)))
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return invalidKey{errors.Join(errs...)}
 }
+
+// invalidKey is a key a store must not hold; its message is safe to show
+// (it never holds a secret).
+type invalidKey struct{ error }
+
+func (e invalidKey) Unwrap() error { return e.error }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 

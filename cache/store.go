@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"errors"
-	"fmt"
 )
 
 // Store holds virtual keys by digest: the source of truth a metadata cache
@@ -34,6 +33,8 @@ var (
 	ErrKeyExists = errors.New("cache: a key with that id or digest exists")
 	// ErrKeyRevoked: a revoked key cannot change again.
 	ErrKeyRevoked = errors.New("cache: the key is revoked")
+
+	errImmutable = invalidKey{errors.New("cache: a key's id, digest and creation time cannot change")}
 )
 
 // checkChange is the one rule for a key's change, in every store: the
@@ -44,7 +45,7 @@ func checkChange(old, updated *KeyMeta) error {
 		return ErrKeyRevoked
 	}
 	if updated.ID != old.ID || updated.Digest != old.Digest || !updated.Created.Equal(old.Created) {
-		return fmt.Errorf("cache: a key's id, digest and creation time cannot change")
+		return errImmutable
 	}
 	return updated.Validate()
 }
