@@ -30,7 +30,7 @@ func TestCallerAllows(t *testing.T) {
 		{[]string{"*"}, "o1", true},
 		{[]string{"claude-*", "gpt-4.1"}, "gpt-4.1", true},
 		{[]string{"claude-*", "gpt-4.1"}, "GPT-4.1", false}, // names are exact
-		{[]string{"gpt*4"}, "gpt-4", false},                // only a trailing * is a wildcard
+		{[]string{"gpt*4"}, "gpt-4", false},                 // only a trailing * is a wildcard
 	}
 	for _, tc := range cases {
 		assert.Equal(t, tc.want, gateway.Caller{Models: tc.models}.Allows(tc.model), "%v allows %q", tc.models, tc.model)

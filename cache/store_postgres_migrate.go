@@ -64,4 +64,3 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, name, quoted string) error
 	}
 	return tx.Commit(ctx)
 }
-
