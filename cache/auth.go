@@ -112,45 +112,45 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // authenticate returns the key of req, or why it has none.
-func (t *authTransport) authenticate(req *http.Request) (*KeyMeta, error) {
+func (t *authTransport) authenticate(req *http.Request) (KeyMeta, error) {
 	ctx := req.Context()
 	if gateway.CallFrom(ctx) == nil {
-		return nil, errNoCall
+		return KeyMeta{}, errNoCall
 	}
 	secret, err := credential(req.Header)
 	if err != nil {
-		return nil, err
+		return KeyMeta{}, err
 	}
 	d := DigestOf(secret)
 	meta, err := t.keys.Get(ctx, d)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, errBadKey
+		return KeyMeta{}, errBadKey
 	case err != nil:
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return KeyMeta{}, ctx.Err()
 		}
-		return nil, errLookup // the cause may name the store's host: not for callers
+		return KeyMeta{}, errLookup // the cause may name the store's host: not for callers
 	}
 	// The lookup is by digest; that the key found is this one is checked
 	// on the full 32 bytes, in constant time.
 	if !meta.Digest.Valid() || subtle.ConstantTimeCompare(bytesOfString(string(meta.Digest)), bytesOfString(string(d))) != 1 {
-		return nil, errBadKey
+		return KeyMeta{}, errBadKey
 	}
 	switch meta.Status {
 	case StatusActive:
 	case StatusDisabled:
-		return nil, errDisabledKey
+		return KeyMeta{}, errDisabledKey
 	default:
-		return nil, errRevokedKey
+		return KeyMeta{}, errRevokedKey
 	}
 	if len(meta.IPs) > 0 {
 		addr, ok := clientAddr(req.RemoteAddr, req.Header.Values("X-Forwarded-For"), t.cfg.TrustedProxies)
 		if !ok || !meta.AllowsIP(addr) {
-			return nil, ErrIPNotAllowed
+			return KeyMeta{}, ErrIPNotAllowed
 		}
 	}
-	return &meta, nil
+	return meta, nil
 }
 
 // credential returns the one key req carries.
@@ -191,10 +191,9 @@ func credential(h http.Header) (string, error) {
 func withoutCredentials(req *http.Request) *http.Request {
 	h := make(http.Header, len(req.Header))
 	for k, v := range req.Header {
-		h[k] = v
-	}
-	for _, name := range credentialHeaders {
-		delete(h, name)
+		if k != "Authorization" && k != "X-Api-Key" && k != "Api-Key" { // credentialHeaders
+			h[k] = v
+		}
 	}
 	out := new(http.Request)
 	*out = *req
