@@ -201,4 +201,3 @@ func TestMeterThroughOpenAISDK(t *testing.T) {
 	assert.Positive(t, recs[0].Cost)
 	assert.NotEqual(t, recs[0].CallID, recs[1].CallID)
 }
-
