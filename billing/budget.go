@@ -166,7 +166,8 @@ type Bucket struct {
 // A BudgetStore keeps the spend and holds of budget buckets. Reserve holds
 // amount in every bucket, atomically: all or none, and only if, in each,
 // spend + holds + amount <= Limit; otherwise it holds nothing and returns
-// the index of a bucket that refused (and a nil error). Settle ends the hold
+// the index of a bucket that refused (and a nil error); an id that holds in
+// a bucket already is not held again there. Settle ends the hold
 // id in every bucket and adds actual to their spend; it is called once per
 // hold, also for a hold that has expired (the spend still counts). A store
 // expires a hold ttl after Reserve, so that a crashed caller's hold does

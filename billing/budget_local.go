@@ -51,6 +51,9 @@ func (s *LocalBudgets) Reserve(_ context.Context, id string, buckets []Bucket, a
 			return -1, err
 		}
 		b.expire(now)
+		if _, dup := b.holds[id]; dup {
+			continue // held already: Reserve is idempotent per id
+		}
 		if b.spent+b.held+amount > buckets[i].Limit {
 			return i, nil
 		}
@@ -58,7 +61,7 @@ func (s *LocalBudgets) Reserve(_ context.Context, id string, buckets []Bucket, a
 	for i := range buckets {
 		b := s.buckets[buckets[i].Name]
 		if _, dup := b.holds[id]; dup {
-			continue // a hold is made once per id
+			continue
 		}
 		exp := now.Add(ttl)
 		b.held += amount
