@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -195,5 +194,3 @@ func printUsagePath(w interface{ Write([]byte) (int, error) }, b *billingParts) 
 	}
 	fmt.Fprintf(w, "usage records: %s\n", abs)
 }
-
-var errUsageClosed = errors.New("gateway: usage file closed")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"sync"
 
@@ -65,3 +66,5 @@ func (u *usageFile) Close() error {
 	}
 	return u.f.Close()
 }
+
+var errUsageClosed = errors.New("gateway: usage file closed")
