@@ -126,7 +126,6 @@ type callHold struct {
 	buf     [2]Bucket // a key's and a tenant's: no second allocation
 	amount  int64
 	priced  bool
-	now     time.Time
 }
 
 // hold reserves the call's budgets; nil when it has none.
@@ -136,7 +135,7 @@ func (m *Meter) hold(ctx context.Context, c *gateway.Call) (*callHold, error) {
 		return nil, nil // no budget: the common case costs nothing
 	}
 	now := m.clock.Now()
-	h := &callHold{now: now}
+	h := &callHold{}
 	buckets := h.buf[:0]
 	if b := c.Caller.Budget; b.Limit != 0 {
 		bk, ok := bucketFor("key:"+c.Caller.KeyID, b, now, m.budget.Location)
