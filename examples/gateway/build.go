@@ -22,11 +22,13 @@ type app struct {
 	handler   http.Handler
 	router    *router.Router
 	providers []gateway.Provider
+	billing   *billingParts
 }
 
 // Close releases the providers' idle upstream connections. Call it after
 // the server has stopped.
 func (a *app) Close() {
+	a.billing.Close()
 	for _, p := range a.providers {
 		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections()
@@ -38,6 +40,7 @@ func (a *app) Close() {
 // design's default order (outermost first):
 //
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
+//	  billing.Meter           budget holds; one usage record per attempt when the call ends
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
 //	      per target: CircuitBreaker (429 cooldowns),
@@ -77,6 +80,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	c.lib("retry", err)
 	rc := c.routerConfig(&cfg.Router, budget, retryCfg.MaxWait, retryCfg.Idempotent)
 	c.lib("router", rc.Validate())
+	a.billing = c.newBilling(&cfg.Billing)
 	limits := c.limits(cfg.Limits)
 	c.lib("limits", limits.Validate())
 	if err := c.err(); err != nil {
@@ -88,7 +92,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 		c.lib("router", err) // what only the whole router finds, each of its errors
 		return nil, c.err()
 	}
-	h := gateway.NewHandler(gateway.Chain(a.router, retry),
+	h := gateway.NewHandler(gateway.Chain(a.router, append(a.billing.mws, retry)...),
 		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
 	a.handler = routes(h)
 	return a, nil
