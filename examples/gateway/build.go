@@ -23,11 +23,13 @@ type app struct {
 	router    *router.Router
 	providers []gateway.Provider
 	keys      *keySetup // nil: no keys section, every caller is served
+	billing   *billingParts
 }
 
 // Close releases the providers' idle upstream connections and the key
 // store. Call it after the server has stopped.
 func (a *app) Close() {
+	a.billing.Close()
 	if a.keys != nil {
 		a.keys.Close()
 	}
@@ -43,6 +45,7 @@ func (a *app) Close() {
 //
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
 //	  cache.Auth              virtual key -> the Call's Caller (with a keys section)
+//	  billing.Meter           budget holds; one usage record per attempt when the call ends
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
 //	      per target: CircuitBreaker (429 cooldowns),
@@ -82,6 +85,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	c.lib("retry", err)
 	rc := c.routerConfig(&cfg.Router, budget, retryCfg.MaxWait, retryCfg.Idempotent)
 	c.lib("router", rc.Validate())
+	a.billing = c.newBilling(&cfg.Billing)
 	limits := c.limits(cfg.Limits)
 	c.lib("limits", limits.Validate())
 	a.keys = c.keys(cfg.Keys)
@@ -99,7 +103,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	if a.keys != nil {
 		auth, admin = a.keys.auth, a.keys.adminAPI
 	}
-	h := gateway.NewHandler(gateway.Chain(a.router, auth, retry),
+	h := gateway.NewHandler(gateway.Chain(a.router, append(append([]gateway.Middleware{auth}, a.billing.mws...), retry)...),
 		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
 	a.handler = routes(h, admin)
 	return a, nil
