@@ -317,3 +317,39 @@ func TestRunKeysPostgresStore(t *testing.T) {
 	require.Equal(t, 0, g.stop())
 	assert.NotContains(t, g.stderr.String(), secret[1])
 }
+
+// Case 31 and invariant 5: the usage records name the key by its id and
+// tenant, and neither they nor the logs hold the key; a key's own budget
+// reaches the Meter (402 once it is spent).
+func TestRunKeysReachTheRecordsByIDOnly(t *testing.T) {
+	secret := cache.NewSecret()
+	records := t.TempDir() + "/usage.jsonl"
+	cfg := writeFile(t, "gateway.yaml", okProviders+`
+billing:
+  records_file: `+records+`
+keys:
+  memory:
+    - {id: team-a, digest: "`+cache.DigestOf(secret).String()+`", tenant: acme}
+    - {id: poor, digest: "`+cache.DigestOf(secret+"-poor").String()+`", tenant: acme, budget: {limit_usd: 0.000000001}}
+`)
+	g := startGateway(t, "-config", cfg, "-addr", "127.0.0.1:0")
+	p := chatParams
+	p.Model = "gpt-4o-mini" // priced, so that a budget can be held
+	client := sdk(t, g.base, secret)
+	_, err := client.Chat.Completions.New(context.Background(), p)
+	require.NoError(t, err)
+	poor := sdk(t, g.base, secret+"-poor")
+	_, err = poor.Chat.Completions.New(context.Background(), p)
+	var apiErr *openai.Error
+	require.True(t, errors.As(err, &apiErr), "%v", err)
+	assert.Equal(t, http.StatusPaymentRequired, apiErr.StatusCode, "the key's own budget is the Meter's")
+	require.Equal(t, 0, g.stop())
+
+	b, err := os.ReadFile(records)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"key_id":"team-a"`)
+	assert.Contains(t, string(b), `"tenant":"acme"`)
+	assert.NotContains(t, string(b), secret)
+	assert.NotContains(t, string(b), cache.DigestOf(secret).String()[7:], "nor its digest")
+	assert.NotContains(t, g.stderr.String(), secret)
+}
