@@ -107,9 +107,14 @@ func (s *PostgresStore) Update(ctx context.Context, id string, change func(*KeyM
 		return old, err
 	}
 	args := keyArgs(&m)
-	if _, err := tx.Exec(ctx, "UPDATE "+s.table+" SET tenant = $3, priority = $4, models = $5, ips = $6, limits = $7, "+
-		"budget_limit = $8, budget_period = $9, status = $10, updated = $12 WHERE id = $1 AND digest = $2 AND created = $11", args...); err != nil {
+	tag, err := tx.Exec(ctx, "UPDATE "+s.table+" SET tenant = $3, priority = $4, models = $5, ips = $6, limits = $7, "+
+		"budget_limit = $8, budget_period = $9, status = $10, updated = $11 WHERE id = $1 AND digest = $2",
+		append(args[:10:10], args[11])...) // created never changes
+	if err != nil {
 		return old, err
+	}
+	if tag.RowsAffected() != 1 { // the row is locked: only a broken schema gets here
+		return old, fmt.Errorf("cache: updating key %q changed %d rows", clipID(id), tag.RowsAffected())
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return old, err

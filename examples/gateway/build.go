@@ -101,7 +101,10 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	var auth gateway.Middleware // nil, skipped by Chain, without a keys section
 	var admin http.Handler
 	if a.keys != nil {
-		auth, admin = a.keys.auth, a.keys.adminAPI
+		auth = a.keys.auth
+		if a.keys.adminAPI != nil {
+			admin = adminLog(logger, a.keys.adminAPI)
+		}
 	}
 	h := gateway.NewHandler(gateway.Chain(a.router, append(append([]gateway.Middleware{auth}, a.billing.mws...), retry)...),
 		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))

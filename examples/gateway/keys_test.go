@@ -155,6 +155,7 @@ keys:
 		assert.NotContains(t, string(r.Body), listed)
 	}
 	require.Equal(t, 0, g.stop())
+	assert.Contains(t, g.stderr.String(), "msg=admin method=POST path=/admin/keys/made/revoke status=200", "the admin's changes are logged")
 	for _, secret := range []string{listed, narrow, adminKey, created.Secret} {
 		assert.NotContains(t, g.stderr.String(), secret)
 	}
@@ -176,6 +177,7 @@ func TestConfigKeysErrors(t *testing.T) {
 		{"bad proxy", "keys: {trusted_proxies: [proxy.local]}\n", "keys.trusted_proxies[0]: want an address"},
 		{"postgres without dsn", "keys: {store: postgres}\n", "keys.postgres.dsn: is required"},
 		{"memory keys with postgres", "keys: {store: postgres, demo: true, postgres: {dsn: \"postgres://u:pw@127.0.0.1:1/x\"}}\n", "keys.demo: is used only with store: memory"},
+		{"unreachable store", "keys: {store: postgres, postgres: {dsn: \"postgres://u:pw-in-here@127.0.0.1:1/x?connect_timeout=2\"}}\n", "keys.postgres: cannot open the key store"},
 		{"bad dsn", "keys: {store: postgres, postgres: {dsn: \"::pw-in-here::\"}}\n", "keys.postgres.dsn: is no PostgreSQL connection string"},
 		{"redis needs the cache", "keys: {redis: {addr: \"127.0.0.1:6379\"}}\n", "keys.redis: the Redis level needs the metadata cache"},
 	}
