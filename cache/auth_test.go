@@ -2,8 +2,8 @@ package cache_test
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -84,7 +84,9 @@ func TestAuthRefusals(t *testing.T) {
 			w := post(h, "", tc.headers...)
 			assert.Equal(t, http.StatusUnauthorized, w.Code)
 			assert.Equal(t, "invalid_api_key", w.Header().Get("X-Llmgate-Error"))
-			var e struct{ Error struct{ Message, Type, Code string } }
+			var e struct {
+				Error struct{ Message, Type, Code string }
+			}
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &e))
 			assert.Equal(t, "invalid_request_error", e.Error.Type)
 			assert.Equal(t, "invalid_api_key", e.Error.Code)
