@@ -25,21 +25,20 @@ const (
 	childMax      = 1_000_000
 )
 
-// runChild runs this test binary as the crash test's child when the
-// environment asks for it (the os.Args re-exec trick) and reports whether
-// it did: the child enqueues records into a pipeline feeding a ledger and a
-// JSONL file, printing "durable N" each time Sync confirms records 0..N-1,
-// until it is killed (or gives up after 30 s).
-func runChild() bool {
+// init runs this test binary as the crash test's child when the
+// environment asks for it (the os.Args re-exec trick), before TestMain: the
+// child enqueues records into a pipeline feeding a ledger and a JSONL file,
+// printing "durable N" each time Sync confirms records 0..N-1, until it is
+// killed (or gives up after 30 s).
+func init() {
 	if os.Getenv(childEnv) != "crash" {
-		return false
+		return
 	}
 	if err := crashChild(); err != nil {
 		fmt.Println("error", err)
 		os.Exit(2)
 	}
 	os.Exit(0)
-	return true
 }
 
 func crashChild() error {

@@ -1,4 +1,4 @@
-package billing
+package billing_test
 
 import (
 	"testing"
@@ -6,9 +6,4 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) {
-	if runChild() {
-		return
-	}
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
