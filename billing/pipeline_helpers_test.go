@@ -92,7 +92,9 @@ func (m *memSink) requireAll(t *testing.T, n int) {
 		k := recordKey{fmt.Sprintf("call-%d", i), 1}
 		r, ok := m.got[k]
 		require.True(t, ok, "record %d missing", i)
-		require.Equal(t, testRecord(i), r, "record %d changed on its way", i)
+		if want := testRecord(i); r != want { // == first: testify's diff is slow over 100k records
+			require.Equal(t, want, r, "record %d changed on its way", i)
+		}
 	}
 }
 

@@ -31,6 +31,30 @@ func TestPipelineDeliversEveryRecordOnceToEverySink(t *testing.T) {
 	}
 }
 
+// RELIABILITY.md case 20 at the pipeline itself: 100k records from 64
+// goroutines, far faster than the writer logs them (so the buffer fills,
+// producers park and spill), then Close: every record exactly once, each
+// counted once. TestHundredThousandCallsThroughTheMeterIntoPostgres runs
+// the same count end to end.
+func TestPipelineHundredThousandFrom64Goroutines(t *testing.T) {
+	s := newMemSink()
+	p, err := NewPipeline(PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"s": s}, Buffer: 1024, BatchSize: 2048})
+	require.NoError(t, err)
+	const n = 100_000
+	enqueueAll(t, p, n, 64)
+	closePipeline(t, p)
+	s.requireAll(t, n)
+	for k, c := range s.deliv {
+		require.Equal(t, 1, c, "%v delivered %d times", k, c)
+	}
+	st := p.Stats()
+	assert.Equal(t, uint64(n), st.Enqueued)
+	assert.Equal(t, uint64(n), st.Logged+st.Spilled)
+	assert.Equal(t, uint64(n), st.Sinks["s"].Written)
+	assert.Zero(t, st.Dropped+st.Rejected+st.Sinks["s"].DeadLettered)
+	t.Logf("blocked %d, spilled %d, read back from the log %d", st.Blocked, st.Spilled, st.Sinks["s"].FromLog)
+}
+
 // Batches are flushed by size at once, and a short batch when
 // FlushInterval has passed on the pipeline's clock, not before.
 func TestPipelineFlushesBySizeOrByTime(t *testing.T) {

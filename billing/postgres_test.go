@@ -81,27 +81,3 @@ func TestLedgerColumnsCoverEveryRecordField(t *testing.T) {
 	walk(reflect.TypeFor[Record]())
 	assert.Empty(t, cols, "ledger columns without a Record field")
 }
-
-// RELIABILITY.md case 20: 100k records from 64 goroutines, then Close:
-// exactly 100k rows with unique keys.
-func TestPipelineIntoPostgresHundredThousandFrom64Goroutines(t *testing.T) {
-	pool, cfg := postgresForTest(t)
-	pg, err := NewPostgres(context.Background(), pool, cfg)
-	require.NoError(t, err)
-	p, err := NewPipeline(PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"ledger": pg}, BatchSize: 2048})
-	require.NoError(t, err)
-	const n = 100_000
-	start := time.Now()
-	enqueueAll(t, p, n, 64)
-	t.Logf("enqueued in %v: %+v", time.Since(start), p.Stats())
-	closePipeline(t, p)
-	t.Logf("closed in %v: %+v", time.Since(start), p.Stats())
-
-	rows, keys := ledgerCounts(t, pool, cfg)
-	assert.Equal(t, n, rows)
-	assert.Equal(t, n, keys)
-	st := p.Stats()
-	assert.Equal(t, uint64(n), st.Enqueued)
-	assert.Equal(t, uint64(n), st.Sinks["ledger"].Written)
-	assert.Zero(t, st.Dropped+st.Sinks["ledger"].DeadLettered)
-}
