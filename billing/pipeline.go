@@ -247,8 +247,9 @@ func (p *Pipeline) Sync(ctx context.Context) error {
 // before it returns nil. If ctx ends first, Close stops the sinks at once
 // and returns an error wrapping ctx's: what they had not acknowledged stays
 // in the write-ahead log and is replayed by the next NewPipeline on the same
-// Dir, so it is not lost. No goroutine of the pipeline outlives Close.
-// Later calls return the first call's result.
+// Dir, so it is not lost. No goroutine of the pipeline outlives Close, so
+// a Sink that ignores its context's end holds Close until its Write
+// returns. Later calls return the first call's result.
 func (p *Pipeline) Close(ctx context.Context) error {
 	first := false
 	p.closeOnce.Do(func() {

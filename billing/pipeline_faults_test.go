@@ -333,3 +333,37 @@ func TestPipelineKeepsABatchWhenItsDeadLetterFileIsFull(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, "deadletter-s.jsonl"))
 	assert.True(t, err == nil || errors.Is(err, os.ErrNotExist))
 }
+
+// A sink that panics is retried like one that fails, and the panic is its
+// last error.
+func TestPipelineRecoversAPanickingSink(t *testing.T) {
+	s := newMemSink()
+	var calls atomic.Int32
+	s.setFail(func(context.Context, []Record) error {
+		if calls.Add(1) == 1 {
+			panic("sink bug")
+		}
+		return nil
+	})
+	p := startPipeline(t, PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"s": s}}, nil)
+	enqueueRange(t, p, 0, 10)
+	closePipeline(t, p)
+	s.requireAll(t, 10)
+	st := p.Stats().Sinks["s"]
+	assert.Equal(t, uint64(1), st.Retries)
+	assert.Contains(t, st.LastError, "sink bug")
+}
+
+// A record reaches every sink in one representation, UTC, whether the sink
+// got it from memory or read it back from the log.
+func TestPipelineDeliversTimesInUTCEitherWay(t *testing.T) {
+	s := newMemSink()
+	p := startPipeline(t, PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"s": s}}, nil)
+	r := testRecord(1)
+	r.Time = r.Time.In(time.FixedZone("CET", 3600))
+	require.NoError(t, p.Enqueue(r))
+	closePipeline(t, p)
+	got := s.got[recordKey{r.CallID, 1}]
+	assert.Equal(t, testRecord(1).Time, got.Time)
+	assert.Equal(t, time.UTC, got.Time.Location())
+}

@@ -185,6 +185,9 @@ func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
 	}
 	var kept []Record // recs without the records too large to log, if any
 	for i := range recs {
+		// One representation whichever way a sink gets the record: the
+		// log keeps the instant in UTC, so the memory path does too.
+		recs[i].Time = recs[i].Time.UTC()
 		var ok bool
 		if lines, ok = appendFrame(lines, &recs[i]); !ok {
 			if kept == nil {
