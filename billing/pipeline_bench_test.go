@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,3 +133,59 @@ var callIDs = func() []string {
 	}
 	return ids
 }()
+
+// BenchmarkEnqueueWithRoom measures the hot path alone: the buffer always
+// has room (its writer is held until the timer stops), against a send on a
+// buffered channel with room and no receiver. Each run sends b.N records
+// into a buffer of at least b.N, so run it with a fixed count no larger
+// than roomMax, e.g. -benchtime 100000x.
+func BenchmarkEnqueueWithRoom(b *testing.B) {
+	rec := testRecord(1)
+	for _, g := range []int{1, 2, 64} {
+		b.Run(fmt.Sprintf("pipeline/goroutines=%d", g), func(b *testing.B) {
+			if b.N > roomMax {
+				b.Skipf("b.N %d over %d: use -benchtime %dx", b.N, roomMax, roomMax)
+			}
+			hold := make(chan struct{})
+			cfg := PipelineConfig{Dir: b.TempDir(), Sinks: map[string]Sink{"x": SinkFunc(func(context.Context, []Record) error { return nil })}, Buffer: b.N + defaultBatchSize}
+			p, err := newPipeline(cfg.withDefaults(), func(p *Pipeline) { p.beforeLog = func() { <-hold } })
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			b.ReportAllocs()
+			runSenders(b, g, func() {
+				if err := p.Enqueue(rec); err != nil {
+					b.Error(err)
+				}
+			})
+			b.StopTimer()
+			if n := p.blocked.Load(); n > 0 {
+				b.Fatalf("%d Enqueue calls found the buffer full", n)
+			}
+			close(hold)
+			if err := p.Close(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		})
+		b.Run(fmt.Sprintf("chan/goroutines=%d", g), func(b *testing.B) {
+			if b.N > roomMax {
+				b.Skipf("b.N %d over %d: use -benchtime %dx", b.N, roomMax, roomMax)
+			}
+			ch := make(chan Record, b.N)
+			for range b.N { // touch the buffer's pages, as newRing does the ring's
+				ch <- rec
+			}
+			for range b.N {
+				<-ch
+			}
+			runtime.GC()
+			b.ReportAllocs()
+			runSenders(b, g, func() { ch <- rec })
+		})
+	}
+}
+
+// roomMax bounds BenchmarkEnqueueWithRoom's buffers (about 300 bytes a
+// record).
+const roomMax = 1 << 20
