@@ -29,15 +29,16 @@ func encodeLine(dst []byte, r *Record) ([]byte, error) {
 }
 
 // writeLoop is the buffer's one consumer. It parks when the buffer is empty
-// (the next Enqueue wakes it) and wakes for nothing else but a Sync, a
-// Close, or the fsync due SyncInterval after a write.
+// (the next Enqueue wakes it) and wakes for nothing else but a producer
+// blocked on the overflow, a Sync, a Close, or the fsync due SyncInterval
+// after a write.
 func (p *Pipeline) writeLoop() {
 	defer p.wg.Done()
 	defer close(p.writerDone)
 	batchMax := p.cfg.BatchSize // a sink's batch is made of whole appends
 	var (
 		buf      = make([]Record, 0, batchMax)
-		lines    []byte
+		frames    []byte
 		syncC    <-chan time.Time
 		stopSync func() bool
 		lastSync = p.clock.Now()
@@ -45,7 +46,7 @@ func (p *Pipeline) writeLoop() {
 	commit := func(recs []Record) bool {
 		for {
 			var err error
-			lines, err = p.log(recs, lines[:0])
+			frames, err = p.log(recs, frames[:0])
 			if err == nil {
 				return true
 			}
@@ -176,9 +177,9 @@ func (p *Pipeline) writeLoop() {
 }
 
 // log appends recs to the write-ahead log and fans them out.
-func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
+func (p *Pipeline) log(recs []Record, frames []byte) ([]byte, error) {
 	if p.discard {
-		return lines, nil
+		return frames, nil
 	}
 	if p.beforeLog != nil {
 		p.beforeLog()
@@ -189,7 +190,7 @@ func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
 		// log keeps the instant in UTC, so the memory path does too.
 		recs[i].Time = recs[i].Time.UTC()
 		var ok bool
-		if lines, ok = appendFrame(lines, &recs[i]); !ok {
+		if frames, ok = appendFrame(frames, &recs[i]); !ok {
 			if kept == nil {
 				kept = slices.Clone(recs[:i])
 			}
@@ -206,13 +207,13 @@ func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
 	var start, end walPos
 	if len(recs) > 0 {
 		var err error
-		if start, end, err = p.wal.append(lines); err != nil {
-			return lines, err // the retry encodes and counts again
+		if start, end, err = p.wal.append(frames); err != nil {
+			return frames, err // the retry encodes and counts again
 		}
 	}
 	p.dropped.Add(uint64(tooLarge)) // counted, never silent
 	if len(recs) == 0 {
-		return lines, nil
+		return frames, nil
 	}
 	p.logged.Add(uint64(len(recs)))
 	b := walBatch{start: start, end: end, recs: slices.Clone(recs)}
@@ -224,5 +225,5 @@ func (p *Pipeline) log(recs []Record, lines []byte) ([]byte, error) {
 			s.poke()
 		}
 	}
-	return lines, nil
+	return frames, nil
 }
