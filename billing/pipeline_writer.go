@@ -38,7 +38,7 @@ func (p *Pipeline) writeLoop() {
 	batchMax := p.cfg.BatchSize // a sink's batch is made of whole appends
 	var (
 		buf      = make([]Record, 0, batchMax)
-		frames    []byte
+		frames   []byte
 		syncC    <-chan time.Time
 		stopSync func() bool
 		lastSync = p.clock.Now()
