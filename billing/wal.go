@@ -169,15 +169,19 @@ func (w *wal) rotateLocked() error {
 	return w.startLocked(w.seg + 1)
 }
 
-// sync makes every appended line survive a machine crash.
+// sync makes every frame appended before it survive a machine crash. The
+// fsync runs outside the lock, so appends and readers do not wait for the
+// disk; a segment finished meanwhile was synced by its rotation.
 func (w *wal) sync() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.closed || !w.dirty {
+		w.mu.Unlock()
 		return nil
 	}
 	w.dirty = false
-	if err := w.f.Sync(); err != nil {
+	f := w.f
+	w.mu.Unlock()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 		return fmt.Errorf("billing: write-ahead log: %w", err)
 	}
 	return nil
