@@ -81,3 +81,25 @@ func TestPipelineFlushesBySizeOrByTime(t *testing.T) {
 	require.Eventually(t, func() bool { return s.count() == 105 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, []int{100, 5}, s.sizes)
 }
+
+// Sync returns once every record accepted before it is in the log: a
+// reader of the log's files finds them all.
+func TestPipelineSyncPutsEveryAcceptedRecordInTheLog(t *testing.T) {
+	release := make(chan struct{})
+	s := newMemSink()
+	s.setFail(func(context.Context, []Record) error { <-release; return nil }) // nothing is acknowledged meanwhile
+	dir := t.TempDir()
+	p, err := NewPipeline(PipelineConfig{Dir: dir, Sinks: map[string]Sink{"s": s}})
+	require.NoError(t, err)
+	enqueueAll(t, p, 3000, 8)
+	require.NoError(t, p.Sync(context.Background()))
+
+	rd := newWALReader(p.wal, walPos{1, 0})
+	defer rd.closeFile()
+	got, corrupt, err := rd.read(nil, 10_000, p.wal.end())
+	require.NoError(t, err)
+	assert.Zero(t, corrupt)
+	assert.Len(t, got, 3000)
+	close(release)
+	closePipeline(t, p)
+}
