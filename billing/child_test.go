@@ -22,14 +22,15 @@ const (
 	childEnv      = "BILLING_TEST_CHILD"
 	childDirEnv   = "BILLING_TEST_DIR"
 	childTableEnv = "BILLING_TEST_TABLE"
+	childFromEnv  = "BILLING_TEST_FROM"
 	childMax      = 1_000_000
 )
 
 // init runs this test binary as the crash test's child when the
 // environment asks for it (the os.Args re-exec trick), before TestMain: the
 // child enqueues records into a pipeline feeding a ledger and a JSONL file,
-// printing "durable N" each time Sync confirms records 0..N-1, until it is
-// killed (or gives up after 30 s).
+// printing "durable N" each time Sync confirms records from..from+N-1,
+// until it is killed (or gives up after 30 s).
 func init() {
 	if os.Getenv(childEnv) != "crash" {
 		return
@@ -52,9 +53,10 @@ func crashChild() error {
 	if err != nil {
 		return err
 	}
+	from, _ := strconv.Atoi(os.Getenv(childFromEnv))
 	deadline := time.Now().Add(30 * time.Second)
 	for i := 0; i < childMax && time.Now().Before(deadline); i++ {
-		if err := p.Enqueue(testRecord(i)); err != nil {
+		if err := p.Enqueue(testRecord(from + i)); err != nil {
 			return err
 		}
 		if (i+1)%1000 == 0 {
@@ -83,37 +85,18 @@ func crashPipeline(ctx context.Context, pool *pgxpool.Pool, dir string, cfg Post
 // RELIABILITY.md case 24 and issue 11: a process killed with SIGKILL mid-run
 // and restarted -> the write-ahead replay completes the ledger (every record
 // Sync had confirmed is there) with no duplicate row, and the JSONL file
-// holds each record once.
+// holds each record once. The second child is killed too, while it replays
+// what the first left and adds its own: replay survives a crash of its own.
 func TestPipelineReplayAfterSIGKILLCompletesTheLedgerWithoutDuplicates(t *testing.T) {
 	pool, cfg := postgresForTest(t)
 	dir := t.TempDir()
-	dsn := os.Getenv("GATEWAY_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = defaultTestDSN
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=crash", childDirEnv+"="+dir, childTableEnv+"="+cfg.Table, "GATEWAY_POSTGRES_DSN="+dsn)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	durable := 0
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		require.False(t, strings.HasPrefix(line, "error"), line)
-		if n, ok := strings.CutPrefix(line, "durable "); ok {
-			durable, _ = strconv.Atoi(n)
-			if durable >= 10_000 {
-				break
-			}
-		}
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-	require.GreaterOrEqual(t, durable, 10_000, "the child stopped before it was killed")
+	const second = 500_000 // the second child's records start here
+	first := killChildAfter(t, dir, cfg, 0, 10_000)
 	before, _ := ledgerCounts(t, pool, cfg)
-	t.Logf("killed after %d durable records; the ledger had %d rows", durable, before)
+	t.Logf("first child killed after %d durable records; the ledger had %d rows", first, before)
+	again := killChildAfter(t, dir, cfg, second, 1_000)
+	mid, _ := ledgerCounts(t, pool, cfg)
+	t.Logf("second child killed after %d durable records of its own; the ledger had %d rows", again, mid)
 
 	p, err := crashPipeline(context.Background(), pool, dir, cfg)
 	require.NoError(t, err)
@@ -121,11 +104,13 @@ func TestPipelineReplayAfterSIGKILLCompletesTheLedgerWithoutDuplicates(t *testin
 
 	rows, keys := ledgerCounts(t, pool, cfg)
 	assert.Equal(t, rows, keys, "a duplicate row")
-	assert.GreaterOrEqual(t, rows, durable, "a record Sync confirmed is missing")
-	var missing int
-	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM generate_series(0, $1 - 1) g
-		WHERE NOT EXISTS (SELECT 1 FROM `+cfg.ident("")+` WHERE call_id = 'call-' || g AND attempt = 1)`, durable).Scan(&missing))
-	assert.Zero(t, missing, "confirmed records missing from the ledger")
+	assert.GreaterOrEqual(t, rows, first+again, "a record Sync confirmed is missing")
+	for _, run := range []struct{ from, n int }{{0, first}, {second, again}} {
+		var missing int
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM generate_series($1::int, $1::int + $2::int - 1) g
+			WHERE NOT EXISTS (SELECT 1 FROM `+cfg.ident("")+` WHERE call_id = 'call-' || g AND attempt = 1)`, run.from, run.n).Scan(&missing))
+		assert.Zero(t, missing, "records Sync confirmed from %d are missing from the ledger", run.from)
+	}
 
 	seen := jsonlKeys(t, filepath.Join(dir, "usage.jsonl"))
 	assert.Len(t, seen, rows, "the JSONL file and the ledger disagree")
@@ -138,6 +123,37 @@ func TestPipelineReplayAfterSIGKILLCompletesTheLedgerWithoutDuplicates(t *testin
 	st := p.Stats()
 	assert.Positive(t, st.Sinks["ledger"].FromLog, "nothing was replayed")
 	assert.Empty(t, mustGlob(t, filepath.Join(dir, "wal", "*"+walSuffix)), "the log kept acknowledged segments")
+}
+
+// killChildAfter runs the crash child on dir, enqueueing records from from
+// on, and kills it with SIGKILL once Sync has confirmed at least n of them.
+// It returns how many were confirmed.
+func killChildAfter(t *testing.T, dir string, cfg PostgresConfig, from, n int) int {
+	t.Helper()
+	dsn := os.Getenv("GATEWAY_POSTGRES_DSN")
+	if dsn == "" {
+		dsn = defaultTestDSN
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=crash", childDirEnv+"="+dir, childTableEnv+"="+cfg.Table,
+		childFromEnv+"="+strconv.Itoa(from), "GATEWAY_POSTGRES_DSN="+dsn)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	durable := 0
+	sc := bufio.NewScanner(out)
+	for durable < n && sc.Scan() {
+		line := sc.Text()
+		require.False(t, strings.HasPrefix(line, "error"), line)
+		if k, ok := strings.CutPrefix(line, "durable "); ok {
+			durable, _ = strconv.Atoi(k)
+		}
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	require.GreaterOrEqual(t, durable, n, "the child stopped before it was killed")
+	return durable
 }
 
 func mustGlob(t *testing.T, pattern string) []string {
