@@ -35,7 +35,8 @@ type PipelineConfig struct {
 	BlockTimeout time.Duration
 	// SyncInterval is the most time between a record reaching the
 	// write-ahead log and the fsync that makes it survive a machine crash
-	// (100ms). The log is synced when the pipeline goes idle too.
+	// (100ms). The first unsynced append arms the timer, so an idle
+	// pipeline wakes for nothing.
 	SyncInterval time.Duration
 	// SegmentBytes is the size at which the write-ahead log starts a new
 	// segment file; whole segments are deleted once every sink has
