@@ -19,6 +19,7 @@ func TestPostgresStoresABatchOnceHoweverOftenOffered(t *testing.T) {
 	batch := []Record{testRecord(1), testRecord(2), testRecord(3)}
 	require.NoError(t, pg.Write(ctx, batch))
 	require.NoError(t, pg.Write(ctx, batch[1:])) // a retry after a lost ack
+	require.NoError(t, pg.Write(ctx, []Record{testRecord(1), testRecord(1)}), "a key twice in one batch")
 	rows, keys := ledgerCounts(t, pool, cfg)
 	assert.Equal(t, 3, rows)
 	assert.Equal(t, 3, keys)
