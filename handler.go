@@ -51,7 +51,8 @@ type handler struct {
 
 // forwardedHeaders are the only inbound headers passed to rt.
 var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept",
-	"Idempotency-Key", "X-Idempotency-Key"} // read by Retry and the router (breaker.DefaultIdempotent); providers send none upstream
+	"Idempotency-Key", "X-Idempotency-Key",
+	"Anthropic-Beta"} // the features a Messages call asks for; provider.Anthropic passes it on // read by Retry and the router (breaker.DefaultIdempotent); providers send none upstream
 
 // copiedHeaders are the only response headers passed back to the caller.
 var copiedHeaders = []string{"Content-Type", "Retry-After", "Retry-After-Ms"}
@@ -64,6 +65,9 @@ var routes = map[string]struct {
 	"/v1/completions":      {OpCompletion, http.MethodPost},
 	"/v1/embeddings":       {OpEmbedding, http.MethodPost},
 	"/v1/models":           {OpModels, http.MethodGet},
+	// Anthropic's format (messages.go)
+	"/v1/messages":              {OpMessages, http.MethodPost},
+	"/v1/messages/count_tokens": {OpCountTokens, http.MethodPost},
 }
 
 var upstreamURL = url.URL{Scheme: "http", Host: "gateway.invalid"}
@@ -124,7 +128,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The server ended the call (a shutdown's cause): tell the caller.
 		}
 		w.Header().Set("X-Request-Id", c.ID)
-		writeError(w, err)
+		writeOpError(w, c.Op, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -151,7 +155,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, op Op, err error, start time.Time) {
 	c := h.e.refused(r.Context(), op, err, start)
 	w.Header().Set("X-Request-Id", c.ID)
-	writeError(w, err)
+	writeOpError(w, op, err)
 }
 
 // maxEchoed bounds what of a caller's input an error message repeats.
@@ -214,7 +218,7 @@ func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c
 				// so the caller's client sees the failure.
 				panic(http.ErrAbortHandler)
 			}
-			_, _ = w.Write(appendErrorEvent(nil, rerr))
+			_, _ = w.Write(appendOpErrorEvent(nil, c.Op, rerr))
 			_ = rc.Flush()
 			return
 		}
