@@ -94,12 +94,22 @@ func MessagesResponse(resp *http.Response, stream bool, model string) *http.Resp
 			return ChatToMessagesResponse(b, model)
 		}}
 	default:
-		resp.Header.Set("Content-Type", "application/json")
-		status := resp.StatusCode
-		resp.Body = &lazyBody{src: resp.Body, limit: maxErrorBody, make: func(b []byte) ([]byte, error) {
-			return ErrorJSON(status, chatErrorMessage(b)), nil
-		}}
+		return MessagesError(resp)
 	}
+	return resp
+}
+
+// MessagesError turns resp, an error answer with an OpenAI-shaped body (as
+// provider.OpenAI rebuilds them), into one in Anthropic's shape, when it is
+// first read: the status, the headers and the message are kept.
+func MessagesError(resp *http.Response) *http.Response {
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+	resp.Header.Set("Content-Type", "application/json")
+	status := resp.StatusCode
+	resp.Body = &lazyBody{src: resp.Body, limit: maxErrorBody, make: func(b []byte) ([]byte, error) {
+		return ErrorJSON(status, chatErrorMessage(b)), nil
+	}}
 	return resp
 }
 
