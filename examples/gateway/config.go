@@ -36,12 +36,13 @@ const (
 	typeOpenAI = "openai"
 	typeAzure  = "azure"
 	typeSim    = "sim"
+	// typeAnthropic: config_anthropic.go
 )
 
 // providerConf is one model backend.
 type providerConf struct {
 	Name     string            `yaml:"name"`
-	Type     string            `yaml:"type"` // openai | azure | sim
+	Type     string            `yaml:"type"` // openai | azure | anthropic | sim
 	BaseURL  string            `yaml:"base_url"`
 	APIKey   string            `yaml:"api_key"`
 	Headers  map[string]string `yaml:"headers"`
@@ -52,6 +53,7 @@ type providerConf struct {
 	VerbatimErrors bool       `yaml:"verbatim_errors"`
 	Azure          *azureConf `yaml:"azure"` // type azure only
 	Sim            *simConf   `yaml:"sim"`   // type sim only
+	Anthropic      *anthropicConf `yaml:"anthropic"` // type anthropic only (config_anthropic.go)
 }
 
 type azureConf struct {

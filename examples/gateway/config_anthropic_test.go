@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/gatewaytest"
+)
+
+// An anthropic-type provider from the config, its key from the
+// environment: the OpenAI SDK's chat calls and the Anthropic SDK's
+// Messages calls both reach the fake upstream with the configured key, one
+// routed with fallback from a failing sim.
+func TestRunAnthropicUpstream(t *testing.T) {
+	const upstreamKey, callerKey = "sk-ant-configured-key-0123456789", "sk-caller-virtual-key"
+	up := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: upstreamKey, Reply: "Hi from Claude"})
+	t.Cleanup(up.Close)
+	t.Setenv("TEST_ANTHROPIC_URL", up.BaseURL())
+	t.Setenv("TEST_ANTHROPIC_KEY", upstreamKey)
+	cfg := writeFile(t, "gateway.yaml", `
+listen: 127.0.0.1:0
+providers:
+  - name: broken
+    type: sim
+    sim: {seed: 1, faults: {error_rate: 1, error_statuses: [503]}}
+  - name: claude
+    type: anthropic
+    base_url: ${TEST_ANTHROPIC_URL}
+    api_key: ${TEST_ANTHROPIC_KEY}
+    anthropic: {beta: [prompt-caching-2024-07-31], default_max_tokens: 512}
+router:
+  targets:
+    - {provider: broken, tier: 0}
+    - {provider: claude, tier: 1, model_map: {gpt-4o-mini: claude-sonnet-4-5}}
+`)
+	g := startGateway(t, "-config", cfg)
+	ctx := context.Background()
+
+	client := sdk(t, g.base, callerKey)
+	c, err := client.Chat.Completions.New(ctx, chatParams)
+	require.NoError(t, err)
+	assert.Equal(t, "Hi from Claude", c.Choices[0].Message.Content)
+
+	ac := anthropic.NewClient(aoption.WithBaseURL(g.base), aoption.WithAPIKey(callerKey), aoption.WithMaxRetries(0))
+	m, err := ac.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-4o-mini", MaxTokens: 16,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}})
+	require.NoError(t, err)
+	assert.Equal(t, "Hi from Claude", m.Content[0].Text)
+
+	reqs := up.Requests()
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		assert.Equal(t, upstreamKey, r.Header.Get("X-Api-Key"))
+		assert.Equal(t, "prompt-caching-2024-07-31", r.Header.Get("Anthropic-Beta"))
+		assert.NotContains(t, string(r.Body), callerKey)
+		assert.Contains(t, string(r.Body), `"model":"claude-sonnet-4-5"`)
+	}
+	assert.Contains(t, string(reqs[0].Body), `"max_tokens":512`, "the configured default for a chat call")
+	assert.NotContains(t, g.stdout.String()+g.stderr.String(), upstreamKey)
+}
+
+func TestConfigAnthropicErrors(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"providers:\n  - {name: c, type: anthropic, anthropic: {default_max_tokens: 0}}\n",
+			"providers[0].anthropic.default_max_tokens: must be positive"},
+		{"providers:\n  - {name: c, type: anthropic, sim: {seed: 1}}\n", "providers[0].sim: is not used by a provider of type anthropic"},
+		{"providers:\n  - {name: c, type: sim, anthropic: {version: x}}\n", "providers[0].anthropic: only a provider of type anthropic"},
+		{"providers:\n  - {name: c, type: anthropic, base_url: \"ftp://x\"}\n", "providers[0]: provider: c: BaseURL must be an absolute http or https URL"},
+	} {
+		err := checkConfig(tc.yaml, env{})
+		require.Error(t, err, tc.yaml)
+		assert.True(t, strings.Contains(err.Error(), tc.want), "%s\ngot: %v", tc.yaml, err)
+	}
+	assert.NoError(t, checkConfig("providers:\n  - {name: c, type: anthropic, api_key: k}\n", env{}), "base_url defaults to Anthropic's API")
+}
