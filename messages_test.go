@@ -93,7 +93,9 @@ func TestMessagesUsageFromStartAndDelta(t *testing.T) {
 }
 
 func TestMessagesCountTokensCostsNothing(t *testing.T) {
-	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) { return jsonReply(req, 200, `{"input_tokens":17}`), nil }}
+	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		return jsonReply(req, 200, `{"input_tokens":17}`), nil
+	}}
 	var got *gateway.Call
 	w := postMessages(t, gateway.NewHandler(p, gateway.WithObserver(func(c *gateway.Call) { got = c })),
 		"/v1/messages/count_tokens", `{"model":"c","messages":[{"role":"user","content":"hi"}]}`)

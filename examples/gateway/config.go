@@ -50,9 +50,9 @@ type providerConf struct {
 	ModelMap map[string]string `yaml:"model_map"`
 	// VerbatimErrors passes the upstream's error bodies to callers as
 	// they came, key fragments and account ids included (openai, azure).
-	VerbatimErrors bool       `yaml:"verbatim_errors"`
-	Azure          *azureConf `yaml:"azure"` // type azure only
-	Sim            *simConf   `yaml:"sim"`   // type sim only
+	VerbatimErrors bool           `yaml:"verbatim_errors"`
+	Azure          *azureConf     `yaml:"azure"`     // type azure only
+	Sim            *simConf       `yaml:"sim"`       // type sim only
 	Anthropic      *anthropicConf `yaml:"anthropic"` // type anthropic only (config_anthropic.go)
 }
 
