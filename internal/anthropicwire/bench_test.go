@@ -127,4 +127,20 @@ func BenchmarkStreamEvent(b *testing.B) {
 	b.Run("ChatToMessages", func(b *testing.B) {
 		run(b, oai, func(r io.ReadCloser) io.ReadCloser { return NewMessagesStream(r, "m") })
 	})
+	// The least a translation through encoding/json costs per event:
+	// decoding it into generic values and encoding them again.
+	ev := []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" hello"}}`)
+	b.Run("JSONRoundTrip", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(ev, &v); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+	})
 }

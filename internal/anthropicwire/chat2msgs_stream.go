@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strconv"
+
+	"github.com/llmgate/gateway/internal/jsonstr"
 )
 
 // NewMessagesStream translates an OpenAI chat completion stream (one that
@@ -97,17 +100,22 @@ func (s *msgsStream) closeBlock(out []byte) []byte {
 	return out
 }
 
+// textDeltaEvent appends a text_delta event, encoded by hand: nearly every
+// event of a stream is one.
+func textDeltaEvent(out []byte, index int, text string) []byte {
+	out = append(out, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
+	out = strconv.AppendInt(out, int64(index), 10)
+	out = append(out, `,"delta":{"type":"text_delta","text":`...)
+	out = jsonstr.Append(out, text)
+	return append(out, "}}\n\n"...)
+}
+
 func (s *msgsStream) delta(out []byte, index int, delta any) []byte {
 	return appendEvent(out, "content_block_delta", mustJSON(struct {
 		Type  string `json:"type"`
 		Index int    `json:"index"`
 		Delta any    `json:"delta"`
 	}{"content_block_delta", index, delta}))
-}
-
-type textDelta struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
 }
 
 type thinkingDelta struct {
@@ -170,7 +178,7 @@ func (s *msgsStream) event(out []byte, _ string, data []byte) ([]byte, error) {
 	for _, text := range []*string{d.Content, d.Refusal} {
 		if text != nil && *text != "" {
 			out = s.openBlock(out, 't', textBlock{Type: "text"})
-			out = s.delta(out, s.open, textDelta{Type: "text_delta", Text: *text})
+			out = textDeltaEvent(out, s.open, *text)
 		}
 	}
 	for _, tc := range d.ToolCalls {

@@ -3,6 +3,9 @@ package anthropicwire
 import (
 	"encoding/json"
 	"io"
+	"strconv"
+
+	"github.com/llmgate/gateway/internal/jsonstr"
 )
 
 // NewChatStream translates an Anthropic Messages event stream into an OpenAI
@@ -33,6 +36,7 @@ func NewChatStream(body io.ReadCloser, created int64) io.ReadCloser {
 type chatStream struct {
 	created   int64
 	id, model string
+	head      []byte // every chunk's start, once id and model are known
 	usage     msgUsage
 	toolIndex map[int]int // Anthropic block index -> OpenAI tool index
 	// the open thinking block, replayed whole at its stop
@@ -86,10 +90,37 @@ type chunkDelta struct {
 	ThinkingBlocks   []json.RawMessage `json:"thinking_blocks,omitempty"`
 }
 
+// chunk appends one chat chunk holding d. Its head (id, object, created,
+// model) is encoded once per stream, and a delta of only content or
+// reasoning by hand: those are nearly every event.
 func (s *chatStream) chunk(out []byte, d chunkDelta, finish *string) []byte {
-	c := chatChunk{ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
-		Choices: []chunkChoice{{Delta: d, FinishReason: finish}}}
-	return appendData(out, mustJSON(c))
+	if s.head == nil {
+		s.head = append(s.head, `{"id":`...)
+		s.head = jsonstr.Append(s.head, s.id)
+		s.head = append(s.head, `,"object":"chat.completion.chunk","created":`...)
+		s.head = strconv.AppendInt(s.head, s.created, 10)
+		s.head = append(s.head, `,"model":`...)
+		s.head = jsonstr.Append(s.head, s.model)
+		s.head = append(s.head, `,"choices":[{"index":0,"delta":`...)
+	}
+	out = append(out, "data: "...)
+	out = append(out, s.head...)
+	switch {
+	case d.Content != nil && d.Role == "" && d.ToolCalls == nil && d.ReasoningContent == nil && d.ThinkingBlocks == nil:
+		out = jsonstr.Append(append(out, `{"content":`...), *d.Content)
+		out = append(out, '}')
+	case d.ReasoningContent != nil && d.Role == "" && d.Content == nil && d.ToolCalls == nil && d.ThinkingBlocks == nil:
+		out = jsonstr.Append(append(out, `{"reasoning_content":`...), *d.ReasoningContent)
+		out = append(out, '}')
+	default:
+		out = append(out, mustJSON(d)...)
+	}
+	if finish != nil {
+		out = jsonstr.Append(append(out, `,"finish_reason":`...), *finish)
+	} else {
+		out = append(out, `,"finish_reason":null`...)
+	}
+	return append(out, "}]}\n\n"...)
 }
 
 func appendData(out, data []byte) []byte {
