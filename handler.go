@@ -15,7 +15,9 @@ import (
 // NewHandler returns the server-mode entry point over rt (a chain of
 // middlewares over a Provider): an OpenAI-compatible http.Handler for POST
 // /v1/chat/completions, /v1/completions and /v1/embeddings and GET
-// /v1/models, which serves every request through rt. When rt is a bare
+// /v1/models, and Anthropic's POST /v1/messages and
+// /v1/messages/count_tokens in Anthropic's format (errors included, see
+// messages.go), which serves every request through rt. When rt is a bare
 // Provider it is put behind an attempt boundary, as Chain does.
 //
 // Bad input gets an OpenAI-style error and nothing else happens: a body over
@@ -31,8 +33,8 @@ import (
 // after its status was sent ends with a terminal error event and no [DONE].
 //
 // Only the caller's credentials (Authorization, Api-Key, X-Api-Key),
-// content negotiation headers and Idempotency-Key (X-Idempotency-Key), which
-// Retry and the router may read, reach rt; providers build their upstream
+// content negotiation headers, Idempotency-Key (X-Idempotency-Key), which
+// Retry and the router may read, and Anthropic-Beta reach rt; providers build their upstream
 // headers anew, credentials their own, so a virtual key never goes upstream.
 //
 // The gateway's own errors carry the header X-Llmgate-Error (see
