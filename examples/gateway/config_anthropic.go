@@ -57,3 +57,8 @@ func newAnthropic(c *checker, path string, p *providerConf, buildable bool) gate
 	}
 	return a
 }
+
+// messagesBody is the banner's example of the Anthropic-format front door.
+func messagesBody(model string) string {
+	return `{"model":"` + model + `","max_tokens":64,"messages":[{"role":"user","content":"Hello!"}]}`
+}

@@ -79,3 +79,28 @@ func TestConfigAnthropicErrors(t *testing.T) {
 	}
 	assert.NoError(t, checkConfig("providers:\n  - {name: c, type: anthropic, api_key: k}\n", env{}), "base_url defaults to Anthropic's API")
 }
+
+// The embedded default answers the Anthropic SDK too: its sims translate,
+// and the banner says how to try it.
+func TestRunEmbeddedDefaultServesMessages(t *testing.T) {
+	g := startGateway(t, "-addr", "127.0.0.1:0")
+	assert.Contains(t, g.stdout.String(), "curl -s "+g.base+"/v1/messages")
+	ac := anthropic.NewClient(aoption.WithBaseURL(g.base), aoption.WithAPIKey("caller"), aoption.WithMaxRetries(0))
+	params := anthropic.MessageNewParams{Model: "gpt-4o-mini", MaxTokens: 16,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}}
+	m, err := ac.Messages.New(context.Background(), params)
+	require.NoError(t, err)
+	assert.Equal(t, "text", m.Content[0].Type)
+	assert.NotEmpty(t, m.Content[0].Text)
+	assert.Positive(t, m.Usage.OutputTokens)
+
+	s := ac.Messages.NewStreaming(context.Background(), params)
+	var acc anthropic.Message
+	for i := 0; i < 1000 && s.Next(); i++ {
+		require.NoError(t, acc.Accumulate(s.Current()))
+	}
+	require.NoError(t, s.Err())
+	require.NoError(t, s.Close())
+	assert.True(t, strings.HasPrefix(acc.Content[0].Text, "Hello! This is sim-"), acc.Content[0].Text)
+	assert.NotEmpty(t, acc.StopReason)
+}

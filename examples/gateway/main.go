@@ -180,6 +180,7 @@ func printBanner(w io.Writer, addr *net.TCPAddr, models []string) {
 	fmt.Fprintf(&b, "llmgate gateway listening on %s\npid: %d (stop it with kill %d)\nmodels: %s\n\n", base, os.Getpid(), os.Getpid(), listed)
 	fmt.Fprintf(&b, "chat:\n  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' -d '%s'\n", base, chat)
 	fmt.Fprintf(&b, "stream:\n  curl -sN %s/v1/chat/completions -H 'Content-Type: application/json' -d '%s'\n", base, stream)
-	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models\n\n", base)
+	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models\n", base)
+	fmt.Fprintf(&b, "anthropic messages:\n  curl -s %s/v1/messages -H 'Content-Type: application/json' -d '%s'\n\n", base, messagesBody(model))
 	_, _ = io.WriteString(w, b.String())
 }
