@@ -18,6 +18,7 @@ import (
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
 	"github.com/llmgate/gateway/provider"
+	"github.com/llmgate/gateway/router"
 )
 
 var _ gateway.Provider = (*provider.Anthropic)(nil)
@@ -263,4 +264,38 @@ func TestStreamCutMidwayEndsInAnError(t *testing.T) {
 	assert.Contains(t, types, "content_block_delta", "content came first")
 	assert.NotContains(t, types, "message_stop")
 	as.Close()
+}
+
+// TestMessagesFallBackAcrossFormats: a Messages call whose Anthropic target
+// is overloaded (529) falls back to an OpenAI-format one, translated, with
+// nothing sent to the caller before; streams fail over before their first
+// content the same way.
+func TestMessagesFallBackAcrossFormats(t *testing.T) {
+	up, claude := newFakeAnthropic(t, gatewaytest.AnthropicConfig{})
+	up.SetFaults(gatewaytest.AnthropicFaults{Status: 529})
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, Reply: "from the sim"})
+	rt, err := router.New("llm", []router.Target{{Provider: claude, Weight: 1, Tier: 0}, {Provider: sim, Weight: 1, Tier: 1}}, router.Config{})
+	require.NoError(t, err)
+	var last *gateway.Call
+	client := frontDoor(t, rt, gateway.WithObserver(func(c *gateway.Call) { last = c }))
+	params := anthropic.MessageNewParams{Model: "claude-x", MaxTokens: 16,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}}
+
+	m, err := client.Messages.New(t.Context(), params)
+	require.NoError(t, err)
+	assert.Equal(t, "from the sim", m.Content[0].Text)
+	at := last.Attempts()
+	require.Len(t, at, 2)
+	assert.Equal(t, 529, at[0].Status)
+	assert.Equal(t, "sim", at[1].Target)
+
+	s := client.Messages.NewStreaming(t.Context(), params)
+	var acc anthropic.Message
+	for i := 0; i < maxChunks && s.Next(); i++ {
+		require.NoError(t, acc.Accumulate(s.Current()))
+	}
+	require.NoError(t, s.Err())
+	s.Close()
+	assert.Equal(t, "from the sim", acc.Content[0].Text)
+	assert.Len(t, last.Attempts(), 2)
 }

@@ -21,8 +21,10 @@ import (
 //   - temperature is clamped to Anthropic's [0, 1] (OpenAI's goes to 2),
 //     stop becomes stop_sequences, user metadata.user_id.
 //
-// n > 1, a tool call whose arguments are not a JSON object, an unknown role
-// or content part are errors (IsTranslationError).
+// Fields with no Anthropic counterpart (response_format, seed, logprobs,
+// the penalties…) are not sent. n > 1, a tool call whose arguments are not
+// a JSON object, an unknown role or content part are errors
+// (IsTranslationError).
 func ChatToMessages(body []byte, f Facts) ([]byte, error) {
 	var in chatRequest
 	if err := json.Unmarshal(body, &in); err != nil {
