@@ -3,6 +3,7 @@ package gatewaytest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -68,6 +69,19 @@ type AnthropicFaults struct {
 	CutAfter int
 }
 
+// Validate reports every invalid fault at once (errors.Join): a Status
+// outside 400–599, a negative RetryAfter, ErrorAfter or CutAfter.
+func (f AnthropicFaults) Validate() error {
+	var errs []error
+	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
+		errs = append(errs, fmt.Errorf("gatewaytest: anthropic fault status %d outside 400–599", f.Status))
+	}
+	if f.RetryAfter < 0 || f.ErrorAfter < 0 || f.CutAfter < 0 {
+		errs = append(errs, errors.New("gatewaytest: negative anthropic RetryAfter, ErrorAfter or CutAfter"))
+	}
+	return errors.Join(errs...)
+}
+
 // DefaultAnthropicReply is a fake Anthropic upstream's default reply.
 const DefaultAnthropicReply = "Hello from the fake Anthropic upstream."
 
@@ -94,7 +108,11 @@ type Anthropic struct {
 }
 
 // NewAnthropic starts a fake Anthropic upstream. The caller must Close it.
+// It panics if cfg.Faults is invalid (Validate), a mistake in the test.
 func NewAnthropic(cfg AnthropicConfig) *Anthropic {
+	if err := cfg.Faults.Validate(); err != nil {
+		panic(err)
+	}
 	if cfg.Reply == "" {
 		cfg.Reply = DefaultAnthropicReply
 	}
@@ -108,10 +126,15 @@ func NewAnthropic(cfg AnthropicConfig) *Anthropic {
 func (a *Anthropic) BaseURL() string { return a.URL }
 
 // SetFaults replaces the faults for requests that arrive after it returns.
-func (a *Anthropic) SetFaults(f AnthropicFaults) {
+// It returns an error, and changes nothing, for invalid faults (Validate).
+func (a *Anthropic) SetFaults(f AnthropicFaults) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
 	a.mu.Lock()
 	a.cfg.Faults = f
 	a.mu.Unlock()
+	return nil
 }
 
 // Requests returns copies of the last MaxRecorded requests, oldest first.

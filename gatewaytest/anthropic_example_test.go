@@ -31,7 +31,9 @@ func ExampleNewAnthropic() {
 	fmt.Println(resp.StatusCode, strings.Contains(string(b), `"text":"Hello there"`))
 
 	// A stream, cut after one content delta: no message_stop.
-	a.SetFaults(gatewaytest.AnthropicFaults{CutAfter: 1})
+	if err := a.SetFaults(gatewaytest.AnthropicFaults{CutAfter: 1}); err != nil {
+		panic(err)
+	}
 	resp = post(`{"model":"claude-x","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 	var names []string
 	sc := bufio.NewScanner(resp.Body)
@@ -44,7 +46,9 @@ func ExampleNewAnthropic() {
 	fmt.Println(strings.Join(names, " "))
 
 	// Overloaded, as Anthropic says it.
-	a.SetFaults(gatewaytest.AnthropicFaults{Status: 529})
+	if err := a.SetFaults(gatewaytest.AnthropicFaults{Status: 529}); err != nil {
+		panic(err)
+	}
 	resp = post(`{"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
