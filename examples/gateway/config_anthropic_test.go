@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -103,4 +105,17 @@ func TestRunEmbeddedDefaultServesMessages(t *testing.T) {
 	require.NoError(t, s.Close())
 	assert.True(t, strings.HasPrefix(acc.Content[0].Text, "Hello! This is sim-"), acc.Content[0].Text)
 	assert.NotEmpty(t, acc.StopReason)
+}
+
+// The multi-vendor example loads and builds with its variables set.
+func TestMultivendorConfigBuilds(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "sk-test-openai-0000")
+	t.Setenv("ANTHROPIC_API_KEY", "sk-ant-test-0000")
+	cfg, err := loadConfig("gateway.multivendor.yaml", os.LookupEnv)
+	require.NoError(t, err)
+	a, err := build(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer a.Close()
+	assert.Equal(t, []string{"openai", "anthropic"}, a.router.Targets())
+	assert.Equal(t, []string{"chat-default"}, a.router.Models())
 }
