@@ -67,6 +67,9 @@ type AnthropicFaults struct {
 	// CutAfter > 0: a stream's connection is cut after that many content
 	// deltas, with no message_stop.
 	CutAfter int
+	// ErrorFirst: a stream sends an error event (overloaded_error) before
+	// any content, after message_start: a call that may still fail over.
+	ErrorFirst bool
 }
 
 // Validate reports every invalid fault at once (errors.Join): a Status

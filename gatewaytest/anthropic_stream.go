@@ -40,6 +40,10 @@ func (a *Anthropic) stream(w http.ResponseWriter, cfg *AnthropicConfig, rep *fak
 		"id": "msg_fake1", "type": "message", "role": "assistant", "model": rep.model, "content": []any{},
 		"stop_reason": nil, "stop_sequence": nil, "usage": rep.usageJSON(false)}})
 	send("ping", map[string]string{"type": "ping"})
+	if cfg.Faults.ErrorFirst {
+		send("error", map[string]any{"type": "error", "error": map[string]string{"type": "overloaded_error", "message": "Overloaded"}})
+		return
+	}
 	index := 0
 	if rep.thinking != "" {
 		send("content_block_start", map[string]any{"type": "content_block_start", "index": index,

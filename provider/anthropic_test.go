@@ -299,3 +299,42 @@ func TestMessagesFallBackAcrossFormats(t *testing.T) {
 	assert.Equal(t, "from the sim", acc.Content[0].Text)
 	assert.Len(t, last.Attempts(), 2)
 }
+
+// TestAnthropicErrorBeforeContentFailsOver: an error event before any
+// content, translated, still lets the call move to the next target with
+// nothing sent to the caller (invariant 3 across the translation).
+func TestAnthropicErrorBeforeContentFailsOver(t *testing.T) {
+	up, claude := newFakeAnthropic(t, gatewaytest.AnthropicConfig{})
+	require.NoError(t, up.SetFaults(gatewaytest.AnthropicFaults{ErrorFirst: true}))
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, Reply: "from the sim"})
+	rt, err := router.New("llm", []router.Target{{Provider: claude, Weight: 1, Tier: 0}, {Provider: sim, Weight: 1, Tier: 1}}, router.Config{})
+	require.NoError(t, err)
+	var calls []*gateway.Call
+	client := openai.NewClient(sdkOptions(gateway.NewClient(rt, gateway.WithObserver(func(c *gateway.Call) { calls = append(calls, c) })))...)
+	s := client.Chat.Completions.NewStreaming(t.Context(), openai.ChatCompletionNewParams{Model: "c",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("go")}})
+	var acc openai.ChatCompletionAccumulator
+	for i := 0; i < maxChunks && s.Next(); i++ {
+		acc.AddChunk(s.Current())
+	}
+	require.NoError(t, s.Err())
+	require.NoError(t, s.Close())
+	assert.Equal(t, "from the sim", acc.Choices[0].Message.Content)
+	require.Len(t, calls, 1)
+	at := calls[0].Attempts()
+	require.Len(t, at, 2)
+	assert.Equal(t, "stream_failed_before_content", at[0].Err)
+	assert.Equal(t, "sim", at[1].Target)
+
+	// The same at the Messages front door, natively to Anthropic.
+	ac := frontDoor(t, rt)
+	ms := ac.Messages.NewStreaming(t.Context(), anthropic.MessageNewParams{Model: "c", MaxTokens: 16,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("go"))}})
+	var msg anthropic.Message
+	for i := 0; i < maxChunks && ms.Next(); i++ {
+		require.NoError(t, msg.Accumulate(ms.Current()))
+	}
+	require.NoError(t, ms.Err())
+	ms.Close()
+	assert.Equal(t, "from the sim", msg.Content[0].Text)
+}
