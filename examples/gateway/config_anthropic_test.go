@@ -82,12 +82,13 @@ func TestConfigAnthropicErrors(t *testing.T) {
 	assert.NoError(t, checkConfig("providers:\n  - {name: c, type: anthropic, api_key: k}\n", env{}), "base_url defaults to Anthropic's API")
 }
 
-// The embedded default answers the Anthropic SDK too: its sims translate,
-// and the banner says how to try it.
+// The embedded default answers the Anthropic SDK too, with the demo key:
+// its sims translate, and the banner says how to try it.
 func TestRunEmbeddedDefaultServesMessages(t *testing.T) {
 	g := startGateway(t, "-addr", "127.0.0.1:0")
-	assert.Contains(t, g.stdout.String(), "curl -s "+g.base+"/v1/messages")
-	ac := anthropic.NewClient(aoption.WithBaseURL(g.base), aoption.WithAPIKey("caller"), aoption.WithMaxRetries(0))
+	assert.Contains(t, g.stdout.String(), "curl -s "+g.base+"/v1/messages -H 'Authorization: Bearer "+g.key+"'")
+	// The SDK sends its key as x-api-key, which the gateway's auth reads too.
+	ac := anthropic.NewClient(aoption.WithBaseURL(g.base), aoption.WithAPIKey(g.key), aoption.WithMaxRetries(0))
 	params := anthropic.MessageNewParams{Model: "gpt-4o-mini", MaxTokens: 16,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}}
 	m, err := ac.Messages.New(context.Background(), params)
@@ -104,6 +105,14 @@ func TestRunEmbeddedDefaultServesMessages(t *testing.T) {
 	require.NoError(t, s.Err())
 	require.NoError(t, s.Close())
 	assert.True(t, strings.HasPrefix(acc.Content[0].Text, "Hello! This is sim-"), acc.Content[0].Text)
+
+	// A wrong key is refused in Anthropic's shape, which the SDK reads.
+	bad := anthropic.NewClient(aoption.WithBaseURL(g.base), aoption.WithAPIKey("sk-llmgate-wrong"), aoption.WithMaxRetries(0))
+	_, err = bad.Messages.New(context.Background(), params)
+	var apiErr *anthropic.Error
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 401, apiErr.StatusCode)
+	assert.Contains(t, apiErr.Error(), "authentication_error")
 	assert.NotEmpty(t, acc.StopReason)
 }
 
