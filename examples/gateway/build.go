@@ -147,6 +147,8 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 			return nil
 		}
 		return o
+	case typeAnthropic:
+		return newAnthropic(c, path, p, buildable)
 	case typeSim:
 	default:
 		return nil // which rules apply is unknown
