@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -70,6 +71,8 @@ type Call struct {
 	status    int
 	err       error
 	observers []func(*Call)
+	ends      []func()    // hooks.OnEnd: a middleware's release, run before the observers
+	hdrs      [][2]string // hooks.SetHeader: headers the gateway sets for the caller
 
 	// Embedded so that the entry point allocates one object per call.
 	ctx       callContext
@@ -237,10 +240,57 @@ func (c *Call) observeLocked() {
 		return
 	}
 	c.observed = true
-	obs := c.observers
+	obs, ends := c.observers, c.ends
+	c.ends = nil
 	c.mu.Unlock()
+	for _, fn := range ends {
+		fn()
+	}
 	for _, o := range obs {
 		o(c)
+	}
+}
+
+// onEnd arranges for fn to run once when the call ends, in the goroutine
+// that ends it, after its usage and Result are final and before its
+// observers; at once if it has ended already. It is how a middleware releases
+// what it holds for a call (a token reservation, a concurrency slot) and
+// settles it to the real usage (hooks.OnEnd).
+func (c *Call) onEnd(fn func()) {
+	c.mu.Lock()
+	if c.observed {
+		c.mu.Unlock()
+		fn()
+		return
+	}
+	c.ends = append(c.ends, fn)
+	c.mu.Unlock()
+}
+
+// setHeader sets a header the gateway itself sends its caller with this
+// call's answer, whatever the answer is: the response, or the error the
+// call was refused with (hooks.SetHeader). A later value for the same name
+// replaces the earlier one.
+func (c *Call) setHeader(name, value string) {
+	name = http.CanonicalHeaderKey(name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.hdrs {
+		if c.hdrs[i][0] == name {
+			c.hdrs[i][1] = value
+			return
+		}
+	}
+	c.hdrs = append(c.hdrs, [2]string{name, value})
+}
+
+// writeHeaders sets the call's own headers (setHeader) in h, replacing any
+// of the same name.
+func (c *Call) writeHeaders(h http.Header) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, kv := range c.hdrs {
+		h[kv[0]] = []string{kv[1]}
 	}
 }
 

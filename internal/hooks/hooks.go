@@ -35,3 +35,17 @@ var ErrRedirect error
 // reads it. Retry and the router keep their waits within one MaxWait with
 // it.
 var Waited func(call any, d time.Duration) time.Duration
+
+// OnEnd arranges for fn to run once when a *gateway.Call ends (its response
+// body read to its end or closed, or the call failed), after its usage and
+// Result are final and before its observers (gateway.WithObserver); at once
+// when it has ended already. A middleware releases and settles what it holds
+// for the call with it (a limiter's token reservation and concurrency slot).
+// fn must not block.
+var OnEnd func(call any, fn func())
+
+// SetHeader sets a header the gateway sends a *gateway.Call's caller with its
+// answer, whatever it is: the response, or the error the call was refused
+// with (a limiter's x-ratelimit-* headers). Upstream headers of the same name
+// are replaced.
+var SetHeader func(call any, name, value string)
