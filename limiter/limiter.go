@@ -197,9 +197,9 @@ type Stats struct {
 }
 
 type counters struct {
-	admitted, refused, waited                    atomic.Uint64
+	admitted, refused, waited                         atomic.Uint64
 	sharedLocal, sharedRedis, redisCalls, redisErrors atomic.Uint64
-	failOpen, failClosed, keysFull               atomic.Uint64
+	failOpen, failClosed, keysFull                    atomic.Uint64
 }
 
 // Stats returns the Limiter's counters.

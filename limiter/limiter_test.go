@@ -48,17 +48,17 @@ func TestFifteenAtOnceAgainstBurstFiveAdmitsExactlyFive(t *testing.T) {
 // is every other bad field; all are reported at once.
 func TestZeroOrUnsetLimitIsAConfigurationError(t *testing.T) {
 	cases := map[string]Rule{
-		"zero limit":       {Name: "a", Unit: Requests, Per: Minute},
-		"negative":         {Name: "a", Unit: Requests, Limit: -1, Per: Minute},
-		"no unit":          {Name: "a", Limit: 1, Per: Minute},
-		"no period":        {Name: "a", Unit: Tokens, Limit: 1},
-		"no name":          {Unit: Requests, Limit: 1, Per: Minute},
-		"concurrent per":   {Name: "a", Unit: Concurrent, Limit: 1, Per: Minute},
-		"shared no redis":  {Name: "a", Unit: Requests, Limit: 1, Per: Minute, Shared: true},
-		"share too big":    {Name: "a", Unit: Requests, Limit: 1, Per: Minute, Shares: map[int]float64{1: 0.6, 2: 0.5}},
-		"share group 3":    {Name: "a", Unit: Requests, Limit: 1, Per: Minute, Shares: map[int]float64{3: 0.1}},
-		"quota burst":      {Name: "a", Unit: Requests, Limit: 1, Per: Day, Burst: 3},
-		"dimension twice":  {Name: "a", Unit: Requests, Limit: 1, Per: Minute, Dimensions: []Dimension{KeyID, KeyID}},
+		"zero limit":        {Name: "a", Unit: Requests, Per: Minute},
+		"negative":          {Name: "a", Unit: Requests, Limit: -1, Per: Minute},
+		"no unit":           {Name: "a", Limit: 1, Per: Minute},
+		"no period":         {Name: "a", Unit: Tokens, Limit: 1},
+		"no name":           {Unit: Requests, Limit: 1, Per: Minute},
+		"concurrent per":    {Name: "a", Unit: Concurrent, Limit: 1, Per: Minute},
+		"shared no redis":   {Name: "a", Unit: Requests, Limit: 1, Per: Minute, Shared: true},
+		"share too big":     {Name: "a", Unit: Requests, Limit: 1, Per: Minute, Shares: map[int]float64{1: 0.6, 2: 0.5}},
+		"share group 3":     {Name: "a", Unit: Requests, Limit: 1, Per: Minute, Shares: map[int]float64{3: 0.1}},
+		"quota burst":       {Name: "a", Unit: Requests, Limit: 1, Per: Day, Burst: 3},
+		"dimension twice":   {Name: "a", Unit: Requests, Limit: 1, Per: Minute, Dimensions: []Dimension{KeyID, KeyID}},
 		"shared concurrent": {Name: "a", Unit: Concurrent, Limit: 1, Shared: true},
 	}
 	for name, r := range cases {

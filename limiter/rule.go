@@ -253,13 +253,17 @@ func nameOf(names []string, i int) string {
 }
 
 // UnmarshalText reads a dimension's name: key, tenant, model or target.
-func (d *Dimension) UnmarshalText(b []byte) error { return parseName(dimensionNames[:], "dimension", b, (*uint8)(d)) }
+func (d *Dimension) UnmarshalText(b []byte) error {
+	return parseName(dimensionNames[:], "dimension", b, (*uint8)(d))
+}
 
 // UnmarshalText reads a unit's name: requests, tokens or concurrent.
 func (u *Unit) UnmarshalText(b []byte) error { return parseName(unitNames[:], "unit", b, (*uint8)(u)) }
 
 // UnmarshalText reads a period's name: second, minute, hour, day or month.
-func (p *Period) UnmarshalText(b []byte) error { return parseName(periodNames[:], "period", b, (*uint8)(p)) }
+func (p *Period) UnmarshalText(b []byte) error {
+	return parseName(periodNames[:], "period", b, (*uint8)(p))
+}
 
 func parseName(names []string, what string, b []byte, dst *uint8) error {
 	s := strings.ToLower(strings.TrimSpace(string(b)))
