@@ -108,6 +108,9 @@ func (l *Limiter) adjust(x *held, d int64) {
 	switch {
 	case e.ls != nil:
 		e.ls.adjust(d)
+		if d < 0 {
+			l.shared.trim(x.c, e.ls)
+		}
 	case e.b != nil:
 		if d < 0 {
 			e.b.give(-d)

@@ -89,14 +89,16 @@ func (s *shared) decide(c *compiled, e *entry, in *input, n, lim int64, reserveS
 		s.note(c, v, lim, ls)
 		return true, 0, nil, true
 	}
-	s.l.stats.sharedRedis.Add(1)
 	if until := ls.emptyUntil.Load(); now < until {
+		s.l.stats.sharedLocal.Add(1)
 		s.note(c, v, lim, ls)
 		return false, time.Duration(until - now), nil, false
 	}
 	if !s.up(now) {
+		s.l.stats.sharedLocal.Add(1)
 		return s.policy(c)
 	}
+	s.l.stats.sharedRedis.Add(1)
 	g, rerr := s.refill(in.ctx, c, ls, n, lim, capacity, reserveShare, now)
 	if rerr != nil {
 		s.failed(now)
@@ -195,6 +197,23 @@ func (s *shared) note(c *compiled, v *views, lim int64, ls *lease) {
 		v.requests.note(lim, rem, time.Duration(ls.reset.Load()))
 	} else {
 		v.tokens.note(lim, rem, time.Duration(ls.reset.Load()))
+	}
+}
+
+// trim gives back to Redis at once what a settlement left in the lease
+// beyond twice its size (a token reservation settled far below its
+// estimate), so that other instances can use it now, not after LeaseIdle.
+func (s *shared) trim(c *compiled, ls *lease) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	excess := ls.local.Load() - ls.size
+	now, _ := s.l.now()
+	if excess <= ls.size || ls.lastLim == 0 || !s.up(now) {
+		return
+	}
+	ls.local.Add(-excess)
+	if err := s.give(context.Background(), c, ls.redisKey, excess, ls.lastLim); err != nil {
+		ls.local.Add(excess)
 	}
 }
 

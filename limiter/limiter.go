@@ -187,7 +187,7 @@ type Stats struct {
 	Refused  uint64 // calls refused (rate, quota, keys full, fail-closed)
 	Waited   uint64 // calls that waited for capacity (MaxWait) before a decision
 
-	SharedLocal uint64 // shared-rule decisions made from a local lease, without Redis
+	SharedLocal uint64 // shared-rule decisions made without Redis: from a local lease, a known-empty limit, or the policy while Redis is down
 	SharedRedis uint64 // shared-rule decisions that asked Redis
 	RedisCalls  uint64 // Redis commands sent (leases, returns)
 	RedisErrors uint64 // Redis commands that failed or timed out
