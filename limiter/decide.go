@@ -77,7 +77,7 @@ type views struct{ requests, tokens rateView }
 func (l *Limiter) decide(rules []*compiled, in *input, h *hold, v *views) (*gateway.Error, time.Duration) {
 	now, nowT := l.now()
 	for _, c := range rules {
-		if !c.applies(in.vals[Model], h.target != "") {
+		if len(c.Models) > 0 && !c.matches(in.vals[Model]) {
 			continue
 		}
 		lim := c.limitFor(in)
@@ -85,7 +85,7 @@ func (l *Limiter) decide(rules []*compiled, in *input, h *hold, v *views) (*gate
 			h.giveBack()
 			return refusal(ErrRateLimited, c, "the caller's limit is 0", time.Minute), 0
 		}
-		e := c.st.get(c.keyOf(in), now, func() *entry { return l.newEntry(c, in, lim) })
+		e := c.st.get(c.keyOf(in), len(c.Dimensions), now, func() *entry { return l.newEntry(c, in, lim) })
 		if e == nil {
 			h.giveBack()
 			l.stats.keysFull.Add(1)

@@ -68,7 +68,11 @@ func do(t testing.TB, c *http.Client, caller gateway.Caller, body string) reply 
 // the limiter's now (nothing refills on a fake clock that does not move).
 func bucketUsed(t testing.TB, l *Limiter, name string, k key) int64 {
 	t.Helper()
-	e := stateOf(t, l, name).m[k]
+	dims := 1 // a key of one value (or none) is looked up by its string
+	if k[1] != "" {
+		dims = len(k)
+	}
+	e := stateOf(t, l, name).lookup(k, dims)
 	if e == nil {
 		return 0
 	}

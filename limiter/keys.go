@@ -1,9 +1,6 @@
 package limiter
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync"
 
 // key is the values of a rule's dimensions for one call, in the rule's
 // order: calls with equal keys share a limit. Building one and looking it up
@@ -22,60 +19,78 @@ type entry struct {
 }
 
 // ruleState holds a rule's entries, bounded to max keys. It survives Update
-// for a rule of the same name and kind.
+// for a rule of the same name and kind. Lookups read a sync.Map (no lock,
+// no allocation); new keys are added under mu, which also bounds them.
 type ruleState struct {
 	kind uint8
 	max  int
-	mu   sync.RWMutex
-	m    map[key]*entry
-	n    atomic.Int64 // len(m), read without the lock
+	m    sync.Map // key or string (one dimension) -> *entry
+	mu   sync.Mutex
+	n    int // entries in m; under mu
 }
 
 func newRuleState(kind uint8, max int) *ruleState {
-	return &ruleState{kind: kind, max: max, m: make(map[key]*entry)}
+	return &ruleState{kind: kind, max: max}
+}
+
+// lookupKey is what m is keyed by: the one value of a rule of one
+// dimension (hashed as a string, the fast way), else the whole key.
+func lookupKey(k key, dims int) any {
+	if dims <= 1 {
+		return k[0]
+	}
+	return k
 }
 
 // get returns k's entry, creating it with mk when there is none; nil when
 // the rule tracks max keys and none of them is at rest.
-func (s *ruleState) get(k key, now int64, mk func() *entry) *entry {
-	s.mu.RLock()
-	e := s.m[k]
-	s.mu.RUnlock()
-	if e != nil {
-		return e
+func (s *ruleState) get(k key, dims int, now int64, mk func() *entry) *entry {
+	var v any
+	if dims <= 1 {
+		v, _ = s.m.Load(k[0])
+	} else {
+		v, _ = s.m.Load(k)
+	}
+	if v != nil {
+		return v.(*entry)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e = s.m[k]; e != nil {
-		return e
+	lk := lookupKey(k, dims)
+	if v, ok := s.m.Load(lk); ok {
+		return v.(*entry)
 	}
-	if len(s.m) >= s.max {
-		for k2, e2 := range s.m {
-			if e2.atRest(now) {
-				delete(s.m, k2)
+	if s.n >= s.max {
+		s.m.Range(func(k2, v2 any) bool {
+			if v2.(*entry).atRest(now) {
+				s.m.Delete(k2)
+				s.n--
 			}
-		}
-		if len(s.m) >= s.max {
+			return true
+		})
+		if s.n >= s.max {
 			return nil
 		}
 	}
-	e = mk()
-	s.m[k] = e
-	s.n.Store(int64(len(s.m)))
+	e := mk()
+	s.m.Store(lk, e)
+	s.n++
 	return e
 }
 
-// each calls fn for every entry, outside the lock.
+// lookup returns k's entry, or nil.
+func (s *ruleState) lookup(k key, dims int) *entry {
+	v, _ := s.m.Load(lookupKey(k, dims))
+	e, _ := v.(*entry)
+	return e
+}
+
+// each calls fn for every entry.
 func (s *ruleState) each(fn func(*entry)) {
-	s.mu.RLock()
-	es := make([]*entry, 0, len(s.m))
-	for _, e := range s.m {
-		es = append(es, e)
-	}
-	s.mu.RUnlock()
-	for _, e := range es {
-		fn(e)
-	}
+	s.m.Range(func(_, v any) bool {
+		fn(v.(*entry))
+		return true
+	})
 }
 
 // atRest reports whether forgetting the entry loses nothing: what it would

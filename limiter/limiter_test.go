@@ -169,5 +169,5 @@ func TestConcurrencyPlaceHeldUntilTheBodyCloses(t *testing.T) {
 	assert.Equal(t, "1", r.header.Get("Retry-After"))
 	resp.Body.Close()
 	assert.Equal(t, 200, do(t, c, gateway.Caller{}, callBody("m", false, 0)).status)
-	assert.Equal(t, int64(0), stateOf(t, l, "conc").m[key{}].g.n.Load())
+	assert.Equal(t, int64(0), stateOf(t, l, "conc").lookup(key{}, 0).g.n.Load())
 }

@@ -20,7 +20,7 @@ import (
 // default 127.0.0.1:6379) and a key prefix of this test's own, whose keys
 // are deleted at the end. It skips the test when Redis is unreachable,
 // unless GATEWAY_REQUIRE_SERVICES=1, where it fails it.
-func redisForTest(t *testing.T) (*redis.Client, string) {
+func redisForTest(t testing.TB) (*redis.Client, string) {
 	t.Helper()
 	addr := os.Getenv("GATEWAY_REDIS_ADDR")
 	if addr == "" {

@@ -168,12 +168,8 @@ func (r Rule) Validate() error {
 // maxLimit keeps a bucket's arithmetic (Units × nanoseconds) inside int64.
 const maxLimit = 1 << 40
 
-// applies reports whether the rule applies to a call of model, on the side
-// of the chain (target or caller) the middleware is on.
-func (r *Rule) applies(model string, atTarget bool) bool {
-	if r.keyedOn(Target) != atTarget {
-		return false
-	}
+// matches reports whether the rule applies to a call of model.
+func (r *Rule) matches(model string) bool {
 	if len(r.Models) == 0 {
 		return true
 	}

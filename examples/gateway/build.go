@@ -9,6 +9,7 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/limiter"
 	"github.com/llmgate/gateway/provider"
 	"github.com/llmgate/gateway/router"
 )
@@ -22,11 +23,19 @@ type app struct {
 	handler   http.Handler
 	router    *router.Router
 	providers []gateway.Provider
+	limiter   *limiter.Limiter // nil without rate-limit rules
+	redis     interface{ Close() error }
 }
 
 // Close releases the providers' idle upstream connections. Call it after
 // the server has stopped.
 func (a *app) Close() {
+	if a.limiter != nil {
+		a.limiter.Close()
+	}
+	if a.redis != nil {
+		a.redis.Close()
+	}
 	for _, p := range a.providers {
 		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections()
@@ -38,9 +47,11 @@ func (a *app) Close() {
 // design's default order (outermost first):
 //
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
+//	  limiter                 the limits section's rules not keyed on target (limits.rules)
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
 //	      per target: CircuitBreaker (429 cooldowns),
+//	        limiter.Target    the rules keyed on target: the provider account's own RPM/TPM
 //	        Hedge             a second try of an attempt slower than the target's learned p99
 //	        Timeouts
 //	          Provider        openai, azure or sim
@@ -62,6 +73,11 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
 	byName := a.newProviders(c, cfg.Providers)
+	lim, rdb := c.rateLimits(&cfg.Limits.Rate)
+	a.limiter = lim
+	if rdb != nil {
+		a.redis = rdb
+	}
 	timeouts, err := breaker.Timeouts(c.timeoutConfig(cfg.Timeouts))
 	c.lib("timeouts", err)
 	var hedge *breaker.HedgeConfig // one Hedge per target, gated by its breaker
@@ -71,7 +87,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 			hedge = &hc
 		}
 	}
-	targets := newTargets(c, cfg, byName, hedge, timeouts)
+	targets := newTargets(c, cfg, byName, hedge, timeouts, lim)
 	retryCfg := c.retryConfig(cfg.Retry, budget)
 	retry, err := breaker.Retry(retryCfg)
 	c.lib("retry", err)
@@ -88,7 +104,11 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 		c.lib("router", err) // what only the whole router finds, each of its errors
 		return nil, c.err()
 	}
-	h := gateway.NewHandler(gateway.Chain(a.router, retry),
+	var limit gateway.Middleware
+	if lim != nil {
+		limit = lim.Middleware()
+	}
+	h := gateway.NewHandler(gateway.Chain(a.router, limit, retry),
 		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
 	a.handler = routes(h)
 	return a, nil
@@ -148,7 +168,7 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 // provider (weight 1, tier 0) when there is none. Each target is checked by
 // the router on its own, so that every target's mistake is reported at its
 // key, not only the first one router.New finds.
-func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hedge *breaker.HedgeConfig, timeouts gateway.Middleware) []router.Target {
+func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hedge *breaker.HedgeConfig, timeouts gateway.Middleware, lim *limiter.Limiter) []router.Target {
 	known := map[string]bool{}
 	for _, p := range cfg.Providers {
 		known[p.Name] = true
@@ -186,6 +206,9 @@ func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hed
 			hc.Gate = cb.Ready        // no hedge while the target cools down after a 429
 			h, _ := breaker.Hedge(hc) // validated above
 			t.Middlewares = []gateway.Middleware{h, timeouts}
+		}
+		if mw := targetLimit(lim, t.Name); mw != nil {
+			t.Middlewares = append([]gateway.Middleware{mw}, t.Middlewares...)
 		}
 		out = append(out, t)
 	}

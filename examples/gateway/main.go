@@ -127,6 +127,7 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
 	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models())
+	printLimits(stdout, a.limiter, &cfg.Limits.Rate)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -1,0 +1,145 @@
+package limiter
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/gatewaytest"
+)
+
+// decideOnce is one local decision as Middleware makes it, without the
+// HTTP around it: the rules in force, the key looked up, one bucket taken.
+func decideOnce(l *Limiter, in *input, h *hold) bool {
+	var v views
+	err, _ := l.decide(l.set.Load().caller, in, h, &v)
+	h.reset()
+	return err == nil
+}
+
+// BenchmarkLocalDecision compares a local decision (a request limit keyed
+// on the caller's key: the key looked up in the rule's map, one CAS on its
+// bucket, the clock read once) with rate.Limiter.Allow on one limiter, in
+// the same run; with -cpu 1,2 every goroutine shares the one key.
+func BenchmarkLocalDecision(b *testing.B) {
+	b.Run("limiter", func(b *testing.B) {
+		l, err := New(Config{Rules: []Rule{{Name: "rpm", Dimensions: []Dimension{KeyID}, Unit: Requests, Limit: 1 << 39, Per: Second}}})
+		require.NoError(b, err)
+		defer l.Close()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			in := input{ctx: context.Background(), group: 3}
+			in.vals[KeyID] = "key-1"
+			h := hold{l: l, call: nil}
+			for pb.Next() {
+				if !decideOnce(l, &in, &h) {
+					b.Error("refused")
+					return
+				}
+			}
+		})
+	})
+	b.Run("rate.Limiter", func(b *testing.B) {
+		rl := rate.NewLimiter(rate.Limit(1<<39), 1<<30)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if !rl.Allow() {
+					b.Error("refused")
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkSharedDecision compares a shared decision with leases against one
+// Lua call per decision (the lease script asked for exactly one unit), on
+// the Redis of redisForTest, and reports the share decided locally, Redis
+// commands per decision and the p99 decision time.
+func BenchmarkSharedDecision(b *testing.B) {
+	rdb, prefix := redisForTest(b)
+	b.Run("leases", func(b *testing.B) {
+		l, err := New(Config{Redis: rdb, Prefix: prefix + randomID() + ":", Rules: []Rule{
+			{Name: "fleet", Unit: Requests, Limit: 1 << 30, Per: Minute, Shared: true}}})
+		require.NoError(b, err)
+		defer l.Close()
+		in := input{ctx: context.Background(), group: 3}
+		h := hold{l: l}
+		lat := make([]time.Duration, 0, min(b.N, 1<<20))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			if !decideOnce(l, &in, &h) {
+				b.Fatal("refused")
+			}
+			if len(lat) < cap(lat) {
+				lat = append(lat, time.Since(start))
+			}
+		}
+		b.StopTimer()
+		s := l.Stats()
+		b.ReportMetric(100*float64(s.SharedLocal)/float64(s.SharedLocal+s.SharedRedis), "%local")
+		b.ReportMetric(float64(s.RedisCalls)/float64(b.N), "cmds/op")
+		b.ReportMetric(float64(p99(lat).Nanoseconds()), "p99-ns")
+	})
+	b.Run("lua-per-decision", func(b *testing.B) {
+		l, err := New(Config{Redis: rdb, Prefix: prefix, Rules: []Rule{{Name: "x", Unit: Requests, Limit: 1, Per: Minute}}})
+		require.NoError(b, err)
+		defer l.Close()
+		key := prefix + "lua:" + randomID()
+		lat := make([]time.Duration, 0, min(b.N, 1<<20))
+		per := strconv.FormatInt(time.Minute.Microseconds(), 10)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			g, err := l.shared.run(context.Background(), leaseBucket, key, per, 1<<30, 1<<30, 1, 1, 0)
+			if err != nil || g.n != 1 {
+				b.Fatal("refused", err)
+			}
+			if len(lat) < cap(lat) {
+				lat = append(lat, time.Since(start))
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(0, "%local")
+		b.ReportMetric(1, "cmds/op")
+		b.ReportMetric(float64(p99(lat).Nanoseconds()), "p99-ns")
+	})
+}
+
+func p99(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[len(d)*99/100]
+}
+
+// BenchmarkMiddleware is the whole server-side middleware on a call (the
+// Call built by the entry point, headers set, no settlement for a request
+// limit) against the same chain without it.
+func BenchmarkMiddleware(b *testing.B) {
+	p := sim(gatewaytest.SimConfig{CompletionTokens: 1})
+	l, err := New(Config{Rules: []Rule{{Name: "rpm", Dimensions: []Dimension{KeyID}, Unit: Requests, Limit: 1 << 39, Per: Second}}})
+	require.NoError(b, err)
+	defer l.Close()
+	for name, c := range map[string]*http.Client{"with": client(l, p), "without": gateway.NewClient(p)} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			body := callBody("m", false, 8)
+			for i := 0; i < b.N; i++ {
+				do(b, c, gateway.Caller{KeyID: "k"}, body)
+			}
+		})
+	}
+}
