@@ -281,6 +281,9 @@ func (c *Call) setHeader(name, value string) {
 			return
 		}
 	}
+	if c.hdrs == nil {
+		c.hdrs = make([][2]string, 0, 6) // a limiter's six x-ratelimit-* headers
+	}
 	c.hdrs = append(c.hdrs, [2]string{name, value})
 }
 
@@ -289,8 +292,13 @@ func (c *Call) setHeader(name, value string) {
 func (c *Call) writeHeaders(h http.Header) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, kv := range c.hdrs {
-		h[kv[0]] = []string{kv[1]}
+	if len(c.hdrs) == 0 {
+		return
+	}
+	vals := make([]string, len(c.hdrs)) // one allocation for all of them
+	for i, kv := range c.hdrs {
+		vals[i] = kv[1]
+		h[kv[0]] = vals[i : i+1 : i+1]
 	}
 }
 

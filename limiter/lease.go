@@ -23,6 +23,11 @@ import (
 // stranded. Units not used within LeaseIdle go back to Redis (the Limiter's
 // one goroutine returns them), and all of them at Close.
 //
+// Priority shares (Rule.Shares) are applied where a lease is granted: the
+// script leaves the shares of the groups above the asking call's, so under
+// saturation the lowest group's leases dry up first; a unit already leased
+// may serve a call of any group of the instance.
+//
 // Because every unit is taken from Redis atomically before any instance
 // spends it, the units admitted across the fleet never exceed what one
 // bucket (or one quota) admits: there is no overshoot by construction, and

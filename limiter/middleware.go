@@ -143,30 +143,35 @@ func (l *Limiter) admit(rules []*compiled, in *input, h *hold, v *views) error {
 // first wait was for.
 const maxWaits = 4
 
+// The rate-limit headers, by unit, as OpenAI names them.
+var (
+	requestHeaders = [3]string{"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests"}
+	tokenHeaders   = [3]string{"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"}
+)
+
 // headers sets the x-ratelimit-* headers: for the caller (hooks.SetHeader)
 // in Middleware, on the upstream's response in a Target middleware, where
 // the lower of the upstream's remaining and the limit's wins.
 func (t *transport) headers(call *gateway.Call, h http.Header, v *views) {
-	set := func(unit string, r *rateView) {
-		if !r.set {
-			return
-		}
-		lim, rem, reset := strconv.FormatInt(r.limit, 10), strconv.FormatInt(r.remaining, 10), formatReset(r.reset)
-		if h == nil {
-			hooks.SetHeader(call, "X-Ratelimit-Limit-"+unit, lim)
-			hooks.SetHeader(call, "X-Ratelimit-Remaining-"+unit, rem)
-			hooks.SetHeader(call, "X-Ratelimit-Reset-"+unit, reset)
-			return
-		}
-		if up, err := strconv.ParseInt(h.Get("X-Ratelimit-Remaining-"+unit), 10, 64); err == nil && up <= r.remaining {
-			return // the upstream's own account has less left
-		}
-		h.Set("X-Ratelimit-Limit-"+unit, lim)
-		h.Set("X-Ratelimit-Remaining-"+unit, rem)
-		h.Set("X-Ratelimit-Reset-"+unit, reset)
+	setHeaders(call, h, &requestHeaders, &v.requests)
+	setHeaders(call, h, &tokenHeaders, &v.tokens)
+}
+
+func setHeaders(call *gateway.Call, h http.Header, names *[3]string, r *rateView) {
+	if !r.set {
+		return
 	}
-	set("Requests", &v.requests)
-	set("Tokens", &v.tokens)
+	lim, rem, reset := strconv.FormatInt(r.limit, 10), strconv.FormatInt(r.remaining, 10), formatReset(r.reset)
+	if h == nil {
+		hooks.SetHeader(call, names[0], lim)
+		hooks.SetHeader(call, names[1], rem)
+		hooks.SetHeader(call, names[2], reset)
+		return
+	}
+	if up, err := strconv.ParseInt(h.Get(names[1]), 10, 64); err == nil && up <= r.remaining {
+		return // the upstream's own account has less left
+	}
+	h[names[0]], h[names[1]], h[names[2]] = []string{lim}, []string{rem}, []string{reset}
 }
 
 // formatReset writes a reset time as OpenAI does, a Go duration ("1s",
