@@ -35,11 +35,11 @@ func ExampleLimiter_Middleware() {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		fmt.Println(resp.StatusCode, "remaining", resp.Header.Get("X-Ratelimit-Remaining-Requests"),
-			"retry-after", resp.Header.Get("Retry-After"))
+		fmt.Printf("%d remaining=%s retry-after=%s\n", resp.StatusCode,
+			resp.Header.Get("X-Ratelimit-Remaining-Requests"), resp.Header.Get("Retry-After"))
 	}
 	// Output:
-	// 200 remaining 1 retry-after
-	// 200 remaining 0 retry-after
-	// 429 remaining 0 retry-after 30
+	// 200 remaining=1 retry-after=
+	// 200 remaining=0 retry-after=
+	// 429 remaining=0 retry-after=30
 }
