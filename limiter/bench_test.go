@@ -26,8 +26,9 @@ func decideOnce(l *Limiter, in *input, h *hold) bool {
 
 // BenchmarkLocalDecision compares a local decision (a request limit keyed
 // on the caller's key: the key looked up in the rule's map, one CAS on its
-// bucket, the clock read once) with rate.Limiter.Allow on one limiter, in
-// the same run; with -cpu 1,2 every goroutine shares the one key.
+// bucket, the clock read once; and one with no dimension, no lookup) with
+// rate.Limiter.Allow on one limiter, in the same run; with -cpu 1,2 every
+// goroutine shares the one key.
 func BenchmarkLocalDecision(b *testing.B) {
 	b.Run("limiter", func(b *testing.B) {
 		l, err := New(Config{Rules: []Rule{{Name: "rpm", Dimensions: []Dimension{KeyID}, Unit: Requests, Limit: 1 << 39, Per: Second}}})
@@ -38,6 +39,22 @@ func BenchmarkLocalDecision(b *testing.B) {
 			in := input{ctx: context.Background(), group: 3}
 			in.vals[KeyID] = "key-1"
 			h := hold{l: l, call: nil}
+			for pb.Next() {
+				if !decideOnce(l, &in, &h) {
+					b.Error("refused")
+					return
+				}
+			}
+		})
+	})
+	b.Run("limiter-global", func(b *testing.B) {
+		l, err := New(Config{Rules: []Rule{{Name: "rps", Unit: Requests, Limit: 1 << 39, Per: Second}}})
+		require.NoError(b, err)
+		defer l.Close()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			in := input{ctx: context.Background(), group: 3}
+			h := hold{l: l}
 			for pb.Next() {
 				if !decideOnce(l, &in, &h) {
 					b.Error("refused")

@@ -1,6 +1,9 @@
 package limiter
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // key is the values of a rule's dimensions for one call, in the rule's
 // order: calls with equal keys share a limit. Building one and looking it up
@@ -27,6 +30,9 @@ type ruleState struct {
 	m    sync.Map // key or string (one dimension) -> *entry
 	mu   sync.Mutex
 	n    int // entries in m; under mu
+	// global is the one entry of a rule with no dimension, read without
+	// the map.
+	global atomic.Pointer[entry]
 }
 
 func newRuleState(kind uint8, max int) *ruleState {
@@ -45,6 +51,21 @@ func lookupKey(k key, dims int) any {
 // get returns k's entry, creating it with mk when there is none; nil when
 // the rule tracks max keys and none of them is at rest.
 func (s *ruleState) get(k key, dims int, now int64, mk func() *entry) *entry {
+	if dims == 0 {
+		if e := s.global.Load(); e != nil {
+			return e
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if e := s.global.Load(); e != nil {
+			return e
+		}
+		e := mk()
+		s.global.Store(e)
+		s.m.Store("", e) // for each and lookup
+		s.n++
+		return e
+	}
 	var v any
 	if dims <= 1 {
 		v, _ = s.m.Load(k[0])
