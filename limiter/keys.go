@@ -17,8 +17,6 @@ type entry struct {
 	g  *gauge
 	q  *quota
 	ls *lease // Shared rules
-	// redisKey names the shared state in Redis; set with ls.
-	redisKey string
 }
 
 // ruleState holds a rule's entries, bounded to max keys. It survives Update

@@ -144,19 +144,21 @@ func (l *Limiter) compile(rules []Rule) *ruleSet {
 	return s
 }
 
-// kindOf says what state a rule keeps; a rule renamed to another kind
-// starts afresh.
+// kindOf says what state a rule keeps: its unit, bucket or quota (a
+// bucket keeps its state whatever its period), local or shared. A rule
+// updated to another kind starts afresh.
 func kindOf(r *Rule) uint8 {
-	switch {
-	case r.Unit == Concurrent:
-		return 1
-	case r.Per == Day || r.Per == Month:
-		return 2 + uint8(r.Per-Day) + 2*uint8(r.Unit-Requests)
+	k := uint8(r.Unit) << 4
+	switch r.Per {
+	case Day:
+		k |= 1 << 2
+	case Month:
+		k |= 2 << 2
 	}
 	if r.Shared {
-		return 6
+		k |= 1
 	}
-	return 7
+	return k
 }
 
 // now returns the time base (nanoseconds since the Limiter was made) and

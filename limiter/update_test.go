@@ -71,3 +71,24 @@ func TestUpdateUnderLoadKeepsCounts(t *testing.T) {
 	assert.Error(t, l.Update([]Rule{{Name: "rpm", Unit: Requests, Per: Minute}}), "an invalid update is refused")
 	assert.Equal(t, int64(150), l.Rules()[0].Limit, "and changes nothing")
 }
+
+// A rule updated to another kind (local to shared, a bucket to a quota)
+// starts afresh instead of reading state of the wrong kind.
+func TestUpdateToAnotherKindStartsAfresh(t *testing.T) {
+	rdb, prefix := redisForTest(t)
+	clk := gatewaytest.NewClock(t0)
+	l, err := New(Config{Clock: clk, Redis: rdb, Prefix: prefix, Rules: []Rule{{Name: "r", Unit: Requests, Limit: 1, Per: Day, Shared: true}}})
+	require.NoError(t, err)
+	defer l.Close()
+	c := client(l, sim(gatewaytest.SimConfig{}))
+	for _, r := range []Rule{
+		{Name: "r", Unit: Requests, Limit: 1, Per: Day},
+		{Name: "r", Unit: Requests, Limit: 1, Per: Minute},
+		{Name: "r", Unit: Tokens, Limit: 100000, Per: Minute},
+		{Name: "r", Unit: Concurrent, Limit: 1},
+		{Name: "r", Unit: Requests, Limit: 1, Per: Minute, Shared: true},
+	} {
+		require.NoError(t, l.Update([]Rule{r}))
+		assert.Equal(t, 200, do(t, c, gateway.Caller{}, callBody("m", false, 0)).status, "%+v", r)
+	}
+}
