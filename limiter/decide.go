@@ -110,7 +110,7 @@ func (l *Limiter) decide(rules []*compiled, in *input, h *hold, v *views) (*gate
 			ok = l.decideGauge(e, lim, reserve)
 			wait = -1
 		default:
-			n = min(n, lim-reserveUnits(reserve, lim))
+			n = min(n, max(lim-reserveUnits(reserve, lim), 1))
 			var end int64
 			ok, end = l.decideQuota(c, e, n, lim, reserve, now, nowT)
 			if !ok {

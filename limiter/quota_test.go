@@ -56,3 +56,16 @@ func TestQuotaGivesBackFailedCalls(t *testing.T) {
 	assert.Equal(t, 200, do(t, client(l, sim(gatewaytest.SimConfig{})), gateway.Caller{}, callBody("m", false, 0)).status)
 	assert.Equal(t, 429, do(t, client(l, sim(gatewaytest.SimConfig{})), gateway.Caller{}, callBody("m", false, 0)).status)
 }
+
+// A quota whose guaranteed shares leave a lower group nothing refuses that
+// group: a reservation is never cut to zero units.
+func TestQuotaReserveNeverAdmitsForFree(t *testing.T) {
+	l := newTestLimiter(t, gatewaytest.NewClock(t0),
+		Rule{Name: "daily", Unit: Requests, Limit: 1, Per: Day, Shares: map[int]float64{1: 0.5}})
+	c := client(l, sim(gatewaytest.SimConfig{}))
+	for range 3 {
+		assert.Equal(t, 429, do(t, c, gateway.Caller{}, callBody("m", false, 0)).status, "batch: the one call is core's")
+	}
+	assert.Equal(t, 200, do(t, c, gateway.Caller{Priority: 1}, callBody("m", false, 0)).status)
+	assert.Equal(t, 429, do(t, c, gateway.Caller{Priority: 1}, callBody("m", false, 0)).status)
+}
