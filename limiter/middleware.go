@@ -80,6 +80,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.target != "" {
 		in.vals[Model] = gateway.OutboundFrom(req.Context()).Model
 	}
+	if !anyMatches(rules, in.vals[Model]) {
+		return t.next.RoundTrip(req) // no rule limits this model: nothing to hold, no header to set
+	}
 	in.est = int64(call.PromptTokens) + int64(call.MaxTokens)
 	if call.MaxTokens == 0 {
 		in.est += l.cfg.DefaultMaxTokens
@@ -108,6 +111,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		hooks.OnEnd(call, h.end)
 	}
 	return resp, nil
+}
+
+func anyMatches(rules []*compiled, model string) bool {
+	for _, c := range rules {
+		if c.matches(model) {
+			return true
+		}
+	}
+	return false
 }
 
 // admit decides, waiting for capacity when Config.MaxWait allows it.
