@@ -130,6 +130,8 @@ func (s *shared) succeeded(g grant) {
 // last offset learnt say; it asks Redis when no offset is known yet.
 func (s *shared) redisTime(ctx context.Context) (time.Time, error) {
 	if !s.offsetSet.Load() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.l.cfg.RedisTimeout)
+		defer cancel()
 		s.l.stats.redisCalls.Add(1)
 		t, err := s.rdb.Time(ctx).Result()
 		if err != nil {
@@ -141,7 +143,9 @@ func (s *shared) redisTime(ctx context.Context) (time.Time, error) {
 	return s.l.clock.Now().Add(time.Duration(s.offset.Load())), nil
 }
 
-// run runs a lease script with the decision's deadline.
+// run runs a lease script within RedisTimeout. The caller's cancellation
+// does not cut it short: a grant Redis made and this instance never heard
+// of would be stranded until it refills.
 func (s *shared) run(ctx context.Context, sc *redis.Script, key string, args ...any) (grant, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.l.cfg.RedisTimeout)
 	defer cancel()
