@@ -137,3 +137,33 @@ func TestSkewedClocksDecideTheSame(t *testing.T) {
 	}
 	assert.Equal(t, []int{200, 200, 200, 429}, quota, "one day, Redis's, for both")
 }
+
+// Priority shares hold across a fleet: with 20% of a shared 10 kept for
+// core calls and 30% for real-time ones, batch calls from two instances get
+// at most 5 between them, and the lowest group is refused first.
+func TestSharedLimitShedsTheLowestGroupFirst(t *testing.T) {
+	rdb, prefix := redisForTest(t)
+	clk := gatewaytest.NewClock(t0)
+	rule := Rule{Name: "fleet", Unit: Requests, Limit: 10, Per: Minute, Shared: true, Shares: map[int]float64{1: 0.2, 2: 0.3}}
+	clients := []*http.Client{
+		client(newSharedLimiter(t, rdb, prefix, clk, rule), sim(gatewaytest.SimConfig{})),
+		client(newSharedLimiter(t, rdb, prefix, clk, rule), sim(gatewaytest.SimConfig{})),
+	}
+	admitted := map[int]int{}
+	var order []int
+	refused := map[int]bool{}
+	for i := range 10 {
+		for _, g := range []int{3, 2, 1} {
+			if do(t, clients[i%2], gateway.Caller{Priority: g}, callBody("m", false, 0)).status == 200 {
+				admitted[g]++
+			} else if !refused[g] {
+				refused[g] = true
+				order = append(order, g)
+			}
+		}
+	}
+	assert.Equal(t, []int{3, 2, 1}, order)
+	assert.LessOrEqual(t, admitted[3], 5)
+	assert.LessOrEqual(t, admitted[1]+admitted[2]+admitted[3], 10)
+	assert.GreaterOrEqual(t, admitted[1], 2)
+}
