@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,5 +157,50 @@ func BenchmarkMiddleware(b *testing.B) {
 				do(b, c, gateway.Caller{KeyID: "k"}, body)
 			}
 		})
+	}
+}
+
+// BenchmarkLocalDecisionRatio runs the keyed local decision and
+// rate.Limiter.Allow alternately, in chunks of 4,096 within each goroutine,
+// so that a busy machine slows both alike, and reports each one's ns per
+// decision and their ratio (limiter/rate). With -cpu 1,2.
+func BenchmarkLocalDecisionRatio(b *testing.B) {
+	l, err := New(Config{Rules: []Rule{{Name: "rpm", Dimensions: []Dimension{KeyID}, Unit: Requests, Limit: 1 << 39, Per: Second}}})
+	require.NoError(b, err)
+	defer l.Close()
+	rl := rate.NewLimiter(rate.Limit(1<<39), 1<<30)
+	const chunk = 4096
+	var ours, theirs, nOurs, nTheirs atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		in := input{ctx: context.Background(), group: 3}
+		in.vals[KeyID] = "key-1"
+		h := hold{l: l}
+		i, start := 0, time.Now()
+		for pb.Next() {
+			if (i/chunk)%2 == 0 {
+				decideOnce(l, &in, &h)
+			} else {
+				rl.Allow()
+			}
+			i++
+			if i%chunk == 0 {
+				d := int64(time.Since(start))
+				if (i/chunk)%2 == 1 {
+					ours.Add(d)
+					nOurs.Add(chunk)
+				} else {
+					theirs.Add(d)
+					nTheirs.Add(chunk)
+				}
+				start = time.Now()
+			}
+		}
+	})
+	if nOurs.Load() > 0 && nTheirs.Load() > 0 {
+		o, r := float64(ours.Load())/float64(nOurs.Load()), float64(theirs.Load())/float64(nTheirs.Load())
+		b.ReportMetric(o, "limiter-ns")
+		b.ReportMetric(r, "rate-ns")
+		b.ReportMetric(o/r, "ratio")
 	}
 }

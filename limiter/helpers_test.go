@@ -68,8 +68,13 @@ func do(t testing.TB, c *http.Client, caller gateway.Caller, body string) reply 
 // the limiter's now (nothing refills on a fake clock that does not move).
 func bucketUsed(t testing.TB, l *Limiter, name string, k key) int64 {
 	t.Helper()
-	dims := 1 // a key of one value (or none) is looked up by its string
-	if k[1] != "" {
+	dims := 0 // the tests' keys: none, one value, or several
+	for i := range k {
+		if k[i] != "" {
+			dims = i + 1
+		}
+	}
+	if dims > 1 {
 		dims = len(k)
 	}
 	e := stateOf(t, l, name).lookup(k, dims)

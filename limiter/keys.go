@@ -20,96 +20,98 @@ type entry struct {
 }
 
 // ruleState holds a rule's entries, bounded to max keys. It survives Update
-// for a rule of the same name and kind. Lookups read a sync.Map (no lock,
-// no allocation); new keys are added under mu, which also bounds them.
+// for a rule of the same name and kind. A lookup reads a snapshot with no
+// lock and no allocation (cowMap); a rule of one dimension is keyed by its
+// one value, which hashes fastest, and a rule of none reads its one entry
+// directly.
 type ruleState struct {
-	kind uint8
-	max  int
-	m    sync.Map // key or string (one dimension) -> *entry
-	mu   sync.Mutex
-	n    int // entries in m; under mu
-	// global is the one entry of a rule with no dimension, read without
-	// the map.
-	global atomic.Pointer[entry]
+	kind   uint8
+	max    int
+	one    cowMap[string, *entry] // rules of one dimension
+	many   cowMap[key, *entry]    // rules of several
+	global atomic.Pointer[entry]  // the rule of no dimension
+
+	mu sync.Mutex // adds keys to one or many, bounded by max
 }
 
 func newRuleState(kind uint8, max int) *ruleState {
 	return &ruleState{kind: kind, max: max}
 }
 
-// lookupKey is what m is keyed by: the one value of a rule of one
-// dimension (hashed as a string, the fast way), else the whole key.
-func lookupKey(k key, dims int) any {
-	if dims <= 1 {
-		return k[0]
-	}
-	return k
-}
-
 // get returns k's entry, creating it with mk when there is none; nil when
 // the rule tracks max keys and none of them is at rest.
 func (s *ruleState) get(k key, dims int, now int64, mk func() *entry) *entry {
-	if dims == 0 {
+	switch dims {
+	case 0:
 		if e := s.global.Load(); e != nil {
 			return e
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if e := s.global.Load(); e != nil {
+	case 1:
+		if e, ok := s.one.load(k[0]); ok {
 			return e
 		}
-		e := mk()
-		s.global.Store(e)
-		s.m.Store("", e) // for each and lookup
-		s.n++
-		return e
-	}
-	var v any
-	if dims <= 1 {
-		v, _ = s.m.Load(k[0])
-	} else {
-		v, _ = s.m.Load(k)
-	}
-	if v != nil {
-		return v.(*entry)
+	default:
+		if e, ok := s.many.load(k); ok {
+			return e
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lk := lookupKey(k, dims)
-	if v, ok := s.m.Load(lk); ok {
-		return v.(*entry)
+	if dims == 0 {
+		if e := s.global.Load(); e == nil {
+			s.global.Store(mk())
+		}
+		return s.global.Load()
 	}
-	if s.n >= s.max {
-		s.m.Range(func(k2, v2 any) bool {
-			if v2.(*entry).atRest(now) {
-				s.m.Delete(k2)
-				s.n--
-			}
-			return true
-		})
-		if s.n >= s.max {
+	if dims == 1 {
+		return addKey(&s.one, k[0], s.max, now, mk)
+	}
+	return addKey(&s.many, k, s.max, now, mk)
+}
+
+// addKey adds k to m unless another goroutine did, forgetting keys at rest
+// to stay within max. Called with the ruleState's mu held.
+func addKey[K comparable](m *cowMap[K, *entry], k K, maxKeys int, now int64, mk func() *entry) *entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.loadLocked(k); ok {
+		return e
+	}
+	if m.lenLocked() >= maxKeys {
+		m.foldLocked(func(e *entry) bool { return e.atRest(now) })
+		if m.lenLocked() >= maxKeys {
 			return nil
 		}
 	}
 	e := mk()
-	s.m.Store(lk, e)
-	s.n++
+	m.storeLocked(k, e)
 	return e
 }
 
 // lookup returns k's entry, or nil.
 func (s *ruleState) lookup(k key, dims int) *entry {
-	v, _ := s.m.Load(lookupKey(k, dims))
-	e, _ := v.(*entry)
+	switch dims {
+	case 0:
+		return s.global.Load()
+	case 1:
+		e, _ := s.one.load(k[0])
+		return e
+	}
+	e, _ := s.many.load(k)
 	return e
 }
 
-// each calls fn for every entry.
+// each calls fn for every entry, outside any lock.
 func (s *ruleState) each(fn func(*entry)) {
-	s.m.Range(func(_, v any) bool {
-		fn(v.(*entry))
-		return true
-	})
+	if e := s.global.Load(); e != nil {
+		fn(e)
+	}
+	for _, e := range s.one.values() {
+		fn(e)
+	}
+	for _, e := range s.many.values() {
+		fn(e)
+	}
 }
 
 // atRest reports whether forgetting the entry loses nothing: what it would
