@@ -89,19 +89,32 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h := &hold{l: l, call: call, target: t.target}
 	var v views
-	if err := l.admit(rules, &in, h, &v); err != nil {
-		t.headers(call, nil, &v)
-		closeBody(req)
-		return nil, err
-	}
+	err := l.admit(rules, &in, h, &v)
 	if t.target == "" {
-		t.headers(call, nil, &v)
+		t.headers(call, nil, &v) // the caller's limits, admitted or not
+		if err != nil {
+			closeBody(req)
+			return nil, err
+		}
 		if h.settles() {
 			hooks.OnEnd(call, h.end)
 		}
 		return t.next.RoundTrip(req)
 	}
+	// At a target the limits are the provider account's: the router reads
+	// them from the response; the caller never sees them.
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	settled := false
+	defer func() {
+		if !settled { // next panicked
+			h.finish(false, 0, true)
+		}
+	}()
 	resp, err := t.next.RoundTrip(req)
+	settled = true
 	if err != nil || resp.StatusCode/100 != 2 {
 		h.finish(false, 0, true) // nothing was consumed that the attempt's failure does not show
 		return resp, err

@@ -90,3 +90,23 @@ func TestTargetHeadersTellTheRouterTheLeastLeft(t *testing.T) {
 		l = newTestLimiter(t, clk, l.Rules()...)
 	}
 }
+
+// A target's refusal tells the caller nothing of the provider account's
+// limits: the x-ratelimit headers a caller gets are its own limits'.
+func TestTargetRefusalSetsNoCallerHeaders(t *testing.T) {
+	clk := gatewaytest.NewClock(t0)
+	l := newTestLimiter(t, clk,
+		Rule{Name: "account-rpm", Dimensions: []Dimension{Target}, Unit: Requests, Limit: 1, Per: Minute},
+		Rule{Name: "caller-rpm", Unit: Requests, Limit: 100, Per: Minute})
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Clock: clk})
+	rtr, err := router.New("llm", []router.Target{{Provider: a, Weight: 1, Middlewares: []gateway.Middleware{l.Target("a")}}},
+		router.Config{Clock: clk, DisableHints: true})
+	require.NoError(t, err)
+	c := gateway.NewClient(gateway.Chain(rtr, l.Middleware()), gateway.WithClock(clk))
+	require.Equal(t, 200, do(t, c, gateway.Caller{}, callBody("m", false, 0)).status)
+	r := do(t, c, gateway.Caller{}, callBody("m", false, 0))
+	assert.Equal(t, 503, r.status, "the only target's account is spent: no healthy provider")
+	assert.Equal(t, "60", r.header.Get("Retry-After"), "when the account has room again (its breaker's cooldown)")
+	assert.Equal(t, "100", r.header.Get("X-Ratelimit-Limit-Requests"), "the caller's own limit, not the account's")
+	assert.Equal(t, "98", r.header.Get("X-Ratelimit-Remaining-Requests"))
+}
