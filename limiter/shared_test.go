@@ -27,7 +27,7 @@ func newSharedLimiter(t *testing.T, rdb redis.UniversalClient, prefix string, cl
 // from 8 goroutines: the fleet admits the limit, not the limit times four
 // (at most 1,010: the bucket refills by about 17 a second while the test
 // runs), and most decisions are made from local leases.
-func TestFourInstancesShareOneLimit(t *testing.T) {
+func TestFleetOfFourAdmitsTheLimitNotFourTimesIt(t *testing.T) {
 	rdb, prefix := redisForTest(t)
 	rule := Rule{Name: "fleet-rpm", Unit: Requests, Limit: 1000, Per: Minute, Shared: true}
 	var ls []*Limiter
