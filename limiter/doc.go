@@ -35,8 +35,17 @@
 // A Shared rule lives in Redis and is decided with leases: each instance takes
 // a slice of the limit from Redis in one atomic script and spends it locally,
 // so most decisions never touch Redis, and the sum of what the instances hold
-// and have spent never exceeds the limit (see lease for sizes). Redis's own
-// clock decides, so skewed instance clocks agree. When Redis cannot be reached
-// within RedisTimeout, each rule fails open or closed as it says, counted in
-// Stats, and Redis is asked again after a backoff.
+// and have spent never exceeds the limit: the fleet admits what one bucket
+// would, not the limit times the replicas. A lease is at most MaxLeaseShare
+// (5%) of the limit's capacity and at least what the call at hand needs; it
+// starts at a quarter of that and adapts to the instance's traffic at each
+// refill, doubled when the last one lasted less than LeaseFor (200ms),
+// halved when it lasted over four times that. Near the limit Redis grants
+// what is left, so the last units are shared out. Units unused for LeaseIdle
+// (1s) go back to Redis, as do a settlement's leftovers beyond twice the
+// lease, and every lease at Close. Priority shares apply where a lease is
+// granted. Redis's own clock (TIME) decides, so skewed instance clocks agree.
+// When Redis cannot be reached within RedisTimeout (200ms), each rule fails
+// open or closed as it says, counted in Stats, and Redis is asked again after
+// a backoff of 250ms doubling to 5s.
 package limiter
