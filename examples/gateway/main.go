@@ -126,8 +126,10 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
-	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models())
-	printLimits(stdout, a.limiter, &cfg.Limits.Rate)
+	var banner strings.Builder // one write: whoever reads the address finds the limits too
+	printBanner(&banner, ln.Addr().(*net.TCPAddr), a.router.Models())
+	printLimits(&banner, a.limiter, &cfg.Limits.Rate)
+	_, _ = io.WriteString(stdout, banner.String())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
