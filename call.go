@@ -71,8 +71,11 @@ type Call struct {
 	status    int
 	err       error
 	observers []func(*Call)
-	ends      []func()    // hooks.OnEnd: a middleware's release, run before the observers
-	hdrs      [][2]string // hooks.SetHeader: headers the gateway sets for the caller
+	// ends are told before the observers (see onEnd); most calls have at
+	// most one, which needs no allocation.
+	ends    []func()
+	endsBuf [1]func()
+	hdrs    [][2]string // hooks.SetHeader: headers the gateway sets for the caller
 
 	// Embedded so that the entry point allocates one object per call.
 	ctx       callContext
@@ -241,7 +244,6 @@ func (c *Call) observeLocked() {
 	}
 	c.observed = true
 	obs, ends := c.observers, c.ends
-	c.ends = nil
 	c.mu.Unlock()
 	for _, fn := range ends {
 		fn()
@@ -251,17 +253,20 @@ func (c *Call) observeLocked() {
 	}
 }
 
-// onEnd arranges for fn to run once when the call ends, in the goroutine
-// that ends it, after its usage and Result are final and before its
-// observers; at once if it has ended already. It is how a middleware releases
-// what it holds for a call (a token reservation, a concurrency slot) and
-// settles it to the real usage (hooks.OnEnd).
+// onEnd adds fn to what is told, once, that the call has ended: at the
+// moment its observers are (its attempts, usage and Result final), just
+// before them, in the order added. A call that has ended already runs fn at
+// once. It is how a middleware (the billing Meter, through hooks.OnEnd)
+// settles what it holds for a call, however the call ends.
 func (c *Call) onEnd(fn func()) {
 	c.mu.Lock()
 	if c.observed {
 		c.mu.Unlock()
 		fn()
 		return
+	}
+	if c.ends == nil {
+		c.ends = c.endsBuf[:0]
 	}
 	c.ends = append(c.ends, fn)
 	c.mu.Unlock()

@@ -23,18 +23,24 @@ type app struct {
 	handler   http.Handler
 	router    *router.Router
 	providers []gateway.Provider
+	keys      *keySetup // nil: no keys section, every caller is served
+	billing   *billingParts
 	limiter   *limiter.Limiter // nil without rate-limit rules
 	redis     interface{ Close() error }
 }
 
-// Close releases the providers' idle upstream connections. Call it after
-// the server has stopped.
+// Close releases the providers' idle upstream connections and the key
+// store. Call it after the server has stopped.
 func (a *app) Close() {
 	if a.limiter != nil {
 		a.limiter.Close()
 	}
 	if a.redis != nil {
 		a.redis.Close()
+	}
+	a.billing.Close()
+	if a.keys != nil {
+		a.keys.Close()
 	}
 	for _, p := range a.providers {
 		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
@@ -47,7 +53,9 @@ func (a *app) Close() {
 // design's default order (outermost first):
 //
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
+//	  cache.Auth              virtual key -> the Call's Caller (with a keys section)
 //	  limiter                 the limits section's rules not keyed on target (limits.rules)
+//	  billing.Meter           budget holds; one usage record per attempt when the call ends
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
 //	      per target: CircuitBreaker (429 cooldowns),
@@ -93,8 +101,10 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	c.lib("retry", err)
 	rc := c.routerConfig(&cfg.Router, budget, retryCfg.MaxWait, retryCfg.Idempotent)
 	c.lib("router", rc.Validate())
+	a.billing = c.newBilling(&cfg.Billing)
 	limits := c.limits(cfg.Limits)
 	c.lib("limits", limits.Validate())
+	a.keys = c.keys(cfg.Keys)
 	if err := c.err(); err != nil {
 		a.Close()
 		return nil, err
@@ -104,13 +114,21 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 		c.lib("router", err) // what only the whole router finds, each of its errors
 		return nil, c.err()
 	}
-	var limit gateway.Middleware
+	var limit gateway.Middleware // nil, skipped by Chain, without rate-limit rules
 	if lim != nil {
 		limit = lim.Middleware()
 	}
-	h := gateway.NewHandler(gateway.Chain(a.router, limit, retry),
+	var auth gateway.Middleware // nil, skipped by Chain, without a keys section
+	var admin http.Handler
+	if a.keys != nil {
+		auth = a.keys.auth
+		if a.keys.adminAPI != nil {
+			admin = adminLog(logger, a.keys.adminAPI)
+		}
+	}
+	h := gateway.NewHandler(gateway.Chain(a.router, append(append([]gateway.Middleware{auth, limit}, a.billing.mws...), retry)...),
 		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
-	a.handler = routes(h)
+	a.handler = routes(h, admin)
 	return a, nil
 }
 
@@ -149,6 +167,8 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 			return nil
 		}
 		return o
+	case typeAnthropic:
+		return newAnthropic(c, path, p, buildable)
 	case typeSim:
 	default:
 		return nil // which rules apply is unknown

@@ -16,6 +16,8 @@ type config struct {
 	Retry           retryConf      `yaml:"retry"`
 	Hedge           hedgeConf      `yaml:"hedge"`
 	Timeouts        timeoutsConf   `yaml:"timeouts"`
+	Billing         billingConf    `yaml:"billing"`
+	Keys            *keysConf      `yaml:"keys"` // config_keys.go; none: every caller is served
 
 	src source // where each key was written, for error messages
 }
@@ -38,12 +40,13 @@ const (
 	typeOpenAI = "openai"
 	typeAzure  = "azure"
 	typeSim    = "sim"
+	// typeAnthropic: config_anthropic.go
 )
 
 // providerConf is one model backend.
 type providerConf struct {
 	Name     string            `yaml:"name"`
-	Type     string            `yaml:"type"` // openai | azure | sim
+	Type     string            `yaml:"type"` // openai | azure | anthropic | sim
 	BaseURL  string            `yaml:"base_url"`
 	APIKey   string            `yaml:"api_key"`
 	Headers  map[string]string `yaml:"headers"`
@@ -51,9 +54,10 @@ type providerConf struct {
 	ModelMap map[string]string `yaml:"model_map"`
 	// VerbatimErrors passes the upstream's error bodies to callers as
 	// they came, key fragments and account ids included (openai, azure).
-	VerbatimErrors bool       `yaml:"verbatim_errors"`
-	Azure          *azureConf `yaml:"azure"` // type azure only
-	Sim            *simConf   `yaml:"sim"`   // type sim only
+	VerbatimErrors bool           `yaml:"verbatim_errors"`
+	Azure          *azureConf     `yaml:"azure"`     // type azure only
+	Sim            *simConf       `yaml:"sim"`       // type sim only
+	Anthropic      *anthropicConf `yaml:"anthropic"` // type anthropic only (config_anthropic.go)
 }
 
 type azureConf struct {

@@ -57,21 +57,27 @@ limits:
 `, env{}))
 }
 
-// The embedded default limits gpt-4.1 per key, 5 requests a minute and
-// 6,000 tokens, prints the limits at start, and leaves gpt-4o-mini free: the
-// sixth gpt-4.1 call is a 429 with Retry-After and the x-ratelimit headers,
-// and a second gpt-4.1 call while a first is open does not fit the tokens.
+// The embedded default limits gpt-4.1 per key (the demo key's calls share
+// one bucket), 5 requests a minute and 6,000 tokens, prints the limits at
+// start, and leaves gpt-4o-mini free: the sixth gpt-4.1 call is a 429 with
+// Retry-After and the x-ratelimit headers, and a second gpt-4.1 call while
+// a first is open does not fit the tokens.
 func TestRunEmbeddedDefaultLimitsGPT41(t *testing.T) {
 	g := startGateway(t, "-addr", "127.0.0.1:0")
 	assert.Contains(t, g.stdout.String(), "gpt-4.1-rpm: 5 requests per minute, each key, on gpt-4.1")
 	assert.Contains(t, g.stdout.String(), "gpt-4.1-tpm: 6000 tokens per minute, each key, on gpt-4.1")
-	client := sdk(t, g.base, "sk-caller")
+	require.NotEmpty(t, g.key, "the demo key")
+	client := sdk(t, g.base, g.key)
 	ctx := context.Background()
 
 	// Two at once: the first (a stream held open) reserves 4096 + its
 	// prompt, and the second does not fit in what is left of 6000.
 	body := `{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"Hello!"}]}`
-	resp, err := http.Post(g.base+"/v1/chat/completions", "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, g.base+"/v1/chat/completions", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+g.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
 	p := chatParams

@@ -39,12 +39,12 @@ var ErrRedirect error
 // it.
 var Waited func(call any, d time.Duration) time.Duration
 
-// OnEnd arranges for fn to run once when a *gateway.Call ends (its response
-// body read to its end or closed, or the call failed), after its usage and
-// Result are final and before its observers (gateway.WithObserver); at once
-// when it has ended already. A middleware releases and settles what it holds
-// for the call with it (a limiter's token reservation and concurrency slot).
-// fn must not block.
+// OnEnd has fn told, once, that a *gateway.Call has ended: when its
+// observers are (WithObserver), just before them, with its attempts, usage
+// and Result final; at once when it has ended already. A middleware that
+// holds something for a call (a budget reservation) releases it there, and
+// one that records the call (the billing Meter) records it there: the end
+// is the entry point's fact, and this is how a layer inside learns it.
 var OnEnd func(call any, fn func())
 
 // SetHeader sets a header the gateway sends a *gateway.Call's caller with its
