@@ -133,6 +133,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The server ended the call (a shutdown's cause): tell the caller.
 		}
 		w.Header().Set("X-Request-Id", c.ID)
+		c.writeHeaders(w.Header())
 		writeOpError(w, c.Op, err)
 		return
 	}
@@ -142,6 +143,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header()[k] = v
 		}
 	}
+	c.writeHeaders(w.Header())
 	w.Header().Set("X-Request-Id", c.ID)
 	stream := c.Stream && resp.StatusCode/100 == 2
 	if stream {

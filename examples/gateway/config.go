@@ -31,6 +31,8 @@ type limitsConfig struct {
 	// MaxBodyBytesInFlight bounds the request-body bytes held at once,
 	// over all calls; default gateway.Limits' (256 MiB).
 	MaxBodyBytesInFlight int64 `yaml:"max_body_bytes_in_flight"`
+	// The rate limits: rules, Redis, time zone (config_limits.go).
+	Rate rateLimitsConf `yaml:",inline"`
 }
 
 // Provider types.

@@ -132,7 +132,10 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	if ip := net.ParseIP(host); a.keys == nil && (ip == nil || !ip.IsLoopback()) {
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
-	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
+	var banner strings.Builder // one write: whoever reads the address finds the limits too
+	printBanner(&banner, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
+	printLimits(&banner, a.limiter, &cfg.Limits.Rate)
+	_, _ = io.WriteString(stdout, banner.String())
 	printUsagePath(stdout, a.billing)
 
 	served := make(chan error, 1)
