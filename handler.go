@@ -14,8 +14,8 @@ import (
 
 // NewHandler returns the server-mode entry point over rt (a chain of
 // middlewares over a Provider): an OpenAI-compatible http.Handler for POST
-// /v1/chat/completions, /v1/completions and /v1/embeddings and GET
-// /v1/models, which serves every request through rt. When rt is a bare
+// /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/responses
+// and GET /v1/models, which serves every request through rt. When rt is a bare
 // Provider it is put behind an attempt boundary, as Chain does.
 //
 // Bad input gets an OpenAI-style error and nothing else happens: a body over
@@ -64,6 +64,7 @@ var routes = map[string]struct {
 	"/v1/completions":      {OpCompletion, http.MethodPost},
 	"/v1/embeddings":       {OpEmbedding, http.MethodPost},
 	"/v1/models":           {OpModels, http.MethodGet},
+	"/v1/responses":        {OpResponses, http.MethodPost},
 }
 
 var upstreamURL = url.URL{Scheme: "http", Host: "gateway.invalid"}

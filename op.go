@@ -10,9 +10,10 @@ const (
 	OpCompletion    // POST /v1/completions
 	OpEmbedding     // POST /v1/embeddings
 	OpModels        // GET /v1/models
+	OpResponses     // POST /v1/responses (OpenAI's Responses API)
 )
 
-var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models"}
+var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models", "responses"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -34,6 +35,8 @@ func opFromPath(path string) Op {
 		return OpEmbedding
 	case hasSuffix(path, "/models"):
 		return OpModels
+	case hasSuffix(path, "/responses"):
+		return OpResponses
 	}
 	return OpUnknown
 }
@@ -41,3 +44,10 @@ func opFromPath(path string) Op {
 func hasSuffix(s, suffix string) bool {
 	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
+
+// streamUsageOnRequest reports whether the op's streams report usage only
+// when asked (stream_options.include_usage), so that the entry point asks
+// for every call and the usage tap removes what the caller did not ask
+// for. A Responses stream always reports it, in response.completed, which
+// the caller reads whole.
+func (o Op) streamUsageOnRequest() bool { return o != OpResponses }

@@ -52,7 +52,7 @@ type usageTap struct {
 const tapReadSize = 8 << 10
 
 func (t *usageTap) init(c *Call, body io.ReadCloser, status int, stream bool, maxEvent int) {
-	*t = usageTap{call: c, body: body, status: status, stream: stream, strip: stream && !c.IncludeUsage, maxEvent: maxEvent}
+	*t = usageTap{call: c, body: body, status: status, stream: stream, strip: stream && !c.IncludeUsage && c.Op.streamUsageOnRequest(), maxEvent: maxEvent}
 }
 
 func (t *usageTap) Read(p []byte) (int, error) {

@@ -1,0 +1,155 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/responses"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
+)
+
+func responsesParams() responses.ResponseNewParams {
+	return responses.ResponseNewParams{
+		Model:           "gpt-4.1",
+		Instructions:    openai.String("Be brief."),
+		Input:           responses.ResponseNewParamsInputUnion{OfString: openai.String("Say something.")},
+		MaxOutputTokens: openai.Int(12),
+	}
+}
+
+// The Responses API goes through both entry points with its Call parsed
+// (model, max_output_tokens, a prompt estimate from input and
+// instructions) and its usage read from the response, streamed or not.
+func TestOpenAISDKResponses(t *testing.T) {
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}})
+	rec := &callRecorder{}
+	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware)) {
+		t.Run(mode+"/whole", func(t *testing.T) {
+			resp, err := client.Responses.New(context.Background(), responsesParams())
+			require.NoError(t, err)
+			call := rec.last(t)
+			assert.Equal(t, gateway.OpResponses, call.Op)
+			assert.Equal(t, "gpt-4.1", call.Model)
+			assert.Equal(t, 12, call.MaxTokens)
+			assert.False(t, call.Stream)
+			assert.Greater(t, call.PromptTokens, 4, "input and instructions are counted")
+			assert.Equal(t, sim.ReplyText(12), resp.OutputText())
+			assert.EqualValues(t, 12, resp.Usage.OutputTokens)
+			u, ok := call.Usage()
+			require.True(t, ok)
+			assert.Equal(t, gateway.Usage{PromptTokens: call.PromptTokens, CompletionTokens: 12}, u)
+			status, _ := call.Result()
+			assert.Equal(t, 200, status)
+		})
+		t.Run(mode+"/stream", func(t *testing.T) {
+			stream := client.Responses.NewStreaming(context.Background(), responsesParams())
+			var text strings.Builder
+			var completed *responses.Response
+			for stream.Next() {
+				ev := stream.Current()
+				switch ev.Type {
+				case "response.output_text.delta":
+					text.WriteString(ev.Delta)
+				case "response.completed", "response.incomplete":
+					r := ev.Response
+					completed = &r
+				}
+			}
+			require.NoError(t, stream.Err())
+			require.NoError(t, stream.Close())
+			require.NotNil(t, completed, "the caller gets response.completed and its usage: nothing is stripped")
+			assert.Equal(t, sim.ReplyText(12), text.String())
+			assert.EqualValues(t, 12, completed.Usage.OutputTokens)
+			call := rec.last(t)
+			assert.True(t, call.Stream)
+			u, ok := call.Usage()
+			require.True(t, ok)
+			assert.Equal(t, gateway.Usage{PromptTokens: call.PromptTokens, CompletionTokens: 12}, u, "read from response.completed, not estimated")
+		})
+	}
+	// The gateway asks no stream_options.include_usage of a Responses call:
+	// the API reports usage always, and refuses that field.
+	assert.Equal(t, int64(4), sim.Requests())
+}
+
+// A Responses stream that fails before its first output_text.delta moves
+// to the next target with nothing sent; one cut after content ends in an
+// error for the caller, never in a response.completed.
+func TestResponsesStreamFailsOverBeforeContentOnly(t *testing.T) {
+	broken := gatewaytest.MustNewSim("broken", gatewaytest.SimConfig{Seed: 1,
+		Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 0}})
+	healthy := gatewaytest.MustNewSim("healthy", gatewaytest.SimConfig{})
+	rt, err := router.New("r", []router.Target{
+		{Provider: broken, Weight: 1, Tier: 0},
+		{Provider: healthy, Weight: 1, Tier: 1},
+	}, router.Config{})
+	require.NoError(t, err)
+	rec := &callRecorder{}
+	for mode, client := range sdkClients(t, gateway.Chain(rt, rec.middleware)) {
+		t.Run(mode, func(t *testing.T) {
+			stream := client.Responses.NewStreaming(context.Background(), responsesParams())
+			var text strings.Builder
+			for stream.Next() {
+				if ev := stream.Current(); ev.Type == "response.output_text.delta" {
+					text.WriteString(ev.Delta)
+				}
+			}
+			require.NoError(t, stream.Err())
+			assert.Equal(t, healthy.ReplyText(12), text.String())
+			atts := rec.last(t).Attempts()
+			require.Len(t, atts, 2)
+			assert.Equal(t, "broken", atts[0].Target)
+			assert.Equal(t, "stream_failed_before_content", atts[0].Err)
+			assert.Equal(t, "healthy", atts[1].Target)
+		})
+	}
+
+	cut := gatewaytest.MustNewSim("cut", gatewaytest.SimConfig{Seed: 1,
+		Faults: gatewaytest.Faults{CutRate: 1, CutAfter: 3}})
+	for mode, client := range sdkClients(t, cut) {
+		t.Run(mode+"/cut after content", func(t *testing.T) {
+			stream := client.Responses.NewStreaming(context.Background(), responsesParams())
+			deltas, completed := 0, false
+			for stream.Next() {
+				switch stream.Current().Type {
+				case "response.output_text.delta":
+					deltas++
+				case "response.completed":
+					completed = true
+				}
+			}
+			assert.Error(t, stream.Err())
+			assert.Equal(t, 3, deltas)
+			assert.False(t, completed)
+		})
+	}
+}
+
+// The entry point adds stream_options.include_usage to chat streams only:
+// the Responses API reports usage in every stream and rejects that field.
+func TestResponsesStreamIsSentAsTheCallerWroteIt(t *testing.T) {
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
+	var sent []byte
+	capture := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			sent = gateway.OutboundFrom(req.Context()).Body
+			return next.RoundTrip(req)
+		})
+	}
+	client := gateway.NewClient(gateway.Chain(sim, capture))
+	body := `{"model":"m","stream":true,"input":"hi"}`
+	resp, err := client.Post("http://gateway.invalid/v1/responses", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, body, string(sent))
+}
