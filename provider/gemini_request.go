@@ -1,0 +1,412 @@
+package provider
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"mime"
+	"path"
+	"strings"
+
+	"github.com/llmgate/gateway"
+)
+
+// geminiRequest translates an OpenAI chat request body into Gemini's
+// generateContent request. maxTokens is the Call's (the entry point parsed
+// max_tokens or max_completion_tokens once); 0 leaves Gemini's default.
+//
+//   - system and developer messages, wherever they stand, become
+//     systemInstruction, in order;
+//   - assistant is Gemini's "model", whose tool_calls become functionCall
+//     parts (arguments, a JSON string in OpenAI's format, an object in
+//     Gemini's), with the call's id and any thought signature the id
+//     carries (see geminiCallID);
+//   - tool (and the legacy function) messages become functionResponse parts,
+//     named after the call they answer, and consecutive ones, parallel
+//     results, share one user content;
+//   - images (data: URLs inline, others by URI), audio and files become
+//     inlineData or fileData parts;
+//   - tools become function declarations, tool_choice the function calling
+//     mode, and the sampling fields generationConfig.
+//
+// A request the translation cannot express (a tool result for no call,
+// arguments that are not a JSON object, a file by id, a non-function tool)
+// is an error deriving from gateway.ErrBadRequest.
+func geminiRequest(body []byte, maxTokens int) ([]byte, error) {
+	var in oaChatRequest
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, badGemini("the request is not a valid chat request: " + jsonErrorKind(err))
+	}
+	var out gmRequest
+	t := translator{in: &in}
+	for i := range in.Messages {
+		if err := t.message(i, &out); err != nil {
+			return nil, err
+		}
+	}
+	if out.Contents == nil {
+		out.Contents = []gmContent{} // Gemini's own error says what is missing
+	}
+	if err := t.tools(&out); err != nil {
+		return nil, err
+	}
+	gc, err := generationConfig(&in, maxTokens)
+	if err != nil {
+		return nil, err
+	}
+	out.GenerationConfig = gc
+	return json.Marshal(&out)
+}
+
+func badGemini(msg string) error {
+	return gateway.ErrBadRequest.WithMessage("provider: gemini: " + msg)
+}
+
+// jsonErrorKind names a decoding error without quoting the input.
+func jsonErrorKind(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return "field " + te.Field + " has the wrong type"
+	}
+	return "malformed JSON"
+}
+
+type translator struct {
+	in *oaChatRequest
+}
+
+func (t *translator) message(i int, out *gmRequest) error {
+	m := &t.in.Messages[i]
+	switch m.Role {
+	case "system", "developer":
+		parts, err := textParts(m.Content)
+		if err != nil {
+			return err
+		}
+		if out.SystemInstruction == nil {
+			out.SystemInstruction = &gmContent{}
+		}
+		out.SystemInstruction.Parts = append(out.SystemInstruction.Parts, parts...)
+		return nil
+	case "user":
+		parts, err := userParts(m.Content)
+		if err != nil {
+			return err
+		}
+		appendContent(out, "user", parts)
+		return nil
+	case "assistant":
+		parts, err := textParts(m.Content)
+		if err != nil {
+			return err
+		}
+		for _, tc := range m.ToolCalls {
+			fc, sig, err := functionCall(&tc)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, gmPart{FunctionCall: fc, ThoughtSignature: sig})
+		}
+		appendContent(out, "model", parts)
+		return nil
+	case "tool", "function":
+		fr, err := t.functionResponse(i)
+		if err != nil {
+			return err
+		}
+		// Parallel results answer one model turn: one content holds them.
+		if n := len(out.Contents); n > 0 && i > 0 && isToolRole(t.in.Messages[i-1].Role) {
+			out.Contents[n-1].Parts = append(out.Contents[n-1].Parts, gmPart{FunctionResponse: fr})
+			return nil
+		}
+		out.Contents = append(out.Contents, gmContent{Role: "user", Parts: []gmPart{{FunctionResponse: fr}}})
+		return nil
+	}
+	return badGemini("unsupported message role " + quoteSafe(m.Role))
+}
+
+func isToolRole(r string) bool { return r == "tool" || r == "function" }
+
+// appendContent appends a content, unless it has no parts: Gemini refuses
+// an empty one (an assistant turn with neither text nor calls, say).
+func appendContent(out *gmRequest, role string, parts []gmPart) {
+	if len(parts) > 0 {
+		out.Contents = append(out.Contents, gmContent{Role: role, Parts: parts})
+	}
+}
+
+// textParts reads a content that may hold text only: a string, an array of
+// text parts, or null.
+func textParts(raw json.RawMessage) ([]gmPart, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || raw[0] == 'n':
+		return nil, nil
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, badGemini("message content: malformed string")
+		}
+		return textPart(nil, s), nil
+	}
+	var parts []oaContentPart
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return nil, badGemini("message content must be a string or an array of parts")
+	}
+	var out []gmPart
+	for i := range parts {
+		switch parts[i].Type {
+		case "text":
+			out = textPart(out, parts[i].Text)
+		case "refusal": // an assistant's earlier refusal: its text is history
+			out = textPart(out, parts[i].Text)
+		default:
+			return nil, badGemini("content part " + quoteSafe(parts[i].Type) + " is allowed only in user messages")
+		}
+	}
+	return out, nil
+}
+
+func textPart(out []gmPart, s string) []gmPart {
+	if s == "" {
+		return out
+	}
+	return append(out, gmPart{Text: &s})
+}
+
+// userParts reads a user content: text, images, audio and files.
+func userParts(raw json.RawMessage) ([]gmPart, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '[' {
+		return textParts(raw)
+	}
+	var parts []oaContentPart
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return nil, badGemini("message content must be a string or an array of parts")
+	}
+	var out []gmPart
+	for i := range parts {
+		p := &parts[i]
+		switch {
+		case p.Type == "text":
+			out = textPart(out, p.Text)
+		case p.Type == "image_url" && p.ImageURL != nil:
+			part, err := mediaPart(p.ImageURL.URL, "image/jpeg")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, part)
+		case p.Type == "input_audio" && p.InputAudio != nil:
+			out = append(out, gmPart{InlineData: &gmBlob{MimeType: "audio/" + audioSubtype(p.InputAudio.Format), Data: p.InputAudio.Data}})
+		case p.Type == "file" && p.File != nil && p.File.FileData != "":
+			part, err := mediaPart(p.File.FileData, "application/pdf")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, part)
+		case p.Type == "file":
+			return nil, badGemini("files by file_id are OpenAI's; send file_data")
+		default:
+			return nil, badGemini("unsupported content part " + quoteSafe(p.Type))
+		}
+	}
+	return out, nil
+}
+
+func audioSubtype(format string) string {
+	if format == "mp3" {
+		return "mp3"
+	}
+	return "wav"
+}
+
+// mediaPart turns a data: URL into inline data and any other URL into a
+// file reference, its MIME type guessed from its extension.
+func mediaPart(u, fallback string) (gmPart, error) {
+	if rest, ok := strings.CutPrefix(u, "data:"); ok {
+		meta, data, ok := strings.Cut(rest, ",")
+		mt, enc, _ := strings.Cut(meta, ";")
+		if !ok || enc != "base64" || mt == "" {
+			return gmPart{}, badGemini("a data URL must be data:TYPE;base64,DATA")
+		}
+		return gmPart{InlineData: &gmBlob{MimeType: mt, Data: data}}, nil
+	}
+	if u == "" {
+		return gmPart{}, badGemini("an image or file part has no URL")
+	}
+	mt := fallback
+	if t := mime.TypeByExtension(path.Ext(strings.SplitN(u, "?", 2)[0])); t != "" {
+		mt, _, _ = strings.Cut(t, ";")
+	}
+	return gmPart{FileData: &gmFileData{MimeType: mt, FileURI: u}}, nil
+}
+
+// functionCall translates an assistant's tool call.
+func functionCall(tc *oaToolCall) (*gmFunctionCall, string, error) {
+	if tc.Type != "" && tc.Type != "function" {
+		return nil, "", badGemini("tool call type " + quoteSafe(tc.Type) + " is not supported")
+	}
+	args, err := argsObject(tc.Function.Arguments)
+	if err != nil {
+		return nil, "", err
+	}
+	id, sig := splitGeminiCallID(tc.ID)
+	return &gmFunctionCall{ID: id, Name: tc.Function.Name, Args: args}, sig, nil
+}
+
+// argsObject is a tool call's arguments as Gemini wants them: an object.
+func argsObject(s string) (json.RawMessage, error) {
+	b := bytes.TrimSpace([]byte(s))
+	if len(b) == 0 {
+		return json.RawMessage("{}"), nil
+	}
+	if b[0] != '{' || !json.Valid(b) {
+		return nil, badGemini("tool call arguments must be a JSON object")
+	}
+	return b, nil
+}
+
+// functionResponse translates the tool message at i, naming the function
+// after the call it answers: Gemini matches a response to its call by name
+// (and id), OpenAI by id alone.
+func (t *translator) functionResponse(i int) (*gmFunctionResponse, error) {
+	m := &t.in.Messages[i]
+	var text strings.Builder
+	parts, err := textParts(m.Content)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		text.WriteString(*p.Text)
+	}
+	name := m.Name
+	if m.Role == "tool" {
+		name = ""
+		for j := i - 1; j >= 0 && name == ""; j-- {
+			for _, tc := range t.in.Messages[j].ToolCalls {
+				if tc.ID == m.ToolCallID {
+					name = tc.Function.Name
+					break
+				}
+			}
+		}
+		if name == "" {
+			return nil, badGemini("a tool message answers no earlier tool call (tool_call_id " + quoteSafe(m.ToolCallID) + ")")
+		}
+	}
+	if name == "" {
+		return nil, badGemini("a function message has no name")
+	}
+	id, _ := splitGeminiCallID(m.ToolCallID)
+	return &gmFunctionResponse{ID: id, Name: name, Response: resultObject(text.String())}, nil
+}
+
+// resultObject is a tool's result as Gemini wants it, an object: the
+// result itself when it is a JSON object, else {"content": result}.
+func resultObject(s string) json.RawMessage {
+	if b := bytes.TrimSpace([]byte(s)); len(b) > 0 && b[0] == '{' && json.Valid(b) {
+		return b
+	}
+	v, _ := json.Marshal(struct {
+		Content string `json:"content"`
+	}{s})
+	return v
+}
+
+// tools translates tools and tool_choice.
+func (t *translator) tools(out *gmRequest) error {
+	var decls []gmFunctionDeclaration
+	for _, tool := range t.in.Tools {
+		if tool.Type != "function" {
+			return badGemini("tool type " + quoteSafe(tool.Type) + " is not supported")
+		}
+		d := gmFunctionDeclaration{Name: tool.Function.Name, Description: tool.Function.Description}
+		if p := bytes.TrimSpace(tool.Function.Parameters); len(p) > 0 && p[0] != 'n' {
+			d.ParametersJSONSchema = p
+		}
+		decls = append(decls, d)
+	}
+	if len(decls) > 0 {
+		out.Tools = []gmTool{{FunctionDeclarations: decls}}
+	}
+	tc := bytes.TrimSpace(t.in.ToolChoice)
+	if len(tc) == 0 || tc[0] == 'n' {
+		return nil
+	}
+	var cfg gmFunctionCallingConfig
+	if tc[0] == '"' {
+		var s string
+		_ = json.Unmarshal(tc, &s)
+		switch s {
+		case "none":
+			cfg.Mode = "NONE"
+		case "auto":
+			cfg.Mode = "AUTO"
+		case "required":
+			cfg.Mode = "ANY"
+		default:
+			return badGemini("tool_choice " + quoteSafe(s) + " is not none, auto or required")
+		}
+	} else {
+		var named struct {
+			Type     string `json:"type"`
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		if err := json.Unmarshal(tc, &named); err != nil || named.Type != "function" || named.Function.Name == "" {
+			return badGemini("tool_choice must be none, auto, required or a function by name")
+		}
+		cfg = gmFunctionCallingConfig{Mode: "ANY", AllowedFunctionNames: []string{named.Function.Name}}
+	}
+	out.ToolConfig = &gmToolConfig{FunctionCallingConfig: cfg}
+	return nil
+}
+
+// reasoningBudgets are the thinking budgets of OpenAI's reasoning_effort
+// values, as Google's own OpenAI-compatible endpoint maps them.
+var reasoningBudgets = map[string]int{"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+
+func generationConfig(in *oaChatRequest, maxTokens int) (*gmGenerationConfig, error) {
+	gc := gmGenerationConfig{Temperature: in.Temperature, TopP: in.TopP, MaxOutputTokens: maxTokens,
+		Seed: in.Seed, PresencePenalty: in.PresencePenalty, FrequencyPenalty: in.FrequencyPenalty}
+	if in.N != nil && *in.N > 1 {
+		gc.CandidateCount = *in.N
+	}
+	if stop := bytes.TrimSpace(in.Stop); len(stop) > 0 && stop[0] != 'n' {
+		if stop[0] == '"' {
+			var s string
+			_ = json.Unmarshal(stop, &s)
+			gc.StopSequences = []string{s}
+		} else if err := json.Unmarshal(stop, &gc.StopSequences); err != nil {
+			return nil, badGemini("stop must be a string or an array of strings")
+		}
+	}
+	if rf := in.ResponseFormat; rf != nil {
+		switch rf.Type {
+		case "json_object":
+			gc.ResponseMimeType = "application/json"
+		case "json_schema":
+			gc.ResponseMimeType = "application/json"
+			if rf.JSONSchema != nil && len(rf.JSONSchema.Schema) > 0 {
+				gc.ResponseJSONSchema = rf.JSONSchema.Schema
+			}
+		case "", "text":
+		default:
+			return nil, badGemini("response_format " + quoteSafe(rf.Type) + " is not supported")
+		}
+	}
+	if in.ReasoningEffort != "" {
+		b, ok := reasoningBudgets[in.ReasoningEffort]
+		if !ok {
+			return nil, badGemini("reasoning_effort " + quoteSafe(in.ReasoningEffort) + " is not supported")
+		}
+		gc.ThinkingConfig = &gmThinkingConfig{ThinkingBudget: b}
+	}
+	if gc.Temperature == nil && gc.TopP == nil && gc.MaxOutputTokens == 0 && gc.StopSequences == nil &&
+		gc.CandidateCount == 0 && gc.Seed == nil && gc.PresencePenalty == nil && gc.FrequencyPenalty == nil &&
+		gc.ResponseMimeType == "" && gc.ThinkingConfig == nil {
+		return nil, nil
+	}
+	return &gc, nil
+}
