@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -278,7 +279,7 @@ func answer(resp *http.Response, contentType string, body io.ReadCloser) {
 // (target is "MODEL:method", or empty for the model list), from
 // configuration alone.
 func (p *Gemini) newRequest(ctx context.Context, target string, body []byte, stream bool) *http.Request {
-	u := *p.base
+	var u url.URL
 	if target == "" {
 		u = *joinPath(p.base, "/models")
 		u.RawQuery = "pageSize=1000"
@@ -300,7 +301,7 @@ func (p *Gemini) newRequest(ctx context.Context, target string, body []byte, str
 	}
 	if body != nil {
 		out.ContentLength = int64(len(body))
-		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(body))), nil }
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		out.Body, _ = out.GetBody()
 	}
 	return out.WithContext(ctx)

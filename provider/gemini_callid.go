@@ -16,7 +16,9 @@ import (
 //     turn, and Gemini 3 refuses a conversation whose calls come back
 //     unsigned) is appended after thoughtSep, and split off again when the
 //     conversation comes back, so the call returns to Gemini signed and
-//     unchanged.
+//     unchanged. A signature on a text part (the last part of a turn with
+//     no calls) has nowhere to ride in OpenAI's format and is dropped:
+//     Gemini checks only the function calls' signatures.
 
 const thoughtSep = "__thought__"
 

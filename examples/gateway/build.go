@@ -43,7 +43,7 @@ func (a *app) Close() {
 //	      per target: CircuitBreaker (429 cooldowns),
 //	        Hedge             a second try of an attempt slower than the target's learned p99
 //	        Timeouts
-//	          Provider        openai, azure or sim
+//	          Provider        openai, azure, gemini or sim
 //
 // Hedge sits inside each target, so that it learns that target's latency
 // and its clock starts when an attempt is sent, not while the router waits
@@ -129,6 +129,8 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 			return nil
 		}
 		return o
+	case typeGemini:
+		return c.newGemini(path, p, buildable)
 	case typeSim:
 	default:
 		return nil // which rules apply is unknown

@@ -123,6 +123,8 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 		if p.Sim != nil {
 			c.fail(path+".sim", "only a provider of type sim takes sim options")
 		}
+	case typeGemini:
+		ok = c.geminiKeys(path, p) && ok
 	case typeSim:
 		for _, k := range []string{"base_url", "api_key", "headers", "azure"} {
 			if c.src.has(path + "." + k) {
@@ -130,10 +132,10 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 			}
 		}
 	case "":
-		c.fail(path+".type", "is required: openai, azure or sim")
+		c.fail(path+".type", "is required: openai, azure, gemini or sim")
 		ok = false
 	default:
-		c.fail(path+".type", "unknown type %q: want openai, azure or sim", p.Type)
+		c.fail(path+".type", "unknown type %q: want openai, azure, gemini or sim", p.Type)
 		ok = false
 	}
 	switch {
