@@ -225,6 +225,9 @@ func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
 			// model sent: the response answers the renamed request.
 			req = gateway.WithModel(req, m)
 		}
+		if dep, ok := p.azure.responsesModel(op, gateway.OutboundFrom(req.Context()).Model); ok {
+			req = gateway.WithModel(req, dep)
+		}
 		sent := gateway.OutboundFrom(req.Context())
 		body, model = sent.Body, sent.Model
 	}

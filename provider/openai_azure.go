@@ -57,6 +57,18 @@ func (a *azureRoutes) url(op gateway.Op, model string) (*url.URL, error) {
 	return u, nil
 }
 
+// responsesModel returns the deployment a Responses API call to model must
+// name in its body's model (Azure's Responses API takes the deployment
+// there, not in the path), when it is not the model itself. a may be nil
+// (not Azure).
+func (a *azureRoutes) responsesModel(op gateway.Op, model string) (string, bool) {
+	if a == nil || op != gateway.OpResponses {
+		return "", false
+	}
+	dep, ok := a.deployments[model]
+	return dep, ok && dep != model
+}
+
 // checkDeployment rejects names that are not one plain path segment.
 func checkDeployment(d string) error {
 	switch {
