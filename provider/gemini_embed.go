@@ -16,6 +16,9 @@ import (
 // little-endian float32s. Gemini reports no usage for embeddings: the
 // gateway estimates it from the Call's prompt estimate, and says so.
 
+// maxGeminiBatch is the most requests batchEmbedContents takes at once.
+const maxGeminiBatch = 100
+
 type oaEmbeddingRequest struct {
 	Input          json.RawMessage `json:"input"`
 	Dimensions     int             `json:"dimensions"`
@@ -74,8 +77,11 @@ func geminiEmbedding(body []byte, model string) (embedding, error) {
 			return e, badGemini("input must be a string or an array of strings: Gemini embeds text, not token ids")
 		}
 	}
-	if len(texts) == 0 {
+	switch {
+	case len(texts) == 0:
 		return e, badGemini("input must be a non-empty string or array of strings")
+	case len(texts) > maxGeminiBatch:
+		return e, badGemini("Gemini embeds at most " + strconv.Itoa(maxGeminiBatch) + " inputs per request")
 	}
 	batch := struct {
 		Requests []gmEmbedRequest `json:"requests"`
