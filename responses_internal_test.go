@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -141,4 +143,52 @@ func TestParseCallReadsResponsesFields(t *testing.T) {
 	// Fields of the Responses API mean nothing to a chat call's parse.
 	_, err = parseCall(OpChat, []byte(`{"model":"m","messages":[],"instructions":"a","instructions":"b","max_output_tokens":-1}`), Limits{})
 	assert.NoError(t, err)
+}
+
+// Whatever parseCall accepts as a Responses call, every decoder an upstream
+// may use reads the same model, stream and max_output_tokens: a caller can
+// neither pass a limit on one max_output_tokens and be served another, nor
+// be checked on one model and served another.
+func FuzzParseResponsesAgreesWithDecoders(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","stream":true,"max_output_tokens":5,"input":"hi","instructions":"x"}`,
+		`{"model":"m","max_output_tokens":1,"max_output_tokens":99999}`,
+		`{"model":"m","Max_Output_Tokens":99999}`,
+		`{"model":"m","max_output_tok\u0065ns":7}`,
+		`{"model":"m","max_tokens":3,"input":[{"role":"user","content":"a"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseCall(OpResponses, b, Limits{})
+		if err != nil {
+			var ge *Error
+			if !errors.As(err, &ge) || ge.Status != 400 {
+				t.Fatalf("error is not a 400 gateway error: %v", err)
+			}
+			return
+		}
+		var gs struct {
+			Model           string `json:"model"`
+			Stream          bool   `json:"stream"`
+			MaxOutputTokens *int   `json:"max_output_tokens"`
+		}
+		if err := json.Unmarshal(b, &gs); err != nil {
+			t.Fatalf("accepted, but encoding/json refuses it: %v", err)
+		}
+		if gs.Model != c.Model || gs.Stream != c.Stream || gs.MaxOutputTokens != nil && *gs.MaxOutputTokens > c.MaxTokens {
+			t.Fatalf("gateway read %q %v %d, encoding/json %+v\n%s", c.Model, c.Stream, c.MaxTokens, gs, b)
+		}
+		for _, first := range []bool{false, true} {
+			m, _, err := exactKeys(b, first)
+			if err != nil {
+				t.Fatalf("accepted, but a map decoder refuses it: %v", err)
+			}
+			model, _ := m["model"].(string)
+			n, _ := m["max_output_tokens"].(json.Number)
+			if v, err := n.Int64(); model != c.Model || n != "" && (err != nil || int(v) > c.MaxTokens) {
+				t.Fatalf("gateway read %q %d, exact keys (first wins %v) %q %s\n%s", c.Model, c.MaxTokens, first, model, n, b)
+			}
+		}
+	})
 }

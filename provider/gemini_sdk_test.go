@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -38,10 +39,13 @@ func geminiFixture(t *testing.T, cfg gatewaytest.GeminiConfig) (*gatewaytest.Gem
 // sees each Call.
 func geminiClients(t *testing.T, p gateway.Provider, rec *[]*gateway.Call) map[string]openai.Client {
 	t.Helper()
+	var mu sync.Mutex
 	rt := gateway.Chain(p, func(next http.RoundTripper) http.RoundTripper {
 		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 			if rec != nil {
+				mu.Lock()
 				*rec = append(*rec, gateway.CallFrom(req.Context()))
+				mu.Unlock()
 			}
 			return next.RoundTrip(req)
 		})
@@ -74,7 +78,9 @@ func TestGemini_OpenAISDKText(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, res.Choices, 1)
 			assert.Equal(t, "Hello from the fake Gemini", res.Choices[0].Message.Content)
-			assert.Equal(t, "Thinking it over.", res.Choices[0].Message.JSON.ExtraFields["reasoning_content"].Raw()[1:18])
+			var reasoning string
+			require.NoError(t, json.Unmarshal([]byte(res.Choices[0].Message.JSON.ExtraFields["reasoning_content"].Raw()), &reasoning))
+			assert.Equal(t, "Thinking it over.", reasoning, "thoughts reach the caller as reasoning_content")
 			assert.Equal(t, "stop", res.Choices[0].FinishReason)
 			assert.EqualValues(t, 40, res.Usage.PromptTokens)
 			assert.EqualValues(t, 12, res.Usage.CompletionTokens, "thoughts are completion tokens in OpenAI's terms")
