@@ -2,8 +2,10 @@ package provider_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +199,52 @@ func TestGeminiConfigValidate(t *testing.T) {
 		assert.NotContains(t, err.Error(), geminiKey, name)
 		_, err = provider.NewGemini(cfg)
 		assert.Error(t, err, name)
+	}
+}
+
+// Gemini's own error bodies, as recorded, reach callers in OpenAI's shape
+// with nothing of the account: no key, no project number, no email.
+func TestGemini_ErrorBodiesHideAccountDetails(t *testing.T) {
+	tests := []struct {
+		name, body   string
+		status, want int
+		message      string
+	}{
+		{"bad key", `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT",` +
+			`"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com","metadata":{"service":"generativelanguage.googleapis.com"}}]}}`,
+			400, 401, "upstream rejected the gateway's credentials"},
+		{"quota names the project", `{"error":{"code":429,"message":"Quota exceeded for quota metric 'Generate Content API requests per minute' of service 'generativelanguage.googleapis.com' for consumer 'project_number:123456789012'.","status":"RESOURCE_EXHAUSTED",` +
+			`"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}`,
+			429, 429, "for consumer 'project_number:[REDACTED]'"},
+		{"the key quoted back", `[{"error":{"code":500,"message":"Internal error for key ` + geminiKey + ` owned by ops@example.com","status":"INTERNAL"}}]`,
+			500, 500, "Internal error for key [REDACTED] owned by [REDACTED]"},
+		{"suspended consumer", `{"error":{"code":403,"message":"Permission denied: Consumer 'api_key:` + geminiKey + `' has been suspended.","status":"PERMISSION_DENIED"}}`,
+			403, 403, "upstream denied the gateway's credentials access to this request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			defer up.Close()
+			p, err := provider.NewGemini(provider.GeminiConfig{BaseURL: up.URL + "/v1beta", APIKey: geminiKey})
+			require.NoError(t, err)
+			defer p.CloseIdleConnections()
+			resp := post(t, p, "/v1/chat/completions", geminiChatBody)
+			assert.Equal(t, tt.want, resp.StatusCode)
+			var e struct {
+				Error struct {
+					Message string `json:"message"`
+					Type    string `json:"type"`
+				} `json:"error"`
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+			assert.Contains(t, e.Error.Message, tt.message)
+			assert.NotEmpty(t, e.Error.Type)
+			assert.NotContains(t, e.Error.Message, geminiKey)
+			assert.NotContains(t, e.Error.Message, "123456789012")
+		})
 	}
 }
