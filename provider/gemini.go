@@ -56,7 +56,9 @@ type GeminiConfig struct {
 // (STOP stop, MAX_TOKENS length, SAFETY, RECITATION and the other filters
 // content_filter, function calls tool_calls, anything else stop), and usage
 // (cachedContentTokenCount as cached_tokens, thoughtsTokenCount as
-// reasoning_tokens, both inside OpenAI's totals). Other operations
+// reasoning_tokens, both inside OpenAI's totals). Images go up as inline
+// data (data: URLs) or file URIs; images an image model makes come back in
+// the message's "images", as data URLs. Other operations
 // (completions, the Responses API) are answered 404.
 //
 // Upstream requests are built from the configuration alone, like OpenAI's:

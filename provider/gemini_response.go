@@ -43,6 +43,17 @@ type oaRespMessage struct {
 	Refusal          *string         `json:"refusal"`
 	ReasoningContent string          `json:"reasoning_content,omitempty"`
 	ToolCalls        []oaToolCallOut `json:"tool_calls,omitempty"`
+	Images           []oaImage       `json:"images,omitempty"`
+}
+
+// oaImage is an image the model made. OpenAI's chat format has no field
+// for one; "images", a list of image_url parts with data URLs, is the one
+// OpenAI-compatible gateways (OpenRouter, LiteLLM) use.
+type oaImage struct {
+	Type     string `json:"type"`
+	ImageURL struct {
+		URL string `json:"url"`
+	} `json:"image_url"`
 }
 
 type oaToolCallOut struct {
@@ -103,10 +114,12 @@ func finishReason(r string, toolCalls bool) string {
 }
 
 // candidateParts is what a candidate's parts (of a whole answer, or of one
-// stream event) say: text, thought text, and function calls.
+// stream event) say: text, thought text, function calls, and images the
+// model made (image models answer with inline data).
 type candidateParts struct {
 	text, reasoning strings.Builder
 	calls           []oaToolCallOut
+	images          []oaImage
 }
 
 // read adds the parts of c; calls counts the function calls of the whole
@@ -123,6 +136,11 @@ func (cp *candidateParts) read(c *gmCandidate, meta *answerMeta, calls *int) {
 			tc.Function.Arguments = argsString(p.FunctionCall.Args)
 			cp.calls = append(cp.calls, tc)
 			*calls++
+		case p.InlineData != nil:
+			var img oaImage
+			img.Type = "image_url"
+			img.ImageURL.URL = "data:" + p.InlineData.MimeType + ";base64," + p.InlineData.Data
+			cp.images = append(cp.images, img)
 		case p.Text == nil:
 		case p.Thought:
 			cp.reasoning.WriteString(*p.Text)
@@ -183,6 +201,7 @@ func geminiCompletion(raw []byte, meta *answerMeta) ([]byte, error) {
 		}
 		ch.Message.ReasoningContent = cp.reasoning.String()
 		ch.Message.ToolCalls = cp.calls
+		ch.Message.Images = cp.images
 		out.Choices = append(out.Choices, ch)
 	}
 	if len(r.Candidates) == 0 {

@@ -120,7 +120,7 @@ func (s *geminiStream) translate(dst, data []byte) ([]byte, error) {
 			cp.calls[j].Index = &n
 			s.toolN[c.Index] = n + 1
 		}
-		d.ToolCalls = cp.calls
+		d.ToolCalls, d.Images = cp.calls, cp.images
 		if !s.started[c.Index] {
 			s.started[c.Index] = true
 			d.Role = "assistant"
@@ -129,7 +129,7 @@ func (s *geminiStream) translate(dst, data []byte) ([]byte, error) {
 				d.Content = &empty
 			}
 		}
-		if d.Role != "" || d.Content != nil || d.ReasoningContent != "" || len(d.ToolCalls) > 0 {
+		if d.Role != "" || d.Content != nil || d.ReasoningContent != "" || len(d.ToolCalls) > 0 || len(d.Images) > 0 {
 			dst = s.chunk(dst, []oaChunkChoice{{Index: c.Index, Delta: d}}, nil)
 		}
 		if c.FinishReason != "" {
@@ -161,6 +161,7 @@ type oaDelta struct {
 	Content          *string         `json:"content,omitempty"`
 	ReasoningContent string          `json:"reasoning_content,omitempty"`
 	ToolCalls        []oaToolCallOut `json:"tool_calls,omitempty"`
+	Images           []oaImage       `json:"images,omitempty"`
 }
 
 // chunk appends one chat.completion.chunk event.
