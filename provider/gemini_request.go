@@ -65,6 +65,9 @@ func badGemini(msg string) error {
 // jsonErrorKind names a decoding error without quoting the input.
 func jsonErrorKind(err error) string {
 	var te *json.UnmarshalTypeError
+	if errors.Is(err, errContentType) {
+		return errContentType.Error()
+	}
 	if errors.As(err, &te) && te.Field != "" {
 		return "field " + te.Field + " has the wrong type"
 	}
@@ -79,7 +82,7 @@ func (t *translator) message(i int, out *gmRequest) error {
 	m := &t.in.Messages[i]
 	switch m.Role {
 	case "system", "developer":
-		parts, err := textParts(m.Content)
+		parts, err := textParts(&m.Content)
 		if err != nil {
 			return err
 		}
@@ -89,14 +92,14 @@ func (t *translator) message(i int, out *gmRequest) error {
 		out.SystemInstruction.Parts = append(out.SystemInstruction.Parts, parts...)
 		return nil
 	case "user":
-		parts, err := userParts(m.Content)
+		parts, err := userParts(&m.Content)
 		if err != nil {
 			return err
 		}
 		appendContent(out, "user", parts)
 		return nil
 	case "assistant":
-		parts, err := textParts(m.Content)
+		parts, err := textParts(&m.Content)
 		if err != nil {
 			return err
 		}
@@ -137,31 +140,19 @@ func appendContent(out *gmRequest, role string, parts []gmPart) {
 
 // textParts reads a content that may hold text only: a string, an array of
 // text parts, or null.
-func textParts(raw json.RawMessage) ([]gmPart, error) {
-	raw = bytes.TrimSpace(raw)
-	switch {
-	case len(raw) == 0 || raw[0] == 'n':
-		return nil, nil
-	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, badGemini("message content: malformed string")
-		}
-		return textPart(nil, s), nil
-	}
-	var parts []oaContentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, badGemini("message content must be a string or an array of parts")
+func textParts(c *oaContent) ([]gmPart, error) {
+	if !c.isParts {
+		return textPart(nil, c.text), nil
 	}
 	var out []gmPart
-	for i := range parts {
-		switch parts[i].Type {
+	for i := range c.parts {
+		switch c.parts[i].Type {
 		case "text":
-			out = textPart(out, parts[i].Text)
+			out = textPart(out, c.parts[i].Text)
 		case "refusal": // an assistant's earlier refusal: its text is history
-			out = textPart(out, parts[i].Text)
+			out = textPart(out, c.parts[i].Text)
 		default:
-			return nil, badGemini("content part " + quoteSafe(parts[i].Type) + " is allowed only in user messages")
+			return nil, badGemini("content part " + quoteSafe(c.parts[i].Type) + " is allowed only in user messages")
 		}
 	}
 	return out, nil
@@ -175,18 +166,13 @@ func textPart(out []gmPart, s string) []gmPart {
 }
 
 // userParts reads a user content: text, images, audio and files.
-func userParts(raw json.RawMessage) ([]gmPart, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '[' {
-		return textParts(raw)
-	}
-	var parts []oaContentPart
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, badGemini("message content must be a string or an array of parts")
+func userParts(c *oaContent) ([]gmPart, error) {
+	if !c.isParts {
+		return textParts(c)
 	}
 	var out []gmPart
-	for i := range parts {
-		p := &parts[i]
+	for i := range c.parts {
+		p := &c.parts[i]
 		switch {
 		case p.Type == "text":
 			out = textPart(out, p.Text)
@@ -272,7 +258,7 @@ func argsObject(s string) (json.RawMessage, error) {
 func (t *translator) functionResponse(i int) (*gmFunctionResponse, error) {
 	m := &t.in.Messages[i]
 	var text strings.Builder
-	parts, err := textParts(m.Content)
+	parts, err := textParts(&m.Content)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,10 @@
 package provider
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
 
 // The two wire formats the Gemini adapter translates between, as Go types:
 // OpenAI's Chat Completions request (what a Call sends) and Gemini's
@@ -26,11 +30,11 @@ type oaChatRequest struct {
 }
 
 type oaMessage struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"` // a string, an array of parts, or null
-	Name       string          `json:"name"`
-	ToolCalls  []oaToolCall    `json:"tool_calls"`
-	ToolCallID string          `json:"tool_call_id"`
+	Role       string       `json:"role"`
+	Content    oaContent    `json:"content"`
+	Name       string       `json:"name"`
+	ToolCalls  []oaToolCall `json:"tool_calls"`
+	ToolCallID string       `json:"tool_call_id"`
 }
 
 type oaToolCall struct {
@@ -40,6 +44,38 @@ type oaToolCall struct {
 		Name      string `json:"name"`
 		Arguments string `json:"arguments"`
 	} `json:"function"`
+}
+
+// oaContent is a message's content: a string, an array of parts, or null
+// (neither). It is decoded where it stands, in the one pass over the
+// request.
+type oaContent struct {
+	text    string
+	parts   []oaContentPart
+	isParts bool
+}
+
+// errContentType is the failure of a content that is none of its shapes.
+var errContentType = errors.New("message content must be a string, an array of parts or null")
+
+func (c *oaContent) UnmarshalJSON(b []byte) error {
+	switch b[0] {
+	case 'n':
+		return nil
+	case '"':
+		if bytes.IndexByte(b, '\\') < 0 {
+			// No escape: the text is the bytes between the quotes (an
+			// invalid UTF-8 byte is replaced when it is encoded again,
+			// as encoding/json would).
+			c.text = string(b[1 : len(b)-1])
+			return nil
+		}
+		return json.Unmarshal(b, &c.text)
+	case '[':
+		c.isParts = true
+		return json.Unmarshal(b, &c.parts)
+	}
+	return errContentType
 }
 
 type oaContentPart struct {
