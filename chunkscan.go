@@ -29,8 +29,10 @@ func inspectChunk(b []byte) (info chunkInfo, ok bool) {
 	s := jsonScanner{b: b, maxDepth: 64}
 	var ev responsesEvent
 	err := s.object(func(ks, ke int) error {
-		if handled, err := ev.member(&s, ks, ke, &info); handled {
-			return err
+		if n := ke - ks; n == 4 || n == 5 || n == 8 { // type, delta, response
+			if handled, err := ev.member(&s, ks, ke, &info); handled {
+				return err
+			}
 		}
 		switch {
 		case s.key(ks, ke, "error"):
