@@ -15,7 +15,7 @@ import (
 // through the same router, retries and access log.
 func TestRunEmbeddedDefaultServesResponses(t *testing.T) {
 	g := startGateway(t, "-addr", "127.0.0.1:0")
-	client := sdk(t, g.base, "sk-caller")
+	client := sdk(t, g.base, g.key)
 	ctx := context.Background()
 	params := responses.ResponseNewParams{Model: "gpt-4o-mini",
 		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Hello!")}}
