@@ -176,7 +176,9 @@ func (p *Gemini) Models() []string {
 }
 
 // RoundTrip translates req and sends it upstream, as described on Gemini.
-// It always closes req.Body and returns a response or an error, never both.
+// The model names a Gemini model, with or without its "models/" prefix; one
+// that is not a single path segment is a bad request, sent nowhere. It
+// always closes req.Body and returns a response or an error, never both.
 func (p *Gemini) RoundTrip(req *http.Request) (*http.Response, error) {
 	closeBody(req)
 	ctx := req.Context()

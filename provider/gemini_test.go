@@ -248,3 +248,45 @@ func TestGemini_ErrorBodiesHideAccountDetails(t *testing.T) {
 		})
 	}
 }
+
+func TestGemini_HealthCheck(t *testing.T) {
+	up, p := geminiFixture(t, gatewaytest.GeminiConfig{})
+	require.NoError(t, p.HealthCheck(t.Context()))
+	assert.Equal(t, "/v1beta/models", up.Requests()[0].Path)
+	require.NoError(t, up.SetGeminiFaults(gatewaytest.GeminiFaults{Status: 503}))
+	assert.ErrorIs(t, p.HealthCheck(t.Context()), gateway.ErrUpstream)
+}
+
+// One provider serves many calls at once, streamed and not, each with its
+// own translation state (run with -race).
+func TestGemini_ConcurrentCalls(t *testing.T) {
+	_, p := geminiFixture(t, gatewaytest.GeminiConfig{Reply: gatewaytest.GeminiReply{Text: "one two three"}})
+	client := sdkClient(p)
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			if i%2 == 0 {
+				res, err := client.Chat.Completions.New(context.Background(), geminiChat())
+				if err == nil && res.Choices[0].Message.Content != "one two three" {
+					err = assert.AnError
+				}
+				errs <- err
+				return
+			}
+			stream := client.Chat.Completions.NewStreaming(context.Background(), geminiChat())
+			var acc openai.ChatCompletionAccumulator
+			for j := 0; j < maxChunks && stream.Next(); j++ {
+				acc.AddChunk(stream.Current())
+			}
+			err := stream.Err()
+			stream.Close()
+			if err == nil && acc.Choices[0].Message.Content != "one two three" {
+				err = assert.AnError
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		assert.NoError(t, <-errs)
+	}
+}
