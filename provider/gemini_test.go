@@ -290,3 +290,20 @@ func TestGemini_ConcurrentCalls(t *testing.T) {
 		assert.NoError(t, <-errs)
 	}
 }
+
+// A redirect is never followed: the key would go wherever it points.
+func TestGemini_RedirectIsNotFollowed(t *testing.T) {
+	hits := 0
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		http.Redirect(w, r, "http://127.0.0.1:1/steal", http.StatusTemporaryRedirect)
+	}))
+	defer up.Close()
+	p, err := provider.NewGemini(provider.GeminiConfig{BaseURL: up.URL + "/v1beta", APIKey: geminiKey})
+	require.NoError(t, err)
+	defer p.CloseIdleConnections()
+	_, err = p.RoundTrip(withCall(t, mustRequest(t, geminiChatBody)))
+	assert.ErrorIs(t, err, breaker.ErrRedirect)
+	assert.NotContains(t, err.Error(), geminiKey)
+	assert.Equal(t, 1, hits)
+}
