@@ -2,8 +2,10 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -152,4 +154,34 @@ func TestResponsesStreamIsSentAsTheCallerWroteIt(t *testing.T) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, body, string(sent))
+}
+
+// The gateway's own refusals on the Responses path are OpenAI errors, and
+// nothing is dispatched.
+func TestResponsesRefusalsAreOpenAIErrors(t *testing.T) {
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
+	srv := httptest.NewServer(gateway.NewHandler(sim))
+	defer srv.Close()
+	for _, tt := range []struct {
+		method, body string
+		status       int
+	}{
+		{http.MethodPost, `{"model":1,"input":"hi"}`, 400},
+		{http.MethodPost, `{"model":"m","max_output_tokens":-5}`, 400},
+		{http.MethodPost, `{"model":"m","input":"hi"`, 400},
+		{http.MethodGet, ``, 405},
+	} {
+		req, _ := http.NewRequest(tt.method, srv.URL+"/v1/responses", strings.NewReader(tt.body))
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		var e struct {
+			Error struct{ Message, Type, Code string } `json:"error"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+		resp.Body.Close()
+		assert.Equal(t, tt.status, resp.StatusCode, tt.body)
+		assert.NotEmpty(t, e.Error.Message)
+		assert.NotEmpty(t, resp.Header.Get("X-Llmgate-Error"))
+	}
+	assert.Zero(t, sim.Requests())
 }
