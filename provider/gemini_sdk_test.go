@@ -252,3 +252,25 @@ func TestGemini_OpenAISDKEmbeddings(t *testing.T) {
 		})
 	}
 }
+
+// A stream whose caller asked no usage gets no usage-only chunk, and the
+// Call still has Gemini's usage: the adapter always reports it, the entry
+// point removes what was not asked for.
+func TestGemini_StreamUsageNotAskedIsStillMetered(t *testing.T) {
+	_, p := geminiFixture(t, gatewaytest.GeminiConfig{Reply: gatewaytest.GeminiReply{Text: "a b c",
+		Usage: gatewaytest.GeminiUsage{PromptTokens: 11, CandidatesTokens: 3}}})
+	var calls []*gateway.Call
+	for mode, client := range geminiClients(t, p, &calls) {
+		params := geminiChat()
+		params.StreamOptions = openai.ChatCompletionStreamOptionsParam{}
+		stream := client.Chat.Completions.NewStreaming(context.Background(), params)
+		for i := 0; i < maxChunks && stream.Next(); i++ {
+			assert.NotEmpty(t, stream.Current().Choices, "%s: no usage-only chunk the caller did not ask for", mode)
+		}
+		require.NoError(t, stream.Err())
+		stream.Close()
+		u, ok := calls[len(calls)-1].Usage()
+		require.True(t, ok)
+		assert.Equal(t, gateway.Usage{PromptTokens: 11, CompletionTokens: 3}, u, mode)
+	}
+}
