@@ -10,10 +10,15 @@ const (
 	OpCompletion    // POST /v1/completions
 	OpEmbedding     // POST /v1/embeddings
 	OpModels        // GET /v1/models
-	OpResponses     // POST /v1/responses (OpenAI's Responses API)
+	// OpMessages is Anthropic's Messages API (POST /v1/messages): its
+	// bodies, answers, streams and errors are in Anthropic's format
+	// (see messages.go).
+	OpMessages
+	OpCountTokens // POST /v1/messages/count_tokens, Anthropic's format
+	OpResponses   // POST /v1/responses (OpenAI's Responses API)
 )
 
-var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models", "responses"}
+var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models", "messages", "count_tokens", "responses"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -27,6 +32,10 @@ func (o Op) String() string {
 // with a prefix all map to OpChat.
 func opFromPath(path string) Op {
 	switch {
+	case hasSuffix(path, "/messages/count_tokens"):
+		return OpCountTokens
+	case hasSuffix(path, "/messages"):
+		return OpMessages
 	case hasSuffix(path, "/chat/completions"):
 		return OpChat
 	case hasSuffix(path, "/completions"):
@@ -46,8 +55,9 @@ func hasSuffix(s, suffix string) bool {
 }
 
 // streamUsageOnRequest reports whether the op's streams report usage only
-// when asked (stream_options.include_usage), so that the entry point asks
-// for every call and the usage tap removes what the caller did not ask
-// for. A Responses stream always reports it, in response.completed, which
-// the caller reads whole.
-func (o Op) streamUsageOnRequest() bool { return o != OpResponses }
+// when asked (stream_options.include_usage), so that the entry point (and
+// WithBody) asks for every call and the usage tap removes what the caller
+// did not ask for. Anthropic's streams and the Responses API's always
+// report it (message_delta, response.completed), and the caller reads it
+// whole.
+func (o Op) streamUsageOnRequest() bool { return !o.anthropic() && o != OpResponses }

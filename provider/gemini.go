@@ -58,8 +58,10 @@ type GeminiConfig struct {
 // (cachedContentTokenCount as cached_tokens, thoughtsTokenCount as
 // reasoning_tokens, both inside OpenAI's totals). Images go up as inline
 // data (data: URLs) or file URIs; images an image model makes come back in
-// the message's "images", as data URLs. Other operations
-// (completions, the Responses API) are answered 404.
+// the message's "images", as data URLs. The gateway's Anthropic-format
+// front door (/v1/messages) is served too, through OpenAI's format (see
+// gemini_messages.go). Other operations (completions, token counting, the
+// Responses API) are answered 404.
 //
 // Upstream requests are built from the configuration alone, like OpenAI's:
 // the key goes in x-goog-api-key, no inbound header goes upstream, and
@@ -181,57 +183,75 @@ func (p *Gemini) Models() []string {
 // always closes req.Body and returns a response or an error, never both.
 func (p *Gemini) RoundTrip(req *http.Request) (*http.Response, error) {
 	closeBody(req)
-	ctx := req.Context()
-	c := gateway.CallFrom(ctx)
+	c := gateway.CallFrom(req.Context())
 	if c == nil {
 		return nil, errNoCall
 	}
 	switch c.Op {
 	case gateway.OpModels:
 		return p.list(req)
-	case gateway.OpChat, gateway.OpEmbedding:
+	case gateway.OpChat, gateway.OpEmbedding, gateway.OpMessages:
 	default:
 		return nil, gateway.ErrNotFound.WithMessage("provider: " + p.name + ": Gemini does not serve " + c.Op.String() + " calls")
 	}
-	if m, ok := p.modelMap[gateway.OutboundFrom(ctx).Model]; ok {
-		req = gateway.WithModel(req, m) // the attempt records the model sent
-		ctx = req.Context()
+	req, model, err := p.target(req)
+	if err != nil {
+		return nil, err
 	}
-	sent := gateway.OutboundFrom(ctx)
-	model := strings.TrimPrefix(sent.Model, "models/")
-	if err := checkDeployment(model); err != nil {
-		return nil, gateway.ErrBadRequest.WithMessage("provider: " + p.name + ": model cannot name a Gemini model: " + err.Error())
-	}
-	meta := answerMeta{callID: c.ID, created: c.Start.Unix(), model: sent.Model}
-	var (
-		body      []byte
-		method    string
-		translate func([]byte) ([]byte, error)
-		err       error
-	)
-	if c.Op == gateway.OpChat {
-		if body, err = geminiRequest(sent.Body, c.MaxTokens); err != nil {
-			return nil, err
-		}
-		method = ":generateContent"
-		if c.Stream {
-			method = ":streamGenerateContent"
-		}
-		translate = func(raw []byte) ([]byte, error) { return geminiCompletion(raw, &meta) }
-	} else {
+	sent := gateway.OutboundFrom(req.Context())
+	switch c.Op {
+	case gateway.OpMessages:
+		return p.roundTripMessages(req, c, model) // gemini_messages.go
+	case gateway.OpEmbedding:
 		e, err := geminiEmbedding(sent.Body, model)
 		if err != nil {
 			return nil, err
 		}
-		body, method = e.body, ":embedContent"
+		method := ":embedContent"
 		if e.batch {
 			method = ":batchEmbedContents"
 		}
-		translate = func(raw []byte) ([]byte, error) { return e.openAIEmbeddings(raw, sent.Model) }
+		return p.exchange(req, model+method, e.body, false, nil,
+			func(raw []byte) ([]byte, error) { return e.openAIEmbeddings(raw, sent.Model) })
 	}
-	stream := c.Op == gateway.OpChat && c.Stream
-	out := p.newRequest(ctx, model+method, body, stream)
-	resp, err := p.wire.send(out)
+	body, err := geminiRequest(sent.Body, c.MaxTokens)
+	if err != nil {
+		return nil, err
+	}
+	return p.chat(req, c, model, body)
+}
+
+// target renames req's model by the ModelMap (the attempt records the model
+// sent) and returns the Gemini model it names, or a bad request for one
+// that is not a single path segment.
+func (p *Gemini) target(req *http.Request) (*http.Request, string, error) {
+	if m, ok := p.modelMap[gateway.OutboundFrom(req.Context()).Model]; ok {
+		req = gateway.WithModel(req, m)
+	}
+	model := strings.TrimPrefix(gateway.OutboundFrom(req.Context()).Model, "models/")
+	if err := checkDeployment(model); err != nil {
+		return nil, "", gateway.ErrBadRequest.WithMessage("provider: " + p.name + ": model cannot name a Gemini model: " + err.Error())
+	}
+	return req, model, nil
+}
+
+// chat sends body, a generateContent request for model, and answers in
+// OpenAI's chat format, streamed or whole.
+func (p *Gemini) chat(req *http.Request, c *gateway.Call, model string, body []byte) (*http.Response, error) {
+	meta := answerMeta{callID: c.ID, created: c.Start.Unix(), model: gateway.OutboundFrom(req.Context()).Model}
+	if c.Stream {
+		return p.exchange(req, model+":streamGenerateContent", body, true, &meta, nil)
+	}
+	return p.exchange(req, model+":generateContent", body, false, nil,
+		func(raw []byte) ([]byte, error) { return geminiCompletion(raw, &meta) })
+}
+
+// exchange sends body to {base}/models/{target} and translates a 2xx
+// answer: a stream event by event (meta), a whole answer with translate.
+// An error answer is prepared by upstreamError.
+func (p *Gemini) exchange(req *http.Request, target string, body []byte, stream bool, meta *answerMeta,
+	translate func([]byte) ([]byte, error)) (*http.Response, error) {
+	resp, err := p.wire.send(p.newRequest(req.Context(), target, body, stream))
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +260,7 @@ func (p *Gemini) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.upstreamError(resp)
 	case resp.StatusCode/100 != 2:
 	case stream:
-		answer(resp, "text/event-stream", newGeminiStream(resp.Body, meta))
+		answer(resp, "text/event-stream", newGeminiStream(resp.Body, *meta))
 	default:
 		answer(resp, "application/json", &translatedBody{src: resp.Body, translate: translate})
 	}

@@ -51,7 +51,7 @@ func (a *app) Close() {
 //	      per target: CircuitBreaker (429 cooldowns),
 //	        Hedge             a second try of an attempt slower than the target's learned p99
 //	        Timeouts
-//	          Provider        openai, azure, gemini or sim
+//	          Provider        openai, azure, anthropic, gemini or sim
 //
 // Hedge sits inside each target, so that it learns that target's latency
 // and its clock starts when an attempt is sent, not while the router waits
@@ -147,6 +147,8 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 			return nil
 		}
 		return o
+	case typeAnthropic:
+		return newAnthropic(c, path, p, buildable)
 	case typeGemini:
 		return c.newGemini(path, p, buildable)
 	case typeSim:

@@ -39,12 +39,13 @@ const (
 	typeAzure  = "azure"
 	typeSim    = "sim"
 	typeGemini = "gemini" // config_gemini.go
+	// typeAnthropic: config_anthropic.go
 )
 
 // providerConf is one model backend.
 type providerConf struct {
 	Name     string            `yaml:"name"`
-	Type     string            `yaml:"type"` // openai | azure | gemini | sim
+	Type     string            `yaml:"type"` // openai | azure | anthropic | gemini | sim
 	BaseURL  string            `yaml:"base_url"`
 	APIKey   string            `yaml:"api_key"`
 	Headers  map[string]string `yaml:"headers"`
@@ -53,9 +54,10 @@ type providerConf struct {
 	// VerbatimErrors passes the upstream's error bodies to callers as
 	// they came, key fragments and account ids included (openai, azure,
 	// gemini).
-	VerbatimErrors bool       `yaml:"verbatim_errors"`
-	Azure          *azureConf `yaml:"azure"` // type azure only
-	Sim            *simConf   `yaml:"sim"`   // type sim only
+	VerbatimErrors bool           `yaml:"verbatim_errors"`
+	Azure          *azureConf     `yaml:"azure"`     // type azure only
+	Sim            *simConf       `yaml:"sim"`       // type sim only
+	Anthropic      *anthropicConf `yaml:"anthropic"` // type anthropic only (config_anthropic.go)
 }
 
 type azureConf struct {

@@ -203,6 +203,7 @@ func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys *keySetup
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "chat:\n  curl -s %s/v1/chat/completions%s -H 'Content-Type: application/json' -d '%s'\n", base, auth, chat)
 	fmt.Fprintf(&b, "stream:\n  curl -sN %s/v1/chat/completions%s -H 'Content-Type: application/json' -d '%s'\n", base, auth, stream)
-	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models%s\n\n", base, auth)
+	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models%s\n", base, auth)
+	fmt.Fprintf(&b, "anthropic messages:\n  curl -s %s/v1/messages%s -H 'Content-Type: application/json' -d '%s'\n\n", base, auth, messagesBody(model))
 	_, _ = io.WriteString(w, b.String())
 }

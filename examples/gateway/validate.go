@@ -114,6 +114,7 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 		c.fail(path+".name", "duplicate provider name %q", p.Name)
 	}
 	names[p.Name] = true
+	c.anthropicKeys(path, p)
 	switch p.Type {
 	case typeOpenAI, typeAzure:
 		if p.BaseURL == "" {
@@ -123,6 +124,7 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 		if p.Sim != nil {
 			c.fail(path+".sim", "only a provider of type sim takes sim options")
 		}
+	case typeAnthropic: // base_url defaults to Anthropic's API
 	case typeGemini:
 		ok = c.geminiKeys(path, p) && ok
 	case typeSim:
@@ -132,10 +134,10 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 			}
 		}
 	case "":
-		c.fail(path+".type", "is required: openai, azure, gemini or sim")
+		c.fail(path+".type", "is required: openai, azure, anthropic, gemini or sim")
 		ok = false
 	default:
-		c.fail(path+".type", "unknown type %q: want openai, azure, gemini or sim", p.Type)
+		c.fail(path+".type", "unknown type %q: want openai, azure, anthropic, gemini or sim", p.Type)
 		ok = false
 	}
 	switch {
