@@ -185,3 +185,26 @@ func TestResponsesRefusalsAreOpenAIErrors(t *testing.T) {
 	}
 	assert.Zero(t, sim.Requests())
 }
+
+// A middleware's new body for a Responses stream is sent as written too:
+// WithBody asks usage only of the streams that report it on request.
+func TestResponsesWithBodyAddsNoStreamOptions(t *testing.T) {
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
+	var sent []byte
+	edit := func(next http.RoundTripper) http.RoundTripper {
+		return gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			req, err := gateway.WithBody(req, []byte(`{"model":"m","stream":true,"input":"edited"}`))
+			if err != nil {
+				return nil, err
+			}
+			sent = gateway.OutboundFrom(req.Context()).Body
+			return next.RoundTrip(req)
+		})
+	}
+	client := gateway.NewClient(gateway.Chain(sim, edit))
+	resp, err := client.Post("http://gateway.invalid/v1/responses", "application/json", strings.NewReader(`{"model":"m","stream":true,"input":"hi"}`))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, `{"model":"m","stream":true,"input":"edited"}`, string(sent))
+}
