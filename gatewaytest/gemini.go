@@ -13,8 +13,9 @@ import (
 // GeminiServer is a fake Gemini API upstream on a real loopback socket, for
 // testing code that talks to Gemini (the gateway's provider.Gemini, or
 // yours): it speaks the Gemini wire format, generateContent,
-// streamGenerateContent (alt=sse), embedContent, batchEmbedContents and the
-// model list, under /v1beta, and answers what its GeminiReply says: text,
+// streamGenerateContent (alt=sse), countTokens (a request's characters / 4,
+// the prompt tokens its answers report), embedContent, batchEmbedContents
+// and the model list, under /v1beta, and answers what its GeminiReply says: text,
 // thought text, function calls, a finish reason and usage. GeminiFaults make
 // it fail as Gemini does: an error status with Gemini's error body (a 429
 // with google.rpc.RetryInfo, a 400 API_KEY_INVALID), a stream cut after some

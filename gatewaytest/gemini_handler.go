@@ -88,6 +88,20 @@ func (g *GeminiServer) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, g.response(model, &req, reply, reply.Text, reply.Thought, reply.FunctionCalls, true))
+	case "countTokens":
+		var env struct {
+			GenerateContentRequest *json.RawMessage `json:"generateContentRequest"`
+		}
+		if json.Unmarshal(body, &env) == nil && env.GenerateContentRequest != nil {
+			body = *env.GenerateContentRequest
+		}
+		var req fakeGeminiRequest
+		if msg := checkGeminiRequest(body, &req); msg != "" {
+			g.fail(w, http.StatusBadRequest, msg)
+			return
+		}
+		n := promptTokens(&req)
+		writeJSON(w, map[string]any{"totalTokens": n, "promptTokensDetails": []any{map[string]any{"modality": "TEXT", "tokenCount": n}}})
 	case "embedContent":
 		var req fakeEmbedRequest
 		if json.Unmarshal(body, &req) != nil || len(req.Content.Parts) == 0 {

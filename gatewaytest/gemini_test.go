@@ -38,7 +38,7 @@ func TestGeminiServerRefusesWhatGeminiRefuses(t *testing.T) {
 		{"empty parts", "/models/m:generateContent", "k", `{"contents":[{"role":"user","parts":[]}]}`, "parts must not be empty"},
 		{"unnamed function response", "/models/m:generateContent", "k", `{"contents":[{"role":"user","parts":[{"functionResponse":{"response":{}}}]}]}`, "name"},
 		{"stream without alt=sse", "/models/m:streamGenerateContent", "k", ok, "alt=sse"},
-		{"unknown method", "/models/m:countTokens", "k", ok, "unknown method"},
+		{"unknown method", "/models/m:predict", "k", ok, "unknown method"},
 	}
 	for _, tt := range tests {
 		status, body := send(tt.path, tt.key, tt.body)

@@ -59,9 +59,10 @@ type GeminiConfig struct {
 // reasoning_tokens, both inside OpenAI's totals). Images go up as inline
 // data (data: URLs) or file URIs; images an image model makes come back in
 // the message's "images", as data URLs. The gateway's Anthropic-format
-// front door (/v1/messages) is served too, through OpenAI's format (see
-// gemini_messages.go). Other operations (completions, token counting, the
-// Responses API) are answered 404.
+// front door (/v1/messages, and its token counting by Gemini's
+// countTokens) is served too, through OpenAI's format (see
+// gemini_messages.go). Other operations (completions, the Responses API)
+// are answered 404.
 //
 // Upstream requests are built from the configuration alone, like OpenAI's:
 // the key goes in x-goog-api-key, no inbound header goes upstream, and
@@ -190,7 +191,7 @@ func (p *Gemini) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch c.Op {
 	case gateway.OpModels:
 		return p.list(req)
-	case gateway.OpChat, gateway.OpEmbedding, gateway.OpMessages:
+	case gateway.OpChat, gateway.OpEmbedding, gateway.OpMessages, gateway.OpCountTokens:
 	default:
 		return nil, gateway.ErrNotFound.WithMessage("provider: " + p.name + ": Gemini does not serve " + c.Op.String() + " calls")
 	}
@@ -202,6 +203,8 @@ func (p *Gemini) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch c.Op {
 	case gateway.OpMessages:
 		return p.roundTripMessages(req, c, model) // gemini_messages.go
+	case gateway.OpCountTokens:
+		return p.countTokens(req, model) // gemini_messages.go
 	case gateway.OpEmbedding:
 		e, err := geminiEmbedding(sent.Body, model)
 		if err != nil {

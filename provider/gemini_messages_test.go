@@ -85,3 +85,45 @@ func TestGemini_MessagesFrontDoor(t *testing.T) {
 	assert.Error(t, stream.Err())
 	stream.Close()
 }
+
+// The front door's token counting goes to Gemini's countTokens, system and
+// tools included, and costs no usage.
+func TestGemini_MessagesCountTokens(t *testing.T) {
+	up, p := geminiFixture(t, gatewaytest.GeminiConfig{})
+	var last *gateway.Call
+	client := frontDoor(t, p, gateway.WithObserver(func(c *gateway.Call) { last = c }))
+	n, err := client.Messages.CountTokens(t.Context(), anthropic.MessageCountTokensParams{Model: "gemini-2.5-flash",
+		System:   anthropic.MessageCountTokensParamsSystemUnion{OfTextBlockArray: []anthropic.TextBlockParam{{Text: "Be brief."}}},
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("How many tokens is this?"))},
+		Tools:    []anthropic.MessageCountTokensToolUnionParam{{OfTool: weatherParam.OfTool}}})
+	require.NoError(t, err)
+	assert.Positive(t, n.InputTokens)
+	u, ok := last.Usage()
+	require.True(t, ok)
+	assert.Equal(t, gateway.Usage{}, u, "counting costs nothing")
+
+	reqs := up.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "/v1beta/models/gemini-2.5-flash:countTokens", reqs[0].Path)
+	var sent struct {
+		GenerateContentRequest struct {
+			Model             string           `json:"model"`
+			Contents          []map[string]any `json:"contents"`
+			SystemInstruction map[string]any   `json:"systemInstruction"`
+			Tools             []map[string]any `json:"tools"`
+		} `json:"generateContentRequest"`
+	}
+	require.NoError(t, json.Unmarshal(reqs[0].Body, &sent))
+	assert.Equal(t, "models/gemini-2.5-flash", sent.GenerateContentRequest.Model)
+	assert.Len(t, sent.GenerateContentRequest.Contents, 1)
+	assert.NotNil(t, sent.GenerateContentRequest.SystemInstruction)
+	assert.Len(t, sent.GenerateContentRequest.Tools, 1)
+
+	require.NoError(t, up.SetGeminiFaults(gatewaytest.GeminiFaults{Status: 503}))
+	_, err = client.Messages.CountTokens(t.Context(), anthropic.MessageCountTokensParams{Model: "gemini-2.5-flash",
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("x"))}})
+	var apiErr *anthropic.Error
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 503, apiErr.StatusCode)
+	assert.Contains(t, apiErr.Error(), `"type":"error"`)
+}
