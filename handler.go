@@ -14,8 +14,8 @@ import (
 
 // NewHandler returns the server-mode entry point over rt (a chain of
 // middlewares over a Provider): an OpenAI-compatible http.Handler for POST
-// /v1/chat/completions, /v1/completions and /v1/embeddings and GET
-// /v1/models, and Anthropic's POST /v1/messages and
+// /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/responses
+// and GET /v1/models, and Anthropic's POST /v1/messages and
 // /v1/messages/count_tokens in Anthropic's format (errors included, see
 // messages.go), which serves every request through rt. When rt is a bare
 // Provider it is put behind an attempt boundary, as Chain does.
@@ -70,6 +70,7 @@ var routes = map[string]struct {
 	"/v1/completions":      {OpCompletion, http.MethodPost},
 	"/v1/embeddings":       {OpEmbedding, http.MethodPost},
 	"/v1/models":           {OpModels, http.MethodGet},
+	"/v1/responses":        {OpResponses, http.MethodPost},
 	// Anthropic's format (messages.go)
 	"/v1/messages":              {OpMessages, http.MethodPost},
 	"/v1/messages/count_tokens": {OpCountTokens, http.MethodPost},

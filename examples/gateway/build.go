@@ -62,7 +62,7 @@ func (a *app) Close() {
 //	        limiter.Target    the rules keyed on target: the provider account's own RPM/TPM
 //	        Hedge             a second try of an attempt slower than the target's learned p99
 //	        Timeouts
-//	          Provider        openai, azure or sim
+//	          Provider        openai, azure, anthropic, gemini or sim
 //
 // Hedge sits inside each target, so that it learns that target's latency
 // and its clock starts when an attempt is sent, not while the router waits
@@ -169,6 +169,8 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 		return o
 	case typeAnthropic:
 		return newAnthropic(c, path, p, buildable)
+	case typeGemini:
+		return c.newGemini(path, p, buildable)
 	case typeSim:
 	default:
 		return nil // which rules apply is unknown
