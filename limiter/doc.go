@@ -43,8 +43,10 @@
 // halved when it lasted over four times that. Near the limit Redis grants
 // what is left, so the last units are shared out. Units unused for LeaseIdle
 // (1s) go back to Redis, as do a settlement's leftovers beyond twice the
-// lease, and every lease at Close. Priority shares apply where a lease is
-// granted. Redis's own clock (TIME) decides, so skewed instance clocks agree.
+// lease, and every lease at Close or when an Update drops its rule (after
+// which decisions on it take from Redis only what they need). Priority
+// shares apply where a lease is granted. Redis's own clock (TIME) decides,
+// so skewed instance clocks agree.
 // When Redis cannot be reached within RedisTimeout (200ms), each rule fails
 // open or closed as it says, counted in Stats, and Redis is asked again after
 // a backoff of 250ms doubling to 5s.

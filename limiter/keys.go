@@ -31,6 +31,10 @@ type ruleState struct {
 	many   cowMap[key, *entry]    // rules of several
 	global atomic.Pointer[entry]  // the rule of no dimension
 
+	// retired: an Update dropped the rule (or made it another kind) and
+	// gave its leases back; a call still deciding on it leases nothing more.
+	retired atomic.Bool
+
 	mu sync.Mutex // adds keys to one or many, bounded by max
 }
 

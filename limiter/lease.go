@@ -21,7 +21,8 @@ import (
 // Redis a few times a LeaseFor, an idle one rarely; near the limit the
 // script grants what is left, so the last units are shared out, not
 // stranded. Units not used within LeaseIdle go back to Redis (the Limiter's
-// one goroutine returns them), and all of them at Close.
+// one goroutine returns them), and all of them at Close or when an Update
+// drops the rule.
 //
 // Priority shares (Rule.Shares) are applied where a lease is granted: the
 // script leaves the shares of the groups above the asking call's, so under
@@ -161,6 +162,9 @@ func (s *shared) refill(ctx context.Context, c *compiled, ls *lease, n, lim, cap
 	ls.lastRefill = now
 	need := n - ls.local.Load()
 	want := max(ls.size, need)
+	if s.noLeases(c) {
+		want = need // nothing would give the rest back
+	}
 	reserve := reserveUnits(reserveShare, capacity)
 	ls.lastLim = lim
 	if !c.quota {
@@ -205,15 +209,26 @@ func (s *shared) note(c *compiled, v *views, lim int64, ls *lease) {
 	}
 }
 
+// noLeases reports whether decisions on c take from Redis only what they
+// need: after Close, or once an Update has dropped c, no goroutine would
+// give a lease back.
+func (s *shared) noLeases(c *compiled) bool { return s.closed.Load() || c.st.retired.Load() }
+
 // trim gives back to Redis at once what a settlement left in the lease
 // beyond twice its size (a token reservation settled far below its
-// estimate), so that other instances can use it now, not after LeaseIdle.
+// estimate), so that other instances can use it now, not after LeaseIdle;
+// all of it when no lease is kept (noLeases).
 func (s *shared) trim(c *compiled, ls *lease) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	excess := ls.local.Load() - ls.size
+	if s.noLeases(c) {
+		excess = ls.local.Load() // no lease is kept: all of it goes back
+	} else if excess <= ls.size {
+		return
+	}
 	now, _ := s.l.now()
-	if excess <= ls.size || ls.lastLim == 0 || !s.up(now) {
+	if excess <= 0 || ls.lastLim == 0 || !s.up(now) {
 		return
 	}
 	ls.local.Add(-excess)
@@ -249,25 +264,50 @@ func (s *shared) returnAll(all bool) {
 	set := s.l.set.Load()
 	for _, rules := range [][]*compiled{set.caller, set.target} {
 		for _, c := range rules {
-			if !c.Shared {
+			if c.Shared {
+				s.returnLeases(ctx, c, now, all)
+			}
+		}
+	}
+}
+
+// returnLeases gives back the leases of rule c unused for LeaseIdle, or all
+// of them.
+func (s *shared) returnLeases(ctx context.Context, c *compiled, now int64, all bool) {
+	c.st.each(func(e *entry) {
+		ls := e.ls
+		if ls == nil || ctx.Err() != nil || !all && now-ls.lastUse.Load() < int64(s.l.cfg.LeaseIdle) {
+			return
+		}
+		ls.mu.Lock()
+		defer ls.mu.Unlock()
+		n := ls.local.Swap(0)
+		if n == 0 || ls.lastLim == 0 {
+			ls.local.Add(n)
+			return
+		}
+		if err := s.give(ctx, c, ls.redisKey, n, ls.lastLim); err != nil {
+			ls.local.Add(n) // kept, for the next sweep
+		}
+	})
+}
+
+// retire gives back, within RedisTimeout, every lease of the shared rules
+// of old whose state Update did not keep (states, by name): the rule was
+// dropped or became another kind. Called with the Limiter's mu held.
+func (s *shared) retire(old *ruleSet, states map[string]*ruleState) {
+	now, _ := s.l.now()
+	ctx, cancel := context.WithTimeout(context.Background(), s.l.cfg.RedisTimeout)
+	defer cancel()
+	for _, rules := range [][]*compiled{old.caller, old.target} {
+		for _, c := range rules {
+			if !c.Shared || states[c.Name] == c.st {
 				continue
 			}
-			c.st.each(func(e *entry) {
-				ls := e.ls
-				if ls == nil || ctx.Err() != nil || !all && now-ls.lastUse.Load() < int64(s.l.cfg.LeaseIdle) {
-					return
-				}
-				ls.mu.Lock()
-				defer ls.mu.Unlock()
-				n := ls.local.Swap(0)
-				if n == 0 || ls.lastLim == 0 {
-					ls.local.Add(n)
-					return
-				}
-				if err := s.give(ctx, c, ls.redisKey, n, ls.lastLim); err != nil {
-					ls.local.Add(n) // kept, for the next sweep
-				}
-			})
+			c.st.retired.Store(true)
+			if s.up(now) {
+				s.returnLeases(ctx, c, now, true)
+			}
 		}
 	}
 }

@@ -16,6 +16,12 @@ import (
 // refilled yet, by Redis's clock.
 func takenInRedis(t *testing.T, l *Limiter, rule string) int64 {
 	t.Helper()
+	return takenAt(t, l, leaseKey(t, l, rule))
+}
+
+// leaseKey is the Redis key of the one lease of a shared rule.
+func leaseKey(t *testing.T, l *Limiter, rule string) string {
+	t.Helper()
 	var key string
 	stateOf(t, l, rule).each(func(e *entry) {
 		e.ls.mu.Lock()
@@ -23,6 +29,13 @@ func takenInRedis(t *testing.T, l *Limiter, rule string) int64 {
 		e.ls.mu.Unlock()
 	})
 	require.NotEmpty(t, key)
+	return key
+}
+
+// takenAt reads how many units the shared bucket at key (1,000 a minute)
+// has handed out and not refilled yet, by Redis's clock.
+func takenAt(t *testing.T, l *Limiter, key string) int64 {
+	t.Helper()
 	rdb := l.cfg.Redis
 	v, err := rdb.Get(context.Background(), key).Int64()
 	if err != nil {
@@ -61,4 +74,43 @@ func TestUnusedLeasesGoBackToRedis(t *testing.T) {
 	assert.Greater(t, takenInRedis(t, l, "fleet"), int64(4))
 	require.NoError(t, l.Close())
 	assert.LessOrEqual(t, takenInRedis(t, l, "fleet"), int64(4), "Close gave the rest back")
+}
+
+// Update that drops a shared rule (or makes it another kind) gives its
+// leases back to Redis at once: no instance keeps units of a limit it no
+// longer decides, which the rest of the fleet could use.
+func TestUpdateGivesBackTheLeasesOfARuleItDrops(t *testing.T) {
+	rdb, prefix := redisForTest(t)
+	clk := gatewaytest.NewClock(t0)
+	l, err := New(Config{Clock: clk, Redis: rdb, Prefix: prefix, Rules: []Rule{
+		{Name: "fleet", Unit: Requests, Limit: 1000, Per: Minute, Shared: true}}})
+	require.NoError(t, err)
+	defer l.Close()
+	c := client(l, sim(gatewaytest.SimConfig{}))
+	require.Equal(t, 200, do(t, c, gateway.Caller{}, callBody("m", false, 0)).status)
+	key := leaseKey(t, l, "fleet")
+	require.Equal(t, int64(12), takenAt(t, l, key), "the first lease")
+
+	require.NoError(t, l.Update([]Rule{{Name: "fleet", Unit: Requests, Limit: 1000, Per: Minute}}))
+	assert.Equal(t, int64(1), takenAt(t, l, key), "the lease went back: only the unit spent is taken")
+}
+
+// After Close, shared decisions still work, each asking Redis for what it
+// needs and no more: no lease is taken that no goroutine would give back.
+func TestAfterCloseDecisionsTakeNoLease(t *testing.T) {
+	rdb, prefix := redisForTest(t)
+	clk := gatewaytest.NewClock(t0)
+	l, err := New(Config{Clock: clk, Redis: rdb, Prefix: prefix, Rules: []Rule{
+		{Name: "fleet", Unit: Requests, Limit: 1000, Per: Minute, Shared: true},
+		{Name: "fleet-tpm", Unit: Tokens, Limit: 1000, Per: Minute, Shared: true}}})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	var u usages
+	c := client(l, sim(gatewaytest.SimConfig{CompletionTokens: 5}), gateway.WithObserver(u.observe))
+	for range 3 {
+		require.Equal(t, 200, do(t, c, gateway.Caller{}, callBody("m", false, 20)).status)
+	}
+	assert.Equal(t, int64(3), takenInRedis(t, l, "fleet"), "three calls, three units, no lease")
+	require.Positive(t, u.sum())
+	assert.Equal(t, u.sum(), takenInRedis(t, l, "fleet-tpm"), "each reservation settled to its usage, the rest given back")
 }

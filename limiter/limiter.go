@@ -72,7 +72,9 @@ func New(cfg Config) (*Limiter, error) {
 // or by the new, never by a mix. A rule keeps its counts when a rule of the
 // same name is in the new set (a bucket keeps what is used of it at the new
 // rate, a quota its period's use, a concurrency limit its calls in flight);
-// calls in flight settle where they were admitted. It returns an error, and
+// calls in flight settle where they were admitted. The leases of a shared
+// rule that the new set drops (or makes another kind) go back to Redis
+// before Update returns (within RedisTimeout). It returns an error, and
 // changes nothing, for rules that are not valid (Config.Validate).
 func (l *Limiter) Update(rules []Rule) error {
 	if err := validateRules(l.cfg, rules); err != nil {
@@ -80,7 +82,11 @@ func (l *Limiter) Update(rules []Rule) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	old := l.set.Load()
 	l.set.Store(l.compile(rules))
+	if l.shared != nil {
+		l.shared.retire(old, l.states)
+	}
 	return nil
 }
 
@@ -170,13 +176,15 @@ func (l *Limiter) now() (int64, time.Time) {
 
 // Close stops the lease goroutine and gives every lease back to Redis
 // (within RedisTimeout). Calls decided afterwards still work, without
-// leases: each shared decision asks Redis. It returns nil; calling it again
+// leases: each shared decision asks Redis for what it needs, and gives back
+// what it did not use when it settles. It returns nil; calling it again
 // does nothing.
 func (l *Limiter) Close() error {
 	l.closeOnce.Do(func() {
 		if l.stop != nil {
 			close(l.stop)
 			<-l.done
+			l.shared.closed.Store(true)
 			l.shared.returnAll(true)
 		}
 	})

@@ -96,6 +96,7 @@ type shared struct {
 	backoff   atomic.Int64
 	offset    atomic.Int64 // Redis's clock minus the local clock, ns
 	offsetSet atomic.Bool
+	closed    atomic.Bool // Close gave every lease back: decisions lease no more than they need
 }
 
 const (
