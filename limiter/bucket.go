@@ -69,6 +69,14 @@ func (b *bucket) take(now, n, reserve int64) (ok bool, wait, remaining, reset in
 	}
 }
 
+// peek returns the units left at now and the time until the bucket is full
+// again, taking nothing.
+func (b *bucket) peek(now int64) (remaining, reset int64) {
+	p := b.p.Load()
+	base := max(b.tat.Load(), now)
+	return (p.tolerance - (base - now)) / p.interval, base - now
+}
+
 // give returns n units taken earlier.
 func (b *bucket) give(n int64) {
 	if n > 0 {

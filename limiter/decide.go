@@ -140,6 +140,41 @@ func (l *Limiter) decide(rules []*compiled, in *input, h *hold, v *views) (*gate
 	return nil, 0
 }
 
+// peek records in v what every bucket of rules that applies to the call has
+// left, taking nothing: for a refusal's headers, which then tell every limit
+// (not only those decided before the one that refused) as the refusal left
+// it (what earlier rules took given back). A key never seen has its whole
+// burst left; a shared one is told only once this instance has asked Redis.
+func (l *Limiter) peek(rules []*compiled, in *input, v *views) {
+	*v = views{}
+	now, _ := l.now()
+	for _, c := range rules {
+		if c.quota || c.Unit == Concurrent || !c.matches(in.vals[Model]) {
+			continue
+		}
+		r := &v.requests
+		if c.Unit == Tokens {
+			r = &v.tokens
+		}
+		lim := c.limitFor(in)
+		if lim <= 0 {
+			r.note(0, 0, 0)
+			continue
+		}
+		e := c.st.lookup(c.keyOf(in), len(c.Dimensions))
+		switch {
+		case e != nil && e.ls != nil:
+			l.shared.note(c, v, lim, e.ls)
+		case e != nil && e.b != nil:
+			remaining, reset := e.b.peek(now)
+			r.note(lim, remaining, time.Duration(reset))
+		case c.Shared: // never asked here: what Redis holds is not known
+		default:
+			r.note(lim, c.paramsFor(lim, nil).burst, 0)
+		}
+	}
+}
+
 // decideBucket takes n units (a token reservation at most what the bucket
 // can hold once the reserve is left) from a local bucket.
 func (l *Limiter) decideBucket(c *compiled, e *entry, n, lim int64, reserveShare float64, now int64, v *views) (bool, time.Duration, int64) {

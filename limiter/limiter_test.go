@@ -3,6 +3,7 @@ package limiter
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,6 +111,37 @@ func TestRefusalIs429WithRetryAfterAndRateLimitHeaders(t *testing.T) {
 	assert.Equal(t, 200, do(t, c, gateway.Caller{KeyID: "k2"}, callBody("m", false, 100)).status)
 	clk.Advance(30 * time.Second)
 	assert.Equal(t, 200, do(t, c, who, callBody("m", false, 100)).status, "admitted once Retry-After has passed")
+}
+
+// A refusal carries the headers of every unit that applies, as an
+// admission does, with what is left once the refusal gave back what earlier
+// rules took: refused by the request limit, it still tells the tokens left;
+// refused by the token limit, the request it did not spend is still left.
+func TestRefusalHeadersTellEveryLimitAfterTheGiveBack(t *testing.T) {
+	clk := gatewaytest.NewClock(t0) // never moves: nothing refills
+	l := newTestLimiter(t, clk,
+		Rule{Name: "rpm", Dimensions: []Dimension{KeyID}, Unit: Requests, Limit: 3, Per: Minute},
+		Rule{Name: "tpm", Dimensions: []Dimension{KeyID}, Unit: Tokens, Limit: 10000, Per: Minute})
+	var u usages
+	c := client(l, sim(gatewaytest.SimConfig{CompletionTokens: 5}), gateway.WithObserver(u.observe))
+	who := gateway.Caller{KeyID: "k1"}
+	require.Equal(t, 200, do(t, c, who, callBody("m", false, 100)).status)
+
+	r := do(t, c, who, callBody("m", false, 20000))
+	require.Equal(t, http.StatusTooManyRequests, r.status, "20,000 tokens do not fit in what is left of 10,000")
+	assert.Equal(t, "2", r.header.Get("X-Ratelimit-Remaining-Requests"), "the refused call's request was given back")
+	assert.Equal(t, strconv.FormatInt(10000-u.sum(), 10), r.header.Get("X-Ratelimit-Remaining-Tokens"))
+
+	require.Equal(t, 200, do(t, c, gateway.Caller{KeyID: "k2"}, callBody("m", false, 100)).status)
+	for range 2 {
+		require.Equal(t, 200, do(t, c, who, callBody("m", false, 100)).status)
+	}
+	r = do(t, c, who, callBody("m", false, 100))
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.Equal(t, "0", r.header.Get("X-Ratelimit-Remaining-Requests"))
+	assert.Equal(t, "10000", r.header.Get("X-Ratelimit-Limit-Tokens"), "the token limit the request limit's refusal never reached")
+	assert.NotEmpty(t, r.header.Get("X-Ratelimit-Remaining-Tokens"))
+	assert.NotEmpty(t, r.header.Get("X-Ratelimit-Reset-Tokens"))
 }
 
 // Through the server-mode handler and the official SDK, the refusal is the

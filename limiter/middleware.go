@@ -20,7 +20,8 @@ import (
 // for the request and token buckets that applied (the one with the least
 // left of each): x-ratelimit-limit-requests, x-ratelimit-remaining-requests,
 // x-ratelimit-reset-requests (the time until the bucket is full again, as
-// "1.5s") and the same for -tokens.
+// "1.5s") and the same for -tokens. A refusal tells every bucket that
+// applies, those after the rule that refused too, as the refusal left them.
 //
 // What a call holds (a token reservation, a concurrency place, a quota's
 // share) is released exactly once, when the call ends: its response body
@@ -91,6 +92,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var v views
 	err := l.admit(rules, &in, h, &v)
 	if t.target == "" {
+		if err != nil {
+			l.peek(rules, &in, &v) // every limit, as the refusal left it
+		}
 		t.headers(call, nil, &v) // the caller's limits, admitted or not
 		if err != nil {
 			closeBody(req)
