@@ -25,10 +25,10 @@ func (c *compiled) keyOf(in *input) (k key) {
 }
 
 // limitFor is the rule's limit for this call: the caller's override, if it
-// has one, else the rule's.
+// has one (at most maxLimit, as a rule's own), else the rule's.
 func (c *compiled) limitFor(in *input) int64 {
 	if v, ok := in.limits[c.Name]; ok {
-		return v
+		return min(v, maxLimit)
 	}
 	return c.Limit
 }
@@ -39,7 +39,9 @@ func (c *compiled) paramsFor(lim int64, cur *bucketParams) *bucketParams {
 	if lim == c.Limit {
 		return c.params
 	}
-	burst := max(c.Burst*lim/c.Limit, 1)
+	// In floating point: Burst × lim may overflow int64. The ratio of burst
+	// to limit is the rule's, which Validate keeps within the arithmetic.
+	burst := min(max(int64(float64(c.Burst)*float64(lim)/float64(c.Limit)), 1), maxLimit)
 	if cur != nil && cur.limit == lim && cur.burst == burst && cur.interval == max((int64(c.per)+lim-1)/lim, 1) {
 		return cur
 	}

@@ -120,14 +120,7 @@ func (l *Limiter) compile(rules []Rule) *ruleSet {
 			c.reserve[g] = c.reserveFor(g)
 		}
 		c.quota = r.Per == Day || r.Per == Month
-		switch r.Per {
-		case Second:
-			c.per = time.Second
-		case Minute:
-			c.per = time.Minute
-		case Hour:
-			c.per = time.Hour
-		}
+		c.per = r.Per.duration()
 		if c.Burst == 0 {
 			c.Burst = c.Limit
 		}

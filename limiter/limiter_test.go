@@ -173,6 +173,28 @@ func TestCallerLimitsOverrideTheRule(t *testing.T) {
 	assert.Equal(t, 429, do(t, c, gateway.Caller{KeyID: "plain"}, callBody("m", false, 0)).status)
 }
 
+// An override far over any real limit (a key store holds any positive
+// int64) is capped, not wrapped round: the caller gets a bucket at least
+// as large as the rule's, never a burst of one.
+func TestAHugeOverrideIsCappedNotWrapped(t *testing.T) {
+	clk := gatewaytest.NewClock(t0) // never moves: only the burst admits
+	l := newTestLimiter(t, clk, Rule{Name: "rpm", Dimensions: []Dimension{KeyID}, Unit: Requests, Limit: 60, Per: Minute})
+	c := client(l, sim(gatewaytest.SimConfig{}))
+	for _, lim := range []int64{1 << 62, 1<<63 - 1, maxLimit + 1} {
+		vip := gateway.Caller{KeyID: strconv.FormatInt(lim, 10), Limits: map[string]int64{"rpm": lim}}
+		admitted := 0
+		for range 100 {
+			if do(t, c, vip, callBody("m", false, 0)).status == 200 {
+				admitted++
+			}
+		}
+		assert.Equal(t, 100, admitted, "override %d", lim)
+	}
+	require.Error(t, Rule{Name: "r", Unit: Requests, Limit: 1, Per: Hour, Burst: maxLimit}.Validate(),
+		"a burst whose refill time does not fit in int64 nanoseconds is refused")
+	require.NoError(t, Rule{Name: "r", Unit: Requests, Limit: maxLimit, Per: Second, Burst: maxLimit}.Validate())
+}
+
 // Several rules: a refusal by a later rule gives back what earlier ones took.
 func TestLaterRefusalGivesBackEarlierTakes(t *testing.T) {
 	clk := gatewaytest.NewClock(t0)

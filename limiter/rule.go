@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 )
 
 // Dimension is what part of a call a rule keys its limit on: calls that
@@ -161,12 +162,33 @@ func (r Rule) Validate() error {
 	}
 	if r.Limit > maxLimit || r.Burst > maxLimit {
 		fail("limit or burst over %d", int64(maxLimit))
+	} else if per := r.Per.duration(); per > 0 && r.Limit > 0 &&
+		float64(max(r.Burst, r.Limit))*float64(per)/float64(r.Limit) > maxRefill {
+		fail("burst %d at %d per %s takes over 73 years to refill", r.Burst, r.Limit, r.Per)
 	}
 	return errors.Join(errs...)
 }
 
-// maxLimit keeps a bucket's arithmetic (Units × nanoseconds) inside int64.
-const maxLimit = 1 << 40
+// maxLimit and maxRefill keep a bucket's arithmetic (units × nanoseconds per
+// unit) inside int64: a limit or burst of at most 2^40 units, a whole burst
+// refilled within 2^61 ns (73 years), leaving room for debt.
+const (
+	maxLimit  = 1 << 40
+	maxRefill = 1 << 61
+)
+
+// duration is a bucket's period, 0 for a quota's.
+func (p Period) duration() time.Duration {
+	switch p {
+	case Second:
+		return time.Second
+	case Minute:
+		return time.Minute
+	case Hour:
+		return time.Hour
+	}
+	return 0
+}
 
 // matches reports whether the rule applies to a call of model.
 func (r *Rule) matches(model string) bool {
