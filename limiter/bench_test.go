@@ -181,17 +181,20 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 }
 
-// BenchmarkLocalDecisionRatio runs the keyed local decision and
-// rate.Limiter.Allow alternately, in chunks of 4,096 within each goroutine,
-// so that a busy machine slows both alike, and reports each one's ns per
-// decision and their ratio (limiter/rate). With -cpu 1,2.
+// BenchmarkLocalDecisionRatio runs, in turn within each goroutine and in
+// chunks of 4,096, so that a busy machine slows them alike: the keyed local
+// decision, rate.Limiter.Allow, and rate.Limiter used as a decision would
+// need it (AllowN, then TokensAt for the x-ratelimit-* headers). It reports
+// each one's ns per decision, the ratio limiter/rate and rate-hdr/rate.
+// With -cpu 1,2.
 func BenchmarkLocalDecisionRatio(b *testing.B) {
 	l, err := New(Config{Rules: []Rule{{Name: "rpm", Dimensions: []Dimension{KeyID}, Unit: Requests, Limit: 1 << 39, Per: Second}}})
 	require.NoError(b, err)
 	defer l.Close()
 	rl := rate.NewLimiter(rate.Limit(1<<39), 1<<30)
+	rh := rate.NewLimiter(rate.Limit(1<<39), 1<<30)
 	const chunk = 4096
-	var ours, theirs, nOurs, nTheirs atomic.Int64
+	var ns, n [3]atomic.Int64 // by turn: limiter, rate, rate with headers
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		in := input{ctx: context.Background(), group: 3}
@@ -199,29 +202,32 @@ func BenchmarkLocalDecisionRatio(b *testing.B) {
 		h := hold{l: l}
 		i, start := 0, time.Now()
 		for pb.Next() {
-			if (i/chunk)%2 == 0 {
+			switch turn := (i / chunk) % 3; turn {
+			case 0:
 				decideOnce(l, &in, &h)
-			} else {
+			case 1:
 				rl.Allow()
+			default:
+				now := time.Now()
+				if rh.AllowN(now, 1) {
+					_ = rh.TokensAt(now)
+				}
 			}
 			i++
 			if i%chunk == 0 {
-				d := int64(time.Since(start))
-				if (i/chunk)%2 == 1 {
-					ours.Add(d)
-					nOurs.Add(chunk)
-				} else {
-					theirs.Add(d)
-					nTheirs.Add(chunk)
-				}
+				turn := (i/chunk - 1) % 3
+				ns[turn].Add(int64(time.Since(start)))
+				n[turn].Add(chunk)
 				start = time.Now()
 			}
 		}
 	})
-	if nOurs.Load() > 0 && nTheirs.Load() > 0 {
-		o, r := float64(ours.Load())/float64(nOurs.Load()), float64(theirs.Load())/float64(nTheirs.Load())
-		b.ReportMetric(o, "limiter-ns")
-		b.ReportMetric(r, "rate-ns")
-		b.ReportMetric(o/r, "ratio")
+	if n[0].Load() > 0 && n[1].Load() > 0 && n[2].Load() > 0 {
+		per := func(t int) float64 { return float64(ns[t].Load()) / float64(n[t].Load()) }
+		b.ReportMetric(per(0), "limiter-ns")
+		b.ReportMetric(per(1), "rate-ns")
+		b.ReportMetric(per(2), "rate-hdr-ns")
+		b.ReportMetric(per(0)/per(1), "ratio")
+		b.ReportMetric(per(2)/per(1), "hdr-ratio")
 	}
 }

@@ -50,4 +50,26 @@
 // When Redis cannot be reached within RedisTimeout (200ms), each rule fails
 // open or closed as it says, counted in Stats, and Redis is asked again after
 // a backoff of 250ms doubling to 5s.
+//
+// # Why a bucket is not a rate.Limiter
+//
+// The design card names golang.org/x/time/rate for local limits. A bucket
+// here is one word updated by compare-and-swap (GCRA) that admits exactly
+// what a rate.Limiter of the same rate and burst admits: the tests hold it
+// to rate.Limiter as their oracle (TestBucketAgreesWithRateLimiter), and the
+// benchmarks measure it against rate.Limiter.Allow. Production code uses no
+// rate.Limiter, by decision: a decision needs what rate.Limiter gives only
+// at a cost. Units go back when a later rule refuses the call or a token
+// reservation settles below its estimate (rate.Limiter gives back only
+// through a *Reservation, one allocation a call); a priority group takes
+// only while the reserve of the groups above it is left (no atomic form in
+// rate.Limiter); and every answer tells what is left (TokensAt, a second
+// lock). No rule escapes the last need, not even a request bucket that is
+// the only rule and so never gives back: BenchmarkLocalDecisionRatio
+// measures rate.Limiter used that way (AllowN, then TokensAt for the
+// headers, no key lookup) at 1.14× Allow on one core and 1.09× on two
+// (medians of 5), where the keyed decision here runs at 0.93× and 0.91×,
+// both with no allocation. A second kind of bucket for such rules would also
+// split one fact (what a limit has used) between two representations,
+// which Update would have to convert whenever a rule is added or removed.
 package limiter
