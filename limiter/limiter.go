@@ -95,10 +95,10 @@ func (l *Limiter) Rules() []Rule {
 	s := l.set.Load()
 	out := make([]Rule, 0, len(s.caller)+len(s.target))
 	for _, c := range s.caller {
-		out = append(out, c.Rule)
+		out = append(out, c.Rule.clone())
 	}
 	for _, c := range s.target {
-		out = append(out, c.Rule)
+		out = append(out, c.Rule.clone())
 	}
 	return out
 }
@@ -109,13 +109,8 @@ func (l *Limiter) compile(rules []Rule) *ruleSet {
 	s := &ruleSet{}
 	keep := make(map[string]*ruleState, len(rules))
 	for _, r := range rules {
-		r.Dimensions = append([]Dimension(nil), r.Dimensions...)
-		r.Models = append([]string(nil), r.Models...)
+		r = r.clone()
 		c := &compiled{Rule: r}
-		c.Shares = make(map[int]float64, len(r.Shares))
-		for g, v := range r.Shares {
-			c.Shares[g] = v
-		}
 		for g := 1; g <= 3; g++ {
 			c.reserve[g] = c.reserveFor(g)
 		}

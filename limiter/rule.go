@@ -95,6 +95,18 @@ type Rule struct {
 	FailOpen bool
 }
 
+// clone returns r with slices and map of its own.
+func (r Rule) clone() Rule {
+	r.Dimensions = append([]Dimension(nil), r.Dimensions...)
+	r.Models = append([]string(nil), r.Models...)
+	shares := make(map[int]float64, len(r.Shares))
+	for g, v := range r.Shares {
+		shares[g] = v
+	}
+	r.Shares = shares
+	return r
+}
+
 // ErrConfig is wrapped by every configuration error of this package.
 var ErrConfig = errors.New("limiter: invalid configuration")
 

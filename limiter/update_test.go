@@ -92,3 +92,20 @@ func TestUpdateToAnotherKindStartsAfresh(t *testing.T) {
 		assert.Equal(t, 200, do(t, c, gateway.Caller{}, callBody("m", false, 0)).status, "%+v", r)
 	}
 }
+
+// Rules returns copies: a caller that changes what it got changes nothing
+// in force (and races with no decision).
+func TestRulesReturnsCopies(t *testing.T) {
+	clk := gatewaytest.NewClock(t0)
+	l := newTestLimiter(t, clk, Rule{Name: "rpm", Dimensions: []Dimension{KeyID}, Models: []string{"gpt-4.1"},
+		Unit: Requests, Limit: 1, Per: Minute, Shares: map[int]float64{1: 0.5}})
+	got := l.Rules()
+	got[0].Models[0], got[0].Dimensions[0], got[0].Shares[1] = "other", Tenant, 0.9
+	r := l.Rules()[0]
+	assert.Equal(t, []string{"gpt-4.1"}, r.Models)
+	assert.Equal(t, []Dimension{KeyID}, r.Dimensions)
+	assert.Equal(t, map[int]float64{1: 0.5}, r.Shares)
+	c := client(l, sim(gatewaytest.SimConfig{}))
+	assert.Equal(t, 200, do(t, c, gateway.Caller{KeyID: "k", Priority: 1}, callBody("gpt-4.1", false, 0)).status)
+	assert.Equal(t, 429, do(t, c, gateway.Caller{KeyID: "k", Priority: 1}, callBody("gpt-4.1", false, 0)).status, "the rule still applies to gpt-4.1")
+}
