@@ -114,7 +114,9 @@ func printLimits(w io.Writer, lim *limiter.Limiter, l *rateLimitsConf) {
 	}
 	var b strings.Builder
 	b.WriteString("limits:\n")
+	tokens := false
 	for _, r := range lim.Rules() {
+		tokens = tokens || r.Unit == limiter.Tokens
 		per := r.Per.String()
 		if r.Unit == limiter.Concurrent {
 			per = "at once"
@@ -139,8 +141,10 @@ func printLimits(w io.Writer, lim *limiter.Limiter, l *rateLimitsConf) {
 		}
 		fmt.Fprintf(&b, "  %s: %d %s %s, %s, on %s%s\n", r.Name, r.Limit, r.Unit, per, scope, models, shared)
 	}
-	fmt.Fprintf(&b, "  a call without max_tokens reserves its prompt + %d tokens until it ends (then settles to its usage);\n",
-		cmp.Or(l.DefaultMaxTokens, limiter.DefaultMaxTokens))
+	if tokens {
+		fmt.Fprintf(&b, "  a call without max_tokens reserves its prompt + %d tokens until it ends (then settles to its usage);\n",
+			cmp.Or(l.DefaultMaxTokens, limiter.DefaultMaxTokens))
+	}
 	b.WriteString("  refusals are 429 rate_limit_exceeded with Retry-After; see the x-ratelimit-* headers with curl -i\n\n")
 	_, _ = io.WriteString(w, b.String())
 }

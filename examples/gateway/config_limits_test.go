@@ -106,10 +106,32 @@ func TestRunEmbeddedDefaultLimitsGPT41(t *testing.T) {
 		assert.NotEmpty(t, apiErr.Response.Header.Get("Retry-After"))
 		assert.Equal(t, "0", apiErr.Response.Header.Get("X-Ratelimit-Remaining-Requests"))
 		assert.Equal(t, "5", apiErr.Response.Header.Get("X-Ratelimit-Limit-Requests"))
+		assert.Equal(t, "6000", apiErr.Response.Header.Get("X-Ratelimit-Limit-Tokens"),
+			"refused by the request limit, the answer still tells the token limit")
 	}
 	assert.Equal(t, 5, ok, "5 gpt-4.1 calls a minute")
 	for range 20 {
 		_, err := client.Chat.Completions.New(ctx, chatParams)
 		require.NoError(t, err, "gpt-4o-mini is not limited")
+	}
+}
+
+// The start-up summary tells what a token reservation holds only when a
+// rule counts tokens.
+func TestPrintLimitsTellsTheReservationOnlyForTokenRules(t *testing.T) {
+	for _, tc := range []struct {
+		rule limiter.Rule
+		want bool
+	}{
+		{limiter.Rule{Name: "rpm", Unit: limiter.Requests, Limit: 5, Per: limiter.Minute}, false},
+		{limiter.Rule{Name: "tpm", Unit: limiter.Tokens, Limit: 5000, Per: limiter.Minute}, true},
+	} {
+		lim, err := limiter.New(limiter.Config{Rules: []limiter.Rule{tc.rule}})
+		require.NoError(t, err)
+		var b strings.Builder
+		printLimits(&b, lim, &rateLimitsConf{DefaultMaxTokens: 100})
+		lim.Close()
+		assert.Contains(t, b.String(), tc.rule.Name+": ")
+		assert.Equal(t, tc.want, strings.Contains(b.String(), "reserves its prompt + 100 tokens"), b.String())
 	}
 }
