@@ -21,7 +21,8 @@ type Config struct {
 	// means UTC.
 	Location *time.Location
 	// DefaultMaxTokens is the completion a token limit reserves for a call
-	// that sets no max_tokens, on top of its prompt estimate. Default 4096.
+	// that sets no max_tokens, on top of its prompt estimate (not for an
+	// embedding, which has no completion). Default 4096.
 	DefaultMaxTokens int64
 	// MaxWait lets a call wait for capacity, up to this long in all (and
 	// within its deadline; Retry and the router's waits count too), instead

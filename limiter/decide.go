@@ -48,6 +48,12 @@ func (c *compiled) paramsFor(lim int64, cur *bucketParams) *bucketParams {
 	return newBucketParams(lim, burst, c.per)
 }
 
+// appliesTo reports whether the rule limits the call: its model matches,
+// and a token rule limits only a call that can spend tokens.
+func (c *compiled) appliesTo(in *input) bool {
+	return (c.Unit != Tokens || in.est > 0) && (len(c.Models) == 0 || c.matches(in.vals[Model]))
+}
+
 // units is what a call takes of the rule.
 func (c *compiled) units(in *input) int64 {
 	if c.Unit == Tokens {
@@ -79,7 +85,7 @@ type views struct{ requests, tokens rateView }
 func (l *Limiter) decide(rules []*compiled, in *input, h *hold, v *views) (*gateway.Error, time.Duration) {
 	now, nowT := l.now()
 	for _, c := range rules {
-		if len(c.Models) > 0 && !c.matches(in.vals[Model]) {
+		if !c.appliesTo(in) {
 			continue
 		}
 		lim := c.limitFor(in)
@@ -151,7 +157,7 @@ func (l *Limiter) peek(rules []*compiled, in *input, v *views) {
 	*v = views{}
 	now, _ := l.now()
 	for _, c := range rules {
-		if c.quota || c.Unit == Concurrent || !c.matches(in.vals[Model]) {
+		if c.quota || c.Unit == Concurrent || !c.appliesTo(in) {
 			continue
 		}
 		r := &v.requests

@@ -26,9 +26,11 @@
 //	// and router.Target{…, Middlewares: []gateway.Middleware{lim.Target("openai")}}
 //
 // Tokens are reserved before the call (the prompt estimate plus max_tokens,
-// or Config.DefaultMaxTokens) and settled to the usage the gateway records
-// when the call ends, or refunded when it ends with none, so concurrent calls
-// cannot overrun a token limit and no hold outlives its call. Refusals are
+// or Config.DefaultMaxTokens; an embedding's prompt alone; nothing, and no
+// token rule applies, for a call that spends none, such as the model list)
+// and settled to the usage the gateway records when the call ends, or
+// refunded when it ends with none, so concurrent calls cannot overrun a
+// token limit and no hold outlives its call. Refusals are
 // ErrRateLimited and ErrQuotaExceeded: 429 with a Retry-After computed from
 // the limit, in OpenAI's error shape, with the x-ratelimit-* headers.
 //

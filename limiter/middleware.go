@@ -81,12 +81,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.target != "" {
 		in.vals[Model] = gateway.OutboundFrom(req.Context()).Model
 	}
-	if !anyMatches(rules, in.vals[Model]) {
-		return t.next.RoundTrip(req) // no rule limits this model: nothing to hold, no header to set
-	}
-	in.est = int64(call.PromptTokens) + int64(call.MaxTokens)
-	if call.MaxTokens == 0 {
-		in.est += l.cfg.DefaultMaxTokens
+	in.est = l.estimate(call)
+	if !anyApplies(rules, &in) {
+		return t.next.RoundTrip(req) // no rule limits this call: nothing to hold, no header to set
 	}
 	h := &hold{l: l, call: call, target: t.target}
 	var v views
@@ -130,13 +127,32 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-func anyMatches(rules []*compiled, model string) bool {
+func anyApplies(rules []*compiled, in *input) bool {
 	for _, c := range rules {
-		if c.matches(model) {
+		if c.appliesTo(in) {
 			return true
 		}
 	}
 	return false
+}
+
+// estimate is what a call reserves of a token limit: its prompt estimate
+// and the completion it may ask for (max_tokens, or Config.DefaultMaxTokens
+// when it sets none); for an embedding, which has no completion, its prompt
+// alone; for a call that spends no tokens (the model list, Anthropic's
+// token count), nothing, and token rules pass over it.
+func (l *Limiter) estimate(call *gateway.Call) int64 {
+	switch call.Op {
+	case gateway.OpModels, gateway.OpCountTokens:
+		return 0
+	case gateway.OpEmbedding:
+		return max(int64(call.PromptTokens), 1)
+	}
+	est := int64(call.PromptTokens) + int64(call.MaxTokens)
+	if call.MaxTokens == 0 {
+		est += l.cfg.DefaultMaxTokens
+	}
+	return est
 }
 
 // admit decides, waiting for capacity when Config.MaxWait allows it.

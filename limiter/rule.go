@@ -30,8 +30,10 @@ const (
 	Requests Unit = iota + 1
 	// Tokens counts prompt and completion tokens: reserved before the call
 	// (its prompt estimate plus max_tokens, or Config.DefaultMaxTokens when
-	// it has none), settled to the usage recorded when the call ends,
-	// refunded when it ends with none (it failed or was cancelled).
+	// it has none; an embedding's prompt alone), settled to the usage
+	// recorded when the call ends, refunded when it ends with none (it
+	// failed or was cancelled). A call that spends no tokens (the model
+	// list, Anthropic's count_tokens) is not limited by a token rule.
 	Tokens
 	// Concurrent counts calls in flight, each held until its call ends. Per
 	// must be unset. Always per instance (not Shared).

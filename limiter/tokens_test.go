@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -106,4 +107,33 @@ func TestTokenReservationsBoundConcurrentCalls(t *testing.T) {
 	assert.Equal(t, 200, fourth.StatusCode, "the first call settled to ~15 tokens, freeing the rest of its reservation")
 	fourth.Body.Close()
 	b.Body.Close()
+}
+
+// A token limit reserves what a call can spend: an embedding its prompt
+// alone (it has no completion, so no default max_tokens), and a call that
+// spends no tokens (the model list) nothing at all; a token rule passes
+// over it and its answer tells no token limit.
+func TestTokenReservationsOnlyForWhatACallCanSpend(t *testing.T) {
+	clk := gatewaytest.NewClock(t0) // never moves: nothing refills
+	l := newTestLimiter(t, clk, Rule{Name: "tpm", Dimensions: []Dimension{KeyID}, Unit: Tokens, Limit: 5000, Per: Minute})
+	var prompt int
+	c := client(l, sim(gatewaytest.SimConfig{}), gateway.WithObserver(func(c *gateway.Call) { prompt = c.PromptTokens }))
+	send := func(method, path, body string) *http.Response {
+		ctx := gateway.WithCaller(context.Background(), gateway.Caller{KeyID: "k"})
+		req, err := http.NewRequestWithContext(ctx, method, "http://gw.invalid"+path, stringsReader(body))
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	r := send(http.MethodGet, "/v1/models", "")
+	require.Equal(t, 200, r.StatusCode)
+	assert.Empty(t, r.Header.Get("X-Ratelimit-Limit-Tokens"), "the model list spends no tokens")
+
+	r = send(http.MethodPost, "/v1/embeddings", `{"model":"text-embedding-3-small","input":"hello there, how are you"}`)
+	require.Equal(t, 200, r.StatusCode)
+	require.Positive(t, prompt)
+	assert.Equal(t, strconv.Itoa(5000-prompt), r.Header.Get("X-Ratelimit-Remaining-Tokens"), "an embedding reserves its prompt only")
 }
