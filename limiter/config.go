@@ -28,7 +28,8 @@ type Config struct {
 	// within its deadline; Retry and the router's waits count too), instead
 	// of being refused at once; only when the refusal says when capacity
 	// returns (a bucket, not a concurrency limit or a quota). Zero refuses
-	// at once.
+	// at once. Only Middleware waits: a Target middleware refuses at once,
+	// so that the router passes over a spent account to one with room.
 	MaxWait time.Duration
 	// MaxKeys bounds the keys each rule tracks (default 100,000). Keys at
 	// rest (a full bucket, nothing in flight, no quota used) are forgotten

@@ -87,7 +87,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h := &hold{l: l, call: call, target: t.target}
 	var v views
-	err := l.admit(rules, &in, h, &v)
+	err := l.admit(rules, &in, h, &v, t.target == "")
 	if t.target == "" {
 		if err != nil {
 			l.peek(rules, &in, &v) // every limit, as the refusal left it
@@ -155,8 +155,10 @@ func (l *Limiter) estimate(call *gateway.Call) int64 {
 	return est
 }
 
-// admit decides, waiting for capacity when Config.MaxWait allows it.
-func (l *Limiter) admit(rules []*compiled, in *input, h *hold, v *views) error {
+// admit decides, waiting for capacity when Config.MaxWait allows it and the
+// caller may wait (mayWait): in Middleware, not at a target, whose refusal
+// must reach the router at once so that it can pass over the target.
+func (l *Limiter) admit(rules []*compiled, in *input, h *hold, v *views, mayWait bool) error {
 	for tries := 0; ; tries++ {
 		*v = views{}
 		err, wait := l.decide(rules, in, h, v)
@@ -164,7 +166,7 @@ func (l *Limiter) admit(rules []*compiled, in *input, h *hold, v *views) error {
 			l.stats.admitted.Add(1)
 			return nil
 		}
-		if wait <= 0 || l.cfg.MaxWait <= 0 || tries >= maxWaits ||
+		if !mayWait || wait <= 0 || l.cfg.MaxWait <= 0 || tries >= maxWaits ||
 			hooks.Waited(h.call, 0)+wait > l.cfg.MaxWait {
 			l.stats.refused.Add(1)
 			return err

@@ -110,3 +110,44 @@ func TestTargetRefusalSetsNoCallerHeaders(t *testing.T) {
 	assert.Equal(t, "100", r.header.Get("X-Ratelimit-Limit-Requests"), "the caller's own limit, not the account's")
 	assert.Equal(t, "98", r.header.Get("X-Ratelimit-Remaining-Requests"))
 }
+
+// At a target the limiter never waits, whatever MaxWait: a spent account
+// is refused at once so that the router passes over it to a target with
+// room (the router's own waits decide when every target is spent); only
+// the caller-side Middleware waits for capacity.
+func TestTargetRefusesAtOnceEvenWithMaxWait(t *testing.T) {
+	clk := gatewaytest.NewClock(t0) // a wait would block on it: nothing advances it
+	l, err := New(Config{Clock: clk, MaxWait: time.Minute, Rules: []Rule{
+		{Name: "account-rpm", Dimensions: []Dimension{Target}, Unit: Requests, Limit: 1, Per: Minute}}})
+	require.NoError(t, err)
+	defer l.Close()
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Clock: clk})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Clock: clk})
+	rtr, err := router.New("llm", []router.Target{
+		{Provider: a, Weight: 1, Tier: 0, Middlewares: []gateway.Middleware{l.Target("a")}},
+		{Provider: b, Weight: 1, Tier: 1},
+	}, router.Config{Clock: clk, DisableHints: true})
+	require.NoError(t, err)
+	c := gateway.NewClient(rtr, gateway.WithClock(clk))
+	done := make(chan int, 3)
+	go func() {
+		for range 3 {
+			done <- do(t, c, gateway.Caller{}, callBody("m", false, 0)).status
+		}
+	}()
+	for i := range 3 {
+		select {
+		case status := <-done:
+			require.Equal(t, 200, status)
+		case <-time.After(5 * time.Second):
+			for j := i; j < 3; j++ { // unblock the waiting calls, so that the test ends
+				clk.Advance(time.Minute)
+				<-done
+			}
+			t.Fatalf("call %d waited at the spent target instead of going to the next", i)
+		}
+	}
+	assert.Equal(t, int64(1), a.Requests())
+	assert.Equal(t, int64(2), b.Requests())
+	assert.Zero(t, l.Stats().Waited)
+}
