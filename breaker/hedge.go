@@ -94,11 +94,11 @@ func (c HedgeConfig) Validate() error {
 // failure is returned (retrying it is Retry's job).
 //
 // The first attempt runs on the caller's goroutine, with a context of its
-// own and one timer (on the system clock a time.AfterFunc, which needs no
-// goroutine until it fires): a call answered within the delay costs no
-// goroutine and no other timer. Only when the delay passes does the timer's
-// goroutine take the call over, sending the hedges, each in a goroutine of
-// its own, and setting the CutAfter timer. The first attempt's own answer
+// own and a deadline among those of every call under the middleware, which
+// share one timer: a call answered within the delay costs no goroutine and
+// no timer of its own. Only when the delay passes does a goroutine take the
+// call over, sending the hedges, each in a goroutine of its own, and
+// setting the CutAfter timer. The first attempt's own answer
 // is taken in when its RoundTrip returns, so a hedge that wins reaches the
 // caller once the first attempt, cancelled, has returned: at once for a
 // RoundTripper that honours its context, as the RoundTripper contract asks.
@@ -130,18 +130,20 @@ func Hedge(cfg HedgeConfig) (gateway.Middleware, error) {
 		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	cfg.Clock = clock.Or(cfg.Clock)
+	deadlines := clock.NewDeadlines(cfg.Clock) // one timer for every call under this middleware
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		return &hedgeTransport{cfg: cfg, next: next}
+		return &hedgeTransport{cfg: cfg, next: next, deadlines: deadlines}
 	}, nil
 }
 
 type hedgeTransport struct {
-	cfg  HedgeConfig
-	next http.RoundTripper
-	lat  latencies
+	cfg       HedgeConfig
+	next      http.RoundTripper
+	lat       latencies
+	deadlines *clock.Deadlines
 }
 
 func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -156,9 +158,9 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.delay, h.learned = t.delay()
 	h.began = t.cfg.Clock.Now()
 	first, i := h.attempt(req)
-	stop := clock.AfterFunc(t.cfg.Clock, h.delay, h.takeOver)
+	t.deadlines.Add(&h.due, h.began.Add(h.delay), h.delayPassed)
 	r := h.run(first, i)
-	if stop() {
+	if t.deadlines.Remove(&h.due) {
 		// Answered within the delay: the only attempt, taken in here.
 		var none hedgeResult
 		d, _ := h.take(r, &none)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
 	"github.com/llmgate/gateway/internal/ctxbody"
 )
 
@@ -27,6 +28,8 @@ type hedgeCall struct {
 	// cancelsArr holds the cancels of the usual call (the first attempt
 	// and up to two hedges) without an allocation of their own.
 	cancelsArr [3]context.CancelCauseFunc
+
+	due clock.Deadline // the delay's, among the middleware's deadlines
 
 	// The channels exist only once the delay has passed (handOver).
 	once    sync.Once
@@ -57,9 +60,13 @@ func (h *hedgeCall) handOver() {
 	})
 }
 
-// takeOver runs the call from the moment its delay passes, in the timer's
-// goroutine, and sends its decision to the caller's goroutine, which is
-// still in the first attempt's RoundTrip or about to hand its result over.
+// delayPassed is called by the middleware's deadlines, which must not be
+// held up, when the delay passes before the first attempt answered.
+func (h *hedgeCall) delayPassed() { go h.takeOver() }
+
+// takeOver runs the call from the moment its delay passes and sends its
+// decision to the caller's goroutine, which is still in the first
+// attempt's RoundTrip or about to hand its result over.
 func (h *hedgeCall) takeOver() {
 	h.handOver()
 	h.decided <- h.coordinate()
