@@ -222,9 +222,8 @@ func (h *hedgeCall) lose(r hedgeResult) hedgeDecision {
 	if r.resp == nil {
 		return hedgeDecision{err: r.err}
 	}
-	out := *r.resp
-	out.Body = &ctxbody.CancelOnClose{ReadCloser: r.resp.Body, Cancel: h.cancels[r.i]}
-	return hedgeDecision{resp: &out}
+	r.resp.Body = &ctxbody.CancelOnClose{ReadCloser: r.resp.Body, Cancel: h.cancels[r.i]}
+	return hedgeDecision{resp: r.resp}
 }
 
 // win returns r's response with the other attempts cancelled; its body's
@@ -239,9 +238,8 @@ func (h *hedgeCall) win(r hedgeResult) hedgeDecision {
 		h.abandon(r.i)
 		return hedgeDecision{err: r.err}
 	}
-	out := *r.resp
-	out.Body = &hedgeBody{ReadCloser: r.resp.Body, h: h, i: r.i}
-	return hedgeDecision{resp: &out}
+	r.resp.Body = &hedgeBody{ReadCloser: r.resp.Body, h: h, i: r.i}
+	return hedgeDecision{resp: r.resp}
 }
 
 // cut cancels every attempt with why as its cause (so each is recorded with

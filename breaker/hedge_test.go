@@ -531,8 +531,10 @@ func TestHedgeCutsAHungAttemptAtCutAfter(t *testing.T) {
 }
 
 // The fast path: an attempt answered within the delay runs on the caller's
-// goroutine under one timer, with no cut timer (CutAfter is set) and no
-// goroutine of Hedge's; the timer is stopped when it answers.
+// goroutine under one timer (the middleware's deadlines', shared by its
+// calls), with no cut timer (CutAfter is set) and no goroutine of Hedge's;
+// its deadline is removed when it answers (on a fake clock the shared timer
+// then stops, as none is left).
 func TestHedgeFirstAttemptRunsOnTheCallersGoroutineUnderOneTimer(t *testing.T) {
 	clk := newClock()
 	var timers int
