@@ -34,6 +34,7 @@ import (
 )
 
 func main() {
+	tuneGC(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
