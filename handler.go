@@ -183,17 +183,26 @@ func clip(s string, n int) string {
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // copyBody forwards the response body. A stream is flushed after every read
-// of the upstream, so each event reaches the caller as it arrives.
+// of the upstream, so each event reaches the caller as it arrives. Each
+// write must end within the write timeout; the deadline is set again only
+// once a quarter of it has passed, so a write has at least three quarters
+// of it, and a stream of many small events does not move the connection's
+// deadline (a runtime timer) for each.
 func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c *Call) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
 	buf := *bp
+	timeout := h.e.cfg.writeTimeout
+	var armed time.Time // when the write deadline was last set
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
-			if h.e.cfg.writeTimeout > 0 {
-				_ = rc.SetWriteDeadline(time.Now().Add(h.e.cfg.writeTimeout))
+			if timeout > 0 {
+				if now := time.Now(); now.Sub(armed) >= timeout/4 {
+					_ = rc.SetWriteDeadline(now.Add(timeout))
+					armed = now
+				}
 			}
 			if _, err := w.Write(buf[:n]); err != nil {
 				c.leave()
