@@ -1,0 +1,472 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmgate/gateway/internal/clock"
+)
+
+// ErrNotFound is what Get returns for a key that does not exist. A Loader
+// returns it, wrapped or not, for such a key.
+var ErrNotFound = errors.New("cache: not found")
+
+// ErrClosed is what Get returns for a miss after Close.
+var ErrClosed = errors.New("cache: closed")
+
+// Loader loads the value of a key from where it is kept (a database, a
+// file). It returns an error satisfying errors.Is(err, ErrNotFound) for a
+// key that does not exist. It must be safe for concurrent use.
+type Loader[K ~string, V any] interface {
+	Load(ctx context.Context, key K) (V, error)
+}
+
+// LoaderFunc adapts a function to Loader.
+type LoaderFunc[K ~string, V any] func(ctx context.Context, key K) (V, error)
+
+// Load calls f(ctx, key).
+func (f LoaderFunc[K, V]) Load(ctx context.Context, key K) (V, error) { return f(ctx, key) }
+
+// KeySource is optionally implemented by a Loader: it lists every existing
+// key (calling fn for each, stopping at fn's first error), so that the
+// Bloom filter can be built and rebuilt. A key that exists when Keys is
+// called must be listed. Without one the cache has no Bloom filter: it
+// cannot know which keys exist.
+type KeySource[K ~string] interface {
+	Keys(ctx context.Context, fn func(K) error) error
+}
+
+// Cache is a read-through cache of the values of keys: a Bloom filter of
+// the keys that exist (when the loader is a KeySource), in front of a
+// sharded LRU, in front of an optional Redis level shared by instances, in
+// front of the Loader.
+//
+// Get answers a fresh value from its shard; a stale one (within
+// Rules.StaleFor of its TTL) while one background refresh runs; a key the
+// filter has never seen, or one recently not found, with ErrNotFound;
+// and anything else with one load, however many Gets miss on it at once.
+// Invalidate forgets a key here and, with Redis, on every instance; a load
+// in flight when it is called stores nothing. Added admits a key the
+// filter did not know, here and on every instance.
+//
+// A Cache is safe for concurrent use. It starts goroutines (loads, the
+// filter's rebuilds, the Redis subscriber, the clock): Close stops them.
+type Cache[K ~string, V any] struct {
+	loader Loader[K, V]
+	cfg    Config
+	rules  atomic.Pointer[Rules]
+	rulesM sync.Mutex // serialises SetRules
+
+	seed   maphash.Seed
+	shards []shard[K, V]
+	mask   uint64
+	keys   KeySource[K] // nil: no filter
+	filter *keyIndex    // nil without keys
+	l2     *l2[K, V]    // nil without Redis
+	now    nowSource
+
+	ctx       context.Context // cancelled by Close
+	cancel    context.CancelFunc
+	rebuildCh chan struct{}
+	wg        sync.WaitGroup
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+// New returns a Cache over l. When l is a KeySource, New lists its keys
+// into the Bloom filter before it returns; when cfg.Redis is set, it
+// subscribes to the invalidation channel before it returns. Either failing
+// fails New.
+func New[K ~string, V any](l Loader[K, V], cfg Config) (*Cache[K, V], error) {
+	if l == nil {
+		return nil, errors.New("cache: nil Loader")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	c := &Cache[K, V]{
+		loader:    l,
+		cfg:       cfg,
+		seed:      maphash.MakeSeed(),
+		shards:    make([]shard[K, V], cfg.Shards),
+		mask:      uint64(cfg.Shards - 1),
+		rebuildCh: make(chan struct{}, 1),
+	}
+	r := cfg.Rules
+	c.rules.Store(&r)
+	for i := range c.shards {
+		c.shards[i].init(perShard(r.Size, cfg.Shards), perShard(r.NegativeSize, cfg.Shards))
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.now.start(cfg.Clock, &c.wg, c.ctx)
+	if ks, ok := l.(KeySource[K]); ok {
+		c.keys = ks
+		c.filter = newKeyIndex(cfg.ExpectedKeys, cfg.FalsePositiveRate)
+		ctx, cancel := context.WithTimeout(c.ctx, cfg.LoadTimeout)
+		err := c.rebuild(ctx)
+		cancel()
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("cache: listing the keys: %w", err)
+		}
+		c.wg.Add(1)
+		go c.rebuildLoop()
+	}
+	if cfg.Redis != nil {
+		l2, err := newL2(c)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.l2 = l2
+	}
+	return c, nil
+}
+
+func (c *Cache[K, V]) shardOf(key K) *shard[K, V] {
+	return &c.shards[maphash.String(c.seed, string(key))&c.mask]
+}
+
+// Get returns key's value, or an error satisfying errors.Is(err,
+// ErrNotFound) when it does not exist, or the loader's error. A hit takes
+// one shard lock and does not allocate. ctx bounds this Get's wait, not the
+// load it may start or join, which LoadTimeout bounds.
+func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
+	s := c.shardOf(key)
+	now := c.now.nanos()
+	s.mu.Lock()
+	if e, ok := s.lru.Get(key); ok {
+		if now < e.fresh {
+			s.stats.Hits++
+			v := e.v
+			s.mu.Unlock()
+			return v, nil
+		}
+		if now < e.stale {
+			s.stats.StaleHits++
+			v := e.v
+			if !e.refreshing {
+				e.refreshing = true
+				if s.flights[key] == nil {
+					c.startLocked(ctx, s, key)
+				}
+			}
+			s.mu.Unlock()
+			return v, nil
+		}
+		s.lru.Remove(key)
+	}
+	if until, ok := s.neg.Get(key); ok {
+		if now < until {
+			s.stats.NegHits++
+			s.mu.Unlock()
+			var zero V
+			return zero, ErrNotFound
+		}
+		s.neg.Remove(key)
+	}
+	f := s.flights[key]
+	s.mu.Unlock()
+	if f == nil {
+		return c.miss(ctx, s, key)
+	}
+	return wait(ctx, f)
+}
+
+// miss asks the filter, then starts a load or joins the one another miss
+// started in the meantime.
+func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K) (V, error) {
+	var zero V
+	if c.filter != nil && !c.filter.mayContain(string(key)) {
+		s.reject.Add(1)
+		return zero, ErrNotFound
+	}
+	s.mu.Lock()
+	if e, ok := s.lru.Peek(key); ok && c.now.nanos() < e.fresh {
+		v := e.v
+		s.mu.Unlock()
+		return v, nil
+	}
+	f := s.flights[key]
+	if f == nil {
+		if f = c.startLocked(ctx, s, key); f == nil {
+			s.mu.Unlock()
+			return zero, ErrClosed
+		}
+	}
+	s.mu.Unlock()
+	return wait(ctx, f)
+}
+
+func wait[V any](ctx context.Context, f *flight[V]) (V, error) {
+	select {
+	case <-f.done:
+		return f.v, f.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+}
+
+// startLocked starts a load of key, or returns nil after Close. Called with
+// s.mu held: Close takes every shard's lock once after it marks the cache
+// closed, so no load starts after Close waits for them.
+func (c *Cache[K, V]) startLocked(ctx context.Context, s *shard[K, V], key K) *flight[V] {
+	if c.closed.Load() {
+		return nil
+	}
+	f := &flight[V]{done: make(chan struct{})}
+	s.flights[key] = f
+	s.stats.Loads++
+	c.wg.Add(1)
+	go c.load(context.WithoutCancel(ctx), s, key, f)
+	return f
+}
+
+// load runs one flight: it fetches key's value and, unless the flight was
+// detached meanwhile, stores what it found.
+func (c *Cache[K, V]) load(parent context.Context, s *shard[K, V], key K, f *flight[V]) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(parent, c.cfg.LoadTimeout)
+	stop := context.AfterFunc(c.ctx, cancel)
+	v, err := c.fetch(ctx, key)
+	stop()
+	cancel()
+
+	r := c.rules.Load()
+	now := c.now.nanos()
+	s.mu.Lock()
+	if s.flights[key] == f {
+		delete(s.flights, key)
+		switch {
+		case r.Off:
+		case err == nil:
+			s.neg.Remove(key)
+			s.lru.Add(key, newEntry(v, now, r))
+		case errors.Is(err, ErrNotFound):
+			s.lru.Remove(key)
+			s.neg.Add(key, now+int64(r.NegativeTTL))
+		}
+		// On any other error a stale value is kept, and served until its
+		// StaleFor ends; its entry is not refreshed again.
+	}
+	f.v, f.err = v, err
+	s.mu.Unlock()
+	close(f.done)
+}
+
+// fetch reads key from Redis, then from the loader; a value loaded is
+// written back to Redis unless key was invalidated meanwhile. Redis
+// failing is a miss there, never a failed Get.
+func (c *Cache[K, V]) fetch(ctx context.Context, key K) (v V, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cache: loader panicked: %v", p)
+		}
+	}()
+	if c.l2 == nil {
+		return c.loader.Load(ctx, key)
+	}
+	v, gen, found, l2err := c.l2.get(ctx, key)
+	if found {
+		return v, nil
+	}
+	if v, err = c.loader.Load(ctx, key); err == nil && l2err == nil && !c.rules.Load().Off {
+		c.l2.set(ctx, key, gen, v)
+	}
+	return v, err
+}
+
+func newEntry[V any](v V, now int64, r *Rules) *entry[V] {
+	ttl := int64(r.TTL)
+	ttl -= int64(float64(ttl) * r.Jitter * rand.Float64())
+	return &entry[V]{v: v, fresh: now + ttl, stale: now + ttl + int64(r.StaleFor)}
+}
+
+// Invalidate forgets key here and, with Redis, on every instance and in
+// Redis itself: the next Get loads it. A load of key in flight stores
+// nothing here nor in Redis, so it cannot put the old value back. It
+// returns Redis's error, after forgetting key here.
+func (c *Cache[K, V]) Invalidate(ctx context.Context, key K) error {
+	c.forget(key)
+	if c.l2 != nil {
+		return c.l2.invalidate(ctx, key)
+	}
+	return nil
+}
+
+// Added records that key now exists, so that the filter admits it and a
+// not-found answer held for it is forgotten, here and, with Redis, on every
+// instance. Call it once the key is where the Loader reads it. It returns
+// Redis's error, after admitting key here.
+func (c *Cache[K, V]) Added(ctx context.Context, key K) error {
+	c.admit(key)
+	if c.l2 != nil {
+		return c.l2.added(ctx, key)
+	}
+	return nil
+}
+
+func (c *Cache[K, V]) forget(key K) {
+	s := c.shardOf(key)
+	s.mu.Lock()
+	s.forgetLocked(key)
+	s.mu.Unlock()
+}
+
+func (c *Cache[K, V]) admit(key K) {
+	if c.filter != nil && c.filter.add(string(key)) {
+		c.askRebuild()
+	}
+	c.forget(key)
+}
+
+// flush forgets every key here, when invalidations may have been missed.
+func (c *Cache[K, V]) flush() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.lru.Purge()
+		s.neg.Purge()
+		clear(s.flights)
+		s.mu.Unlock()
+	}
+}
+
+// SetRules replaces the rules, for the entries stored from now on; a
+// smaller Size or NegativeSize evicts the least recently used at once, and
+// Off forgets everything held.
+func (c *Cache[K, V]) SetRules(r Rules) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	r = r.withDefaults()
+	c.rulesM.Lock()
+	defer c.rulesM.Unlock()
+	c.rules.Store(&r)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.lru.Resize(perShard(r.Size, len(c.shards)))
+		s.neg.Resize(perShard(r.NegativeSize, len(c.shards)))
+		if r.Off {
+			s.lru.Purge()
+			s.neg.Purge()
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// Rules returns the rules in force, defaults filled in.
+func (c *Cache[K, V]) Rules() Rules { return *c.rules.Load() }
+
+// Close stops every goroutine the cache started, waiting for loads in
+// flight (each bounded by LoadTimeout, and cancelled). Hits are still
+// served afterwards; misses return ErrClosed. It returns nil.
+func (c *Cache[K, V]) Close() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		for i := range c.shards {
+			c.shards[i].mu.Lock()
+			c.shards[i].mu.Unlock() //nolint:staticcheck // a barrier: no load starts after it
+		}
+		c.cancel()
+		if c.l2 != nil {
+			c.l2.close()
+		}
+		c.wg.Wait()
+	})
+	return nil
+}
+
+// rebuildLoop rebuilds the filter every RebuildEvery, and when asked.
+func (c *Cache[K, V]) rebuildLoop() {
+	defer c.wg.Done()
+	clk := clock.Or(c.cfg.Clock)
+	for {
+		tick, stop := clk.NewTimer(c.cfg.RebuildEvery)
+		select {
+		case <-c.ctx.Done():
+			stop()
+			return
+		case <-tick:
+		case <-c.rebuildCh:
+			stop()
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.LoadTimeout)
+		_ = c.rebuild(ctx) // a failed listing keeps the current filter, which rejects no key it admitted
+		cancel()
+	}
+}
+
+func (c *Cache[K, V]) askRebuild() {
+	select {
+	case c.rebuildCh <- struct{}{}:
+	default:
+	}
+}
+
+// rebuild lists every key into a new filter and publishes it.
+func (c *Cache[K, V]) rebuild(ctx context.Context) error {
+	b := c.filter.beginRebuild()
+	if b == nil {
+		return nil
+	}
+	err := c.keys.Keys(ctx, func(k K) error {
+		b.add(string(k))
+		return nil
+	})
+	if err != nil {
+		b.abandon()
+		return err
+	}
+	b.publish()
+	return nil
+}
+
+// nowSource reads the cache's clock in Unix nanoseconds. With the system
+// clock it reads a value a goroutine refreshes every millisecond: a hit
+// must cost less than time.Now.
+type nowSource struct {
+	clk    clock.Clock // nil: coarse
+	coarse atomic.Int64
+}
+
+const coarseTick = time.Millisecond
+
+func (n *nowSource) start(c clock.Clock, wg *sync.WaitGroup, ctx context.Context) {
+	if c != nil {
+		n.clk = c
+		return
+	}
+	n.coarse.Store(time.Now().UnixNano())
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(coarseTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				n.coarse.Store(now.UnixNano())
+			}
+		}
+	}()
+}
+
+func (n *nowSource) nanos() int64 {
+	if n.clk != nil {
+		return n.clk.Now().UnixNano()
+	}
+	return n.coarse.Load()
+}

@@ -1,0 +1,63 @@
+package cache
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// entry is a cached value and the times (Unix nanoseconds on the cache's
+// clock) until which it is fresh, and then stale but still served.
+type entry[V any] struct {
+	v            V
+	fresh, stale int64
+	refreshing   bool // a refresh was started for this entry; guarded by the shard's lock
+}
+
+// flight is one load of one key, shared by every Get that misses while it
+// runs. v and err are written before done is closed.
+type flight[V any] struct {
+	done chan struct{}
+	v    V
+	err  error
+}
+
+// shard is one lock's worth of the cache: an LRU of values, an LRU of
+// not-found answers (their expiry), and the loads in flight. A load that
+// is no longer in flights (Invalidate or Added removed it) stores nothing
+// when it ends.
+type shard[K ~string, V any] struct {
+	mu      sync.Mutex
+	lru     *simplelru.LRU[K, *entry[V]]
+	neg     *simplelru.LRU[K, int64]
+	flights map[K]*flight[V]
+	stats   Stats        // guarded by mu, but for Rejected
+	reject  atomic.Int64 // keys the filter refused, counted without the lock
+	// Keeps two shards' locks off one cache line, so that cores working
+	// on different shards do not contend.
+	_ [64]byte
+}
+
+func (s *shard[K, V]) init(size, negSize int) {
+	var err error
+	if s.lru, err = simplelru.NewLRU[K, *entry[V]](size, nil); err != nil {
+		panic(err) // sizes are at least 1 by construction
+	}
+	if s.neg, err = simplelru.NewLRU[K, int64](negSize, nil); err != nil {
+		panic(err)
+	}
+	s.flights = make(map[K]*flight[V])
+}
+
+// forgetLocked removes key's value and not-found answer, and detaches its
+// load in flight, so that the load's result is not stored. Called with mu
+// held.
+func (s *shard[K, V]) forgetLocked(key K) {
+	s.lru.Remove(key)
+	s.neg.Remove(key)
+	delete(s.flights, key)
+}
+
+// perShard divides n over shards, rounding up, and is at least 1.
+func perShard(n, shards int) int { return max(1, (n+shards-1)/shards) }
