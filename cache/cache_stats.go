@@ -2,14 +2,14 @@ package cache
 
 // Stats counts what a Cache's lookups found since it was made.
 type Stats struct {
-	Hits        int64 // fresh values served
-	StaleHits   int64 // stale values served while a refresh ran
-	NegHits     int64 // keys answered ErrNotFound from the negative cache
-	Rejected    int64 // keys the Bloom filter answered ErrNotFound
-	Loads       int64 // loads started (misses and refreshes; not the Gets that joined them)
-	Entries     int   // values held now
-	NegEntries  int   // not-found answers held now
-	LoadsInFlight int // loads running now
+	Hits          int64 // fresh values served
+	StaleHits     int64 // stale values served while a refresh ran
+	NegHits       int64 // keys answered ErrNotFound from the negative cache
+	Rejected      int64 // keys the Bloom filter answered ErrNotFound
+	Loads         int64 // loads started (misses and refreshes; not the Gets that joined them)
+	Entries       int   // values held now
+	NegEntries    int   // not-found answers held now
+	LoadsInFlight int   // loads running now
 }
 
 // Stats returns the counts so far, summed over the shards; it locks each

@@ -48,3 +48,8 @@ func redisForTest(t testing.TB) (redis.UniversalClient, string) {
 	})
 	return rdb, prefix
 }
+
+// newUnreachableRedis is a client of a loopback port nothing listens on.
+func newUnreachableRedis() *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+}
