@@ -35,3 +35,8 @@ var ErrRedirect error
 // reads it. Retry and the router keep their waits within one MaxWait with
 // it.
 var Waited func(call any, d time.Duration) time.Duration
+
+// SetCacheResult records on a *gateway.Call what a response cache did with
+// it ("hit", "shared", "miss"; see Call.CacheResult). The first record
+// stands.
+var SetCacheResult func(call any, result string)
