@@ -130,8 +130,9 @@ func New[K ~string, V any](l Loader[K, V], cfg Config) (*Cache[K, V], error) {
 	return c, nil
 }
 
-func (c *Cache[K, V]) shardOf(key K) *shard[K, V] {
-	return &c.shards[maphash.String(c.seed, string(key))&c.mask]
+func (c *Cache[K, V]) shardOf(key K) (*shard[K, V], uint64) {
+	h := maphash.String(c.seed, string(key))
+	return &c.shards[h&c.mask], h
 }
 
 // Get returns key's value, or an error satisfying errors.Is(err,
@@ -139,10 +140,10 @@ func (c *Cache[K, V]) shardOf(key K) *shard[K, V] {
 // one shard lock and does not allocate. ctx bounds this Get's wait, not the
 // load it may start or join, which LoadTimeout bounds.
 func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
-	s := c.shardOf(key)
+	s, h := c.shardOf(key)
 	now := c.now.nanos()
 	s.mu.Lock()
-	if e, ok := s.lru.Get(key); ok {
+	if e, ok := s.lru.Get(h); ok && e.key == key {
 		if now < e.fresh {
 			s.stats.Hits++
 			v := e.v
@@ -155,13 +156,13 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 			if !e.refreshing {
 				e.refreshing = true
 				if s.flights[key] == nil {
-					c.startLocked(ctx, s, key)
+					c.startLocked(ctx, s, key, h)
 				}
 			}
 			s.mu.Unlock()
 			return v, nil
 		}
-		s.lru.Remove(key)
+		s.lru.Remove(h)
 	}
 	if until, ok := s.neg.Get(key); ok {
 		if now < until {
@@ -175,28 +176,28 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	f := s.flights[key]
 	s.mu.Unlock()
 	if f == nil {
-		return c.miss(ctx, s, key)
+		return c.miss(ctx, s, key, h)
 	}
 	return wait(ctx, f)
 }
 
 // miss asks the filter, then starts a load or joins the one another miss
 // started in the meantime.
-func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K) (V, error) {
+func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K, h uint64) (V, error) {
 	var zero V
 	if c.filter != nil && !c.filter.mayContain(string(key)) {
 		s.reject.Add(1)
 		return zero, ErrNotFound
 	}
 	s.mu.Lock()
-	if e, ok := s.lru.Peek(key); ok && c.now.nanos() < e.fresh {
+	if e, ok := s.lru.Peek(h); ok && e.key == key && c.now.nanos() < e.fresh {
 		v := e.v
 		s.mu.Unlock()
 		return v, nil
 	}
 	f := s.flights[key]
 	if f == nil {
-		if f = c.startLocked(ctx, s, key); f == nil {
+		if f = c.startLocked(ctx, s, key, h); f == nil {
 			s.mu.Unlock()
 			return zero, ErrClosed
 		}
@@ -218,7 +219,7 @@ func wait[V any](ctx context.Context, f *flight[V]) (V, error) {
 // startLocked starts a load of key, or returns nil after Close. Called with
 // s.mu held: Close takes every shard's lock once after it marks the cache
 // closed, so no load starts after Close waits for them.
-func (c *Cache[K, V]) startLocked(ctx context.Context, s *shard[K, V], key K) *flight[V] {
+func (c *Cache[K, V]) startLocked(ctx context.Context, s *shard[K, V], key K, h uint64) *flight[V] {
 	if c.closed.Load() {
 		return nil
 	}
@@ -226,13 +227,13 @@ func (c *Cache[K, V]) startLocked(ctx context.Context, s *shard[K, V], key K) *f
 	s.flights[key] = f
 	s.stats.Loads++
 	c.wg.Add(1)
-	go c.load(context.WithoutCancel(ctx), s, key, f)
+	go c.load(context.WithoutCancel(ctx), s, key, h, f)
 	return f
 }
 
 // load runs one flight: it fetches key's value and, unless the flight was
 // detached meanwhile, stores what it found.
-func (c *Cache[K, V]) load(parent context.Context, s *shard[K, V], key K, f *flight[V]) {
+func (c *Cache[K, V]) load(parent context.Context, s *shard[K, V], key K, h uint64, f *flight[V]) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithTimeout(parent, c.cfg.LoadTimeout)
 	stop := context.AfterFunc(c.ctx, cancel)
@@ -249,9 +250,9 @@ func (c *Cache[K, V]) load(parent context.Context, s *shard[K, V], key K, f *fli
 		case r.Off:
 		case err == nil:
 			s.neg.Remove(key)
-			s.lru.Add(key, newEntry(v, now, r))
+			s.lru.Add(h, newEntry(key, v, now, r))
 		case errors.Is(err, ErrNotFound):
-			s.lru.Remove(key)
+			s.forgetLocked(key, h)
 			s.neg.Add(key, now+int64(r.NegativeTTL))
 		}
 		// On any other error a stale value is kept, and served until its
@@ -284,10 +285,10 @@ func (c *Cache[K, V]) fetch(ctx context.Context, key K) (v V, err error) {
 	return v, err
 }
 
-func newEntry[V any](v V, now int64, r *Rules) *entry[V] {
+func newEntry[K ~string, V any](key K, v V, now int64, r *Rules) *entry[K, V] {
 	ttl := int64(r.TTL)
 	ttl -= int64(float64(ttl) * r.Jitter * rand.Float64())
-	return &entry[V]{v: v, fresh: now + ttl, stale: now + ttl + int64(r.StaleFor)}
+	return &entry[K, V]{key: key, v: v, fresh: now + ttl, stale: now + ttl + int64(r.StaleFor)}
 }
 
 // Invalidate forgets key here and, with Redis, on every instance and in
@@ -315,9 +316,9 @@ func (c *Cache[K, V]) Added(ctx context.Context, key K) error {
 }
 
 func (c *Cache[K, V]) forget(key K) {
-	s := c.shardOf(key)
+	s, h := c.shardOf(key)
 	s.mu.Lock()
-	s.forgetLocked(key)
+	s.forgetLocked(key, h)
 	s.mu.Unlock()
 }
 

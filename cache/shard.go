@@ -9,7 +9,8 @@ import (
 
 // entry is a cached value and the times (Unix nanoseconds on the cache's
 // clock) until which it is fresh, and then stale but still served.
-type entry[V any] struct {
+type entry[K ~string, V any] struct {
+	key          K
 	v            V
 	fresh, stale int64
 	refreshing   bool // a refresh was started for this entry; guarded by the shard's lock
@@ -23,13 +24,16 @@ type flight[V any] struct {
 	err  error
 }
 
-// shard is one lock's worth of the cache: an LRU of values, an LRU of
+// shard is one lock's worth of the cache: an LRU of values (keyed by the
+// key's 64-bit hash, which a hit has computed already to find its shard,
+// and checked against the entry's key, so that a hit hashes the key once),
+// an LRU of
 // not-found answers (their expiry), and the loads in flight. A load that
 // is no longer in flights (Invalidate or Added removed it) stores nothing
 // when it ends.
 type shard[K ~string, V any] struct {
 	mu      sync.Mutex
-	lru     *simplelru.LRU[K, *entry[V]]
+	lru     *simplelru.LRU[uint64, *entry[K, V]]
 	neg     *simplelru.LRU[K, int64]
 	flights map[K]*flight[V]
 	stats   Stats        // guarded by mu, but for Rejected
@@ -41,7 +45,7 @@ type shard[K ~string, V any] struct {
 
 func (s *shard[K, V]) init(size, negSize int) {
 	var err error
-	if s.lru, err = simplelru.NewLRU[K, *entry[V]](size, nil); err != nil {
+	if s.lru, err = simplelru.NewLRU[uint64, *entry[K, V]](size, nil); err != nil {
 		panic(err) // sizes are at least 1 by construction
 	}
 	if s.neg, err = simplelru.NewLRU[K, int64](negSize, nil); err != nil {
@@ -53,8 +57,10 @@ func (s *shard[K, V]) init(size, negSize int) {
 // forgetLocked removes key's value and not-found answer, and detaches its
 // load in flight, so that the load's result is not stored. Called with mu
 // held.
-func (s *shard[K, V]) forgetLocked(key K) {
-	s.lru.Remove(key)
+func (s *shard[K, V]) forgetLocked(key K, h uint64) {
+	if e, ok := s.lru.Peek(h); ok && e.key == key {
+		s.lru.Remove(h)
+	}
 	s.neg.Remove(key)
 	delete(s.flights, key)
 }
