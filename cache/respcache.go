@@ -229,10 +229,7 @@ func (rc *ResponseCache) keep(key answerKey, r *recording, status int, header ht
 	if !whole || status != http.StatusOK || int64(len(body)) > rc.cfg.MaxAnswerBytes {
 		return
 	}
-	h := header.Clone()
-	h.Del("Content-Length")
-	h.Del(HeaderCacheStatus)
-	a := &answer{header: h, body: body, expires: rc.clock.Now().Add(rc.cfg.TTL)}
+	a := &answer{header: keptHeader(header), body: body, expires: rc.clock.Now().Add(rc.cfg.TTL)}
 	rc.answers.Remove(key)
 	for rc.bytes+int64(len(body)) > rc.cfg.MaxBytes {
 		if _, _, ok := rc.answers.RemoveOldest(); !ok {
@@ -278,4 +275,20 @@ func (rc *ResponseCache) flightReaders() int {
 		r.mu.Unlock()
 	}
 	return n
+}
+
+// keptHeader is what a kept answer replays of its upstream headers: not its
+// length (set anew), nor what held only for the moment it was made (rate
+// limits, Retry-After, cookies, the upstream's request id).
+func keptHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		switch {
+		case k == "Content-Length", k == HeaderCacheStatus, k == "Retry-After", k == "Retry-After-Ms",
+			k == "Set-Cookie", k == "Date", k == "X-Request-Id", strings.HasPrefix(k, "X-Ratelimit-"):
+			continue
+		}
+		out[k] = append([]string(nil), v...)
+	}
+	return out
 }

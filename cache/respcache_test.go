@@ -370,3 +370,9 @@ func TestResponseConfigValidate(t *testing.T) {
 }
 
 var _ io.Closer = (*replayBody)(nil)
+
+func TestKeptHeaderDropsWhatHeldOnlyWhenTheAnswerWasMade(t *testing.T) {
+	h := http.Header{"Content-Type": {"application/json"}, "Content-Length": {"12"}, "X-Ratelimit-Remaining-Requests": {"3"},
+		"Retry-After": {"1"}, "Set-Cookie": {"a=b"}, "Openai-Model": {"gpt"}}
+	assert.Equal(t, http.Header{"Content-Type": {"application/json"}, "Openai-Model": {"gpt"}}, keptHeader(h))
+}

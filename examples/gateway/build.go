@@ -38,6 +38,7 @@ func (a *app) Close() {
 // design's default order (outermost first):
 //
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
+//	  cache.ResponseCache     when response_cache.enable: kept answers, identical calls in flight share one
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
 //	      per target: CircuitBreaker (429 cooldowns),
@@ -79,6 +80,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	c.lib("router", rc.Validate())
 	limits := c.limits(cfg.Limits)
 	c.lib("limits", limits.Validate())
+	respCache, respOpts := c.responseCache(cfg.ResponseCache)
 	if err := c.err(); err != nil {
 		a.Close()
 		return nil, err
@@ -88,8 +90,8 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 		c.lib("router", err) // what only the whole router finds, each of its errors
 		return nil, c.err()
 	}
-	h := gateway.NewHandler(gateway.Chain(a.router, retry),
-		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
+	h := gateway.NewHandler(gateway.Chain(a.router, respCache, retry),
+		append(respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))...)
 	a.handler = routes(h)
 	return a, nil
 }

@@ -17,6 +17,8 @@ type config struct {
 	Hedge           hedgeConf      `yaml:"hedge"`
 	Timeouts        timeoutsConf   `yaml:"timeouts"`
 
+	ResponseCache responseCacheConf `yaml:"response_cache"` // config_cache.go
+
 	src source // where each key was written, for error messages
 }
 
