@@ -164,36 +164,32 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 		}
 		s.lru.Remove(h)
 	}
-	if until, ok := s.neg.Get(key); ok {
-		if now < until {
-			s.stats.NegHits++
-			s.mu.Unlock()
-			var zero V
-			return zero, ErrNotFound
-		}
-		s.neg.Remove(key)
-	}
-	f := s.flights[key]
 	s.mu.Unlock()
-	if f == nil {
-		return c.miss(ctx, s, key, h)
-	}
-	return wait(ctx, f)
+	return c.miss(ctx, s, key, h)
 }
 
-// miss asks the filter, then starts a load or joins the one another miss
-// started in the meantime.
+// miss asks the filter, then the negative cache, then starts a load or
+// joins the one in flight. A key the filter refuses costs no lock more.
 func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K, h uint64) (V, error) {
 	var zero V
 	if c.filter != nil && !c.filter.mayContain(string(key)) {
 		s.reject.Add(1)
 		return zero, ErrNotFound
 	}
+	now := c.now.nanos()
 	s.mu.Lock()
-	if e, ok := s.lru.Peek(h); ok && e.key == key && c.now.nanos() < e.fresh {
-		v := e.v
+	if e, ok := s.lru.Peek(h); ok && e.key == key && now < e.fresh {
+		v := e.v // loaded since the first look
 		s.mu.Unlock()
 		return v, nil
+	}
+	if until, ok := s.neg.Get(key); ok {
+		if now < until {
+			s.stats.NegHits++
+			s.mu.Unlock()
+			return zero, ErrNotFound
+		}
+		s.neg.Remove(key)
 	}
 	f := s.flights[key]
 	if f == nil {
