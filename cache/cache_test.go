@@ -325,3 +325,26 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestJitterSpreadsTheExpiryOfValuesLoadedTogether(t *testing.T) {
+	clk := gatewaytest.NewClock(epoch)
+	st := newTestStore()
+	for i := range 200 {
+		st.put(fmt.Sprint(i), "v")
+	}
+	c := newTestCache(t, st, Config{Clock: clk, Rules: Rules{TTL: time.Minute, Jitter: 0.5}})
+	ctx := context.Background()
+	for i := range 200 {
+		_, err := c.Get(ctx, fmt.Sprint(i))
+		require.NoError(t, err)
+	}
+	clk.Advance(45 * time.Second) // within [TTL/2, TTL): some expired, some not
+	for i := range 200 {
+		_, err := c.Get(ctx, fmt.Sprint(i))
+		require.NoError(t, err)
+	}
+	s := c.Stats()
+	assert.Positive(t, s.Hits, "some are still fresh")
+	assert.Positive(t, s.StaleHits, "some expired before the TTL")
+	assert.EqualValues(t, 200, s.Hits+s.StaleHits)
+}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -375,4 +376,74 @@ func TestKeptHeaderDropsWhatHeldOnlyWhenTheAnswerWasMade(t *testing.T) {
 	h := http.Header{"Content-Type": {"application/json"}, "Content-Length": {"12"}, "X-Ratelimit-Remaining-Requests": {"3"},
 		"Retry-After": {"1"}, "Set-Cookie": {"a=b"}, "Openai-Model": {"gpt"}}
 	assert.Equal(t, http.Header{"Content-Type": {"application/json"}, "Openai-Model": {"gpt"}}, keptHeader(h))
+}
+
+// pipeProvider answers every call with one stream whose events the test
+// writes.
+type pipeProvider struct {
+	w     *io.PipeWriter
+	r     *io.PipeReader
+	calls atomic.Int64
+}
+
+func (p *pipeProvider) Name() string { return "pipe" }
+func (p *pipeProvider) RoundTrip(req *http.Request) (*http.Response, error) {
+	req.Body.Close()
+	p.calls.Add(1)
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: p.r, Request: req}, nil
+}
+
+func event(content string) string {
+	return `data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"` + content + `"}}]}` + "\n\n"
+}
+
+// A call that joins a shared stream midway reads it from its first event,
+// and both read it to the end even when it grows past what may be kept.
+func TestResponseCacheCallJoiningAStreamMidwayReadsItWhole(t *testing.T) {
+	rc, err := NewResponseCache(ResponseConfig{MaxAnswerBytes: 512})
+	require.NoError(t, err)
+	p := &pipeProvider{}
+	p.r, p.w = io.Pipe()
+	client := gateway.NewClient(gateway.Chain(p, rc.Middleware()))
+	post := func() *http.Response {
+		resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"m","stream":true,"temperature":0,"messages":[{"role":"user","content":"hi"}]}`))
+		require.NoError(t, err)
+		return resp
+	}
+	first := make(chan *http.Response, 1)
+	go func() { first <- post() }()
+	_, err = io.WriteString(p.w, event("one"))
+	require.NoError(t, err)
+	leader := <-first
+	buf := make([]byte, 4096)
+	n, err := leader.Body.Read(buf)
+	require.NoError(t, err)
+	assert.Contains(t, string(buf[:n]), `"one"`)
+
+	follower := post()
+	assert.Equal(t, ResultShared, follower.Header.Get(HeaderCacheStatus))
+	var want strings.Builder
+	want.WriteString(event("one"))
+	go func() {
+		for i := range 20 { // past MaxAnswerBytes
+			_, _ = io.WriteString(p.w, event(fmt.Sprint("w", i)))
+		}
+		_, _ = io.WriteString(p.w, "data: [DONE]\n\n")
+		p.w.Close()
+	}()
+	for i := range 20 {
+		want.WriteString(event(fmt.Sprint("w", i)))
+	}
+	want.WriteString("data: [DONE]\n\n")
+	rest, err := io.ReadAll(leader.Body)
+	require.NoError(t, err)
+	leader.Body.Close()
+	all, err := io.ReadAll(follower.Body)
+	require.NoError(t, err)
+	follower.Body.Close()
+	assert.Equal(t, want.String(), string(buf[:n])+string(rest))
+	assert.Equal(t, want.String(), string(all))
+	assert.EqualValues(t, 1, p.calls.Load())
+	assert.Zero(t, rc.Stats().Answers, "an answer over MaxAnswerBytes is not kept")
 }
