@@ -106,9 +106,9 @@ func (l *l2[K, V]) set(ctx context.Context, key K, gen string, v V) {
 	if err != nil {
 		return
 	}
-	ttl := l.c.rules.Load().TTL
+	ms := max(1, l.c.rules.Load().TTL.Milliseconds())
 	_ = setIfGen.Run(ctx, l.rdb, []string{l.valueKey(key), l.genKey(key)},
-		gen, b, strconv.FormatInt(ttl.Milliseconds(), 10)).Err()
+		gen, b, strconv.FormatInt(ms, 10)).Err()
 }
 
 func (l *l2[K, V]) event(kind byte, key K) string {
@@ -116,9 +116,9 @@ func (l *l2[K, V]) event(kind byte, key K) string {
 }
 
 func (l *l2[K, V]) invalidate(ctx context.Context, key K) error {
-	genTTL := genTTLFactor * l.c.cfg.LoadTimeout
+	genMs := max(1, (genTTLFactor * l.c.cfg.LoadTimeout).Milliseconds())
 	err := invalidateScript.Run(ctx, l.rdb, []string{l.valueKey(key), l.genKey(key)},
-		strconv.FormatInt(genTTL.Milliseconds(), 10), l.channel, l.event(eventInvalidate, key)).Err()
+		strconv.FormatInt(genMs, 10), l.channel, l.event(eventInvalidate, key)).Err()
 	if err != nil {
 		return fmt.Errorf("cache: invalidating on the other instances: %w", err)
 	}
