@@ -106,9 +106,22 @@ func New[K ~string, V any](l Loader[K, V], cfg Config) (*Cache[K, V], error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.now.start(cfg.Clock, &c.wg, c.ctx)
-	if ks, ok := l.(KeySource[K]); ok {
+	ks, hasKeys := l.(KeySource[K])
+	if hasKeys {
 		c.keys = ks
 		c.filter = newKeyIndex(cfg.ExpectedKeys, cfg.FalsePositiveRate)
+	}
+	if cfg.Redis != nil {
+		// Subscribed before the keys are listed: a key another instance
+		// adds meanwhile is either listed or announced.
+		l2, err := newL2(c)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.l2 = l2
+	}
+	if hasKeys {
 		ctx, cancel := context.WithTimeout(c.ctx, cfg.LoadTimeout)
 		err := c.rebuild(ctx)
 		cancel()
@@ -118,14 +131,6 @@ func New[K ~string, V any](l Loader[K, V], cfg Config) (*Cache[K, V], error) {
 		}
 		c.wg.Add(1)
 		go c.rebuildLoop()
-	}
-	if cfg.Redis != nil {
-		l2, err := newL2(c)
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		c.l2 = l2
 	}
 	return c, nil
 }
