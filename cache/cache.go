@@ -148,7 +148,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	s, h := c.shardOf(key)
 	now := c.now.nanos()
 	s.mu.Lock()
-	if e, ok := s.lru.Get(h); ok && e.key == key {
+	if e, ok := s.lookup(key, h); ok {
 		if now < e.fresh {
 			s.stats.Hits++
 			v := e.v
@@ -251,7 +251,7 @@ func (c *Cache[K, V]) load(parent context.Context, s *shard[K, V], key K, h uint
 		case r.Off:
 		case err == nil:
 			s.neg.Remove(key)
-			s.lru.Add(h, newEntry(key, v, now, r))
+			s.store(h, newEntry(key, v, now, r))
 		case errors.Is(err, ErrNotFound):
 			s.forgetLocked(key, h)
 			s.neg.Add(key, now+int64(r.NegativeTTL))
@@ -357,6 +357,7 @@ func (c *Cache[K, V]) SetRules(r Rules) error {
 		s := &c.shards[i]
 		s.mu.Lock()
 		s.lru.Resize(perShard(r.Size, len(c.shards)))
+		s.promoteEvery = promoteEvery(perShard(r.Size, len(c.shards)))
 		s.neg.Resize(perShard(r.NegativeSize, len(c.shards)))
 		if r.Off {
 			s.lru.Purge()

@@ -348,3 +348,26 @@ func TestJitterSpreadsTheExpiryOfValuesLoadedTogether(t *testing.T) {
 	assert.Positive(t, s.StaleHits, "some expired before the TTL")
 	assert.EqualValues(t, 200, s.Hits+s.StaleHits)
 }
+
+// A hit moves its entry to the front only now and then (lazy promotion):
+// an entry in use is still never evicted, and one unused is, as in LRU.
+func TestLazyPromotionKeepsAnEntryInUse(t *testing.T) {
+	st := newTestStore("hot", "v", "cold", "v")
+	for i := range 1000 {
+		st.put(fmt.Sprint(i), "v")
+	}
+	c := newTestCache(t, loaderOnly{st}, Config{Shards: 1, Rules: Rules{Size: 16}})
+	ctx := context.Background()
+	_, err := c.Get(ctx, "cold")
+	require.NoError(t, err)
+	for i := range 1000 {
+		_, err := c.Get(ctx, "hot")
+		require.NoError(t, err)
+		_, err = c.Get(ctx, fmt.Sprint(i))
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1002, st.loads.Load(), "hot was loaded once, each other key once")
+	_, err = c.Get(ctx, "cold")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1003, st.loads.Load(), "cold was evicted")
+}

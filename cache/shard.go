@@ -13,7 +13,8 @@ type entry[K ~string, V any] struct {
 	key          K
 	v            V
 	fresh, stale int64
-	refreshing   bool // a refresh was started for this entry; guarded by the shard's lock
+	refreshing   bool   // a refresh was started for this entry; guarded by the shard's lock
+	promoted     uint64 // the shard's clock when it was last moved to the front
 }
 
 // flight is one load of one key, shared by every Get that misses while it
@@ -36,14 +37,24 @@ type shard[K ~string, V any] struct {
 	lru     *simplelru.LRU[uint64, *entry[K, V]]
 	neg     *simplelru.LRU[K, int64]
 	flights map[K]*flight[V]
-	stats   Stats        // guarded by mu, but for Rejected
-	reject  atomic.Int64 // keys the filter refused, counted without the lock
+	// ops counts the shard's hits and stores. A hit moves its entry to the
+	// front of the LRU only when promoteEvery (half the shard's size) ops
+	// have passed since it was last moved: an entry hit at least once
+	// every promoteEvery ops is never more than that from the front, so it
+	// is never evicted, and while the keys in use fit in half the cache,
+	// most hits skip the list's writes. One hit less often than every
+	// size ops is evicted as LRU would.
+	ops          uint64
+	promoteEvery uint64
+	stats        Stats        // guarded by mu, but for Rejected
+	reject       atomic.Int64 // keys the filter refused, counted without the lock
 	// Keeps two shards' locks off one cache line, so that cores working
 	// on different shards do not contend.
 	_ [64]byte
 }
 
 func (s *shard[K, V]) init(size, negSize int) {
+	s.promoteEvery = promoteEvery(size)
 	var err error
 	if s.lru, err = simplelru.NewLRU[uint64, *entry[K, V]](size, nil); err != nil {
 		panic(err) // sizes are at least 1 by construction
@@ -64,6 +75,32 @@ func (s *shard[K, V]) forgetLocked(key K, h uint64) {
 	s.neg.Remove(key)
 	delete(s.flights, key)
 }
+
+// lookup returns key's entry, moving it to the front of the LRU when it
+// is due (see ops). Called with mu held.
+func (s *shard[K, V]) lookup(key K, h uint64) (*entry[K, V], bool) {
+	e, ok := s.lru.Peek(h)
+	if !ok || e.key != key {
+		return nil, false
+	}
+	s.ops++
+	if s.ops-e.promoted >= s.promoteEvery {
+		s.lru.Get(h)
+		e.promoted = s.ops
+	}
+	return e, true
+}
+
+// store puts e at the front of the LRU. Called with mu held.
+func (s *shard[K, V]) store(h uint64, e *entry[K, V]) {
+	s.ops++
+	e.promoted = s.ops
+	s.lru.Add(h, e)
+}
+
+// promoteEvery is half a shard's size: how far an entry in use may drift
+// from the front between two moves.
+func promoteEvery(size int) uint64 { return uint64(max(1, size/2)) }
 
 // perShard divides n over shards, rounding up, and is at least 1.
 func perShard(n, shards int) int { return max(1, (n+shards-1)/shards) }
