@@ -109,3 +109,30 @@ func cpuTime() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkHitOneKey is every core asking for the same key (one tenant's
+// key on every call): one shard, one lock, for this package's cache and
+// golang-lru's alike.
+func BenchmarkHitOneKey(b *testing.B) {
+	b.Run("cache", func(b *testing.B) {
+		c, keys := benchCache(b)
+		one := make([]string, benchKeys)
+		for i := range one {
+			one[i] = keys[0]
+		}
+		ctx := context.Background()
+		parallel(b, one, func(k string) bool { _, err := c.Get(ctx, k); return err == nil })
+	})
+	b.Run("golang-lru", func(b *testing.B) {
+		keys := benchDigests(0)
+		l, _ := lru.New[string, string](benchKeys * 2)
+		for _, k := range keys {
+			l.Add(k, "meta")
+		}
+		one := make([]string, benchKeys)
+		for i := range one {
+			one[i] = keys[0]
+		}
+		parallel(b, one, func(k string) bool { _, ok := l.Get(k); return ok })
+	})
+}
