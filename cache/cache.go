@@ -8,9 +8,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/llmgate/gateway/internal/clock"
 )
 
 // ErrNotFound is what Get returns for a key that does not exist. A Loader
@@ -292,56 +289,6 @@ func newEntry[K ~string, V any](key K, v V, now int64, r *Rules) *entry[K, V] {
 	return &entry[K, V]{key: key, v: v, fresh: now + ttl, stale: now + ttl + int64(r.StaleFor)}
 }
 
-// Invalidate forgets key here and, with Redis, on every instance and in
-// Redis itself: the next Get loads it. A load of key in flight stores
-// nothing here nor in Redis, so it cannot put the old value back. It
-// returns Redis's error, after forgetting key here.
-func (c *Cache[K, V]) Invalidate(ctx context.Context, key K) error {
-	c.forget(key)
-	if c.l2 != nil {
-		return c.l2.invalidate(ctx, key)
-	}
-	return nil
-}
-
-// Added records that key now exists, so that the filter admits it and a
-// not-found answer held for it is forgotten, here and, with Redis, on every
-// instance. Call it once the key is where the Loader reads it. It returns
-// Redis's error, after admitting key here.
-func (c *Cache[K, V]) Added(ctx context.Context, key K) error {
-	c.admit(key)
-	if c.l2 != nil {
-		return c.l2.added(ctx, key)
-	}
-	return nil
-}
-
-func (c *Cache[K, V]) forget(key K) {
-	s, h := c.shardOf(key)
-	s.mu.Lock()
-	s.forgetLocked(key, h)
-	s.mu.Unlock()
-}
-
-func (c *Cache[K, V]) admit(key K) {
-	if c.filter != nil && c.filter.add(string(key)) {
-		c.askRebuild()
-	}
-	c.forget(key)
-}
-
-// flush forgets every key here, when invalidations may have been missed.
-func (c *Cache[K, V]) flush() {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		s.lru.Purge()
-		s.neg.Purge()
-		clear(s.flights)
-		s.mu.Unlock()
-	}
-}
-
 // SetRules replaces the rules, for the entries stored from now on; a
 // smaller Size or NegativeSize evicts the least recently used at once, and
 // Off forgets everything held.
@@ -388,88 +335,4 @@ func (c *Cache[K, V]) Close() error {
 		c.wg.Wait()
 	})
 	return nil
-}
-
-// rebuildLoop rebuilds the filter every RebuildEvery, and when asked.
-func (c *Cache[K, V]) rebuildLoop() {
-	defer c.wg.Done()
-	clk := clock.Or(c.cfg.Clock)
-	for {
-		tick, stop := clk.NewTimer(c.cfg.RebuildEvery)
-		select {
-		case <-c.ctx.Done():
-			stop()
-			return
-		case <-tick:
-		case <-c.rebuildCh:
-			stop()
-		}
-		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.LoadTimeout)
-		_ = c.rebuild(ctx) // a failed listing keeps the current filter, which rejects no key it admitted
-		cancel()
-	}
-}
-
-func (c *Cache[K, V]) askRebuild() {
-	select {
-	case c.rebuildCh <- struct{}{}:
-	default:
-	}
-}
-
-// rebuild lists every key into a new filter and publishes it.
-func (c *Cache[K, V]) rebuild(ctx context.Context) error {
-	b := c.filter.beginRebuild()
-	if b == nil {
-		return nil
-	}
-	err := c.keys.Keys(ctx, func(k K) error {
-		b.add(string(k))
-		return nil
-	})
-	if err != nil {
-		b.abandon()
-		return err
-	}
-	b.publish()
-	return nil
-}
-
-// nowSource reads the cache's clock in Unix nanoseconds. With the system
-// clock it reads a value a goroutine refreshes every millisecond: a hit
-// must cost less than time.Now.
-type nowSource struct {
-	clk    clock.Clock // nil: coarse
-	coarse atomic.Int64
-}
-
-const coarseTick = time.Millisecond
-
-func (n *nowSource) start(c clock.Clock, wg *sync.WaitGroup, ctx context.Context) {
-	if c != nil {
-		n.clk = c
-		return
-	}
-	n.coarse.Store(time.Now().UnixNano())
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(coarseTick)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				n.coarse.Store(now.UnixNano())
-			}
-		}
-	}()
-}
-
-func (n *nowSource) nanos() int64 {
-	if n.clk != nil {
-		return n.clk.Now().UnixNano()
-	}
-	return n.coarse.Load()
 }
