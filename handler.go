@@ -31,8 +31,9 @@ import (
 // after its status was sent ends with a terminal error event and no [DONE].
 //
 // Only the caller's credentials (Authorization, Api-Key, X-Api-Key),
-// content negotiation headers and Idempotency-Key (X-Idempotency-Key), which
-// Retry and the router may read, reach rt; providers build their upstream
+// content negotiation headers, Idempotency-Key (X-Idempotency-Key), which
+// Retry and the router may read, and X-Llmgate-Cache, which the response
+// cache reads, reach rt; providers build their upstream
 // headers anew, credentials their own, so a virtual key never goes upstream.
 //
 // The gateway's own errors carry the header X-Llmgate-Error (see
@@ -51,7 +52,8 @@ type handler struct {
 
 // forwardedHeaders are the only inbound headers passed to rt.
 var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept",
-	"Idempotency-Key", "X-Idempotency-Key"} // read by Retry and the router (breaker.DefaultIdempotent); providers send none upstream
+	"Idempotency-Key", "X-Idempotency-Key", // read by Retry and the router (breaker.DefaultIdempotent); providers send none upstream
+	"X-Llmgate-Cache"} // read by the response cache (cache.HeaderCache), which removes it
 
 // copiedHeaders are the only response headers passed back to the caller.
 var copiedHeaders = []string{"Content-Type", "Retry-After", "Retry-After-Ms"}

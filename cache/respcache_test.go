@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -267,4 +268,24 @@ func TestKeptHeaderDropsWhatHeldOnlyWhenTheAnswerWasMade(t *testing.T) {
 	h := http.Header{"Content-Type": {"application/json"}, "Content-Length": {"12"}, "X-Ratelimit-Remaining-Requests": {"3"},
 		"Retry-After": {"1"}, "Set-Cookie": {"a=b"}, "Openai-Model": {"gpt"}}
 	assert.Equal(t, http.Header{"Content-Type": {"application/json"}, "Openai-Model": {"gpt"}}, keptHeader(h))
+}
+
+// In server mode the handler passes X-Llmgate-Cache to the chain (it
+// passes only the headers it lists), and the status back with
+// WithResponseHeaders.
+func TestResponseCacheHeaderWorksInServerMode(t *testing.T) {
+	rc, err := NewResponseCache(ResponseConfig{})
+	require.NoError(t, err)
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
+	srv := httptest.NewServer(gateway.NewHandler(gateway.Chain(sim, rc.Middleware()), gateway.WithResponseHeaders(HeaderCacheStatus)))
+	defer srv.Close()
+	client := openai.NewClient(option.WithBaseURL(srv.URL+"/v1"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+	one := 1.0
+	var resp *http.Response
+	for range 2 {
+		_, err := client.Chat.Completions.New(context.Background(), chat(&one, "forced"), option.WithHeader(HeaderCache, "on"), option.WithResponseInto(&resp))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, ResultHit, resp.Header.Get(HeaderCacheStatus))
+	assert.EqualValues(t, 1, sim.Requests())
 }
