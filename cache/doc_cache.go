@@ -1,6 +1,3 @@
-// Package cache holds the gateway's caches: the metadata cache every call
-// reads (which key is this, its tenant, limits…) and the response cache.
-//
 // # The metadata cache
 //
 // New returns a read-through Cache over a Loader (the store). A lookup
