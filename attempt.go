@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -50,7 +51,9 @@ func (b *boundary) Name() string { return b.p.Name() }
 // has arrived (the response returned replays what was held and goes on with
 // the rest, unbuffered); a stream that ends, breaks, reports an error or goes
 // over 1 MiB before it fails here, with nothing sent on. A model list is no
-// attempt at a model and is not recorded.
+// attempt at a model and is not recorded. An attempt at a model the Call's
+// Caller may not use (Caller.Allows) is refused with ErrModelNotAllowed
+// before the Provider sees it, and is not recorded either.
 func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	c := CallFrom(ctx)
@@ -66,6 +69,12 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	model := OutboundFrom(ctx).Model
+	if !c.Caller.Allows(model) {
+		// Refused before the provider sees it: no attempt, nothing for a
+		// breaker to count; a router moves on to another target.
+		closeRequestBody(req)
+		return nil, ErrModelNotAllowed.WithMessage("gateway: this key may not use model " + strconv.Quote(clip(model, maxEchoed)))
+	}
 	c.attemptStarted()
 	defer c.attemptEnded() // after the attempt is recorded
 	start := c.clock.Now()

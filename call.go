@@ -71,6 +71,10 @@ type Call struct {
 	status    int
 	err       error
 	observers []func(*Call)
+	// ends are told before the observers (see onEnd); most calls have at
+	// most one, which needs no allocation.
+	ends    []func()
+	endsBuf [1]func()
 
 	// Embedded so that the entry point allocates one object per call.
 	ctx       callContext
@@ -262,11 +266,33 @@ func (c *Call) observeLocked() {
 		return
 	}
 	c.observed = true
-	obs := c.observers
+	obs, ends := c.observers, c.ends
 	c.mu.Unlock()
+	for _, fn := range ends {
+		fn()
+	}
 	for _, o := range obs {
 		o(c)
 	}
+}
+
+// onEnd adds fn to what is told, once, that the call has ended: at the
+// moment its observers are (its attempts, usage and Result final), just
+// before them, in the order added. A call that has ended already runs fn at
+// once. It is how a middleware (the billing Meter, through hooks.OnEnd)
+// settles what it holds for a call, however the call ends.
+func (c *Call) onEnd(fn func()) {
+	c.mu.Lock()
+	if c.observed {
+		c.mu.Unlock()
+		fn()
+		return
+	}
+	if c.ends == nil {
+		c.ends = c.endsBuf[:0]
+	}
+	c.ends = append(c.ends, fn)
+	c.mu.Unlock()
 }
 
 type callKey struct{}

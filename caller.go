@@ -1,6 +1,9 @@
 package gateway
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Caller says who is calling. It is set by authentication (in server mode) or
 // by the application (in client mode, with WithCaller) and never holds a
@@ -16,9 +19,9 @@ type Caller struct {
 	// PriorityBatch, so a caller nobody classified is shed first.
 	Priority int
 	// Models the caller may use; empty means any. An entry may end in "*"
-	// to allow every model with that prefix. An authorization check must
-	// apply it to the model each attempt sends (OutboundFrom), not only the
-	// one asked.
+	// to allow every model with that prefix (see Allows). The attempt
+	// boundary applies it to the model each attempt sends (OutboundFrom),
+	// not only the one asked.
 	Models []string
 	// Limits overrides, for this caller, the limit of the limiter's rules,
 	// by rule name, in each rule's own unit. Nil means the rules' own.
@@ -44,12 +47,34 @@ func (c Caller) Group() int {
 	return c.Priority
 }
 
+// Allows reports whether the caller may use model: Models is empty, or an
+// entry equals model, or an entry ending in "*" is a prefix of it ("*" alone
+// allows every model). It is the one reading of Models; the attempt boundary
+// applies it to the model each attempt sends, after every rename (an alias,
+// a router's model map, a fallback to another target), and refuses a
+// disallowed attempt with ErrModelNotAllowed before it reaches the provider.
+func (c Caller) Allows(model string) bool {
+	if len(c.Models) == 0 {
+		return true
+	}
+	for _, m := range c.Models {
+		if prefix, wild := strings.CutSuffix(m, "*"); wild {
+			if strings.HasPrefix(model, prefix) {
+				return true
+			}
+		} else if m == model {
+			return true
+		}
+	}
+	return false
+}
+
 // Budget is a spending cap: at most Limit nano-dollars (1e-9 USD) in each
 // Period. Period is "day" or "month" (calendar periods, in the time zone the
 // budget's owner configures) or "" for a cap that never resets.
 type Budget struct {
-	Limit  int64
-	Period string
+	Limit  int64  `json:"limit"`
+	Period string `json:"period,omitempty"`
 }
 
 type callerKey struct{}

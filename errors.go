@@ -46,6 +46,11 @@ var (
 	ErrUpstreamTimeout   = sentinel(http.StatusGatewayTimeout, "timeout_error", "upstream_timeout", "gateway: upstream timed out")
 	ErrClientClosed      = sentinel(499, "invalid_request_error", "client_closed", "gateway: client closed the request")
 	ErrInternal          = sentinel(http.StatusInternalServerError, "api_error", "internal_error", "gateway: internal error")
+	// ErrModelNotAllowed: the caller's key may not use the model an attempt
+	// would send (Caller.Allows). The attempt boundary refuses it before the
+	// provider sees it: no attempt is recorded, no breaker counts it, and a
+	// router tries another target; the caller gets it when none is allowed.
+	ErrModelNotAllowed = sentinel(http.StatusForbidden, "permission_error", "model_not_allowed", "gateway: this key may not use the model")
 )
 
 // errRedirect: an upstream answered with a redirect, which the gateway
@@ -59,7 +64,7 @@ var (
 	sentinelsMu sync.RWMutex
 	sentinels   = []*Error{
 		ErrBadRequest, ErrBodyTooLarge, ErrNotFound, ErrMethodNotAllowed, ErrModelNotFound,
-		ErrNoHealthyProvider, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal,
+		ErrNoHealthyProvider, ErrUpstream, ErrUpstreamTimeout, ErrClientClosed, ErrInternal, ErrModelNotAllowed,
 		errStreamFailed, // a kind of ErrUpstream with a code of its own
 		errRedirect,
 	}
@@ -228,6 +233,13 @@ func (e *Error) setHeaders(h http.Header) {
 		h.Set("Retry-After-Ms", strconv.FormatInt(e.RetryAfter.Milliseconds(), 10))
 	}
 }
+
+// WriteError writes err to w as the gateway's handler answers its own
+// errors: the status, Retry-After where it applies, the X-Llmgate-Error
+// mark and the OpenAI-style body of ErrorFor(err). It is for handlers
+// served beside the gateway's own (an admin API, a health check), so that
+// every error a server sends has one shape.
+func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
 
 // writeError writes err to w as the gateway error ErrorFor maps it to: its
 // status, headers and OpenAI-style JSON body.

@@ -32,9 +32,11 @@ import (
 //
 // Only the caller's credentials (Authorization, Api-Key, X-Api-Key),
 // content negotiation headers, Idempotency-Key (X-Idempotency-Key), which
-// Retry and the router may read, and X-Llmgate-Cache, which the response
-// cache reads, reach rt; providers build their upstream
-// headers anew, credentials their own, so a virtual key never goes upstream.
+// Retry and the router may read, X-Forwarded-For, with the peer's address
+// as the request's RemoteAddr, which authentication reads, and
+// X-Llmgate-Cache, which the response cache reads, reach rt; providers build
+// their upstream headers anew, credentials their own, so a virtual key never
+// goes upstream.
 //
 // The gateway's own errors carry the header X-Llmgate-Error (see
 // ErrorFromResponse). It panics if rt is nil or an option is invalid
@@ -52,8 +54,9 @@ type handler struct {
 
 // forwardedHeaders are the only inbound headers passed to rt.
 var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept",
-	"Idempotency-Key", "X-Idempotency-Key", // read by Retry and the router (breaker.DefaultIdempotent); providers send none upstream
-	"X-Llmgate-Cache"} // read by the response cache (cache.HeaderCache), which removes it
+	"Idempotency-Key", "X-Idempotency-Key", // read by Retry and the router (breaker.DefaultIdempotent)
+	"X-Forwarded-For", // read by authentication, from trusted proxies only
+	"X-Llmgate-Cache"} // read by the response cache (cache.HeaderCache), which removes it; providers send none of these upstream
 
 // copiedHeaders are the only response headers passed back to the caller.
 var copiedHeaders = []string{"Content-Type", "Retry-After", "Retry-After-Ms"}
@@ -108,7 +111,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u := upstreamURL
 	u.Path = r.URL.Path
 	out := &http.Request{Method: route.method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: make(http.Header, len(forwardedHeaders)), Host: u.Host}
+		Header: make(http.Header, len(forwardedHeaders)), Host: u.Host, RemoteAddr: r.RemoteAddr}
 	for _, k := range forwardedHeaders {
 		if v := r.Header.Values(k); len(v) > 0 {
 			out.Header[k] = v

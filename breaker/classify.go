@@ -29,8 +29,10 @@ const (
 	// Overloaded: the upstream said 503 or 529 (or a gateway component
 	// refused for lack of capacity).
 	Overloaded
-	// Canceled: the caller's own context ended. Never a failure, never
-	// retried.
+	// Canceled: the caller's own context ended, or the gateway refused the
+	// attempt before it reached the upstream (gateway.ErrModelNotAllowed:
+	// the caller's key may not use the model this target would be sent).
+	// Says nothing about the upstream: never a failure, never retried.
 	Canceled
 )
 
@@ -96,7 +98,8 @@ func classOfStatus(status int) Class {
 // resp is classified by its status (see the table in this file). An error
 // that is a *gateway.Error is classified by its status the same way (an
 // ErrOpen is Overloaded, ErrUpstreamTimeout Retryable, ErrClientClosed
-// Canceled), but for ErrRedirect, which is Fatal; context.Canceled is Canceled; any other error (connection
+// Canceled), but for ErrRedirect, which is Fatal, and
+// gateway.ErrModelNotAllowed, which is Canceled; context.Canceled is Canceled; any other error (connection
 // refused, reset, EOF, a deadline) is Retryable. req may be nil.
 //
 // Classify is safe for concurrent use and allocates nothing.
@@ -116,6 +119,8 @@ func Classify(req *http.Request, resp *http.Response, err error) Class {
 			return Canceled
 		case ge.Is(ErrRedirect):
 			return Fatal
+		case ge.Is(gateway.ErrModelNotAllowed):
+			return Canceled // nothing was sent: a probe's place is given back
 		}
 		return classOfStatus(ge.Status)
 	}

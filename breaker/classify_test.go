@@ -74,6 +74,7 @@ func TestClassifyErrors(t *testing.T) {
 		{"upstream timeout", gateway.ErrUpstreamTimeout.WithMessage("t"), breaker.Retryable},
 		{"upstream", gateway.ErrorFor(reset), breaker.Retryable},
 		{"client closed", gateway.ErrClientClosed, breaker.Canceled},
+		{"model not allowed: refused before sending", gateway.ErrModelNotAllowed.WithMessage("gateway: no"), breaker.Canceled},
 		{"open circuit", breaker.ErrOpen, breaker.Overloaded},
 		{"cooling down", breaker.ErrCoolingDown.WithRetryAfter(1), breaker.RateLimited},
 		{"stream failed before content", streamFailure(t), breaker.Retryable},

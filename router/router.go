@@ -154,6 +154,10 @@ func (c Config) withDefaults() Config {
 //     be repeated: returned as it is, without fallback.
 //   - the caller's context ends: its error is returned; no fallback, and
 //     the breaker counts nothing.
+//   - the caller's key may not use the model the target is sent
+//     (gateway.ErrModelNotAllowed, from the attempt boundary): nothing was
+//     sent, so no attempt, no budget, nothing learned; the call moves on,
+//     and when no target was allowed that refusal (403) is returned.
 //
 // When the chain ends with no success, the last failure is returned as the
 // upstream gave it: its response (error body and Retry-After intact, so a

@@ -58,6 +58,7 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.budget.OnCall(call) // once per call, however many layers share the budget
 
 	var last lastFailure
+	var denied error // the latest gateway.ErrModelNotAllowed: the answer if no target was allowed
 	dispatched := 0
 	budgetSpent := false // the budget refused a fallback in this run
 	for {
@@ -98,6 +99,9 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 			if fallback && !onCredit {
 				r.budget.Refund() // nothing was sent: no budget spent
 			}
+			if err != nil {
+				denied = err // the caller's key may not use this target's model
+			}
 			continue
 		}
 		dispatched++
@@ -130,6 +134,9 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	if last.any() {
 		return last.result()
 	}
+	if denied != nil {
+		return nil, denied
+	}
 	return nil, r.noHealthy(g, model)
 }
 
@@ -145,7 +152,8 @@ var errNoCall = gateway.ErrInternal.WithMessage("router: no Call in the request 
 // dispatch sends the call to m, with the model renamed for it. It returns
 // the outcome's class; refusedClass when m's chain refused the call before
 // sending anything (its breaker opened or started a cooldown since the pick,
-// a bulkhead is full), which is no attempt. The response, when there is one,
+// a bulkhead is full, or the caller's key may not use the model m is sent,
+// whose error it returns), which is no attempt. The response, when there is one,
 // is the caller's to close.
 func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember, now time.Time) (*http.Response, breaker.Class, error) {
 	st := m.st
@@ -176,6 +184,12 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 		(errors.Is(err, breaker.ErrOpen) || errors.Is(err, breaker.ErrCoolingDown) || errors.Is(err, breaker.ErrBulkheadFull)) {
 		st.inflight.Add(-1)
 		return nil, refusedClass, nil
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(err, gateway.ErrModelNotAllowed) {
+		// The attempt boundary refused the model this target is sent
+		// (Caller.Allows): nothing was sent, the target learned nothing.
+		st.inflight.Add(-1)
+		return nil, refusedClass, err
 	}
 	class := breaker.Classify(req, resp, err)
 	r.learn(st, resp, err, class, end, end.Sub(now))

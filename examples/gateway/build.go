@@ -22,11 +22,17 @@ type app struct {
 	handler   http.Handler
 	router    *router.Router
 	providers []gateway.Provider
+	keys      *keySetup // nil: no keys section, every caller is served
+	billing   *billingParts
 }
 
-// Close releases the providers' idle upstream connections. Call it after
-// the server has stopped.
+// Close releases the providers' idle upstream connections and the key
+// store. Call it after the server has stopped.
 func (a *app) Close() {
+	a.billing.Close()
+	if a.keys != nil {
+		a.keys.Close()
+	}
 	for _, p := range a.providers {
 		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections()
@@ -38,7 +44,9 @@ func (a *app) Close() {
 // design's default order (outermost first):
 //
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
+//	  cache.Auth              virtual key -> the Call's Caller (with a keys section)
 //	  cache.ResponseCache     when response_cache.enable: kept answers, identical calls in flight share one
+//	  billing.Meter           budget holds; one usage record per attempt when the call ends
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
 //	      per target: CircuitBreaker (429 cooldowns),
@@ -78,8 +86,10 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	c.lib("retry", err)
 	rc := c.routerConfig(&cfg.Router, budget, retryCfg.MaxWait, retryCfg.Idempotent)
 	c.lib("router", rc.Validate())
+	a.billing = c.newBilling(&cfg.Billing)
 	limits := c.limits(cfg.Limits)
 	c.lib("limits", limits.Validate())
+	a.keys = c.keys(cfg.Keys)
 	respCache, respOpts := c.responseCache(cfg.ResponseCache)
 	if err := c.err(); err != nil {
 		a.Close()
@@ -90,9 +100,21 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 		c.lib("router", err) // what only the whole router finds, each of its errors
 		return nil, c.err()
 	}
-	h := gateway.NewHandler(gateway.Chain(a.router, respCache, retry),
+	var auth gateway.Middleware // nil, skipped by Chain, without a keys section
+	var admin http.Handler
+	if a.keys != nil {
+		auth = a.keys.auth
+		if a.keys.adminAPI != nil {
+			admin = adminLog(logger, a.keys.adminAPI)
+		}
+	}
+	// Auth first (the response cache scopes answers by tenant), the
+	// response cache before the Meter: a served answer holds no budget and
+	// makes no usage record.
+	mws := append([]gateway.Middleware{auth, respCache}, a.billing.mws...)
+	h := gateway.NewHandler(gateway.Chain(a.router, append(mws, retry)...),
 		append(respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))...)
-	a.handler = routes(h)
+	a.handler = routes(h, admin)
 	return a, nil
 }
 

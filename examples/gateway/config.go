@@ -16,6 +16,8 @@ type config struct {
 	Retry           retryConf      `yaml:"retry"`
 	Hedge           hedgeConf      `yaml:"hedge"`
 	Timeouts        timeoutsConf   `yaml:"timeouts"`
+	Billing         billingConf    `yaml:"billing"`
+	Keys            *keysConf      `yaml:"keys"` // config_keys.go; none: every caller is served
 
 	ResponseCache responseCacheConf `yaml:"response_cache"` // config_cache.go
 

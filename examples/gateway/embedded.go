@@ -4,7 +4,8 @@ package main
 const embeddedName = "<embedded default>"
 
 // embeddedYAML is the configuration used without -config: three simulated
-// providers, so the gateway runs with no key and no network. sim-a and
+// providers, so the gateway runs with no provider key and no network, and
+// one demo virtual key, made at start and printed. sim-a and
 // sim-b share tier 0; sim-b is flaky (errors with Retry-After, connection
 // resets, streams cut before their first token), and the router, breakers
 // and retry absorb it. sim-backup, in tier 1, serves only when tier 0
@@ -73,6 +74,10 @@ router:
 retry:
   max_attempts: 3
   deadline: 30s
+
+keys:
+  store: memory
+  demo: true          # a fresh key "demo" (tenant demo) at each start, printed with the curl lines
 
 timeouts:
   header: 30s

@@ -265,10 +265,15 @@ func TestFleetMixedFaultsWithRetryAfter(t *testing.T) {
 	assert.LessOrEqual(t, got.codes["client_gave_up"], n/20, "%v", got)
 	assert.GreaterOrEqual(t, float64(got.ok), 0.8*float64(n), "%v", got)
 	assert.GreaterOrEqual(t, got.retryAfter, got.statuses[503]+got.statuses[429], "every 503 and 429 says when to come back: %v", got)
+	// Each sim answers about 1.7% of what it gets with a 429, so one of
+	// them can go a run without any: the test needs windows, not windows
+	// at both.
+	all := 0
 	for _, s := range []*timedSim{f.simA, f.simB} {
 		inside, windows := s.insideWindows(300 * time.Millisecond)
 		t.Logf("%s: %d Retry-After windows, %d requests inside one", s.Name(), windows, inside)
-		assert.Positive(t, windows)
+		all += windows
 		assert.Zero(t, inside, "%s: nothing is sent inside a Retry-After window", s.Name())
 	}
+	assert.Positive(t, all, "the run opened Retry-After windows to check")
 }

@@ -1,12 +1,14 @@
 // Command gateway is the main job: an OpenAI-compatible gateway server.
 //
-//	go run ./examples/gateway                      # three simulated providers, no key needed
+//	go run ./examples/gateway                      # three simulated providers, a demo key printed at start
 //	go run ./examples/gateway -config gateway.yaml # real providers (README.md, "Configuration")
+//	go run ./examples/gateway keys create -id team-a -tenant acme  # manage the configured key store
 //
 // It listens on 127.0.0.1:8080 (-addr to change), prints curl lines to try
 // it, logs one line per call with log/slog, and shuts down gracefully on
-// SIGINT or SIGTERM. It has no authentication of its own: keep it on
-// loopback or behind something that authenticates.
+// SIGINT or SIGTERM. With a keys section (the embedded default has one)
+// every call needs a virtual key; without one it serves every caller, so
+// keep such a gateway on loopback or behind something that authenticates.
 //
 // Exit status: 0 after a clean shutdown, 1 when it cannot serve (the address
 // is taken), 2 for a usage or configuration error.
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/cache"
 )
 
 func main() {
@@ -47,6 +50,9 @@ func main() {
 // status. The address it listens on goes to stdout in the line
 // "listening on http://ADDR", logs go to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "keys" {
+		return runKeys(ctx, args[1:], stdout, stderr) // keys_cmd.go
+	}
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", defaultListen, "listen address; overrides the configuration's listen")
@@ -123,10 +129,11 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	srv.MaxConns = cfg.MaxConns // 0: the default; the checker refused a negative one
 
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if ip := net.ParseIP(host); a.keys == nil && (ip == nil || !ip.IsLoopback()) {
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
-	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models())
+	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
+	printUsagePath(stdout, a.billing)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -159,8 +166,9 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 }
 
 // printBanner prints the address and curl lines to try the gateway with, in
-// one write.
-func printBanner(w io.Writer, addr *net.TCPAddr, models []string) {
+// one write; with keys, the header to send, with the demo key when there is
+// one (its secret is printed here and nowhere else).
+func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys *keySetup) {
 	host := addr.IP.String()
 	if addr.IP.IsUnspecified() {
 		host = "127.0.0.1"
@@ -177,9 +185,24 @@ func printBanner(w io.Writer, addr *net.TCPAddr, models []string) {
 	chat := `{"model":"` + model + `","messages":[{"role":"user","content":"Hello!"}]}`
 	stream := `{"model":"` + model + `","stream":true,"messages":[{"role":"user","content":"Hello!"}]}`
 	var b strings.Builder
-	fmt.Fprintf(&b, "llmgate gateway listening on %s\npid: %d (stop it with kill %d)\nmodels: %s\n\n", base, os.Getpid(), os.Getpid(), listed)
-	fmt.Fprintf(&b, "chat:\n  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' -d '%s'\n", base, chat)
-	fmt.Fprintf(&b, "stream:\n  curl -sN %s/v1/chat/completions -H 'Content-Type: application/json' -d '%s'\n", base, stream)
-	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models\n\n", base)
+	fmt.Fprintf(&b, "llmgate gateway listening on %s\npid: %d (stop it with kill %d)\nmodels: %s\n", base, os.Getpid(), os.Getpid(), listed)
+	auth := ""
+	switch {
+	case keys == nil:
+		b.WriteString("keys: none required (no keys section)\n")
+	case keys.demoSecret != "":
+		fmt.Fprintf(&b, "key: %s (id %s, tenant %s; a new one at each start)\n", keys.demoSecret, demoKeyID, demoKeyID)
+		auth = " -H 'Authorization: Bearer " + keys.demoSecret + "'"
+	default:
+		b.WriteString("keys: required (Authorization: Bearer <key>)\n")
+		auth = ` -H "Authorization: Bearer $LLMGATE_KEY"`
+	}
+	if keys != nil && keys.adminAPI != nil {
+		fmt.Fprintf(&b, "admin API: %s%s (Authorization: Bearer <admin key>)\n", base, cache.AdminPrefix)
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "chat:\n  curl -s %s/v1/chat/completions%s -H 'Content-Type: application/json' -d '%s'\n", base, auth, chat)
+	fmt.Fprintf(&b, "stream:\n  curl -sN %s/v1/chat/completions%s -H 'Content-Type: application/json' -d '%s'\n", base, auth, stream)
+	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models%s\n\n", base, auth)
 	_, _ = io.WriteString(w, b.String())
 }

@@ -47,11 +47,15 @@ func (b *syncBuffer) String() string {
 // runningGateway is run() serving in the background.
 type runningGateway struct {
 	base           string // http://127.0.0.1:PORT
+	key            string // the demo key the banner printed, if any
 	stdout, stderr *syncBuffer
 	stop           func() int // cancels run's context and returns its exit status
 }
 
-var listeningLine = regexp.MustCompile(`listening on (http://\S+)\n`)
+var (
+	listeningLine = regexp.MustCompile(`listening on (http://\S+)\n`)
+	demoKeyLine   = regexp.MustCompile(`\nkey: (\S+) \(id demo`)
+)
 
 // startGateway calls run(args) and waits until it has printed the address it
 // listens on. The test's cleanup stops it.
@@ -68,6 +72,9 @@ func startGateway(t *testing.T, args ...string) *runningGateway {
 	for {
 		if m := listeningLine.FindStringSubmatch(g.stdout.String()); m != nil {
 			g.base = m[1]
+			if k := demoKeyLine.FindStringSubmatch(g.stdout.String()); k != nil {
+				g.key = k[1]
+			}
 			return g
 		}
 		select {

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/cache"
 )
 
 // routes is the main job's whole URL space: GET and HEAD /healthz answer
@@ -18,8 +19,15 @@ import (
 // redirects, every error is an OpenAI-style one, and a path is routed as
 // sent: one written with escapes (/v1%2fmodels) is no alias of its unescaped
 // form, so it is an unknown path.
-func routes(api http.Handler) http.Handler {
+//
+// With an admin API (admin, nil without keys.admin_key), /admin/keys and
+// what is under it go to it; it answers its own errors in the same shape.
+func routes(api, admin http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if admin != nil && (r.URL.Path == cache.AdminPrefix || strings.HasPrefix(r.URL.Path, cache.AdminPrefix+"/")) {
+			admin.ServeHTTP(w, r) // as sent: it reads ids escaped (%2F) from the escaped path
+			return
+		}
 		if r.URL.RawPath != "" {
 			u := *r.URL
 			u.Path, u.RawPath = r.URL.EscapedPath(), ""
@@ -47,20 +55,4 @@ func health(w http.ResponseWriter, r *http.Request) {
 
 // writeError answers with e as the gateway's handler does: its status, the
 // X-Llmgate-Error mark (gateway.ErrorFromResponse) and the OpenAI-style body.
-func writeError(w http.ResponseWriter, e *gateway.Error) {
-	type detail struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Param   *string `json:"param"`
-		Code    string  `json:"code"`
-	}
-	body, _ := json.Marshal(struct {
-		Error detail `json:"error"`
-	}{detail{Message: e.Message, Type: e.Type, Code: e.Code}})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Llmgate-Error", e.Code)
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(append(body, '\n'))
-}
+func writeError(w http.ResponseWriter, e *gateway.Error) { gateway.WriteError(w, e) }

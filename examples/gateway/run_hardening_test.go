@@ -19,8 +19,11 @@ import (
 func TestRunBoundsEveryLogLine(t *testing.T) {
 	g := startGateway(t, "-addr", "127.0.0.1:0")
 	model := strings.Repeat("m", 1<<20)
-	resp, err := http.Post(g.base+"/v1/chat/completions", "application/json",
+	req, err := http.NewRequest(http.MethodPost, g.base+"/v1/chat/completions",
 		strings.NewReader(`{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+g.key)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	answer, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -44,7 +47,7 @@ func TestRunBoundsEveryLogLine(t *testing.T) {
 // default, and listed with the chat models.
 func TestRunEmbeddedDefaultServesEmbeddings(t *testing.T) {
 	g := startGateway(t, "-addr", "127.0.0.1:0")
-	client := sdk(t, g.base, "sk-caller")
+	client := sdk(t, g.base, g.key)
 	ctx := context.Background()
 	for _, model := range embeddingModels {
 		e, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
@@ -101,6 +104,7 @@ func TestRunRoutesEveryPathWithoutRedirect(t *testing.T) {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, g.base+tc.path, strings.NewReader(`{}`))
 			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+g.key)
 			resp, err := client.Do(req)
 			require.NoError(t, err)
 			defer resp.Body.Close()

@@ -50,7 +50,7 @@ func TestRunEmbeddedDefault(t *testing.T) {
 	assert.Contains(t, g.stdout.String(), "curl -sN "+g.base+"/v1/chat/completions")
 	assert.Contains(t, g.stdout.String(), `"model":"gpt-4o-mini","stream":true`)
 	assert.Contains(t, g.stdout.String(), fmt.Sprintf("pid: %d (stop it with kill %d)", os.Getpid(), os.Getpid()), "the PID to stop, which go run hides")
-	client := sdk(t, g.base, "sk-caller")
+	client := sdk(t, g.base, g.key)
 	ctx := context.Background()
 
 	t.Run("chat", func(t *testing.T) {
@@ -132,13 +132,13 @@ func TestRunEmbeddedDefault(t *testing.T) {
 
 	require.Equal(t, 0, g.stop())
 	assert.Contains(t, g.stderr.String(), "gateway: stopped")
-	assert.NotContains(t, g.stderr.String(), "sk-caller", "the caller's key is never logged")
+	assert.NotContains(t, g.stderr.String(), g.key, "the caller's key is never logged")
 }
 
 // A refusal is an OpenAI-style error the SDK reports as an API error.
 func TestRunUnknownModel(t *testing.T) {
 	g := startGateway(t, "-addr", "127.0.0.1:0")
-	client := sdk(t, g.base, "sk-caller")
+	client := sdk(t, g.base, g.key)
 	p := chatParams
 	p.Model = "no-such-model"
 	_, err := client.Chat.Completions.New(context.Background(), p)

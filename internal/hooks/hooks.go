@@ -40,3 +40,11 @@ var Waited func(call any, d time.Duration) time.Duration
 // it ("hit", "shared", "miss"; see Call.CacheResult). The first record
 // stands.
 var SetCacheResult func(call any, result string)
+
+// OnEnd has fn told, once, that a *gateway.Call has ended: when its
+// observers are (WithObserver), just before them, with its attempts, usage
+// and Result final; at once when it has ended already. A middleware that
+// holds something for a call (a budget reservation) releases it there, and
+// one that records the call (the billing Meter) records it there: the end
+// is the entry point's fact, and this is how a layer inside learns it.
+var OnEnd func(call any, fn func())

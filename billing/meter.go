@@ -1,0 +1,195 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
+	"github.com/llmgate/gateway/internal/hooks"
+)
+
+// MeterConfig configures NewMeter. Its zero value is usable: the embedded
+// price table, budgets with BudgetConfig's defaults, the system clock.
+type MeterConfig struct {
+	Prices *PriceTable // nil means DefaultPrices()
+	Budget BudgetConfig
+	Clock  gateway.Clock // stamps budget periods; nil means the system clock
+}
+
+// Validate reports every invalid field.
+func (c MeterConfig) Validate() error { return c.Budget.Validate() }
+
+// Meter is the billing middleware: it holds a call's budgets before the
+// call goes on (refusing it with ErrBudgetExceeded when they cannot hold
+// it), and when the call ends (its body closed or read to the end, or its
+// failure; see hooks.OnEnd) it hands one Record per attempt that reached a
+// provider to its Recorder, settles the holds to the real cost and releases
+// the rest.
+//
+// What each attempt is billed: the attempt whose response reached the
+// caller, the call's usage (Call.Usage: the provider's report, counted once
+// however the stream carried it, or an estimate of what was delivered,
+// flagged Estimated) at the price of the model it sent, on the target that
+// served it; a call that delivered no output and had no usage reported
+// (zero completion tokens, estimated) is billed nothing. Every other
+// attempt (failed, or a hedge that lost) is recorded with zero usage and
+// cost zero: the gateway cannot see what it consumed (its usage is flagged
+// Estimated when the provider had answered 2xx). A model with no price
+// gives CostKnown=false, never a silent zero.
+//
+// A Meter is safe for concurrent use and starts no goroutine.
+type Meter struct {
+	rec    Recorder
+	prices *PriceTable
+	budget BudgetConfig
+	clock  gateway.Clock
+	stats  meterCounts
+}
+
+type meterCounts struct {
+	records, enqueueErrors, unpriced, refused, settleErrors atomic.Int64
+}
+
+// MeterStats are a Meter's counts since it was made.
+type MeterStats struct {
+	Records       int64 // handed to the Recorder
+	EnqueueErrors int64 // the Recorder refused (it counts them too)
+	Unpriced      int64 // records whose model had no price (CostKnown false)
+	Refused       int64 // calls refused by a budget
+	SettleErrors  int64 // holds the store failed to settle (a shared store's expire)
+}
+
+// NewMeter returns a Meter that hands records to rec, or cfg's errors.
+func NewMeter(rec Recorder, cfg MeterConfig) (*Meter, error) {
+	if rec == nil {
+		return nil, errors.New("billing: NewMeter needs a Recorder")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Prices == nil {
+		cfg.Prices = DefaultPrices()
+	}
+	return &Meter{rec: rec, prices: cfg.Prices, budget: cfg.Budget.withDefaults(), clock: clock.Or(cfg.Clock)}, nil
+}
+
+// Stats returns the Meter's counts.
+func (m *Meter) Stats() MeterStats {
+	return MeterStats{Records: m.stats.records.Load(), EnqueueErrors: m.stats.enqueueErrors.Load(),
+		Unpriced: m.stats.unpriced.Load(), Refused: m.stats.refused.Load(), SettleErrors: m.stats.settleErrors.Load()}
+}
+
+// Middleware returns the Meter as a gateway.Middleware. It goes outside
+// Retry (DESIGN.md's default order), so that one hold covers every attempt
+// of a call. A call metered by an outer Meter (the same one, wrapped twice)
+// is metered once.
+func (m *Meter) Middleware() gateway.Middleware {
+	return func(next http.RoundTripper) http.RoundTripper {
+		if next == nil {
+			panic("billing: Meter over a nil RoundTripper")
+		}
+		return &meterRT{m: m, next: next}
+	}
+}
+
+type meterRT struct {
+	m    *Meter
+	next http.RoundTripper
+}
+
+// meterKey claims a call for one Meter layer.
+type meterKey struct{ m *Meter }
+
+func (rt *meterRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := gateway.CallFrom(req.Context())
+	if c == nil || c.Op == gateway.OpModels || !hooks.CallOnce(c, meterKey{rt.m}) {
+		return rt.next.RoundTrip(req)
+	}
+	h, err := rt.m.hold(req.Context(), c)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	hooks.OnEnd(c, func() { rt.m.finish(c, h) })
+	return rt.next.RoundTrip(req)
+}
+
+// callHold is what a call holds in its budgets.
+type callHold struct {
+	buckets []Bucket
+	buf     [2]Bucket // a key's and a tenant's: no second allocation
+	amount  int64
+	priced  bool
+}
+
+// hold reserves the call's budgets; nil when it has none.
+func (m *Meter) hold(ctx context.Context, c *gateway.Call) (*callHold, error) {
+	_, tenant := m.budget.Tenants[c.Caller.Tenant]
+	if c.Caller.Budget.Limit == 0 && (!tenant || c.Caller.Tenant == "") {
+		return nil, nil // no budget: the common case costs nothing
+	}
+	now := m.clock.Now()
+	h := &callHold{}
+	buckets := h.buf[:0]
+	if b := c.Caller.Budget; b.Limit != 0 {
+		bk, ok := bucketFor("key:"+c.Caller.KeyID, b, now, m.budget.Location)
+		if !ok || b.Limit < 0 {
+			return nil, ErrBudgetExceeded.WithMessage("billing: the key's budget is invalid")
+		}
+		buckets = append(buckets, bk)
+	}
+	if b, ok := m.budget.Tenants[c.Caller.Tenant]; ok && c.Caller.Tenant != "" {
+		bk, _ := bucketFor("tenant:"+c.Caller.Tenant, b, now, m.budget.Location) // validated
+		buckets = append(buckets, bk)
+	}
+	h.buckets = buckets
+	price, ok := m.prices.Lookup("", c.Model)
+	if !ok {
+		if !m.budget.AdmitUnpriced {
+			m.stats.refused.Add(1)
+			return nil, ErrUnpricedModel
+		}
+	} else {
+		h.priced = true
+		out := c.MaxTokens
+		if out <= 0 {
+			out = m.budget.DefaultMaxTokens
+		}
+		if m.budget.Policy == Expected {
+			out = min(out, m.budget.ExpectedOutputTokens)
+		}
+		if c.Op == gateway.OpEmbedding {
+			out = 0
+		}
+		h.amount = price.maxCost(c.PromptTokens, out)
+	}
+	refused, err := m.budget.Store.Reserve(ctx, c.ID, buckets, h.amount, m.budget.HoldTTL, now)
+	if err != nil {
+		return nil, err
+	}
+	if refused >= 0 {
+		m.stats.refused.Add(1)
+		owner := "key " + c.Caller.KeyID
+		if refused > 0 || c.Caller.Budget.Limit == 0 {
+			owner = "tenant " + c.Caller.Tenant
+		}
+		return nil, exceeded(owner, buckets[refused], now)
+	}
+	return h, nil
+}
+
+// exceeded is the refusal for bucket b of owner ("key k1"): Retry-After
+// until its period ends.
+func exceeded(owner string, b Bucket, now time.Time) error {
+	e := ErrBudgetExceeded.WithMessage("billing: budget exceeded for " + owner)
+	if !b.Ends.IsZero() {
+		e = e.WithRetryAfter(b.Ends.Sub(now))
+	}
+	return e
+}

@@ -1,0 +1,51 @@
+package billing_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/billing"
+	"github.com/llmgate/gateway/gatewaytest"
+)
+
+// printRecorder prints each record; a real gateway hands them to the
+// billing pipeline.
+type printRecorder struct{}
+
+func (printRecorder) Enqueue(r billing.Record) error {
+	fmt.Printf("attempt %d on %s: %d+%d tokens, %d nano-USD (known %v)\n",
+		r.Attempt, r.Target, r.Usage.PromptTokens, r.Usage.CompletionTokens, r.Cost, r.CostKnown)
+	return nil
+}
+
+// A Meter in a client-mode chain: a tenant with a daily budget of one
+// dollar, every call recorded with its cost when its body is closed.
+func ExampleMeter() {
+	m, err := billing.NewMeter(printRecorder{}, billing.MeterConfig{
+		Budget: billing.BudgetConfig{
+			Tenants: map[string]gateway.Budget{"acme": {Limit: 1e9, Period: "day"}}, // $1
+			Policy:  billing.Expected,
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5})
+	client := gateway.NewClient(gateway.Chain(sim, m.Middleware()))
+
+	ctx := gateway.WithCaller(context.Background(), gateway.Caller{KeyID: "k1", Tenant: "acme"})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://gateway.invalid/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}`))
+	resp, err := client.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// Output:
+	// attempt 1 on sim: 10+5 tokens, 4500 nano-USD (known true)
+}
