@@ -1,17 +1,25 @@
 package cache
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/hooks"
 )
 
 // errNoReaders ends a shared upstream answer every caller has left.
 var errNoReaders = errors.New("cache: every caller of a shared answer left")
+
+// errNotShared tells a call that joined a flight to go upstream on its own:
+// the flight failed with no response (a refusal may be its first caller's
+// own: a budget, a model its key may not use), or its answer was made with
+// a model this call's key may not use.
+var errNotShared = errors.New("cache: not shared")
 
 // recording is one upstream call shared by identical calls: its response
 // (status, headers, or the error it failed with) and its body's bytes as
@@ -29,6 +37,7 @@ type recording struct {
 	mu       sync.Mutex
 	status   int
 	header   http.Header
+	model    string // the model the answer is made with (its first caller's Call.Served)
 	length   int64
 	err      error
 	buf      []byte
@@ -78,9 +87,9 @@ func (r *recording) fail(err error) {
 	close(r.ready)
 }
 
-func (r *recording) start(resp *http.Response) {
+func (r *recording) start(resp *http.Response, model string) {
 	r.mu.Lock()
-	r.status, r.header, r.length = resp.StatusCode, resp.Header, resp.ContentLength
+	r.status, r.header, r.length, r.model = resp.StatusCode, resp.Header, resp.ContentLength, model
 	r.mu.Unlock()
 	close(r.ready)
 }
@@ -141,6 +150,25 @@ func (r *recording) response(req *http.Request, result string) (*http.Response, 
 	}, nil
 }
 
+// follow is response for a call that joined the flight: it shares the
+// upstream response, and records so on c, unless the flight failed with no
+// response or its answer's model is one c's key may not use
+// (errNotShared: the call goes on its own).
+func (r *recording) follow(req *http.Request, c *gateway.Call) (*http.Response, error) {
+	select {
+	case <-r.ready:
+	case <-req.Context().Done():
+		r.leave()
+		return nil, req.Context().Err()
+	}
+	if r.err != nil || !allowed(c, r.model) {
+		r.leave()
+		return nil, errNotShared
+	}
+	hooks.SetCacheResult(c, ResultShared)
+	return r.response(req, ResultShared)
+}
+
 // replayBody is one caller's reading of a recording. Close may be called
 // concurrently with Read.
 type replayBody struct {
@@ -192,17 +220,17 @@ func (b *replayBody) Close() error {
 // (or not) in rc. It sends the call's Outbound with a context of its own.
 func (rc *ResponseCache) fly(next http.RoundTripper, req *http.Request, ctx context.Context, body []byte, key answerKey, r *recording) {
 	defer r.cancel()
-	up := req.Clone(ctx)
-	up.Body = io.NopCloser(bytes.NewReader(body))
-	up.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	up.ContentLength = int64(len(body))
-	resp, err := next.RoundTrip(up)
+	resp, err := next.RoundTrip(resend(req.WithContext(ctx), body))
 	if err != nil {
 		r.fail(err)
 		rc.abandon(key, r)
 		return
 	}
-	r.start(resp)
+	var model string
+	if c := gateway.CallFrom(ctx); c != nil {
+		_, model = c.Served()
+	}
+	r.start(resp, model)
 	defer resp.Body.Close()
 	buf := make([]byte, 32<<10)
 	for {
@@ -216,7 +244,7 @@ func (rc *ResponseCache) fly(next http.RoundTripper, req *http.Request, ctx cont
 				err = nil
 			}
 			b, all := r.finish(err)
-			rc.keep(key, r, resp.StatusCode, resp.Header, b, whole && all)
+			rc.keep(key, r, model, resp.StatusCode, resp.Header, b, whole && all)
 			return
 		}
 		if r.noReaders() {

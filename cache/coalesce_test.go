@@ -196,3 +196,48 @@ func TestResponseCacheCallJoiningAStreamMidwayReadsItWhole(t *testing.T) {
 	assert.EqualValues(t, 1, p.calls.Load())
 	assert.Zero(t, rc.Stats().Answers, "an answer over MaxAnswerBytes is not kept")
 }
+
+// A call joining a flight shares its answer only when its key may use the
+// model the answer is made with; and a flight refused for its first caller
+// (a budget, a model) is that caller's refusal, not the others'.
+func TestResponseCacheJoinedCallsDoNotShareAnotherKeysAnswerOrRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		leader, joiner gateway.Caller
+		joinerStatus   int
+	}{
+		{"joiner may not use the model", gateway.Caller{KeyID: "any", Tenant: "acme"},
+			gateway.Caller{KeyID: "narrow", Tenant: "acme", Models: []string{"o1"}}, http.StatusForbidden},
+		{"leader refused", gateway.Caller{KeyID: "narrow", Tenant: "acme", Models: []string{"o1"}},
+			gateway.Caller{KeyID: "any", Tenant: "acme"}, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := NewResponseCache(ResponseConfig{})
+			require.NoError(t, err)
+			sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{})
+			g := &gate{open: make(chan struct{})}
+			client := gateway.NewClient(gateway.Chain(sim, rc.Middleware(), g.middleware))
+			post := func(caller gateway.Caller) *http.Response {
+				req, _ := http.NewRequestWithContext(gateway.WithCaller(context.Background(), caller), http.MethodPost,
+					"http://gateway.invalid/v1/chat/completions",
+					strings.NewReader(`{"model":"gpt-4o-mini","temperature":0,"messages":[{"role":"user","content":"q"}]}`))
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp
+			}
+			leader := make(chan *http.Response, 1)
+			go func() { leader <- post(tc.leader) }()
+			waitFor(t, func() bool { return g.calls.Load() == 1 })
+			joiner := make(chan *http.Response, 1)
+			go func() { joiner <- post(tc.joiner) }()
+			waitFor(t, func() bool { return rc.flightReaders() == 2 })
+			close(g.open)
+			<-leader
+			resp := <-joiner
+			assert.Equal(t, tc.joinerStatus, resp.StatusCode)
+			assert.NotEqual(t, ResultShared, resp.Header.Get(HeaderCacheStatus))
+		})
+	}
+}

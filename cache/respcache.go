@@ -93,6 +93,7 @@ func (c ResponseConfig) withDefaults() ResponseConfig {
 
 // answer is a kept response: a 200 read whole, stream or not.
 type answer struct {
+	model   string // the model the answer was made with (Call.Served), checked with Caller.Allows
 	header  http.Header
 	body    []byte
 	expires time.Time
@@ -142,6 +143,14 @@ func NewResponseCache(cfg ResponseConfig) (*ResponseCache, error) {
 // identical call arriving while one is in flight shares that call's
 // upstream answer as it arrives. Every cacheable call's response carries
 // X-Llmgate-Cache-Status and its Call records the same (CacheResult).
+//
+// A served answer makes no attempt, so the attempt boundary's model check
+// (Caller.Allows) is made here, on the model the answer was made with: a
+// key that may not use it is not served it and goes upstream, to be
+// refused there. A call that joined one in flight shares its response, not
+// its failure: a flight that failed with no response (a refusal may be its
+// first caller's own, a budget, a model) leaves each other call to go on
+// its own.
 func (rc *ResponseCache) Middleware() gateway.Middleware {
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
@@ -177,17 +186,28 @@ func (rc *ResponseCache) roundTrip(next http.RoundTripper, req *http.Request) (*
 	now := rc.clock.Now()
 	rc.mu.Lock()
 	if a, ok := rc.answers.Get(key); ok {
-		if now.Before(a.expires) {
+		switch {
+		case !now.Before(a.expires):
+			rc.answers.Remove(key)
+		case allowed(c, a.model):
 			rc.mu.Unlock()
 			hooks.SetCacheResult(c, ResultHit)
 			return replayAnswer(req, a), nil
+		default:
+			// Made with a model this caller's key may not use: it goes
+			// upstream, where the attempt boundary refuses it or the
+			// router finds a model it may.
+			rc.mu.Unlock()
+			return next.RoundTrip(resend(req, out.Body))
 		}
-		rc.answers.Remove(key)
 	}
 	if r := rc.flights[key]; r != nil && r.join() {
 		rc.mu.Unlock()
-		hooks.SetCacheResult(c, ResultShared)
-		return r.response(req, ResultShared)
+		resp, err := r.follow(req, c)
+		if err == errNotShared {
+			return next.RoundTrip(resend(req, out.Body))
+		}
+		return resp, err
 	}
 	ctx, cancel := flightContext(req.Context())
 	r := newRecording(cancel)
@@ -209,6 +229,21 @@ func flightContext(parent context.Context) (context.Context, context.CancelFunc)
 	return context.WithCancel(ctx)
 }
 
+// allowed reports whether c's caller may be served an answer made with
+// model (none known: an answer with no successful attempt, which holds no
+// model's output).
+func allowed(c *gateway.Call, model string) bool { return model == "" || c.Caller.Allows(model) }
+
+// resend is req, whose body the cache has closed, with the Outbound's
+// bytes to send again.
+func resend(req *http.Request, body []byte) *http.Request {
+	up := req.Clone(req.Context())
+	up.Body = io.NopCloser(bytes.NewReader(body))
+	up.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	up.ContentLength = int64(len(body))
+	return up
+}
+
 func replayAnswer(req *http.Request, a *answer) *http.Response {
 	h := a.header.Clone()
 	h.Set(HeaderCacheStatus, ResultHit)
@@ -220,7 +255,7 @@ func replayAnswer(req *http.Request, a *answer) *http.Response {
 
 // keep stores a 200 read whole, when it fits, and ends its flight; the
 // flight's recording has stopped growing.
-func (rc *ResponseCache) keep(key answerKey, r *recording, status int, header http.Header, body []byte, whole bool) {
+func (rc *ResponseCache) keep(key answerKey, r *recording, model string, status int, header http.Header, body []byte, whole bool) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.flights[key] == r {
@@ -229,7 +264,7 @@ func (rc *ResponseCache) keep(key answerKey, r *recording, status int, header ht
 	if !whole || status != http.StatusOK || int64(len(body)) > rc.cfg.MaxAnswerBytes {
 		return
 	}
-	a := &answer{header: keptHeader(header), body: body, expires: rc.clock.Now().Add(rc.cfg.TTL)}
+	a := &answer{model: model, header: keptHeader(header), body: body, expires: rc.clock.Now().Add(rc.cfg.TTL)}
 	rc.answers.Remove(key)
 	for rc.bytes+int64(len(body)) > rc.cfg.MaxBytes {
 		if _, _, ok := rc.answers.RemoveOldest(); !ok {

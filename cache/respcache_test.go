@@ -289,3 +289,28 @@ func TestResponseCacheHeaderWorksInServerMode(t *testing.T) {
 	assert.Equal(t, ResultHit, resp.Header.Get(HeaderCacheStatus))
 	assert.EqualValues(t, 1, sim.Requests())
 }
+
+// The model check is the attempt boundary's, and a served answer makes no
+// attempt: the cache checks the model the answer was made with against the
+// caller's key, and a key that may not use it goes upstream (and is
+// refused there), not served another key's answer.
+func TestResponseCacheServesNoAnswerOfAModelTheKeyMayNotUse(t *testing.T) {
+	f := newRespFixture(t, ResponseConfig{}, gatewaytest.SimConfig{})
+	any := gateway.WithCaller(context.Background(), gateway.Caller{KeyID: "any", Tenant: "acme"})
+	narrow := gateway.WithCaller(context.Background(), gateway.Caller{KeyID: "narrow", Tenant: "acme", Models: []string{"o1"}})
+	_, err := f.client.Chat.Completions.New(any, chat(zero, "q"))
+	require.NoError(t, err)
+	_, err = f.client.Chat.Completions.New(narrow, chat(zero, "q"))
+	require.Error(t, err)
+	var apiErr *openai.Error
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusForbidden, apiErr.StatusCode)
+	assert.ErrorIs(t, gateway.ErrorFromResponse(apiErr.Response), gateway.ErrModelNotAllowed)
+	cs := f.obs.all()
+	assert.Empty(t, cs[1].CacheResult(), "not a hit")
+
+	var resp *http.Response
+	_, err = f.client.Chat.Completions.New(any, chat(zero, "q"), option.WithResponseInto(&resp))
+	require.NoError(t, err)
+	assert.Equal(t, ResultHit, resp.Header.Get(HeaderCacheStatus), "the answer is still kept for keys that may")
+}
