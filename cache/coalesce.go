@@ -108,9 +108,16 @@ func (r *recording) append(p []byte, limit int64) (keepable bool) {
 	return !r.oversize
 }
 
-// finish ends the body with err (nil at its end) and returns its bytes,
-// and whether they are all of them (not when it grew past what may be kept).
-func (r *recording) finish(err error) ([]byte, bool) {
+// recorded returns the bytes so far, and whether they are all of them (not
+// when the answer grew past what may be kept).
+func (r *recording) recorded() ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf, !r.oversize
+}
+
+// finish ends the body with err (nil at its end).
+func (r *recording) finish(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done, r.bodyErr = true, err
@@ -118,7 +125,6 @@ func (r *recording) finish(err error) ([]byte, bool) {
 		r.closed = true
 	}
 	close(r.grow)
-	return r.buf, !r.oversize
 }
 
 func (r *recording) noReaders() bool {
@@ -243,8 +249,11 @@ func (rc *ResponseCache) fly(next http.RoundTripper, req *http.Request, ctx cont
 			if whole {
 				err = nil
 			}
-			b, all := r.finish(err)
+			// Kept before any caller reads the end: a call made once the
+			// answer was read whole is served what was kept.
+			b, all := r.recorded()
 			rc.keep(key, r, model, resp.StatusCode, resp.Header, b, whole && all)
+			r.finish(err)
 			return
 		}
 		if r.noReaders() {

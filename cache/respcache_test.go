@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -313,4 +314,20 @@ func TestResponseCacheServesNoAnswerOfAModelTheKeyMayNotUse(t *testing.T) {
 	_, err = f.client.Chat.Completions.New(any, chat(zero, "q"), option.WithResponseInto(&resp))
 	require.NoError(t, err)
 	assert.Equal(t, ResultHit, resp.Header.Get(HeaderCacheStatus), "the answer is still kept for keys that may")
+}
+
+// Regression: the answer was kept only after its caller had read its end,
+// so a call made right after could join the finished flight ("shared")
+// instead of being served what was kept ("hit").
+func TestResponseCacheAnswerIsKeptBeforeItsEndIsRead(t *testing.T) {
+	f := newRespFixture(t, ResponseConfig{}, gatewaytest.SimConfig{})
+	for i := range 50 {
+		var resp *http.Response
+		for range 2 {
+			_, err := f.client.Chat.Completions.New(context.Background(), chat(zero, fmt.Sprint("question ", i)), option.WithResponseInto(&resp))
+			require.NoError(t, err)
+		}
+		require.Equal(t, ResultHit, resp.Header.Get(HeaderCacheStatus), "call %d", i)
+	}
+	assert.EqualValues(t, 50, f.seen.n.Load())
 }
