@@ -138,23 +138,34 @@ func (c *Cache[K, V]) shardOf(key K) (*shard[K, V], uint64) {
 }
 
 // Get returns key's value, or an error satisfying errors.Is(err,
-// ErrNotFound) when it does not exist, or the loader's error. A hit takes
-// one shard lock and does not allocate. ctx bounds this Get's wait, not the
+// ErrNotFound) when it does not exist, or the loader's error. A fresh hit
+// takes no lock, writes nothing other cores read, and does not allocate.
+// ctx bounds this Get's wait, not the
 // load it may start or join, which LoadTimeout bounds.
 func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	s, h := c.shardOf(key)
+	if e := s.get(key, h); e != nil && c.now.nanos() < e.fresh {
+		if !e.touched.Load() {
+			e.touched.Store(true)
+		}
+		return e.v, nil
+	}
+	return c.getLocked(ctx, s, key, h)
+}
+
+// getLocked is Get past a fresh hit: a stale value (served, and refreshed
+// once), an expired one (forgotten), or a miss.
+func (c *Cache[K, V]) getLocked(ctx context.Context, s *shard[K, V], key K, h uint64) (V, error) {
 	now := c.now.nanos()
 	s.mu.Lock()
-	if e, ok := s.lookup(key, h); ok {
-		if now < e.fresh {
-			s.stats.Hits++
-			v := e.v
+	if e := s.get(key, h); e != nil {
+		switch {
+		case now < e.fresh: // stored since the first look
 			s.mu.Unlock()
-			return v, nil
-		}
-		if now < e.stale {
+			return e.v, nil
+		case now < e.stale:
 			s.stats.StaleHits++
-			v := e.v
+			e.touched.Store(true)
 			if !e.refreshing {
 				e.refreshing = true
 				if s.flights[key] == nil {
@@ -162,7 +173,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 				}
 			}
 			s.mu.Unlock()
-			return v, nil
+			return e.v, nil
 		}
 		s.lru.Remove(h)
 	}
@@ -180,10 +191,9 @@ func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K, h uint64)
 	}
 	now := c.now.nanos()
 	s.mu.Lock()
-	if e, ok := s.lru.Peek(h); ok && e.key == key && now < e.fresh {
-		v := e.v // loaded since the first look
+	if e := s.get(key, h); e != nil && now < e.fresh {
 		s.mu.Unlock()
-		return v, nil
+		return e.v, nil // loaded since the first look
 	}
 	if until, ok := s.neg.Get(key); ok {
 		if now < until {
@@ -248,7 +258,7 @@ func (c *Cache[K, V]) load(parent context.Context, s *shard[K, V], key K, h uint
 		case r.Off:
 		case err == nil:
 			s.neg.Remove(key)
-			s.store(h, newEntry(key, v, now, r))
+			s.storeLocked(newEntry(key, h, v, now, r))
 		case errors.Is(err, ErrNotFound):
 			s.forgetLocked(key, h)
 			s.neg.Add(key, now+int64(r.NegativeTTL))
@@ -283,10 +293,10 @@ func (c *Cache[K, V]) fetch(ctx context.Context, key K) (v V, err error) {
 	return v, err
 }
 
-func newEntry[K ~string, V any](key K, v V, now int64, r *Rules) *entry[K, V] {
+func newEntry[K ~string, V any](key K, h uint64, v V, now int64, r *Rules) *entry[K, V] {
 	ttl := int64(r.TTL)
 	ttl -= int64(float64(ttl) * r.Jitter * rand.Float64())
-	return &entry[K, V]{key: key, v: v, fresh: now + ttl, stale: now + ttl + int64(r.StaleFor)}
+	return &entry[K, V]{key: key, h: h, v: v, fresh: now + ttl, stale: now + ttl + int64(r.StaleFor)}
 }
 
 // SetRules replaces the rules, for the entries stored from now on; a
@@ -303,12 +313,10 @@ func (c *Cache[K, V]) SetRules(r Rules) error {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		s.lru.Resize(perShard(r.Size, len(c.shards)))
-		s.promoteEvery = promoteEvery(perShard(r.Size, len(c.shards)))
+		s.resizeLocked(perShard(r.Size, len(c.shards)))
 		s.neg.Resize(perShard(r.NegativeSize, len(c.shards)))
 		if r.Off {
-			s.lru.Purge()
-			s.neg.Purge()
+			s.purgeLocked()
 		}
 		s.mu.Unlock()
 	}

@@ -105,8 +105,8 @@ type Config struct {
 	Rules Rules
 
 	// Shards is the number of LRU shards, a power of two (DefaultShards):
-	// each has its own lock, so that lookups on many cores do not queue on
-	// one.
+	// each has its own lock, so that misses and stores on many cores do not
+	// queue on one (hits take none).
 	Shards int
 
 	// ExpectedKeys sizes the Bloom filter of existing keys

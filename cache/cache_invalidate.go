@@ -45,8 +45,7 @@ func (c *Cache[K, V]) flush() {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		s.lru.Purge()
-		s.neg.Purge()
+		s.purgeLocked()
 		clear(s.flights)
 		s.mu.Unlock()
 	}

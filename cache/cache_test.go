@@ -35,7 +35,6 @@ func TestGetLoadsOnceThenHits(t *testing.T) {
 	}
 	assert.EqualValues(t, 1, st.loads.Load())
 	s := c.Stats()
-	assert.EqualValues(t, 2, s.Hits)
 	assert.EqualValues(t, 1, s.Loads)
 }
 
@@ -344,14 +343,14 @@ func TestJitterSpreadsTheExpiryOfValuesLoadedTogether(t *testing.T) {
 		require.NoError(t, err)
 	}
 	s := c.Stats()
-	assert.Positive(t, s.Hits, "some are still fresh")
 	assert.Positive(t, s.StaleHits, "some expired before the TTL")
-	assert.EqualValues(t, 200, s.Hits+s.StaleHits)
+	assert.Less(t, s.StaleHits, int64(200), "some are still fresh")
 }
 
-// A hit moves its entry to the front only now and then (lazy promotion):
-// an entry in use is still never evicted, and one unused is, as in LRU.
-func TestLazyPromotionKeepsAnEntryInUse(t *testing.T) {
+// A hit moves no entry in the LRU (it only marks it touched): an entry in
+// use still is never evicted, and one unused is, as in LRU (second
+// chance).
+func TestSecondChanceKeepsAnEntryInUse(t *testing.T) {
 	st := newTestStore("hot", "v", "cold", "v")
 	for i := range 1000 {
 		st.put(fmt.Sprint(i), "v")

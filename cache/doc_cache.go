@@ -4,7 +4,7 @@
 // passes a funnel, and stops at the first level that can answer:
 //
 //	Get(key)
-//	  sharded LRU       a fresh value: one shard lock, no allocation
+//	  sharded LRU       a fresh value: no lock, no shared write, no allocation
 //	                    a stale value: served while one refresh runs in the background
 //	                    a recent not-found: ErrNotFound (bounded negative cache)
 //	  Bloom filter      a key that was never listed or added: ErrNotFound, lock-free
