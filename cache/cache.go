@@ -144,7 +144,11 @@ func (c *Cache[K, V]) shardOf(key K) (*shard[K, V], uint64) {
 // load it may start or join, which LoadTimeout bounds.
 func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	s, h := c.shardOf(key)
-	if e := s.get(key, h); e != nil && c.now.nanos() < e.fresh {
+	e := s.get(key, h)
+	if e == nil {
+		return c.miss(ctx, s, key, h) // the filter first: a key it refuses costs no lock
+	}
+	if c.now.nanos() < e.fresh {
 		if !e.touched.Load() {
 			e.touched.Store(true)
 		}
@@ -153,8 +157,8 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	return c.getLocked(ctx, s, key, h)
 }
 
-// getLocked is Get past a fresh hit: a stale value (served, and refreshed
-// once), an expired one (forgotten), or a miss.
+// getLocked is Get of a key whose entry was not fresh: a stale value
+// (served, and refreshed once), an expired one (forgotten), or a miss.
 func (c *Cache[K, V]) getLocked(ctx context.Context, s *shard[K, V], key K, h uint64) (V, error) {
 	now := c.now.nanos()
 	s.mu.Lock()
@@ -182,7 +186,7 @@ func (c *Cache[K, V]) getLocked(ctx context.Context, s *shard[K, V], key K, h ui
 }
 
 // miss asks the filter, then the negative cache, then starts a load or
-// joins the one in flight. A key the filter refuses costs no lock more.
+// joins the one in flight. A key the filter refuses costs no lock.
 func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K, h uint64) (V, error) {
 	var zero V
 	if c.filter != nil && !c.filter.mayContain(string(key)) {
