@@ -83,7 +83,7 @@ func (p *callParser) parse() error {
 		return badRequest(fmt.Sprintf("gateway: too many messages or inputs: %d, limit %d", p.items, p.lim.MaxMessages))
 	}
 	est := p.text.tokens()
-	if p.op == OpChat {
+	if p.op == OpChat || p.op.anthropic() {
 		est += tokensPerMessage*p.items + 3
 	}
 	p.c.PromptTokens = est
@@ -204,7 +204,7 @@ func (p *callParser) member(ks, ke int) error {
 		// Sent to the model too, so counted in the estimate.
 		return s.value(&p.text)
 	case fieldMessages, fieldPrompt, fieldInput:
-		if f == fieldMessages && p.op == OpChat || f == fieldPrompt && p.op == OpCompletion ||
+		if f == fieldMessages && (p.op == OpChat || p.op.anthropic()) || f == fieldPrompt && p.op == OpCompletion ||
 			f == fieldInput && p.op == OpEmbedding {
 			return p.countItems()
 		}

@@ -151,6 +151,8 @@ func usageDetails(k []byte) byte {
 		return 'p'
 	case "completion_tokens_details", "output_tokens_details":
 		return 'c'
+	case "cache_creation": // Anthropic's cache writes by lifetime
+		return 'w'
 	}
 	return 0
 }
@@ -164,7 +166,8 @@ func usageDetails(k []byte) byte {
 // the Responses API's input/output names, and Anthropic's cache names, which
 // adapters and OpenAI-compatible proxies put in OpenAI-shaped usage to carry
 // cache writes, a fact OpenAI's format has no field for:
-// cache_creation_input_tokens and cache_read_input_tokens at the top, or
+// cache_creation_input_tokens and cache_read_input_tokens at the top (with
+// cache_creation.ephemeral_1h_input_tokens in Anthropic's own answers), or
 // cache_write_tokens and cache_write_1h_tokens in prompt_tokens_details.
 func usageSlot(u *Usage, details byte, k []byte) *int {
 	switch details {
@@ -191,6 +194,10 @@ func usageSlot(u *Usage, details byte, k []byte) *int {
 	case 'c':
 		if string(k) == "reasoning_tokens" {
 			return &u.ReasoningTokens
+		}
+	case 'w':
+		if string(k) == "ephemeral_1h_input_tokens" {
+			return &u.CacheWrite1hTokens
 		}
 	}
 	return nil

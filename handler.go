@@ -15,7 +15,9 @@ import (
 // NewHandler returns the server-mode entry point over rt (a chain of
 // middlewares over a Provider): an OpenAI-compatible http.Handler for POST
 // /v1/chat/completions, /v1/completions and /v1/embeddings and GET
-// /v1/models, which serves every request through rt. When rt is a bare
+// /v1/models, and Anthropic's POST /v1/messages and
+// /v1/messages/count_tokens in Anthropic's format (errors included, see
+// messages.go), which serves every request through rt. When rt is a bare
 // Provider it is put behind an attempt boundary, as Chain does.
 //
 // Bad input gets an OpenAI-style error and nothing else happens: a body over
@@ -32,11 +34,11 @@ import (
 //
 // Only the caller's credentials (Authorization, Api-Key, X-Api-Key),
 // content negotiation headers, Idempotency-Key (X-Idempotency-Key), which
-// Retry and the router may read, X-Forwarded-For, with the peer's address
-// as the request's RemoteAddr, which authentication reads, and
-// X-Llmgate-Cache, which the response cache reads, reach rt; providers build
-// their upstream headers anew, credentials their own, so a virtual key never
-// goes upstream.
+// Retry and the router may read, Anthropic-Beta, X-Forwarded-For, with the
+// peer's address as the request's RemoteAddr, which authentication reads,
+// and X-Llmgate-Cache, which the response cache reads, reach rt; providers
+// build their upstream headers anew, credentials their own, so a virtual
+// key never goes upstream.
 //
 // The gateway's own errors carry the header X-Llmgate-Error (see
 // ErrorFromResponse). It panics if rt is nil or an option is invalid
@@ -55,6 +57,7 @@ type handler struct {
 // forwardedHeaders are the only inbound headers passed to rt.
 var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept",
 	"Idempotency-Key", "X-Idempotency-Key", // read by Retry and the router (breaker.DefaultIdempotent)
+	"Anthropic-Beta",  // the features a Messages call asks for; provider.Anthropic passes them on
 	"X-Forwarded-For", // read by authentication, from trusted proxies only
 	"X-Llmgate-Cache"} // read by the response cache (cache.HeaderCache), which removes it; providers send none of these upstream
 
@@ -69,6 +72,9 @@ var routes = map[string]struct {
 	"/v1/completions":      {OpCompletion, http.MethodPost},
 	"/v1/embeddings":       {OpEmbedding, http.MethodPost},
 	"/v1/models":           {OpModels, http.MethodGet},
+	// Anthropic's format (messages.go)
+	"/v1/messages":              {OpMessages, http.MethodPost},
+	"/v1/messages/count_tokens": {OpCountTokens, http.MethodPost},
 }
 
 var upstreamURL = url.URL{Scheme: "http", Host: "gateway.invalid"}
@@ -129,7 +135,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The server ended the call (a shutdown's cause): tell the caller.
 		}
 		w.Header().Set("X-Request-Id", c.ID)
-		writeError(w, err)
+		c.writeHeaders(w.Header())
+		writeOpError(w, c.Op, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -138,6 +145,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header()[k] = v
 		}
 	}
+	c.writeHeaders(w.Header())
 	w.Header().Set("X-Request-Id", c.ID)
 	stream := c.Stream && resp.StatusCode/100 == 2
 	if stream {
@@ -156,7 +164,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, op Op, err error, start time.Time) {
 	c := h.e.refused(r.Context(), op, err, start)
 	w.Header().Set("X-Request-Id", c.ID)
-	writeError(w, err)
+	writeOpError(w, op, err)
 }
 
 // maxEchoed bounds what of a caller's input an error message repeats.
@@ -219,7 +227,7 @@ func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c
 				// so the caller's client sees the failure.
 				panic(http.ErrAbortHandler)
 			}
-			_, _ = w.Write(appendErrorEvent(nil, rerr))
+			_, _ = w.Write(appendOpErrorEvent(nil, c.Op, rerr))
 			_ = rc.Flush()
 			return
 		}

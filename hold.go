@@ -40,6 +40,9 @@ var errStreamFailed = func() *Error {
 // starts no goroutine.
 func holdFirstContent(ctx context.Context, resp *http.Response) (*http.Response, error) {
 	h := &held{body: resp.Body}
+	if c := CallFrom(ctx); c != nil && c.Op.anthropic() {
+		h.first = firstMessagesContent
+	}
 	// A callback that runs after the scan finds done set and leaves the body.
 	unregister := context.AfterFunc(ctx, h.cut)
 	err := h.scan()
@@ -58,8 +61,9 @@ func holdFirstContent(ctx context.Context, resp *http.Response) (*http.Response,
 
 // held is one wait for a stream's first content event.
 type held struct {
-	body io.ReadCloser
-	rec  []byte // every byte read from body so far
+	body  io.ReadCloser
+	first func(data []byte) (done bool, err error) // nil: firstContent (OpenAI's format)
+	rec   []byte                                   // every byte read from body so far
 
 	mu   sync.Mutex
 	done bool // scan finished, or the body was cut
@@ -137,7 +141,11 @@ func (h *held) scan() error {
 					data = h.rec[from:to]
 				}
 				hasData, joined = false, nil
-				if done, err := firstContent(data); done || err != nil {
+				first := h.first
+				if first == nil {
+					first = firstContent
+				}
+				if done, err := first(data); done || err != nil {
 					return err
 				}
 				continue
@@ -182,6 +190,21 @@ func firstContent(data []byte) (done bool, err error) {
 	case info.isError:
 		return true, errStreamFailed.withCause(errors.New("gateway: upstream sent an error event"))
 	case info.content:
+		return true, nil
+	}
+	return false, nil
+}
+
+// firstMessagesContent is firstContent for an Anthropic Messages stream:
+// content (inspectMessagesEvent) or message_stop ends the hold, an error
+// event fails it.
+func firstMessagesContent(data []byte) (done bool, err error) {
+	info, end, ok := inspectMessagesEvent(data)
+	switch {
+	case !ok:
+	case info.isError:
+		return true, errStreamFailed.withCause(errors.New("gateway: upstream sent an error event"))
+	case info.content || end:
 		return true, nil
 	}
 	return false, nil

@@ -14,4 +14,5 @@ func init() {
 	hooks.Waited = func(call any, d time.Duration) time.Duration { return call.(*Call).wait(d) }
 	hooks.SetCacheResult = func(call any, result string) { call.(*Call).setCached(result) }
 	hooks.OnEnd = func(call any, fn func()) { call.(*Call).onEnd(fn) }
+	hooks.SetHeader = func(call any, name, value string) { call.(*Call).setHeader(name, value) }
 }

@@ -10,9 +10,14 @@ const (
 	OpCompletion    // POST /v1/completions
 	OpEmbedding     // POST /v1/embeddings
 	OpModels        // GET /v1/models
+	// OpMessages is Anthropic's Messages API (POST /v1/messages): its
+	// bodies, answers, streams and errors are in Anthropic's format
+	// (see messages.go).
+	OpMessages
+	OpCountTokens // POST /v1/messages/count_tokens, Anthropic's format
 )
 
-var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models"}
+var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models", "messages", "count_tokens"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -26,6 +31,10 @@ func (o Op) String() string {
 // with a prefix all map to OpChat.
 func opFromPath(path string) Op {
 	switch {
+	case hasSuffix(path, "/messages/count_tokens"):
+		return OpCountTokens
+	case hasSuffix(path, "/messages"):
+		return OpMessages
 	case hasSuffix(path, "/chat/completions"):
 		return OpChat
 	case hasSuffix(path, "/completions"):

@@ -54,7 +54,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return errorResponse(req, err), nil
+			return opErrorResponse(req, op, err), nil
 		}
 	} else if req.Body != nil {
 		req.Body.Close()
@@ -62,7 +62,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c, cctx, err := t.e.begin(ctx, op, body, start)
 	if err != nil {
 		t.e.refused(ctx, op, err, start)
-		return errorResponse(req, err), nil
+		return opErrorResponse(req, op, err), nil
 	}
 	out := req.WithContext(cctx)
 	t.e.outbound(out, c)
@@ -71,7 +71,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return errorResponse(req, err), nil
+		resp = opErrorResponse(req, op, err)
 	}
+	if resp.Header == nil {
+		resp.Header = make(http.Header)
+	}
+	c.writeHeaders(resp.Header)
 	return resp, nil
 }

@@ -25,6 +25,7 @@ type usageTap struct {
 	status int
 	stream bool
 	strip  bool // drop the usage-only chunk
+	msgs   bool // an Anthropic Messages stream (messages.go)
 
 	mu       sync.Mutex
 	finished bool
@@ -52,7 +53,8 @@ type usageTap struct {
 const tapReadSize = 8 << 10
 
 func (t *usageTap) init(c *Call, body io.ReadCloser, status int, stream bool, maxEvent int) {
-	*t = usageTap{call: c, body: body, status: status, stream: stream, strip: stream && !c.IncludeUsage, maxEvent: maxEvent}
+	*t = usageTap{call: c, body: body, status: status, stream: stream, maxEvent: maxEvent,
+		strip: stream && !c.IncludeUsage && !c.Op.anthropic(), msgs: c.Op.anthropic()}
 }
 
 func (t *usageTap) Read(p []byte) (int, error) {
@@ -152,6 +154,10 @@ func (t *usageTap) splitEvents() {
 // dropped.
 func (t *usageTap) event(ev []byte) {
 	data := eventData(ev)
+	if t.msgs {
+		t.messagesEvent(ev, data)
+		return
+	}
 	if bytes.Equal(data, doneData) {
 		// The stream is complete: usage is recorded before the caller can
 		// see the end (the read that returns [DONE] ends the call first), so
@@ -175,6 +181,23 @@ func (t *usageTap) event(ev []byte) {
 			if t.strip && info.hasUsage && info.choices == 0 {
 				return
 			}
+		}
+	}
+	t.out = append(t.out, ev...)
+}
+
+// messagesEvent is event for an Anthropic Messages stream: every event is
+// inspected (usage may come in message_start and message_delta), and
+// message_stop is its [DONE].
+func (t *usageTap) messagesEvent(ev, data []byte) {
+	if data != nil {
+		if info, end, ok := inspectMessagesEvent(data); ok {
+			if info.hasUsage {
+				t.usage, t.sawUsage = maxUsage(t.usage, info.usage), true
+			}
+			t.text.ascii += info.text.ascii
+			t.text.other += info.text.other
+			t.doneSeen = t.doneSeen || end
 		}
 	}
 	t.out = append(t.out, ev...)
@@ -250,8 +273,13 @@ func (t *usageTap) finishLocked(err error) bool {
 		t.lex.finish()
 		u, saw, text = t.lex.usage, t.lex.sawUsage, t.lex.text
 	}
-	if !saw {
+	switch op := t.call.Op; {
+	case op == OpCountTokens:
+		u = Usage{} // counting tokens costs none
+	case !saw:
 		u = Usage{PromptTokens: t.call.PromptTokens, CompletionTokens: text.tokens(), Estimated: true}
+	case op.anthropic():
+		u = messagesUsage(u)
 	}
 	t.call.setUsage(u)
 	return true

@@ -42,7 +42,18 @@ type simCall struct {
 // everything else, simulated failures included, is an HTTP response, with an
 // OpenAI-style error body when it is one. The body of a response fails with
 // ctx.Err() once the context has ended.
+//
+// A Messages call (gateway.OpMessages, the gateway's Anthropic-format front
+// door) is answered as a chat call, translated into Anthropic's format as
+// provider.OpenAI translates an upstream's answer (see sim_messages.go).
 func (s *Sim) RoundTrip(req *http.Request) (*http.Response, error) {
+	if c := gateway.CallFrom(req.Context()); c != nil && (c.Op == gateway.OpMessages || c.Op == gateway.OpCountTokens) {
+		return s.roundTripMessages(req, c)
+	}
+	return s.roundTrip(req)
+}
+
+func (s *Sim) roundTrip(req *http.Request) (*http.Response, error) {
 	s.requests.Add(1)
 	if req.Body != nil {
 		req.Body.Close()
@@ -52,7 +63,7 @@ func (s *Sim) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c == nil {
 		return nil, errSimNoCall
 	}
-	op := c.Op
+	op := simOp(c.Op)
 	var sc simCall
 	var bad *simError
 	switch {
@@ -119,7 +130,7 @@ type simError struct {
 
 // parse fills a simCall from the Call and what its attempt sends.
 func (s *Sim) parse(c *gateway.Call, out gateway.Outbound) (simCall, *simError) {
-	sc := simCall{op: c.Op, model: out.Model, stream: c.Stream, maxTokens: c.MaxTokens, prompt: c.PromptTokens}
+	sc := simCall{op: simOp(c.Op), model: out.Model, stream: c.Stream, maxTokens: c.MaxTokens, prompt: c.PromptTokens}
 	if len(sc.model) > maxModelBytes { // every event would echo it
 		return sc, badRequest("model names are at most " + strconv.Itoa(maxModelBytes) + " bytes")
 	}

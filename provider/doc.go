@@ -19,6 +19,14 @@
 //	})
 //	client := openai.NewClient(option.WithHTTPClient(gateway.NewClient(p)), option.WithMaxRetries(0))
 //
+// Anthropic (NewAnthropic) adapts Anthropic's Messages API: it serves OpenAI
+// chat calls, translated both ways (streams event by event, tool calls,
+// thinking blocks, cache usage), and the gateway's Anthropic-format front
+// door (/v1/messages) natively. OpenAI learns that front door too, by
+// translation, so a Messages caller can be routed to any target:
+//
+//	p, err := provider.NewAnthropic(provider.AnthropicConfig{APIKey: os.Getenv("ANTHROPIC_API_KEY")})
+//
 // The router lives in package router, the simulated provider used by tests,
 // benchmarks and the embedded default of the main job in package
 // gatewaytest.

@@ -214,6 +214,9 @@ func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
 	if op == gateway.OpUnknown {
 		return nil, gateway.ErrNotFound.WithMessage("provider: " + p.name + ": unsupported operation")
 	}
+	if op == gateway.OpMessages || op == gateway.OpCountTokens {
+		return p.roundTripMessages(req, c) // openai_messages.go
+	}
 	var (
 		body  []byte
 		model string

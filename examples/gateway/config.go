@@ -33,6 +33,8 @@ type limitsConfig struct {
 	// MaxBodyBytesInFlight bounds the request-body bytes held at once,
 	// over all calls; default gateway.Limits' (256 MiB).
 	MaxBodyBytesInFlight int64 `yaml:"max_body_bytes_in_flight"`
+	// The rate limits: rules, Redis, time zone (config_limits.go).
+	Rate rateLimitsConf `yaml:",inline"`
 }
 
 // Provider types.
@@ -40,12 +42,13 @@ const (
 	typeOpenAI = "openai"
 	typeAzure  = "azure"
 	typeSim    = "sim"
+	// typeAnthropic: config_anthropic.go
 )
 
 // providerConf is one model backend.
 type providerConf struct {
 	Name     string            `yaml:"name"`
-	Type     string            `yaml:"type"` // openai | azure | sim
+	Type     string            `yaml:"type"` // openai | azure | anthropic | sim
 	BaseURL  string            `yaml:"base_url"`
 	APIKey   string            `yaml:"api_key"`
 	Headers  map[string]string `yaml:"headers"`
@@ -53,9 +56,10 @@ type providerConf struct {
 	ModelMap map[string]string `yaml:"model_map"`
 	// VerbatimErrors passes the upstream's error bodies to callers as
 	// they came, key fragments and account ids included (openai, azure).
-	VerbatimErrors bool       `yaml:"verbatim_errors"`
-	Azure          *azureConf `yaml:"azure"` // type azure only
-	Sim            *simConf   `yaml:"sim"`   // type sim only
+	VerbatimErrors bool           `yaml:"verbatim_errors"`
+	Azure          *azureConf     `yaml:"azure"`     // type azure only
+	Sim            *simConf       `yaml:"sim"`       // type sim only
+	Anthropic      *anthropicConf `yaml:"anthropic"` // type anthropic only (config_anthropic.go)
 }
 
 type azureConf struct {

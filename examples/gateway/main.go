@@ -132,7 +132,10 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	if ip := net.ParseIP(host); a.keys == nil && (ip == nil || !ip.IsLoopback()) {
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
-	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
+	var banner strings.Builder // one write: whoever reads the address finds the limits too
+	printBanner(&banner, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
+	printLimits(&banner, a.limiter, &cfg.Limits.Rate)
+	_, _ = io.WriteString(stdout, banner.String())
 	printUsagePath(stdout, a.billing)
 
 	served := make(chan error, 1)
@@ -203,6 +206,7 @@ func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys *keySetup
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "chat:\n  curl -s %s/v1/chat/completions%s -H 'Content-Type: application/json' -d '%s'\n", base, auth, chat)
 	fmt.Fprintf(&b, "stream:\n  curl -sN %s/v1/chat/completions%s -H 'Content-Type: application/json' -d '%s'\n", base, auth, stream)
-	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models%s\n\n", base, auth)
+	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models%s\n", base, auth)
+	fmt.Fprintf(&b, "anthropic messages:\n  curl -s %s/v1/messages%s -H 'Content-Type: application/json' -d '%s'\n\n", base, auth, messagesBody(model))
 	_, _ = io.WriteString(w, b.String())
 }

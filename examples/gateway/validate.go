@@ -114,6 +114,7 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 		c.fail(path+".name", "duplicate provider name %q", p.Name)
 	}
 	names[p.Name] = true
+	c.anthropicKeys(path, p)
 	switch p.Type {
 	case typeOpenAI, typeAzure:
 		if p.BaseURL == "" {
@@ -123,6 +124,7 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 		if p.Sim != nil {
 			c.fail(path+".sim", "only a provider of type sim takes sim options")
 		}
+	case typeAnthropic: // base_url defaults to Anthropic's API
 	case typeSim:
 		for _, k := range []string{"base_url", "api_key", "headers", "azure"} {
 			if c.src.has(path + "." + k) {
@@ -130,10 +132,10 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 			}
 		}
 	case "":
-		c.fail(path+".type", "is required: openai, azure or sim")
+		c.fail(path+".type", "is required: openai, azure, anthropic or sim")
 		ok = false
 	default:
-		c.fail(path+".type", "unknown type %q: want openai, azure or sim", p.Type)
+		c.fail(path+".type", "unknown type %q: want openai, azure, anthropic or sim", p.Type)
 		ok = false
 	}
 	switch {
