@@ -34,10 +34,11 @@ import (
 //
 // Only the caller's credentials (Authorization, Api-Key, X-Api-Key),
 // content negotiation headers, Idempotency-Key (X-Idempotency-Key), which
-// Retry and the router may read, Anthropic-Beta, and X-Forwarded-For, with the peer's
-// address as the request's RemoteAddr, which authentication reads, reach rt;
-// providers build their upstream headers anew, credentials their own, so a
-// virtual key never goes upstream.
+// Retry and the router may read, Anthropic-Beta, X-Forwarded-For, with the
+// peer's address as the request's RemoteAddr, which authentication reads,
+// and X-Llmgate-Cache, which the response cache reads, reach rt; providers
+// build their upstream headers anew, credentials their own, so a virtual
+// key never goes upstream.
 //
 // The gateway's own errors carry the header X-Llmgate-Error (see
 // ErrorFromResponse). It panics if rt is nil or an option is invalid
@@ -57,7 +58,8 @@ type handler struct {
 var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept",
 	"Idempotency-Key", "X-Idempotency-Key", // read by Retry and the router (breaker.DefaultIdempotent)
 	"Anthropic-Beta",  // the features a Messages call asks for; provider.Anthropic passes them on
-	"X-Forwarded-For"} // read by authentication, from trusted proxies only; providers send none of these upstream
+	"X-Forwarded-For", // read by authentication, from trusted proxies only
+	"X-Llmgate-Cache"} // read by the response cache (cache.HeaderCache), which removes it; providers send none of these upstream
 
 // copiedHeaders are the only response headers passed back to the caller.
 var copiedHeaders = []string{"Content-Type", "Retry-After", "Retry-After-Ms"}
