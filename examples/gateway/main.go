@@ -138,8 +138,8 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	if ip := net.ParseIP(host); a.keys == nil && (ip == nil || !ip.IsLoopback()) {
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
+	printUsagePath(stdout, a.billing) // before the banner: its first line tells a reader (and tests) it is ready
 	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
-	printUsagePath(stdout, a.billing)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
