@@ -52,7 +52,7 @@ billing:
 	for yaml, want := range map[string]string{
 		"billing:\n  sinks: {}\n": "t.yaml:4: billing.sinks: names no sink: want jsonl, postgres or both",
 		"billing:\n  sinks: {postgres: {dsn: 'postgres://x:y@h:notaport/db'}}\n": "t.yaml:4: billing.sinks.postgres.dsn: is no PostgreSQL connection string",
-		"billing:\n  pipeline: {max_disk_bytes: 1000}\n":                          "t.yaml:4: billing.pipeline: billing: PipelineConfig.SegmentBytes 8388608 is over half of MaxDiskBytes 1000",
+		"billing:\n  pipeline: {max_disk_bytes: 1000}\n":                         "t.yaml:4: billing.pipeline: billing: PipelineConfig.SegmentBytes 8388608 is over half of MaxDiskBytes 1000",
 		"billing:\n  spill_dir: " + writeFile(t, "f", "") + "\n":                 "t.yaml:4: billing.spill_dir: ",
 	} {
 		err := checkConfig("providers:\n  - {name: s, type: sim}\n"+yaml, env{})
