@@ -336,3 +336,52 @@ billing:
 	assert.GreaterOrEqual(t, len(inLedger), len(first)-missing+after)
 	t.Logf("%d calls answered before the kill (%d without a record), %d after the restart; %d rows", len(first), missing, after, len(inLedger))
 }
+
+// A drain that runs out of shutdown time leaves the rest in the write-ahead
+// log, says so, and the next start delivers it: the ledger's schema is
+// dropped while the gateway runs (every insert fails), it is stopped with a
+// 1s shutdown timeout, the schema comes back, and the next run's drain
+// stores every record once.
+func TestMainJobUndrainedRecordsWaitForTheNextStart(t *testing.T) {
+	dsn, schema := postgresDSN(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	require.NoError(t, err)
+	defer pool.Close()
+	ident := pgx.Identifier{schema}.Sanitize()
+	_, err = pool.Exec(ctx, "CREATE SCHEMA "+ident)
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	cfg := writeFile(t, "gateway.yaml", fmt.Sprintf(`shutdown_timeout: 1s
+providers:
+  - {name: sim, type: sim, sim: {completion_tokens: 5}}
+billing:
+  sinks:
+    postgres: {dsn: %q, schema: %s, table: ledger}
+  spill_dir: %s
+  pipeline: {flush_interval: 10ms}
+`, dsn, schema, filepath.Join(dir, "wal")))
+	g := startGateway(t, "-config", cfg, "-addr", "127.0.0.1:0")
+	assert.NotContains(t, g.stdout.String(), "usage records:", "no JSONL sink configured")
+	_, err = pool.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE")
+	require.NoError(t, err)
+	client := sdk(t, g.base, "any")
+	const n = 20
+	for range n {
+		_, err := client.Chat.Completions.New(ctx, chatParams)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 0, g.stop())
+	assert.Contains(t, g.stderr.String(), "the rest stays in the write-ahead log and is delivered at the next start")
+
+	_, err = pool.Exec(ctx, "CREATE SCHEMA "+ident)
+	require.NoError(t, err)
+	g = startGateway(t, "-config", cfg, "-addr", "127.0.0.1:0")
+	require.Equal(t, 0, g.stop())
+	assert.Contains(t, g.stderr.String(), "usage records drained")
+	var rows, keys int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT (call_id, attempt)) FROM "+pgx.Identifier{schema, "ledger"}.Sanitize()).Scan(&rows, &keys))
+	assert.Equal(t, n, rows)
+	assert.Equal(t, n, keys)
+}
