@@ -152,7 +152,11 @@ func (b *billingParts) stop(ctx context.Context, logger *slog.Logger) error {
 			logger.Warn("gateway: usage records not all delivered before the shutdown timeout; the rest stays in the write-ahead log and is delivered at the next start",
 				"spill_dir", b.plan.pipeline.Dir, "error", err)
 		} else {
-			logger.Info("gateway: usage records drained", "logged", st.Logged, "spilled", st.Spilled, "dropped", st.Dropped)
+			level := slog.LevelInfo
+			if st.Dropped > 0 {
+				level = slog.LevelWarn // each was refused with an error and counted
+			}
+			logger.Log(context.Background(), level, "gateway: usage records drained", "logged", st.Logged, "spilled", st.Spilled, "dropped", st.Dropped)
 		}
 	}
 	if o.jsonl != nil {

@@ -110,9 +110,9 @@ func (c *checker) pipelinePlan(bc *billingConf) pipelinePlan {
 			pp.pool = pc
 		}
 		c.lib("billing.sinks.postgres", pp.cfg.Validate())
-		pp.table = p.Table
+		pp.table = p.Table // the default's name is billing's to say
 		if pp.table == "" {
-			pp.table = "llmgate_usage"
+			pp.table = "(billing's default)"
 		}
 		if p.Schema != "" {
 			pp.table = p.Schema + "." + pp.table
@@ -143,7 +143,9 @@ func (c *checker) pipelinePlan(bc *billingConf) pipelinePlan {
 		WriteTimeout:  positive(c, "billing.pipeline.write_timeout", pc.WriteTimeout),
 		RetryAttempts: positive(c, "billing.pipeline.retry_attempts", pc.RetryAttempts),
 	}
-	check := plan.pipeline // the library's own rules; the sinks are start's
+	// The library's own rules on the bounds; the sinks are start's to open,
+	// so a placeholder stands in for them.
+	check := plan.pipeline
 	check.Sinks = map[string]billing.Sink{sinkJSONL: billing.SinkFunc(nil)}
 	c.lib("billing.pipeline", check.Validate())
 	return plan
