@@ -293,6 +293,7 @@ billing:
 	var rowsBefore int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, "ledger"}.Sanitize()).Scan(&rowsBefore))
 	require.Zero(t, rowsBefore)
+	inLog := loggedKeys(t, filepath.Join(dir, "wal"))
 
 	j = startMainJob(t, dir, "-config", cfg)
 	answered = make(chan string, after)
@@ -320,21 +321,63 @@ billing:
 	inLedger := uniqueKeys(t, "the ledger", keys)
 	assert.Equal(t, inFile, inLedger, "both sinks hold the same records")
 
+	for k := range inLog {
+		assert.True(t, inLedger[k], "%v was in the log at the kill but not in the ledger", k)
+	}
 	recorded := calls(inLedger)
 	for id := range answered {
 		assert.True(t, recorded[id], "call %s, answered after the restart, has no row", id)
 	}
-	// A record reaches the log microseconds after its call ends; the kill
-	// may catch the last few still in memory, at most one a client.
+	assert.Len(t, inLedger, len(inLog)+after, "the log's records and the new run's, nothing else")
+	// A record reaches the log microseconds after its call ends, but the
+	// kill loses the few still in memory (docs/billing-pipeline.md, "When
+	// a record is durable"); how many depends on the scheduler, so only
+	// the bulk is asserted here.
 	missing := 0
 	for _, id := range first {
 		if !recorded[id] {
 			missing++
 		}
 	}
-	assert.LessOrEqual(t, missing, concurrency, "of %d calls answered before the kill", len(first))
-	assert.GreaterOrEqual(t, len(inLedger), len(first)-missing+after)
-	t.Logf("%d calls answered before the kill (%d without a record), %d after the restart; %d rows", len(first), missing, after, len(inLedger))
+	assert.Less(t, missing, len(first)/2, "of %d calls answered before the kill", len(first))
+	t.Logf("%d calls answered before the kill, %d records in the log (%d calls without one), %d after the restart; %d rows",
+		len(first), len(inLog), missing, after, len(inLedger))
+}
+
+// loggedKeys returns the keys of every record the write-ahead log in dir
+// holds for its sinks, read by a Pipeline of the test's own on a copy of
+// the directory (the original is left for the main job to replay).
+func loggedKeys(t *testing.T, dir string) map[recordKey]bool {
+	t.Helper()
+	cp := t.TempDir()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(cp, e.Name()), b, 0o600))
+	}
+	var mu sync.Mutex
+	got := map[string][]recordKey{}
+	collect := func(name string) billing.Sink {
+		return billing.SinkFunc(func(_ context.Context, batch []billing.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range batch {
+				got[name] = append(got[name], recordKey{r.CallID, r.Attempt})
+			}
+			return nil
+		})
+	}
+	p, err := billing.NewPipeline(billing.PipelineConfig{Dir: cp, Sinks: map[string]billing.Sink{
+		sinkJSONL: collect(sinkJSONL), sinkPostgres: collect(sinkPostgres)}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, p.Close(ctx))
+	set := uniqueKeys(t, "the log", got[sinkJSONL])
+	assert.Equal(t, set, uniqueKeys(t, "the log", got[sinkPostgres]), "the log holds the same records for both sinks")
+	return set
 }
 
 // A drain that runs out of shutdown time leaves the rest in the write-ahead
