@@ -113,7 +113,7 @@ func (b *billingParts) start(ctx context.Context) error {
 		o.pool = pool
 		ledger, err := billing.NewPostgres(octx, pool, pp.cfg)
 		if err != nil {
-			return b.abortStart(fmt.Errorf("gateway: cannot open the usage ledger %s: %w", pp.table, err))
+			return b.abortStart(fmt.Errorf("gateway: cannot open the usage ledger: %w", err))
 		}
 		pgGate.open(ledger)
 	}

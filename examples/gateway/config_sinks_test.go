@@ -110,3 +110,23 @@ billing:
 	require.Equal(t, 0, g.stop())
 	assert.Len(t, readRecords(t, dir+"/usage.jsonl"), 1, "the first one's record, once")
 }
+
+// A ledger that cannot be opened stops the start (status 1) with its
+// reason and no password; the pipeline it had opened is closed again, so
+// the spill directory is free for the next try.
+func TestBillingUnreachableLedgerStopsTheStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, "gateway.yaml", okProviders+`
+billing:
+  sinks:
+    jsonl: {path: `+dir+`/usage.jsonl}
+    postgres: {dsn: "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=2"}
+`)
+	for range 2 {
+		var out, errOut strings.Builder
+		require.Equal(t, 1, run(context.Background(), []string{"-config", cfg, "-addr", "127.0.0.1:0"}, &out, &errOut))
+		assert.Contains(t, errOut.String(), "gateway: cannot open the usage ledger: ")
+		assert.NotContains(t, errOut.String(), "in use by another gateway")
+		assert.NotContains(t, errOut.String(), "hunter2")
+	}
+}
