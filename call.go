@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -74,6 +75,7 @@ type Call struct {
 	// most one, which needs no allocation.
 	ends    []func()
 	endsBuf [1]func()
+	hdrs    [][2]string // hooks.SetHeader: headers the gateway sets for the caller
 
 	// Embedded so that the entry point allocates one object per call.
 	ctx       callContext
@@ -268,6 +270,41 @@ func (c *Call) onEnd(fn func()) {
 	}
 	c.ends = append(c.ends, fn)
 	c.mu.Unlock()
+}
+
+// setHeader sets a header the gateway itself sends its caller with this
+// call's answer, whatever the answer is: the response, or the error the
+// call was refused with (hooks.SetHeader). A later value for the same name
+// replaces the earlier one.
+func (c *Call) setHeader(name, value string) {
+	name = http.CanonicalHeaderKey(name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.hdrs {
+		if c.hdrs[i][0] == name {
+			c.hdrs[i][1] = value
+			return
+		}
+	}
+	if c.hdrs == nil {
+		c.hdrs = make([][2]string, 0, 6) // a limiter's six x-ratelimit-* headers
+	}
+	c.hdrs = append(c.hdrs, [2]string{name, value})
+}
+
+// writeHeaders sets the call's own headers (setHeader) in h, replacing any
+// of the same name.
+func (c *Call) writeHeaders(h http.Header) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.hdrs) == 0 {
+		return
+	}
+	vals := make([]string, len(c.hdrs)) // one allocation for all of them
+	for i, kv := range c.hdrs {
+		vals[i] = kv[1]
+		h[kv[0]] = vals[i : i+1 : i+1]
+	}
 }
 
 type callKey struct{}

@@ -25,7 +25,8 @@ type parsed struct {
 // parseCall reads the fields the gateway needs from a request body of the
 // given operation, in one pass and without decoding the prompt: model,
 // stream, stream_options.include_usage, max_tokens (or
-// max_completion_tokens), and an estimate of the prompt tokens. It validates
+// max_completion_tokens; a Responses call's max_output_tokens), and an
+// estimate of the prompt tokens. It validates
 // the whole body as JSON and enforces lim (zero fields take their defaults).
 // A model list or an unknown operation reads nothing.
 //
@@ -83,7 +84,7 @@ func (p *callParser) parse() error {
 		return badRequest(fmt.Sprintf("gateway: too many messages or inputs: %d, limit %d", p.items, p.lim.MaxMessages))
 	}
 	est := p.text.tokens()
-	if p.op == OpChat || p.op.anthropic() {
+	if p.op == OpChat || p.op.anthropic() || p.op == OpResponses {
 		est += tokensPerMessage*p.items + 3
 	}
 	p.c.PromptTokens = est
@@ -165,15 +166,16 @@ func (p *callParser) member(ks, ke int) error {
 	if err != nil {
 		return err
 	}
+	names := p.fields()
 	f := -1
-	for i, name := range readFields {
+	for i, name := range names {
 		if string(key) == name {
 			f = i
 			break
 		}
 	}
 	if f < 0 {
-		for _, name := range readFields {
+		for _, name := range names {
 			if foldsTo(key, name) {
 				return badRequest("gateway: ambiguous field " + string(key) + " (field names are case-sensitive)")
 			}
@@ -183,7 +185,7 @@ func (p *callParser) member(ks, ke int) error {
 	if p.seen&(1<<f) != 0 {
 		// Two model keys, say, would let a caller pass a permission
 		// check on one and be served the other.
-		return badRequest("gateway: duplicate " + readFields[f] + " field")
+		return badRequest("gateway: duplicate " + names[f] + " field")
 	}
 	p.seen |= 1 << f
 	switch f {
@@ -205,9 +207,13 @@ func (p *callParser) member(ks, ke int) error {
 		return s.value(&p.text)
 	case fieldMessages, fieldPrompt, fieldInput:
 		if f == fieldMessages && (p.op == OpChat || p.op.anthropic()) || f == fieldPrompt && p.op == OpCompletion ||
-			f == fieldInput && p.op == OpEmbedding {
+			f == fieldInput && (p.op == OpEmbedding || p.op == OpResponses) {
 			return p.countItems()
 		}
+	case fieldMaxOutputTokens:
+		return p.maxTokens()
+	case fieldInstructions:
+		return s.value(&p.text) // sent to the model: counted
 	}
 	return s.value(nil)
 }

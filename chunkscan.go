@@ -23,10 +23,17 @@ type chunkInfo struct {
 // function_call (a tool call's first delta may carry only its id and name), or
 // a finish_reason (the model's answer may end with no text at all). The
 // attempt boundary holds a stream until the first such chunk; the usage tap
-// counts the same text for estimates.
+// counts the same text for estimates. A Responses API event is read by its
+// type (responsesEvent).
 func inspectChunk(b []byte) (info chunkInfo, ok bool) {
 	s := jsonScanner{b: b, maxDepth: 64}
+	var ev responsesEvent
 	err := s.object(func(ks, ke int) error {
+		if n := ke - ks; n == 4 || n == 5 || n == 8 { // type, delta, response
+			if handled, err := ev.member(&s, ks, ke, &info); handled {
+				return err
+			}
+		}
 		switch {
 		case s.key(ks, ke, "error"):
 			if s.peek() == 'n' {
@@ -54,6 +61,7 @@ func inspectChunk(b []byte) (info chunkInfo, ok bool) {
 		}
 		return s.value(nil)
 	})
+	ev.settle(&info)
 	return info, err == nil
 }
 

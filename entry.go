@@ -55,7 +55,7 @@ func (e *entry) begin(parent context.Context, op Op, body []byte, start time.Tim
 		c.Caller = caller
 	}
 	c.first = Outbound{Model: c.Model, Body: body, spans: p.spans}
-	if c.Stream && !c.IncludeUsage && !op.anthropic() { // Anthropic's streams always report usage
+	if c.Stream && !c.IncludeUsage && op.streamUsageOnRequest() {
 		// Every stream reports usage, so that every call is metered; the
 		// tap removes the usage chunk the caller did not ask for.
 		var err error

@@ -14,8 +14,8 @@ import (
 
 // NewHandler returns the server-mode entry point over rt (a chain of
 // middlewares over a Provider): an OpenAI-compatible http.Handler for POST
-// /v1/chat/completions, /v1/completions and /v1/embeddings and GET
-// /v1/models, and Anthropic's POST /v1/messages and
+// /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/responses
+// and GET /v1/models, and Anthropic's POST /v1/messages and
 // /v1/messages/count_tokens in Anthropic's format (errors included, see
 // messages.go), which serves every request through rt. When rt is a bare
 // Provider it is put behind an attempt boundary, as Chain does.
@@ -70,6 +70,7 @@ var routes = map[string]struct {
 	"/v1/completions":      {OpCompletion, http.MethodPost},
 	"/v1/embeddings":       {OpEmbedding, http.MethodPost},
 	"/v1/models":           {OpModels, http.MethodGet},
+	"/v1/responses":        {OpResponses, http.MethodPost},
 	// Anthropic's format (messages.go)
 	"/v1/messages":              {OpMessages, http.MethodPost},
 	"/v1/messages/count_tokens": {OpCountTokens, http.MethodPost},
@@ -133,6 +134,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The server ended the call (a shutdown's cause): tell the caller.
 		}
 		w.Header().Set("X-Request-Id", c.ID)
+		c.writeHeaders(w.Header())
 		writeOpError(w, c.Op, err)
 		return
 	}
@@ -142,6 +144,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header()[k] = v
 		}
 	}
+	c.writeHeaders(w.Header())
 	w.Header().Set("X-Request-Id", c.ID)
 	stream := c.Stream && resp.StatusCode/100 == 2
 	if stream {
@@ -180,17 +183,26 @@ func clip(s string, n int) string {
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // copyBody forwards the response body. A stream is flushed after every read
-// of the upstream, so each event reaches the caller as it arrives.
+// of the upstream, so each event reaches the caller as it arrives. Each
+// write must end within the write timeout; the deadline is set again only
+// once a quarter of it has passed, so a write has at least three quarters
+// of it, and a stream of many small events does not move the connection's
+// deadline (a runtime timer) for each.
 func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c *Call) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
 	buf := *bp
+	timeout := h.e.cfg.writeTimeout
+	var armed time.Time // when the write deadline was last set
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
-			if h.e.cfg.writeTimeout > 0 {
-				_ = rc.SetWriteDeadline(time.Now().Add(h.e.cfg.writeTimeout))
+			if timeout > 0 {
+				if now := time.Now(); now.Sub(armed) >= timeout/4 {
+					_ = rc.SetWriteDeadline(now.Add(timeout))
+					armed = now
+				}
 			}
 			if _, err := w.Write(buf[:n]); err != nil {
 				c.leave()

@@ -13,4 +13,5 @@ func init() {
 	hooks.ErrRedirect = errRedirect
 	hooks.Waited = func(call any, d time.Duration) time.Duration { return call.(*Call).wait(d) }
 	hooks.OnEnd = func(call any, fn func()) { call.(*Call).onEnd(fn) }
+	hooks.SetHeader = func(call any, name, value string) { call.(*Call).setHeader(name, value) }
 }

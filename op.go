@@ -15,9 +15,10 @@ const (
 	// (see messages.go).
 	OpMessages
 	OpCountTokens // POST /v1/messages/count_tokens, Anthropic's format
+	OpResponses   // POST /v1/responses (OpenAI's Responses API)
 )
 
-var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models", "messages", "count_tokens"}
+var opNames = [...]string{"unknown", "chat", "completion", "embedding", "models", "messages", "count_tokens", "responses"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -43,6 +44,8 @@ func opFromPath(path string) Op {
 		return OpEmbedding
 	case hasSuffix(path, "/models"):
 		return OpModels
+	case hasSuffix(path, "/responses"):
+		return OpResponses
 	}
 	return OpUnknown
 }
@@ -50,3 +53,11 @@ func opFromPath(path string) Op {
 func hasSuffix(s, suffix string) bool {
 	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
+
+// streamUsageOnRequest reports whether the op's streams report usage only
+// when asked (stream_options.include_usage), so that the entry point (and
+// WithBody) asks for every call and the usage tap removes what the caller
+// did not ask for. Anthropic's streams and the Responses API's always
+// report it (message_delta, response.completed), and the caller reads it
+// whole.
+func (o Op) streamUsageOnRequest() bool { return !o.anthropic() && o != OpResponses }

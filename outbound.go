@@ -81,7 +81,7 @@ func WithBody(req *http.Request, body []byte) (*http.Request, error) {
 		return nil, badRequest("gateway: an edited body cannot change stream")
 	}
 	out := Outbound{Model: p.Model, Body: body, spans: p.spans}
-	if c.Stream && !p.IncludeUsage && !c.Op.anthropic() {
+	if c.Stream && !p.IncludeUsage && c.Op.streamUsageOnRequest() {
 		if out, err = out.withIncludeUsage(); err != nil {
 			return nil, err
 		}

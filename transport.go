@@ -71,7 +71,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return opErrorResponse(req, op, err), nil
+		resp = opErrorResponse(req, op, err)
 	}
+	if resp.Header == nil {
+		resp.Header = make(http.Header)
+	}
+	c.writeHeaders(resp.Header)
 	return resp, nil
 }

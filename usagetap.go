@@ -54,7 +54,7 @@ const tapReadSize = 8 << 10
 
 func (t *usageTap) init(c *Call, body io.ReadCloser, status int, stream bool, maxEvent int) {
 	*t = usageTap{call: c, body: body, status: status, stream: stream, maxEvent: maxEvent,
-		strip: stream && !c.IncludeUsage && !c.Op.anthropic(), msgs: c.Op.anthropic()}
+		strip: stream && !c.IncludeUsage && c.Op.streamUsageOnRequest(), msgs: c.Op.anthropic()}
 }
 
 func (t *usageTap) Read(p []byte) (int, error) {

@@ -3,8 +3,8 @@
 // simulated model (Sim), an OpenAI-compatible upstream on a real socket that
 // injects the faults only a socket can (Server), and a fake clock (Clock).
 //
-// Sim answers chat, completion, embedding and model-list calls as an
-// OpenAI-compatible server would: deterministic replies, usage reports,
+// Sim answers chat, completion, Responses API, embedding and model-list
+// calls as an OpenAI-compatible server would: deterministic replies, usage reports,
 // latency and token pacing on an injectable clock, and faults drawn from a
 // seeded PRNG (error statuses with Retry-After, hangs, connection resets,
 // stalled and cut streams). It is the provider of the gateway's own tests and
@@ -40,6 +40,16 @@
 // Anthropic, through the gateway or not (ExampleNewAnthropic). A Sim answers
 // the gateway's Anthropic-format front door (gateway.OpMessages) too,
 // translating its OpenAI answers.
+//
+// GeminiServer is a fake Gemini API on a real socket, speaking Gemini's own
+// wire format (generateContent, streamGenerateContent with alt=sse,
+// embeddings, the model list) with its faults (error statuses in Gemini's
+// shape, cut streams, error events after a 200), for testing code that
+// talks to Gemini, such as provider.Gemini (ExampleNewGeminiServer):
+//
+//	g, err := gatewaytest.NewGeminiServer(gatewaytest.GeminiConfig{APIKey: "test-key"})
+//	defer g.Close()
+//	p, err := provider.NewGemini(provider.GeminiConfig{BaseURL: g.BaseURL(), APIKey: "test-key"})
 //
 // Clock moves only when a test says so; pass it to every component's
 // Clock option and use BlockUntil before Advance to know that a goroutine

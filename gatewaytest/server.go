@@ -109,9 +109,15 @@ func NewServer(p gateway.Provider, opts ...gateway.Option) *Server {
 	if p == nil {
 		panic("gatewaytest: nil provider")
 	}
+	return newServer(gateway.NewHandler(p, opts...))
+}
+
+// newServer starts a Server of handler: the socket faults and the record
+// of requests, whatever wire format the handler speaks.
+func newServer(handler http.Handler) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		handler: gateway.NewHandler(p, opts...),
+		handler: handler,
 		cancel:  cancel,
 		rng:     rand.New(rand.NewPCG(1, 2)),
 	}

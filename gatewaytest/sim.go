@@ -102,8 +102,8 @@ type faultState struct {
 }
 
 // Sim is an in-process simulated model that speaks the OpenAI wire format:
-// chat completions, completions (streaming or not), embeddings and the model
-// list. It opens no socket and, with zero latencies, starts no goroutine and
+// chat completions, completions and the Responses API (streaming or not),
+// embeddings and the model list. It opens no socket and, with zero latencies, starts no goroutine and
 // no timer, so it is the provider of tests and benchmarks (Server
 // serves it over a real socket) and the main job's embedded default.
 //

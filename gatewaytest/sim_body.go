@@ -120,19 +120,24 @@ const (
 // errSimBodyClosed when Close is called (concurrently, as net/http allows).
 // Reads must not be concurrent with each other.
 type streamBody struct {
-	sim    *Sim
-	ctx    context.Context
-	chat   bool
-	n      int // content events to send
-	sent   int // content events sent
-	cutAt  int // content events before a cut; -1 = none
-	prompt int
-	stall  bool
-	state  uint8
-	prefix []byte // every chunk's JSON up to and including `"choices":[`
-	buf    []byte // generated, not yet read
-	off    int
-	err    error // sticky, returned once buf is drained
+	sim  *Sim
+	ctx  context.Context
+	chat bool
+	// responses: the Responses API's event grammar (sim_responses.go);
+	// prefix then holds the model as a JSON string.
+	responses bool
+	seq       int    // the next event's sequence_number
+	respID    uint64 // the response's id
+	n         int    // content events to send
+	sent      int    // content events sent
+	cutAt     int    // content events before a cut; -1 = none
+	prompt    int
+	stall     bool
+	state     uint8
+	prefix    []byte // every chunk's JSON up to and including `"choices":[`
+	buf       []byte // generated, not yet read
+	off       int
+	err       error // sticky, returned once buf is drained
 
 	closed atomic.Bool
 	done   chan struct{} // closed by Close; nil when Read never blocks
@@ -145,6 +150,7 @@ func (s *Sim) streamResponse(req *http.Request, sc *simCall, d drawn) *http.Resp
 	r := &simStream{}
 	b := &r.body
 	b.sim, b.ctx, b.chat = s, req.Context(), sc.op == gateway.OpChat
+	b.responses = sc.op == gateway.OpResponses
 	b.n, b.prompt, b.cutAt = s.ReplyTokens(sc.maxTokens), sc.prompt, -1
 	switch d.kind {
 	case faultStall:
@@ -155,7 +161,12 @@ func (s *Sim) streamResponse(req *http.Request, sc *simCall, d drawn) *http.Resp
 	if b.stall || s.ttft > 0 || s.interval > 0 {
 		b.done = make(chan struct{})
 	}
-	b.prefix = b.appendPrefix(b.prefixArr[:0], sc.model)
+	if b.responses {
+		b.respID = nextID()
+		b.prefix = jsonstr.Append(b.prefixArr[:0], sc.model)
+	} else {
+		b.prefix = b.appendPrefix(b.prefixArr[:0], sc.model)
+	}
 	b.buf = b.bufArr[:0]
 	r.resp = http.Response{
 		Status: "200 OK", StatusCode: http.StatusOK,
@@ -217,7 +228,10 @@ func (b *streamBody) fill() error {
 			if err := b.wait(s.ttft); err != nil {
 				return err
 			}
-			if b.chat {
+			switch {
+			case b.responses:
+				b.buf = b.appendResponsesBegin(b.buf)
+			case b.chat:
 				b.buf = append(b.buf, "data: "...)
 				b.buf = append(b.buf, b.prefix...)
 				b.buf = append(b.buf, `{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
@@ -239,6 +253,11 @@ func (b *streamBody) fill() error {
 					return err
 				}
 			}
+			if b.responses {
+				b.buf = b.appendResponsesDelta(b.buf, b.sent)
+				b.sent++
+				continue
+			}
 			b.buf = append(b.buf, "data: "...)
 			b.buf = append(b.buf, b.prefix...)
 			if b.chat {
@@ -252,6 +271,11 @@ func (b *streamBody) fill() error {
 			}
 			b.sent++
 		case stFinish:
+			if b.responses {
+				b.buf = b.appendResponsesFinish(b.buf)
+				b.state = stUsage
+				continue
+			}
 			b.buf = append(b.buf, "data: "...)
 			b.buf = append(b.buf, b.prefix...)
 			if b.chat {
@@ -263,6 +287,11 @@ func (b *streamBody) fill() error {
 			b.buf = append(b.buf, `"}]}`+"\n\n"...)
 			b.state = stUsage
 		case stUsage:
+			if b.responses { // its last event; no [DONE]
+				b.buf = b.appendResponsesCompleted(b.buf)
+				b.state = stEOF
+				continue
+			}
 			b.buf = append(b.buf, "data: "...)
 			b.buf = append(b.buf, b.prefix...)
 			b.buf = append(b.buf, "],"...)

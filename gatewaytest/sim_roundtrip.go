@@ -108,6 +108,8 @@ func (s *Sim) roundTrip(req *http.Request) (*http.Response, error) {
 		r.body.buf = s.appendModels(r.body.buf)
 	case gateway.OpEmbedding:
 		r.body.buf = s.appendEmbeddings(r.body.buf, &sc)
+	case gateway.OpResponses:
+		r.body.buf = s.appendResponse(r.body.buf, &sc)
 	default:
 		r.body.buf = s.appendCompletion(r.body.buf, &sc)
 	}

@@ -27,6 +27,16 @@
 //
 //	p, err := provider.NewAnthropic(provider.AnthropicConfig{APIKey: os.Getenv("ANTHROPIC_API_KEY")})
 //
+// Gemini (NewGemini) adapts Google's Gemini API: it translates OpenAI chat
+// calls (streaming or not), embeddings and model lists into
+// generateContent, streamGenerateContent, embedContent and
+// batchEmbedContents and the answers back, in one place (gemini_request.go
+// one way, gemini_response.go the other, gemini_stream.go event by event),
+// with the key in x-goog-api-key and error answers redacted as OpenAI's are
+// (ExampleNewGemini):
+//
+//	p, err := provider.NewGemini(provider.GeminiConfig{APIKey: os.Getenv("GEMINI_API_KEY")})
+//
 // The router lives in package router, the simulated provider used by tests,
 // benchmarks and the embedded default of the main job in package
 // gatewaytest.

@@ -72,7 +72,8 @@ type AzureConfig struct {
 //
 // Each request it sends upstream is built anew from its configuration: the
 // URL is BaseURL plus the operation named by the incoming request's path
-// (chat completions, completions, embeddings, models), whatever host the
+// (chat completions, completions, embeddings, models, responses: the
+// Responses API passes through as it is, its events unchanged), whatever host the
 // incoming request names; the headers are Content-Type, Accept, the
 // configured key and the configured extras, and nothing else. The caller's
 // credentials and every other inbound header stay behind, so a virtual key
@@ -123,8 +124,8 @@ type OpenAI struct {
 	hdrJSON, hdrStream, hdrGet http.Header
 }
 
-// opCount is the number of gateway.Op values (OpUnknown..OpModels).
-const opCount = int(gateway.OpModels) + 1
+// opCount is the number of gateway.Op values (OpUnknown..OpResponses).
+const opCount = int(gateway.OpResponses) + 1
 
 // NewOpenAI returns an OpenAI-compatible provider. It validates cfg and
 // returns an error that says what is wrong; errors never include the key.
@@ -167,7 +168,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		p.azure = newAzureRoutes(base, cfg.Azure)
 		keyHeader, keyValue = "Api-Key", cfg.APIKey
 	} else {
-		for op := gateway.OpChat; op <= gateway.OpModels; op++ {
+		for op := gateway.OpChat; int(op) < opCount; op++ {
 			p.urls[op] = joinPath(base, opPaths[op])
 		}
 	}
@@ -226,6 +227,9 @@ func (p *OpenAI) RoundTrip(req *http.Request) (*http.Response, error) {
 			// Renamed the one way there is, so the attempt records the
 			// model sent: the response answers the renamed request.
 			req = gateway.WithModel(req, m)
+		}
+		if dep, ok := p.azure.responsesModel(op, gateway.OutboundFrom(req.Context()).Model); ok {
+			req = gateway.WithModel(req, dep)
 		}
 		sent := gateway.OutboundFrom(req.Context())
 		body, model = sent.Body, sent.Model
@@ -305,7 +309,7 @@ var errNoCall = gateway.ErrInternal.WithMessage("provider: no Call in the reques
 
 // opPaths are the OpenAI paths of the operations, after /v1.
 var opPaths = [...]string{gateway.OpChat: "/chat/completions", gateway.OpCompletion: "/completions",
-	gateway.OpEmbedding: "/embeddings", gateway.OpModels: "/models"}
+	gateway.OpEmbedding: "/embeddings", gateway.OpModels: "/models", gateway.OpResponses: "/responses"}
 
 // newRequest builds the upstream request from configuration alone.
 func (p *OpenAI) newRequest(ctx context.Context, op gateway.Op, model string, body []byte, stream bool) (*http.Request, error) {

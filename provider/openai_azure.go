@@ -9,8 +9,9 @@ import (
 )
 
 // azureRoutes builds Azure OpenAI URLs:
-// {BaseURL}/openai/deployments/{deployment}/{operation}?api-version=V, and
-// {BaseURL}/openai/models?api-version=V for the model list.
+// {BaseURL}/openai/deployments/{deployment}/{operation}?api-version=V,
+// {BaseURL}/openai/models?api-version=V for the model list and
+// {BaseURL}/openai/responses?api-version=V for the Responses API.
 type azureRoutes struct {
 	base        *url.URL
 	query       string
@@ -32,9 +33,13 @@ func newAzureRoutes(base *url.URL, cfg *AzureConfig) *azureRoutes {
 // url returns the URL of op for model (already renamed by ModelMap).
 func (a *azureRoutes) url(op gateway.Op, model string) (*url.URL, error) {
 	var u *url.URL
-	if op == gateway.OpModels {
+	switch op {
+	case gateway.OpModels:
 		u = joinPath(a.base, "/openai/models")
-	} else {
+	case gateway.OpResponses:
+		// The Responses API names the deployment in the body's model.
+		u = joinPath(a.base, "/openai/responses")
+	default:
 		dep, ok := a.deployments[model]
 		if !ok {
 			dep = model
@@ -50,6 +55,18 @@ func (a *azureRoutes) url(op gateway.Op, model string) (*url.URL, error) {
 	}
 	u.RawQuery = a.query
 	return u, nil
+}
+
+// responsesModel returns the deployment a Responses API call to model must
+// name in its body's model (Azure's Responses API takes the deployment
+// there, not in the path), when it is not the model itself. a may be nil
+// (not Azure).
+func (a *azureRoutes) responsesModel(op gateway.Op, model string) (string, bool) {
+	if a == nil || op != gateway.OpResponses {
+		return "", false
+	}
+	dep, ok := a.deployments[model]
+	return dep, ok && dep != model
 }
 
 // checkDeployment rejects names that are not one plain path segment.

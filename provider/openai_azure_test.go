@@ -32,6 +32,9 @@ func TestOpenAI_Azure(t *testing.T) {
 		// Not in Deployments: the model is its own deployment.
 		{"/v1/embeddings", `{"model":"text-embedding-3-small","input":"hi"}`, "/openai/deployments/text-embedding-3-small/embeddings?api-version=2024-10-21", "text-embedding-3-small"},
 		{"/v1/completions", `{"model":"my dep","prompt":"hi"}`, "/openai/deployments/my%20dep/completions?api-version=2024-10-21", "my dep"},
+		// The Responses API names the deployment in the body, not the path.
+		{"/v1/responses", `{"model":"gpt-4.1","input":"hi"}`, "/openai/responses?api-version=2024-10-21", "prod-gpt41"},
+		{"/v1/responses", `{"model":"o4-mini","input":"hi"}`, "/openai/responses?api-version=2024-10-21", "o4-mini"},
 	} {
 		resp := oaiPost(t, client, tc.path, tc.body)
 		assert.Equal(t, http.StatusOK, resp.StatusCode, tc.body)

@@ -152,9 +152,9 @@ var errNoCall = gateway.ErrInternal.WithMessage("router: no Call in the request 
 // dispatch sends the call to m, with the model renamed for it. It returns
 // the outcome's class; refusedClass when m's chain refused the call before
 // sending anything (its breaker opened or started a cooldown since the pick,
-// a bulkhead is full, or the caller's key may not use the model m is sent,
-// whose error it returns), which is no attempt. The response, when there is one,
-// is the caller's to close.
+// a bulkhead is full, the account's own limit is spent, or the caller's
+// key may not use the model m is sent, whose error it returns), which is no
+// attempt. The response, when there is one, is the caller's to close.
 func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember, now time.Time) (*http.Response, breaker.Class, error) {
 	st := m.st
 	ctx := req.Context()
@@ -181,7 +181,8 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 	}
 	end := r.clock.Now()
 	if err != nil && ctx.Err() == nil &&
-		(errors.Is(err, breaker.ErrOpen) || errors.Is(err, breaker.ErrCoolingDown) || errors.Is(err, breaker.ErrBulkheadFull)) {
+		(errors.Is(err, breaker.ErrOpen) || errors.Is(err, breaker.ErrCoolingDown) || errors.Is(err, breaker.ErrBulkheadFull) ||
+			hooks.IsNotSent(err)) { // a target's own limit (limiter.Target) refused it
 		st.inflight.Add(-1)
 		return nil, refusedClass, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/limiter"
 	"github.com/llmgate/gateway/provider"
 	"github.com/llmgate/gateway/router"
 )
@@ -24,11 +25,19 @@ type app struct {
 	providers []gateway.Provider
 	keys      *keySetup // nil: no keys section, every caller is served
 	billing   *billingParts
+	limiter   *limiter.Limiter // nil without rate-limit rules
+	redis     interface{ Close() error }
 }
 
 // Close releases the providers' idle upstream connections and the key
 // store. Call it after the server has stopped.
 func (a *app) Close() {
+	if a.limiter != nil {
+		a.limiter.Close()
+	}
+	if a.redis != nil {
+		a.redis.Close()
+	}
 	a.billing.Close()
 	if a.keys != nil {
 		a.keys.Close()
@@ -45,13 +54,15 @@ func (a *app) Close() {
 //
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
 //	  cache.Auth              virtual key -> the Call's Caller (with a keys section)
+//	  limiter                 the limits section's rules not keyed on target (limits.rules)
 //	  billing.Meter           budget holds; one usage record per attempt when the call ends
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
 //	      per target: CircuitBreaker (429 cooldowns),
+//	        limiter.Target    the rules keyed on target: the provider account's own RPM/TPM
 //	        Hedge             a second try of an attempt slower than the target's learned p99
 //	        Timeouts
-//	          Provider        openai, azure or sim
+//	          Provider        openai, azure, anthropic, gemini or sim
 //
 // Hedge sits inside each target, so that it learns that target's latency
 // and its clock starts when an attempt is sent, not while the router waits
@@ -70,6 +81,11 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
 	byName := a.newProviders(c, cfg.Providers)
+	lim, rdb := c.rateLimits(&cfg.Limits.Rate)
+	a.limiter = lim
+	if rdb != nil {
+		a.redis = rdb
+	}
 	timeouts, err := breaker.Timeouts(c.timeoutConfig(cfg.Timeouts))
 	c.lib("timeouts", err)
 	var hedge *breaker.HedgeConfig // one Hedge per target, gated by its breaker
@@ -79,7 +95,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 			hedge = &hc
 		}
 	}
-	targets := newTargets(c, cfg, byName, hedge, timeouts)
+	targets := newTargets(c, cfg, byName, hedge, timeouts, lim)
 	retryCfg := c.retryConfig(cfg.Retry, budget)
 	retry, err := breaker.Retry(retryCfg)
 	c.lib("retry", err)
@@ -98,6 +114,10 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 		c.lib("router", err) // what only the whole router finds, each of its errors
 		return nil, c.err()
 	}
+	var limit gateway.Middleware // nil, skipped by Chain, without rate-limit rules
+	if lim != nil {
+		limit = lim.Middleware()
+	}
 	var auth gateway.Middleware // nil, skipped by Chain, without a keys section
 	var admin http.Handler
 	if a.keys != nil {
@@ -106,7 +126,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 			admin = adminLog(logger, a.keys.adminAPI)
 		}
 	}
-	h := gateway.NewHandler(gateway.Chain(a.router, append(append([]gateway.Middleware{auth}, a.billing.mws...), retry)...),
+	h := gateway.NewHandler(gateway.Chain(a.router, append(append([]gateway.Middleware{auth, limit}, a.billing.mws...), retry)...),
 		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
 	a.handler = routes(h, admin)
 	return a, nil
@@ -149,6 +169,8 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 		return o
 	case typeAnthropic:
 		return newAnthropic(c, path, p, buildable)
+	case typeGemini:
+		return c.newGemini(path, p, buildable)
 	case typeSim:
 	default:
 		return nil // which rules apply is unknown
@@ -168,7 +190,7 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 // provider (weight 1, tier 0) when there is none. Each target is checked by
 // the router on its own, so that every target's mistake is reported at its
 // key, not only the first one router.New finds.
-func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hedge *breaker.HedgeConfig, timeouts gateway.Middleware) []router.Target {
+func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hedge *breaker.HedgeConfig, timeouts gateway.Middleware, lim *limiter.Limiter) []router.Target {
 	known := map[string]bool{}
 	for _, p := range cfg.Providers {
 		known[p.Name] = true
@@ -206,6 +228,9 @@ func newTargets(c *checker, cfg *config, byName map[string]gateway.Provider, hed
 			hc.Gate = cb.Ready        // no hedge while the target cools down after a 429
 			h, _ := breaker.Hedge(hc) // validated above
 			t.Middlewares = []gateway.Middleware{h, timeouts}
+		}
+		if mw := targetLimit(lim, t.Name); mw != nil {
+			t.Middlewares = append([]gateway.Middleware{mw}, t.Middlewares...)
 		}
 		out = append(out, t)
 	}

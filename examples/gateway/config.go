@@ -31,6 +31,8 @@ type limitsConfig struct {
 	// MaxBodyBytesInFlight bounds the request-body bytes held at once,
 	// over all calls; default gateway.Limits' (256 MiB).
 	MaxBodyBytesInFlight int64 `yaml:"max_body_bytes_in_flight"`
+	// The rate limits: rules, Redis, time zone (config_limits.go).
+	Rate rateLimitsConf `yaml:",inline"`
 }
 
 // Provider types.
@@ -38,20 +40,22 @@ const (
 	typeOpenAI = "openai"
 	typeAzure  = "azure"
 	typeSim    = "sim"
+	typeGemini = "gemini" // config_gemini.go
 	// typeAnthropic: config_anthropic.go
 )
 
 // providerConf is one model backend.
 type providerConf struct {
 	Name     string            `yaml:"name"`
-	Type     string            `yaml:"type"` // openai | azure | anthropic | sim
+	Type     string            `yaml:"type"` // openai | azure | anthropic | gemini | sim
 	BaseURL  string            `yaml:"base_url"`
 	APIKey   string            `yaml:"api_key"`
 	Headers  map[string]string `yaml:"headers"`
 	Models   []string          `yaml:"models"`
 	ModelMap map[string]string `yaml:"model_map"`
 	// VerbatimErrors passes the upstream's error bodies to callers as
-	// they came, key fragments and account ids included (openai, azure).
+	// they came, key fragments and account ids included (openai, azure,
+	// gemini).
 	VerbatimErrors bool           `yaml:"verbatim_errors"`
 	Azure          *azureConf     `yaml:"azure"`     // type azure only
 	Sim            *simConf       `yaml:"sim"`       // type sim only

@@ -120,11 +120,12 @@ func TestRunEmbeddedDefaultServesMessages(t *testing.T) {
 func TestMultivendorConfigBuilds(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", "sk-test-openai-0000")
 	t.Setenv("ANTHROPIC_API_KEY", "sk-ant-test-0000")
+	t.Setenv("GEMINI_API_KEY", "AIza-test-0000")
 	cfg, err := loadConfig("gateway.multivendor.yaml", os.LookupEnv)
 	require.NoError(t, err)
 	a, err := build(cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer a.Close()
-	assert.Equal(t, []string{"openai", "anthropic"}, a.router.Targets())
+	assert.Equal(t, []string{"openai", "anthropic", "gemini"}, a.router.Targets())
 	assert.Equal(t, []string{"chat-default"}, a.router.Models())
 }

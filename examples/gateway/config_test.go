@@ -74,7 +74,7 @@ func TestConfigErrors(t *testing.T) {
 		{"header the provider sets", "providers:\n  - name: a\n    type: openai\n    base_url: https://x/v1\n    headers: {Authorization: $KEY}\n",
 			"t.yaml:5: providers[0].headers.Authorization: provider: a: Headers: Authorization is set by the provider"},
 		{"missing name", "providers:\n  - type: sim\n", "t.yaml:2: providers[0].name: is required"},
-		{"missing type", "providers:\n  - name: a\n", "t.yaml:2: providers[0].type: is required: openai, azure, anthropic or sim"},
+		{"missing type", "providers:\n  - name: a\n", "t.yaml:2: providers[0].type: is required: openai, azure, anthropic, gemini or sim"},
 		{"unknown type", "providers:\n  - name: a\n    type: cohere\n", `t.yaml:3: providers[0].type: unknown type "cohere"`},
 		{"duplicate provider", okProviders + "  - name: a\n    type: sim\n", `t.yaml:5: providers[1].name: duplicate provider name "a"`},
 		{"azure without api_version", "providers:\n  - name: az\n    type: azure\n    base_url: https://x.openai.azure.com\n",

@@ -79,6 +79,17 @@ keys:
   store: memory
   demo: true          # a fresh key "demo" (tenant demo) at each start, printed with the curl lines
 
+limits:
+  # Limits to hit by hand, on gpt-4.1 only: gpt-4o-mini stays unlimited so
+  # that load tests of the default run freely. Kept per key: the demo
+  # key's calls (KeyID "demo") share one bucket of each.
+  rules:
+    - {name: gpt-4.1-rpm, dimensions: [key], models: [gpt-4.1], unit: requests, limit: 5, per: minute}
+    # A call without max_tokens reserves its prompt + 4096 tokens while it
+    # runs: two at once do not fit in 6000, though each settles to its
+    # usage (about 20 tokens) when it ends.
+    - {name: gpt-4.1-tpm, dimensions: [key], models: [gpt-4.1], unit: tokens, limit: 6000, per: minute}
+
 timeouts:
   header: 30s
   first_token: 30s

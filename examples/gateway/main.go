@@ -39,6 +39,7 @@ import (
 )
 
 func main() {
+	tuneGC(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
@@ -138,8 +139,11 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	if ip := net.ParseIP(host); a.keys == nil && (ip == nil || !ip.IsLoopback()) {
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
-	printUsagePath(stdout, a.billing) // before the banner: its first line tells a reader (and tests) it is ready
-	printBanner(stdout, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
+	var banner strings.Builder // one write: whoever reads the address finds the limits and the usage paths too
+	printBanner(&banner, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
+	printLimits(&banner, a.limiter, &cfg.Limits.Rate)
+	printUsagePath(&banner, a.billing)
+	_, _ = io.WriteString(stdout, banner.String())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -125,6 +125,8 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 			c.fail(path+".sim", "only a provider of type sim takes sim options")
 		}
 	case typeAnthropic: // base_url defaults to Anthropic's API
+	case typeGemini:
+		ok = c.geminiKeys(path, p) && ok
 	case typeSim:
 		for _, k := range []string{"base_url", "api_key", "headers", "azure"} {
 			if c.src.has(path + "." + k) {
@@ -132,10 +134,10 @@ func (c *checker) provider(path string, p *providerConf, names map[string]bool) 
 			}
 		}
 	case "":
-		c.fail(path+".type", "is required: openai, azure, anthropic or sim")
+		c.fail(path+".type", "is required: openai, azure, anthropic, gemini or sim")
 		ok = false
 	default:
-		c.fail(path+".type", "unknown type %q: want openai, azure, anthropic or sim", p.Type)
+		c.fail(path+".type", "unknown type %q: want openai, azure, anthropic, gemini or sim", p.Type)
 		ok = false
 	}
 	switch {

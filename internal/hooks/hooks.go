@@ -6,7 +6,10 @@
 // package that uses them does.
 package hooks
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // CallOnce reports whether key is claimed for the first time on call, a
 // *gateway.Call. Layers that share per-call work (a retry budget credited by
@@ -43,3 +46,30 @@ var Waited func(call any, d time.Duration) time.Duration
 // one that records the call (the billing Meter) records it there: the end
 // is the entry point's fact, and this is how a layer inside learns it.
 var OnEnd func(call any, fn func())
+
+// SetHeader sets a header the gateway sends a *gateway.Call's caller with its
+// answer, whatever it is: the response, or the error the call was refused
+// with (a limiter's x-ratelimit-* headers). Upstream headers of the same name
+// are replaced.
+var SetHeader func(call any, name, value string)
+
+// notSent lists the error kinds that a target's own middleware refuses a
+// call with before anything is sent upstream (an account's rate limit). It is
+// written only by RegisterNotSent, at package init.
+var notSent []error
+
+// RegisterNotSent adds kind to the refusals IsNotSent recognises. Call it at
+// package level (in a var initialiser or init), never later.
+func RegisterNotSent(kind error) { notSent = append(notSent, kind) }
+
+// IsNotSent reports whether err derives from a kind registered with
+// RegisterNotSent: a router passes over a target that refused with one as
+// it does over one whose breaker refused, since nothing was sent.
+func IsNotSent(err error) bool {
+	for _, k := range notSent {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
+}
