@@ -336,7 +336,7 @@ func TestRunKeysReachTheRecordsByIDOnly(t *testing.T) {
 	records := t.TempDir() + "/usage.jsonl"
 	cfg := writeFile(t, "gateway.yaml", okProviders+`
 billing:
-  records_file: `+records+`
+  sinks: {jsonl: {path: `+records+`}}
 keys:
   memory:
     - {id: team-a, digest: "`+cache.DigestOf(secret).String()+`", tenant: acme}
