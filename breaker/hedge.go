@@ -40,7 +40,9 @@ type HedgeConfig struct {
 	// no headers when no hedge could go out (the Gate shut, the Budget
 	// spent). With Percentile set, no call is cut until the percentile is
 	// learned, so the first calls of a slow model are never cut by a
-	// guess. 0 means no cut.
+	// guess. A cut whose timer fires a hedge delay or more late (the
+	// process was stalled, so the attempts' answers may be waiting unread)
+	// waits one more delay first. 0 means no cut.
 	CutAfter float64
 	// Gate, when set, is asked before each hedge goes out: none is sent
 	// while it reports false (it is asked again a delay later, as the

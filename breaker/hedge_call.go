@@ -86,16 +86,25 @@ func (h *hedgeCall) coordinate() hedgeDecision {
 	fire, stop := h.hedge()
 	defer func() { stop() }()
 	var cut <-chan time.Time // nil: never
+	stopCut, graced := noTimer, false
+	defer func() { stopCut() }()
 	cutAt := time.Duration(t.cfg.CutAfter * float64(h.delay))
 	if t.cfg.CutAfter > 0 && (h.learned || t.cfg.Percentile == 0) {
-		var stopCut func() bool
 		cut, stopCut = t.cfg.Clock.NewTimer(cutAt - t.cfg.Clock.Now().Sub(h.began))
-		defer stopCut()
 	}
 	ctx := h.req.Context()
 	for {
 		select {
 		case <-cut:
+			if late := t.cfg.Clock.Now().Sub(h.began.Add(cutAt)); !graced && late >= h.delay {
+				// The timer fired a delay or more after its time: this
+				// process was stalled, and the answers the stall held up
+				// may be waiting unread. Look once more, a delay later,
+				// rather than cut them and count each against its target.
+				graced = true
+				cut, stopCut = t.cfg.Clock.NewTimer(h.delay)
+				continue
+			}
 			why := cutError(cutAt, t.cfg.CutAfter)
 			h.drop(last)
 			h.cut(why)

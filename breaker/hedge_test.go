@@ -530,6 +530,56 @@ func TestHedgeCutsAHungAttemptAtCutAfter(t *testing.T) {
 	assert.Error(t, breaker.HedgeConfig{CutAfter: 0.5}.Validate())
 }
 
+// A cut timer that fires a hedge delay or more after its time says this
+// process was stalled (a collection, a starved CPU), not that the attempt
+// hung: the answers the stall held up may be waiting unread. Hedge looks
+// once more, a delay later, instead of cutting every attempt in flight and
+// counting each against its target (which opened every breaker of the main
+// job after one long stall). Only once: a hung attempt is still cut.
+func TestHedgeLateCutTimerLooksOnceMoreBeforeCutting(t *testing.T) {
+	release := make(chan struct{})
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, n int64) (*http.Response, error) {
+		select {
+		case <-release:
+			return respond(req, 200), nil
+		case <-req.Context().Done():
+			return nil, context.Cause(req.Context())
+		}
+	}}
+	shut := func() bool { return false }
+
+	t.Run("stalled answer is served", func(t *testing.T) {
+		clk := newClock()
+		release = make(chan struct{})
+		rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, CutAfter: 3, Gate: shut, Clock: clk})))
+		done := runAsync(t, rt, context.Background())
+		clk.BlockUntil(1)
+		clk.Advance(time.Second) // the delay passes: no hedge (gate shut)
+		clk.BlockUntil(2)        // the hedge's next look and the cut, 2 s from now
+		clk.Advance(5 * time.Second)
+		clk.BlockUntil(2) // the cut fired 3 s late: one more look, a delay later
+		close(release)
+		resp := <-done
+		assert.Equal(t, 200, resp.StatusCode, resp.Status)
+		resp.Body.Close()
+	})
+	t.Run("hung attempt is still cut", func(t *testing.T) {
+		clk := newClock()
+		release = make(chan struct{})
+		rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, CutAfter: 3, Gate: shut, Clock: clk})))
+		done := runAsync(t, rt, context.Background())
+		clk.BlockUntil(1)
+		clk.Advance(time.Second)
+		clk.BlockUntil(2)
+		clk.Advance(5 * time.Second)
+		clk.BlockUntil(2)
+		clk.Advance(5 * time.Second) // late again: no second grace
+		resp := <-done
+		assert.Equal(t, -1, resp.StatusCode, "an error")
+		assert.Contains(t, resp.Status, "3 times the hedge delay")
+	})
+}
+
 // The fast path: an attempt answered within the delay runs on the caller's
 // goroutine under one timer (the middleware's deadlines', shared by its
 // calls), with no cut timer (CutAfter is set) and no goroutine of Hedge's;
