@@ -28,7 +28,7 @@ type AnthropicConfig struct {
 	// answered with a tool_use block calling it with ToolUse.Input (an
 	// object), streamed as an empty input and input_json_delta fragments,
 	// and stop_reason tool_use.
-	ToolUse *FakeToolUse
+	ToolUse *AnthropicToolUse
 	// Thinking, when set, starts every reply with a thinking block of this
 	// text and a signature the fake checks: a request that replays a
 	// thinking block with a signature it did not make gets 400, as
@@ -42,8 +42,8 @@ type AnthropicConfig struct {
 	Faults AnthropicFaults
 }
 
-// FakeToolUse is the tool call a fake Anthropic upstream answers with.
-type FakeToolUse struct {
+// AnthropicToolUse is the tool call a fake Anthropic upstream answers with.
+type AnthropicToolUse struct {
 	Name  string
 	Input string // a JSON object; default {}
 }
@@ -88,7 +88,7 @@ func (f AnthropicFaults) Validate() error {
 // DefaultAnthropicReply is a fake Anthropic upstream's default reply.
 const DefaultAnthropicReply = "Hello from the fake Anthropic upstream."
 
-// Anthropic is a fake Anthropic Messages API upstream on a loopback socket,
+// AnthropicServer is a fake Anthropic Messages API upstream on a loopback socket,
 // for tests of code that calls Anthropic (provider.Anthropic, an SDK):
 // POST /v1/messages, streaming or not, in Anthropic's formats (the SSE
 // grammar message_start, ping, content_block_start/delta/stop,
@@ -98,9 +98,9 @@ const DefaultAnthropicReply = "Hello from the fake Anthropic upstream."
 // given, no unknown top-level field (stream_options…), roles alternate and
 // the first is user, a replayed thinking block is unchanged.
 //
-// It records the requests it receives (Requests). Anthropic is safe for
-// concurrent use; Close it when done.
-type Anthropic struct {
+// It records the requests it receives (Requests). An AnthropicServer is
+// safe for concurrent use; Close it when done.
+type AnthropicServer struct {
 	*httptest.Server
 
 	mu   sync.Mutex
@@ -110,27 +110,28 @@ type Anthropic struct {
 	full bool
 }
 
-// NewAnthropic starts a fake Anthropic upstream. The caller must Close it.
-// It panics if cfg.Faults is invalid (Validate), a mistake in the test.
-func NewAnthropic(cfg AnthropicConfig) *Anthropic {
+// NewAnthropicServer starts a fake Anthropic upstream, or returns an error
+// for invalid faults (Validate), as NewGeminiServer does. The caller must
+// Close it.
+func NewAnthropicServer(cfg AnthropicConfig) (*AnthropicServer, error) {
 	if err := cfg.Faults.Validate(); err != nil {
-		panic(err)
+		return nil, err
 	}
 	if cfg.Reply == "" {
 		cfg.Reply = DefaultAnthropicReply
 	}
-	a := &Anthropic{cfg: cfg}
+	a := &AnthropicServer{cfg: cfg}
 	a.Server = httptest.NewServer(http.HandlerFunc(a.serve))
-	return a
+	return a, nil
 }
 
 // BaseURL is the API root for provider.AnthropicConfig.BaseURL and
 // anthropic-sdk-go's option.WithBaseURL.
-func (a *Anthropic) BaseURL() string { return a.URL }
+func (a *AnthropicServer) BaseURL() string { return a.URL }
 
 // SetFaults replaces the faults for requests that arrive after it returns.
 // It returns an error, and changes nothing, for invalid faults (Validate).
-func (a *Anthropic) SetFaults(f AnthropicFaults) error {
+func (a *AnthropicServer) SetFaults(f AnthropicFaults) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func (a *Anthropic) SetFaults(f AnthropicFaults) error {
 }
 
 // Requests returns copies of the last MaxRecorded requests, oldest first.
-func (a *Anthropic) Requests() []RecordedRequest {
+func (a *AnthropicServer) Requests() []RecordedRequest {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []RecordedRequest
@@ -176,7 +177,7 @@ var knownFields = map[string]bool{"model": true, "max_tokens": true, "messages":
 	"stream": true, "temperature": true, "top_p": true, "top_k": true, "stop_sequences": true, "tools": true,
 	"tool_choice": true, "metadata": true, "thinking": true, "service_tier": true, "container": true, "mcp_servers": true}
 
-func (a *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
+func (a *AnthropicServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxServerBody+1))
 	a.mu.Lock()
 	cfg := a.cfg
@@ -232,7 +233,7 @@ func (a *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // check validates a request as the real API does, returning the refusal.
-func (a *Anthropic) check(body []byte, messages bool) (*fakeRequest, string) {
+func (a *AnthropicServer) check(body []byte, messages bool) (*fakeRequest, string) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, "invalid JSON"
@@ -268,7 +269,7 @@ func (a *Anthropic) check(body []byte, messages bool) (*fakeRequest, string) {
 }
 
 // checkThinking refuses a replayed thinking block the fake did not make.
-func (a *Anthropic) checkThinking(content json.RawMessage) string {
+func (a *AnthropicServer) checkThinking(content json.RawMessage) string {
 	var blocks []struct {
 		Type, Thinking, Signature string
 	}
@@ -330,12 +331,12 @@ type fakeReply struct {
 	model    string
 	thinking string
 	words    []string
-	tool     *FakeToolUse
+	tool     *AnthropicToolUse
 	usage    AnthropicUsage
 	stop     string
 }
 
-func (a *Anthropic) reply(cfg *AnthropicConfig, req *fakeRequest) *fakeReply {
+func (a *AnthropicServer) reply(cfg *AnthropicConfig, req *fakeRequest) *fakeReply {
 	rep := &fakeReply{model: req.Model, thinking: cfg.Thinking, usage: cfg.Usage, stop: "end_turn"}
 	if t := cfg.ToolUse; t != nil {
 		for _, offered := range req.Tools {

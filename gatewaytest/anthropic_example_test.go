@@ -10,9 +10,12 @@ import (
 	"github.com/llmgate/gateway/gatewaytest"
 )
 
-func ExampleNewAnthropic() {
+func ExampleNewAnthropicServer() {
 	// A fake Anthropic Messages API on a loopback socket.
-	a := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: "sk-ant-test", Reply: "Hello there"})
+	a, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{APIKey: "sk-ant-test", Reply: "Hello there"})
+	if err != nil {
+		panic(err)
+	}
 	defer a.Close()
 
 	post := func(body string) *http.Response {

@@ -13,7 +13,8 @@ import (
 )
 
 func TestAnthropicFakeChecksWhatTheRealAPIChecks(t *testing.T) {
-	a := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: "k", Thinking: "hmm"})
+	a, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{APIKey: "k", Thinking: "hmm"})
+	require.NoError(t, err)
 	defer a.Close()
 	post := func(key, version, body string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, a.BaseURL()+"/v1/messages", strings.NewReader(body))

@@ -24,7 +24,7 @@ import (
 var _ gateway.Provider = (*provider.Anthropic)(nil)
 
 // lastBody decodes the last request the fake Anthropic upstream received.
-func lastBody(t *testing.T, up *gatewaytest.Anthropic) map[string]any {
+func lastBody(t *testing.T, up *gatewaytest.AnthropicServer) map[string]any {
 	t.Helper()
 	reqs := up.Requests()
 	require.NotEmpty(t, reqs)
@@ -117,7 +117,8 @@ func TestAnthropic_ErrorBodiesAreRedacted(t *testing.T) {
 }
 
 func TestAnthropic_UpstreamSeesOnlyItsKeyAndTheBetas(t *testing.T) {
-	up := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: anthropicKey})
+	up, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{APIKey: anthropicKey})
+	require.NoError(t, err)
 	defer up.Close()
 	p, err := provider.NewAnthropic(provider.AnthropicConfig{BaseURL: up.BaseURL(), APIKey: anthropicKey,
 		Beta: []string{"prompt-caching-2024-07-31"}, ModelMap: map[string]string{"claude": "claude-sonnet-4-5-20250929"}})
@@ -151,7 +152,7 @@ func TestAnthropicConfigValidateJoinsEveryError(t *testing.T) {
 // assistant message it got (thinking_blocks included) goes on.
 func TestAnthropic_ThinkingReplayedUnchanged(t *testing.T) {
 	_, p := newFakeAnthropic(t, gatewaytest.AnthropicConfig{Thinking: "Let me think <carefully> & well.",
-		ToolUse: &gatewaytest.FakeToolUse{Name: "f", Input: `{"a":1}`}})
+		ToolUse: &gatewaytest.AnthropicToolUse{Name: "f", Input: `{"a":1}`}})
 	client := gateway.NewClient(p)
 	tools := `"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]`
 	for _, stream := range []bool{false, true} {

@@ -21,7 +21,8 @@ import (
 // routed with fallback from a failing sim.
 func TestRunAnthropicUpstream(t *testing.T) {
 	const upstreamKey, callerKey = "sk-ant-configured-key-0123456789", "sk-caller-virtual-key"
-	up := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: upstreamKey, Reply: "Hi from Claude"})
+	up, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{APIKey: upstreamKey, Reply: "Hi from Claude"})
+	require.NoError(t, err)
 	t.Cleanup(up.Close)
 	t.Setenv("TEST_ANTHROPIC_URL", up.BaseURL())
 	t.Setenv("TEST_ANTHROPIC_KEY", upstreamKey)
