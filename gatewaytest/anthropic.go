@@ -1,14 +1,12 @@
 package gatewaytest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,16 +96,15 @@ const DefaultAnthropicReply = "Hello from the fake Anthropic upstream."
 // given, no unknown top-level field (stream_options…), roles alternate and
 // the first is user, a replayed thinking block is unchanged.
 //
-// It records the requests it receives (Requests). An AnthropicServer is
-// safe for concurrent use; Close it when done.
+// It embeds a Server, as GeminiServer does, so socket faults (SetFaults)
+// and the record of requests (Requests, Count) work as there; its own
+// faults are SetAnthropicFaults'. An AnthropicServer is safe for concurrent
+// use; Close it when done.
 type AnthropicServer struct {
-	*httptest.Server
+	*Server
 
-	mu   sync.Mutex
-	cfg  AnthropicConfig
-	ring [MaxRecorded]RecordedRequest
-	next int
-	full bool
+	mu  sync.Mutex
+	cfg AnthropicConfig
 }
 
 // NewAnthropicServer starts a fake Anthropic upstream, or returns an error
@@ -121,7 +118,7 @@ func NewAnthropicServer(cfg AnthropicConfig) (*AnthropicServer, error) {
 		cfg.Reply = DefaultAnthropicReply
 	}
 	a := &AnthropicServer{cfg: cfg}
-	a.Server = httptest.NewServer(http.HandlerFunc(a.serve))
+	a.Server = newServer(http.HandlerFunc(a.serve))
 	return a, nil
 }
 
@@ -129,9 +126,10 @@ func NewAnthropicServer(cfg AnthropicConfig) (*AnthropicServer, error) {
 // anthropic-sdk-go's option.WithBaseURL.
 func (a *AnthropicServer) BaseURL() string { return a.URL }
 
-// SetFaults replaces the faults for requests that arrive after it returns.
-// It returns an error, and changes nothing, for invalid faults (Validate).
-func (a *AnthropicServer) SetFaults(f AnthropicFaults) error {
+// SetAnthropicFaults replaces the faults for requests that arrive after it
+// returns. It returns an error, and changes nothing, for invalid faults
+// (Validate).
+func (a *AnthropicServer) SetAnthropicFaults(f AnthropicFaults) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
@@ -139,22 +137,6 @@ func (a *AnthropicServer) SetFaults(f AnthropicFaults) error {
 	a.cfg.Faults = f
 	a.mu.Unlock()
 	return nil
-}
-
-// Requests returns copies of the last MaxRecorded requests, oldest first.
-func (a *AnthropicServer) Requests() []RecordedRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []RecordedRequest
-	if a.full {
-		out = append(out, a.ring[a.next:]...)
-	}
-	out = append(out, a.ring[:a.next]...)
-	for i := range out {
-		out[i].Header = out[i].Header.Clone()
-		out[i].Body = bytes.Clone(out[i].Body)
-	}
-	return out
 }
 
 // fakeRequest is what the fake reads of a Messages request.
@@ -178,21 +160,13 @@ var knownFields = map[string]bool{"model": true, "max_tokens": true, "messages":
 	"tool_choice": true, "metadata": true, "thinking": true, "service_tier": true, "container": true, "mcp_servers": true}
 
 func (a *AnthropicServer) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxServerBody+1))
-	a.mu.Lock()
-	cfg := a.cfg
-	rec := RecordedRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
-	if len(body) > MaxRecordedBody {
-		rec.Body, rec.Truncated = bytes.Clone(body[:MaxRecordedBody]), true
-	}
-	a.ring[a.next] = rec
-	if a.next = (a.next + 1) % MaxRecorded; a.next == 0 {
-		a.full = true
-	}
-	a.mu.Unlock()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxServerBody+1)) // recorded by the Server
 	if err != nil {
 		return
 	}
+	a.mu.Lock()
+	cfg := a.cfg
+	a.mu.Unlock()
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/messages" && r.URL.Path != "/v1/messages/count_tokens" {
 		anthropicError(w, http.StatusNotFound, "not_found_error", "Not found")
 		return

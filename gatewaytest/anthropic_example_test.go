@@ -34,7 +34,7 @@ func ExampleNewAnthropicServer() {
 	fmt.Println(resp.StatusCode, strings.Contains(string(b), `"text":"Hello there"`))
 
 	// A stream, cut after one content delta: no message_stop.
-	if err := a.SetFaults(gatewaytest.AnthropicFaults{CutAfter: 1}); err != nil {
+	if err := a.SetAnthropicFaults(gatewaytest.AnthropicFaults{CutAfter: 1}); err != nil {
 		panic(err)
 	}
 	resp = post(`{"model":"claude-x","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
@@ -49,7 +49,7 @@ func ExampleNewAnthropicServer() {
 	fmt.Println(strings.Join(names, " "))
 
 	// Overloaded, as Anthropic says it.
-	if err := a.SetFaults(gatewaytest.AnthropicFaults{Status: 529}); err != nil {
+	if err := a.SetAnthropicFaults(gatewaytest.AnthropicFaults{Status: 529}); err != nil {
 		panic(err)
 	}
 	resp = post(`{"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)

@@ -57,7 +57,7 @@ func TestAnthropic_MaxTokensDefault(t *testing.T) {
 // breaker (Overloaded, a failure that opens it), in both shapes.
 func TestAnthropic_OverloadIsOverloaded(t *testing.T) {
 	up, p := newFakeAnthropic(t, gatewaytest.AnthropicConfig{})
-	require.NoError(t, up.SetFaults(gatewaytest.AnthropicFaults{Status: 529}))
+	require.NoError(t, up.SetAnthropicFaults(gatewaytest.AnthropicFaults{Status: 529}))
 	client := gateway.NewClient(p)
 
 	resp := oaiPost(t, client, "/v1/chat/completions", `{"model":"c","messages":[{"role":"user","content":"hi"}]}`)
@@ -210,7 +210,7 @@ func TestAnthropic_ThinkingReplayedUnchanged(t *testing.T) {
 func TestStreamCutMidwayEndsInAnError(t *testing.T) {
 	for _, f := range []gatewaytest.AnthropicFaults{{CutAfter: 2}, {ErrorAfter: 2}} {
 		up, p := newFakeAnthropic(t, gatewaytest.AnthropicConfig{Reply: "one two three four five"})
-		require.NoError(t, up.SetFaults(f))
+		require.NoError(t, up.SetAnthropicFaults(f))
 
 		// openai-go, client mode, over provider.Anthropic.
 		sc := openai.NewClient(sdkOptions(gateway.NewClient(p))...)
@@ -273,7 +273,7 @@ func TestStreamCutMidwayEndsInAnError(t *testing.T) {
 // content the same way.
 func TestMessagesFallBackAcrossFormats(t *testing.T) {
 	up, claude := newFakeAnthropic(t, gatewaytest.AnthropicConfig{})
-	require.NoError(t, up.SetFaults(gatewaytest.AnthropicFaults{Status: 529}))
+	require.NoError(t, up.SetAnthropicFaults(gatewaytest.AnthropicFaults{Status: 529}))
 	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, Reply: "from the sim"})
 	rt, err := router.New("llm", []router.Target{{Provider: claude, Weight: 1, Tier: 0}, {Provider: sim, Weight: 1, Tier: 1}}, router.Config{})
 	require.NoError(t, err)
@@ -306,7 +306,7 @@ func TestMessagesFallBackAcrossFormats(t *testing.T) {
 // nothing sent to the caller (invariant 3 across the translation).
 func TestAnthropicErrorBeforeContentFailsOver(t *testing.T) {
 	up, claude := newFakeAnthropic(t, gatewaytest.AnthropicConfig{})
-	require.NoError(t, up.SetFaults(gatewaytest.AnthropicFaults{ErrorFirst: true}))
+	require.NoError(t, up.SetAnthropicFaults(gatewaytest.AnthropicFaults{ErrorFirst: true}))
 	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, Reply: "from the sim"})
 	rt, err := router.New("llm", []router.Target{{Provider: claude, Weight: 1, Tier: 0}, {Provider: sim, Weight: 1, Tier: 1}}, router.Config{})
 	require.NoError(t, err)
