@@ -56,13 +56,19 @@ func openAIUsage(u *gmUsage) *chatwire.Usage {
 	if u == nil {
 		return nil // the gateway estimates, and says so
 	}
-	var o chatwire.Usage
+	// One allocation for the usage and its details.
+	o := &struct {
+		chatwire.Usage
+		p chatwire.PromptDetails
+		c chatwire.CompletionDetails
+	}{}
 	o.PromptTokens = u.PromptTokenCount + u.ToolUsePromptTokenCount
 	o.CompletionTokens = u.CandidatesTokenCount + u.ThoughtsTokenCount
 	o.TotalTokens = o.PromptTokens + o.CompletionTokens
-	o.PromptDetails = &chatwire.PromptDetails{CachedTokens: u.CachedContentTokenCount}
-	o.CompletionDetails = &chatwire.CompletionDetails{ReasoningTokens: u.ThoughtsTokenCount}
-	return &o
+	o.p.CachedTokens = u.CachedContentTokenCount
+	o.c.ReasoningTokens = u.ThoughtsTokenCount
+	o.PromptDetails, o.CompletionDetails = &o.p, &o.c
+	return &o.Usage
 }
 
 // finishReason maps Gemini's finishReason for a candidate that made

@@ -36,12 +36,13 @@ type geminiStream struct {
 	err   error // sticky, returned once out is drained
 	calls int   // function calls so far, which number minted ids
 	// per choice index: the role was sent, tool calls sent so far
-	started  map[int]bool
-	toolN    map[int]int
-	finished bool
-	usage    *gmUsage
-	id       string // the chunks' id, from the first responseId
-	model    string
+	started   map[int]bool
+	toolN     map[int]int
+	finished  bool
+	usage     *gmUsage
+	id        string // the chunks' id, from the first responseId
+	reasoning string // the reasoning text of the delta being encoded
+	model     string
 }
 
 func newGeminiStream(src io.ReadCloser, meta answerMeta) *geminiStream {
@@ -113,8 +114,8 @@ func (s *geminiStream) translate(dst, data []byte) ([]byte, error) {
 		var cp candidateParts
 		cp.read(c, &s.meta, &s.calls)
 		var d chatwire.Delta
-		if r := cp.reasoning.String(); r != "" {
-			d.ReasoningContent = &r
+		if s.reasoning = cp.reasoning.String(); s.reasoning != "" {
+			d.ReasoningContent = &s.reasoning // encoded before the next candidate's: no allocation
 		}
 		if text := cp.text.String(); text != "" {
 			d.Content = &text
