@@ -195,10 +195,11 @@ func (b *callBox) take(t *testing.T) *gateway.Call {
 
 // A hedge that fires records two attempts at the boundary: the loser's with
 // its cancellation's cause, the winner's with its status; Served names the
-// winner.
+// winner. Here the first attempt, hedged, answers first, and the hedge it
+// beat hangs on after its cancellation, past the winner's last byte.
 func TestAttemptsOfAHedgedCall(t *testing.T) {
 	clk := gatewaytest.NewClock(time.Unix(1_700_000_000, 0))
-	release, loserDone := make(chan struct{}), make(chan struct{})
+	started, hedgeSent, loserDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	first := true
 	var mu sync.Mutex
 	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
@@ -207,12 +208,14 @@ func TestAttemptsOfAHedgedCall(t *testing.T) {
 		first = false
 		mu.Unlock()
 		if slow {
-			close(release)
-			<-req.Context().Done() // hangs until the hedge wins,
-			<-loserDone            // and answers only after the winner's body was read
-			return nil, req.Context().Err()
+			close(started)
+			<-hedgeSent // answers once the hedge is out
+			return jsonReply(req, 200, `{"choices":[{"index":0,"message":{"content":"ok"},"finish_reason":"stop"}]}`), nil
 		}
-		return jsonReply(req, 200, `{"choices":[{"index":0,"message":{"content":"ok"},"finish_reason":"stop"}]}`), nil
+		close(hedgeSent)
+		<-req.Context().Done() // hangs until the first wins,
+		<-loserDone            // and answers only after the winner's body was read
+		return nil, req.Context().Err()
 	}}
 	hedge := must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk}))
 	var outside, inside int
@@ -224,7 +227,7 @@ func TestAttemptsOfAHedgedCall(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		<-release
+		<-started
 		clk.BlockUntil(1) // the hedge's timer
 		clk.Advance(time.Second)
 	}()
@@ -239,7 +242,7 @@ func TestAttemptsOfAHedgedCall(t *testing.T) {
 	call := box.take(t)
 	as := call.Attempts()
 	require.Len(t, as, 2)
-	assert.Equal(t, 200, as[0].Status, "the hedge answered first")
+	assert.Equal(t, 200, as[0].Status, "the first attempt answered first")
 	assert.Equal(t, "hedge_lost", as[1].Err, "the loser is recorded with why it was cancelled")
 	// Regression: the observers ran at the winner's EOF, before the loser's
 	// attempt was recorded, so billing would miss it.

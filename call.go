@@ -63,6 +63,7 @@ type Call struct {
 	ended      bool
 	gone       bool          // the caller left before its response was complete
 	waited     time.Duration // for capacity (Retry-After, a cooling target), by every layer
+	cached     string        // what a response cache did; see CacheResult
 	server     bool          // the entry point is NewHandler (see entry.dispatch)
 	// Attempt boundaries still running (a hedge's loser, say): the
 	// observers wait for them, so they see every attempt.
@@ -142,6 +143,30 @@ func (c *Call) Result() (status int, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.status, c.err
+}
+
+// CacheResult says what a response cache (package cache) did with the
+// call, recorded once by it: "" when none was asked (no response cache, or
+// a call it does not keep), "miss" when the call went upstream and its
+// answer may be kept, "hit" when a kept answer was served, "shared" when it
+// was served the answer of an identical call in flight. A "hit" or
+// "shared" call reached no provider: it has no Attempts, Served is empty,
+// and no usage record belongs to it; its Usage is what the answer it was
+// served reports (what that answer cost when it was made).
+func (c *Call) CacheResult() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cached
+}
+
+// setCached records what a response cache did, once: the first record
+// stands (see hooks.SetCacheResult).
+func (c *Call) setCached(result string) {
+	c.mu.Lock()
+	if c.cached == "" {
+		c.cached = result
+	}
+	c.mu.Unlock()
 }
 
 // once reports whether key is claimed for the first time on this call (see

@@ -34,10 +34,11 @@ import (
 //
 // Only the caller's credentials (Authorization, Api-Key, X-Api-Key),
 // content negotiation headers, Idempotency-Key (X-Idempotency-Key), which
-// Retry and the router may read, Anthropic-Beta, and X-Forwarded-For, with the peer's
-// address as the request's RemoteAddr, which authentication reads, reach rt;
-// providers build their upstream headers anew, credentials their own, so a
-// virtual key never goes upstream.
+// Retry and the router may read, Anthropic-Beta, X-Forwarded-For, with the
+// peer's address as the request's RemoteAddr, which authentication reads,
+// and X-Llmgate-Cache, which the response cache reads, reach rt; providers
+// build their upstream headers anew, credentials their own, so a virtual
+// key never goes upstream.
 //
 // The gateway's own errors carry the header X-Llmgate-Error (see
 // ErrorFromResponse). It panics if rt is nil or an option is invalid
@@ -57,7 +58,8 @@ type handler struct {
 var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Content-Type", "Accept",
 	"Idempotency-Key", "X-Idempotency-Key", // read by Retry and the router (breaker.DefaultIdempotent)
 	"Anthropic-Beta",  // the features a Messages call asks for; provider.Anthropic passes them on
-	"X-Forwarded-For"} // read by authentication, from trusted proxies only; providers send none of these upstream
+	"X-Forwarded-For", // read by authentication, from trusted proxies only
+	"X-Llmgate-Cache"} // read by the response cache (cache.HeaderCache), which removes it; providers send none of these upstream
 
 // copiedHeaders are the only response headers passed back to the caller.
 var copiedHeaders = []string{"Content-Type", "Retry-After", "Retry-After-Ms"}
@@ -183,17 +185,26 @@ func clip(s string, n int) string {
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // copyBody forwards the response body. A stream is flushed after every read
-// of the upstream, so each event reaches the caller as it arrives.
+// of the upstream, so each event reaches the caller as it arrives. Each
+// write must end within the write timeout; the deadline is set again only
+// once a quarter of it has passed, so a write has at least three quarters
+// of it, and a stream of many small events does not move the connection's
+// deadline (a runtime timer) for each.
 func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c *Call) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
 	buf := *bp
+	timeout := h.e.cfg.writeTimeout
+	var armed time.Time // when the write deadline was last set
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
-			if h.e.cfg.writeTimeout > 0 {
-				_ = rc.SetWriteDeadline(time.Now().Add(h.e.cfg.writeTimeout))
+			if timeout > 0 {
+				if now := time.Now(); now.Sub(armed) >= timeout/4 {
+					_ = rc.SetWriteDeadline(now.Add(timeout))
+					armed = now
+				}
 			}
 			if _, err := w.Write(buf[:n]); err != nil {
 				c.leave()

@@ -157,3 +157,33 @@ func BenchmarkTimeouts(b *testing.B) {
 type named struct{ gateway.RoundTripperFunc }
 
 func (named) Name() string { return "static" }
+
+// BenchmarkHedge measures what Hedge adds to an attempt answered within its
+// delay (the main job's setting: the learned p99), through the client-mode
+// entry point over a Provider that answers at once; "direct" is the same
+// call without it. Run with -cpu 1,2: a goroutine or a timer per attempt
+// shows most under parallel load.
+func BenchmarkHedge(b *testing.B) {
+	p := named{func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}, nil
+	}}
+	body := []byte(chatBody(false))
+	run := func(b *testing.B, rt http.RoundTripper) {
+		client := gateway.NewClient(rt)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				resp, err := client.Post(chatURL, "application/json", bytes.NewReader(body))
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	b.Run("direct", func(b *testing.B) { run(b, gateway.Chain(p)) })
+	b.Run("Hedge", func(b *testing.B) {
+		run(b, gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Percentile: 0.99, MaxHedges: 2, CutAfter: 10}))))
+	})
+}

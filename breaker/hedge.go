@@ -1,19 +1,12 @@
 package breaker
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/internal/clock"
-	"github.com/llmgate/gateway/internal/ctxbody"
 )
 
 // HedgeConfig configures Hedge. The zero value sends one hedge after 2 s. A
@@ -47,7 +40,9 @@ type HedgeConfig struct {
 	// no headers when no hedge could go out (the Gate shut, the Budget
 	// spent). With Percentile set, no call is cut until the percentile is
 	// learned, so the first calls of a slow model are never cut by a
-	// guess. 0 means no cut.
+	// guess. A cut whose timer fires a hedge delay or more late (the
+	// process was stalled, so the attempts' answers may be waiting unread)
+	// waits one more delay first. 0 means no cut.
 	CutAfter float64
 	// Gate, when set, is asked before each hedge goes out: none is sent
 	// while it reports false (it is asked again a delay later, as the
@@ -100,12 +95,20 @@ func (c HedgeConfig) Validate() error {
 // Budget. When all have failed the last
 // failure is returned (retrying it is Retry's job).
 //
-// Each attempt runs in its own goroutine with its own context; the winner's
-// context ends when its body is closed, and closing it waits for the other
-// attempts' goroutines, so none outlives the call. Hedge only repeats the
-// chain inside it; it records no attempt (the attempt boundary does). It
-// returns an error for an invalid config (Validate) and panics on a nil next.
-// The returned RoundTripper is safe for concurrent use.
+// The first attempt runs on the caller's goroutine, with a context of its
+// own and a deadline among those of every call under the middleware, which
+// share one timer: a call answered within the delay costs no goroutine and
+// no timer of its own. Only when the delay passes does a goroutine take the
+// call over, sending the hedges, each in a goroutine of its own, and
+// setting the CutAfter timer. The first attempt's own answer
+// is taken in when its RoundTrip returns, so a hedge that wins reaches the
+// caller once the first attempt, cancelled, has returned: at once for a
+// RoundTripper that honours its context, as the RoundTripper contract asks.
+// The winner's context ends when its body is closed, and closing it waits
+// for the other attempts' goroutines, so none outlives the call. Hedge only
+// repeats the chain inside it; it records no attempt (the attempt boundary
+// does). It returns an error for an invalid config (Validate) and panics on
+// a nil next. The returned RoundTripper is safe for concurrent use.
 func Hedge(cfg HedgeConfig) (gateway.Middleware, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -129,35 +132,20 @@ func Hedge(cfg HedgeConfig) (gateway.Middleware, error) {
 		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	cfg.Clock = clock.Or(cfg.Clock)
+	deadlines := clock.NewDeadlines(cfg.Clock) // one timer for every call under this middleware
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		return &hedgeTransport{cfg: cfg, next: next}
+		return &hedgeTransport{cfg: cfg, next: next, deadlines: deadlines}
 	}, nil
 }
 
 type hedgeTransport struct {
-	cfg  HedgeConfig
-	next http.RoundTripper
-	lat  latencies
-}
-
-type hedgeResult struct {
-	resp    *http.Response
-	err     error
-	i       int
-	began   time.Time
-	latency time.Duration
-}
-
-// hedgeCall is one call's attempts.
-type hedgeCall struct {
-	t       *hedgeTransport
-	req     *http.Request
-	results chan hedgeResult
-	cancels []context.CancelCauseFunc
-	pending int // attempts whose result has not been received
+	cfg       HedgeConfig
+	next      http.RoundTripper
+	lat       latencies
+	deadlines *clock.Deadlines
 }
 
 func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -167,76 +155,25 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx := req.Context()
-	h := &hedgeCall{t: t, req: req, results: make(chan hedgeResult, 1+t.cfg.MaxHedges)}
-	if err := h.launch(); err != nil {
-		return nil, err
+	h := &hedgeCall{t: t, req: req}
+	h.cancels = h.cancelsArr[:0]
+	h.delay, h.learned = t.delay()
+	h.began = t.cfg.Clock.Now()
+	first, i := h.attempt(req)
+	t.deadlines.Add(&h.due, h.began.Add(h.delay), h.delayPassed)
+	r := h.run(first, i)
+	if t.deadlines.Remove(&h.due) {
+		// Answered within the delay: the only attempt, taken in here.
+		var none hedgeResult
+		d, _ := h.take(r, &none)
+		return d.resp, d.err
 	}
-	delay, learned := t.delay()
-	fire, stop := t.cfg.Clock.NewTimer(delay)
-	defer func() { stop() }()
-	var cut <-chan time.Time // nil: never
-	if t.cfg.CutAfter > 0 && (learned || t.cfg.Percentile == 0) {
-		var stopCut func() bool
-		cut, stopCut = t.cfg.Clock.NewTimer(time.Duration(t.cfg.CutAfter * float64(delay)))
-		defer stopCut()
-	}
-	var last hedgeResult
-	for {
-		select {
-		case <-cut:
-			why := gateway.ErrUpstreamTimeout.WithMessage("breaker: no answer within " +
-				time.Duration(t.cfg.CutAfter*float64(delay)).Round(time.Millisecond).String() +
-				", " + strconv.FormatFloat(t.cfg.CutAfter, 'g', -1, 64) + " times the hedge delay")
-			h.drop(last)
-			h.cut(why)
-			return nil, why
-		case r := <-h.results:
-			h.pending--
-			c := t.cfg.Classify(req, r.resp, r.err)
-			if !c.Retryable() && c != Canceled {
-				t.lat.add(r.latency)
-				h.drop(last)
-				return h.win(r)
-			}
-			h.drop(last)
-			last = r
-			if h.pending > 0 && asksToWait(c, r) {
-				// The upstream asked for a wait: no more hedges, and the
-				// slow attempts still out are given up, so that the
-				// breaker and the router outside hear of it now, not when
-				// a hung attempt ends.
-				return h.win(r)
-			}
-			if r.i > 0 && h.pending > 0 && len(h.cancels) <= t.cfg.MaxHedges && c == Retryable && t.open() && t.cfg.Budget.TryRetry() {
-				// A hedge failed while the first attempt, slow enough to
-				// be hedged, is still out (it may hang): another hedge
-				// goes out at once, not the hung attempt waited out. Not
-				// after a 429 or 503, which ask for a wait.
-				_ = h.launch()
-			}
-			if h.pending == 0 {
-				return h.lose(last)
-			}
-		case <-fire:
-			if len(h.cancels) > t.cfg.MaxHedges {
-				break
-			}
-			if !t.open() || !t.cfg.Budget.TryRetry() {
-				// The gate is shut or the budget spent: look again a
-				// delay later rather than wait on a hung attempt forever.
-				fire, stop = t.cfg.Clock.NewTimer(delay)
-				break
-			}
-			if err := h.launch(); err == nil && len(h.cancels) <= t.cfg.MaxHedges {
-				fire, stop = t.cfg.Clock.NewTimer(delay)
-			}
-		case <-ctx.Done():
-			h.abandon(-1)
-			h.drop(last)
-			return nil, ctx.Err()
-		}
-	}
+	// The delay passed: takeOver runs the call now (or is about to); it
+	// gets this answer like any other attempt's and says how the call ends.
+	h.handOver()
+	h.results <- r
+	d := <-h.decided
+	return d.resp, d.err
 }
 
 // open reports whether the Gate lets a hedge out now.
@@ -256,170 +193,6 @@ func asksToWait(c Class, r hedgeResult) bool {
 		return ge != nil && ge.RetryAfter > 0
 	}
 	return false
-}
-
-// launch starts one more attempt.
-func (h *hedgeCall) launch() error {
-	out, err := rewind(h.req)
-	if len(h.cancels) == 0 {
-		out, err = h.req, nil
-	}
-	if err != nil {
-		return err
-	}
-	actx, cancel := context.WithCancelCause(h.req.Context())
-	out = out.WithContext(actx)
-	i := len(h.cancels)
-	h.cancels = append(h.cancels, cancel)
-	h.pending++
-	t := h.t
-	go func() {
-		began := t.cfg.Clock.Now()
-		resp, err := t.next.RoundTrip(out)
-		if err != nil && resp != nil {
-			resp.Body.Close()
-			resp = nil
-		}
-		h.results <- hedgeResult{resp: resp, err: err, i: i, began: began, latency: t.cfg.Clock.Now().Sub(began)}
-	}()
-	return nil
-}
-
-// drop ends a held failure r that will not be returned: its attempt's
-// context is cancelled and its body closed, without reading it (an upstream
-// may stall it), so whatever it holds is released. A zero r is a no-op.
-func (h *hedgeCall) drop(r hedgeResult) {
-	if r.resp == nil {
-		return
-	}
-	h.cancels[r.i](ErrHedgeLost)
-	r.resp.Body.Close()
-}
-
-// lose returns the last failure when every attempt has failed: every
-// attempt's context but r's is cancelled now, r's when its body is closed
-// (at once when it has none), so none stays registered with the caller's.
-func (h *hedgeCall) lose(r hedgeResult) (*http.Response, error) {
-	for i, cancel := range h.cancels {
-		if i != r.i || r.resp == nil {
-			cancel(context.Canceled)
-		}
-	}
-	if r.resp == nil {
-		return nil, r.err
-	}
-	out := *r.resp
-	out.Body = &ctxbody.CancelOnClose{ReadCloser: r.resp.Body, Cancel: h.cancels[r.i]}
-	return &out, nil
-}
-
-// win returns r's response with the other attempts cancelled; its body's
-// Close releases r's context and waits for the others.
-func (h *hedgeCall) win(r hedgeResult) (*http.Response, error) {
-	for i, cancel := range h.cancels {
-		if i != r.i {
-			cancel(ErrHedgeLost)
-		}
-	}
-	if r.err != nil {
-		h.abandon(r.i)
-		return nil, r.err
-	}
-	out := *r.resp
-	out.Body = &hedgeBody{ReadCloser: r.resp.Body, h: h, i: r.i}
-	return &out, nil
-}
-
-// cut cancels every attempt with why as its cause (so each is recorded with
-// its code) and waits for those still in flight, closing what they return.
-func (h *hedgeCall) cut(why error) {
-	for _, cancel := range h.cancels {
-		cancel(why)
-	}
-	for ; h.pending > 0; h.pending-- {
-		if r := <-h.results; r.resp != nil {
-			r.resp.Body.Close()
-		}
-	}
-}
-
-// abandon cancels every attempt but keep (-1 for all) and waits for those
-// still in flight, closing what they return.
-func (h *hedgeCall) abandon(keep int) {
-	for i, cancel := range h.cancels {
-		if i != keep {
-			cancel(ErrHedgeLost)
-		}
-	}
-	for ; h.pending > 0; h.pending-- {
-		r := <-h.results
-		if r.resp != nil {
-			r.resp.Body.Close()
-		}
-	}
-	if keep >= 0 {
-		h.cancels[keep](context.Canceled)
-	}
-}
-
-// hedgeBody is the winner's body: closing it releases the winner's context
-// and waits for the other attempts. Close may be called concurrently with
-// Read, and more than once.
-type hedgeBody struct {
-	io.ReadCloser
-	h    *hedgeCall
-	i    int
-	once sync.Once
-}
-
-func (b *hedgeBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.once.Do(func() { b.h.abandon(b.i) })
-	return err
-}
-
-// latencies keeps the most recent times to a usable response and a
-// percentile of them, recomputed every few samples.
-type latencies struct {
-	mu      sync.Mutex
-	ring    [latencySamples]time.Duration
-	n       int // samples ever added
-	at      int // n when cached was computed
-	scratch []time.Duration
-	cached  atomic.Int64 // the percentile, in ns; 0 until enough samples
-}
-
-const (
-	latencySamples = 256
-	latencyMin     = 32 // samples before the percentile is trusted
-	latencyEvery   = 16 // recompute after this many new samples
-)
-
-func (l *latencies) add(d time.Duration) {
-	l.mu.Lock()
-	l.ring[l.n%latencySamples] = d
-	l.n++
-	l.mu.Unlock()
-}
-
-// percentile returns the p-th percentile of the recent samples, or false
-// when there are too few.
-func (l *latencies) percentile(p float64) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.n < latencyMin {
-		return 0, false
-	}
-	if c := l.cached.Load(); c > 0 && l.n-l.at < latencyEvery {
-		return time.Duration(c), true
-	}
-	l.at = l.n
-	k := min(l.n, latencySamples)
-	l.scratch = append(l.scratch[:0], l.ring[:k]...)
-	slices.Sort(l.scratch)
-	d := l.scratch[min(int(p*float64(k)), k-1)]
-	l.cached.Store(max(int64(d), 1))
-	return d, true
 }
 
 // delay returns how long to wait before the next hedge, and whether it is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -515,7 +516,9 @@ func TestHedgeCutsAHungAttemptAtCutAfter(t *testing.T) {
 	shut := func() bool { return false }
 	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, CutAfter: 3, Gate: shut, Clock: clk})))
 	done := runAsync(t, rt, context.Background())
-	for range 3 {
+	clk.BlockUntil(1) // the delay's timer alone: no cut timer until the delay passes
+	clk.Advance(time.Second)
+	for range 2 {
 		clk.BlockUntil(2) // the hedge timer (looking again each second) and the cut
 		clk.Advance(time.Second)
 	}
@@ -525,4 +528,123 @@ func TestHedgeCutsAHungAttemptAtCutAfter(t *testing.T) {
 	assert.True(t, cancelled.Load(), "the hung attempt was cancelled")
 	assert.EqualValues(t, 1, p.calls.Load())
 	assert.Error(t, breaker.HedgeConfig{CutAfter: 0.5}.Validate())
+}
+
+// A cut timer that fires a hedge delay or more after its time says this
+// process was stalled (a collection, a starved CPU), not that the attempt
+// hung: the answers the stall held up may be waiting unread. Hedge looks
+// once more, a delay later, instead of cutting every attempt in flight and
+// counting each against its target (which opened every breaker of the main
+// job after one long stall). Only once: a hung attempt is still cut.
+func TestHedgeLateCutTimerLooksOnceMoreBeforeCutting(t *testing.T) {
+	release := make(chan struct{})
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, n int64) (*http.Response, error) {
+		select {
+		case <-release:
+			return respond(req, 200), nil
+		case <-req.Context().Done():
+			return nil, context.Cause(req.Context())
+		}
+	}}
+	shut := func() bool { return false }
+
+	t.Run("stalled answer is served", func(t *testing.T) {
+		clk := newClock()
+		release = make(chan struct{})
+		rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, CutAfter: 3, Gate: shut, Clock: clk})))
+		done := runAsync(t, rt, context.Background())
+		clk.BlockUntil(1)
+		clk.Advance(time.Second) // the delay passes: no hedge (gate shut)
+		clk.BlockUntil(2)        // the hedge's next look and the cut, 2 s from now
+		clk.Advance(5 * time.Second)
+		clk.BlockUntil(2) // the cut fired 3 s late: one more look, a delay later
+		close(release)
+		resp := <-done
+		assert.Equal(t, 200, resp.StatusCode, resp.Status)
+		resp.Body.Close()
+	})
+	t.Run("hung attempt is still cut", func(t *testing.T) {
+		clk := newClock()
+		release = make(chan struct{})
+		rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, CutAfter: 3, Gate: shut, Clock: clk})))
+		done := runAsync(t, rt, context.Background())
+		clk.BlockUntil(1)
+		clk.Advance(time.Second)
+		clk.BlockUntil(2)
+		clk.Advance(5 * time.Second)
+		clk.BlockUntil(2)
+		clk.Advance(5 * time.Second) // late again: no second grace
+		resp := <-done
+		assert.Equal(t, -1, resp.StatusCode, "an error")
+		assert.Contains(t, resp.Status, "3 times the hedge delay")
+	})
+}
+
+// The fast path: an attempt answered within the delay runs on the caller's
+// goroutine under one timer (the middleware's deadlines', shared by its
+// calls), with no cut timer (CutAfter is set) and no goroutine of Hedge's;
+// its deadline is removed when it answers (on a fake clock the shared timer
+// then stops, as none is left).
+func TestHedgeFirstAttemptRunsOnTheCallersGoroutineUnderOneTimer(t *testing.T) {
+	clk := newClock()
+	var timers int
+	var onCaller bool
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
+		timers = clk.Timers()
+		buf := make([]byte, 64<<10)
+		onCaller = strings.Contains(string(buf[:runtime.Stack(buf, false)]), "TestHedgeFirstAttemptRunsOnTheCallersGoroutineUnderOneTimer")
+		return respond(req, 200), nil
+	}}
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, CutAfter: 3, Clock: clk})))
+	resp, call, err := do(context.Background(), rt, false)
+	require.NoError(t, err)
+	assert.Equal(t, 1, timers, "the delay's timer alone while the first attempt runs")
+	assert.True(t, onCaller, "the first attempt runs on the caller's goroutine")
+	assert.Zero(t, clk.Timers(), "the timer is stopped once the attempt answered")
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, []int{200}, attemptStatuses(call))
+}
+
+// The first attempt, hedged, still wins when it answers first: the call
+// taken over when the delay passed ends with its answer, and the hedge,
+// still out, is cancelled and recorded lost.
+func TestHedgeSlowFirstAttemptWinsOverItsHedge(t *testing.T) {
+	clk := newClock()
+	release, hedgeSent, hedgeEnded := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, n int64) (*http.Response, error) {
+		if n == 1 {
+			<-release
+			return respond(req, 200), nil
+		}
+		close(hedgeSent)
+		<-req.Context().Done()
+		defer close(hedgeEnded)
+		return nil, req.Context().Err()
+	}}
+	rt := gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk})))
+	type result struct {
+		resp *http.Response
+		call *gateway.Call
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, call, err := do(context.Background(), rt, false)
+		done <- result{resp, call, err}
+	}()
+	clk.BlockUntil(1)
+	clk.Advance(time.Second)
+	<-hedgeSent
+	close(release)
+	r := <-done
+	require.NoError(t, r.err)
+	assert.Equal(t, 200, r.resp.StatusCode)
+	<-hedgeEnded // cancelled as soon as the first answered
+	require.NoError(t, r.resp.Body.Close())
+	attempts := r.call.Attempts()
+	require.Len(t, attempts, 2)
+	assert.Equal(t, 200, attempts[0].Status, "the first attempt, which answered first")
+	assert.Empty(t, attempts[0].Err)
+	assert.Equal(t, "hedge_lost", attempts[1].Err)
+	assert.EqualValues(t, 2, p.calls.Load())
 }

@@ -72,26 +72,40 @@ func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkAuthMiddleware is the Auth middleware alone on a hit (the
 // credential read, the digest, the lookup, the compare, the Caller set and
-// the request copy without the key), over a next that answers at once.
+// the request copy without the key), over a next that answers at once:
+// "map" looks keys up in a map-backed stand-in, "metadata-cache" in the
+// metadata cache (cache.New over the store), as the main job does.
 func BenchmarkAuthMiddleware(b *testing.B) {
 	secret, m := newKey("bench", "t")
-	keys := newMapCache(must(cache.NewMemoryStore(m)))
-	auth, _ := cache.Auth(keys, cache.AuthConfig{})
-	var captured *http.Request
-	grab := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
-		captured = r
-		return recorder{}.RoundTrip(r)
-	})
-	req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(chatBody))
-	req.Header.Set("Authorization", "Bearer "+secret)
-	gateway.NewHandler(grab).ServeHTTP(&discardWriter{h: http.Header{}}, req) // a request with a Call, as Auth gets it
-	resp := &http.Response{StatusCode: 200, Body: http.NoBody}
-	rt := auth(gateway.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return resp, nil }))
-	b.ReportAllocs()
-	for b.Loop() {
-		captured.Body = http.NoBody
-		if _, err := rt.RoundTrip(captured); err != nil {
-			b.Fatal(err)
-		}
+	store := must(cache.NewMemoryStore(m))
+	keys, err := cache.New[cache.Digest, cache.KeyMeta](cache.StoreLoader{Store: store}, cache.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer keys.Close()
+	for _, bc := range []struct {
+		name string
+		keys cache.KeyLookup
+	}{{"map", newMapCache(store)}, {"metadata-cache", keys}} {
+		b.Run(bc.name, func(b *testing.B) {
+			auth, _ := cache.Auth(bc.keys, cache.AuthConfig{})
+			var captured *http.Request
+			grab := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+				captured = r
+				return recorder{}.RoundTrip(r)
+			})
+			req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(chatBody))
+			req.Header.Set("Authorization", "Bearer "+secret)
+			gateway.NewHandler(grab).ServeHTTP(&discardWriter{h: http.Header{}}, req) // a request with a Call, as Auth gets it
+			resp := &http.Response{StatusCode: 200, Body: http.NoBody}
+			rt := auth(gateway.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return resp, nil }))
+			b.ReportAllocs()
+			for b.Loop() {
+				captured.Body = http.NoBody
+				if _, err := rt.RoundTrip(captured); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -55,6 +55,7 @@ func (a *app) Close() {
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
 //	  cache.Auth              virtual key -> the Call's Caller (with a keys section)
 //	  limiter                 the limits section's rules not keyed on target (limits.rules)
+//	  cache.ResponseCache     when response_cache.enable: kept answers, identical calls in flight share one
 //	  billing.Meter           budget holds; one usage record per attempt when the call ends
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
@@ -106,6 +107,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	limits := c.limits(cfg.Limits)
 	c.lib("limits", limits.Validate())
 	a.keys = c.keys(cfg.Keys)
+	respCache, respOpts := c.responseCache(cfg.ResponseCache)
 	if err := c.err(); err != nil {
 		a.Close()
 		return nil, err
@@ -127,8 +129,13 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 			admin = adminLog(logger, a.keys.adminAPI)
 		}
 	}
-	h := gateway.NewHandler(gateway.Chain(a.router, append(append([]gateway.Middleware{auth, limit}, a.billing.mws...), retry)...),
-		gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))
+	// Auth first, the limiter (a kept answer still counts against the
+	// caller's limits), the response cache (it scopes answers by tenant)
+	// before the Meter: a served answer holds no budget and makes no usage
+	// record.
+	mws := append([]gateway.Middleware{auth, limit, respCache}, a.billing.mws...)
+	h := gateway.NewHandler(gateway.Chain(a.router, append(mws, retry)...),
+		append(respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))...)
 	a.handler = routes(h, admin)
 	return a, nil
 }

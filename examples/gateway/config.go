@@ -19,6 +19,8 @@ type config struct {
 	Billing         billingConf    `yaml:"billing"`
 	Keys            *keysConf      `yaml:"keys"` // config_keys.go; none: every caller is served
 
+	ResponseCache responseCacheConf `yaml:"response_cache"` // config_cache.go
+
 	src source // where each key was written, for error messages
 }
 

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"cmp"
-	"fmt"
 	"math"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -23,10 +19,14 @@ type billingConf struct {
 	// PricesFile is a LiteLLM or genai-prices JSON price list, merged over
 	// the embedded table (billing.DefaultPrices).
 	PricesFile string `yaml:"prices_file"`
-	// RecordsFile receives every usage record as a JSON line; default
-	// defaultUsageFile in the working directory.
-	RecordsFile string             `yaml:"records_file"`
-	Budgets     billingBudgetsConf `yaml:"budgets"`
+	// Sinks receive every usage record (config_sinks.go); without the key,
+	// one JSONL file, defaultUsageFile in the working directory.
+	Sinks *billingSinksConf `yaml:"sinks"`
+	// SpillDir holds the pipeline's write-ahead log, replayed at the next
+	// start; default beside the JSONL file (spillDirOf).
+	SpillDir string              `yaml:"spill_dir"`
+	Pipeline billingPipelineConf `yaml:"pipeline"`
+	Budgets  billingBudgetsConf  `yaml:"budgets"`
 }
 
 type billingBudgetsConf struct {
@@ -53,45 +53,28 @@ type billingBudgetConf struct {
 	Period   string  `yaml:"period"` // day | month | "" (never resets)
 }
 
-// defaultUsageFile is where usage records go without billing.records_file.
-var defaultUsageFile = "llmgate-usage.jsonl"
-
 // billingParts is what the billing section builds: the middlewares to put
-// in front of Retry, and what to release when the server has stopped.
+// in front of Retry, the pipeline's plan (opened by start, billing_run.go,
+// so that -check creates nothing), and what to release when the server has
+// stopped.
 type billingParts struct {
 	mws   []gateway.Middleware
-	path  string // the records file
-	usage *usageFile
+	plan  pipelinePlan
+	rec   *pipelineRecorder // the Meter's Recorder; start gives it the Pipeline
+	open  *openPipeline     // nil until start
 	redis *redis.Client
-}
-
-func (b *billingParts) Close() {
-	if b == nil {
-		return
-	}
-	if b.usage != nil {
-		_ = b.usage.Close()
-	}
-	if b.redis != nil {
-		_ = b.redis.Close()
-	}
 }
 
 // newBilling checks the billing section and builds the Meter (and, before
 // it, the stand-in that gives keys their configured budgets), each mistake
 // reported at its key.
 func (c *checker) newBilling(bc *billingConf) *billingParts {
-	parts := &billingParts{path: cmp.Or(bc.RecordsFile, defaultUsageFile)}
+	parts := &billingParts{plan: c.pipelinePlan(bc), rec: &pipelineRecorder{}}
 	prices := billing.DefaultPrices()
 	if bc.PricesFile != "" {
 		t, err := billing.LoadPrices(bc.PricesFile)
 		if c.lib("billing.prices_file", err) {
 			prices = prices.Merge(t)
-		}
-	}
-	if dir := filepath.Dir(parts.path); dir != "" {
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			c.fail("billing.records_file", "its directory %q does not exist", dir)
 		}
 	}
 	b := &bc.Budgets
@@ -128,8 +111,7 @@ func (c *checker) newBilling(bc *billingConf) *billingParts {
 			cfg.Store = store
 		}
 	}
-	parts.usage = newUsageFile(parts.path)
-	m, err := billing.NewMeter(newUsageRecorder(parts.usage), billing.MeterConfig{Prices: prices, Budget: cfg})
+	m, err := billing.NewMeter(parts.rec, billing.MeterConfig{Prices: prices, Budget: cfg})
 	if !c.lib("billing.budgets", err) {
 		return parts
 	}
@@ -181,16 +163,4 @@ func keyBudgets(keys map[string]gateway.Budget) gateway.Middleware {
 			return next.RoundTrip(req)
 		})
 	}
-}
-
-// printUsagePath tells where the usage records go.
-func printUsagePath(w interface{ Write([]byte) (int, error) }, b *billingParts) {
-	if b == nil {
-		return
-	}
-	abs, err := filepath.Abs(b.path)
-	if err != nil {
-		abs = b.path
-	}
-	fmt.Fprintf(w, "usage records: %s\n", abs)
 }

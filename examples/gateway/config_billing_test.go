@@ -30,7 +30,7 @@ func TestBillingConfigMistakes(t *testing.T) {
   - {name: s, type: sim}
 billing:
   prices_file: /nonexistent/prices.json
-  records_file: /nonexistent/dir/usage.jsonl
+  sinks: {jsonl: {path: /nonexistent/dir/usage.jsonl}}
   budgets:
     policy: lenient
     default_max_tokens: 0
@@ -47,7 +47,7 @@ billing:
 	require.Error(t, err)
 	for _, want := range []string{
 		"t.yaml:4: billing.prices_file: billing: price file:",
-		`t.yaml:5: billing.records_file: its directory "/nonexistent/dir" does not exist`,
+		`t.yaml:5: billing.sinks.jsonl.path: its directory "/nonexistent/dir" does not exist`,
 		`t.yaml:7: billing.budgets.policy: unknown policy "lenient": want strict or expected`,
 		"t.yaml:8: billing.budgets.default_max_tokens: must be positive (leave it out for the default)",
 		"t.yaml:9: billing.budgets.hold_ttl: must be positive (leave it out for the default)",
@@ -70,7 +70,7 @@ func TestBillingMainJobRecordsEveryCall(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfgPath, []byte(`providers:
   - {name: sim, type: sim, sim: {completion_tokens: 5}}
 billing:
-  records_file: `+records+`
+  sinks: {jsonl: {path: `+records+`}}
   budgets:
     policy: expected
     tenants:

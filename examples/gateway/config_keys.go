@@ -61,7 +61,8 @@ type postgresKeyConf struct {
 }
 
 type redisKeyConf struct {
-	Addr string `yaml:"addr"`
+	Addr   string `yaml:"addr"`
+	Prefix string `yaml:"prefix"` // default cache.DefaultRedisPrefix
 }
 
 // Key stores.
@@ -146,11 +147,7 @@ func (c *checker) keys(k *keysConf) *keySetup {
 	if ks.store == nil {
 		return ks
 	}
-	var redisAddr string
-	if k.Redis != nil {
-		redisAddr = k.Redis.Addr
-	}
-	lookup, closeLookup, err := newKeyLookup(ks.store, redisAddr)
+	lookup, closeLookup, err := newKeyLookup(ks.store, k.Redis)
 	if !c.lib("keys.redis", err) {
 		return ks
 	}

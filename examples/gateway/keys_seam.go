@@ -1,8 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/llmgate/gateway/cache"
 )
@@ -14,22 +15,38 @@ type keyLookup interface {
 	cache.KeyNotifier
 }
 
-// newKeyLookup returns the lookup in front of store, and its Close.
-//
-// Until the metadata cache is merged (issue 9, branch h-cache) it is the
-// store itself, and a Redis address is refused; then it is
-//
-//	c, err := cache.New[cache.Digest, cache.KeyMeta](cache.StoreLoader{Store: store}, cache.Config{Redis: …})
-//	return c, func() { c.Close() }, err
-func newKeyLookup(store cache.Store, redisAddr string) (keyLookup, func(), error) {
-	if redisAddr != "" {
-		return nil, nil, errors.New("the Redis level needs the metadata cache, which this build lacks")
+// Without Redis, a change made by another process (the keys subcommand
+// against a PostgreSQL store) reaches a running gateway only when what it
+// holds expires: a changed or revoked key within noRedisTTL, a new key
+// within noRedisRebuild (the Bloom filter's rebuild). The admin API's
+// changes, in the gateway's own process, take effect at once either way,
+// and with Redis every change reaches every instance at once.
+const (
+	noRedisTTL     = 10 * time.Second
+	noRedisRebuild = 30 * time.Second
+)
+
+// newKeyLookup returns the metadata cache in front of store (its Bloom
+// filter built from the store's keys), with Redis as its shared level and
+// invalidation channel when r is set, and its Close.
+func newKeyLookup(store cache.Store, r *redisKeyConf) (keyLookup, func(), error) {
+	cfg := cache.Config{Rules: cache.Rules{TTL: noRedisTTL, NegativeTTL: noRedisTTL}, RebuildEvery: noRedisRebuild}
+	var rdb *redis.Client
+	if r != nil && r.Addr != "" {
+		rdb = redis.NewClient(&redis.Options{Addr: r.Addr})
+		cfg = cache.Config{Redis: rdb, RedisPrefix: r.Prefix}
 	}
-	return uncached{store}, func() {}, nil
+	c, err := cache.New[cache.Digest, cache.KeyMeta](cache.StoreLoader{Store: store}, cfg)
+	if err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
+		return nil, nil, err
+	}
+	return c, func() {
+		c.Close()
+		if rdb != nil {
+			rdb.Close()
+		}
+	}, nil
 }
-
-// uncached is a store looked up directly: nothing to tell of changes.
-type uncached struct{ cache.Store }
-
-func (uncached) Added(context.Context, cache.Digest) error      { return nil }
-func (uncached) Invalidate(context.Context, cache.Digest) error { return nil }

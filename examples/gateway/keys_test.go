@@ -179,7 +179,7 @@ func TestConfigKeysErrors(t *testing.T) {
 		{"memory keys with postgres", "keys: {store: postgres, demo: true, postgres: {dsn: \"postgres://u:pw@127.0.0.1:1/x\"}}\n", "keys.demo: is used only with store: memory"},
 		{"unreachable store", "keys: {store: postgres, postgres: {dsn: \"postgres://u:pw-in-here@127.0.0.1:1/x?connect_timeout=2\"}}\n", "keys.postgres: cannot open the key store"},
 		{"bad dsn", "keys: {store: postgres, postgres: {dsn: \"::pw-in-here::\"}}\n", "keys.postgres.dsn: is no PostgreSQL connection string"},
-		{"redis needs the cache", "keys: {redis: {addr: \"127.0.0.1:6379\"}}\n", "keys.redis: the Redis level needs the metadata cache"},
+		{"unreachable redis", "keys: {redis: {addr: \"127.0.0.1:1\"}}\n", "keys.redis: cache: subscribing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,7 +280,11 @@ func postgresDSN(t *testing.T) (string, string) {
 func TestRunKeysPostgresStore(t *testing.T) {
 	dsn, schema := postgresDSN(t)
 	t.Setenv("TEST_KEYS_DSN", dsn)
-	cfg := writeFile(t, "gateway.yaml", okProviders+"keys:\n  store: postgres\n  postgres: {dsn: \"${TEST_KEYS_DSN}\", schema: "+schema+"}\n")
+	// With Redis, a change the keys subcommand makes reaches the running
+	// gateway at once (it tells every instance's metadata cache).
+	redisAddr, prefix := redisForTest(t)
+	cfg := writeFile(t, "gateway.yaml", okProviders+"keys:\n  store: postgres\n  postgres: {dsn: \"${TEST_KEYS_DSN}\", schema: "+schema+"}\n"+
+		"  redis: {addr: \""+redisAddr+"\", prefix: \""+prefix+"\"}\n")
 	code, out, stderr := keysCmd(t, "create", "-config", cfg, "-id", "pg-team", "-tenant", "acme")
 	require.Equal(t, 0, code, stderr)
 	secret := regexp.MustCompile(`secret: (\S+)`).FindStringSubmatch(out)
@@ -311,7 +315,11 @@ func TestRunKeysPostgresStore(t *testing.T) {
 		code, out, stderr := keysCmd(t, args...)
 		require.Equal(t, 0, code, "%s: %s", step.verb, stderr)
 		assert.Contains(t, out, `"id":"pg-team"`)
-		assert.Equal(t, step.want, served(), "after %s", step.verb)
+		deadline := time.Now().Add(time.Second)
+		for served() != step.want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		assert.Equal(t, step.want, served(), "within 1 s after %s", step.verb)
 	}
 	code, _, stderr = keysCmd(t, "enable", "pg-team", "-config", cfg)
 	assert.Equal(t, 1, code)
@@ -328,7 +336,7 @@ func TestRunKeysReachTheRecordsByIDOnly(t *testing.T) {
 	records := t.TempDir() + "/usage.jsonl"
 	cfg := writeFile(t, "gateway.yaml", okProviders+`
 billing:
-  records_file: `+records+`
+  sinks: {jsonl: {path: `+records+`}}
 keys:
   memory:
     - {id: team-a, digest: "`+cache.DigestOf(secret).String()+`", tenant: acme}

@@ -6,12 +6,14 @@
 //
 // It listens on 127.0.0.1:8080 (-addr to change), prints curl lines to try
 // it, logs one line per call with log/slog, and shuts down gracefully on
-// SIGINT or SIGTERM. With a keys section (the embedded default has one)
-// every call needs a virtual key; without one it serves every caller, so
-// keep such a gateway on loopback or behind something that authenticates.
+// SIGINT or SIGTERM, draining its usage records to their sinks. With a keys
+// section (the embedded default has one) every call needs a virtual key;
+// without one it serves every caller, so keep such a gateway on loopback or
+// behind something that authenticates.
 //
 // Exit status: 0 after a clean shutdown, 1 when it cannot serve (the address
-// is taken), 2 for a usage or configuration error.
+// is taken, the usage pipeline cannot open), 2 for a usage or configuration
+// error.
 package main
 
 import (
@@ -37,6 +39,7 @@ import (
 )
 
 func main() {
+	tuneGC(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
@@ -95,6 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cmp.Or(*cfgPath, embeddedName), len(a.providers), a.router.Targets(), a.router.Models())
 		return 0
 	}
+	if err := a.billing.start(ctx); err != nil { // billing_run.go
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	listen := cmp.Or(cfg.Listen, defaultListen)
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "addr" {
@@ -132,11 +139,11 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	if ip := net.ParseIP(host); a.keys == nil && (ip == nil || !ip.IsLoopback()) {
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
-	var banner strings.Builder // one write: whoever reads the address finds the limits too
+	var banner strings.Builder // one write: whoever reads the address finds the limits and the usage paths too
 	printBanner(&banner, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
 	printLimits(&banner, a.limiter, &cfg.Limits.Rate)
+	printUsagePath(&banner, a.billing)
 	_, _ = io.WriteString(stdout, banner.String())
-	printUsagePath(stdout, a.billing)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -164,6 +171,12 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 		logger.Error("gateway: server failed", "error", err)
 		return 1
 	}
+	// No call is left to record: the usage pipeline drains, for up to the
+	// shutdown timeout again; what it cannot deliver waits in its
+	// write-ahead log for the next start.
+	pctx, cancelDrain := context.WithTimeout(context.Background(), timeout)
+	defer cancelDrain()
+	_ = a.billing.stop(pctx, logger)
 	logger.Info("gateway: stopped")
 	return 0
 }

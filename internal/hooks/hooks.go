@@ -39,6 +39,11 @@ var ErrRedirect error
 // it.
 var Waited func(call any, d time.Duration) time.Duration
 
+// SetCacheResult records on a *gateway.Call what a response cache did with
+// it ("hit", "shared", "miss"; see Call.CacheResult). The first record
+// stands.
+var SetCacheResult func(call any, result string)
+
 // OnEnd has fn told, once, that a *gateway.Call has ended: when its
 // observers are (WithObserver), just before them, with its attempts, usage
 // and Result final; at once when it has ended already. A middleware that
