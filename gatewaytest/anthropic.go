@@ -1,14 +1,12 @@
 package gatewaytest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +26,7 @@ type AnthropicConfig struct {
 	// answered with a tool_use block calling it with ToolUse.Input (an
 	// object), streamed as an empty input and input_json_delta fragments,
 	// and stop_reason tool_use.
-	ToolUse *FakeToolUse
+	ToolUse *AnthropicToolUse
 	// Thinking, when set, starts every reply with a thinking block of this
 	// text and a signature the fake checks: a request that replays a
 	// thinking block with a signature it did not make gets 400, as
@@ -42,8 +40,8 @@ type AnthropicConfig struct {
 	Faults AnthropicFaults
 }
 
-// FakeToolUse is the tool call a fake Anthropic upstream answers with.
-type FakeToolUse struct {
+// AnthropicToolUse is the tool call a fake Anthropic upstream answers with.
+type AnthropicToolUse struct {
 	Name  string
 	Input string // a JSON object; default {}
 }
@@ -88,7 +86,7 @@ func (f AnthropicFaults) Validate() error {
 // DefaultAnthropicReply is a fake Anthropic upstream's default reply.
 const DefaultAnthropicReply = "Hello from the fake Anthropic upstream."
 
-// Anthropic is a fake Anthropic Messages API upstream on a loopback socket,
+// AnthropicServer is a fake Anthropic Messages API upstream on a loopback socket,
 // for tests of code that calls Anthropic (provider.Anthropic, an SDK):
 // POST /v1/messages, streaming or not, in Anthropic's formats (the SSE
 // grammar message_start, ping, content_block_start/delta/stop,
@@ -98,39 +96,40 @@ const DefaultAnthropicReply = "Hello from the fake Anthropic upstream."
 // given, no unknown top-level field (stream_options…), roles alternate and
 // the first is user, a replayed thinking block is unchanged.
 //
-// It records the requests it receives (Requests). Anthropic is safe for
-// concurrent use; Close it when done.
-type Anthropic struct {
-	*httptest.Server
+// It embeds a Server, as GeminiServer does, so socket faults (SetFaults)
+// and the record of requests (Requests, Count) work as there; its own
+// faults are SetAnthropicFaults'. An AnthropicServer is safe for concurrent
+// use; Close it when done.
+type AnthropicServer struct {
+	*Server
 
-	mu   sync.Mutex
-	cfg  AnthropicConfig
-	ring [MaxRecorded]RecordedRequest
-	next int
-	full bool
+	mu  sync.Mutex
+	cfg AnthropicConfig
 }
 
-// NewAnthropic starts a fake Anthropic upstream. The caller must Close it.
-// It panics if cfg.Faults is invalid (Validate), a mistake in the test.
-func NewAnthropic(cfg AnthropicConfig) *Anthropic {
+// NewAnthropicServer starts a fake Anthropic upstream, or returns an error
+// for invalid faults (Validate), as NewGeminiServer does. The caller must
+// Close it.
+func NewAnthropicServer(cfg AnthropicConfig) (*AnthropicServer, error) {
 	if err := cfg.Faults.Validate(); err != nil {
-		panic(err)
+		return nil, err
 	}
 	if cfg.Reply == "" {
 		cfg.Reply = DefaultAnthropicReply
 	}
-	a := &Anthropic{cfg: cfg}
-	a.Server = httptest.NewServer(http.HandlerFunc(a.serve))
-	return a
+	a := &AnthropicServer{cfg: cfg}
+	a.Server = newServer(http.HandlerFunc(a.serve))
+	return a, nil
 }
 
 // BaseURL is the API root for provider.AnthropicConfig.BaseURL and
 // anthropic-sdk-go's option.WithBaseURL.
-func (a *Anthropic) BaseURL() string { return a.URL }
+func (a *AnthropicServer) BaseURL() string { return a.URL }
 
-// SetFaults replaces the faults for requests that arrive after it returns.
-// It returns an error, and changes nothing, for invalid faults (Validate).
-func (a *Anthropic) SetFaults(f AnthropicFaults) error {
+// SetAnthropicFaults replaces the faults for requests that arrive after it
+// returns. It returns an error, and changes nothing, for invalid faults
+// (Validate).
+func (a *AnthropicServer) SetAnthropicFaults(f AnthropicFaults) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
@@ -138,22 +137,6 @@ func (a *Anthropic) SetFaults(f AnthropicFaults) error {
 	a.cfg.Faults = f
 	a.mu.Unlock()
 	return nil
-}
-
-// Requests returns copies of the last MaxRecorded requests, oldest first.
-func (a *Anthropic) Requests() []RecordedRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []RecordedRequest
-	if a.full {
-		out = append(out, a.ring[a.next:]...)
-	}
-	out = append(out, a.ring[:a.next]...)
-	for i := range out {
-		out[i].Header = out[i].Header.Clone()
-		out[i].Body = bytes.Clone(out[i].Body)
-	}
-	return out
 }
 
 // fakeRequest is what the fake reads of a Messages request.
@@ -176,22 +159,14 @@ var knownFields = map[string]bool{"model": true, "max_tokens": true, "messages":
 	"stream": true, "temperature": true, "top_p": true, "top_k": true, "stop_sequences": true, "tools": true,
 	"tool_choice": true, "metadata": true, "thinking": true, "service_tier": true, "container": true, "mcp_servers": true}
 
-func (a *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxServerBody+1))
-	a.mu.Lock()
-	cfg := a.cfg
-	rec := RecordedRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
-	if len(body) > MaxRecordedBody {
-		rec.Body, rec.Truncated = bytes.Clone(body[:MaxRecordedBody]), true
-	}
-	a.ring[a.next] = rec
-	if a.next = (a.next + 1) % MaxRecorded; a.next == 0 {
-		a.full = true
-	}
-	a.mu.Unlock()
+func (a *AnthropicServer) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxServerBody+1)) // recorded by the Server
 	if err != nil {
 		return
 	}
+	a.mu.Lock()
+	cfg := a.cfg
+	a.mu.Unlock()
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/messages" && r.URL.Path != "/v1/messages/count_tokens" {
 		anthropicError(w, http.StatusNotFound, "not_found_error", "Not found")
 		return
@@ -232,7 +207,7 @@ func (a *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // check validates a request as the real API does, returning the refusal.
-func (a *Anthropic) check(body []byte, messages bool) (*fakeRequest, string) {
+func (a *AnthropicServer) check(body []byte, messages bool) (*fakeRequest, string) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, "invalid JSON"
@@ -268,7 +243,7 @@ func (a *Anthropic) check(body []byte, messages bool) (*fakeRequest, string) {
 }
 
 // checkThinking refuses a replayed thinking block the fake did not make.
-func (a *Anthropic) checkThinking(content json.RawMessage) string {
+func (a *AnthropicServer) checkThinking(content json.RawMessage) string {
 	var blocks []struct {
 		Type, Thinking, Signature string
 	}
@@ -330,12 +305,12 @@ type fakeReply struct {
 	model    string
 	thinking string
 	words    []string
-	tool     *FakeToolUse
+	tool     *AnthropicToolUse
 	usage    AnthropicUsage
 	stop     string
 }
 
-func (a *Anthropic) reply(cfg *AnthropicConfig, req *fakeRequest) *fakeReply {
+func (a *AnthropicServer) reply(cfg *AnthropicConfig, req *fakeRequest) *fakeReply {
 	rep := &fakeReply{model: req.Model, thinking: cfg.Thinking, usage: cfg.Usage, stop: "end_turn"}
 	if t := cfg.ToolUse; t != nil {
 		for _, offered := range req.Tools {

@@ -10,9 +10,12 @@ import (
 	"github.com/llmgate/gateway/gatewaytest"
 )
 
-func ExampleNewAnthropic() {
+func ExampleNewAnthropicServer() {
 	// A fake Anthropic Messages API on a loopback socket.
-	a := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: "sk-ant-test", Reply: "Hello there"})
+	a, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{APIKey: "sk-ant-test", Reply: "Hello there"})
+	if err != nil {
+		panic(err)
+	}
 	defer a.Close()
 
 	post := func(body string) *http.Response {
@@ -31,7 +34,7 @@ func ExampleNewAnthropic() {
 	fmt.Println(resp.StatusCode, strings.Contains(string(b), `"text":"Hello there"`))
 
 	// A stream, cut after one content delta: no message_stop.
-	if err := a.SetFaults(gatewaytest.AnthropicFaults{CutAfter: 1}); err != nil {
+	if err := a.SetAnthropicFaults(gatewaytest.AnthropicFaults{CutAfter: 1}); err != nil {
 		panic(err)
 	}
 	resp = post(`{"model":"claude-x","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
@@ -46,7 +49,7 @@ func ExampleNewAnthropic() {
 	fmt.Println(strings.Join(names, " "))
 
 	// Overloaded, as Anthropic says it.
-	if err := a.SetFaults(gatewaytest.AnthropicFaults{Status: 529}); err != nil {
+	if err := a.SetAnthropicFaults(gatewaytest.AnthropicFaults{Status: 529}); err != nil {
 		panic(err)
 	}
 	resp = post(`{"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)

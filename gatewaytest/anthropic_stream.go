@@ -8,7 +8,7 @@ import (
 // stream writes rep in Anthropic's SSE grammar, flushing every event, with
 // cfg's stream faults: an error event or a cut connection after ErrorAfter
 // or CutAfter content deltas.
-func (a *Anthropic) stream(w http.ResponseWriter, cfg *AnthropicConfig, rep *fakeReply) {
+func (a *AnthropicServer) stream(w http.ResponseWriter, cfg *AnthropicConfig, rep *fakeReply) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)

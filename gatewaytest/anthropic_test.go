@@ -13,7 +13,8 @@ import (
 )
 
 func TestAnthropicFakeChecksWhatTheRealAPIChecks(t *testing.T) {
-	a := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: "k", Thinking: "hmm"})
+	a, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{APIKey: "k", Thinking: "hmm"})
+	require.NoError(t, err)
 	defer a.Close()
 	post := func(key, version, body string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, a.BaseURL()+"/v1/messages", strings.NewReader(body))
@@ -45,7 +46,27 @@ func TestAnthropicFakeChecksWhatTheRealAPIChecks(t *testing.T) {
 		assert.Equal(t, tc.status, status, tc.name)
 		assert.Contains(t, body, tc.want, tc.name)
 	}
-	assert.Error(t, a.SetFaults(gatewaytest.AnthropicFaults{Status: 200}))
-	assert.Error(t, a.SetFaults(gatewaytest.AnthropicFaults{CutAfter: -1}))
+	assert.Error(t, a.SetAnthropicFaults(gatewaytest.AnthropicFaults{Status: 200}))
+	assert.Error(t, a.SetAnthropicFaults(gatewaytest.AnthropicFaults{CutAfter: -1}))
 	assert.Len(t, a.Requests(), 7)
+}
+
+// The two vendor fakes are built alike: an AnthropicServer is a Server, as
+// a GeminiServer is, so socket faults and the request count work on it too.
+func TestAnthropicServerHasTheServersSocketFaults(t *testing.T) {
+	a, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{})
+	require.NoError(t, err)
+	defer a.Close()
+	require.NoError(t, a.SetFaults(gatewaytest.SocketFaults{ResetRate: 1}))
+	req, _ := http.NewRequest(http.MethodPost, a.BaseURL()+"/v1/messages", strings.NewReader(`{}`))
+	resp, err := a.Client().Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	assert.Error(t, err, "the connection is reset")
+	assert.EqualValues(t, 1, a.Count())
+	require.Len(t, a.Requests(), 1)
+	assert.Equal(t, gatewaytest.FaultReset, a.Requests()[0].Fault)
+	_, err = gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{Faults: gatewaytest.AnthropicFaults{Status: 99}})
+	assert.Error(t, err, "invalid faults are an error, as NewGeminiServer's")
 }

@@ -33,13 +33,14 @@
 // streams) are the Sim's; the Server adds connection resets before or after
 // the headers, requests that are never answered, and slow headers.
 //
-// Anthropic (NewAnthropic) is a fake Anthropic Messages API on a loopback
-// socket: JSON and SSE answers in Anthropic's grammar, tool_use and
-// thinking replies, cache usage, and faults (an error status such as 529,
-// an error event after the 200, a cut stream), for code that calls
-// Anthropic, through the gateway or not (ExampleNewAnthropic). A Sim answers
-// the gateway's Anthropic-format front door (gateway.OpMessages) too,
-// translating its OpenAI answers.
+// AnthropicServer (NewAnthropicServer) is a fake Anthropic Messages API on
+// a loopback socket: JSON and SSE answers in Anthropic's grammar, tool_use
+// and thinking replies, cache usage, and faults (an error status such as
+// 529, an error event after the 200, a cut stream), for code that calls
+// Anthropic, through the gateway or not (ExampleNewAnthropicServer). A Sim
+// answers the gateway's Anthropic-format front door (gateway.OpMessages)
+// too, translating its OpenAI answers. The vendor fakes are named alike:
+// AnthropicServer and GeminiServer, each with its Config, Faults and Usage.
 //
 // GeminiServer is a fake Gemini API on a real socket, speaking Gemini's own
 // wire format (generateContent, streamGenerateContent with alt=sse,

@@ -37,7 +37,11 @@ type AnthropicConfig struct {
 	ModelMap map[string]string
 	// DefaultMaxTokens is the max_tokens of a chat call that sets none:
 	// Anthropic requires one, OpenAI does not. Default
-	// DefaultAnthropicMaxTokens; a negative value is an error.
+	// DefaultAnthropicMaxTokens; a negative value is an error. The Call's
+	// MaxTokens stays 0 (the caller set none), so what the layers outside
+	// reserve for such a call is their own default (limiter.Config and
+	// billing.BudgetConfig DefaultMaxTokens, the same 4096 by default):
+	// configured above theirs, a call may use more than they hold.
 	DefaultMaxTokens int
 	// Transport sends the upstream requests; nil means a dedicated one, as
 	// NewOpenAI makes.

@@ -13,8 +13,11 @@ import (
 )
 
 func ExampleNewAnthropic() {
-	up := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{Reply: "Bonjour",
+	up, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{Reply: "Bonjour",
 		Usage: gatewaytest.AnthropicUsage{InputTokens: 8, CacheReadTokens: 1024}})
+	if err != nil {
+		panic(err)
+	}
 	defer up.Close()
 
 	// In production: BaseURL left out (api.anthropic.com), APIKey from

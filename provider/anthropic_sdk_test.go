@@ -23,10 +23,11 @@ import (
 const anthropicKey = "sk-ant-api03-upstreamSecretKey0123456789"
 
 // newFakeAnthropic is a fake Anthropic upstream and a provider for it.
-func newFakeAnthropic(t *testing.T, cfg gatewaytest.AnthropicConfig) (*gatewaytest.Anthropic, *provider.Anthropic) {
+func newFakeAnthropic(t *testing.T, cfg gatewaytest.AnthropicConfig) (*gatewaytest.AnthropicServer, *provider.Anthropic) {
 	t.Helper()
 	cfg.APIKey = anthropicKey
-	up := gatewaytest.NewAnthropic(cfg)
+	up, err := gatewaytest.NewAnthropicServer(cfg)
+	require.NoError(t, err)
 	t.Cleanup(up.Close)
 	p, err := provider.NewAnthropic(provider.AnthropicConfig{BaseURL: up.BaseURL(), APIKey: anthropicKey})
 	require.NoError(t, err)
@@ -44,7 +45,7 @@ var weatherTool = openai.ChatCompletionToolUnionParam{OfFunction: &openai.ChatCo
 func TestAnthropic_OpenAISDK(t *testing.T) {
 	usage := gatewaytest.AnthropicUsage{InputTokens: 10, CacheReadTokens: 100, CacheWrite5mTokens: 20, CacheWrite1hTokens: 5}
 	up, p := newFakeAnthropic(t, gatewaytest.AnthropicConfig{Reply: "Hello there friend", Usage: usage,
-		ToolUse: &gatewaytest.FakeToolUse{Name: "get_weather", Input: `{"city":"Paris"}`}})
+		ToolUse: &gatewaytest.AnthropicToolUse{Name: "get_weather", Input: `{"city":"Paris"}`}})
 	var calls []*gateway.Call
 	client := openai.NewClient(sdkOptions(gateway.NewClient(p, gateway.WithObserver(func(c *gateway.Call) { calls = append(calls, c) })))...)
 	params := openai.ChatCompletionNewParams{Model: "claude-sonnet-4-5",
@@ -170,7 +171,7 @@ func TestMessagesFrontDoor_AnthropicSDK(t *testing.T) {
 	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, Reply: "Hello there friend"})
 	_, native := newFakeAnthropic(t, gatewaytest.AnthropicConfig{Reply: "Hello there friend",
 		Usage:   gatewaytest.AnthropicUsage{InputTokens: 10, CacheReadTokens: 100},
-		ToolUse: &gatewaytest.FakeToolUse{Name: "get_weather", Input: `{"city":"Paris"}`}})
+		ToolUse: &gatewaytest.AnthropicToolUse{Name: "get_weather", Input: `{"city":"Paris"}`}})
 	oaiUp := newOAIUpstream(t, oaiToolAnswer)
 	oai := newTestOpenAI(t, provider.OpenAIConfig{BaseURL: oaiUp.URL + "/v1", APIKey: upstreamKey})
 	for _, tc := range []struct {

@@ -24,7 +24,7 @@ import (
 var _ gateway.Provider = (*provider.Anthropic)(nil)
 
 // lastBody decodes the last request the fake Anthropic upstream received.
-func lastBody(t *testing.T, up *gatewaytest.Anthropic) map[string]any {
+func lastBody(t *testing.T, up *gatewaytest.AnthropicServer) map[string]any {
 	t.Helper()
 	reqs := up.Requests()
 	require.NotEmpty(t, reqs)
@@ -57,7 +57,7 @@ func TestAnthropic_MaxTokensDefault(t *testing.T) {
 // breaker (Overloaded, a failure that opens it), in both shapes.
 func TestAnthropic_OverloadIsOverloaded(t *testing.T) {
 	up, p := newFakeAnthropic(t, gatewaytest.AnthropicConfig{})
-	require.NoError(t, up.SetFaults(gatewaytest.AnthropicFaults{Status: 529}))
+	require.NoError(t, up.SetAnthropicFaults(gatewaytest.AnthropicFaults{Status: 529}))
 	client := gateway.NewClient(p)
 
 	resp := oaiPost(t, client, "/v1/chat/completions", `{"model":"c","messages":[{"role":"user","content":"hi"}]}`)
@@ -117,7 +117,8 @@ func TestAnthropic_ErrorBodiesAreRedacted(t *testing.T) {
 }
 
 func TestAnthropic_UpstreamSeesOnlyItsKeyAndTheBetas(t *testing.T) {
-	up := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: anthropicKey})
+	up, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{APIKey: anthropicKey})
+	require.NoError(t, err)
 	defer up.Close()
 	p, err := provider.NewAnthropic(provider.AnthropicConfig{BaseURL: up.BaseURL(), APIKey: anthropicKey,
 		Beta: []string{"prompt-caching-2024-07-31"}, ModelMap: map[string]string{"claude": "claude-sonnet-4-5-20250929"}})
@@ -151,7 +152,7 @@ func TestAnthropicConfigValidateJoinsEveryError(t *testing.T) {
 // assistant message it got (thinking_blocks included) goes on.
 func TestAnthropic_ThinkingReplayedUnchanged(t *testing.T) {
 	_, p := newFakeAnthropic(t, gatewaytest.AnthropicConfig{Thinking: "Let me think <carefully> & well.",
-		ToolUse: &gatewaytest.FakeToolUse{Name: "f", Input: `{"a":1}`}})
+		ToolUse: &gatewaytest.AnthropicToolUse{Name: "f", Input: `{"a":1}`}})
 	client := gateway.NewClient(p)
 	tools := `"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]`
 	for _, stream := range []bool{false, true} {
@@ -209,7 +210,7 @@ func TestAnthropic_ThinkingReplayedUnchanged(t *testing.T) {
 func TestStreamCutMidwayEndsInAnError(t *testing.T) {
 	for _, f := range []gatewaytest.AnthropicFaults{{CutAfter: 2}, {ErrorAfter: 2}} {
 		up, p := newFakeAnthropic(t, gatewaytest.AnthropicConfig{Reply: "one two three four five"})
-		require.NoError(t, up.SetFaults(f))
+		require.NoError(t, up.SetAnthropicFaults(f))
 
 		// openai-go, client mode, over provider.Anthropic.
 		sc := openai.NewClient(sdkOptions(gateway.NewClient(p))...)
@@ -272,7 +273,7 @@ func TestStreamCutMidwayEndsInAnError(t *testing.T) {
 // content the same way.
 func TestMessagesFallBackAcrossFormats(t *testing.T) {
 	up, claude := newFakeAnthropic(t, gatewaytest.AnthropicConfig{})
-	require.NoError(t, up.SetFaults(gatewaytest.AnthropicFaults{Status: 529}))
+	require.NoError(t, up.SetAnthropicFaults(gatewaytest.AnthropicFaults{Status: 529}))
 	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, Reply: "from the sim"})
 	rt, err := router.New("llm", []router.Target{{Provider: claude, Weight: 1, Tier: 0}, {Provider: sim, Weight: 1, Tier: 1}}, router.Config{})
 	require.NoError(t, err)
@@ -305,7 +306,7 @@ func TestMessagesFallBackAcrossFormats(t *testing.T) {
 // nothing sent to the caller (invariant 3 across the translation).
 func TestAnthropicErrorBeforeContentFailsOver(t *testing.T) {
 	up, claude := newFakeAnthropic(t, gatewaytest.AnthropicConfig{})
-	require.NoError(t, up.SetFaults(gatewaytest.AnthropicFaults{ErrorFirst: true}))
+	require.NoError(t, up.SetAnthropicFaults(gatewaytest.AnthropicFaults{ErrorFirst: true}))
 	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, Reply: "from the sim"})
 	rt, err := router.New("llm", []router.Target{{Provider: claude, Weight: 1, Tier: 0}, {Provider: sim, Weight: 1, Tier: 1}}, router.Config{})
 	require.NoError(t, err)

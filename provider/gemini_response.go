@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/chatwire"
 )
 
 // Gemini's answers in OpenAI's format. One set of rules serves a whole
@@ -22,12 +23,12 @@ type answerMeta struct {
 
 // OpenAI's answer types.
 type oaCompletion struct {
-	ID      string     `json:"id"`
-	Object  string     `json:"object"`
-	Created int64      `json:"created"`
-	Model   string     `json:"model"`
-	Choices []oaChoice `json:"choices"`
-	Usage   *oaUsage   `json:"usage,omitempty"`
+	ID      string          `json:"id"`
+	Object  string          `json:"object"`
+	Created int64           `json:"created"`
+	Model   string          `json:"model"`
+	Choices []oaChoice      `json:"choices"`
+	Usage   *chatwire.Usage `json:"usage,omitempty"`
 }
 
 type oaChoice struct {
@@ -38,44 +39,12 @@ type oaChoice struct {
 }
 
 type oaRespMessage struct {
-	Role             string          `json:"role"`
-	Content          *string         `json:"content"`
-	Refusal          *string         `json:"refusal"`
-	ReasoningContent string          `json:"reasoning_content,omitempty"`
-	ToolCalls        []oaToolCallOut `json:"tool_calls,omitempty"`
-	Images           []oaImage       `json:"images,omitempty"`
-}
-
-// oaImage is an image the model made. OpenAI's chat format has no field
-// for one; "images", a list of image_url parts with data URLs, is the one
-// OpenAI-compatible gateways (OpenRouter, LiteLLM) use.
-type oaImage struct {
-	Type     string `json:"type"`
-	ImageURL struct {
-		URL string `json:"url"`
-	} `json:"image_url"`
-}
-
-type oaToolCallOut struct {
-	Index    *int   `json:"index,omitempty"` // in a stream's deltas only
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type oaUsage struct {
-	PromptTokens        int `json:"prompt_tokens"`
-	CompletionTokens    int `json:"completion_tokens"`
-	TotalTokens         int `json:"total_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens int `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-	CompletionTokensDetails struct {
-		ReasoningTokens int `json:"reasoning_tokens"`
-	} `json:"completion_tokens_details"`
+	Role             string              `json:"role"`
+	Content          *string             `json:"content"`
+	Refusal          *string             `json:"refusal"`
+	ReasoningContent string              `json:"reasoning_content,omitempty"`
+	ToolCalls        []chatwire.ToolCall `json:"tool_calls,omitempty"`
+	Images           []chatwire.Image    `json:"images,omitempty"`
 }
 
 // openAIUsage maps Gemini's usage. Gemini counts thoughts apart from the
@@ -83,17 +52,23 @@ type oaUsage struct {
 // completion_tokens include reasoning and its prompt_tokens everything
 // sent. cachedContentTokenCount is part of promptTokenCount, as OpenAI's
 // cached_tokens are of prompt_tokens.
-func openAIUsage(u *gmUsage) *oaUsage {
+func openAIUsage(u *gmUsage) *chatwire.Usage {
 	if u == nil {
 		return nil // the gateway estimates, and says so
 	}
-	var o oaUsage
+	// One allocation for the usage and its details.
+	o := &struct {
+		chatwire.Usage
+		p chatwire.PromptDetails
+		c chatwire.CompletionDetails
+	}{}
 	o.PromptTokens = u.PromptTokenCount + u.ToolUsePromptTokenCount
 	o.CompletionTokens = u.CandidatesTokenCount + u.ThoughtsTokenCount
 	o.TotalTokens = o.PromptTokens + o.CompletionTokens
-	o.PromptTokensDetails.CachedTokens = u.CachedContentTokenCount
-	o.CompletionTokensDetails.ReasoningTokens = u.ThoughtsTokenCount
-	return &o
+	o.p.CachedTokens = u.CachedContentTokenCount
+	o.c.ReasoningTokens = u.ThoughtsTokenCount
+	o.PromptDetails, o.CompletionDetails = &o.p, &o.c
+	return &o.Usage
 }
 
 // finishReason maps Gemini's finishReason for a candidate that made
@@ -118,8 +93,8 @@ func finishReason(r string, toolCalls bool) string {
 // model made (image models answer with inline data).
 type candidateParts struct {
 	text, reasoning strings.Builder
-	calls           []oaToolCallOut
-	images          []oaImage
+	calls           []chatwire.ToolCall
+	images          []chatwire.Image
 }
 
 // read adds the parts of c; calls counts the function calls of the whole
@@ -129,7 +104,7 @@ func (cp *candidateParts) read(c *gmCandidate, meta *answerMeta, calls *int) {
 		p := &c.Content.Parts[i]
 		switch {
 		case p.FunctionCall != nil:
-			var tc oaToolCallOut
+			var tc chatwire.ToolCall
 			tc.ID = geminiCallID(meta.callID, *calls, p.FunctionCall.ID, p.ThoughtSignature)
 			tc.Type = "function"
 			tc.Function.Name = p.FunctionCall.Name
@@ -137,7 +112,7 @@ func (cp *candidateParts) read(c *gmCandidate, meta *answerMeta, calls *int) {
 			cp.calls = append(cp.calls, tc)
 			*calls++
 		case p.InlineData != nil:
-			var img oaImage
+			var img chatwire.Image
 			img.Type = "image_url"
 			img.ImageURL.URL = "data:" + p.InlineData.MimeType + ";base64," + p.InlineData.Data
 			cp.images = append(cp.images, img)

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/chatwire"
 	"github.com/llmgate/gateway/internal/sse"
 )
 
@@ -35,12 +36,13 @@ type geminiStream struct {
 	err   error // sticky, returned once out is drained
 	calls int   // function calls so far, which number minted ids
 	// per choice index: the role was sent, tool calls sent so far
-	started  map[int]bool
-	toolN    map[int]int
-	finished bool
-	usage    *gmUsage
-	id       string // the chunks' id, from the first responseId
-	model    string
+	started   map[int]bool
+	toolN     map[int]int
+	finished  bool
+	usage     *gmUsage
+	id        string // the chunks' id, from the first responseId
+	reasoning string // the reasoning text of the delta being encoded
+	model     string
 }
 
 func newGeminiStream(src io.ReadCloser, meta answerMeta) *geminiStream {
@@ -105,13 +107,16 @@ func (s *geminiStream) translate(dst, data []byte) ([]byte, error) {
 	if len(r.Candidates) == 0 && r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
 		fr := blockedFinish(&r)
 		s.finished = true
-		return s.chunk(dst, []oaChunkChoice{{Delta: oaDelta{Role: "assistant"}, FinishReason: &fr}}, nil), nil
+		return s.chunk(dst, []chatwire.ChunkChoice{{Delta: chatwire.Delta{Role: "assistant"}, FinishReason: &fr}}, nil), nil
 	}
 	for i := range r.Candidates {
 		c := &r.Candidates[i]
 		var cp candidateParts
 		cp.read(c, &s.meta, &s.calls)
-		d := oaDelta{ReasoningContent: cp.reasoning.String()}
+		var d chatwire.Delta
+		if s.reasoning = cp.reasoning.String(); s.reasoning != "" {
+			d.ReasoningContent = &s.reasoning // encoded before the next candidate's: no allocation
+		}
 		if text := cp.text.String(); text != "" {
 			d.Content = &text
 		}
@@ -129,45 +134,22 @@ func (s *geminiStream) translate(dst, data []byte) ([]byte, error) {
 				d.Content = &empty
 			}
 		}
-		if d.Role != "" || d.Content != nil || d.ReasoningContent != "" || len(d.ToolCalls) > 0 || len(d.Images) > 0 {
-			dst = s.chunk(dst, []oaChunkChoice{{Index: c.Index, Delta: d}}, nil)
+		if d.Role != "" || d.Content != nil || d.ReasoningContent != nil || len(d.ToolCalls) > 0 || len(d.Images) > 0 {
+			dst = s.chunk(dst, []chatwire.ChunkChoice{{Index: c.Index, Delta: d}}, nil)
 		}
 		if c.FinishReason != "" {
 			fr := finishReason(c.FinishReason, s.toolN[c.Index] > 0)
 			s.finished = true
-			dst = s.chunk(dst, []oaChunkChoice{{Index: c.Index, FinishReason: &fr}}, nil)
+			dst = s.chunk(dst, []chatwire.ChunkChoice{{Index: c.Index, FinishReason: &fr}}, nil)
 		}
 	}
 	return dst, nil
 }
 
-type oaChunk struct {
-	ID      string          `json:"id"`
-	Object  string          `json:"object"`
-	Created int64           `json:"created"`
-	Model   string          `json:"model"`
-	Choices []oaChunkChoice `json:"choices"`
-	Usage   *oaUsage        `json:"usage,omitempty"`
-}
-
-type oaChunkChoice struct {
-	Index        int     `json:"index"`
-	Delta        oaDelta `json:"delta"`
-	FinishReason *string `json:"finish_reason"`
-}
-
-type oaDelta struct {
-	Role             string          `json:"role,omitempty"`
-	Content          *string         `json:"content,omitempty"`
-	ReasoningContent string          `json:"reasoning_content,omitempty"`
-	ToolCalls        []oaToolCallOut `json:"tool_calls,omitempty"`
-	Images           []oaImage       `json:"images,omitempty"`
-}
-
 // chunk appends one chat.completion.chunk event.
-func (s *geminiStream) chunk(dst []byte, choices []oaChunkChoice, u *oaUsage) []byte {
+func (s *geminiStream) chunk(dst []byte, choices []chatwire.ChunkChoice, u *chatwire.Usage) []byte {
 	if choices == nil {
-		choices = []oaChunkChoice{}
+		choices = []chatwire.ChunkChoice{}
 	}
 	id := s.id
 	if id == "" {
@@ -177,7 +159,7 @@ func (s *geminiStream) chunk(dst []byte, choices []oaChunkChoice, u *oaUsage) []
 	if model == "" {
 		model = s.meta.model
 	}
-	b, _ := json.Marshal(&oaChunk{ID: id, Object: "chat.completion.chunk", Created: s.meta.created,
+	b, _ := json.Marshal(&chatwire.Chunk{ID: id, Object: "chat.completion.chunk", Created: s.meta.created,
 		Model: model, Choices: choices, Usage: u})
 	return gateway.AppendEvent(dst, b)
 }

@@ -158,6 +158,10 @@ func (c Config) withDefaults() Config {
 //     (gateway.ErrModelNotAllowed, from the attempt boundary): nothing was
 //     sent, so no attempt, no budget, nothing learned; the call moves on,
 //     and when no target was allowed that refusal (403) is returned.
+//   - the Provider does not serve the call's operation (an error deriving
+//     from gateway.ErrNotFound, not an upstream's 404 response: a Responses
+//     or embedding call on an Anthropic target): the same, and when no
+//     target serves it that refusal (404) is returned.
 //
 // When the chain ends with no success, the last failure is returned as the
 // upstream gave it: its response (error body and Retry-After intact, so a

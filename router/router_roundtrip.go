@@ -58,7 +58,7 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.budget.OnCall(call) // once per call, however many layers share the budget
 
 	var last lastFailure
-	var denied error // the latest gateway.ErrModelNotAllowed: the answer if no target was allowed
+	var denied error // the latest gateway.ErrModelNotAllowed or ErrNotFound: the answer if no target took the call
 	dispatched := 0
 	budgetSpent := false // the budget refused a fallback in this run
 	for {
@@ -186,9 +186,11 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 		st.inflight.Add(-1)
 		return nil, refusedClass, nil
 	}
-	if err != nil && ctx.Err() == nil && errors.Is(err, gateway.ErrModelNotAllowed) {
+	if err != nil && ctx.Err() == nil && (errors.Is(err, gateway.ErrModelNotAllowed) || errors.Is(err, gateway.ErrNotFound)) {
 		// The attempt boundary refused the model this target is sent
-		// (Caller.Allows): nothing was sent, the target learned nothing.
+		// (Caller.Allows), or the Provider does not serve the operation
+		// (an Anthropic target and a Responses call): nothing was sent,
+		// the target learned nothing.
 		st.inflight.Add(-1)
 		return nil, refusedClass, err
 	}

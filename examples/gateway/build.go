@@ -82,6 +82,7 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
 	byName := a.newProviders(c, cfg.Providers)
+	c.reserveAnthropicBound(cfg)
 	lim, rdb := c.rateLimits(&cfg.Limits.Rate)
 	a.limiter = lim
 	if rdb != nil {

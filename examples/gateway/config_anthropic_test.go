@@ -12,7 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmgate/gateway/billing"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/limiter"
+	"github.com/llmgate/gateway/provider"
 )
 
 // An anthropic-type provider from the config, its key from the
@@ -21,7 +24,8 @@ import (
 // routed with fallback from a failing sim.
 func TestRunAnthropicUpstream(t *testing.T) {
 	const upstreamKey, callerKey = "sk-ant-configured-key-0123456789", "sk-caller-virtual-key"
-	up := gatewaytest.NewAnthropic(gatewaytest.AnthropicConfig{APIKey: upstreamKey, Reply: "Hi from Claude"})
+	up, err := gatewaytest.NewAnthropicServer(gatewaytest.AnthropicConfig{APIKey: upstreamKey, Reply: "Hi from Claude"})
+	require.NoError(t, err)
 	t.Cleanup(up.Close)
 	t.Setenv("TEST_ANTHROPIC_URL", up.BaseURL())
 	t.Setenv("TEST_ANTHROPIC_KEY", upstreamKey)
@@ -128,4 +132,47 @@ func TestMultivendorConfigBuilds(t *testing.T) {
 	defer a.Close()
 	assert.Equal(t, []string{"openai", "anthropic", "gemini"}, a.router.Targets())
 	assert.Equal(t, []string{"chat-default"}, a.router.Models())
+}
+
+// Regression: an anthropic provider sends its default_max_tokens for a chat
+// call that sets none, while the limits and the budgets reserved their own
+// default (4096) for it: configured higher, concurrent calls could overrun
+// a token limit or a strict budget. Left out, what they reserve follows the
+// largest an anthropic provider sends; written lower, it is an error.
+func TestAnthropicDefaultMaxTokensIsWhatTheLimitsReserve(t *testing.T) {
+	const providers = `
+providers:
+  - {name: claude, type: anthropic, base_url: "http://127.0.0.1:1", api_key: k, anthropic: {default_max_tokens: 8192}}
+  - {name: haiku, type: anthropic, base_url: "http://127.0.0.1:1", api_key: k, anthropic: {default_max_tokens: 6000}}
+limits:
+  rules:
+    - {name: tpm, dimensions: [model], unit: tokens, limit: 100000, per: minute}
+`
+	cfg, err := parseConfig("t.yaml", []byte(providers), env{}.lookup)
+	require.NoError(t, err)
+	a, err := build(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	a.Close()
+	assert.EqualValues(t, 8192, cfg.Limits.Rate.DefaultMaxTokens)
+	assert.EqualValues(t, 8192, cfg.Billing.Budgets.DefaultMaxTokens)
+	var banner strings.Builder
+	printLimits(&banner, a.limiter, &cfg.Limits.Rate)
+	assert.Contains(t, banner.String(), "reserves its prompt + 8192 tokens")
+
+	err = checkConfig(providers+"  default_max_tokens: 4096\nbilling:\n  budgets: {default_max_tokens: 2048}\n", env{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.yaml:8: limits.default_max_tokens: 4096 is less than the 8192 that providers[0] (claude) sends")
+	assert.Contains(t, err.Error(), "t.yaml:10: billing.budgets.default_max_tokens: 2048 is less than the 8192 that providers[0] (claude) sends")
+
+	// Under the expected policy a budget holds its expected output, not
+	// default_max_tokens: a lower one is no mistake there.
+	require.NoError(t, checkConfig(providers+"billing:\n  budgets: {policy: expected, default_max_tokens: 2048}\n", env{}))
+}
+
+// The library's defaults agree: what provider.Anthropic sends a chat call
+// without max_tokens is what the limiter and a strict budget reserve for
+// it, so a library user who configures none of them under-reserves nothing.
+func TestAnthropicDefaultMaxTokensAgreesWithTheReservers(t *testing.T) {
+	assert.EqualValues(t, provider.DefaultAnthropicMaxTokens, limiter.DefaultMaxTokens)
+	assert.EqualValues(t, provider.DefaultAnthropicMaxTokens, billing.DefaultMaxTokens)
 }

@@ -2,6 +2,8 @@ package anthropicwire
 
 import (
 	"encoding/json"
+
+	"github.com/llmgate/gateway/internal/chatwire"
 )
 
 type inChatCompletion struct {
@@ -9,14 +11,14 @@ type inChatCompletion struct {
 	Model   string `json:"model"`
 	Choices []struct {
 		Message struct {
-			Content          *string        `json:"content"`
-			Refusal          *string        `json:"refusal"`
-			ToolCalls        []chatToolCall `json:"tool_calls"`
-			ReasoningContent string         `json:"reasoning_content"`
+			Content          *string             `json:"content"`
+			Refusal          *string             `json:"refusal"`
+			ToolCalls        []chatwire.ToolCall `json:"tool_calls"`
+			ReasoningContent string              `json:"reasoning_content"`
 		} `json:"message"`
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
-	Usage *chatUsage `json:"usage"`
+	Usage *chatwire.Usage `json:"usage"`
 }
 
 type outMsgResponse struct {

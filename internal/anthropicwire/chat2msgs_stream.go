@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/llmgate/gateway/internal/chatwire"
 	"github.com/llmgate/gateway/internal/jsonstr"
 )
 
@@ -32,22 +33,22 @@ type msgsStream struct {
 	openKind byte // 't' text, 'r' thinking, 'u' tool_use
 	tools    map[int]int
 	stop     string
-	usage    chatUsage
+	usage    chatwire.Usage
 }
 
 type inChunk struct {
 	ID      string `json:"id"`
 	Choices []struct {
 		Delta struct {
-			Content          *string        `json:"content"`
-			Refusal          *string        `json:"refusal"`
-			ReasoningContent *string        `json:"reasoning_content"`
-			Reasoning        *string        `json:"reasoning"`
-			ToolCalls        []chatToolCall `json:"tool_calls"`
+			Content          *string             `json:"content"`
+			Refusal          *string             `json:"refusal"`
+			ReasoningContent *string             `json:"reasoning_content"`
+			Reasoning        *string             `json:"reasoning"`
+			ToolCalls        []chatwire.ToolCall `json:"tool_calls"`
 		} `json:"delta"`
 		FinishReason *string `json:"finish_reason"`
 	} `json:"choices"`
-	Usage *chatUsage      `json:"usage"`
+	Usage *chatwire.Usage `json:"usage"`
 	Error json.RawMessage `json:"error"`
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/internal/chatwire"
 )
 
 var facts = Facts{Model: "claude-sonnet-4-5", MaxTokens: 100}
@@ -106,7 +108,7 @@ func TestMessagesToChatKeepsThinkingAndMapsToolsAndUsage(t *testing.T) {
 			Message      chatMessage `json:"message"`
 			FinishReason string      `json:"finish_reason"`
 		} `json:"choices"`
-		Usage chatUsage `json:"usage"`
+		Usage chatwire.Usage `json:"usage"`
 	}
 	require.NoError(t, json.Unmarshal(got, &c))
 	m := c.Choices[0].Message
@@ -117,8 +119,8 @@ func TestMessagesToChatKeepsThinkingAndMapsToolsAndUsage(t *testing.T) {
 	assert.Equal(t, "toolu_C", m.ToolCalls[0].ID)
 	assert.Equal(t, "The user wants the weather.", *m.ReasoningContent)
 	assert.Equal(t, "tool_calls", c.Choices[0].FinishReason)
-	assert.Equal(t, chatUsage{PromptTokens: 1050, CompletionTokens: 40, TotalTokens: 1090,
-		PromptDetails: &chatPromptDetails{CachedTokens: 1000}}, c.Usage)
+	assert.Equal(t, chatwire.Usage{PromptTokens: 1050, CompletionTokens: 40, TotalTokens: 1090,
+		PromptDetails: &chatwire.PromptDetails{CachedTokens: 1000}}, c.Usage)
 
 	// The client sends the assistant message back: its thinking blocks
 	// reach Anthropic byte for byte, or the conversation is wedged.

@@ -1,5 +1,7 @@
 package anthropicwire
 
+import "github.com/llmgate/gateway/internal/chatwire"
+
 // Stop reasons and usage, the two facts both directions map.
 
 // FinishReason maps an Anthropic stop_reason to OpenAI's finish_reason. An
@@ -33,10 +35,10 @@ func StopReason(finish string) string {
 // chatUsageOf is u in OpenAI's terms: prompt_tokens counts every input
 // token, the cache's reads and writes included, and the cache numbers go
 // where the gateway reads them.
-func chatUsageOf(u msgUsage) chatUsage {
+func chatUsageOf(u msgUsage) chatwire.Usage {
 	prompt := u.InputTokens + u.CacheReadInputTokens + u.CacheCreationInputTokens
-	out := chatUsage{PromptTokens: prompt, CompletionTokens: u.OutputTokens, TotalTokens: prompt + u.OutputTokens,
-		PromptDetails: &chatPromptDetails{CachedTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheCreationInputTokens}}
+	out := chatwire.Usage{PromptTokens: prompt, CompletionTokens: u.OutputTokens, TotalTokens: prompt + u.OutputTokens,
+		PromptDetails: &chatwire.PromptDetails{CachedTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheCreationInputTokens}}
 	if u.CacheCreation != nil {
 		out.PromptDetails.CacheWrite1hTokens = u.CacheCreation.Ephemeral1h
 	}
@@ -45,7 +47,7 @@ func chatUsageOf(u msgUsage) chatUsage {
 
 // msgUsageOf is u in Anthropic's terms: input_tokens without the cached
 // tokens.
-func msgUsageOf(u chatUsage) msgUsage {
+func msgUsageOf(u chatwire.Usage) msgUsage {
 	var out msgUsage
 	out.OutputTokens = u.CompletionTokens
 	in := u.PromptTokens

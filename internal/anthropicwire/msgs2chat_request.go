@@ -3,6 +3,8 @@ package anthropicwire
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/llmgate/gateway/internal/chatwire"
 )
 
 // inMsgRequest is a Messages request as a caller sends it to the front door.
@@ -37,10 +39,10 @@ type streamOptions struct {
 }
 
 type outChatMsg struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"`
-	ToolCalls  []chatToolCall  `json:"tool_calls,omitempty"`
-	ToolCallID string          `json:"tool_call_id,omitempty"`
+	Role       string              `json:"role"`
+	Content    json.RawMessage     `json:"content"`
+	ToolCalls  []chatwire.ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string              `json:"tool_call_id,omitempty"`
 }
 
 type outChatTool struct {
@@ -177,7 +179,7 @@ func chatMessagesOf(m *msgMessage) ([]outChatMsg, error) {
 	}
 	var out []outChatMsg
 	var parts []outChatPart
-	var calls []chatToolCall
+	var calls []chatwire.ToolCall
 	for i := range blocks {
 		b := &blocks[i]
 		switch b.Type {
@@ -203,8 +205,8 @@ func chatMessagesOf(m *msgMessage) ([]outChatMsg, error) {
 			}
 			out = append(out, outChatMsg{Role: "tool", ToolCallID: b.ToolUseID, Content: mustJSON(text)})
 		case "tool_use":
-			calls = append(calls, chatToolCall{ID: b.ID, Type: "function",
-				Function: chatFunction{Name: b.Name, Arguments: argumentsString(b.Input)}})
+			calls = append(calls, chatwire.ToolCall{ID: b.ID, Type: "function",
+				Function: chatwire.Function{Name: b.Name, Arguments: argumentsString(b.Input)}})
 		case "thinking", "redacted_thinking":
 			// An OpenAI-format model neither takes nor checks them.
 		default:

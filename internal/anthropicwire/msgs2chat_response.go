@@ -3,15 +3,17 @@ package anthropicwire
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/llmgate/gateway/internal/chatwire"
 )
 
 type chatCompletion struct {
-	ID      string       `json:"id"`
-	Object  string       `json:"object"`
-	Created int64        `json:"created"`
-	Model   string       `json:"model"`
-	Choices []chatChoice `json:"choices"`
-	Usage   chatUsage    `json:"usage"`
+	ID      string         `json:"id"`
+	Object  string         `json:"object"`
+	Created int64          `json:"created"`
+	Model   string         `json:"model"`
+	Choices []chatChoice   `json:"choices"`
+	Usage   chatwire.Usage `json:"usage"`
 }
 
 type chatChoice struct {
@@ -21,11 +23,11 @@ type chatChoice struct {
 }
 
 type chatOutMessage struct {
-	Role             string            `json:"role"`
-	Content          *string           `json:"content"`
-	ToolCalls        []chatToolCall    `json:"tool_calls,omitempty"`
-	ReasoningContent string            `json:"reasoning_content,omitempty"`
-	ThinkingBlocks   []json.RawMessage `json:"thinking_blocks,omitempty"`
+	Role             string              `json:"role"`
+	Content          *string             `json:"content"`
+	ToolCalls        []chatwire.ToolCall `json:"tool_calls,omitempty"`
+	ReasoningContent string              `json:"reasoning_content,omitempty"`
+	ThinkingBlocks   []json.RawMessage   `json:"thinking_blocks,omitempty"`
 }
 
 // MessagesToChat translates an Anthropic Messages answer into an OpenAI chat
@@ -52,8 +54,8 @@ func MessagesToChat(body []byte, created int64) ([]byte, error) {
 		case "text":
 			text.WriteString(b.Text)
 		case "tool_use":
-			msg.ToolCalls = append(msg.ToolCalls, chatToolCall{ID: b.ID, Type: "function",
-				Function: chatFunction{Name: b.Name, Arguments: argumentsString(b.Input)}})
+			msg.ToolCalls = append(msg.ToolCalls, chatwire.ToolCall{ID: b.ID, Type: "function",
+				Function: chatwire.Function{Name: b.Name, Arguments: argumentsString(b.Input)}})
 		case "thinking":
 			msg.ReasoningContent += b.Thinking
 			msg.ThinkingBlocks = append(msg.ThinkingBlocks, raw)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/llmgate/gateway/internal/chatwire"
 	"github.com/llmgate/gateway/internal/jsonstr"
 )
 
@@ -67,33 +68,10 @@ type msgDelta struct {
 	StopReason  *string `json:"stop_reason"`
 }
 
-type chatChunk struct {
-	ID      string        `json:"id"`
-	Object  string        `json:"object"`
-	Created int64         `json:"created"`
-	Model   string        `json:"model"`
-	Choices []chunkChoice `json:"choices"`
-	Usage   *chatUsage    `json:"usage,omitempty"`
-}
-
-type chunkChoice struct {
-	Index        int        `json:"index"`
-	Delta        chunkDelta `json:"delta"`
-	FinishReason *string    `json:"finish_reason"`
-}
-
-type chunkDelta struct {
-	Role             string            `json:"role,omitempty"`
-	Content          *string           `json:"content,omitempty"`
-	ToolCalls        []chatToolCall    `json:"tool_calls,omitempty"`
-	ReasoningContent *string           `json:"reasoning_content,omitempty"`
-	ThinkingBlocks   []json.RawMessage `json:"thinking_blocks,omitempty"`
-}
-
 // chunk appends one chat chunk holding d. Its head (id, object, created,
 // model) is encoded once per stream, and a delta of only content or
 // reasoning by hand: those are nearly every event.
-func (s *chatStream) chunk(out []byte, d chunkDelta, finish *string) []byte {
+func (s *chatStream) chunk(out []byte, d chatwire.Delta, finish *string) []byte {
 	if s.head == nil {
 		s.head = append(s.head, `{"id":`...)
 		s.head = jsonstr.Append(s.head, s.id)
@@ -141,7 +119,7 @@ func (s *chatStream) event(out []byte, _ string, data []byte) ([]byte, error) {
 			s.usage = maxUsage(s.usage, ev.Message.Usage)
 		}
 		empty := ""
-		return s.chunk(out, chunkDelta{Role: "assistant", Content: &empty}, nil), nil
+		return s.chunk(out, chatwire.Delta{Role: "assistant", Content: &empty}, nil), nil
 	case "content_block_start":
 		var b msgBlock
 		if err := json.Unmarshal(ev.ContentBlock, &b); err != nil {
@@ -150,7 +128,7 @@ func (s *chatStream) event(out []byte, _ string, data []byte) ([]byte, error) {
 		switch b.Type {
 		case "text":
 			if b.Text != "" {
-				return s.chunk(out, chunkDelta{Content: &b.Text}, nil), nil
+				return s.chunk(out, chatwire.Delta{Content: &b.Text}, nil), nil
 			}
 		case "tool_use":
 			if s.toolIndex == nil {
@@ -165,17 +143,17 @@ func (s *chatStream) event(out []byte, _ string, data []byte) ([]byte, error) {
 			if in := argumentsString(b.Input); in != "{}" {
 				args = in // a block whose input came whole, not in fragments
 			}
-			return s.chunk(out, chunkDelta{ToolCalls: []chatToolCall{{Index: &ti, ID: b.ID, Type: "function",
-				Function: chatFunction{Name: b.Name, Arguments: args}}}}, nil), nil
+			return s.chunk(out, chatwire.Delta{ToolCalls: []chatwire.ToolCall{{Index: &ti, ID: b.ID, Type: "function",
+				Function: chatwire.Function{Name: b.Name, Arguments: args}}}}, nil), nil
 		case "thinking":
 			s.think, s.thinkIndex = true, ev.Index
 			s.thinkText = append(s.thinkText[:0], b.Thinking...)
 			s.thinkSig = append(s.thinkSig[:0], b.Signature...)
 			if b.Thinking != "" {
-				return s.chunk(out, chunkDelta{ReasoningContent: &b.Thinking}, nil), nil
+				return s.chunk(out, chatwire.Delta{ReasoningContent: &b.Thinking}, nil), nil
 			}
 		case "redacted_thinking":
-			return s.chunk(out, chunkDelta{ThinkingBlocks: []json.RawMessage{ev.ContentBlock}}, nil), nil
+			return s.chunk(out, chatwire.Delta{ThinkingBlocks: []json.RawMessage{ev.ContentBlock}}, nil), nil
 		}
 		return out, nil
 	case "content_block_delta":
@@ -186,13 +164,13 @@ func (s *chatStream) event(out []byte, _ string, data []byte) ([]byte, error) {
 		switch d.Type {
 		case "text_delta":
 			if d.Text != "" {
-				return s.chunk(out, chunkDelta{Content: &d.Text}, nil), nil
+				return s.chunk(out, chatwire.Delta{Content: &d.Text}, nil), nil
 			}
 		case "input_json_delta":
 			ti, ok := s.toolIndex[ev.Index]
 			if ok && d.PartialJSON != "" {
-				return s.chunk(out, chunkDelta{ToolCalls: []chatToolCall{{Index: &ti,
-					Function: chatFunction{Arguments: d.PartialJSON}}}}, nil), nil
+				return s.chunk(out, chatwire.Delta{ToolCalls: []chatwire.ToolCall{{Index: &ti,
+					Function: chatwire.Function{Arguments: d.PartialJSON}}}}, nil), nil
 			}
 		case "thinking_delta":
 			if s.think && ev.Index == s.thinkIndex {
@@ -202,7 +180,7 @@ func (s *chatStream) event(out []byte, _ string, data []byte) ([]byte, error) {
 				s.thinkText = append(s.thinkText, d.Thinking...)
 			}
 			if d.Thinking != "" {
-				return s.chunk(out, chunkDelta{ReasoningContent: &d.Thinking}, nil), nil
+				return s.chunk(out, chatwire.Delta{ReasoningContent: &d.Thinking}, nil), nil
 			}
 		case "signature_delta":
 			if s.think && ev.Index == s.thinkIndex {
@@ -221,7 +199,7 @@ func (s *chatStream) event(out []byte, _ string, data []byte) ([]byte, error) {
 				Thinking  string `json:"thinking"`
 				Signature string `json:"signature"`
 			}{"thinking", string(s.thinkText), string(s.thinkSig)})
-			return s.chunk(out, chunkDelta{ThinkingBlocks: []json.RawMessage{block}}, nil), nil
+			return s.chunk(out, chatwire.Delta{ThinkingBlocks: []json.RawMessage{block}}, nil), nil
 		}
 		return out, nil
 	case "message_delta":
@@ -230,13 +208,13 @@ func (s *chatStream) event(out []byte, _ string, data []byte) ([]byte, error) {
 		}
 		if ev.Delta != nil && ev.Delta.StopReason != nil {
 			f := FinishReason(*ev.Delta.StopReason)
-			return s.chunk(out, chunkDelta{}, &f), nil
+			return s.chunk(out, chatwire.Delta{}, &f), nil
 		}
 		return out, nil
 	case "message_stop":
 		u := chatUsageOf(s.usage)
-		c := chatChunk{ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
-			Choices: []chunkChoice{}, Usage: &u}
+		c := chatwire.Chunk{ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
+			Choices: []chatwire.ChunkChoice{}, Usage: &u}
 		out = appendData(out, mustJSON(c))
 		return appendData(out, []byte("[DONE]")), io.EOF
 	case "error":

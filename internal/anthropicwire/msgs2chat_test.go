@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/internal/chatwire"
 )
 
 // TestMessagesToChatRequestTraps pins the front door's request translation
@@ -80,7 +82,7 @@ func TestUsageMapsBothWays(t *testing.T) {
 		CacheCreation: &msgCacheCreation{Ephemeral5m: 30, Ephemeral1h: 20}}
 	c := chatUsageOf(m)
 	assert.Equal(t, 157, c.PromptTokens)
-	assert.Equal(t, chatPromptDetails{CachedTokens: 100, CacheWriteTokens: 50, CacheWrite1hTokens: 20}, *c.PromptDetails)
+	assert.Equal(t, chatwire.PromptDetails{CachedTokens: 100, CacheWriteTokens: 50, CacheWrite1hTokens: 20}, *c.PromptDetails)
 	assert.Equal(t, m, msgUsageOf(c))
 	b, _ := json.Marshal(c)
 	assert.Contains(t, string(b), `"prompt_tokens_details":{"cached_tokens":100,"cache_write_tokens":50,"cache_write_1h_tokens":20}`,

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmgate/gateway/internal/chatwire"
 	"github.com/llmgate/gateway/internal/sse"
 )
 
@@ -51,7 +52,7 @@ func TestChatStreamTraps(t *testing.T) {
 		args               = map[int]*strings.Builder{}
 		ids, names         = map[int]string{}, map[int]string{}
 		finish             []string
-		usage              *chatUsage
+		usage              *chatwire.Usage
 	)
 	for _, d := range data[:len(data)-1] {
 		var c struct {
@@ -60,7 +61,7 @@ func TestChatStreamTraps(t *testing.T) {
 				Delta        chatMessage `json:"delta"`
 				FinishReason *string     `json:"finish_reason"`
 			} `json:"choices"`
-			Usage *chatUsage `json:"usage"`
+			Usage *chatwire.Usage `json:"usage"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(d), &c), d)
 		assert.EqualValues(t, 42, c.Created)
@@ -103,8 +104,8 @@ func TestChatStreamTraps(t *testing.T) {
 	assert.Equal(t, `{"city": "Rome"}`, args[1].String())
 	assert.Equal(t, []string{"tool_calls"}, finish)
 	require.NotNil(t, usage)
-	assert.Equal(t, chatUsage{PromptTokens: 242, CompletionTokens: 87, TotalTokens: 329,
-		PromptDetails: &chatPromptDetails{CachedTokens: 200, CacheWriteTokens: 30, CacheWrite1hTokens: 10}}, *usage,
+	assert.Equal(t, chatwire.Usage{PromptTokens: 242, CompletionTokens: 87, TotalTokens: 329,
+		PromptDetails: &chatwire.PromptDetails{CachedTokens: 200, CacheWriteTokens: 30, CacheWrite1hTokens: 10}}, *usage,
 		"input from message_start, output only in message_delta")
 }
 

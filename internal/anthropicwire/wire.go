@@ -1,6 +1,10 @@
 package anthropicwire
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/llmgate/gateway/internal/chatwire"
+)
 
 // The OpenAI side. Fields the translation does not need are not decoded.
 
@@ -20,10 +24,10 @@ type chatRequest struct {
 }
 
 type chatMessage struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content,omitempty"` // a string, a list of parts, or null
-	ToolCalls  []chatToolCall  `json:"tool_calls,omitempty"`
-	ToolCallID string          `json:"tool_call_id,omitempty"`
+	Role       string              `json:"role"`
+	Content    json.RawMessage     `json:"content,omitempty"` // a string, a list of parts, or null
+	ToolCalls  []chatwire.ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string              `json:"tool_call_id,omitempty"`
 	// ThinkingBlocks are Anthropic thinking and redacted_thinking blocks,
 	// kept byte for byte: an assistant turn replays them unchanged, since a
 	// modified block makes every later request of the conversation a 400.
@@ -42,18 +46,6 @@ type chatImageURL struct {
 	URL string `json:"url"`
 }
 
-type chatToolCall struct {
-	Index    *int         `json:"index,omitempty"` // in stream deltas only
-	ID       string       `json:"id,omitempty"`
-	Type     string       `json:"type,omitempty"`
-	Function chatFunction `json:"function"`
-}
-
-type chatFunction struct {
-	Name      string `json:"name,omitempty"`
-	Arguments string `json:"arguments"`
-}
-
 type chatTool struct {
 	Type     string `json:"type"`
 	Function struct {
@@ -62,27 +54,6 @@ type chatTool struct {
 		Parameters  json.RawMessage `json:"parameters,omitempty"`
 	} `json:"function"`
 	CacheControl json.RawMessage `json:"cache_control,omitempty"`
-}
-
-type chatUsage struct {
-	PromptTokens      int                `json:"prompt_tokens"`
-	CompletionTokens  int                `json:"completion_tokens"`
-	TotalTokens       int                `json:"total_tokens"`
-	PromptDetails     *chatPromptDetails `json:"prompt_tokens_details,omitempty"`
-	CompletionDetails *chatDoneDetails   `json:"completion_tokens_details,omitempty"`
-}
-
-// chatPromptDetails carries Anthropic's cache writes under the names the
-// gateway's usage reader knows (gateway's usageSlot): OpenAI has no field
-// for them.
-type chatPromptDetails struct {
-	CachedTokens       int `json:"cached_tokens"`
-	CacheWriteTokens   int `json:"cache_write_tokens,omitempty"`
-	CacheWrite1hTokens int `json:"cache_write_1h_tokens,omitempty"`
-}
-
-type chatDoneDetails struct {
-	ReasoningTokens int `json:"reasoning_tokens"`
 }
 
 // The Anthropic side.
