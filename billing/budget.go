@@ -62,6 +62,10 @@ const (
 	DefaultSettleTimeout = 2 * time.Second
 )
 
+// settledKeep is how long a store remembers that an id was settled, so
+// that a retried Settle is applied once.
+const settledKeep = 5 * time.Minute
+
 // BudgetConfig configures the budgets a Meter enforces. Its zero value is
 // usable: the Strict policy, a local store, no tenant budgets (a key's own
 // budget, Caller.Budget, applies whenever it is set).
@@ -168,8 +172,10 @@ type Bucket struct {
 // spend + holds + amount <= Limit; otherwise it holds nothing and returns
 // the index of a bucket that refused (and a nil error); an id that holds in
 // a bucket already is not held again there. Settle ends the hold
-// id in every bucket and adds actual to their spend; it is called once per
-// hold, also for a hold that has expired (the spend still counts). A store
+// id in every bucket and adds actual to their spend, also for a hold that
+// has expired (the spend still counts). Settle is idempotent per id for
+// settledKeep (5 minutes): a caller that retries a Settle whose reply it
+// lost (the store may have applied it) adds the spend once. A store
 // expires a hold ttl after Reserve, so that a crashed caller's hold does
 // not count forever.
 //

@@ -114,3 +114,29 @@ func TestRedisBucketKeysExpireAfterTheirPeriod(t *testing.T) {
 	_, err = billing.NewRedisBudgets(nil, billing.RedisBudgetConfig{})
 	assert.Error(t, err)
 }
+
+// A Settle repeated for the same id (a retry after a reply was lost, when
+// the first one may have been applied) adds its spend once.
+func TestBudgetStoreSettleIsAppliedOnce(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			b := []billing.Bucket{{Name: "key:once:all", Limit: 100}}
+			refused, err := s.Reserve(ctx, "c1", b, 60, time.Minute, now)
+			require.NoError(t, err)
+			require.Equal(t, -1, refused)
+			require.NoError(t, s.Settle(ctx, "c1", b, 30, now))
+			require.NoError(t, s.Settle(ctx, "c1", b, 30, now.Add(time.Second)))
+			// Never held (or its hold expired) and settled twice: once too.
+			require.NoError(t, s.Settle(ctx, "c2", b, 40, now))
+			require.NoError(t, s.Settle(ctx, "c2", b, 40, now))
+			refused, err = s.Reserve(ctx, "c3", b, 30, time.Minute, now.Add(2*time.Second))
+			require.NoError(t, err)
+			assert.Equal(t, -1, refused, "30+40 spent, 30 more fits 100")
+			refused, err = s.Reserve(ctx, "c4", b, 1, time.Minute, now.Add(2*time.Second))
+			require.NoError(t, err)
+			assert.Equal(t, 0, refused, "30+40 spent and 30 held fill it")
+		})
+	}
+}
