@@ -78,7 +78,10 @@ type BudgetConfig struct {
 	Tenants map[string]gateway.Budget
 	Policy  Policy
 	// DefaultMaxTokens is held (Strict) for a call that sets no max_tokens;
-	// 0 means DefaultMaxTokens, a negative value is an error.
+	// 0 means DefaultMaxTokens, a negative value is an error. The Meter
+	// holds before a target is chosen, so this must be at least the
+	// max_tokens any provider adapter sends for such a call (the Anthropic
+	// adapter's default is the same 4096), or holds fall short.
 	DefaultMaxTokens int
 	// ExpectedOutputTokens is held (Expected); 0 means
 	// DefaultExpectedOutputTokens, a negative value is an error.

@@ -61,6 +61,7 @@ type billingParts struct {
 	mws   []gateway.Middleware
 	plan  pipelinePlan
 	rec   *pipelineRecorder // the Meter's Recorder; start gives it the Pipeline
+	meter *billing.Meter    // stop settles what its budget store failed
 	open  *openPipeline     // nil until start
 	redis *redis.Client
 }
@@ -119,6 +120,7 @@ func (c *checker) newBilling(bc *billingConf) *billingParts {
 		parts.mws = append(parts.mws, keyBudgets(keys))
 	}
 	parts.mws = append(parts.mws, m.Middleware())
+	parts.meter = m
 	return parts
 }
 
