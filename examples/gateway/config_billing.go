@@ -106,7 +106,11 @@ func (c *checker) newBilling(bc *billingConf) *billingParts {
 		if _, _, err := net.SplitHostPort(b.Redis.Addr); err != nil {
 			c.fail("billing.budgets.redis.addr", "want host:port (e.g. 127.0.0.1:6379)")
 		} else {
-			parts.redis = redis.NewClient(&redis.Options{Addr: b.Redis.Addr})
+			// ContextTimeoutEnabled: a settle is bounded by the Meter's
+			// SettleTimeout (2s), not by the client's 3s read timeout;
+			// go-redis's own retries are safe, Reserve and Settle being
+			// idempotent per call id.
+			parts.redis = redis.NewClient(&redis.Options{Addr: b.Redis.Addr, ContextTimeoutEnabled: true})
 			store, err := billing.NewRedisBudgets(parts.redis, billing.RedisBudgetConfig{Prefix: b.Redis.Prefix})
 			c.lib("billing.budgets.redis", err)
 			cfg.Store = store
