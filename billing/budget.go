@@ -62,9 +62,11 @@ const (
 	DefaultSettleTimeout = 2 * time.Second
 )
 
-// settledKeep is how long a store remembers that an id was settled, so
-// that a retried Settle is applied once.
-const settledKeep = 5 * time.Minute
+// settledKeep is how long RedisBudgets remembers that an id was settled,
+// so that a Settle retried after its reply was lost is applied once: longer
+// than an outage the Meter's retries (at most 10s apart) span, short enough
+// that a busy bucket's memory of settled ids stays small.
+const settledKeep = 2 * time.Minute
 
 // BudgetConfig configures the budgets a Meter enforces. Its zero value is
 // usable: the Strict policy, a local store, no tenant budgets (a key's own
@@ -176,9 +178,10 @@ type Bucket struct {
 // the index of a bucket that refused (and a nil error); an id that holds in
 // a bucket already is not held again there. Settle ends the hold
 // id in every bucket and adds actual to their spend, also for a hold that
-// has expired (the spend still counts). Settle is idempotent per id for
-// settledKeep (5 minutes): a caller that retries a Settle whose reply it
-// lost (the store may have applied it) adds the spend once. A store
+// has expired (the spend still counts). The Meter calls Settle again for an
+// id only after it returned an error: a store whose Settle can fail after
+// applying it (a remote one whose reply is lost) must apply a repeated
+// Settle of an id once, as RedisBudgets does for settledKeep. A store
 // expires a hold ttl after Reserve, so that a crashed caller's hold does
 // not count forever.
 //

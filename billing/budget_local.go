@@ -29,12 +29,9 @@ type localBucket struct {
 	nextExpiry  time.Time // the earliest expiry among holds; zero if none
 }
 
-// localHold is a hold, or, once settled, a tombstone (settled) that makes
-// a repeated Settle of the id a no-op until it expires.
 type localHold struct {
 	amount  int64
 	expires time.Time
-	settled bool
 }
 
 var errLocalFull = errors.New("billing: local budget store full")
@@ -85,20 +82,11 @@ func (s *LocalBudgets) Settle(_ context.Context, id string, buckets []Bucket, ac
 		if err != nil {
 			return err
 		}
-		b.expire(now)
-		h, ok := b.holds[id]
-		if ok && h.settled {
-			continue // settled already: a retry adds nothing
-		}
-		if ok {
+		if h, ok := b.holds[id]; ok {
 			b.held -= h.amount
+			delete(b.holds, id)
 		}
 		b.spent += actual
-		exp := now.Add(settledKeep)
-		b.holds[id] = localHold{expires: exp, settled: true}
-		if b.nextExpiry.IsZero() || exp.Before(b.nextExpiry) {
-			b.nextExpiry = exp
-		}
 	}
 	return nil
 }
@@ -141,9 +129,7 @@ func (b *localBucket) expire(now time.Time) {
 	b.nextExpiry = time.Time{}
 	for id, h := range b.holds {
 		if !now.Before(h.expires) {
-			if !h.settled {
-				b.held -= h.amount
-			}
+			b.held -= h.amount
 			delete(b.holds, id)
 			continue
 		}

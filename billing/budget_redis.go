@@ -62,13 +62,14 @@ func NewRedisBudgets(rdb redis.Scripter, cfg RedisBudgetConfig) (*RedisBudgets, 
 // hold id -> amount; <name>:z, hold id scored by its expiry (ms). Holds that
 // have expired are dropped from held before any check. A settled id stays
 // in <name>:h as the tombstone "s" for settledKeep, so that a retried
-// Settle adds its spend once.
+// Settle adds its spend once. (HINCRBY refuses "-0": a zero hold, a call
+// admitted unpriced, is never decremented.)
 const expireHolds = `
 local function expire(s, h, z, now)
   local stale = redis.call('ZRANGEBYSCORE', z, '-inf', now)
   for _, id in ipairs(stale) do
     local amt = tonumber(redis.call('HGET', h, id)) or 0
-    redis.call('HINCRBY', s, 'held', -amt)
+    if amt ~= 0 then redis.call('HINCRBY', s, 'held', -amt) end
     redis.call('HDEL', h, id)
   end
   if #stale > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', now) end
@@ -114,7 +115,7 @@ for i = 1, n do
   expire(s, h, z, now)
   local amt = redis.call('HGET', h, id)
   if amt ~= 's' then
-    if amt then redis.call('HINCRBY', s, 'held', -tonumber(amt)) end
+    if amt and amt ~= '0' then redis.call('HINCRBY', s, 'held', -tonumber(amt)) end
     if actual > 0 then redis.call('HINCRBY', s, 'spent', actual) end
     redis.call('HSET', h, id, 's')
     redis.call('ZADD', z, tomb, id)
