@@ -141,12 +141,16 @@ func (c *checker) budgets(path string, in map[string]billingBudgetConf) map[stri
 	slices.Sort(names)
 	for _, n := range names {
 		b, p := in[n], path+"."+n
+		ok := true
 		if b.LimitUSD <= 0 || b.LimitUSD > math.MaxInt64/1e9 {
 			c.fail(p+".limit_usd", "must be a positive number of dollars")
-			continue
+			ok = false
 		}
 		if b.Period != "" && b.Period != "day" && b.Period != "month" {
 			c.fail(p+".period", "unknown period %q: want day, month, or leave it out for a budget that never resets", b.Period)
+			ok = false
+		}
+		if !ok {
 			continue
 		}
 		out[n] = gateway.Budget{Limit: int64(math.Round(b.LimitUSD * 1e9)), Period: b.Period}
