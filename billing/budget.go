@@ -62,6 +62,12 @@ const (
 	DefaultSettleTimeout = 2 * time.Second
 )
 
+// settledKeep is how long RedisBudgets remembers that an id was settled,
+// so that a Settle retried after its reply was lost is applied once: longer
+// than an outage the Meter's retries (at most 10s apart) span, short enough
+// that a busy bucket's memory of settled ids stays small.
+const settledKeep = 2 * time.Minute
+
 // BudgetConfig configures the budgets a Meter enforces. Its zero value is
 // usable: the Strict policy, a local store, no tenant budgets (a key's own
 // budget, Caller.Budget, applies whenever it is set).
@@ -74,7 +80,10 @@ type BudgetConfig struct {
 	Tenants map[string]gateway.Budget
 	Policy  Policy
 	// DefaultMaxTokens is held (Strict) for a call that sets no max_tokens;
-	// 0 means DefaultMaxTokens, a negative value is an error.
+	// 0 means DefaultMaxTokens, a negative value is an error. The Meter
+	// holds before a target is chosen, so this must be at least the
+	// max_tokens any provider adapter sends for such a call (the Anthropic
+	// adapter's default is the same 4096), or holds fall short.
 	DefaultMaxTokens int
 	// ExpectedOutputTokens is held (Expected); 0 means
 	// DefaultExpectedOutputTokens, a negative value is an error.
@@ -168,8 +177,11 @@ type Bucket struct {
 // spend + holds + amount <= Limit; otherwise it holds nothing and returns
 // the index of a bucket that refused (and a nil error); an id that holds in
 // a bucket already is not held again there. Settle ends the hold
-// id in every bucket and adds actual to their spend; it is called once per
-// hold, also for a hold that has expired (the spend still counts). A store
+// id in every bucket and adds actual to their spend, also for a hold that
+// has expired (the spend still counts). The Meter calls Settle again for an
+// id only after it returned an error: a store whose Settle can fail after
+// applying it (a remote one whose reply is lost) must apply a repeated
+// Settle of an id once, as RedisBudgets does for settledKeep. A store
 // expires a hold ttl after Reserve, so that a crashed caller's hold does
 // not count forever.
 //

@@ -60,13 +60,16 @@ func NewRedisBudgets(rdb redis.Scripter, cfg RedisBudgetConfig) (*RedisBudgets, 
 
 // Each bucket has three keys: <name>:s, a hash of spent and held; <name>:h,
 // hold id -> amount; <name>:z, hold id scored by its expiry (ms). Holds that
-// have expired are dropped from held before any check.
+// have expired are dropped from held before any check. A settled id stays
+// in <name>:h as the tombstone "s" for settledKeep, so that a retried
+// Settle adds its spend once. (HINCRBY refuses "-0": a zero hold, a call
+// admitted unpriced, is never decremented.)
 const expireHolds = `
 local function expire(s, h, z, now)
   local stale = redis.call('ZRANGEBYSCORE', z, '-inf', now)
   for _, id in ipairs(stale) do
-    local amt = tonumber(redis.call('HGET', h, id) or '0')
-    redis.call('HINCRBY', s, 'held', -amt)
+    local amt = tonumber(redis.call('HGET', h, id)) or 0
+    if amt ~= 0 then redis.call('HINCRBY', s, 'held', -amt) end
     redis.call('HDEL', h, id)
   end
   if #stale > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', now) end
@@ -102,21 +105,22 @@ end
 return 0
 `)
 
-// ARGV: id, actual, now (ms), then per bucket: ttl (ms, 0 = none).
+// ARGV: id, actual, now (ms), tombstone expiry (ms), then per bucket: ttl
+// (ms, 0 = none).
 var settleScript = redis.NewScript(expireHolds + `
-local id, actual, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local id, actual, now, tomb = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local n = #KEYS / 3
 for i = 1, n do
   local s, h, z = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local amt = redis.call('HGET', h, id)
-  if amt then
-    redis.call('HINCRBY', s, 'held', -tonumber(amt))
-    redis.call('HDEL', h, id)
-    redis.call('ZREM', z, id)
-  end
-  if actual > 0 then redis.call('HINCRBY', s, 'spent', actual) end
   expire(s, h, z, now)
-  keep(i, tonumber(ARGV[3 + i]))
+  local amt = redis.call('HGET', h, id)
+  if amt ~= 's' then
+    if amt and amt ~= '0' then redis.call('HINCRBY', s, 'held', -tonumber(amt)) end
+    if actual > 0 then redis.call('HINCRBY', s, 'spent', actual) end
+    redis.call('HSET', h, id, 's')
+    redis.call('ZADD', z, tomb, id)
+  end
+  keep(i, tonumber(ARGV[4 + i]))
 end
 return 0
 `)
@@ -154,8 +158,8 @@ func (s *RedisBudgets) Reserve(ctx context.Context, id string, buckets []Bucket,
 
 // Settle implements BudgetStore.
 func (s *RedisBudgets) Settle(ctx context.Context, id string, buckets []Bucket, actual int64, now time.Time) error {
-	args := make([]any, 0, 3+len(buckets))
-	args = append(args, id, actual, now.UnixMilli())
+	args := make([]any, 0, 4+len(buckets))
+	args = append(args, id, actual, now.UnixMilli(), now.Add(settledKeep).UnixMilli())
 	for _, b := range buckets {
 		args = append(args, s.ttl(b, now))
 	}

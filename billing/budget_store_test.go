@@ -114,3 +114,65 @@ func TestRedisBucketKeysExpireAfterTheirPeriod(t *testing.T) {
 	_, err = billing.NewRedisBudgets(nil, billing.RedisBudgetConfig{})
 	assert.Error(t, err)
 }
+
+// A Settle repeated for the same id (a retry after a reply was lost, when
+// the first one may have been applied) adds its spend once. (LocalBudgets
+// fails only before applying anything, so it needs no such memory.)
+func TestRedisSettleIsAppliedOnce(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	rdb, prefix := redisForTest(t)
+	s, err := billing.NewRedisBudgets(rdb, billing.RedisBudgetConfig{Prefix: prefix})
+	require.NoError(t, err)
+	b := []billing.Bucket{{Name: "key:once:all", Limit: 100}}
+	refused, err := s.Reserve(ctx, "c1", b, 60, time.Minute, now)
+	require.NoError(t, err)
+	require.Equal(t, -1, refused)
+	require.NoError(t, s.Settle(ctx, "c1", b, 30, now))
+	require.NoError(t, s.Settle(ctx, "c1", b, 30, now.Add(time.Second)))
+	// Never held (or its hold expired) and settled twice: once too.
+	require.NoError(t, s.Settle(ctx, "c2", b, 40, now))
+	require.NoError(t, s.Settle(ctx, "c2", b, 40, now))
+	spent, held, err := s.Spent(ctx, "key:once:all")
+	require.NoError(t, err)
+	assert.Equal(t, int64(70), spent)
+	assert.Zero(t, held)
+	refused, err = s.Reserve(ctx, "c3", b, 30, time.Minute, now.Add(2*time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, -1, refused, "30+40 spent, 30 more fits 100")
+	refused, err = s.Reserve(ctx, "c4", b, 1, time.Minute, now.Add(2*time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, 0, refused, "30+40 spent and 30 held fill it")
+
+	// What remembers the settled ids is bounded: forgotten minutes later.
+	require.NoError(t, s.Settle(ctx, "c3", b, 0, now.Add(10*time.Minute)))
+	n, err := rdb.HLen(ctx, prefix+"key:once:all:h").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "only c3's, settled last")
+	n, err = rdb.ZCard(ctx, prefix+"key:once:all:z").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+}
+
+// A hold of zero (a call admitted unpriced, BudgetConfig.AdmitUnpriced)
+// settles, and expires, like any other.
+func TestBudgetStoreZeroHold(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			b := []billing.Bucket{{Name: "key:zero:all", Limit: 100}}
+			for _, id := range []string{"c1", "c2"} {
+				refused, err := s.Reserve(ctx, id, b, 0, time.Minute, now)
+				require.NoError(t, err)
+				require.Equal(t, -1, refused)
+			}
+			require.NoError(t, s.Settle(ctx, "c1", b, 5, now))
+			// c2 never settles: its zero hold expires at the next call.
+			refused, err := s.Reserve(ctx, "c3", b, 95, time.Minute, now.Add(2*time.Minute))
+			require.NoError(t, err)
+			assert.Equal(t, -1, refused)
+			require.NoError(t, s.Settle(ctx, "c3", b, 1, now.Add(2*time.Minute)))
+		})
+	}
+}

@@ -41,17 +41,23 @@ func (c MeterConfig) Validate() error { return c.Budget.Validate() }
 // Estimated when the provider had answered 2xx). A model with no price
 // gives CostKnown=false, never a silent zero.
 //
+// A settlement the BudgetStore fails is kept (at most MaxPendingSettles)
+// and retried when a later call ends, with a backoff while the store stays
+// down, and by SettlePending, which a shutdown should call.
+//
 // A Meter is safe for concurrent use and starts no goroutine.
 type Meter struct {
-	rec    Recorder
-	prices *PriceTable
-	budget BudgetConfig
-	clock  gateway.Clock
-	stats  meterCounts
+	rec     Recorder
+	prices  *PriceTable
+	budget  BudgetConfig
+	clock   gateway.Clock
+	stats   meterCounts
+	settles settleQueue
 }
 
 type meterCounts struct {
 	records, enqueueErrors, unpriced, refused, settleErrors atomic.Int64
+	settlesRetried, settlesLost                             atomic.Int64
 }
 
 // MeterStats are a Meter's counts since it was made.
@@ -60,7 +66,13 @@ type MeterStats struct {
 	EnqueueErrors int64 // the Recorder refused (it counts them too)
 	Unpriced      int64 // records whose model had no price (CostKnown false)
 	Refused       int64 // calls refused by a budget
-	SettleErrors  int64 // holds the store failed to settle (a shared store's expire)
+	// SettleErrors counts the store's failed Settle calls, retries
+	// included. A failed settlement is kept (SettlesPending) and retried at
+	// a later call's end, with a backoff, or by SettlePending.
+	SettleErrors   int64
+	SettlesRetried int64 // pending settlements a retry then settled
+	SettlesPending int64 // failed settlements waiting for a retry
+	SettlesLost    int64 // failed with MaxPendingSettles pending: the spend is not in the budget
 }
 
 // NewMeter returns a Meter that hands records to rec, or cfg's errors.
@@ -80,7 +92,8 @@ func NewMeter(rec Recorder, cfg MeterConfig) (*Meter, error) {
 // Stats returns the Meter's counts.
 func (m *Meter) Stats() MeterStats {
 	return MeterStats{Records: m.stats.records.Load(), EnqueueErrors: m.stats.enqueueErrors.Load(),
-		Unpriced: m.stats.unpriced.Load(), Refused: m.stats.refused.Load(), SettleErrors: m.stats.settleErrors.Load()}
+		Unpriced: m.stats.unpriced.Load(), Refused: m.stats.refused.Load(), SettleErrors: m.stats.settleErrors.Load(),
+		SettlesRetried: m.stats.settlesRetried.Load(), SettlesPending: m.settles.n.Load(), SettlesLost: m.stats.settlesLost.Load()}
 }
 
 // Middleware returns the Meter as a gateway.Middleware. It goes outside

@@ -10,6 +10,9 @@ import (
 // finish records the call's attempts and settles its hold. It runs once,
 // when the call has ended (hooks.OnEnd).
 func (m *Meter) finish(c *gateway.Call, h *callHold) {
+	// After this call's records and settlement: a store that hangs delays
+	// neither.
+	defer m.retrySettles(context.Background(), false)
 	atts := c.Attempts()
 	usage, _ := c.Usage()
 	_, result := c.Result()
@@ -52,11 +55,7 @@ func (m *Meter) finish(c *gateway.Call, h *callHold) {
 	if unknown && h.priced {
 		total = max(total, h.amount) // an unpriced served model: charge what was held
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), m.budget.SettleTimeout)
-	defer cancel()
-	if err := m.budget.Store.Settle(ctx, c.ID, h.buckets, total, m.clock.Now()); err != nil {
-		m.stats.settleErrors.Add(1)
-	}
+	m.settle(c.ID, h.buckets, total)
 }
 
 // servedIndex returns the index of the attempt whose response the caller

@@ -145,8 +145,11 @@ func newPipeline(cfg PipelineConfig, setup func(*Pipeline)) (*Pipeline, error) {
 
 // Enqueue hands r to the pipeline. It returns nil once r is buffered or in
 // the write-ahead log; ErrClosed after Close has begun; ErrDropped when the
-// buffer stayed full for BlockTimeout and the log could not take r. It is
-// safe for concurrent use and allocates nothing when the buffer has room.
+// buffer stayed full for BlockTimeout and the log could not take r. A
+// buffered record survives the process dying only once the writer has
+// appended it to the log, microseconds later while it keeps up (Sync waits
+// for that); see docs/billing-pipeline.md. It is safe for concurrent use
+// and allocates nothing when the buffer has room.
 func (p *Pipeline) Enqueue(r Record) error {
 	if p.ring.push(&r) == pushed {
 		if p.sleeping.Load() {

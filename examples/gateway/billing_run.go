@@ -140,7 +140,17 @@ func (b *billingParts) abortStart(err error) error {
 // next start; stop says so in the log. Call it after the server has
 // stopped (no more records); later calls do nothing.
 func (b *billingParts) stop(ctx context.Context, logger *slog.Logger) error {
-	if b == nil || b.open == nil {
+	if b == nil {
+		return nil
+	}
+	if b.meter != nil {
+		// Budget settlements the store failed (Redis down) live in memory
+		// only: one last try before the process exits.
+		if err := b.meter.SettlePending(ctx); err != nil && logger != nil {
+			logger.Warn("gateway: budget spend not stored before the shutdown; those holds expire without it", "error", err)
+		}
+	}
+	if b.open == nil {
 		return nil
 	}
 	o := b.open

@@ -61,6 +61,7 @@ type billingParts struct {
 	mws   []gateway.Middleware
 	plan  pipelinePlan
 	rec   *pipelineRecorder // the Meter's Recorder; start gives it the Pipeline
+	meter *billing.Meter    // stop settles what its budget store failed
 	open  *openPipeline     // nil until start
 	redis *redis.Client
 }
@@ -105,7 +106,11 @@ func (c *checker) newBilling(bc *billingConf) *billingParts {
 		if _, _, err := net.SplitHostPort(b.Redis.Addr); err != nil {
 			c.fail("billing.budgets.redis.addr", "want host:port (e.g. 127.0.0.1:6379)")
 		} else {
-			parts.redis = redis.NewClient(&redis.Options{Addr: b.Redis.Addr})
+			// ContextTimeoutEnabled: a settle is bounded by the Meter's
+			// SettleTimeout (2s), not by the client's 3s read timeout;
+			// go-redis's own retries are safe, Reserve and Settle being
+			// idempotent per call id.
+			parts.redis = redis.NewClient(&redis.Options{Addr: b.Redis.Addr, ContextTimeoutEnabled: true})
 			store, err := billing.NewRedisBudgets(parts.redis, billing.RedisBudgetConfig{Prefix: b.Redis.Prefix})
 			c.lib("billing.budgets.redis", err)
 			cfg.Store = store
@@ -119,6 +124,7 @@ func (c *checker) newBilling(bc *billingConf) *billingParts {
 		parts.mws = append(parts.mws, keyBudgets(keys))
 	}
 	parts.mws = append(parts.mws, m.Middleware())
+	parts.meter = m
 	return parts
 }
 
@@ -135,12 +141,16 @@ func (c *checker) budgets(path string, in map[string]billingBudgetConf) map[stri
 	slices.Sort(names)
 	for _, n := range names {
 		b, p := in[n], path+"."+n
+		ok := true
 		if b.LimitUSD <= 0 || b.LimitUSD > math.MaxInt64/1e9 {
 			c.fail(p+".limit_usd", "must be a positive number of dollars")
-			continue
+			ok = false
 		}
 		if b.Period != "" && b.Period != "day" && b.Period != "month" {
 			c.fail(p+".period", "unknown period %q: want day, month, or leave it out for a budget that never resets", b.Period)
+			ok = false
+		}
+		if !ok {
 			continue
 		}
 		out[n] = gateway.Budget{Limit: int64(math.Round(b.LimitUSD * 1e9)), Period: b.Period}

@@ -42,6 +42,7 @@ billing:
       beta: {limit_usd: 5, period: week}
     keys:
       k1: {limit_usd: -1, period: day}
+      k2: {limit_usd: -1, period: week}
 `
 	err := checkConfig(yaml, env{})
 	require.Error(t, err)
@@ -56,6 +57,8 @@ billing:
 		"t.yaml:13: billing.budgets.tenants.acme.limit_usd: must be a positive number of dollars",
 		`t.yaml:14: billing.budgets.tenants.beta.period: unknown period "week"`,
 		"t.yaml:16: billing.budgets.keys.k1.limit_usd: must be a positive number of dollars",
+		"t.yaml:17: billing.budgets.keys.k2.limit_usd: must be a positive number of dollars",
+		`t.yaml:17: billing.budgets.keys.k2.period: unknown period "week"`, // both of one budget's mistakes
 	} {
 		assert.Contains(t, err.Error(), want)
 	}
