@@ -89,11 +89,11 @@ type authTransport struct {
 }
 
 var (
-	errNoKey       = ErrUnauthorized.WithMessage("cache: no API key: send Authorization: Bearer <key>")
-	errTwoKeys     = ErrUnauthorized.WithMessage("cache: more than one API key in the request")
+	errNoKey       = ErrUnauthorized.WithMessage("You didn't provide an API key: send it as Authorization: Bearer <key>")
+	errTwoKeys     = ErrUnauthorized.WithMessage("More than one API key in the request")
 	errBadKey      = ErrUnauthorized
-	errDisabledKey = ErrUnauthorized.WithMessage("cache: the API key is disabled")
-	errRevokedKey  = ErrUnauthorized.WithMessage("cache: the API key is revoked")
+	errDisabledKey = ErrUnauthorized.WithMessage("The API key is disabled")
+	errRevokedKey  = ErrUnauthorized.WithMessage("The API key is revoked")
 	errNoCall      = gateway.ErrInternal.WithMessage("cache: no Call in the request context: " +
 		"put Auth inside gateway.NewHandler or gateway.NewClient")
 	errLookup = ErrAuthUnavailable.WithRetryAfter(time.Second)

@@ -36,5 +36,5 @@ func ExampleAuth() {
 	}
 	// Output:
 	// 200 <nil>
-	// 401 cache: invalid API key
+	// 401 Incorrect API key provided
 }

@@ -38,13 +38,19 @@ func TestRunEmbeddedDefaultRequiresTheDemoKey(t *testing.T) {
 	assert.Contains(t, g.stdout.String(), "curl -s "+g.base+"/v1/models -H 'Authorization: Bearer "+g.key+"'")
 	ctx := context.Background()
 
-	for _, key := range []string{"sk-wrong", cache.NewSecret(), ""} {
+	// The message is what a caller of OpenAI reads (no package prefix):
+	// "Incorrect API key provided" for a wrong key, "You didn't provide an
+	// API key" for none.
+	for key, msg := range map[string]string{"sk-wrong": "Incorrect API key provided",
+		cache.NewSecret(): "Incorrect API key provided", "": "You didn't provide an API key"} {
 		client := sdk(t, g.base, key)
 		_, err := client.Chat.Completions.New(ctx, chatParams)
 		var apiErr *openai.Error
 		require.True(t, errors.As(err, &apiErr), "%v", err)
 		assert.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
 		assert.Equal(t, "invalid_api_key", apiErr.Code)
+		assert.True(t, strings.HasPrefix(apiErr.Message, msg), "%q", apiErr.Message)
+		assert.NotContains(t, apiErr.Message, "cache:")
 		assert.True(t, errors.Is(gateway.ErrorFromResponse(apiErr.Response), cache.ErrUnauthorized))
 	}
 	client := sdk(t, g.base, g.key)
