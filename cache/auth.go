@@ -100,7 +100,11 @@ var (
 )
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	meta, err := t.authenticate(req)
+	var meta KeyMeta
+	err := error(errNoCall)
+	if gateway.CallFrom(req.Context()) != nil {
+		meta, err = t.authenticate(req)
+	}
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
@@ -111,12 +115,11 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(withoutCredentials(req))
 }
 
-// authenticate returns the key of req, or why it has none.
+// authenticate returns the key of req, or why it has none. It reads only
+// req's headers and RemoteAddr, so that AuthGuard can ask it before the body
+// is read.
 func (t *authTransport) authenticate(req *http.Request) (KeyMeta, error) {
 	ctx := req.Context()
-	if gateway.CallFrom(ctx) == nil {
-		return KeyMeta{}, errNoCall
-	}
 	secret, err := credential(req.Header)
 	if err != nil {
 		return KeyMeta{}, err
