@@ -64,6 +64,10 @@ var credentialHeaders = [...]string{"Authorization", "X-Api-Key", "Api-Key"}
 // checked later, on each attempt's model (gateway.Caller.Allows). No error
 // holds the key, and the key is never logged.
 //
+// Inside NewHandler it runs once the body is read and parsed: put
+// AuthGuard(keys, cfg) around the handler so that a caller with no valid
+// key is refused before that.
+//
 // It returns an error for an invalid config and panics on a nil keys or
 // next. The middleware is safe for concurrent use.
 func Auth(keys KeyLookup, cfg AuthConfig) (gateway.Middleware, error) {
