@@ -64,6 +64,10 @@ var credentialHeaders = [...]string{"Authorization", "X-Api-Key", "Api-Key"}
 // checked later, on each attempt's model (gateway.Caller.Allows). No error
 // holds the key, and the key is never logged.
 //
+// Inside NewHandler it runs once the body is read and parsed: put
+// AuthGuard(keys, cfg) around the handler so that a caller with no valid
+// key is refused before that.
+//
 // It returns an error for an invalid config and panics on a nil keys or
 // next. The middleware is safe for concurrent use.
 func Auth(keys KeyLookup, cfg AuthConfig) (gateway.Middleware, error) {
@@ -89,18 +93,22 @@ type authTransport struct {
 }
 
 var (
-	errNoKey       = ErrUnauthorized.WithMessage("cache: no API key: send Authorization: Bearer <key>")
-	errTwoKeys     = ErrUnauthorized.WithMessage("cache: more than one API key in the request")
+	errNoKey       = ErrUnauthorized.WithMessage("You didn't provide an API key: send it as Authorization: Bearer <key>")
+	errTwoKeys     = ErrUnauthorized.WithMessage("More than one API key in the request")
 	errBadKey      = ErrUnauthorized
-	errDisabledKey = ErrUnauthorized.WithMessage("cache: the API key is disabled")
-	errRevokedKey  = ErrUnauthorized.WithMessage("cache: the API key is revoked")
+	errDisabledKey = ErrUnauthorized.WithMessage("The API key is disabled")
+	errRevokedKey  = ErrUnauthorized.WithMessage("The API key is revoked")
 	errNoCall      = gateway.ErrInternal.WithMessage("cache: no Call in the request context: " +
 		"put Auth inside gateway.NewHandler or gateway.NewClient")
 	errLookup = ErrAuthUnavailable.WithRetryAfter(time.Second)
 )
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	meta, err := t.authenticate(req)
+	var meta KeyMeta
+	err := error(errNoCall)
+	if gateway.CallFrom(req.Context()) != nil {
+		meta, err = t.authenticate(req)
+	}
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
@@ -111,12 +119,11 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(withoutCredentials(req))
 }
 
-// authenticate returns the key of req, or why it has none.
+// authenticate returns the key of req, or why it has none. It reads only
+// req's headers and RemoteAddr, so that AuthGuard can ask it before the body
+// is read.
 func (t *authTransport) authenticate(req *http.Request) (KeyMeta, error) {
 	ctx := req.Context()
-	if gateway.CallFrom(ctx) == nil {
-		return KeyMeta{}, errNoCall
-	}
 	secret, err := credential(req.Header)
 	if err != nil {
 		return KeyMeta{}, err

@@ -15,7 +15,8 @@ import (
 // BenchmarkAuthHit is a server-mode call end to end (NewHandler, the
 // parse, a provider that answers at once, the response written) without
 // Auth and with it, on a key the lookup holds (a map-backed cache: the hit
-// path), so that the difference is what authentication costs a call.
+// path), so that the difference is what authentication costs a call;
+// "guard+auth" adds AuthGuard in front, as the main job runs it.
 func BenchmarkAuthHit(b *testing.B) {
 	secret, m := newKey("bench", "t")
 	withIPs := m
@@ -23,7 +24,9 @@ func BenchmarkAuthHit(b *testing.B) {
 	ipSecret := cache.NewSecret()
 	withIPs.Digest = cache.DigestOf(ipSecret)
 	keys := newMapCache(must(cache.NewMemoryStore(m, withIPs)))
-	auth, _ := cache.Auth(keys, cache.AuthConfig{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	cfg := cache.AuthConfig{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	auth, _ := cache.Auth(keys, cfg)
+	guard, _ := cache.AuthGuard(keys, cfg)
 	for _, bc := range []struct {
 		name   string
 		h      http.Handler
@@ -33,6 +36,7 @@ func BenchmarkAuthHit(b *testing.B) {
 		{"bare", gateway.NewHandler(recorder{}), "", ""},
 		{"auth", gateway.NewHandler(gateway.Chain(recorder{}, auth)), secret, ""},
 		{"auth+ip_allowlist+xff", gateway.NewHandler(gateway.Chain(recorder{}, auth)), ipSecret, "192.0.2.7"},
+		{"guard+auth", guard(gateway.NewHandler(gateway.Chain(recorder{}, auth))), secret, ""}, // as the main job
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -24,7 +24,12 @@ func ExampleAuth() {
 	if err != nil {
 		panic(err)
 	}
-	h := gateway.NewHandler(gateway.Chain(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}), auth))
+	// AuthGuard refuses a caller with no valid key before its body is read.
+	guard, err := cache.AuthGuard(store, cache.AuthConfig{})
+	if err != nil {
+		panic(err)
+	}
+	h := guard(gateway.NewHandler(gateway.Chain(gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{}), auth)))
 
 	for _, key := range []string{secret, "sk-not-a-key"} {
 		req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
@@ -36,5 +41,5 @@ func ExampleAuth() {
 	}
 	// Output:
 	// 200 <nil>
-	// 401 cache: invalid API key
+	// 401 Incorrect API key provided
 }

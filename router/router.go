@@ -185,7 +185,7 @@ func (c Config) withDefaults() Config {
 // avoided while others remain; dead keys stay out.
 //
 // GET /v1/models is answered by the router itself with the sorted union of
-// the models its targets list.
+// the models its targets list, less those the call's Caller may not use.
 //
 // Update replaces the targets atomically; calls in flight finish on the
 // configuration they started with, and a target that stays keeps its

@@ -212,11 +212,26 @@ func modelListJSON(models []string) []byte {
 	return b
 }
 
-// modelsResponse answers GET /v1/models with the snapshot's model list.
+// modelsResponse answers GET /v1/models with the snapshot's model list, or,
+// for a caller whose key may use only some models (gateway.Caller.Allows),
+// with those it can call: the models some target is sent, after its model
+// map, as one the key may use (the boundary checks the model sent).
 func (s *routerSnapshot) modelsResponse(req *http.Request) *http.Response {
 	h := make(http.Header, 1)
 	h.Set("Content-Type", "application/json")
 	body := s.modelsJSON
+	if c := gateway.CallFrom(req.Context()); c != nil && len(c.Caller.Models) > 0 {
+		allowed := make([]string, 0, len(s.models))
+		for _, m := range s.models {
+			for _, mem := range s.exact[m].members {
+				if c.Caller.Allows(mem.upstream) {
+					allowed = append(allowed, m)
+					break
+				}
+			}
+		}
+		body = modelListJSON(allowed)
+	}
 	return &http.Response{
 		Status:        "200 OK",
 		StatusCode:    http.StatusOK,

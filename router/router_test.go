@@ -430,3 +430,35 @@ func TestRouterTargetThatIsAChainRecordsOnce(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, []string{"a"}, rtrTargets(call), "one attempt, under the chain's Provider")
 }
+
+// /v1/models lists only the models the caller's key may use
+// (gateway.Caller.Allows), as OpenAI lists the models a key can reach,
+// judged as the boundary judges a call: on the model a target is sent, after
+// its model map. A caller without a model allowlist sees them all.
+func TestRouterModelsListsWhatTheCallerMayUse(t *testing.T) {
+	a := gatewaytest.MustNewSim("a", gatewaytest.SimConfig{Models: []string{"gpt-4.1", "gpt-4o-mini", "o1"}})
+	b := gatewaytest.MustNewSim("b", gatewaytest.SimConfig{Models: []string{"gpt-4.5"}})
+	r := rtrRouter(t, []router.Target{{Provider: a, Weight: 1},
+		{Provider: b, Weight: 1, ModelMap: map[string]string{"smart": "gpt-4.5"}}}, router.Config{})
+	list := func(c gateway.Caller) []string {
+		req, _ := http.NewRequestWithContext(gateway.WithCaller(context.Background(), c), http.MethodGet, "http://gateway.invalid/v1/models", nil)
+		resp, err := gateway.NewClient(r).Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body struct {
+			Data []struct{ ID string } `json:"data"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		ids := []string{}
+		for _, m := range body.Data {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	assert.Equal(t, []string{"gpt-4.1", "gpt-4.5", "gpt-4o-mini", "o1", "smart"}, list(gateway.Caller{KeyID: "all"}))
+	assert.Equal(t, []string{"gpt-4.1", "gpt-4.5", "gpt-4o-mini", "smart"}, list(gateway.Caller{KeyID: "k", Models: []string{"gpt-4*"}}),
+		"smart is sent as gpt-4.5")
+	assert.Equal(t, []string{"o1"}, list(gateway.Caller{KeyID: "k", Models: []string{"o1", "smart", "claude-*"}}),
+		"smart is sent as gpt-4.5, which the key may not use")
+	assert.Equal(t, []string{}, list(gateway.Caller{KeyID: "k", Models: []string{"claude-*"}}))
+}

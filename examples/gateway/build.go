@@ -52,6 +52,7 @@ func (a *app) Close() {
 // build checks a parsed config and turns it into the gateway, in the
 // design's default order (outermost first):
 //
+//	cache.AuthGuard           (with a keys section) a request with no valid key gets its 401 before its body is read
 //	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
 //	  cache.Auth              virtual key -> the Call's Caller (with a keys section)
 //	  limiter                 the limits section's rules not keyed on target (limits.rules)
@@ -136,6 +137,9 @@ func build(cfg *config, logger *slog.Logger) (*app, error) {
 	mws := append([]gateway.Middleware{auth, limit, respCache}, a.billing.mws...)
 	h := gateway.NewHandler(gateway.Chain(a.router, append(mws, retry)...),
 		append(respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))...)
+	if a.keys != nil {
+		h = a.keys.guard(h) // a caller with no key gets its 401 before its body is read
+	}
 	a.handler = routes(h, admin)
 	return a, nil
 }

@@ -84,6 +84,7 @@ const openStoreTimeout = 10 * time.Second
 // key's secret, and what to close when the server has stopped.
 type keySetup struct {
 	auth       gateway.Middleware
+	guard      func(http.Handler) http.Handler // cache.AuthGuard: refuses before the body is read
 	admin      *cache.KeyAdmin
 	adminAPI   http.Handler // nil without an admin key
 	store      cache.Store
@@ -157,6 +158,9 @@ func (c *checker) keys(k *keysConf) *keySetup {
 		return ks
 	}
 	ks.auth = auth
+	if ks.guard, err = cache.AuthGuard(lookup, cfg); !c.lib("keys.trusted_proxies", err) {
+		return ks
+	}
 	ks.admin = cache.NewKeyAdmin(ks.store, lookup, nil)
 	if len(k.AdminKey) >= minAdminKeyLen {
 		ks.adminAPI, err = ks.admin.Handler(cache.DigestOf(k.AdminKey))

@@ -38,13 +38,19 @@ func TestRunEmbeddedDefaultRequiresTheDemoKey(t *testing.T) {
 	assert.Contains(t, g.stdout.String(), "curl -s "+g.base+"/v1/models -H 'Authorization: Bearer "+g.key+"'")
 	ctx := context.Background()
 
-	for _, key := range []string{"sk-wrong", cache.NewSecret(), ""} {
+	// The message is what a caller of OpenAI reads (no package prefix):
+	// "Incorrect API key provided" for a wrong key, "You didn't provide an
+	// API key" for none.
+	for key, msg := range map[string]string{"sk-wrong": "Incorrect API key provided",
+		cache.NewSecret(): "Incorrect API key provided", "": "You didn't provide an API key"} {
 		client := sdk(t, g.base, key)
 		_, err := client.Chat.Completions.New(ctx, chatParams)
 		var apiErr *openai.Error
 		require.True(t, errors.As(err, &apiErr), "%v", err)
 		assert.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
 		assert.Equal(t, "invalid_api_key", apiErr.Code)
+		assert.True(t, strings.HasPrefix(apiErr.Message, msg), "%q", apiErr.Message)
+		assert.NotContains(t, apiErr.Message, "cache:")
 		assert.True(t, errors.Is(gateway.ErrorFromResponse(apiErr.Response), cache.ErrUnauthorized))
 	}
 	client := sdk(t, g.base, g.key)
@@ -73,7 +79,7 @@ providers:
   - {name: upstream, type: openai, base_url: "${TEST_UPSTREAM_URL}", api_key: sk-upstream}
 router:
   targets:
-    - {provider: upstream, model_map: {gpt-4o-mini: gpt-4.1}}
+    - {provider: upstream, models: [gpt-4.1, o1], model_map: {gpt-4o-mini: gpt-4.1}}
 keys:
   store: memory
   admin_key: ${TEST_ADMIN_KEY}
@@ -90,6 +96,15 @@ keys:
 	client := sdk(t, g.base, listed)
 	_, err := client.Chat.Completions.New(ctx, chatParams) // gpt-4o-mini, sent as gpt-4.1
 	require.NoError(t, err)
+	// /v1/models lists only what the key may call: o1 is not gpt-4.*, and
+	// gpt-4o-mini is sent as gpt-4.1.
+	models, err := client.Models.List(ctx)
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range models.Data {
+		ids = append(ids, m.ID)
+	}
+	assert.Equal(t, []string{"gpt-4.1", "gpt-4o-mini"}, ids)
 
 	// narrow may use gpt-4o-mini, but the target is sent gpt-4.1 (case 32),
 	// and it may be used only from 203.0.113.0/24 (case 33): from the
