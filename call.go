@@ -80,7 +80,6 @@ type Call struct {
 
 	// Embedded so that the entry point allocates one object per call.
 	ctx       callContext
-	idBuf     [idLen]byte
 	tap       usageTap
 	reader    bodyReader
 	firstBody attemptBody

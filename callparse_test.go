@@ -141,7 +141,7 @@ func TestCallIDsAreUnique(t *testing.T) {
 	seen := make(map[string]bool, 10000)
 	for range 10000 {
 		c := &Call{}
-		c.newID()
+		c.newID(new(callNames))
 		require.Len(t, c.ID, idLen)
 		require.True(t, strings.HasPrefix(c.ID, "call_"))
 		require.False(t, seen[c.ID], "duplicate id %s", c.ID)

@@ -27,21 +27,24 @@ func newEntry(rt http.RoundTripper, opts []Option) *entry {
 
 // begin parses body into a Call bound to a context derived from parent.
 func (e *entry) begin(parent context.Context, op Op, body []byte, start time.Time) (*Call, context.Context, error) {
-	// The Call, its parse and a short model's bytes share one allocation.
+	// The Call and its parse share one allocation; its id and a short
+	// model's bytes share another (callNames), which is all that a string
+	// kept after the call keeps alive.
 	ca := new(struct {
 		Call
-		p        parsed
-		modelBuf [32]byte
+		p parsed
 	})
 	p := &ca.p
 	if err := parseInto(p, op, body, e.cfg.limits); err != nil {
 		return nil, nil, err
 	}
+	names := new(callNames)
 	// The parser's model may alias the body, which the Outbound hands to
-	// every middleware: the Call's model must not change with it.
-	if n := len(p.Model); n <= len(ca.modelBuf) {
-		copy(ca.modelBuf[:], p.Model)
-		p.Model = unsafe.String(&ca.modelBuf[0], n)
+	// every middleware: the Call's model must not change with it, nor keep
+	// the body alive.
+	if n := len(p.Model); n <= len(names.model) {
+		copy(names.model[:], p.Model)
+		p.Model = unsafe.String(&names.model[0], n)
 	} else {
 		p.Model = strings.Clone(p.Model)
 	}
@@ -49,7 +52,7 @@ func (e *entry) begin(parent context.Context, op Op, body []byte, start time.Tim
 	c.Op, c.Model, c.Stream, c.IncludeUsage = op, p.Model, p.Stream, p.IncludeUsage
 	c.MaxTokens, c.PromptTokens = p.MaxTokens, p.PromptTokens
 	c.clock, c.lim, c.observers = e.cfg.clock, &e.cfg.limits, e.cfg.observers
-	c.newID()
+	c.newID(names)
 	c.Start = start
 	if caller, ok := parent.Value(callerKey{}).(Caller); ok {
 		c.Caller = caller
@@ -73,7 +76,7 @@ func (e *entry) begin(parent context.Context, op Op, body []byte, start time.Tim
 // exactly once.
 func (e *entry) refused(parent context.Context, op Op, err error, start time.Time) *Call {
 	c := &Call{Op: op, clock: e.cfg.clock, lim: &e.cfg.limits, observers: e.cfg.observers}
-	c.newID()
+	c.newID(new(callNames))
 	c.Start = start
 	if caller, ok := parent.Value(callerKey{}).(Caller); ok {
 		c.Caller = caller
