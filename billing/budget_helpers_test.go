@@ -1,49 +1,19 @@
 package billing_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/llmgate/gateway/internal/servicetest"
 )
 
-// redisForTest returns a client of the test Redis (GATEWAY_REDIS_ADDR,
-// default 127.0.0.1:6379) and a key prefix unique to this test, whose keys
-// are deleted when it ends. It skips the test when Redis is unreachable,
-// and fails it instead when GATEWAY_REQUIRE_SERVICES=1.
+// redisForTest returns a client of the test Redis and a key prefix unique
+// to this test (servicetest.Redis).
 func redisForTest(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	addr := os.Getenv("GATEWAY_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		if os.Getenv("GATEWAY_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("Redis at %s is required (GATEWAY_REQUIRE_SERVICES=1): %v", addr, err)
-		}
-		t.Skipf("Redis at %s unreachable: %v", addr, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "{billing-test-" + hex.EncodeToString(b[:]) + "}:"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		rdb.Close()
-	})
-	return rdb, prefix
+	return servicetest.Redis(t, &redis.Options{MaxRetries: -1}, "billing")
 }
 
 // newRedisClient opens another client of the test Redis, as another

@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/internal/servicetest"
 )
 
 const (
@@ -130,10 +132,7 @@ func TestPipelineReplayAfterSIGKILLCompletesTheLedgerWithoutDuplicates(t *testin
 // It returns how many were confirmed.
 func killChildAfter(t *testing.T, dir string, cfg PostgresConfig, from, n int) int {
 	t.Helper()
-	dsn := os.Getenv("GATEWAY_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = defaultTestDSN
-	}
+	dsn := servicetest.PostgresDSN()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=crash", childDirEnv+"="+dir, childTableEnv+"="+cfg.Table,
 		childFromEnv+"="+strconv.Itoa(from), "GATEWAY_POSTGRES_DSN="+dsn)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/internal/servicetest"
 )
 
 // switchProxy forwards 127.0.0.1 connections to a backend until it is cut:
@@ -86,10 +87,7 @@ func (p *switchProxy) restore() {
 // dead-lettered, nothing stored twice.
 func TestPipelinePostgresUnreachableAndBackLosesNothing(t *testing.T) {
 	direct, cfg := postgresForTest(t)
-	dsn := os.Getenv("GATEWAY_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = defaultTestDSN
-	}
+	dsn := servicetest.PostgresDSN()
 	pc, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	proxy := newSwitchProxy(t, net.JoinHostPort(pc.ConnConfig.Host, strconv.Itoa(int(pc.ConnConfig.Port))))

@@ -2,13 +2,9 @@ package cache_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,43 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway/cache"
+	"github.com/llmgate/gateway/internal/servicetest"
 )
 
-// postgresForTest returns a pool on the test database and a schema name of
-// this test's own, dropped at its end. It skips when PostgreSQL is
-// unreachable, unless GATEWAY_REQUIRE_SERVICES=1, where it fails.
+// postgresForTest returns a pool on the test database and a schema of this
+// test's own (servicetest).
 func postgresForTest(t *testing.T) (*pgxpool.Pool, string) {
 	t.Helper()
-	dsn := os.Getenv("GATEWAY_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err == nil {
-		err = pool.Ping(ctx)
-	}
-	if err != nil {
-		if pool != nil {
-			pool.Close()
-		}
-		if os.Getenv("GATEWAY_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("PostgreSQL at GATEWAY_POSTGRES_DSN is unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set GATEWAY_POSTGRES_DSN): %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "llmgate_keys_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		assert.NoError(t, err)
-		pool.Close()
-	})
-	return pool, schema
+	pool := servicetest.Postgres(t)
+	return pool, servicetest.Schema(t, pool, "keys_test")
 }
 
 func TestPostgresStore(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -14,46 +13,28 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/internal/servicetest"
 )
 
-// redisForTest returns a client of the shared Redis (GATEWAY_REDIS_ADDR,
-// default 127.0.0.1:6379) and a key prefix of this test's own, whose keys
-// are deleted at the end. It skips the test when Redis is unreachable,
-// unless GATEWAY_REQUIRE_SERVICES=1, where it fails it.
+// redisForTest returns a client of the shared test Redis, made as the
+// limiter's are (newRedisClient), and a key prefix of this test's own
+// (servicetest.Redis).
 func redisForTest(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	addr := os.Getenv("GATEWAY_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	rdb := newRedisClient(addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		if os.Getenv("GATEWAY_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("Redis at %s is required (GATEWAY_REQUIRE_SERVICES=1): %v", addr, err)
-		}
-		t.Skipf("Redis at %s unreachable (set GATEWAY_REDIS_ADDR): %v", addr, err)
-	}
-	prefix := "llmgate:test:limiter:" + randomID() + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		rdb.Close()
-	})
-	return rdb, prefix
+	return servicetest.Redis(t, redisOptions(), "limiter")
 }
 
 // newRedisClient is a client whose commands end with their context's
 // deadline (the Limiter's RedisTimeout).
 func newRedisClient(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1,
-		DialTimeout: 200 * time.Millisecond, PoolSize: 16})
+	o := redisOptions()
+	o.Addr = addr
+	return redis.NewClient(o)
+}
+
+func redisOptions() *redis.Options {
+	return &redis.Options{ContextTimeoutEnabled: true, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, PoolSize: 16}
 }
 
 func randomID() string {
@@ -75,10 +56,7 @@ func startOwnRedis(t *testing.T) *ownRedis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("GATEWAY_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("redis-server is required (GATEWAY_REQUIRE_SERVICES=1): %v", err)
-		}
-		t.Skipf("redis-server not installed: %v", err)
+		servicetest.Unavailable(t, "redis-server (not installed)", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/openai/openai-go/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,6 +20,7 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/cache"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/internal/servicetest"
 )
 
 // The embedded default requires a key: the official SDK gets a 401 in the
@@ -252,41 +249,12 @@ func TestKeysCommandMemoryStore(t *testing.T) {
 	}
 }
 
-// postgresDSN returns the test database's DSN and a schema name of this
-// test's own, dropped at its end; it skips when PostgreSQL is unreachable,
-// unless GATEWAY_REQUIRE_SERVICES=1, where it fails.
+// postgresDSN returns the test database's DSN and a schema of this test's
+// own, dropped at its end (servicetest).
 func postgresDSN(t *testing.T) (string, string) {
 	t.Helper()
-	dsn := os.Getenv("GATEWAY_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err == nil {
-		err = pool.Ping(ctx)
-	}
-	if err != nil {
-		if pool != nil {
-			pool.Close()
-		}
-		if os.Getenv("GATEWAY_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("PostgreSQL at GATEWAY_POSTGRES_DSN is unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set GATEWAY_POSTGRES_DSN): %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "llmgate_mainjob_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		assert.NoError(t, err)
-		pool.Close()
-	})
-	return dsn, schema
+	pool := servicetest.Postgres(t)
+	return servicetest.PostgresDSN(), servicetest.Schema(t, pool, "mainjob_test")
 }
 
 // The PostgreSQL store through the main job: the keys subcommand creates a
