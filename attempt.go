@@ -108,7 +108,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 	default:
 		a.Status = resp.StatusCode
 	}
-	n := c.recordAttempt(a)
+	n := c.recordAttempt(ctx, a)
 	if err == nil && resp.StatusCode/100 == 2 {
 		var body *attemptBody
 		if n == 1 {

@@ -77,6 +77,8 @@ type Call struct {
 	ends    []func()
 	endsBuf [1]func()
 	hdrs    [][2]string // hooks.SetHeader: headers the gateway sets for the caller
+	// hooks.OnAttempt: told of each attempt recorded (a tracer's spans).
+	attemptFns []func(context.Context, any)
 
 	// Embedded so that the entry point allocates one object per call.
 	ctx       callContext
@@ -202,17 +204,29 @@ func (c *Call) wait(d time.Duration) time.Duration {
 	return c.waited
 }
 
-// recordAttempt appends a, numbering it, and returns its number. Only the
+// recordAttempt appends a, numbering it, returns its number, and tells
+// what hooks.OnAttempt registered, with ctx, outside the lock. Only the
 // attempt boundary calls it.
-func (c *Call) recordAttempt(a Attempt) int {
+func (c *Call) recordAttempt(ctx context.Context, a Attempt) int {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	a.N = len(c.attempts) + 1
 	if c.attempts == nil {
 		c.attempts = c.attemptBuf[:0]
 	}
 	c.attempts = append(c.attempts, a)
+	fns := c.attemptFns
+	c.mu.Unlock()
+	for _, fn := range fns {
+		fn(ctx, a)
+	}
 	return a.N
+}
+
+// onAttempt adds fn to what recordAttempt tells (hooks.OnAttempt).
+func (c *Call) onAttempt(fn func(context.Context, any)) {
+	c.mu.Lock()
+	c.attemptFns = append(c.attemptFns[:len(c.attemptFns):len(c.attemptFns)], fn)
+	c.mu.Unlock()
 }
 
 // markDelivered notes that the caller read from attempt n's response.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"time"
 
 	"github.com/llmgate/gateway/internal/hooks"
@@ -15,4 +16,5 @@ func init() {
 	hooks.SetCacheResult = func(call any, result string) { call.(*Call).setCached(result) }
 	hooks.OnEnd = func(call any, fn func()) { call.(*Call).onEnd(fn) }
 	hooks.SetHeader = func(call any, name, value string) { call.(*Call).setHeader(name, value) }
+	hooks.OnAttempt = func(call any, fn func(context.Context, any)) { call.(*Call).onAttempt(fn) }
 }

@@ -7,6 +7,7 @@
 package hooks
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -57,6 +58,17 @@ var OnEnd func(call any, fn func())
 // with (a limiter's x-ratelimit-* headers). Upstream headers of the same name
 // are replaced.
 var SetHeader func(call any, name, value string)
+
+// OnAttempt has fn told of each attempt the attempt boundary records for a
+// *gateway.Call from now on: attempt is the gateway.Attempt as recorded (its
+// N set), ctx the context of the request the boundary served, so a
+// middleware just above the boundary (a tracer's attempt span) finds what it
+// put there. fn runs in the boundary's goroutine right after the record,
+// before the boundary returns, outside every lock; it must not block. A
+// round trip the boundary refuses before sending (a model the caller may not
+// use) and a model list are no attempts and are not told. Register once per
+// call (CallOnce), before the call is dispatched to its boundaries.
+var OnAttempt func(call any, fn func(ctx context.Context, attempt any))
 
 // notSent lists the error kinds that a target's own middleware refuses a
 // call with before anything is sent upstream (an account's rate limit). It is
