@@ -214,7 +214,8 @@ func (l *Limiter) Stats() Stats {
 }
 
 // RuleStats counts one rule's decisions since a rule of its name was first
-// in force (an Update that keeps the name keeps the count).
+// in force (an Update that keeps its name and kind keeps the count, as it
+// keeps the rule's state).
 type RuleStats struct {
 	Name    string
 	Refused uint64 // calls this rule refused, after any wait
