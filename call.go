@@ -97,6 +97,15 @@ func (c *Call) Attempts() []Attempt {
 	return out
 }
 
+// AppendAttempts appends the attempts recorded so far, in the order they
+// ended, to dst and returns the result: Attempts without an allocation when
+// dst has room, for an observer on every call (package metrics).
+func (c *Call) AppendAttempts(dst []Attempt) []Attempt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append(dst, c.attempts...)
+}
+
 // Served returns the target and model of the attempt whose successful
 // response reached the caller: the last 2xx attempt the caller read from, or,
 // when the caller read none, the last 2xx attempt. It returns empty strings

@@ -49,6 +49,7 @@ type CircuitBreaker struct {
 	word      atomic.Uint64
 	consec    atomic.Int64 // consecutive failures while closed
 	coolUntil atomic.Int64 // clock offset from origin, in ns; 0 = none
+	cooldowns atomic.Uint64
 
 	mu       sync.Mutex // guards transitions and the fields below
 	openedAt time.Time
@@ -143,7 +144,11 @@ func (cb *CircuitBreaker) CoolDown(d time.Duration) {
 	until := cb.now() + int64(min(d, cb.cfg.MaxRetryAfter))
 	for {
 		cur := cb.coolUntil.Load()
-		if cur >= until || cb.coolUntil.CompareAndSwap(cur, until) {
+		if cur >= until {
+			return
+		}
+		if cb.coolUntil.CompareAndSwap(cur, until) {
+			cb.cooldowns.Add(1)
 			return
 		}
 	}
@@ -161,6 +166,19 @@ func (cb *CircuitBreaker) coolingFor() time.Duration {
 		return 0
 	}
 	return time.Duration(left)
+}
+
+// Stats is what a CircuitBreaker says of itself at one moment.
+type Stats struct {
+	State      State
+	CoolingFor time.Duration // left of the cooldown running now; 0 if none
+	Cooldowns  uint64        // CoolDown calls that started or lengthened a cooldown, since NewCircuitBreaker
+}
+
+// Stats returns the breaker's state (as State does), its cooldown and its
+// count of cooldowns. It is for a scrape: it may take the breaker's lock.
+func (cb *CircuitBreaker) Stats() Stats {
+	return Stats{State: cb.State(), CoolingFor: cb.coolingFor(), Cooldowns: cb.cooldowns.Load()}
 }
 
 // Permit is the right to make one call through a breaker. Exactly one call

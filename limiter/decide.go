@@ -15,6 +15,9 @@ type input struct {
 	group  int
 	est    int64 // tokens reserved: prompt estimate + max_tokens (or the default)
 	limits map[string]int64
+	// at is the state of the rule decide came to last: when decide refuses,
+	// the rule that refused (its RuleStats count).
+	at *ruleState
 }
 
 func (c *compiled) keyOf(in *input) (k key) {
@@ -88,6 +91,7 @@ func (l *Limiter) decide(rules []*compiled, in *input, h *hold, v *views) (*gate
 		if !c.appliesTo(in) {
 			continue
 		}
+		in.at = c.st
 		lim := c.limitFor(in)
 		if lim <= 0 {
 			h.giveBack()

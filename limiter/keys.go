@@ -35,6 +35,8 @@ type ruleState struct {
 	// gave its leases back; a call still deciding on it leases nothing more.
 	retired atomic.Bool
 
+	refused atomic.Uint64 // calls this rule refused (RuleStats)
+
 	mu sync.Mutex // adds keys to one or many, bounded by max
 }
 

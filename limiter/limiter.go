@@ -1,6 +1,8 @@
 package limiter
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,4 +211,26 @@ func (l *Limiter) Stats() Stats {
 		RedisCalls: c.redisCalls.Load(), RedisErrors: c.redisErrors.Load(),
 		FailOpen: c.failOpen.Load(), FailClosed: c.failClosed.Load(), KeysFull: c.keysFull.Load(),
 	}
+}
+
+// RuleStats counts one rule's decisions since a rule of its name was first
+// in force (an Update that keeps its name and kind keeps the count, as it
+// keeps the rule's state).
+type RuleStats struct {
+	Name    string
+	Refused uint64 // calls this rule refused, after any wait
+}
+
+// RuleStats returns the counts of the rules in force, sorted by name. It
+// allocates: it is for a scrape, not a hot path.
+func (l *Limiter) RuleStats() []RuleStats {
+	s := l.set.Load()
+	out := make([]RuleStats, 0, len(s.caller)+len(s.target))
+	for _, rs := range [2][]*compiled{s.caller, s.target} {
+		for _, c := range rs {
+			out = append(out, RuleStats{Name: c.Name, Refused: c.st.refused.Load()})
+		}
+	}
+	slices.SortFunc(out, func(a, b RuleStats) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

@@ -157,8 +157,17 @@ func (l *Limiter) estimate(call *gateway.Call) int64 {
 
 // admit decides, waiting for capacity when Config.MaxWait allows it and the
 // caller may wait (mayWait): in Middleware, not at a target, whose refusal
-// must reach the router at once so that it can pass over the target.
+// must reach the router at once so that it can pass over the target. A
+// refusal is counted against the rule that made it (RuleStats).
 func (l *Limiter) admit(rules []*compiled, in *input, h *hold, v *views, mayWait bool) error {
+	err := l.admitOrWait(rules, in, h, v, mayWait)
+	if err != nil && in.at != nil {
+		in.at.refused.Add(1)
+	}
+	return err
+}
+
+func (l *Limiter) admitOrWait(rules []*compiled, in *input, h *hold, v *views, mayWait bool) error {
 	for tries := 0; ; tries++ {
 		*v = views{}
 		err, wait := l.decide(rules, in, h, v)

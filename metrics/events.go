@@ -1,0 +1,44 @@
+package metrics
+
+import "github.com/llmgate/gateway/breaker"
+
+// Reloaded counts a configuration reload: applied when err is nil,
+// rejected otherwise (the running configuration kept). The error's text is
+// not recorded: it is the log's.
+func (m *Metrics) Reloaded(err error) {
+	result := "applied"
+	if err != nil {
+		result = "rejected"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}
+
+// HealthChanged records an active health check's transition of target:
+// llmgate_target_healthy is set and the transition counted. Call it on a
+// change only (and once at the first check, to set the gauge).
+func (m *Metrics) HealthChanged(target string, healthy bool) {
+	t := m.targets.label(m.targets.index(target))
+	to, v := "unhealthy", 0.0
+	if healthy {
+		to, v = "healthy", 1
+	}
+	m.healthy.WithLabelValues(t).Set(v)
+	m.healthChanges.WithLabelValues(t, to).Inc()
+}
+
+// BreakerStateChanged returns a func for target's breaker.Config.OnStateChange
+// that counts its transitions (llmgate_breaker_transitions_total, by the
+// state entered). Its state and cooldowns are read by WatchBreaker.
+func (m *Metrics) BreakerStateChanged(target string) func(from, to breaker.State) {
+	t := m.targets.label(m.targets.index(target))
+	var byState [len(breakerStates)]func()
+	for i, s := range breakerStates {
+		c := m.breakerChanges.WithLabelValues(t, s.String())
+		byState[i] = c.Inc
+	}
+	return func(_, to breaker.State) {
+		if int(to) < len(byState) {
+			byState[to]()
+		}
+	}
+}
