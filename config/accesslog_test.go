@@ -66,7 +66,7 @@ retry: {max_attempts: 1}
 		req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
 		req.Header.Set("Authorization", "Bearer "+key)
 		rec := httptest.NewRecorder()
-		a.handler.ServeHTTP(rec, req)
+		a.Handler().ServeHTTP(rec, req)
 		if r.want != nil {
 			assert.Equal(t, int(r.want["status"].(float64)), rec.Code, "%s %s: %s", r.method, r.path, rec.Body)
 			ids = append(ids, rec.Header().Get("X-Request-Id"))
@@ -130,7 +130,7 @@ func TestAccessLogCallerGoneBeforeDeliveryIs499(t *testing.T) {
 	for _, body := range []string{`{"model":"m","stream":true,"messages":[]}`, `{"model":"m","messages":[]}`} {
 		logs.Reset()
 		w := &goneWriter{h: http.Header{}}
-		a.handler.ServeHTTP(w, httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(body)))
+		a.Handler().ServeHTTP(w, httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(body)))
 		require.Equal(t, 200, w.status, "the status line went out")
 		var got map[string]any
 		require.NoError(t, json.Unmarshal(logs.Bytes(), &got), logs.String())

@@ -52,12 +52,13 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	c.logging(cfg.Logging)
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
+	a.budget = budget
 	byName := a.newProviders(c, cfg.Providers)
 	c.reserveAnthropicBound(cfg)
 	lim, rdb := c.rateLimits(&cfg.Limits.Rate)
 	a.limiter = lim
 	if rdb != nil {
-		a.redis = rdb
+		a.redis, a.limitRedis = rdb, rdb
 	}
 	timeouts, err := breaker.Timeouts(c.timeoutConfig(cfg.Timeouts))
 	c.lib("timeouts", err)
@@ -68,7 +69,8 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 			hedge = &hc
 		}
 	}
-	targets := newTargets(c, cfg, byName, hedge, timeouts, lim)
+	targets, kept := newTargets(c, cfg, byName, hedge, timeouts, lim, nil)
+	a.breakers = kept
 	retryCfg := c.retryConfig(cfg.Retry, budget)
 	retry, err := breaker.Retry(retryCfg)
 	c.lib("retry", err)
@@ -88,30 +90,38 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 		c.lib("router", err) // what only the whole router finds, each of its errors
 		return nil, c.err()
 	}
+	a.respCache, a.respOpts = respCache, respOpts
+	if a.keys != nil && a.keys.adminAPI != nil {
+		a.admin = adminLog(logger, a.keys.adminAPI)
+	}
+	a.swap(retry, limits)
+	return a, nil
+}
+
+// swap puts the chain in front of the router, with retry and limits, in
+// place of the one in force: calls in flight finish on the chain they
+// started with.
+//
+// Auth first, the limiter (a kept answer still counts against the caller's
+// limits), the response cache (it scopes answers by tenant) before the
+// Meter: a served answer holds no budget and makes no usage record.
+func (a *Gateway) swap(retry gateway.Middleware, limits gateway.Limits) {
 	var limit gateway.Middleware // nil, skipped by Chain, without rate-limit rules
-	if lim != nil {
-		limit = lim.Middleware()
+	if a.limiter != nil {
+		limit = a.limiter.Middleware()
 	}
 	var auth gateway.Middleware // nil, skipped by Chain, without a keys section
-	var admin http.Handler
 	if a.keys != nil {
 		auth = a.keys.auth
-		if a.keys.adminAPI != nil {
-			admin = adminLog(logger, a.keys.adminAPI)
-		}
 	}
-	// Auth first, the limiter (a kept answer still counts against the
-	// caller's limits), the response cache (it scopes answers by tenant)
-	// before the Meter: a served answer holds no budget and makes no usage
-	// record.
-	mws := append([]gateway.Middleware{auth, limit, respCache}, a.billing.mws...)
+	mws := append([]gateway.Middleware{auth, limit, a.respCache}, a.billing.mws...)
 	h := gateway.NewHandler(gateway.Chain(a.router, append(mws, retry)...),
-		append(respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(logger)))...)
+		append(a.respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(a.logger)))...)
 	if a.keys != nil {
 		h = a.keys.guard(h) // a caller with no key gets its 401 before its body is read
 	}
-	a.handler = routes(h, admin)
-	return a, nil
+	h = routes(h, a.admin)
+	a.handler.Store(&h)
 }
 
 // newProviders builds the providers that pass every check and returns them
@@ -172,7 +182,12 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 // provider (weight 1, tier 0) when there is none. Each target is checked by
 // the router on its own, so that every target's mistake is reported at its
 // key, not only the first one router.New finds.
-func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge *breaker.HedgeConfig, timeouts gateway.Middleware, lim *limiter.Limiter) []router.Target {
+//
+// A target whose name and breaker settings are those of one in kept keeps
+// that one's breaker, and its state; the breakers of the targets returned
+// come back with them.
+func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge *breaker.HedgeConfig, timeouts gateway.Middleware,
+	lim *limiter.Limiter, kept map[string]keptBreaker) ([]router.Target, map[string]keptBreaker) {
 	known := map[string]bool{}
 	for _, p := range cfg.Providers {
 		known[p.Name] = true
@@ -185,6 +200,7 @@ func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge
 	}
 	names := map[string]bool{}
 	var out []router.Target
+	breakers := map[string]keptBreaker{}
 	for i := range tcs {
 		tc, path := &tcs[i], fmt.Sprintf("router.targets[%d]", i)
 		if written {
@@ -192,8 +208,12 @@ func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge
 		}
 		t := router.Target{Name: cmp.Or(tc.Name, tc.Provider), Provider: byName[tc.Provider],
 			Weight: cmp.Or(positive(c, path+".weight", tc.Weight), 1), Tier: tc.Tier, Models: tc.Models, ModelMap: tc.ModelMap}
-		cb, err := breaker.NewCircuitBreaker(t.Name, c.breakerConfig(path+".breaker", tc.Breaker))
-		c.lib(path+".breaker", err)
+		cb := kept[t.Name].reuse(tc.Breaker)
+		if cb == nil {
+			var err error
+			cb, err = breaker.NewCircuitBreaker(t.Name, c.breakerConfig(path+".breaker", tc.Breaker))
+			c.lib(path+".breaker", err)
+		}
 		if t.Provider == nil { // an unknown provider, or one that failed: reported
 			// The rest of the target is still checked, by the router's rules.
 			probe := t
@@ -215,8 +235,23 @@ func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge
 			t.Middlewares = append([]gateway.Middleware{mw}, t.Middlewares...)
 		}
 		out = append(out, t)
+		breakers[t.Name] = keptBreaker{conf: tc.Breaker, cb: cb}
 	}
-	return out
+	return out, breakers
+}
+
+// keptBreaker is a target's breaker and the settings it was made with.
+type keptBreaker struct {
+	conf breakerConf
+	cb   *breaker.CircuitBreaker
+}
+
+// reuse is k's breaker when it was made with conf; nil otherwise.
+func (k keptBreaker) reuse(conf breakerConf) *breaker.CircuitBreaker {
+	if k.cb == nil || k.conf != conf {
+		return nil
+	}
+	return k.cb
 }
 
 // unbuilt stands in for a provider that could not be built, so that the

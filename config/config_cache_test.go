@@ -36,7 +36,7 @@ func TestMainJobResponseCacheServesARepeatedCallOnce(t *testing.T) {
 		require.NoError(t, err)
 		a, err := Build(cfg, Options{})
 		require.NoError(t, err)
-		srv := httptest.NewServer(a.handler)
+		srv := httptest.NewServer(a.Handler())
 		client := openai.NewClient(option.WithBaseURL(srv.URL+"/v1"), option.WithAPIKey("k"), option.WithMaxRetries(0))
 		var resp *http.Response
 		for range 2 {

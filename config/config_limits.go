@@ -43,11 +43,29 @@ type ruleConf struct {
 // with the Redis client it made (nil without one), each mistake reported at
 // its key.
 func (c *checker) rateLimits(l *rateLimitsConf) (*limiter.Limiter, *redis.Client) {
+	var rdb *redis.Client
+	if l.Redis != "" {
+		rdb = redis.NewClient(&redis.Options{Addr: l.Redis, ContextTimeoutEnabled: true,
+			DialTimeout: limiter.DefaultRedisTimeout, MaxRetries: -1})
+	}
+	cfg, ok := c.limiterConfig(l, rdb)
+	if !ok {
+		return nil, rdb
+	}
+	lim, err := limiter.New(cfg)
+	c.lib("limits", err)
+	return lim, rdb
+}
+
+// limiterConfig is the limits section as the limiter's config, with rdb
+// for its shared rules, and whether it has rules that all passed, each
+// mistake reported at its key. Reload takes its rules for Limiter.Update.
+func (c *checker) limiterConfig(l *rateLimitsConf, rdb *redis.Client) (limiter.Config, bool) {
 	if len(l.Rules) == 0 {
 		if l.Redis != "" || l.TimeZone != "" || l.MaxWait != 0 || l.DefaultMaxTokens != 0 {
 			c.fail("limits", "redis, time_zone, max_wait and default_max_tokens need rules")
 		}
-		return nil, nil
+		return limiter.Config{}, false
 	}
 	cfg := limiter.Config{
 		MaxWait:          positive(c, "limits.max_wait", l.MaxWait),
@@ -82,20 +100,12 @@ func (c *checker) rateLimits(l *rateLimitsConf) (*limiter.Limiter, *redis.Client
 			all = false
 		}
 	}
-	var rdb *redis.Client
-	if l.Redis != "" {
-		rdb = redis.NewClient(&redis.Options{Addr: l.Redis, ContextTimeoutEnabled: true,
-			DialTimeout: limiter.DefaultRedisTimeout, MaxRetries: -1})
+	if rdb != nil {
 		cfg.Redis = rdb
 	}
 	// What only the whole set shows (a repeated name, a shared rule with
 	// no redis), over the rules valid on their own.
-	if len(cfg.Rules) > 0 && c.lib("limits.rules", cfg.Validate()) && all {
-		lim, err := limiter.New(cfg)
-		c.lib("limits", err)
-		return lim, rdb
-	}
-	return nil, rdb
+	return cfg, len(cfg.Rules) > 0 && c.lib("limits.rules", cfg.Validate()) && all
 }
 
 // targetLimit returns the middleware that applies the limiter's rules keyed

@@ -16,6 +16,10 @@
 // providers[1].base_url: is required"), and none echoes a value, which may
 // be a secret. README.md, "Configuration", documents every key.
 //
+// Gateway.Reload applies a changed file to a running gateway (what applies
+// live, and what needs a restart: its documentation); Watch reloads on each
+// change of the file.
+//
 // config depends on every library package; the root package and the
 // libraries never import it.
 package config

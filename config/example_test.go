@@ -74,3 +74,28 @@ func ExampleBuild() {
 	// bad.yaml:2: max_conns: want an int, got a string
 	// bad.yaml:3: providers[0].type: unknown type "simulator": want openai, azure, anthropic, gemini or sim
 }
+
+// A reload applies what it can live and refuses a file with any mistake,
+// keeping the running configuration.
+func ExampleGateway_Reload() {
+	parse := func(weights string) *config.File {
+		f, _ := config.Parse("gw.yaml", []byte(`
+providers: [{name: a, type: sim}, {name: b, type: sim}]
+router: {targets: [`+weights+`]}
+`), os.LookupEnv)
+		return f
+	}
+	gw, err := config.Build(parse(`{provider: a}`), config.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer gw.Close()
+	fmt.Println(gw.Reload(parse(`{provider: a, weight: 3}, {provider: b}`)), gw.Targets())
+	fmt.Println(gw.Reload(parse(`{provider: c}`)) != nil, gw.Targets())
+	fmt.Printf("%+v\n", gw.ReloadStats())
+	// Output:
+	// <nil> [a b]
+	// true [a b]
+	// {Applied:1 Rejected:1}
+}

@@ -6,9 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/cache"
 	"github.com/llmgate/gateway/limiter"
 	"github.com/llmgate/gateway/router"
@@ -35,6 +40,9 @@ type Options struct {
 	// UsageFile is where usage records go when the file has no
 	// billing.sinks; default DefaultUsageFile in the working directory.
 	UsageFile string
+	// OnReload, when set, is told the outcome of each Reload (nil: applied)
+	// after it is logged, on Reload's goroutine. ReloadStats counts them too.
+	OnReload func(err error)
 }
 
 func (o Options) logger() *slog.Logger {
@@ -50,15 +58,27 @@ func (o Options) logger() *slog.Logger {
 // usage pipeline before serving, Stop drains it after the server has
 // stopped, and Close releases everything (call it last, once).
 type Gateway struct {
-	cfg       *File
+	cfg       *File // as built; Reload does not change it (the settings read from it need a restart)
 	logger    *slog.Logger
-	handler   http.Handler
+	opts      Options
+	handler   atomic.Pointer[http.Handler] // the chain in force (swap)
+	serve     http.Handler                 // calls the chain in force
 	router    *router.Router
 	providers []gateway.Provider
 	keys      *keySetup // nil: no keys section, every caller is served
 	billing   *billingParts
 	limiter   *limiter.Limiter // nil without rate-limit rules
 	redis     interface{ Close() error }
+
+	// Kept across reloads (reload.go).
+	budget     *breaker.Budget
+	limitRedis *redis.Client          // the limiter's, for its shared rules
+	breakers   map[string]keptBreaker // by target name
+	respCache  gateway.Middleware
+	respOpts   []gateway.Option
+	admin      http.Handler
+	reloadMu   sync.Mutex
+	reloads    reloadCounts
 }
 
 // Build checks f and builds the gateway it describes (the chain build.go
@@ -66,12 +86,23 @@ type Gateway struct {
 // "file:line: key: message"; on error nothing is left open. Build opens the
 // key store (and migrates a PostgreSQL one) but creates no usage file or
 // table: Start does.
-func Build(f *File, opts Options) (*Gateway, error) { return build(f, opts) }
+func Build(f *File, opts Options) (*Gateway, error) {
+	g, err := build(f, opts)
+	if err != nil {
+		return nil, err
+	}
+	g.opts = opts
+	g.serve = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*g.handler.Load()).ServeHTTP(w, r) })
+	return g, nil
+}
 
 // Handler is the gateway's whole URL space: the OpenAI API (and Anthropic
 // messages), GET /healthz, and with keys.admin_key the admin API under
 // cache.AdminPrefix. Every error is in the OpenAI shape.
-func (g *Gateway) Handler() http.Handler { return g.handler }
+//
+// It serves the chain in force: a Reload swaps it, and a call in flight
+// finishes on the chain it started with.
+func (g *Gateway) Handler() http.Handler { return g.serve }
 
 // Start opens the usage pipeline and its sinks (replaying what a previous
 // run left in the spill directory). Call it once, before serving: a call
@@ -121,8 +152,8 @@ func (g *Gateway) Models() []string { return g.router.Models() }
 // Targets are the router's targets' names.
 func (g *Gateway) Targets() []string { return g.router.Targets() }
 
-// Providers is how many providers the file configures.
-func (g *Gateway) Providers() int { return len(g.providers) }
+// Providers is how many providers the file built from configures.
+func (g *Gateway) Providers() int { return len(g.cfg.Providers) }
 
 // Limiter is the limiter of the limits section's rules; nil without rules.
 func (g *Gateway) Limiter() *limiter.Limiter { return g.limiter }

@@ -6,7 +6,9 @@
 //
 // It listens on 127.0.0.1:8080 (-addr to change), prints curl lines to try
 // it, logs one line per call with log/slog, and shuts down gracefully on
-// SIGINT or SIGTERM, draining its usage records to their sinks. With a keys
+// SIGINT or SIGTERM, draining its usage records to their sinks. With
+// -config it reloads the file when it changes and on SIGHUP (config.Reload
+// says what applies live). With a keys
 // section (the embedded default has one) every call needs a virtual key;
 // without one it serves every caller, so keep such a gateway on loopback or
 // behind something that authenticates.
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			listen = *addr
 		}
 	})
-	return serve(ctx, gw, listen, stdout, logger)
+	return serve(ctx, gw, *cfgPath, listen, stdout, logger)
 }
 
 // usageFile is where usage records go without billing.sinks; the tests
@@ -128,7 +130,7 @@ const shutdownGrace = time.Second
 // their context's cause: each stream ends with a server_shutting_down
 // error event and each call not answered yet gets it as a 503, within
 // shutdownGrace, after which the server closes what is left.
-func serve(ctx context.Context, gw *config.Gateway, listen string, stdout io.Writer, logger *slog.Logger) int {
+func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdout io.Writer, logger *slog.Logger) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		logger.Error("gateway: cannot listen", "addr", listen, "error", err)
@@ -150,13 +152,30 @@ func serve(ctx context.Context, gw *config.Gateway, listen string, stdout io.Wri
 	gw.WriteSummary(&banner)
 	_, _ = io.WriteString(stdout, banner.String())
 
+	if cfgPath != "" { // the file is watched; the embedded default has none
+		w, err := config.Watch(cfgPath, os.LookupEnv, gw)
+		if err != nil {
+			logger.Warn("gateway: cannot watch the configuration file; SIGHUP still reloads it", "file", cfgPath, "error", err)
+		} else {
+			defer w.Close()
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		logger.Error("gateway: server failed", "error", err)
-		return 1
-	case <-ctx.Done():
+	for running := true; running; {
+		select {
+		case err := <-served:
+			logger.Error("gateway: server failed", "error", err)
+			return 1
+		case <-hup:
+			reloadOnSignal(cfgPath, gw, logger)
+		case <-ctx.Done():
+			running = false
+		}
 	}
 	timeout := gw.ShutdownTimeout()
 	logger.Info("gateway: shutting down", "timeout", timeout)
@@ -184,6 +203,17 @@ func serve(ctx context.Context, gw *config.Gateway, listen string, stdout io.Wri
 	_ = gw.Stop(pctx)
 	logger.Info("gateway: stopped")
 	return 0
+}
+
+// reloadOnSignal is SIGHUP: it reloads the file at path into gw (which
+// logs and counts the outcome), or logs that the embedded default (path
+// empty) has no file to reload.
+func reloadOnSignal(path string, gw *config.Gateway, logger *slog.Logger) {
+	if path == "" {
+		logger.Info("gateway: SIGHUP: nothing to reload, the gateway runs the embedded default (no -config)")
+		return
+	}
+	_ = config.ReloadFrom(path, os.LookupEnv, gw)
 }
 
 // printBanner prints the address and curl lines to try the gateway with, in
