@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/config"
 )
 
 // benchCompletion is a 1.3 KB chat.completion with usage, the size of
@@ -49,14 +50,15 @@ func BenchmarkMainJob(b *testing.B) {
 	rpSrv := httptest.NewServer(rp)
 	defer rpSrv.Close()
 
-	cfg, err := parseConfig("bench.yaml", []byte(`providers: [{name: up, type: openai, base_url: "`+up.URL+`/v1", api_key: sk-up}]`), env{}.lookup)
+	f, err := config.Parse("bench.yaml", []byte(`providers: [{name: up, type: openai, base_url: "`+up.URL+`/v1", api_key: sk-up}]`),
+		func(string) (string, bool) { return "", false })
 	require.NoError(b, err)
-	logs := newLogWriter(io.Discard)
-	defer logs.Close()
-	a, err := build(cfg, slog.New(newLogHandler(logs)))
+	logger, closeLogs := config.NewLogger(io.Discard, f.Logging)
+	defer closeLogs()
+	gw, err := config.Build(f, config.Options{Logger: logger, UsageFile: usageFile})
 	require.NoError(b, err)
-	defer a.Close()
-	gwSrv := httptest.NewServer(a.handler)
+	defer gw.Close()
+	gwSrv := httptest.NewServer(gw.Handler())
 	defer gwSrv.Close()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

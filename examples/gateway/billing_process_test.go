@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway/billing"
+	"github.com/llmgate/gateway/config"
 )
 
 // childEnv makes the test binary the main job (runChildIfAsked): a real
@@ -35,7 +36,7 @@ func runChildIfAsked() {
 	if os.Getenv(childEnv) != "1" {
 		return
 	}
-	defaultUsageFile = "llmgate-usage.jsonl" // the real default, in the working directory
+	usageFile = config.DefaultUsageFile // the real default, in the working directory
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -370,13 +371,13 @@ func loggedKeys(t *testing.T, dir string) map[recordKey]bool {
 		})
 	}
 	p, err := billing.NewPipeline(billing.PipelineConfig{Dir: cp, Sinks: map[string]billing.Sink{
-		sinkJSONL: collect(sinkJSONL), sinkPostgres: collect(sinkPostgres)}})
+		config.SinkJSONL: collect(config.SinkJSONL), config.SinkPostgres: collect(config.SinkPostgres)}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, p.Close(ctx))
-	set := uniqueKeys(t, "the log", got[sinkJSONL])
-	assert.Equal(t, set, uniqueKeys(t, "the log", got[sinkPostgres]), "the log holds the same records for both sinks")
+	set := uniqueKeys(t, "the log", got[config.SinkJSONL])
+	assert.Equal(t, set, uniqueKeys(t, "the log", got[config.SinkPostgres]), "the log holds the same records for both sinks")
 	return set
 }
 

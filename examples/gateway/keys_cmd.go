@@ -7,15 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/cache"
+	"github.com/llmgate/gateway/config"
 )
 
 const keysUsage = `usage: gateway keys VERB [flags]
@@ -89,27 +88,21 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	var cfg *config
-	var err error
-	if *cfgPath == "" {
-		cfg, err = parseConfig(embeddedName, []byte(embeddedYAML), os.LookupEnv)
-	} else {
-		cfg, err = loadConfig(*cfgPath, os.LookupEnv)
-	}
-	if err == nil && cfg.Keys == nil {
+	f, err := loadFile(*cfgPath)
+	if err == nil && f.Keys == nil {
 		err = errors.New("gateway keys: the configuration has no keys section")
 	}
-	var a *app
+	var gw *config.Gateway
 	if err == nil {
-		a, err = build(cfg, slog.New(slog.DiscardHandler))
+		gw, err = config.Build(f, config.Options{UsageFile: usageFile})
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	defer a.Close()
-	admin := a.keys.admin
-	if a.keys.memory && verb != "create" && verb != "list" {
+	defer gw.Close()
+	admin, inFile := gw.KeyAdmin()
+	if inFile && verb != "create" && verb != "list" {
 		fmt.Fprintf(stderr, "gateway keys %s: the memory store is the configuration file: change keys.memory there\n", verb)
 		return 2
 	}
@@ -124,7 +117,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if secret != "" {
 			fmt.Fprintf(stdout, "secret: %s\n(shown once: give it to the key's user; the store keeps its digest only)\n", secret)
 		}
-		if err == nil && a.keys.memory {
+		if err == nil && inFile {
 			fmt.Fprintf(stdout, "add to keys.memory in the configuration:\n%s", memoryEntry(m))
 			return 0
 		}
@@ -236,7 +229,7 @@ func split(s string) []string {
 func (k *keyFlags) prefixes() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range split(k.ips) {
-		p, err := parsePrefix(s)
+		p, err := config.ParsePrefix(s)
 		if err != nil {
 			k.err = fmt.Errorf("-ips: %q is no address or prefix", s)
 			continue

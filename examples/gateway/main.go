@@ -6,7 +6,9 @@
 //
 // It listens on 127.0.0.1:8080 (-addr to change), prints curl lines to try
 // it, logs one line per call with log/slog, and shuts down gracefully on
-// SIGINT or SIGTERM, draining its usage records to their sinks. With a keys
+// SIGINT or SIGTERM, draining its usage records to their sinks. With
+// -config it reloads the file when it changes and on SIGHUP (config.Reload
+// says what applies live). With a keys
 // section (the embedded default has one) every call needs a virtual key;
 // without one it serves every caller, so keep such a gateway on loopback or
 // behind something that authenticates.
@@ -36,6 +38,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/cache"
+	"github.com/llmgate/gateway/config"
 )
 
 func main() {
@@ -58,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", defaultListen, "listen address; overrides the configuration's listen")
+	addr := fs.String("addr", config.DefaultListen, "listen address; overrides the configuration's listen")
 	cfgPath := fs.String("config", "", "YAML configuration `file`; without it, three simulated providers")
 	check := fs.Bool("check", false, "check the configuration, print a summary and exit")
 	if err := fs.Parse(args); err != nil {
@@ -72,43 +75,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	logs := newLogWriter(stderr) // one line per call: kept off the calls' path
-	defer logs.Close()
-	logger := slog.New(newLogHandler(logs)) // slog.TextHandler's lines, every value bounded (logbound.go)
-
-	var cfg *config
-	var err error
-	if *cfgPath == "" {
-		cfg, err = parseConfig(embeddedName, []byte(embeddedYAML), os.LookupEnv)
-	} else {
-		cfg, err = loadConfig(*cfgPath, os.LookupEnv)
-	}
+	f, err := loadFile(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	a, err := build(cfg, logger)
+	logger, closeLogs := config.NewLogger(stderr, f.Logging) // one line per call, kept off the calls' path
+	defer closeLogs()
+	gw, err := config.Build(f, config.Options{Logger: logger, UsageFile: usageFile})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	defer a.Close()
+	defer gw.Close()
 	if *check {
 		fmt.Fprintf(stdout, "%s: OK: %d providers, targets %v, models %v\n",
-			cmp.Or(*cfgPath, embeddedName), len(a.providers), a.router.Targets(), a.router.Models())
+			cmp.Or(*cfgPath, config.EmbeddedName), gw.Providers(), gw.Targets(), gw.Models())
 		return 0
 	}
-	if err := a.billing.start(ctx); err != nil { // billing_run.go
+	if err := gw.Start(ctx); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	listen := cmp.Or(cfg.Listen, defaultListen)
+	listen := gw.Listen()
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "addr" {
 			listen = *addr
 		}
 	})
-	return serve(ctx, a, cfg, listen, stdout, logger)
+	return serve(ctx, gw, *cfgPath, listen, stdout, logger)
+}
+
+// usageFile is where usage records go without billing.sinks; the tests
+// point it at a temporary directory.
+var usageFile = config.DefaultUsageFile
+
+// loadFile reads the configuration at path, or the embedded default
+// (config.Embedded) without one.
+func loadFile(path string) (*config.File, error) {
+	if path == "" {
+		return config.Parse(config.EmbeddedName, []byte(config.Embedded), os.LookupEnv)
+	}
+	return config.Load(path, os.LookupEnv)
 }
 
 // shutdownGrace is how long calls cut at the end of the shutdown timeout
@@ -122,7 +130,7 @@ const shutdownGrace = time.Second
 // their context's cause: each stream ends with a server_shutting_down
 // error event and each call not answered yet gets it as a 503, within
 // shutdownGrace, after which the server closes what is left.
-func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Writer, logger *slog.Logger) int {
+func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdout io.Writer, logger *slog.Logger) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		logger.Error("gateway: cannot listen", "addr", listen, "error", err)
@@ -130,30 +138,46 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	}
 	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelBase(gateway.ErrShuttingDown)
-	srv := gateway.NewServer(ln.Addr().String(), a.handler)
+	srv := gateway.NewServer(ln.Addr().String(), gw.Handler())
 	srv.BaseContext = func(net.Listener) context.Context { return base }
 	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
-	srv.MaxConns = cfg.MaxConns // 0: the default; the checker refused a negative one
+	srv.MaxConns = gw.MaxConns() // 0: the default; the checker refused a negative one
 
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); a.keys == nil && (ip == nil || !ip.IsLoopback()) {
+	if ip := net.ParseIP(host); !gw.Keys().Required && (ip == nil || !ip.IsLoopback()) {
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
 	var banner strings.Builder // one write: whoever reads the address finds the limits and the usage paths too
-	printBanner(&banner, ln.Addr().(*net.TCPAddr), a.router.Models(), a.keys)
-	printLimits(&banner, a.limiter, &cfg.Limits.Rate)
-	printUsagePath(&banner, a.billing)
+	printBanner(&banner, ln.Addr().(*net.TCPAddr), gw.Models(), gw.Keys())
+	gw.WriteSummary(&banner)
 	_, _ = io.WriteString(stdout, banner.String())
+
+	if cfgPath != "" { // the file is watched; the embedded default has none
+		w, err := config.Watch(cfgPath, os.LookupEnv, gw)
+		if err != nil {
+			logger.Warn("gateway: cannot watch the configuration file; SIGHUP still reloads it", "file", cfgPath, "error", err)
+		} else {
+			defer w.Close()
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		logger.Error("gateway: server failed", "error", err)
-		return 1
-	case <-ctx.Done():
+	for running := true; running; {
+		select {
+		case err := <-served:
+			logger.Error("gateway: server failed", "error", err)
+			return 1
+		case <-hup:
+			reloadOnSignal(cfgPath, gw, logger)
+		case <-ctx.Done():
+			running = false
+		}
 	}
-	timeout := cmp.Or(cfg.ShutdownTimeout, defaultShutdownTimeout)
+	timeout := gw.ShutdownTimeout()
 	logger.Info("gateway: shutting down", "timeout", timeout)
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -176,15 +200,26 @@ func serve(ctx context.Context, a *app, cfg *config, listen string, stdout io.Wr
 	// write-ahead log for the next start.
 	pctx, cancelDrain := context.WithTimeout(context.Background(), timeout)
 	defer cancelDrain()
-	_ = a.billing.stop(pctx, logger)
+	_ = gw.Stop(pctx)
 	logger.Info("gateway: stopped")
 	return 0
+}
+
+// reloadOnSignal is SIGHUP: it reloads the file at path into gw (which
+// logs and counts the outcome), or logs that the embedded default (path
+// empty) has no file to reload.
+func reloadOnSignal(path string, gw *config.Gateway, logger *slog.Logger) {
+	if path == "" {
+		logger.Info("gateway: SIGHUP: nothing to reload, the gateway runs the embedded default (no -config)")
+		return
+	}
+	_ = config.ReloadFrom(path, os.LookupEnv, gw)
 }
 
 // printBanner prints the address and curl lines to try the gateway with, in
 // one write; with keys, the header to send, with the demo key when there is
 // one (its secret is printed here and nowhere else).
-func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys *keySetup) {
+func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys config.Keys) {
 	host := addr.IP.String()
 	if addr.IP.IsUnspecified() {
 		host = "127.0.0.1"
@@ -204,16 +239,16 @@ func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys *keySetup
 	fmt.Fprintf(&b, "llmgate gateway listening on %s\npid: %d (stop it with kill %d)\nmodels: %s\n", base, os.Getpid(), os.Getpid(), listed)
 	auth := ""
 	switch {
-	case keys == nil:
+	case !keys.Required:
 		b.WriteString("keys: none required (no keys section)\n")
-	case keys.demoSecret != "":
-		fmt.Fprintf(&b, "key: %s (id %s, tenant %s; a new one at each start)\n", keys.demoSecret, demoKeyID, demoKeyID)
-		auth = " -H 'Authorization: Bearer " + keys.demoSecret + "'"
+	case keys.DemoSecret != "":
+		fmt.Fprintf(&b, "key: %s (id %s, tenant %s; a new one at each start)\n", keys.DemoSecret, keys.DemoID, keys.DemoID)
+		auth = " -H 'Authorization: Bearer " + keys.DemoSecret + "'"
 	default:
 		b.WriteString("keys: required (Authorization: Bearer <key>)\n")
 		auth = ` -H "Authorization: Bearer $LLMGATE_KEY"`
 	}
-	if keys != nil && keys.adminAPI != nil {
+	if keys.AdminAPI {
 		fmt.Fprintf(&b, "admin API: %s%s (Authorization: Bearer <admin key>)\n", base, cache.AdminPrefix)
 	}
 	b.WriteString("\n")
@@ -222,4 +257,9 @@ func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys *keySetup
 	fmt.Fprintf(&b, "models:\n  curl -s %s/v1/models%s\n", base, auth)
 	fmt.Fprintf(&b, "anthropic messages:\n  curl -s %s/v1/messages%s -H 'Content-Type: application/json' -d '%s'\n\n", base, auth, messagesBody(model))
 	_, _ = io.WriteString(w, b.String())
+}
+
+// messagesBody is the banner's example of the Anthropic-format front door.
+func messagesBody(model string) string {
+	return `{"model":"` + model + `","max_tokens":64,"messages":[{"role":"user","content":"Hello!"}]}`
 }

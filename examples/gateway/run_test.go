@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The replies of the embedded default's sims (embeddedYAML).
+// The replies of the embedded default's sims (config.Embedded).
 var simReplies = map[string]string{
 	"sim-a":      "Hello! This is sim-a, a simulated model behind the llmgate gateway.",
 	"sim-b":      "Hello! This is sim-b, the flaky one; this time it worked.",

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/llmgate/gateway"
+)
+
+// accessLogger returns the observer (gateway.WithObserver) that logs each
+// call in one line once it has ended: every request the gateway's handler
+// receives, refusals before parsing included. The line holds the call's id,
+// operation, status and duration (from the call's start to its end) and,
+// for a model call, the model, whether it streamed, who served it, each
+// attempt (target:status) and the usage, then the error's code when it
+// failed. It never holds a header or a body, so never a key. The main job
+// logs through a boundedHandler, so a value a caller chose (a 5 MB model
+// name) is cut, and marked so, rather than making a 5 MB line.
+//
+// The status is the call's Result: 499 for a caller that left before its
+// answer was written, even when the whole answer had been read from
+// upstream; a call refused before any provider was tried (an unknown model)
+// logs no attempt.
+func accessLogger(logger *slog.Logger) func(*gateway.Call) {
+	return func(c *gateway.Call) {
+		status, err := c.Result()
+		attrs := make([]slog.Attr, 0, 14)
+		attrs = append(attrs, slog.String("id", c.ID), slog.String("op", c.Op.String()),
+			slog.Int("status", status), slog.Duration("dur", time.Since(c.Start)))
+		if c.Model != "" {
+			target, model := c.Served()
+			attrs = append(attrs, slog.String("model", c.Model), slog.Bool("stream", c.Stream),
+				slog.String("served_by", target), slog.String("served_model", model),
+				slog.String("attempts", attemptsText(c.Attempts())))
+		}
+		if u, ok := c.Usage(); ok {
+			attrs = append(attrs, slog.Int("prompt_tokens", u.PromptTokens),
+				slog.Int("completion_tokens", u.CompletionTokens), slog.Bool("estimated", u.Estimated))
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", gateway.ErrorFor(err).Code))
+		}
+		logInfo(logger, "request", attrs)
+	}
+}
+
+// attemptsText is "sim-b:503 sim-a:200": each attempt's target and status,
+// or its error code when it got no response.
+func attemptsText(as []gateway.Attempt) string {
+	var b strings.Builder
+	for i, a := range as {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(a.Target)
+		b.WriteByte(':')
+		if a.Status != 0 {
+			b.WriteString(strconv.Itoa(a.Status))
+		} else {
+			b.WriteString(a.Err)
+		}
+	}
+	return b.String()
+}

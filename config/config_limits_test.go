@@ -1,0 +1,72 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/limiter"
+)
+
+// A limits section's mistakes are reported at their keys, all at once; a
+// zero limit is one of them, never "unlimited".
+func TestConfigLimitsErrors(t *testing.T) {
+	err := checkConfig(okProviders+`
+limits:
+  max_wait: 0s
+  time_zone: Mars/Olympus
+  rules:
+    - {name: a, unit: requests, limit: 0, per: minute}
+    - {name: b, unit: requets, limit: 5, per: minute}
+    - {name: c, dimensions: [keyid], unit: tokens, limit: 5, per: fortnight}
+    - {name: d, unit: requests, limit: 5, per: minute, shared: true}
+`, env{})
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		"t.yaml:7: limits.max_wait: must be positive",
+		"t.yaml:8: limits.time_zone: unknown time zone",
+		`t.yaml:10: limits.rules[0]: limiter: invalid configuration: rule "a": limit 0`,
+		`t.yaml:11: limits.rules[1].unit: limiter: invalid configuration: unknown unit "requets"`,
+		`t.yaml:12: limits.rules[2].dimensions[0]: limiter: invalid configuration: unknown dimension "keyid"`,
+		`t.yaml:12: limits.rules[2].per: limiter: invalid configuration: unknown period "fortnight"`,
+		`limits.rules: limiter: invalid configuration: rule "d" is shared but Config.Redis is nil`,
+	} {
+		assert.Contains(t, msg, want)
+	}
+	assert.Equal(t, 7, strings.Count(msg, "\n")+1, "each mistake once:\n%s", msg)
+	assert.NoError(t, checkConfig(okProviders+`
+limits:
+  max_body_bytes: 1048576
+  time_zone: Europe/Paris
+  max_wait: 1s
+  rules:
+    - {name: key-rpm, dimensions: [key], unit: requests, limit: 60, per: minute, shares: {1: 0.2, 2: 0.3}}
+    - {name: tenant-model-tpm, dimensions: [tenant, model], unit: tokens, limit: 100000, per: minute}
+    - {name: key-daily, dimensions: [key, model], unit: requests, limit: 1000, per: day}
+    - {name: conc, unit: concurrent, limit: 64}
+    - {name: account-rpm, dimensions: [target], unit: requests, limit: 500, per: minute}
+`, env{}))
+}
+
+// The start-up summary tells what a token reservation holds only when a
+// rule counts tokens.
+func TestPrintLimitsTellsTheReservationOnlyForTokenRules(t *testing.T) {
+	for _, tc := range []struct {
+		rule limiter.Rule
+		want bool
+	}{
+		{limiter.Rule{Name: "rpm", Unit: limiter.Requests, Limit: 5, Per: limiter.Minute}, false},
+		{limiter.Rule{Name: "tpm", Unit: limiter.Tokens, Limit: 5000, Per: limiter.Minute}, true},
+	} {
+		lim, err := limiter.New(limiter.Config{Rules: []limiter.Rule{tc.rule}})
+		require.NoError(t, err)
+		var b strings.Builder
+		printLimits(&b, lim, &rateLimitsConf{DefaultMaxTokens: 100})
+		lim.Close()
+		assert.Contains(t, b.String(), tc.rule.Name+": ")
+		assert.Equal(t, tc.want, strings.Contains(b.String(), "reserves its prompt + 100 tokens"), b.String())
+	}
+}

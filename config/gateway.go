@@ -1,0 +1,205 @@
+package config
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/cache"
+	"github.com/llmgate/gateway/limiter"
+	"github.com/llmgate/gateway/router"
+)
+
+// Defaults of a gateway built from a File, where the libraries have none.
+const (
+	// DefaultListen is the address a File without listen names.
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultShutdownTimeout is how long a shutdown waits for calls in
+	// flight, and then for the usage records to drain, without
+	// shutdown_timeout.
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Options are Build's optional dependencies; the zero value works. Later
+// observability layers (a Prometheus registerer, a tracer provider) are
+// added here as fields whose zero value leaves them off.
+type Options struct {
+	// Logger receives the gateway's own lines (shutdown, admin API, reload
+	// outcomes) and the access log, one line per call; nil discards them.
+	// NewLogger makes the one the logging section asks for.
+	Logger *slog.Logger
+	// UsageFile is where usage records go when the file has no
+	// billing.sinks; default DefaultUsageFile in the working directory.
+	UsageFile string
+	// OnReload, when set, is told the outcome of each Reload (nil: applied)
+	// after it is logged, on Reload's goroutine. ReloadStats counts them too.
+	OnReload func(err error)
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// Gateway is a File built: the handler to serve and the stateful parts
+// behind it (key store and cache, limiter, budget store, usage pipeline).
+// Its methods are safe for concurrent use. Build returns it; Start opens the
+// usage pipeline before serving, Stop drains it after the server has
+// stopped, and Close releases everything (call it last, once).
+type Gateway struct {
+	cfg       *File // as built; Reload does not change it (the settings read from it need a restart)
+	logger    *slog.Logger
+	opts      Options
+	handler   atomic.Pointer[http.Handler] // the chain in force (swap)
+	serve     http.Handler                 // calls the chain in force
+	router    *router.Router
+	providers []gateway.Provider
+	keys      *keySetup // nil: no keys section, every caller is served
+	billing   *billingParts
+	limiter   *limiter.Limiter // nil without rate-limit rules
+	redis     interface{ Close() error }
+
+	// Kept across reloads (reload.go).
+	budget     *breaker.Budget
+	limitRedis *redis.Client          // the limiter's, for its shared rules
+	breakers   map[string]keptBreaker // by target name
+	respCache  gateway.Middleware
+	respOpts   []gateway.Option
+	admin      http.Handler
+	reloadMu   sync.Mutex
+	reloads    reloadCounts
+}
+
+// Build checks f and builds the gateway it describes (the chain build.go
+// draws). Every mistake is reported at once, one line each, as
+// "file:line: key: message"; on error nothing is left open. Build opens the
+// key store (and migrates a PostgreSQL one) but creates no usage file or
+// table: Start does.
+func Build(f *File, opts Options) (*Gateway, error) {
+	g, err := build(f, opts)
+	if err != nil {
+		return nil, err
+	}
+	g.opts = opts
+	g.serve = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*g.handler.Load()).ServeHTTP(w, r) })
+	return g, nil
+}
+
+// Handler is the gateway's whole URL space: the OpenAI API (and Anthropic
+// messages), GET /healthz, and with keys.admin_key the admin API under
+// cache.AdminPrefix. Every error is in the OpenAI shape.
+//
+// It serves the chain in force: a Reload swaps it, and a call in flight
+// finishes on the chain it started with.
+func (g *Gateway) Handler() http.Handler { return g.serve }
+
+// Start opens the usage pipeline and its sinks (replaying what a previous
+// run left in the spill directory). Call it once, before serving: a call
+// metered before Start is recorded nowhere.
+func (g *Gateway) Start(ctx context.Context) error { return g.billing.start(ctx) }
+
+// Stop drains the usage pipeline, within ctx, after the server has stopped
+// (no call is left to record): what it cannot deliver in time stays in the
+// write-ahead log for the next Start. It logs what it drained.
+func (g *Gateway) Stop(ctx context.Context) error { return g.billing.stop(ctx, g.logger) }
+
+// Close releases the limiter, the Redis clients, the usage pipeline, the key
+// store and the providers' idle upstream connections. Call it after the
+// server has stopped (and after Stop, when Start was called).
+func (g *Gateway) Close() {
+	if g.limiter != nil {
+		g.limiter.Close()
+	}
+	if g.redis != nil {
+		g.redis.Close()
+	}
+	g.billing.Close()
+	if g.keys != nil {
+		g.keys.Close()
+	}
+	for _, p := range g.providers {
+		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
+// Listen is the address the file names, or DefaultListen.
+func (g *Gateway) Listen() string { return cmp.Or(g.cfg.Listen, DefaultListen) }
+
+// ShutdownTimeout is shutdown_timeout, or DefaultShutdownTimeout.
+func (g *Gateway) ShutdownTimeout() time.Duration {
+	return cmp.Or(g.cfg.ShutdownTimeout, DefaultShutdownTimeout)
+}
+
+// MaxConns is max_conns: 0 for gateway.Server's default.
+func (g *Gateway) MaxConns() int { return g.cfg.MaxConns }
+
+// Models are the models the router serves (none: any its targets serve).
+func (g *Gateway) Models() []string { return g.router.Models() }
+
+// Targets are the router's targets' names.
+func (g *Gateway) Targets() []string { return g.router.Targets() }
+
+// Providers is how many providers the file built from configures.
+func (g *Gateway) Providers() int { return len(g.cfg.Providers) }
+
+// Limiter is the limiter of the limits section's rules; nil without rules.
+func (g *Gateway) Limiter() *limiter.Limiter { return g.limiter }
+
+// Keys tells how callers authenticate.
+type Keys struct {
+	// Required: the file has a keys section; every call needs a key.
+	Required bool
+	// DemoID and DemoSecret are the embedded default's demo key, made at
+	// Build (keys.demo); empty without one. The secret is for a banner.
+	DemoID, DemoSecret string
+	// AdminAPI: keys.admin_key mounts the admin API at cache.AdminPrefix.
+	AdminAPI bool
+}
+
+// Keys tells how callers authenticate.
+func (g *Gateway) Keys() Keys {
+	if g.keys == nil {
+		return Keys{}
+	}
+	k := Keys{Required: true, AdminAPI: g.keys.adminAPI != nil, DemoSecret: g.keys.demoSecret}
+	if k.DemoSecret != "" {
+		k.DemoID = demoKeyID
+	}
+	return k
+}
+
+// KeyAdmin is the admin of the key store, the one the admin API uses, and
+// whether the store is the file's own (keys.memory, which only an edit of
+// the file changes for good); nil without a keys section.
+func (g *Gateway) KeyAdmin() (admin *cache.KeyAdmin, inFile bool) {
+	if g.keys == nil {
+		return nil, false
+	}
+	return g.keys.admin, g.keys.memory
+}
+
+// WriteSummary writes, for a start-up banner, the rate limits in force and
+// where the usage records go, in one write.
+func (g *Gateway) WriteSummary(w io.Writer) {
+	var b bytesWriter
+	printLimits(&b, g.limiter, &g.cfg.Limits.Rate)
+	printUsagePath(&b, g.billing)
+	_, _ = w.Write(b)
+}
+
+type bytesWriter []byte
+
+func (b *bytesWriter) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }

@@ -1,0 +1,174 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Lines written concurrently all arrive, each whole, by the time Close
+// returns.
+func TestLogWriterKeepsEveryLineWhole(t *testing.T) {
+	dst := newSyncBuffer()
+	w := newLogWriter(dst)
+	const writers, lines = 8, 500
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range lines {
+				_, _ = fmt.Fprintf(w, "writer=%d line=%d %s\n", g, i, strings.Repeat("x", i%97))
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, w.Close())
+	got := strings.Split(strings.TrimSuffix(dst.String(), "\n"), "\n")
+	require.Len(t, got, writers*lines)
+	seen := map[string]bool{}
+	for _, l := range got {
+		var g, i int
+		_, err := fmt.Sscanf(l, "writer=%d line=%d", &g, &i)
+		require.NoError(t, err, l)
+		assert.Equal(t, fmt.Sprintf("writer=%d line=%d %s", g, i, strings.Repeat("x", i%97)), l)
+		seen[l] = true
+	}
+	assert.Len(t, seen, writers*lines, "no line twice")
+}
+
+// An idle writer's line reaches the destination without waiting for more
+// lines or for Close.
+func TestLogWriterWritesAnIdleLineAtOnce(t *testing.T) {
+	dst := newSyncBuffer()
+	w := newLogWriter(dst)
+	defer w.Close()
+	_, _ = w.Write([]byte("one\n"))
+	bound := time.NewTimer(10 * time.Second) // only if it never arrives
+	defer bound.Stop()
+	for dst.String() != "one\n" {
+		select {
+		case <-dst.changed:
+		case <-bound.C:
+			t.Fatal("the line was not written")
+		}
+	}
+}
+
+// blockedWriter blocks every Write until release is closed.
+type blockedWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	mu      sync.Mutex
+	buf     bytes.Buffer
+}
+
+func (b *blockedWriter) Write(p []byte) (int, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-b.release
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// A destination that does not keep up makes Write wait once maxPendingLog
+// bytes are pending, instead of buffering without bound; nothing is lost.
+func TestLogWriterBoundsWhatIsPending(t *testing.T) {
+	dst := &blockedWriter{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	w := newLogWriter(dst)
+	_, _ = w.Write([]byte("first\n"))
+	<-dst.entered // the goroutine holds "first" and is blocked in dst
+	line := []byte(strings.Repeat("y", 1023) + "\n")
+	for range maxPendingLog / len(line) {
+		_, _ = w.Write(line)
+	}
+	returned := make(chan struct{})
+	go func() {
+		_, _ = w.Write([]byte("over\n"))
+		close(returned)
+	}()
+	for range 100 {
+		runtime.Gosched()
+	}
+	select {
+	case <-returned:
+		t.Fatal("a Write past the bound returned while the destination was blocked")
+	default:
+	}
+	close(dst.release)
+	<-returned
+	require.NoError(t, w.Close())
+	assert.Equal(t, len("first\n")+maxPendingLog/len(line)*len(line)+len("over\n"), dst.buf.Len())
+	assert.True(t, strings.HasSuffix(dst.buf.String(), "\nover\n"))
+}
+
+// After Close, a Write goes straight to the destination.
+func TestLogWriterAfterClose(t *testing.T) {
+	dst := newSyncBuffer()
+	w := newLogWriter(dst)
+	_, _ = w.Write([]byte("before\n"))
+	require.NoError(t, w.Close())
+	require.NoError(t, w.Close(), "a second Close is harmless")
+	n, err := w.Write([]byte("after\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 6, n)
+	assert.Equal(t, "before\nafter\n", dst.String())
+}
+
+// BenchmarkLogLine measures one access-log-sized line written to a file by
+// slog, straight ("direct") and through logWriter, from parallel callers.
+func BenchmarkLogLine(b *testing.B) {
+	for _, name := range []string{"direct", "logWriter"} {
+		b.Run(name, func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+			require.NoError(b, err)
+			defer f.Close()
+			var dst io.Writer = f
+			if name == "logWriter" {
+				lw := newLogWriter(f)
+				defer lw.Close()
+				dst = lw
+			}
+			logger := slog.New(slog.NewTextHandler(dst, nil))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					logger.Info("request", "id", "req-0123456789abcdef", "op", "chat", "status", 200,
+						"dur", 2*time.Millisecond, "model", "gpt-4o-mini", "attempts", "mock:200")
+				}
+			})
+		})
+	}
+}
+
+// logInfo writes the line LogAttrs writes, and nothing when Info is off.
+func TestLogInfoWritesWhatLogAttrsWrites(t *testing.T) {
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	attrs := []slog.Attr{slog.String("id", "x"), slog.Int("status", 200), slog.Duration("dur", time.Millisecond)}
+	var want, got bytes.Buffer
+	slog.New(slog.NewTextHandler(&want, &slog.HandlerOptions{ReplaceAttr: noTime})).
+		LogAttrs(t.Context(), slog.LevelInfo, "request", attrs...)
+	logInfo(slog.New(slog.NewTextHandler(&got, &slog.HandlerOptions{ReplaceAttr: noTime})), "request", attrs)
+	assert.Equal(t, want.String(), got.String())
+
+	var off bytes.Buffer
+	logInfo(slog.New(slog.NewTextHandler(&off, &slog.HandlerOptions{Level: slog.LevelWarn})), "request", attrs)
+	assert.Empty(t, off.String())
+}

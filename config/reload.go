@@ -1,0 +1,175 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+)
+
+// ErrReloadRefused wraps the mistakes of a file Reload refused.
+var ErrReloadRefused = errors.New("config: reload refused, the running configuration is kept")
+
+// Reload checks f as Build does and, when it has no mistake, applies it to
+// the running gateway; otherwise it changes nothing and returns every
+// mistake (wrapping ErrReloadRefused). It is safe for concurrent use, with
+// itself and with the calls being served: no call is dropped, a call in
+// flight finishes on the chain it started with, and no count is lost.
+//
+// What it applies live:
+//   - router.targets (and providers): added, removed, reweighted, moved
+//     between tiers, their models changed (router.Router.Update: a
+//     target's latency, cooldown and breaker are kept by name);
+//   - a target's breaker settings: a target whose settings are unchanged
+//     keeps its breaker and its state; changed settings give it a new,
+//     closed breaker;
+//   - limits.rules (limiter.Limiter.Update: a rule keeps its counts by
+//     name) and limits' body bounds;
+//   - retry, hedge and timeouts (a new chain in front of the same router,
+//     budget store, key cache, usage pipeline and limiter; hedges learn
+//     their targets' latencies again).
+//
+// Every other difference needs a restart: it is kept as it runs, and
+// Reload logs a warning naming each such key (RestartKeys lists them): listen,
+// max_conns, shutdown_timeout, logging, keys, billing (prices and budgets
+// included), response_cache, the router's settings other than its targets
+// (strategy, budget, first_token_timeout, hints), and limits' redis,
+// time_zone, max_wait and default_max_tokens, or rules added to a gateway
+// built with none (or all removed).
+//
+// Both outcomes are logged, counted (ReloadStats) and told to
+// Options.OnReload.
+func (g *Gateway) Reload(f *File) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	restart, err := g.reload(f)
+	if err != nil {
+		g.refused(f.src.file, err)
+		return err
+	}
+	g.reloads.applied.Add(1)
+	g.logger.Info("config: reloaded", "file", f.src.file)
+	for _, key := range restart {
+		g.logger.Warn("config: changed, but needs a restart to apply", "file", f.src.file, "key", key)
+	}
+	if g.opts.OnReload != nil {
+		g.opts.OnReload(nil)
+	}
+	return nil
+}
+
+// refused logs, counts and tells a refused reload of file.
+func (g *Gateway) refused(file string, err error) {
+	g.reloads.rejected.Add(1)
+	g.logger.Error("config: reload refused; the running configuration is kept", "file", file, "error", err)
+	if g.opts.OnReload != nil {
+		g.opts.OnReload(err)
+	}
+}
+
+// ReloadStats counts Reload's outcomes since Build.
+type ReloadStats struct {
+	Applied, Rejected uint64
+}
+
+type reloadCounts struct{ applied, rejected atomic.Uint64 }
+
+// ReloadStats returns Reload's counts.
+func (g *Gateway) ReloadStats() ReloadStats {
+	return ReloadStats{Applied: g.reloads.applied.Load(), Rejected: g.reloads.rejected.Load()}
+}
+
+// reload checks f with the gateway's stateful parts in place of new ones
+// and applies it; it returns the keys that need a restart.
+func (g *Gateway) reload(f *File) ([]string, error) {
+	restart := RestartKeys(g.cfg, f)
+	c := newChecker(&f.src)
+	c.top(f)
+	c.logging(f.Logging)
+	probe := &Gateway{}
+	byName := probe.newProviders(c, f.Providers)
+	c.reserveAnthropicBound(f)
+	limCfg, hasRules := c.limiterConfig(&f.Limits.Rate, g.limitRedis)
+	timeouts, err := breaker.Timeouts(c.timeoutConfig(f.Timeouts))
+	c.lib("timeouts", err)
+	var hedge *breaker.HedgeConfig
+	if !f.Hedge.Disable {
+		hc := c.hedgeConfig(f.Hedge, g.budget)
+		if c.lib("hedge", hc.Validate()) {
+			hedge = &hc
+		}
+	}
+	targets, kept := newTargets(c, f, byName, hedge, timeouts, g.limiter, g.breakers)
+	retryCfg := c.retryConfig(f.Retry, g.budget)
+	retry, err := breaker.Retry(retryCfg)
+	c.lib("retry", err)
+	rc := c.routerConfig(&f.Router, g.budget, retryCfg.MaxWait, retryCfg.Idempotent)
+	c.lib("router", rc.Validate())
+	limits := c.limits(f.Limits)
+	c.lib("limits", limits.Validate())
+	if err := c.err(); err != nil {
+		closeIdle(probe.providers)
+		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
+	}
+	// The router checks the whole set before it changes anything; the
+	// limiter's rules were checked above by the same rules as its Update.
+	if err := g.router.Update(targets); err != nil {
+		closeIdle(probe.providers)
+		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
+	}
+	if g.limiter != nil && hasRules {
+		if err := g.limiter.Update(limCfg.Rules); err != nil { // not expected: checked above
+			g.logger.Error("config: limits.rules not applied", "error", err)
+		}
+	}
+	old := g.providers
+	g.providers, g.breakers = probe.providers, kept
+	g.swap(retry, limits)
+	closeIdle(old) // calls in flight keep their connections; idle ones go
+	return restart, nil
+}
+
+// RestartKeys are the keys whose values differ between a and b and that
+// Reload cannot apply to a running gateway (see Reload).
+func RestartKeys(a, b *File) []string {
+	var keys []string
+	differ := func(key string, x, y any) {
+		if !reflect.DeepEqual(x, y) {
+			keys = append(keys, key)
+		}
+	}
+	differ("listen", a.Listen, b.Listen)
+	differ("max_conns", a.MaxConns, b.MaxConns)
+	differ("shutdown_timeout", a.ShutdownTimeout, b.ShutdownTimeout)
+	differ("logging", a.Logging, b.Logging)
+	differ("keys", a.Keys, b.Keys)
+	differ("billing", a.Billing, b.Billing)
+	differ("response_cache", a.ResponseCache, b.ResponseCache)
+	ra, rb := a.Router, b.Router
+	ra.Targets, rb.Targets = nil, nil
+	differ("router.budget", ra.Budget, rb.Budget)
+	ra.Budget, rb.Budget = budgetConf{}, budgetConf{}
+	differ("router", ra, rb)
+	la, lb := a.Limits.Rate, b.Limits.Rate
+	differ("limits.redis", la.Redis, lb.Redis)
+	differ("limits.time_zone", la.TimeZone, lb.TimeZone)
+	differ("limits.max_wait", la.MaxWait, lb.MaxWait)
+	differ("limits.default_max_tokens", la.DefaultMaxTokens, lb.DefaultMaxTokens)
+	if (len(la.Rules) == 0) != (len(lb.Rules) == 0) {
+		keys = append(keys, "limits.rules")
+	}
+	return keys
+}
+
+// closeIdle closes the idle upstream connections of providers no longer
+// served.
+func closeIdle(ps []gateway.Provider) {
+	for _, p := range ps {
+		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
