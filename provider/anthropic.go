@@ -54,6 +54,7 @@ type Anthropic struct {
 	clock     gateway.Clock
 	messages  *url.URL
 	count     *url.URL
+	list      *url.URL    // GET /v1/models, the health check's
 	hdr       http.Header // cloned per request
 	beta      string
 }
@@ -82,6 +83,7 @@ func NewAnthropic(cfg AnthropicConfig) (*Anthropic, error) {
 		clock:     clock.Or(cfg.Clock),
 		messages:  joinPath(base, "/v1/messages"),
 		count:     joinPath(base, "/v1/messages/count_tokens"),
+		list:      joinPath(base, "/v1/models"),
 		beta:      strings.Join(cfg.Beta, ","),
 	}
 	for k, v := range cfg.ModelMap {

@@ -10,8 +10,9 @@
 // breaks or stalls before its first token) moves to the next eligible target,
 // bounded by the targets, the retry Budget and the caller's deadline; a
 // target whose breaker is open or cooling down (after a 429, for its
-// Retry-After) is passed over, and rate-limit headers steer calls away before
-// a 429. Update swaps targets and weights atomically (a canary is a weight);
+// Retry-After) is passed over, as is one failing its active health check
+// (Target.Healthy, from package health) while another passes, and
+// rate-limit headers steer calls away before a 429. Update swaps targets and weights atomically (a canary is a weight);
 // /v1/models lists the union of the targets' models. ExampleNew is this
 // sample, runnable:
 //

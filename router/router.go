@@ -133,6 +133,19 @@ func (c Config) withDefaults() Config {
 // the call now, the router waits for the earliest one to become ready if
 // that is within MaxWait; it never sends inside a Retry-After window.
 //
+// A target whose health gate (Target.Healthy: an active health check) fails
+// is passed over before any call goes to it, like an open one: no attempt,
+// no breaker failure, no budget; a call that fails on a healthy target does
+// not fall back to it. When no target serving the model passes its check,
+// the checks are ignored and the targets are tried on their breakers alone,
+// as Envoy's panic mode does: a probe tells less than a call (a models
+// endpoint down or forbidden while completions serve, a probe timeout under
+// load), so a fleet whose probes all fail still serves what it can, each
+// target still guarded by its breaker, instead of answering 503 to every
+// call. Ready and Status count such targets as unable to serve, so
+// readiness (package health) fails and a load balancer can move traffic
+// away meanwhile.
+//
 // What happens to an attempt's outcome:
 //
 //   - success (2xx; for a stream, once its first content event has
@@ -263,9 +276,9 @@ func (r *Router) Targets() []string {
 // same validation as New; on error nothing changes. Calls in flight
 // finish on the targets they started with; calls that start after Update
 // returns see the new ones. A target whose name stays keeps its breaker
-// (unless the new Target brings another), in-flight count, latency
-// estimate, cooldown and hints; a removed target's state is dropped. Update
-// may be called concurrently with calls and with itself.
+// and health gate (unless the new Target brings another), in-flight count,
+// latency estimate, cooldown and hints; a removed target's state is
+// dropped. Update may be called concurrently with calls and with itself.
 func (r *Router) Update(targets []Target) error {
 	names, err := validateTargets(targets)
 	if err != nil {
@@ -287,15 +300,19 @@ func (r *Router) Update(targets []Target) error {
 		case st.cb == nil:
 			st.cb, _ = breaker.NewCircuitBreaker(names[i], breaker.Config{Clock: r.clock}) // the defaults are valid
 		}
+		if t.Healthy != nil {
+			st.healthy = t.Healthy
+		}
 		states[names[i]] = st
 		built[i] = &routeTarget{
-			name:   names[i],
-			weight: uint64(t.Weight),
-			tier:   t.Tier,
-			models: newModelSet(t),
-			cb:     st.cb,
-			rt:     r.targetChain(names[i], t, st.cb),
-			st:     st,
+			name:    names[i],
+			weight:  uint64(t.Weight),
+			tier:    t.Tier,
+			models:  newModelSet(t),
+			cb:      st.cb,
+			healthy: st.healthy,
+			rt:      r.targetChain(names[i], t, st.cb),
+			st:      st,
 		}
 	}
 	r.states = states

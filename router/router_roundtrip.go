@@ -281,12 +281,15 @@ func (r *Router) readyWithin(ctx context.Context, g *routeGroup, p *pickState, n
 
 // soonest returns how long until the earliest of the targets not out for
 // this call (p.hard) takes calls again, by the Retry-After of its breaker's
-// refusal; false when none refuses with one.
+// refusal; false when none refuses with one. A target failing its health
+// check is not waited for while another of the group passes one: a pick
+// would pass it over.
 func (r *Router) soonest(g *routeGroup, p *pickState) (time.Duration, bool) {
 	var soonest time.Duration = math.MaxInt64
+	checked := g.anyPasses()
 	for i := range g.members {
 		m := &g.members[i]
-		if p != nil && p.hard.has(m.idx) {
+		if (p != nil && p.hard.has(m.idx)) || (checked && !m.t.passes()) {
 			continue
 		}
 		permit, err := m.t.cb.Acquire()

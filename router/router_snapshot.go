@@ -49,8 +49,27 @@ type routeTarget struct {
 	// cb is the breaker rt goes through. Calls ask it, not st's, whether to
 	// try the target: st's may be replaced by an Update while they run.
 	cb *breaker.CircuitBreaker
-	rt http.RoundTripper // cb(first-token timeout(middlewares(boundary(provider))))
-	st *targetState
+	// healthy is the target's health gate as of this snapshot; nil: none.
+	healthy func() bool
+	rt      http.RoundTripper // cb(first-token timeout(middlewares(boundary(provider))))
+	st      *targetState
+}
+
+// passes reports whether the target passes its health check (true without
+// one). Without a gate it is one nil check, so targets that are not probed
+// pay nothing at a pick.
+func (t *routeTarget) passes() bool { return t.healthy == nil || t.healthy() }
+
+// anyPasses reports whether some member of the group passes its health
+// check. When none does, the router ignores the checks for the group (see
+// Router).
+func (g *routeGroup) anyPasses() bool {
+	for i := range g.members {
+		if g.members[i].t.passes() {
+			return true
+		}
+	}
+	return false
 }
 
 // routeGroup is who may serve one model: its members sorted by tier, then

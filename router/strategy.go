@@ -87,12 +87,20 @@ type pickState struct {
 	// sawSaturated is set when a scan met a saturated target, so a second
 	// pass that admits them is worth running.
 	sawSaturated bool
+	// sawUnhealthy is set when a scan met a target failing its health
+	// check, so a third pass (when none of the model's targets passes one)
+	// is worth considering.
+	sawUnhealthy bool
 }
 
 // status is a member's eligibility for this pick.
 func (p *pickState) status(m *routeMember) uint8 {
 	if p.hard.has(m.idx) || !m.t.cb.Ready() {
 		return ineligible
+	}
+	if !m.t.passes() {
+		p.sawUnhealthy = true
+		return unhealthy
 	}
 	st := m.st.status(p.now, p.est)
 	if st == eligible && p.soft.has(m.idx) {
@@ -130,20 +138,31 @@ func (s *targetSet) has(i int) bool {
 
 // pick returns the index in g.members of the target for the next attempt,
 // or -1 when none may take it. Tiers are tried in order, first admitting
-// only eligible targets, then, if some were only saturated, those too.
-// It allocates nothing.
+// only eligible targets, then, if some were only saturated, those too,
+// then, if some failed their health check and no member of the group
+// passes one, those too (the checks are ignored when they condemn every
+// target: Router's documentation says why). It allocates nothing.
 func (r *Router) pick(g *routeGroup, p *pickState) int {
-	p.sawSaturated = false
-	for i := range g.tiers {
-		if m := r.pickTier(g, &g.tiers[i], p, eligible); m >= 0 {
+	p.sawSaturated, p.sawUnhealthy = false, false
+	if m := r.pickTiers(g, p, eligible); m >= 0 {
+		return m
+	}
+	if p.sawSaturated {
+		if m := r.pickTiers(g, p, saturated); m >= 0 {
 			return m
 		}
 	}
-	if !p.sawSaturated {
-		return -1
+	if p.sawUnhealthy && !g.anyPasses() {
+		return r.pickTiers(g, p, unhealthy)
 	}
+	return -1
+}
+
+// pickTiers tries the tiers in order, admitting members whose status is at
+// most limit.
+func (r *Router) pickTiers(g *routeGroup, p *pickState, limit uint8) int {
 	for i := range g.tiers {
-		if m := r.pickTier(g, &g.tiers[i], p, saturated); m >= 0 {
+		if m := r.pickTier(g, &g.tiers[i], p, limit); m >= 0 {
 			return m
 		}
 	}

@@ -50,6 +50,16 @@ type Target struct {
 	// limit, timeouts…), Middlewares[0] outermost, so their failures count
 	// against the breaker.
 	Middlewares []gateway.Middleware
+	// Healthy, when set, is the target's active health check as of now
+	// (health.Checker.Healthy gives one): a target for which it reports
+	// false is passed over before any call is sent to it (no attempt, no
+	// breaker failure, no budget), unless no target serving the call's
+	// model passes its check (then the checks are ignored: see Router). The
+	// router calls it at every pick, concurrently, so it must be cheap (an
+	// atomic load) and safe for concurrent use. Nil means no check. Like
+	// Breaker, it is kept by target name across Update unless the new
+	// Target brings another.
+	Healthy func() bool
 }
 
 // MaxWeight is the largest Target.Weight.

@@ -17,6 +17,9 @@ import (
 type targetState struct {
 	name string
 	cb   *breaker.CircuitBreaker // guarded by Router.mu: Update keeps it across snapshots; calls use routeTarget.cb
+	// healthy is the target's health gate (Target.Healthy), kept like cb;
+	// guarded by Router.mu, calls use routeTarget.healthy.
+	healthy func() bool
 
 	// Read by every pick; written rarely (a hint). A target's cooldown is
 	// its breaker's (CircuitBreaker.Ready), not kept here.
@@ -41,7 +44,8 @@ type targetState struct {
 const (
 	eligible   = 0 // may serve
 	saturated  = 1 // may serve only when no eligible target is left (hints, prior failures)
-	ineligible = 2 // must not serve this pick
+	unhealthy  = 2 // fails its health check: may serve only when no target of the model passes one
+	ineligible = 3 // must not serve this pick
 )
 
 // status returns the target's eligibility by its rate-limit hints at now
