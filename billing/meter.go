@@ -45,12 +45,15 @@ func (c MeterConfig) Validate() error { return c.Budget.Validate() }
 // and retried when a later call ends, with a backoff while the store stays
 // down, and by SettlePending, which a shutdown should call.
 //
+// Update swaps the prices and budget settings of a running Meter; its
+// store, and every spend and hold in it, stay (meter_update.go).
+//
 // A Meter is safe for concurrent use and starts no goroutine.
 type Meter struct {
 	rec     Recorder
-	prices  *PriceTable
-	budget  BudgetConfig
+	store   BudgetStore // fixed at NewMeter: Update keeps it
 	clock   gateway.Clock
+	cur     atomic.Pointer[meterSnapshot] // the prices and budgets in force
 	stats   meterCounts
 	settles settleQueue
 }
@@ -83,10 +86,10 @@ func NewMeter(rec Recorder, cfg MeterConfig) (*Meter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Prices == nil {
-		cfg.Prices = DefaultPrices()
-	}
-	return &Meter{rec: rec, prices: cfg.Prices, budget: cfg.Budget.withDefaults(), clock: clock.Or(cfg.Clock)}, nil
+	s := newMeterSnapshot(cfg)
+	m := &Meter{rec: rec, store: s.budget.Store, clock: clock.Or(cfg.Clock)}
+	m.cur.Store(s)
+	return m, nil
 }
 
 // Stats returns the Meter's counts.
@@ -122,14 +125,15 @@ func (rt *meterRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c == nil || c.Op == gateway.OpModels || !hooks.CallOnce(c, meterKey{rt.m}) {
 		return rt.next.RoundTrip(req)
 	}
-	h, err := rt.m.hold(req.Context(), c)
+	s := rt.m.cur.Load() // once: the call holds, records and settles against it
+	h, err := rt.m.hold(req.Context(), s, c)
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, err
 	}
-	hooks.OnEnd(c, func() { rt.m.finish(c, h) })
+	hooks.OnEnd(c, func() { rt.m.finish(s, c, h) })
 	return rt.next.RoundTrip(req)
 }
 
@@ -141,9 +145,11 @@ type callHold struct {
 	priced  bool
 }
 
-// hold reserves the call's budgets; nil when it has none.
-func (m *Meter) hold(ctx context.Context, c *gateway.Call) (*callHold, error) {
-	_, tenant := m.budget.Tenants[c.Caller.Tenant]
+// hold reserves the call's budgets, at s's prices and limits; nil when it
+// has none.
+func (m *Meter) hold(ctx context.Context, s *meterSnapshot, c *gateway.Call) (*callHold, error) {
+	budget := &s.budget
+	_, tenant := budget.Tenants[c.Caller.Tenant]
 	if c.Caller.Budget.Limit == 0 && (!tenant || c.Caller.Tenant == "") {
 		return nil, nil // no budget: the common case costs nothing
 	}
@@ -151,20 +157,20 @@ func (m *Meter) hold(ctx context.Context, c *gateway.Call) (*callHold, error) {
 	h := &callHold{}
 	buckets := h.buf[:0]
 	if b := c.Caller.Budget; b.Limit != 0 {
-		bk, ok := bucketFor("key:"+c.Caller.KeyID, b, now, m.budget.Location)
+		bk, ok := bucketFor("key:"+c.Caller.KeyID, b, now, budget.Location)
 		if !ok || b.Limit < 0 {
 			return nil, ErrBudgetExceeded.WithMessage("billing: the key's budget is invalid")
 		}
 		buckets = append(buckets, bk)
 	}
-	if b, ok := m.budget.Tenants[c.Caller.Tenant]; ok && c.Caller.Tenant != "" {
-		bk, _ := bucketFor("tenant:"+c.Caller.Tenant, b, now, m.budget.Location) // validated
+	if b, ok := budget.Tenants[c.Caller.Tenant]; ok && c.Caller.Tenant != "" {
+		bk, _ := bucketFor("tenant:"+c.Caller.Tenant, b, now, budget.Location) // validated
 		buckets = append(buckets, bk)
 	}
 	h.buckets = buckets
-	price, ok := m.prices.Lookup("", c.Model)
+	price, ok := s.prices.Lookup("", c.Model)
 	if !ok {
-		if !m.budget.AdmitUnpriced {
+		if !budget.AdmitUnpriced {
 			m.stats.refused.Add(1)
 			return nil, ErrUnpricedModel
 		}
@@ -172,17 +178,17 @@ func (m *Meter) hold(ctx context.Context, c *gateway.Call) (*callHold, error) {
 		h.priced = true
 		out := c.MaxTokens
 		if out <= 0 {
-			out = m.budget.DefaultMaxTokens
+			out = budget.DefaultMaxTokens
 		}
-		if m.budget.Policy == Expected {
-			out = min(out, m.budget.ExpectedOutputTokens)
+		if budget.Policy == Expected {
+			out = min(out, budget.ExpectedOutputTokens)
 		}
 		if c.Op == gateway.OpEmbedding {
 			out = 0
 		}
 		h.amount = price.maxCost(c.PromptTokens, out)
 	}
-	refused, err := m.budget.Store.Reserve(ctx, c.ID, buckets, h.amount, m.budget.HoldTTL, now)
+	refused, err := m.store.Reserve(ctx, c.ID, buckets, h.amount, budget.HoldTTL, now)
 	if err != nil {
 		return nil, err
 	}

@@ -49,3 +49,38 @@ func ExampleMeter() {
 	// Output:
 	// attempt 1 on sim: 10+5 tokens, 4500 nano-USD (known true)
 }
+
+// Update swaps a running Meter's prices: the next call is priced at the new
+// ones, and the budget store keeps every spend.
+func ExampleMeter_Update() {
+	prices := func(usdPerM float64) *billing.PriceTable {
+		t, err := billing.NewPriceTable(map[string]billing.Price{"gpt-4o-mini": {Input: billing.PerM(usdPerM), Output: billing.PerM(usdPerM)}}, nil)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	m, err := billing.NewMeter(printRecorder{}, billing.MeterConfig{Prices: prices(1)})
+	if err != nil {
+		panic(err)
+	}
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5})
+	client := gateway.NewClient(gateway.Chain(sim, m.Middleware()))
+	send := func() {
+		resp, err := client.Post("http://gateway.invalid/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}`))
+		if err != nil {
+			panic(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	send()
+	if err := m.Update(billing.MeterConfig{Prices: prices(2)}); err != nil {
+		panic(err)
+	}
+	send()
+	// Output:
+	// attempt 1 on sim: 10+5 tokens, 15000 nano-USD (known true)
+	// attempt 1 on sim: 10+5 tokens, 30000 nano-USD (known true)
+}

@@ -7,9 +7,10 @@ import (
 	"github.com/llmgate/gateway"
 )
 
-// finish records the call's attempts and settles its hold. It runs once,
-// when the call has ended (hooks.OnEnd).
-func (m *Meter) finish(c *gateway.Call, h *callHold) {
+// finish records the call's attempts, priced at s (the snapshot the call
+// held under), and settles its hold to their cost. It runs once, when the
+// call has ended (hooks.OnEnd).
+func (m *Meter) finish(s *meterSnapshot, c *gateway.Call, h *callHold) {
 	// After this call's records and settlement: a store that hangs delays
 	// neither.
 	defer m.retrySettles(context.Background(), false)
@@ -28,7 +29,7 @@ func (m *Meter) finish(c *gateway.Call, h *callHold) {
 			Status: a.Status, Latency: a.Latency, TTFT: a.TTFT, Stream: c.Stream,
 			Outcome: outcome(a, i == served, result),
 		}
-		price, priced := m.prices.Lookup(a.Target, a.Model)
+		price, priced := s.prices.Lookup(a.Target, a.Model)
 		if i == served {
 			r.Usage = usage
 			if priced && !noOutput(c, usage) {
@@ -55,7 +56,7 @@ func (m *Meter) finish(c *gateway.Call, h *callHold) {
 	if unknown && h.priced {
 		total = max(total, h.amount) // an unpriced served model: charge what was held
 	}
-	m.settle(c.ID, h.buckets, total)
+	m.settle(s.budget.SettleTimeout, c.ID, h.buckets, total)
 }
 
 // servedIndex returns the index of the attempt whose response the caller

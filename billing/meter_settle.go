@@ -39,9 +39,10 @@ type settleQueue struct {
 	backoff time.Duration
 }
 
-// settle settles a call's hold, keeping it to retry if the store fails.
-func (m *Meter) settle(id string, buckets []Bucket, actual int64) {
-	if m.trySettle(context.Background(), id, buckets, actual) == nil {
+// settle settles a call's hold within timeout, keeping it to retry if the
+// store fails.
+func (m *Meter) settle(timeout time.Duration, id string, buckets []Bucket, actual int64) {
+	if m.trySettle(context.Background(), timeout, id, buckets, actual) == nil {
 		return
 	}
 	m.stats.settleErrors.Add(1)
@@ -60,10 +61,10 @@ func (m *Meter) settle(id string, buckets []Bucket, actual int64) {
 	}
 }
 
-func (m *Meter) trySettle(ctx context.Context, id string, buckets []Bucket, actual int64) error {
-	ctx, cancel := context.WithTimeout(ctx, m.budget.SettleTimeout)
+func (m *Meter) trySettle(ctx context.Context, timeout time.Duration, id string, buckets []Bucket, actual int64) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return m.budget.Store.Settle(ctx, id, buckets, actual, m.clock.Now())
+	return m.store.Settle(ctx, id, buckets, actual, m.clock.Now())
 }
 
 // retrySettles retries the pending settlements in order, stopping at the
@@ -91,9 +92,10 @@ func (m *Meter) retrySettles(ctx context.Context, now bool) {
 
 	done := 0
 	var err error
+	timeout := m.cur.Load().budget.SettleTimeout // a retry is bounded by the settings in force
 	for ; done < len(items); done++ {
 		it := &items[done]
-		if err = m.trySettle(ctx, it.id, it.buckets, it.actual); err != nil {
+		if err = m.trySettle(ctx, timeout, it.id, it.buckets, it.actual); err != nil {
 			m.stats.settleErrors.Add(1)
 			break
 		}

@@ -60,7 +60,19 @@ type HedgeConfig struct {
 	MaxBodyBytes int64
 	// Clock is the source of time; nil means the system clock.
 	Clock gateway.Clock
+	// Latency, when set, is where the RoundTrippers the middleware returns
+	// learn their latency (Percentile), together: give one per target, and
+	// the same one to the Hedge that replaces another over that target (a
+	// reloaded configuration) to keep what it learned. Nil means each
+	// RoundTripper learns its own from scratch.
+	Latency *HedgeLatency
 }
+
+// HedgeLatency is what a Hedge learns of its target's latency: the most
+// recent times to a usable response (HedgeConfig.Latency). Its zero value
+// is ready to use; it is safe for concurrent use and bounded (a fixed ring
+// of samples).
+type HedgeLatency struct{ l latencies }
 
 // Defaults of HedgeConfig.
 const (
@@ -137,14 +149,18 @@ func Hedge(cfg HedgeConfig) (gateway.Middleware, error) {
 		if next == nil {
 			panic("breaker: nil RoundTripper")
 		}
-		return &hedgeTransport{cfg: cfg, next: next, deadlines: deadlines}
+		lat := &latencies{}
+		if cfg.Latency != nil {
+			lat = &cfg.Latency.l
+		}
+		return &hedgeTransport{cfg: cfg, next: next, lat: lat, deadlines: deadlines}
 	}, nil
 }
 
 type hedgeTransport struct {
 	cfg       HedgeConfig
 	next      http.RoundTripper
-	lat       latencies
+	lat       *latencies // the config's Latency, or the transport's own
 	deadlines *clock.Deadlines
 }
 

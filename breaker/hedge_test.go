@@ -648,3 +648,34 @@ func TestHedgeSlowFirstAttemptWinsOverItsHedge(t *testing.T) {
 	assert.Equal(t, "hedge_lost", attempts[1].Err)
 	assert.EqualValues(t, 2, p.calls.Load())
 }
+
+// A Hedge given the Latency another learned with hedges at the learned
+// delay from its first call (a reloaded target keeps what it learned),
+// where one of its own would wait its hour-long Delay.
+func TestHedgeLatencyIsKeptByTheHedgeThatReplacesAnother(t *testing.T) {
+	clk := newClock()
+	var slow atomic.Bool
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, n int64) (*http.Response, error) {
+		if slow.Load() && n%2 == 1 {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		}
+		return respond(req, 200), nil
+	}}
+	lat := &breaker.HedgeLatency{}
+	cfg := breaker.HedgeConfig{Delay: time.Hour, Percentile: 0.9, MinDelay: 100 * time.Millisecond, Clock: clk, Latency: lat}
+	learner := gateway.Chain(p, must(breaker.Hedge(cfg)))
+	for range 40 { // latencies of 0 on the frozen clock: the learned delay is MinDelay
+		_, err := send(t, learner)
+		require.NoError(t, err)
+	}
+
+	replacement := gateway.Chain(p, must(breaker.Hedge(cfg)))
+	p.calls.Store(0)
+	slow.Store(true)
+	done := runAsync(t, replacement, context.Background())
+	clk.BlockUntil(1)
+	clk.Advance(100 * time.Millisecond)
+	assert.Equal(t, 200, (<-done).StatusCode)
+	assert.EqualValues(t, 2, p.calls.Load(), "hedged at the learned delay")
+}

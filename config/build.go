@@ -69,8 +69,8 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 			hedge = &hc
 		}
 	}
-	targets, kept := newTargets(c, cfg, byName, hedge, timeouts, lim, nil)
-	a.breakers = kept
+	targets, kept, hedges := newTargets(c, cfg, byName, hedge, timeouts, lim, nil, nil)
+	a.breakers, a.hedges = kept, hedges
 	retryCfg := c.retryConfig(cfg.Retry, budget)
 	retry, err := breaker.Retry(retryCfg)
 	c.lib("retry", err)
@@ -184,10 +184,11 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 // key, not only the first one router.New finds.
 //
 // A target whose name and breaker settings are those of one in kept keeps
-// that one's breaker, and its state; the breakers of the targets returned
-// come back with them.
+// that one's breaker, and its state; one whose name and hedge settings are
+// those of one in keptHedges keeps the latency its Hedge learned. The
+// breakers and hedge latencies of the targets returned come back with them.
 func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge *breaker.HedgeConfig, timeouts gateway.Middleware,
-	lim *limiter.Limiter, kept map[string]keptBreaker) ([]router.Target, map[string]keptBreaker) {
+	lim *limiter.Limiter, kept map[string]keptBreaker, keptHedges map[string]keptHedge) ([]router.Target, map[string]keptBreaker, map[string]keptHedge) {
 	known := map[string]bool{}
 	for _, p := range cfg.Providers {
 		known[p.Name] = true
@@ -200,7 +201,7 @@ func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge
 	}
 	names := map[string]bool{}
 	var out []router.Target
-	breakers := map[string]keptBreaker{}
+	breakers, hedges := map[string]keptBreaker{}, map[string]keptHedge{}
 	for i := range tcs {
 		tc, path := &tcs[i], fmt.Sprintf("router.targets[%d]", i)
 		if written {
@@ -227,9 +228,11 @@ func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge
 		t.Breaker, t.Middlewares = cb, []gateway.Middleware{timeouts}
 		if hedge != nil && cb != nil {
 			hc := *hedge
-			hc.Gate = cb.Ready        // no hedge while the target cools down after a 429
+			hc.Gate = cb.Ready // no hedge while the target cools down after a 429
+			hc.Latency = keptHedges[t.Name].reuse(cfg.Hedge)
 			h, _ := breaker.Hedge(hc) // validated above
 			t.Middlewares = []gateway.Middleware{h, timeouts}
+			hedges[t.Name] = keptHedge{conf: cfg.Hedge, lat: hc.Latency}
 		}
 		if mw := targetLimit(lim, t.Name); mw != nil {
 			t.Middlewares = append([]gateway.Middleware{mw}, t.Middlewares...)
@@ -237,7 +240,7 @@ func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge
 		out = append(out, t)
 		breakers[t.Name] = keptBreaker{conf: tc.Breaker, cb: cb}
 	}
-	return out, breakers
+	return out, breakers, hedges
 }
 
 // keptBreaker is a target's breaker and the settings it was made with.

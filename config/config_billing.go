@@ -58,7 +58,7 @@ type billingBudgetConf struct {
 // so that -check creates nothing), and what to release when the server has
 // stopped.
 type billingParts struct {
-	mws   []gateway.Middleware
+	mws   []gateway.Middleware // rebuilt by update, read by swap: both under Gateway.reloadMu
 	plan  pipelinePlan
 	rec   *pipelineRecorder // the Meter's Recorder; start gives it the Pipeline
 	meter *billing.Meter    // stop settles what its budget store failed
@@ -71,6 +71,63 @@ type billingParts struct {
 // reported at its key.
 func (c *checker) newBilling(bc *billingConf) *billingParts {
 	parts := &billingParts{plan: c.pipelinePlan(bc), rec: &pipelineRecorder{}}
+	cfg, keys := c.meterConfig(bc)
+	if r := bc.Budgets.Redis; c.budgetRedis(r) {
+		// ContextTimeoutEnabled: a settle is bounded by the Meter's
+		// SettleTimeout (2s), not by the client's 3s read timeout;
+		// go-redis's own retries are safe, Reserve and Settle being
+		// idempotent per call id.
+		parts.redis = redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
+		store, err := billing.NewRedisBudgets(parts.redis, billing.RedisBudgetConfig{Prefix: r.Prefix})
+		c.lib("billing.budgets.redis", err)
+		cfg.Budget.Store = store
+	}
+	m, err := billing.NewMeter(parts.rec, cfg)
+	if !c.lib("billing.budgets", err) {
+		return parts
+	}
+	parts.meter = m
+	parts.mws = meterMiddlewares(keys, m)
+	return parts
+}
+
+// liveBilling checks the billing section as newBilling does, opening
+// nothing (its sinks and its Redis need a restart), and returns what
+// Reload applies live: the Meter's prices and budgets, and the keys'
+// budgets.
+func (c *checker) liveBilling(bc *billingConf) (billing.MeterConfig, map[string]gateway.Budget) {
+	c.pipelinePlan(bc)
+	c.budgetRedis(bc.Budgets.Redis)
+	cfg, keys := c.meterConfig(bc)
+	c.lib("billing.budgets", cfg.Validate())
+	return cfg, keys
+}
+
+// update makes cfg's prices and budgets the Meter's, keeping its budget
+// store and every spend in it, and keys the keys' budgets of the chain the
+// next swap builds. A call in flight finishes at the prices it held under
+// (billing.Meter.Update).
+func (b *billingParts) update(cfg billing.MeterConfig, keys map[string]gateway.Budget) error {
+	if err := b.meter.Update(cfg); err != nil {
+		return err
+	}
+	b.mws = meterMiddlewares(keys, b.meter)
+	return nil
+}
+
+// meterMiddlewares are the Meter and, before it, the stand-in that gives
+// keys their configured budgets (none without any).
+func meterMiddlewares(keys map[string]gateway.Budget, m *billing.Meter) []gateway.Middleware {
+	if len(keys) == 0 {
+		return []gateway.Middleware{m.Middleware()}
+	}
+	return []gateway.Middleware{keyBudgets(keys), m.Middleware()}
+}
+
+// meterConfig checks the billing section's prices (the embedded table and
+// prices_file over it) and budgets, each mistake at its key, and returns
+// them as the Meter's config, with no store, and the keys' budgets.
+func (c *checker) meterConfig(bc *billingConf) (billing.MeterConfig, map[string]gateway.Budget) {
 	prices := billing.DefaultPrices()
 	if bc.PricesFile != "" {
 		t, err := billing.LoadPrices(bc.PricesFile)
@@ -102,30 +159,20 @@ func (c *checker) newBilling(bc *billingConf) *billingParts {
 		cfg.Location = loc
 	}
 	keys := c.budgets("billing.budgets.keys", b.Keys)
-	if b.Redis != nil {
-		if _, _, err := net.SplitHostPort(b.Redis.Addr); err != nil {
-			c.fail("billing.budgets.redis.addr", "want host:port (e.g. 127.0.0.1:6379)")
-		} else {
-			// ContextTimeoutEnabled: a settle is bounded by the Meter's
-			// SettleTimeout (2s), not by the client's 3s read timeout;
-			// go-redis's own retries are safe, Reserve and Settle being
-			// idempotent per call id.
-			parts.redis = redis.NewClient(&redis.Options{Addr: b.Redis.Addr, ContextTimeoutEnabled: true})
-			store, err := billing.NewRedisBudgets(parts.redis, billing.RedisBudgetConfig{Prefix: b.Redis.Prefix})
-			c.lib("billing.budgets.redis", err)
-			cfg.Store = store
-		}
+	return billing.MeterConfig{Prices: prices, Budget: cfg}, keys
+}
+
+// budgetRedis checks billing.budgets.redis and reports whether there is
+// one to open.
+func (c *checker) budgetRedis(r *billingRedisConf) bool {
+	if r == nil {
+		return false
 	}
-	m, err := billing.NewMeter(parts.rec, billing.MeterConfig{Prices: prices, Budget: cfg})
-	if !c.lib("billing.budgets", err) {
-		return parts
+	if _, _, err := net.SplitHostPort(r.Addr); err != nil {
+		c.fail("billing.budgets.redis.addr", "want host:port (e.g. 127.0.0.1:6379)")
+		return false
 	}
-	if len(keys) > 0 {
-		parts.mws = append(parts.mws, keyBudgets(keys))
-	}
-	parts.mws = append(parts.mws, m.Middleware())
-	parts.meter = m
-	return parts
+	return true
 }
 
 // budgets converts configured budgets, reporting each mistake at its key.

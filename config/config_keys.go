@@ -100,8 +100,9 @@ func (k *keySetup) Close() {
 	k.close = nil
 }
 
-// keys checks and builds the keys section; nil when there is none. Every
-// mistake is reported at its key.
+// keys checks and builds the keys section; nil when there is none (or when
+// c.checkOnly: it is checked, and nothing is opened). Every mistake is
+// reported at its key.
 func (c *checker) keys(k *keysConf) *keySetup {
 	if k == nil {
 		return nil
@@ -144,6 +145,10 @@ func (c *checker) keys(k *keysConf) *keySetup {
 	}
 	if k.AdminKey != "" && len(k.AdminKey) < minAdminKeyLen {
 		c.fail("keys.admin_key", "must be at least %d characters (cache.NewSecret makes one)", minAdminKeyLen)
+	}
+	if c.checkOnly { // what the lookup and Auth would check, with nothing opened
+		c.lib("keys.trusted_proxies", cfg.Validate())
+		return nil
 	}
 	if ks.store == nil {
 		return ks
@@ -224,8 +229,8 @@ func (c *checker) postgresStore(ks *keySetup, p *postgresKeyConf) cache.Store {
 		c.fail("keys.postgres.dsn", "is no PostgreSQL connection string") // its text may hold a password
 		return nil
 	}
-	if len(c.errs) > 0 {
-		return nil // no connection for a configuration that will not run
+	if len(c.errs) > 0 || c.checkOnly {
+		return nil // no connection for a configuration that will not run, or is only checked
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), openStoreTimeout)
 	defer cancel()

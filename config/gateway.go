@@ -74,6 +74,7 @@ type Gateway struct {
 	budget     *breaker.Budget
 	limitRedis *redis.Client          // the limiter's, for its shared rules
 	breakers   map[string]keptBreaker // by target name
+	hedges     map[string]keptHedge   // by target name
 	respCache  gateway.Middleware
 	respOpts   []gateway.Option
 	admin      http.Handler

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"reflect"
@@ -13,11 +14,13 @@ import (
 // ErrReloadRefused wraps the mistakes of a file Reload refused.
 var ErrReloadRefused = errors.New("config: reload refused, the running configuration is kept")
 
-// Reload checks f as Build does and, when it has no mistake, applies it to
-// the running gateway; otherwise it changes nothing and returns every
-// mistake (wrapping ErrReloadRefused). It is safe for concurrent use, with
-// itself and with the calls being served: no call is dropped, a call in
-// flight finishes on the chain it started with, and no count is lost.
+// Reload checks f as Build does, every section (keys, billing and the
+// others that need a restart included: checked, with no store or
+// connection opened), and, when it has no mistake, applies it to the
+// running gateway; otherwise it changes nothing and returns every mistake
+// (wrapping ErrReloadRefused). It is safe for concurrent use, with itself
+// and with the calls being served: no call is dropped, a call in flight
+// finishes on the chain it started with, and no count is lost.
 //
 // What it applies live:
 //   - router.targets (and providers): added, removed, reweighted, moved
@@ -29,16 +32,22 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 //   - limits.rules (limiter.Limiter.Update: a rule keeps its counts by
 //     name) and limits' body bounds;
 //   - retry, hedge and timeouts (a new chain in front of the same router,
-//     budget store, key cache, usage pipeline and limiter; hedges learn
-//     their targets' latencies again).
+//     budget store, key cache, usage pipeline and limiter); a target keeps
+//     the latency its hedge learned while the hedge section is unchanged;
+//   - billing.prices_file (read again at each reload) and billing.budgets
+//     but for its redis (billing.Meter.Update): the next call is priced,
+//     held and settled at the new prices and limits, while a call in
+//     flight is recorded and settled at those it held under; every spend
+//     is kept, so a tenant past a lowered limit is refused.
 //
 // Every other difference needs a restart: it is kept as it runs, and
 // Reload logs a warning naming each such key (RestartKeys lists them): listen,
-// max_conns, shutdown_timeout, logging, keys, billing (prices and budgets
-// included), response_cache, the router's settings other than its targets
-// (strategy, budget, first_token_timeout, hints), and limits' redis,
-// time_zone, max_wait and default_max_tokens, or rules added to a gateway
-// built with none (or all removed).
+// max_conns, shutdown_timeout, logging, keys, billing.sinks,
+// billing.spill_dir, billing.pipeline, billing.budgets.redis,
+// response_cache, the router's settings other than its targets (strategy,
+// budget, first_token_timeout, hints), and limits' redis, time_zone,
+// max_wait and default_max_tokens, or rules added to a gateway built with
+// none (or all removed).
 //
 // Both outcomes are logged, counted (ReloadStats) and told to
 // Options.OnReload.
@@ -87,6 +96,8 @@ func (g *Gateway) ReloadStats() ReloadStats {
 func (g *Gateway) reload(f *File) ([]string, error) {
 	restart := RestartKeys(g.cfg, f)
 	c := newChecker(&f.src)
+	c.usageFile = cmp.Or(g.opts.UsageFile, c.usageFile)
+	c.checkOnly = true // what needs a restart is checked, not opened
 	c.top(f)
 	c.logging(f.Logging)
 	probe := &Gateway{}
@@ -102,7 +113,8 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 			hedge = &hc
 		}
 	}
-	targets, kept := newTargets(c, f, byName, hedge, timeouts, g.limiter, g.breakers)
+	c.lib("router.budget", c.budgetConfig(f.Router.Budget).Validate())
+	targets, kept, hedges := newTargets(c, f, byName, hedge, timeouts, g.limiter, g.breakers, g.hedges)
 	retryCfg := c.retryConfig(f.Retry, g.budget)
 	retry, err := breaker.Retry(retryCfg)
 	c.lib("retry", err)
@@ -110,6 +122,9 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	c.lib("router", rc.Validate())
 	limits := c.limits(f.Limits)
 	c.lib("limits", limits.Validate())
+	meterCfg, keyBudgets := c.liveBilling(&f.Billing)
+	c.keys(f.Keys)
+	c.responseCache(f.ResponseCache)
 	if err := c.err(); err != nil {
 		closeIdle(probe.providers)
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
@@ -125,8 +140,11 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 			g.logger.Error("config: limits.rules not applied", "error", err)
 		}
 	}
+	if err := g.billing.update(meterCfg, keyBudgets); err != nil { // not expected: checked above
+		g.logger.Error("config: billing prices and budgets not applied", "error", err)
+	}
 	old := g.providers
-	g.providers, g.breakers = probe.providers, kept
+	g.providers, g.breakers, g.hedges = probe.providers, kept, hedges
 	g.swap(retry, limits)
 	closeIdle(old) // calls in flight keep their connections; idle ones go
 	return restart, nil
@@ -146,7 +164,11 @@ func RestartKeys(a, b *File) []string {
 	differ("shutdown_timeout", a.ShutdownTimeout, b.ShutdownTimeout)
 	differ("logging", a.Logging, b.Logging)
 	differ("keys", a.Keys, b.Keys)
-	differ("billing", a.Billing, b.Billing)
+	ba, bb := a.Billing, b.Billing
+	differ("billing.sinks", ba.Sinks, bb.Sinks)
+	differ("billing.spill_dir", ba.SpillDir, bb.SpillDir)
+	differ("billing.pipeline", ba.Pipeline, bb.Pipeline)
+	differ("billing.budgets.redis", ba.Budgets.Redis, bb.Budgets.Redis)
 	differ("response_cache", a.ResponseCache, b.ResponseCache)
 	ra, rb := a.Router, b.Router
 	ra.Targets, rb.Targets = nil, nil

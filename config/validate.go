@@ -21,6 +21,9 @@ type checker struct {
 	// usageFile is where usage records go without billing.sinks
 	// (Options.UsageFile).
 	usageFile string
+	// checkOnly checks what needs a restart (the key store, its cache and
+	// connections) without opening it: Reload's checker.
+	checkOnly bool
 }
 
 // newChecker returns a checker that starts with the mistakes found while
