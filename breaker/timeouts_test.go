@@ -351,12 +351,14 @@ func TestTimeoutsHeaderLongerThanIdle(t *testing.T) {
 
 // headersThenStall is a streaming provider that reports its response
 // headers through the request's httptrace hook, as net/http's transport
-// does, then sends a role event and nothing more.
-func headersThenStall() *fakeProvider {
+// does, then sends a role event and nothing more. It closes reported once
+// the headers are reported, so a test advances its clock after them.
+func headersThenStall(reported chan<- struct{}) *fakeProvider {
 	return &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
 		if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.GotFirstResponseByte != nil {
 			tr.GotFirstResponseByte()
 		}
+		close(reported)
 		pr, pw := io.Pipe()
 		go func() {
 			_, _ = pw.Write([]byte(roleEvent))
@@ -380,7 +382,8 @@ func TestTimeoutsStreamHeadersThenFirstToken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			rt := gateway.Chain(headersThenStall(), must(breaker.Timeouts(breaker.TimeoutConfig{
+			reported := make(chan struct{})
+			rt := gateway.Chain(headersThenStall(reported), must(breaker.Timeouts(breaker.TimeoutConfig{
 				Header: tc.header, FirstToken: tc.firstToken, Clock: clk})))
 			done := make(chan error, 1)
 			go func() {
@@ -388,6 +391,7 @@ func TestTimeoutsStreamHeadersThenFirstToken(t *testing.T) {
 				done <- err
 			}()
 			clk.BlockUntil(1)
+			<-reported // the headers have arrived before the clock moves
 			if tc.header < tc.firstToken {
 				clk.Advance(tc.header)
 				clk.BlockUntil(1) // woken at the header limit, which no longer applies
