@@ -116,7 +116,7 @@ func (c *checker) newBilling(bc *billingConf) *billingParts {
 			cfg.Store = store
 		}
 	}
-	m, err := billing.NewMeter(parts.rec, billing.MeterConfig{Prices: prices, Budget: cfg})
+	m, err := billing.NewMeter(c.costRecorder(parts.rec), billing.MeterConfig{Prices: prices, Budget: cfg})
 	if !c.lib("billing.budgets", err) {
 		return parts
 	}

@@ -21,6 +21,9 @@ type checker struct {
 	// usageFile is where usage records go without billing.sinks
 	// (Options.UsageFile).
 	usageFile string
+	// obs is what the metrics and tracing sections built (observe.go):
+	// the providers, targets and Meter built next are wired to it.
+	obs *observe
 }
 
 // newChecker returns a checker that starts with the mistakes found while
