@@ -19,19 +19,23 @@ const routerName = "llmgate"
 // build checks a parsed config and turns it into the gateway, in the
 // design's default order (outermost first):
 //
+//	routes                    /healthz, the metrics at metrics.path (no key), the admin API; the rest below
+//	tracing.Handler           (with tracing) the caller's traceparent, read before the guard answers
 //	cache.AuthGuard           (with a keys section) a request with no valid key gets its 401 before its body is read
-//	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log observes each call
+//	gateway.NewHandler        parse the call once; errors as OpenAI JSON; the access log, then the metrics, observe each call
+//	  tracing.Middleware      (with tracing) the call span
 //	  cache.Auth              virtual key -> the Call's Caller (with a keys section)
 //	  limiter                 the limits section's rules not keyed on target (limits.rules)
 //	  cache.ResponseCache     when response_cache.enable: kept answers, identical calls in flight share one
-//	  billing.Meter           budget holds; one usage record per attempt when the call ends
+//	  billing.Meter           budget holds; one usage record per attempt when the call ends (cost counted on its way to the pipeline)
 //	  breaker.Retry           backoff, Retry-After up to max_wait, deadline, shared budget
 //	    router.Router         tiers, weights, fallback, a short wait for a cooling target
-//	      per target: CircuitBreaker (429 cooldowns),
+//	      per target: CircuitBreaker (429 cooldowns; transitions counted),
 //	        limiter.Target    the rules keyed on target: the provider account's own RPM/TPM
 //	        Hedge             a second try of an attempt slower than the target's learned p99
 //	        Timeouts
-//	          Provider        openai, azure, anthropic, gemini or sim
+//	        tracing.Attempt   (with tracing) the attempt span
+//	          Provider        openai, azure, anthropic, gemini or sim (with tracing, its transport sends the trace upstream)
 //
 // Hedge sits inside each target, so that it learns that target's latency
 // and its clock starts when an attempt is sent, not while the router waits
@@ -50,6 +54,7 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	a := &Gateway{cfg: cfg, logger: logger}
 	c.top(cfg)
 	c.logging(cfg.Logging)
+	a.obs = c.observe(cfg, opts)
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
 	a.budget = budget
@@ -80,7 +85,7 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	limits := c.limits(cfg.Limits)
 	c.lib("limits", limits.Validate())
 	a.keys = c.keys(cfg.Keys)
-	respCache, respOpts := c.responseCache(cfg.ResponseCache)
+	respCache, respOpts, respStats := c.responseCache(cfg.ResponseCache)
 	if err := c.err(); err != nil {
 		a.Close()
 		return nil, err
@@ -94,6 +99,7 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	if a.keys != nil && a.keys.adminAPI != nil {
 		a.admin = adminLog(logger, a.keys.adminAPI)
 	}
+	a.obs.watch(a, respStats)
 	a.swap(retry, limits)
 	return a, nil
 }
@@ -114,13 +120,14 @@ func (a *Gateway) swap(retry gateway.Middleware, limits gateway.Limits) {
 	if a.keys != nil {
 		auth = a.keys.auth
 	}
-	mws := append([]gateway.Middleware{auth, limit, a.respCache}, a.billing.mws...)
+	mws := append([]gateway.Middleware{a.obs.callSpan(), auth, limit, a.respCache}, a.billing.mws...)
 	h := gateway.NewHandler(gateway.Chain(a.router, append(mws, retry)...),
-		append(a.respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(a.logger)))...)
+		append(a.respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(a.logger)), a.obs.observer())...)
 	if a.keys != nil {
 		h = a.keys.guard(h) // a caller with no key gets its 401 before its body is read
 	}
-	h = routes(h, a.admin)
+	h = a.obs.inbound(h) // the caller's trace, read before the guard answers
+	h = routes(h, a.admin, a.obs.pages())
 	a.handler.Store(&h)
 }
 
@@ -154,7 +161,9 @@ func newProvider(c *checker, path string, p *providerConf, buildable bool) gatew
 		if !c.openAIParts(path, p) || !buildable {
 			return nil
 		}
-		o, err := provider.NewOpenAI(openAIConfig(p))
+		oc := openAIConfig(p)
+		oc.Transport = c.obs.transport()
+		o, err := provider.NewOpenAI(oc)
 		if !c.lib(path, err) { // a rule no single part broke
 			return nil
 		}
@@ -212,7 +221,7 @@ func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge
 		cb := kept[t.Name].reuse(tc.Breaker)
 		if cb == nil {
 			var err error
-			cb, err = breaker.NewCircuitBreaker(t.Name, c.breakerConfig(path+".breaker", tc.Breaker))
+			cb, err = breaker.NewCircuitBreaker(t.Name, c.obs.breaker(t.Name, c.breakerConfig(path+".breaker", tc.Breaker)))
 			c.lib(path+".breaker", err)
 		}
 		if t.Provider == nil { // an unknown provider, or one that failed: reported
@@ -237,6 +246,7 @@ func newTargets(c *checker, cfg *File, byName map[string]gateway.Provider, hedge
 		if mw := targetLimit(lim, t.Name); mw != nil {
 			t.Middlewares = append([]gateway.Middleware{mw}, t.Middlewares...)
 		}
+		t.Middlewares = c.obs.targetMiddlewares(t.Middlewares)
 		out = append(out, t)
 		breakers[t.Name] = keptBreaker{conf: tc.Breaker, cb: cb}
 	}

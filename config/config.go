@@ -21,6 +21,8 @@ type File struct {
 
 	ResponseCache responseCacheConf `yaml:"response_cache"` // config_cache.go
 	Logging       Logging           `yaml:"logging"`        // logging.go
+	Metrics       metricsConf       `yaml:"metrics"`        // observe_metrics.go
+	Tracing       tracingConf       `yaml:"tracing"`        // observe_tracing.go
 
 	src source // where each key was written, for error messages
 }

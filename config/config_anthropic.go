@@ -55,6 +55,7 @@ func newAnthropic(c *checker, path string, p *providerConf, buildable bool) gate
 	if !c.lib(path, cfg.Validate()) || !buildable {
 		return nil
 	}
+	cfg.Transport = c.obs.transport()
 	a, err := provider.NewAnthropic(cfg)
 	if !c.lib(path, err) {
 		return nil

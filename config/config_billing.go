@@ -82,7 +82,7 @@ func (c *checker) newBilling(bc *billingConf) *billingParts {
 		c.lib("billing.budgets.redis", err)
 		cfg.Budget.Store = store
 	}
-	m, err := billing.NewMeter(parts.rec, cfg)
+	m, err := billing.NewMeter(c.costRecorder(parts.rec), cfg)
 	if !c.lib("billing.budgets", err) {
 		return parts
 	}

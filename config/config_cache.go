@@ -17,10 +17,11 @@ type responseCacheConf struct {
 	MaxAnswers     int           `yaml:"max_answers"`
 }
 
-// responseCache returns the response cache's middleware and the handler
-// options it needs (its status header passed to callers), or nothing when
-// it is not enabled; its keys are checked either way.
-func (c *checker) responseCache(r responseCacheConf) (gateway.Middleware, []gateway.Option) {
+// responseCache returns the response cache's middleware, the handler
+// options it needs (its status header passed to callers) and the cache
+// itself (for the metrics), or nothing when it is not enabled; its keys are
+// checked either way.
+func (c *checker) responseCache(r responseCacheConf) (gateway.Middleware, []gateway.Option, *cache.ResponseCache) {
 	cfg := cache.ResponseConfig{
 		TTL:            positive(c, "response_cache.ttl", r.TTL),
 		MaxBytes:       positive(c, "response_cache.max_bytes", r.MaxBytes),
@@ -29,7 +30,7 @@ func (c *checker) responseCache(r responseCacheConf) (gateway.Middleware, []gate
 	}
 	rc, err := cache.NewResponseCache(cfg)
 	if !c.lib("response_cache", err) || !r.Enable {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return rc.Middleware(), []gateway.Option{gateway.WithResponseHeaders(cache.HeaderCacheStatus)}
+	return rc.Middleware(), []gateway.Option{gateway.WithResponseHeaders(cache.HeaderCacheStatus)}, rc
 }

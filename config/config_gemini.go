@@ -57,7 +57,7 @@ func (c *checker) newGemini(path string, p *providerConf, buildable bool) gatewa
 		return nil
 	}
 	g, err := provider.NewGemini(provider.GeminiConfig{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey,
-		Headers: p.Headers, Models: p.Models, ModelMap: p.ModelMap, VerbatimErrors: p.VerbatimErrors})
+		Headers: p.Headers, Models: p.Models, ModelMap: p.ModelMap, VerbatimErrors: p.VerbatimErrors, Transport: c.obs.transport()})
 	if !c.lib(path, err) {
 		return nil
 	}

@@ -88,6 +88,7 @@ type keySetup struct {
 	admin      *cache.KeyAdmin
 	adminAPI   http.Handler // nil without an admin key
 	store      cache.Store
+	lookup     keyLookup // the metadata cache in front of the store
 	demoSecret string
 	memory     bool // the store is the file's (memory): the keys subcommand cannot change it
 	close      []func()
@@ -158,6 +159,7 @@ func (c *checker) keys(k *keysConf) *keySetup {
 		return ks
 	}
 	ks.close = append(ks.close, closeLookup)
+	ks.lookup = lookup
 	auth, err := cache.Auth(lookup, cfg)
 	if !c.lib("keys.trusted_proxies", err) {
 		return ks

@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
@@ -29,9 +32,7 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 )
 
-// Options are Build's optional dependencies; the zero value works. Later
-// observability layers (a Prometheus registerer, a tracer provider) are
-// added here as fields whose zero value leaves them off.
+// Options are Build's optional dependencies; the zero value works.
 type Options struct {
 	// Logger receives the gateway's own lines (shutdown, admin API, reload
 	// outcomes) and the access log, one line per call; nil discards them.
@@ -41,8 +42,20 @@ type Options struct {
 	// billing.sinks; default DefaultUsageFile in the working directory.
 	UsageFile string
 	// OnReload, when set, is told the outcome of each Reload (nil: applied)
-	// after it is logged, on Reload's goroutine. ReloadStats counts them too.
+	// after it is logged, on Reload's goroutine. ReloadStats counts them too
+	// (and so do the metrics, before OnReload is told).
 	OnReload func(err error)
+	// Registerer takes the gateway's metrics (the metrics section) instead
+	// of a registry of their own; nil means their own, which Handler serves
+	// at metrics.path. The global registry is never used unless it is
+	// passed here. Handler serves a Registerer that is also a Gatherer (a
+	// *prometheus.Registry is); Close unregisters what Build registered.
+	Registerer prometheus.Registerer
+	// TracerProvider makes the gateway's spans instead of one exporting to
+	// the tracing section's endpoint, whose export keys are then unused
+	// (capture_content still applies); tracing is on whenever it is set.
+	// Its owner shuts it down; the gateway shuts down only one it made.
+	TracerProvider trace.TracerProvider
 }
 
 func (o Options) logger() *slog.Logger {
@@ -80,6 +93,7 @@ type Gateway struct {
 	admin      http.Handler
 	reloadMu   sync.Mutex
 	reloads    reloadCounts
+	obs        *observe // the metrics and tracing sections built (observe.go)
 }
 
 // Build checks f and builds the gateway it describes (the chain build.go
@@ -93,13 +107,16 @@ func Build(f *File, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.opts = opts
+	g.opts.OnReload = g.obs.onReload(opts.OnReload) // the metrics count each outcome first
 	g.serve = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*g.handler.Load()).ServeHTTP(w, r) })
 	return g, nil
 }
 
 // Handler is the gateway's whole URL space: the OpenAI API (and Anthropic
-// messages), GET /healthz, and with keys.admin_key the admin API under
-// cache.AdminPrefix. Every error is in the OpenAI shape.
+// messages), GET /healthz, the metrics at metrics.path (default /metrics,
+// GET and HEAD, with no key; not with metrics.disable), and with
+// keys.admin_key the admin API under cache.AdminPrefix. Every error is in
+// the OpenAI shape.
 //
 // It serves the chain in force: a Reload swaps it, and a call in flight
 // finishes on the chain it started with.
@@ -108,17 +125,31 @@ func (g *Gateway) Handler() http.Handler { return g.serve }
 // Start opens the usage pipeline and its sinks (replaying what a previous
 // run left in the spill directory). Call it once, before serving: a call
 // metered before Start is recorded nowhere.
-func (g *Gateway) Start(ctx context.Context) error { return g.billing.start(ctx) }
+func (g *Gateway) Start(ctx context.Context) error {
+	if err := g.billing.start(ctx); err != nil {
+		return err
+	}
+	g.obs.watchPipeline(g.billing)
+	return nil
+}
 
 // Stop drains the usage pipeline, within ctx, after the server has stopped
 // (no call is left to record): what it cannot deliver in time stays in the
-// write-ahead log for the next Start. It logs what it drained.
-func (g *Gateway) Stop(ctx context.Context) error { return g.billing.stop(ctx, g.logger) }
+// write-ahead log for the next Start. It logs what it drained. Then it
+// flushes the spans queued to the tracing section's collector, within what
+// is left of ctx.
+func (g *Gateway) Stop(ctx context.Context) error {
+	err := g.billing.stop(ctx, g.logger)
+	return errors.Join(err, g.obs.stop(ctx))
+}
 
 // Close releases the limiter, the Redis clients, the usage pipeline, the key
-// store and the providers' idle upstream connections. Call it after the
-// server has stopped (and after Stop, when Start was called).
+// store, the providers' idle upstream connections, the span exporter (when
+// Stop has not flushed it) and the metrics' place on Options.Registerer.
+// Call it after the server has stopped (and after Stop, when Start was
+// called).
 func (g *Gateway) Close() {
+	g.obs.close()
 	if g.limiter != nil {
 		g.limiter.Close()
 	}

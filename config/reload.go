@@ -100,6 +100,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	c.checkOnly = true // what needs a restart is checked, not opened
 	c.top(f)
 	c.logging(f.Logging)
+	obs := c.reobserve(f, g.obs)
 	probe := &Gateway{}
 	byName := probe.newProviders(c, f.Providers)
 	c.reserveAnthropicBound(f)
@@ -145,6 +146,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	}
 	old := g.providers
 	g.providers, g.breakers, g.hedges = probe.providers, kept, hedges
+	obs.apply(kept)
 	g.swap(retry, limits)
 	closeIdle(old) // calls in flight keep their connections; idle ones go
 	return restart, nil
@@ -183,7 +185,7 @@ func RestartKeys(a, b *File) []string {
 	if (len(la.Rules) == 0) != (len(lb.Rules) == 0) {
 		keys = append(keys, "limits.rules")
 	}
-	return keys
+	return append(keys, observeRestartKeys(a, b)...)
 }
 
 // closeIdle closes the idle upstream connections of providers no longer

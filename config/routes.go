@@ -22,7 +22,9 @@ import (
 //
 // With an admin API (admin, nil without keys.admin_key), /admin/keys and
 // what is under it go to it; it answers its own errors in the same shape.
-func routes(api, admin http.Handler) http.Handler {
+// Each of pages (the metrics, at metrics.path) serves its exact path, as
+// /healthz is served: outside the key guard and the access log.
+func routes(api, admin http.Handler, pages map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if admin != nil && (r.URL.Path == cache.AdminPrefix || strings.HasPrefix(r.URL.Path, cache.AdminPrefix+"/")) {
 			admin.ServeHTTP(w, r) // as sent: it reads ids escaped (%2F) from the escaped path
@@ -36,6 +38,10 @@ func routes(api, admin http.Handler) http.Handler {
 		}
 		if r.URL.Path == "/healthz" {
 			health(w, r)
+			return
+		}
+		if p, ok := pages[r.URL.Path]; ok {
+			p.ServeHTTP(w, r)
 			return
 		}
 		api.ServeHTTP(w, r)

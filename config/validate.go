@@ -24,6 +24,9 @@ type checker struct {
 	// checkOnly checks what needs a restart (the key store, its cache and
 	// connections) without opening it: Reload's checker.
 	checkOnly bool
+	// obs is what the metrics and tracing sections built (observe.go):
+	// the providers, targets and Meter built next are wired to it.
+	obs *observe
 }
 
 // newChecker returns a checker that starts with the mistakes found while

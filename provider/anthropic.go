@@ -63,7 +63,7 @@ var _ gateway.Provider = (*Anthropic)(nil)
 
 // NewAnthropic returns an Anthropic provider. It validates cfg (Validate)
 // and returns every error at once; errors never include the key. Without a
-// Transport it gets its own, as NewOpenAI describes.
+// Transport it gets its own (NewTransport).
 func NewAnthropic(cfg AnthropicConfig) (*Anthropic, error) {
 	cfg = cfg.withDefaults()
 	base, err := cfg.validate()
@@ -73,7 +73,7 @@ func NewAnthropic(cfg AnthropicConfig) (*Anthropic, error) {
 	view := cfg.openAIView()
 	link := &OpenAI{name: cfg.Name, rt: cfg.Transport, secrets: secretsOf(view), verbatimErrors: cfg.VerbatimErrors}
 	if link.rt == nil {
-		link.rt = newUpstreamTransport()
+		link.rt = NewTransport()
 	}
 	p := &Anthropic{
 		link:      link,

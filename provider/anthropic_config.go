@@ -43,8 +43,8 @@ type AnthropicConfig struct {
 	// billing.BudgetConfig DefaultMaxTokens, the same 4096 by default):
 	// configured above theirs, a call may use more than they hold.
 	DefaultMaxTokens int
-	// Transport sends the upstream requests; nil means a dedicated one, as
-	// NewOpenAI makes.
+	// Transport sends the upstream requests; nil means a dedicated one,
+	// NewTransport's.
 	Transport http.RoundTripper
 	// VerbatimErrors passes the upstream's error bodies unchanged (see
 	// OpenAIConfig.VerbatimErrors).

@@ -38,8 +38,8 @@ type GeminiConfig struct {
 	Models []string
 	// ModelMap renames models on the way upstream, asked -> upstream.
 	ModelMap map[string]string
-	// Transport sends the upstream requests; nil means a dedicated one, as
-	// for OpenAI (see NewOpenAI).
+	// Transport sends the upstream requests; nil means a dedicated one,
+	// NewTransport's.
 	Transport http.RoundTripper
 	// VerbatimErrors passes Gemini's error bodies on unchanged (see
 	// OpenAIConfig.VerbatimErrors).
@@ -118,7 +118,7 @@ func NewGemini(cfg GeminiConfig) (*Gemini, error) {
 		p.modelMap[k] = v
 	}
 	if p.wire.rt == nil {
-		p.wire.rt = newUpstreamTransport()
+		p.wire.rt = NewTransport()
 	}
 	h := make(http.Header, len(cfg.Headers)+4)
 	for k, v := range cfg.Headers {

@@ -45,7 +45,7 @@ type OpenAIConfig struct {
 	// with the key in an api-key header.
 	Azure *AzureConfig
 	// Transport sends the upstream requests. Nil means a dedicated
-	// *http.Transport tuned for AI traffic (see NewOpenAI).
+	// *http.Transport tuned for AI traffic (NewTransport).
 	Transport http.RoundTripper
 	// VerbatimErrors passes the upstream's error answers (4xx, 5xx) to
 	// callers as the upstream sent them. By default (false) the status and
@@ -130,13 +130,8 @@ const opCount = int(gateway.OpResponses) + 1
 // NewOpenAI returns an OpenAI-compatible provider. It validates cfg and
 // returns an error that says what is wrong; errors never include the key.
 //
-// Without cfg.Transport, the provider gets its own *http.Transport with
-// keep-alives, up to 128 idle connections to the upstream (net/http's
-// default of 2 would reconnect under load), HTTP/2 when the upstream offers
-// it, a 10 s dial and TLS handshake timeout, the environment's proxy
-// settings, and no response header timeout, since a model may take long to
-// send its first token: bound calls with contexts or the breaker package's
-// timeouts.
+// Without cfg.Transport, the provider gets a dedicated transport of its
+// own, NewTransport's (its tuning is described there).
 func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if cfg.Name == "" {
 		cfg.Name = "openai"
@@ -157,7 +152,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		p.modelMap[k] = v
 	}
 	if p.rt == nil {
-		p.rt = newUpstreamTransport()
+		p.rt = NewTransport()
 	}
 	p.secrets = secretsOf(cfg)
 	keyHeader, keyValue := "Authorization", ""

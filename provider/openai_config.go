@@ -2,12 +2,10 @@ package provider
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Validation of OpenAIConfig. Error messages name the field at fault but
@@ -134,25 +132,6 @@ func secretsOf(cfg OpenAIConfig) []string {
 		}
 	}
 	return s
-}
-
-// newUpstreamTransport returns the transport a provider gets when none is
-// configured. See NewOpenAI.
-func newUpstreamTransport() *http.Transport {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            d.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           512,
-		MaxIdleConnsPerHost:    128,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 256 << 10,
-		// ResponseHeaderTimeout stays 0: a model may think for minutes before
-		// its first token.
-	}
 }
 
 // validHeaderName reports whether s is an RFC 9110 token.

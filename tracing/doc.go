@@ -36,7 +36,7 @@
 // zero Config makes no connection):
 //
 //	tp, err := tracing.NewProvider(ctx, tracing.ExportConfig{
-//		Endpoint: "127.0.0.1:4318", Protocol: tracing.ProtocolHTTP, Insecure: true, SampleRatio: 0.1,
+//		Endpoint: "127.0.0.1:4318", Protocol: tracing.ProtocolHTTP, Insecure: true, SampleRatio: new(0.1),
 //	})
 //	if err != nil {
 //		return err
@@ -46,7 +46,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	openai, err := provider.NewOpenAI(provider.OpenAIConfig{BaseURL: base, APIKey: key, Transport: tr.Transport(nil)})
+//	openai, err := provider.NewOpenAI(provider.OpenAIConfig{BaseURL: base, APIKey: key, Transport: tr.Transport(provider.NewTransport())})
 //	if err != nil {
 //		return err
 //	}

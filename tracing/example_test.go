@@ -73,7 +73,7 @@ func ExampleTracer_Handler() {
 // configuration file says; it connects at its first export.
 func ExampleNewProvider() {
 	ctx := context.Background()
-	tp, err := tracing.NewProvider(ctx, tracing.ExportConfig{Endpoint: "127.0.0.1:4318", Insecure: true, SampleRatio: 0.1})
+	tp, err := tracing.NewProvider(ctx, tracing.ExportConfig{Endpoint: "127.0.0.1:4318", Insecure: true, SampleRatio: new(0.1)})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -39,10 +39,14 @@ type ExportConfig struct {
 	// Headers are sent with every export (a collector's API key: kept
 	// out of every span, log and error here).
 	Headers map[string]string
-	// SampleRatio is the share of new traces sampled, in (0, 1]; 0 means
-	// 1, every trace. A call whose caller's trace was sampled (or not) is
-	// sampled (or not) with it, whatever the ratio.
-	SampleRatio float64
+	// SampleRatio is the share of new traces sampled (calls that come with
+	// no trace of their caller's), in [0, 1]; nil means 1, every trace. A
+	// call whose caller's trace was sampled (or not) is sampled (or not)
+	// with it, whatever the ratio, so 0 samples a call only when its
+	// caller's traceparent says sampled. It is a pointer so that a
+	// configuration's written 0 is told from its absence (new(0.1) makes
+	// one).
+	SampleRatio *float64
 	// ServiceName is the resource's service.name; "" means
 	// DefaultServiceName.
 	ServiceName string
@@ -60,8 +64,8 @@ func (cfg ExportConfig) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("tracing: Protocol %q is not %q or %q", clip(cfg.Protocol), ProtocolGRPC, ProtocolHTTP))
 	}
-	if !(cfg.SampleRatio >= 0 && cfg.SampleRatio <= 1) {
-		errs = append(errs, fmt.Errorf("tracing: SampleRatio %v is outside [0, 1]", cfg.SampleRatio))
+	if r := cfg.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) {
+		errs = append(errs, fmt.Errorf("tracing: SampleRatio %v is outside [0, 1]", *r))
 	}
 	for k := range cfg.Headers {
 		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
@@ -93,9 +97,9 @@ func NewProvider(ctx context.Context, cfg ExportConfig) (*sdktrace.TracerProvide
 		_ = exp.Shutdown(ctx)
 		return nil, fmt.Errorf("tracing: resource: %w", err)
 	}
-	ratio := cfg.SampleRatio
-	if ratio == 0 {
-		ratio = 1
+	ratio := 1.0
+	if cfg.SampleRatio != nil {
+		ratio = *cfg.SampleRatio
 	}
 	return sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/llmgate/gateway/tracing"
 )
@@ -21,11 +22,11 @@ func TestExportConfigValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"http", tracing.ExportConfig{Endpoint: "127.0.0.1:4318"}, true},
-		{"grpc url", tracing.ExportConfig{Endpoint: "http://127.0.0.1:4317", Protocol: tracing.ProtocolGRPC, SampleRatio: 0.1}, true},
+		{"grpc url", tracing.ExportConfig{Endpoint: "http://127.0.0.1:4317", Protocol: tracing.ProtocolGRPC, SampleRatio: new(0.1)}, true},
 		{"no endpoint", tracing.ExportConfig{}, false},
 		{"bad protocol", tracing.ExportConfig{Endpoint: "127.0.0.1:4318", Protocol: "thrift"}, false},
-		{"ratio over 1", tracing.ExportConfig{Endpoint: "127.0.0.1:4318", SampleRatio: 1.5}, false},
-		{"negative ratio", tracing.ExportConfig{Endpoint: "127.0.0.1:4318", SampleRatio: -0.1}, false},
+		{"ratio over 1", tracing.ExportConfig{Endpoint: "127.0.0.1:4318", SampleRatio: new(1.5)}, false},
+		{"negative ratio", tracing.ExportConfig{Endpoint: "127.0.0.1:4318", SampleRatio: new(-0.1)}, false},
 		{"bad header name", tracing.ExportConfig{Endpoint: "127.0.0.1:4318", Headers: map[string]string{"a b": "secret-value-1"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,4 +78,47 @@ func TestNewProviderGRPCConnectsLazily(t *testing.T) {
 	require.NoError(t, tp.Shutdown(ctx))
 	_, err = tracing.NewProvider(ctx, tracing.ExportConfig{})
 	assert.Error(t, err)
+}
+
+// A written SampleRatio of 0 is not "every trace": a new trace is never
+// sampled, and a call follows its caller's sampled flag either way. Nil is
+// every trace.
+func TestSampleRatioZeroSamplesOnlyWhatTheCallerSampled(t *testing.T) {
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer recv.Close()
+	ctx := context.Background()
+	parent := func(sampled bool) context.Context {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, Remote: true})
+		if sampled {
+			sc = sc.WithTraceFlags(trace.FlagsSampled)
+		}
+		return trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	for _, tc := range []struct {
+		name                     string
+		ratio                    *float64
+		root, sampledP, unsample bool
+	}{
+		{"zero", new(0.0), false, true, false},
+		{"absent", nil, true, true, false},
+		{"one", new(1.0), true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tp, err := tracing.NewProvider(ctx, tracing.ExportConfig{Endpoint: recv.URL + "/v1/traces", SampleRatio: tc.ratio})
+			require.NoError(t, err)
+			defer func() { require.NoError(t, tp.Shutdown(ctx)) }()
+			tr := tp.Tracer("test")
+			for _, c := range []struct {
+				ctx  context.Context
+				want bool
+			}{{ctx, tc.root}, {parent(true), tc.sampledP}, {parent(false), tc.unsample}} {
+				_, span := tr.Start(c.ctx, "call")
+				assert.Equal(t, c.want, span.SpanContext().IsSampled())
+				span.End()
+			}
+		})
+	}
 }

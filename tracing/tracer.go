@@ -91,8 +91,9 @@ func New(cfg Config) (*Tracer, error) {
 // Transport (provider.OpenAIConfig.Transport and its kin): providers build
 // their upstream requests anew, so this is where the trace goes upstream.
 // The request is cloned before its headers change. A nil base means a clone
-// of http.DefaultTransport (note that a provider with no Transport
-// otherwise uses a dedicated one of its own, with its own pool settings).
+// of http.DefaultTransport; give a provider's provider.NewTransport() as
+// base instead, to keep the dedicated, tuned transport it would otherwise
+// make for itself.
 func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()

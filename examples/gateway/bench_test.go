@@ -31,8 +31,11 @@ var benchCompletion = []byte(`{"id":"chatcmpl-bench0001","object":"chat.completi
 // BenchmarkMainJob measures a non-streaming chat call on loopback through
 // the main job as its configuration builds it (default chain: Retry, the
 // router, a circuit breaker and Timeouts per target, the access log as run
-// writes it), next to the same call sent straight to the upstream
-// ("direct") and through a stock httputil.ReverseProxy ("reverseproxy").
+// writes it, the metrics on), next to the same call sent straight to the
+// upstream ("direct") and through a stock httputil.ReverseProxy
+// ("reverseproxy"); "nometrics" is the main job with metrics.disable, and
+// "traced" the main job with a tracing endpoint and sample_ratio 0 (calls
+// with no traceparent are not sampled: nothing is exported).
 // What the main job adds is its ns/op minus direct's; its allocs/op are the
 // whole process's for the call, both sides of the sockets included, as are
 // the others'.
@@ -50,19 +53,23 @@ func BenchmarkMainJob(b *testing.B) {
 	rpSrv := httptest.NewServer(rp)
 	defer rpSrv.Close()
 
-	f, err := config.Parse("bench.yaml", []byte(`providers: [{name: up, type: openai, base_url: "`+up.URL+`/v1", api_key: sk-up}]`),
-		func(string) (string, bool) { return "", false })
-	require.NoError(b, err)
-	logger, closeLogs := config.NewLogger(io.Discard, f.Logging)
-	defer closeLogs()
-	gw, err := config.Build(f, config.Options{Logger: logger, UsageFile: usageFile})
-	require.NoError(b, err)
-	defer gw.Close()
-	gwSrv := httptest.NewServer(gw.Handler())
-	defer gwSrv.Close()
+	mainJob := func(extra string) string {
+		f, err := config.Parse("bench.yaml", []byte(`providers: [{name: up, type: openai, base_url: "`+up.URL+`/v1", api_key: sk-up}]`+"\n"+extra),
+			func(string) (string, bool) { return "", false })
+		require.NoError(b, err)
+		logger, closeLogs := config.NewLogger(io.Discard, f.Logging)
+		b.Cleanup(func() { _ = closeLogs() })
+		gw, err := config.Build(f, config.Options{Logger: logger, UsageFile: usageFile})
+		require.NoError(b, err)
+		b.Cleanup(gw.Close)
+		gwSrv := httptest.NewServer(gw.Handler())
+		b.Cleanup(gwSrv.Close)
+		return gwSrv.URL
+	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	for _, tt := range []struct{ name, url string }{{"direct", up.URL}, {"reverseproxy", rpSrv.URL}, {"mainjob", gwSrv.URL}} {
+	for _, tt := range []struct{ name, url string }{{"direct", up.URL}, {"reverseproxy", rpSrv.URL}, {"mainjob", mainJob("")},
+		{"nometrics", mainJob("metrics: {disable: true}")}, {"traced", mainJob("tracing: {endpoint: 127.0.0.1:1, sample_ratio: 0}")}} {
 		b.Run(tt.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

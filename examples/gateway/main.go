@@ -148,7 +148,7 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 		logger.Warn("gateway: listening beyond loopback with no authentication: anyone who can reach it spends the providers' keys", "addr", ln.Addr().String())
 	}
 	var banner strings.Builder // one write: whoever reads the address finds the limits and the usage paths too
-	printBanner(&banner, ln.Addr().(*net.TCPAddr), gw.Models(), gw.Keys())
+	printBanner(&banner, ln.Addr().(*net.TCPAddr), gw.Models(), gw.Keys(), gw.MetricsPath())
 	gw.WriteSummary(&banner)
 	_, _ = io.WriteString(stdout, banner.String())
 
@@ -218,8 +218,9 @@ func reloadOnSignal(path string, gw *config.Gateway, logger *slog.Logger) {
 
 // printBanner prints the address and curl lines to try the gateway with, in
 // one write; with keys, the header to send, with the demo key when there is
-// one (its secret is printed here and nowhere else).
-func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys config.Keys) {
+// one (its secret is printed here and nowhere else); and where the metrics
+// are scraped (metricsPath empty: they are off).
+func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys config.Keys, metricsPath string) {
 	host := addr.IP.String()
 	if addr.IP.IsUnspecified() {
 		host = "127.0.0.1"
@@ -250,6 +251,9 @@ func printBanner(w io.Writer, addr *net.TCPAddr, models []string, keys config.Ke
 	}
 	if keys.AdminAPI {
 		fmt.Fprintf(&b, "admin API: %s%s (Authorization: Bearer <admin key>)\n", base, cache.AdminPrefix)
+	}
+	if metricsPath != "" {
+		fmt.Fprintf(&b, "metrics: %s%s (Prometheus, no key)\n", base, metricsPath)
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "chat:\n  curl -s %s/v1/chat/completions%s -H 'Content-Type: application/json' -d '%s'\n", base, auth, chat)
