@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,13 +77,16 @@ func post(t *testing.T, client *http.Client, base string) (int, string) {
 }
 
 // Calls go on while the file is reloaded with other weights, targets and
-// limits: none fails because of a reload.
+// limits: none fails because of a reload. Each reload waits until a share
+// of the calls has been answered, so the reloads land among the calls, not
+// before them.
 func TestReloadUnderLoadDropsNoCall(t *testing.T) {
 	g, base := reloadGateway(t, reloadYAML(1, 1, "100000", ""), Options{})
 	tr := &http.Transport{MaxIdleConnsPerHost: 8}
 	t.Cleanup(tr.CloseIdleConnections)
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	const workers, perWorker = 4, 60 // bounded in count; the client's timeout bounds the time
+	var answered atomic.Int64
 	var wg sync.WaitGroup
 	failures := make(chan string, workers*perWorker)
 	for range workers {
@@ -91,6 +95,7 @@ func TestReloadUnderLoadDropsNoCall(t *testing.T) {
 				if code, body := post(t, client, base); code != http.StatusOK {
 					failures <- body
 				}
+				answered.Add(1)
 			}
 		})
 	}
@@ -101,8 +106,15 @@ func TestReloadUnderLoadDropsNoCall(t *testing.T) {
 		reloadYAML(2, 2, "100000", ""),
 		reloadYAML(1, 1, "100000", ""),
 	}
-	for _, y := range files {
+	var during int // reloads applied while calls were still being made
+	for i, y := range files {
+		share := int64((i + 1) * workers * perWorker / (len(files) + 1))
+		require.Eventually(t, func() bool { return answered.Load() >= share }, 20*time.Second, time.Millisecond,
+			"calls stopped before reload %d", i+1)
 		require.NoError(t, reloadWith(t, g, y))
+		if answered.Load() < workers*perWorker {
+			during++
+		}
 	}
 	wg.Wait()
 	close(failures)
@@ -110,6 +122,8 @@ func TestReloadUnderLoadDropsNoCall(t *testing.T) {
 		t.Errorf("a call failed across a reload: %s", body)
 	}
 	assert.Equal(t, ReloadStats{Applied: uint64(len(files))}, g.ReloadStats())
+	assert.Positive(t, during, "no reload was applied while calls were running")
+	t.Logf("%d of %d reloads applied while calls ran", during, len(files))
 }
 
 // A file with mistakes changes nothing, and every mistake is reported.
