@@ -22,6 +22,9 @@ type File struct {
 	ResponseCache responseCacheConf `yaml:"response_cache"` // config_cache.go
 	Logging       Logging           `yaml:"logging"`        // logging.go
 
+	Health healthConf `yaml:"health"` // config_health.go: active health checks of the targets
+	Admin  adminConf  `yaml:"admin"`  // admin.go: the admin listener (probes, pprof)
+
 	src source // where each key was written, for error messages
 }
 

@@ -43,6 +43,11 @@ type Options struct {
 	// OnReload, when set, is told the outcome of each Reload (nil: applied)
 	// after it is logged, on Reload's goroutine. ReloadStats counts them too.
 	OnReload func(err error)
+	// Clock is the source of time of the targets' breakers, the router, the
+	// health checks and readiness; nil means the system clock. It is for
+	// tests: retries, hedges and timeouts keep the system clock, so that no
+	// call waits on a fake one.
+	Clock gateway.Clock
 }
 
 func (o Options) logger() *slog.Logger {
@@ -69,6 +74,7 @@ type Gateway struct {
 	billing   *billingParts
 	limiter   *limiter.Limiter // nil without rate-limit rules
 	redis     interface{ Close() error }
+	health    *healthParts // health.go: the checks, /healthz and /readyz
 
 	// Kept across reloads (reload.go).
 	budget     *breaker.Budget
@@ -91,14 +97,14 @@ func Build(f *File, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.opts = opts
 	g.serve = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*g.handler.Load()).ServeHTTP(w, r) })
 	return g, nil
 }
 
 // Handler is the gateway's whole URL space: the OpenAI API (and Anthropic
-// messages), GET /healthz, and with keys.admin_key the admin API under
-// cache.AdminPrefix. Every error is in the OpenAI shape.
+// messages), GET /healthz and /readyz (before authentication), and with
+// keys.admin_key the admin API under cache.AdminPrefix. Every error is in
+// the OpenAI shape. Profiles are never served here (AdminHandler).
 //
 // It serves the chain in force: a Reload swaps it, and a call in flight
 // finishes on the chain it started with.
@@ -114,10 +120,12 @@ func (g *Gateway) Start(ctx context.Context) error { return g.billing.start(ctx)
 // write-ahead log for the next Start. It logs what it drained.
 func (g *Gateway) Stop(ctx context.Context) error { return g.billing.stop(ctx, g.logger) }
 
-// Close releases the limiter, the Redis clients, the usage pipeline, the key
-// store and the providers' idle upstream connections. Call it after the
-// server has stopped (and after Stop, when Start was called).
+// Close stops the health checks (and waits for their probes) and releases
+// the limiter, the Redis clients, the usage pipeline, the key store and the
+// providers' idle upstream connections. Call it after the server has
+// stopped (and after Stop, when Start was called).
 func (g *Gateway) Close() {
+	g.health.close()
 	if g.limiter != nil {
 		g.limiter.Close()
 	}

@@ -28,6 +28,8 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 //     closed breaker;
 //   - limits.rules (limiter.Limiter.Update: a rule keeps its counts by
 //     name) and limits' body bounds;
+//   - the targets the health checks probe (health.Checker.Update: a
+//     target that stays keeps its health; a new one is probed);
 //   - retry, hedge and timeouts (a new chain in front of the same router,
 //     budget store, key cache, usage pipeline and limiter; hedges learn
 //     their targets' latencies again).
@@ -35,8 +37,9 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 // Every other difference needs a restart: it is kept as it runs, and
 // Reload logs a warning naming each such key (RestartKeys lists them): listen,
 // max_conns, shutdown_timeout, logging, keys, billing (prices and budgets
-// included), response_cache, the router's settings other than its targets
-// (strategy, budget, first_token_timeout, hints), and limits' redis,
+// included), response_cache, health (its settings; the targets it probes
+// follow router.targets live), admin, the router's settings other than its
+// targets (strategy, budget, first_token_timeout, hints), and limits' redis,
 // time_zone, max_wait and default_max_tokens, or rules added to a gateway
 // built with none (or all removed).
 //
@@ -87,8 +90,11 @@ func (g *Gateway) ReloadStats() ReloadStats {
 func (g *Gateway) reload(f *File) ([]string, error) {
 	restart := RestartKeys(g.cfg, f)
 	c := newChecker(&f.src)
+	c.clock = g.opts.Clock
 	c.top(f)
 	c.logging(f.Logging)
+	c.admin(f.Admin)
+	c.healthConfig(f.Health) // checked; its settings need a restart
 	probe := &Gateway{}
 	byName := probe.newProviders(c, f.Providers)
 	c.reserveAnthropicBound(f)
@@ -114,9 +120,17 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 		closeIdle(probe.providers)
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
-	// The router checks the whole set before it changes anything; the
-	// limiter's rules were checked above by the same rules as its Update.
+	// The router checks the whole set before it changes anything (the
+	// health checks, changed first so that the targets carry their gates,
+	// are put back if it refuses); the limiter's rules were checked above
+	// by the same rules as its Update.
+	undoChecks, err := g.updateChecks(targets)
+	if err != nil {
+		closeIdle(probe.providers)
+		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
+	}
 	if err := g.router.Update(targets); err != nil {
+		undoChecks()
 		closeIdle(probe.providers)
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
@@ -148,6 +162,8 @@ func RestartKeys(a, b *File) []string {
 	differ("keys", a.Keys, b.Keys)
 	differ("billing", a.Billing, b.Billing)
 	differ("response_cache", a.ResponseCache, b.ResponseCache)
+	differ("health", a.Health, b.Health) // health.go: the Checker's settings are fixed at Build
+	differ("admin", a.Admin, b.Admin)
 	ra, rb := a.Router, b.Router
 	ra.Targets, rb.Targets = nil, nil
 	differ("router.budget", ra.Budget, rb.Budget)

@@ -4,14 +4,14 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/cache"
 )
 
-// routes is the main job's whole URL space: GET and HEAD /healthz answer
-// "ok"; every other path goes to the gateway's handler (api), which serves
-// the OpenAI API and answers anything else with a 404 or 405 in the OpenAI
-// shape, and tells the access log.
+// routes is the main job's whole URL space: /healthz and /readyz go to
+// probes (health.go: GET and HEAD, no key needed, so they are routed before
+// authentication); every other path goes to the gateway's handler (api),
+// which serves the OpenAI API and answers anything else with a 404 or 405
+// in the OpenAI shape, and tells the access log.
 //
 // It is no http.ServeMux on purpose: a ServeMux answers /v1/../v1/models and
 // //v1/models with a 307 to the cleaned path (a client that follows it
@@ -22,7 +22,7 @@ import (
 //
 // With an admin API (admin, nil without keys.admin_key), /admin/keys and
 // what is under it go to it; it answers its own errors in the same shape.
-func routes(api, admin http.Handler) http.Handler {
+func routes(api, admin, probes http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if admin != nil && (r.URL.Path == cache.AdminPrefix || strings.HasPrefix(r.URL.Path, cache.AdminPrefix+"/")) {
 			admin.ServeHTTP(w, r) // as sent: it reads ids escaped (%2F) from the escaped path
@@ -34,25 +34,10 @@ func routes(api, admin http.Handler) http.Handler {
 			r = r.WithContext(r.Context()) // a shallow copy, to hold its own URL
 			r.URL = &u
 		}
-		if r.URL.Path == "/healthz" {
-			health(w, r)
+		if isProbePath(r.URL.Path) {
+			probes.ServeHTTP(w, r)
 			return
 		}
 		api.ServeHTTP(w, r)
 	})
 }
-
-// health answers the health check: "ok" to GET and HEAD, 405 to the rest.
-func health(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, gateway.ErrMethodNotAllowed.WithMessage("gateway: /healthz takes GET or HEAD"))
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("ok\n"))
-}
-
-// writeError answers with e as the gateway's handler does: its status, the
-// X-Llmgate-Error mark (gateway.ErrorFromResponse) and the OpenAI-style body.
-func writeError(w http.ResponseWriter, e *gateway.Error) { gateway.WriteError(w, e) }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/llmgate/gateway"
 )
 
 // checker collects the mistakes of a configuration, each at its key's line:
@@ -21,6 +23,9 @@ type checker struct {
 	// usageFile is where usage records go without billing.sinks
 	// (Options.UsageFile).
 	usageFile string
+	// clock is Options.Clock, for the breakers, the router and the health
+	// checks; nil means the system clock.
+	clock gateway.Clock
 }
 
 // newChecker returns a checker that starts with the mistakes found while
