@@ -1,8 +1,11 @@
 package config
 
 import (
+	"context"
 	"time"
 
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/health"
 	"github.com/llmgate/gateway/router"
 )
@@ -48,13 +51,34 @@ func (c *checker) healthConfig(h healthConf) (health.Config, bool) {
 	return cfg, len(c.errs) == before
 }
 
-// healthTargets are the router's targets as the Checker sees them.
+// healthTargets are the router's targets as the Checker sees them: each
+// one that can check itself is probed through its breaker (politeProber).
 func healthTargets(ts []router.Target) []health.Target {
 	out := make([]health.Target, len(ts))
 	for i, t := range ts {
 		out[i] = health.Target{Name: t.Name, Provider: t.Provider}
+		if pr, ok := t.Provider.(health.Prober); ok && t.Breaker != nil {
+			out[i].Provider = politeProber{Provider: t.Provider, probe: pr, cb: t.Breaker}
+		}
 	}
 	return out
+}
+
+// politeProber probes a target unless its breaker is cooling it down after
+// a 429 (or a 503 with Retry-After): nothing is sent inside a window the
+// upstream asked for, probes included, and such a probe passes, since the
+// upstream answered (as router.TargetStatus.CanServe counts a cooldown).
+type politeProber struct {
+	gateway.Provider
+	probe health.Prober
+	cb    *breaker.CircuitBreaker
+}
+
+func (p politeProber) HealthCheck(ctx context.Context) error {
+	if p.cb.Stats().CoolingFor > 0 {
+		return nil
+	}
+	return p.probe.HealthCheck(ctx)
 }
 
 // gate gives each target its health gate from checker (nil: no checks, or

@@ -50,17 +50,18 @@ func (g *Gateway) HealthStats() HealthStats {
 // comes back) and its count in HealthStats. It is the one place a
 // transition is told: metrics count it here too.
 func (g *Gateway) healthChanged(target string, healthy bool, err error) {
+	// Logged before counted: whoever reads the count finds the line.
 	if healthy {
-		g.health.up.Add(1)
 		g.logger.Info("health: target healthy again; it takes calls", "target", target)
+		g.health.up.Add(1)
 		return
 	}
-	g.health.down.Add(1)
 	msg := "unknown"
 	if err != nil {
 		msg = clipLogValue(err.Error())
 	}
 	g.logger.Warn("health: target unhealthy; calls pass it over", "target", target, "error", msg)
+	g.health.down.Add(1)
 }
 
 // readinessChecks are the stores the gateway needs to serve, each named by
@@ -97,11 +98,12 @@ func (g *Gateway) startChecks(cfg health.Config, disable bool, targets []router.
 		return nil
 	}
 	cfg.OnChange = g.healthChanged
-	checker, err := health.NewChecker(healthTargets(targets), cfg)
+	hts := healthTargets(targets)
+	checker, err := health.NewChecker(hts, cfg)
 	if err != nil {
 		return err
 	}
-	g.health.checker, g.health.targets = checker, healthTargets(targets)
+	g.health.checker, g.health.targets = checker, hts
 	gate(targets, checker)
 	return nil
 }
@@ -142,8 +144,7 @@ func (g *Gateway) updateChecks(targets []router.Target) (undo func(), err error)
 
 // probeRoutes serves /healthz (health.Alive: the process answers) and
 // /readyz (ready), on the main listener before authentication and on the
-// admin listener; any other path is nil's to answer (it is never routed
-// here).
+// admin listener. Only those two paths are routed here (isProbePath).
 func probeRoutes(ready http.Handler) http.Handler {
 	alive := health.Alive()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

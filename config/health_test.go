@@ -29,6 +29,7 @@ type switchUpstream struct {
 	*gatewaytest.Server
 	sim                   *gatewaytest.Sim
 	failCalls, failModels atomic.Bool
+	limited               atomic.Bool // model calls answer 429 with Retry-After: 3600
 }
 
 func newSwitchUpstream(t *testing.T, name string) *switchUpstream {
@@ -45,6 +46,10 @@ func (u *switchUpstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	fail := u.failCalls.Load()
 	if c := gateway.CallFrom(req.Context()); c != nil && c.Op == gateway.OpModels {
 		fail = u.failModels.Load()
+	}
+	if u.limited.Load() && gateway.CallFrom(req.Context()).Op != gateway.OpModels {
+		return &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Content-Type": {"application/json"}, "Retry-After": {"3600"}},
+			Body: io.NopCloser(strings.NewReader(`{"error":{"message":"slow down","type":"rate_limit_error","code":null}}`)), Request: req}, nil
 	}
 	if fail {
 		return &http.Response{StatusCode: http.StatusInternalServerError, Header: http.Header{"Content-Type": {"application/json"}},
@@ -155,7 +160,8 @@ router:
 // stepProbes lets each of the n probed targets' probes run once on clk:
 // with every probe loop asleep (n timers, no probe in flight to time out),
 // it moves clk past the longest wait and returns once each target has
-// recorded one more probe. Real time only bounds the waits.
+// recorded one more probe and its loop sleeps again. Real time only bounds
+// the waits.
 func stepProbes(t *testing.T, clk *gatewaytest.Clock, g *Gateway, n int) {
 	t.Helper()
 	counts := func() []uint64 {
@@ -181,6 +187,9 @@ func stepProbes(t *testing.T, clk *gatewaytest.Clock, g *Gateway, n int) {
 		require.True(t, time.Now().Before(deadline), "the probes never ran")
 		time.Sleep(100 * time.Microsecond)
 	}
+	// Asleep again (a probe recorded has no timer left): each transition's
+	// OnChange has returned.
+	clk.BlockUntil(n)
 }
 
 // A target whose upstream's model list fails its probes is passed over
@@ -222,6 +231,34 @@ func TestProbeFailingTargetIsPassedOverBeforeAnyCallFails(t *testing.T) {
 		code, _ := post(t, client, base)
 		require.Equal(t, http.StatusOK, code)
 	}
+}
+
+// A target its breaker cools down after a 429 with Retry-After gets no
+// probe inside that window (the router sends it nothing there either), and
+// stays healthy: the upstream answered.
+func TestNoProbeInsideARetryAfterWindow(t *testing.T) {
+	a, b := newSwitchUpstream(t, "a"), newSwitchUpstream(t, "b")
+	clk := gatewaytest.NewClock(healthEpoch)
+	g, base := reloadGateway(t, twoOpenAI(a, b, `health: {interval: 10s, fail_after: 1}
+router:
+  targets:
+    - {provider: a, breaker: {max_retry_after: 2h}}
+    - {provider: b, tier: 1}
+`), Options{Clock: clk})
+	probes := func(u *switchUpstream) int { return len(u.Requests()) - u.calls() }
+	stepProbes(t, clk, g, 2)
+	require.Equal(t, 1, probes(a), "probed while nothing holds it back")
+
+	a.limited.Store(true)
+	code, _ := post(t, &http.Client{Timeout: 30 * time.Second}, base)
+	require.Equal(t, http.StatusOK, code, "b served it")
+	require.Equal(t, 1, a.calls(), "a answered it 429 with Retry-After")
+	for range 3 {
+		stepProbes(t, clk, g, 2)
+	}
+	assert.Equal(t, 1, probes(a), "no probe inside the window")
+	assert.Equal(t, 4, probes(b))
+	assert.Equal(t, HealthStats{}, g.HealthStats(), "a cooling target is no unhealthy one")
 }
 
 // A reload that adds a target gets it probed (and passed over when its
