@@ -51,10 +51,13 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	logger := opts.logger()
 	c := newChecker(&cfg.src)
 	c.usageFile = cmp.Or(opts.UsageFile, c.usageFile)
-	a := &Gateway{cfg: cfg, logger: logger}
+	c.clock = opts.Clock
+	a := &Gateway{cfg: cfg, logger: logger, opts: opts}
 	c.top(cfg)
 	c.logging(cfg.Logging)
 	a.obs = c.observe(cfg, opts)
+	c.admin(cfg.Admin)
+	healthCfg, _ := c.healthConfig(cfg.Health)
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
 	a.budget = budget
@@ -90,10 +93,18 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 		a.Close()
 		return nil, err
 	}
+	if err := a.startChecks(healthCfg, cfg.Health.Disable, targets); err != nil { // checked above
+		a.Close()
+		return nil, err
+	}
 	if a.router, err = router.New(routerName, targets, rc); err != nil {
 		a.Close()
 		c.lib("router", err) // what only the whole router finds, each of its errors
 		return nil, c.err()
+	}
+	if err := a.newReadiness(); err != nil { // not expected: its checks are the gateway's own
+		a.Close()
+		return nil, err
 	}
 	a.respCache, a.respOpts = respCache, respOpts
 	if a.keys != nil && a.keys.adminAPI != nil {
@@ -127,7 +138,7 @@ func (a *Gateway) swap(retry gateway.Middleware, limits gateway.Limits) {
 		h = a.keys.guard(h) // a caller with no key gets its 401 before its body is read
 	}
 	h = a.obs.inbound(h) // the caller's trace, read before the guard answers
-	h = routes(h, a.admin, a.obs.pages())
+	h = routes(h, a.admin, a.pages())
 	a.handler.Store(&h)
 }
 

@@ -24,6 +24,9 @@ type File struct {
 	Metrics       metricsConf       `yaml:"metrics"`        // observe_metrics.go
 	Tracing       tracingConf       `yaml:"tracing"`        // observe_tracing.go
 
+	Health healthConf `yaml:"health"` // config_health.go: active health checks of the targets
+	Admin  adminConf  `yaml:"admin"`  // admin.go: the admin listener (probes, pprof)
+
 	src source // where each key was written, for error messages
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/cache"
+	"github.com/llmgate/gateway/health"
 )
 
 // keysConf is the keys section: virtual keys (cache.Auth) and their admin.
@@ -92,6 +93,7 @@ type keySetup struct {
 	demoSecret string
 	memory     bool // the store is the file's (memory): the keys subcommand cannot change it
 	close      []func()
+	checks     []health.Check // what readiness asks: the PostgreSQL store, the Redis level
 }
 
 func (k *keySetup) Close() {
@@ -154,12 +156,15 @@ func (c *checker) keys(k *keysConf) *keySetup {
 	if ks.store == nil {
 		return ks
 	}
-	lookup, closeLookup, err := newKeyLookup(ks.store, k.Redis)
+	lookup, rdb, closeLookup, err := newKeyLookup(ks.store, k.Redis)
 	if !c.lib("keys.redis", err) {
 		return ks
 	}
 	ks.close = append(ks.close, closeLookup)
 	ks.lookup = lookup
+	if rdb != nil {
+		ks.checks = append(ks.checks, redisCheck("keys.redis", rdb))
+	}
 	auth, err := cache.Auth(lookup, cfg)
 	if !c.lib("keys.trusted_proxies", err) {
 		return ks
@@ -248,6 +253,7 @@ func (c *checker) postgresStore(ks *keySetup, p *postgresKeyConf) cache.Store {
 		return nil
 	}
 	ks.close = append(ks.close, pool.Close)
+	ks.checks = append(ks.checks, health.Check{Name: "keys.postgres", Fn: pool.Ping})
 	return s
 }
 

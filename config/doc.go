@@ -8,7 +8,7 @@
 //	gw, err := config.Build(f, config.Options{Logger: logger}) // every other mistake, all at once
 //	defer gw.Close()
 //	err = gw.Start(ctx)            // opens the usage pipeline
-//	mux.Handle("/", gw.Handler())  // the OpenAI API, /healthz, /metrics, the admin API
+//	mux.Handle("/", gw.Handler())  // the OpenAI API, /healthz, /readyz, /metrics, the admin API
 //	...
 //	gw.Stop(ctx)                   // after the server has stopped: drains the usage records
 //

@@ -56,6 +56,11 @@ type Options struct {
 	// (capture_content still applies); tracing is on whenever it is set.
 	// Its owner shuts it down; the gateway shuts down only one it made.
 	TracerProvider trace.TracerProvider
+	// Clock is the source of time of the targets' breakers, the router, the
+	// health checks and readiness; nil means the system clock. It is for
+	// tests: retries, hedges and timeouts keep the system clock, so that no
+	// call waits on a fake one.
+	Clock gateway.Clock
 }
 
 func (o Options) logger() *slog.Logger {
@@ -82,6 +87,7 @@ type Gateway struct {
 	billing   *billingParts
 	limiter   *limiter.Limiter // nil without rate-limit rules
 	redis     interface{ Close() error }
+	health    *healthParts // health.go: the checks, /healthz and /readyz
 
 	// Kept across reloads (reload.go).
 	budget     *breaker.Budget
@@ -113,10 +119,11 @@ func Build(f *File, opts Options) (*Gateway, error) {
 }
 
 // Handler is the gateway's whole URL space: the OpenAI API (and Anthropic
-// messages), GET /healthz, the metrics at metrics.path (default /metrics,
-// GET and HEAD, with no key; not with metrics.disable), and with
-// keys.admin_key the admin API under cache.AdminPrefix. Every error is in
-// the OpenAI shape.
+// messages), GET /healthz and /readyz (before authentication), the
+// metrics at metrics.path (default /metrics, GET and HEAD, with no key;
+// not with metrics.disable), and with keys.admin_key the admin API under
+// cache.AdminPrefix. Every error is in the OpenAI shape. Profiles are never
+// served here (AdminHandler).
 //
 // It serves the chain in force: a Reload swaps it, and a call in flight
 // finishes on the chain it started with.
@@ -143,12 +150,13 @@ func (g *Gateway) Stop(ctx context.Context) error {
 	return errors.Join(err, g.obs.stop(ctx))
 }
 
-// Close releases the limiter, the Redis clients, the usage pipeline, the key
-// store, the providers' idle upstream connections, the span exporter (when
-// Stop has not flushed it) and the metrics' place on Options.Registerer.
-// Call it after the server has stopped (and after Stop, when Start was
-// called).
+// Close stops the health checks (and waits for their probes) and releases
+// the limiter, the Redis clients, the usage pipeline, the key store, the
+// providers' idle upstream connections, the span exporter (when Stop has
+// not flushed it) and the metrics' place on Options.Registerer. Call it
+// after the server has stopped (and after Stop, when Start was called).
 func (g *Gateway) Close() {
+	g.health.close()
 	g.obs.close()
 	if g.limiter != nil {
 		g.limiter.Close()

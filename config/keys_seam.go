@@ -28,10 +28,9 @@ const (
 
 // newKeyLookup returns the metadata cache in front of store (its Bloom
 // filter built from the store's keys), with Redis as its shared level and
-// invalidation channel when r is set, and its Close.
-func newKeyLookup(store cache.Store, r *redisKeyConf) (keyLookup, func(), error) {
+// invalidation channel when r is set (rdb, nil without), and its Close.
+func newKeyLookup(store cache.Store, r *redisKeyConf) (_ keyLookup, rdb *redis.Client, _ func(), _ error) {
 	cfg := cache.Config{Rules: cache.Rules{TTL: noRedisTTL, NegativeTTL: noRedisTTL}, RebuildEvery: noRedisRebuild}
-	var rdb *redis.Client
 	if r != nil && r.Addr != "" {
 		rdb = redis.NewClient(&redis.Options{Addr: r.Addr})
 		cfg = cache.Config{Redis: rdb, RedisPrefix: r.Prefix}
@@ -41,9 +40,9 @@ func newKeyLookup(store cache.Store, r *redisKeyConf) (keyLookup, func(), error)
 		if rdb != nil {
 			rdb.Close()
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return c, func() {
+	return c, rdb, func() {
 		c.Close()
 		if rdb != nil {
 			rdb.Close()

@@ -49,6 +49,7 @@ func (c *checker) routerConfig(r *routerConf, budget *breaker.Budget, maxWait ti
 		DisableHints:      r.DisableHints,
 		MaxWait:           maxWait,
 		Idempotent:        idempotent,
+		Clock:             c.clock,
 	}
 }
 
@@ -64,6 +65,7 @@ func (c *checker) breakerConfig(path string, b breakerConf) breaker.Config {
 		SuccessThreshold:       positive(c, path+".success_threshold", b.SuccessThreshold),
 		Cooldown:               positive(c, path+".cooldown", b.Cooldown),
 		MaxRetryAfter:          positive(c, path+".max_retry_after", b.MaxRetryAfter),
+		Clock:                  c.clock,
 	}
 	unpair(c, path+".success_threshold", &cfg.SuccessThreshold, path+".half_open_probes", &cfg.HalfOpenProbes)
 	return cfg

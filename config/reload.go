@@ -31,6 +31,8 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 //     closed breaker;
 //   - limits.rules (limiter.Limiter.Update: a rule keeps its counts by
 //     name) and limits' body bounds;
+//   - the targets the health checks probe (health.Checker.Update: a
+//     target that stays keeps its health; a new one is probed);
 //   - retry, hedge and timeouts (a new chain in front of the same router,
 //     budget store, key cache, usage pipeline and limiter); a target keeps
 //     the latency its hedge learned while the hedge section is unchanged;
@@ -44,10 +46,12 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 // Reload logs a warning naming each such key (RestartKeys lists them): listen,
 // max_conns, shutdown_timeout, logging, keys, billing.sinks,
 // billing.spill_dir, billing.pipeline, billing.budgets.redis,
-// response_cache, the router's settings other than its targets (strategy,
-// budget, first_token_timeout, hints), and limits' redis, time_zone,
-// max_wait and default_max_tokens, or rules added to a gateway built with
-// none (or all removed).
+// response_cache, health (its settings; the targets it probes follow
+// router.targets live), admin, metrics (but metrics.models) and tracing,
+// the router's settings other than its targets (strategy, budget,
+// first_token_timeout, hints), and limits' redis, time_zone, max_wait and
+// default_max_tokens, or rules added to a gateway built with none (or all
+// removed).
 //
 // Both outcomes are logged, counted (ReloadStats) and told to
 // Options.OnReload.
@@ -97,9 +101,12 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	restart := RestartKeys(g.cfg, f)
 	c := newChecker(&f.src)
 	c.usageFile = cmp.Or(g.opts.UsageFile, c.usageFile)
+	c.clock = g.opts.Clock
 	c.checkOnly = true // what needs a restart is checked, not opened
 	c.top(f)
 	c.logging(f.Logging)
+	c.admin(f.Admin)
+	c.healthConfig(f.Health) // checked; its settings need a restart
 	obs := c.reobserve(f, g.obs)
 	probe := &Gateway{}
 	byName := probe.newProviders(c, f.Providers)
@@ -130,9 +137,17 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 		closeIdle(probe.providers)
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
-	// The router checks the whole set before it changes anything; the
-	// limiter's rules were checked above by the same rules as its Update.
+	// The router checks the whole set before it changes anything (the
+	// health checks, changed first so that the targets carry their gates,
+	// are put back if it refuses); the limiter's rules were checked above
+	// by the same rules as its Update.
+	undoChecks, err := g.updateChecks(targets)
+	if err != nil {
+		closeIdle(probe.providers)
+		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
+	}
 	if err := g.router.Update(targets); err != nil {
+		undoChecks()
 		closeIdle(probe.providers)
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
@@ -172,6 +187,8 @@ func RestartKeys(a, b *File) []string {
 	differ("billing.pipeline", ba.Pipeline, bb.Pipeline)
 	differ("billing.budgets.redis", ba.Budgets.Redis, bb.Budgets.Redis)
 	differ("response_cache", a.ResponseCache, b.ResponseCache)
+	differ("health", a.Health, b.Health) // health.go: the Checker's settings are fixed at Build
+	differ("admin", a.Admin, b.Admin)
 	ra, rb := a.Router, b.Router
 	ra.Targets, rb.Targets = nil, nil
 	differ("router.budget", ra.Budget, rb.Budget)

@@ -8,10 +8,11 @@ import (
 	"github.com/llmgate/gateway/cache"
 )
 
-// routes is the main job's whole URL space: GET and HEAD /healthz answer
-// "ok"; every other path goes to the gateway's handler (api), which serves
-// the OpenAI API and answers anything else with a 404 or 405 in the OpenAI
-// shape, and tells the access log.
+// routes is the main job's whole URL space: each of pages (/healthz and
+// /readyz, and the metrics at metrics.path) serves its exact path, outside
+// the key guard and the access log; every other path goes to the gateway's
+// handler (api), which serves the OpenAI API and answers anything else with
+// a 404 or 405 in the OpenAI shape, and tells the access log.
 //
 // It is no http.ServeMux on purpose: a ServeMux answers /v1/../v1/models and
 // //v1/models with a 307 to the cleaned path (a client that follows it
@@ -22,8 +23,6 @@ import (
 //
 // With an admin API (admin, nil without keys.admin_key), /admin/keys and
 // what is under it go to it; it answers its own errors in the same shape.
-// Each of pages (the metrics, at metrics.path) serves its exact path, as
-// /healthz is served: outside the key guard and the access log.
 func routes(api, admin http.Handler, pages map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if admin != nil && (r.URL.Path == cache.AdminPrefix || strings.HasPrefix(r.URL.Path, cache.AdminPrefix+"/")) {
@@ -36,10 +35,6 @@ func routes(api, admin http.Handler, pages map[string]http.Handler) http.Handler
 			r = r.WithContext(r.Context()) // a shallow copy, to hold its own URL
 			r.URL = &u
 		}
-		if r.URL.Path == "/healthz" {
-			health(w, r)
-			return
-		}
 		if p, ok := pages[r.URL.Path]; ok {
 			p.ServeHTTP(w, r)
 			return
@@ -48,15 +43,15 @@ func routes(api, admin http.Handler, pages map[string]http.Handler) http.Handler
 	})
 }
 
-// health answers the health check: "ok" to GET and HEAD, 405 to the rest.
-func health(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, gateway.ErrMethodNotAllowed.WithMessage("gateway: /healthz takes GET or HEAD"))
-		return
+// pages are the paths routes serves outside the key guard: the probes
+// (/healthz, /readyz) and the metrics, when on.
+func (g *Gateway) pages() map[string]http.Handler {
+	pages := g.obs.pages()
+	if pages == nil {
+		pages = map[string]http.Handler{}
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("ok\n"))
+	pages[healthzPath], pages[readyzPath] = g.health.probes, g.health.probes
+	return pages
 }
 
 // writeError answers with e as the gateway's handler does: its status, the

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/llmgate/gateway"
 )
 
 // checker collects the mistakes of a configuration, each at its key's line:
@@ -27,6 +29,9 @@ type checker struct {
 	// obs is what the metrics and tracing sections built (observe.go):
 	// the providers, targets and Meter built next are wired to it.
 	obs *observe
+	// clock is Options.Clock, for the breakers, the router and the health
+	// checks; nil means the system clock.
+	clock gateway.Clock
 }
 
 // newChecker returns a checker that starts with the mistakes found while

@@ -54,7 +54,7 @@ router:
 	require.NoError(t, err)
 	assert.Equal(t, "Hi from Claude", m.Content[0].Text)
 
-	reqs := up.Requests()
+	reqs := modelCalls(up.Server)
 	require.Len(t, reqs, 2)
 	for _, r := range reqs {
 		assert.Equal(t, upstreamKey, r.Header.Get("X-Api-Key"))

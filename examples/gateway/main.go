@@ -7,6 +7,8 @@
 // It listens on 127.0.0.1:8080 (-addr to change), prints curl lines to try
 // it, logs one line per call with log/slog, and shuts down gracefully on
 // SIGINT or SIGTERM, draining its usage records to their sinks. With
+// admin.listen it serves /healthz, /readyz and (admin.pprof) profiles on a
+// second listener, which the same shutdown stops. With
 // -config it reloads the file when it changes and on SIGHUP (config.Reload
 // says what applies live). With a keys
 // section (the embedded default has one) every call needs a virtual key;
@@ -14,8 +16,8 @@
 // behind something that authenticates.
 //
 // Exit status: 0 after a clean shutdown, 1 when it cannot serve (the address
-// is taken, the usage pipeline cannot open), 2 for a usage or configuration
-// error.
+// or admin.listen is taken, the usage pipeline cannot open), 2 for a usage
+// or configuration error.
 package main
 
 import (
@@ -136,6 +138,12 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 		logger.Error("gateway: cannot listen", "addr", listen, "error", err)
 		return 1
 	}
+	admin, err := startAdmin(gw, logger)
+	if err != nil {
+		ln.Close()
+		logger.Error("gateway: cannot listen on admin.listen", "addr", gw.AdminListen(), "error", err)
+		return 1
+	}
 	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelBase(gateway.ErrShuttingDown)
 	srv := gateway.NewServer(ln.Addr().String(), gw.Handler())
@@ -149,6 +157,7 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 	}
 	var banner strings.Builder // one write: whoever reads the address finds the limits and the usage paths too
 	printBanner(&banner, ln.Addr().(*net.TCPAddr), gw.Models(), gw.Keys(), gw.MetricsPath())
+	admin.printBanner(&banner, gw.AdminPProf())
 	gw.WriteSummary(&banner)
 	_, _ = io.WriteString(stdout, banner.String())
 
@@ -170,6 +179,11 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 		select {
 		case err := <-served:
 			logger.Error("gateway: server failed", "error", err)
+			_ = admin.shutdown(shutdownGrace)
+			return 1
+		case err := <-admin.failed():
+			logger.Error("gateway: admin server failed", "error", err)
+			_ = srv.Close()
 			return 1
 		case <-hup:
 			reloadOnSignal(cfgPath, gw, logger)
@@ -193,7 +207,12 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 	cancelBase(gateway.ErrShuttingDown) // handlers still running after Close: their upstream calls end
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("gateway: server failed", "error", err)
+		_ = admin.shutdown(shutdownGrace)
 		return 1
+	}
+	// The admin listener answers /readyz until the main one has stopped.
+	if err := admin.shutdown(shutdownGrace); err != nil {
+		logger.Error("gateway: admin server failed", "error", err)
 	}
 	// No call is left to record: the usage pipeline drains, for up to the
 	// shutdown timeout again; what it cannot deliver waits in its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/packages/param"
@@ -72,6 +73,11 @@ func TestRunEmbeddedDefaultServesMetrics(t *testing.T) {
 
 	url := g.base + "/metrics"
 	chat := []string{"gen_ai_operation_name", "chat", "gen_ai_request_model", "gpt-4o-mini"}
+	// A server-mode call is observed once its handler has finished, which
+	// may be just after the caller read the last byte: wait for the stream's.
+	require.Eventually(t, func() bool {
+		return scrapeSum(t, url, "llmgate_calls_total") == 2
+	}, 10*time.Second, 5*time.Millisecond, "both calls observed")
 	assert.Equal(t, 2.0, scrapeSum(t, url, "gen_ai_client_operation_duration_seconds", chat...))
 	assert.Equal(t, 1.0, scrapeSum(t, url, "gen_ai_client_operation_time_to_first_chunk_seconds", chat...))
 	assert.Equal(t, 2.0, scrapeSum(t, url, "gen_ai_client_token_usage", append(chat, "gen_ai_token_type", "output")...))

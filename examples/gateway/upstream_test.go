@@ -60,7 +60,7 @@ router:
 	require.NoError(t, stream.Close())
 	assert.Equal(t, gatewaytest.DefaultSimReply, text.String())
 
-	reqs := up.Requests()
+	reqs := modelCalls(up)
 	require.Len(t, reqs, 2)
 	for _, r := range reqs {
 		assert.Equal(t, "/v1/chat/completions", r.Path)
@@ -98,7 +98,7 @@ retry: {max_attempts: 2, base_delay: 1ms, max_delay: 1ms}
 	var apiErr *openai.Error
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 503, apiErr.StatusCode)
-	assert.EqualValues(t, 2, up.Count(), "max_attempts: 2")
+	assert.Len(t, modelCalls(up), 2, "max_attempts: 2")
 }
 
 // Issue 8: an upstream's 401 names a fragment of the gateway's key; callers
@@ -176,8 +176,8 @@ retry: {idempotent: idempotency_key, max_attempts: 1}
 		return resp.StatusCode
 	}
 	assert.Equal(t, http.StatusBadGateway, post(""), "may have been acted on: not sent again")
-	assert.Zero(t, healthy.Count())
+	assert.Empty(t, modelCalls(healthy))
 	assert.Equal(t, http.StatusOK, post("call-1"), "safe to send again")
-	assert.EqualValues(t, 1, healthy.Count())
+	assert.Len(t, modelCalls(healthy), 1)
 	http.DefaultClient.CloseIdleConnections()
 }
