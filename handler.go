@@ -224,7 +224,9 @@ func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c
 			if c.ctx.Err() != nil {
 				cause := context.Cause(&c.ctx)
 				if cause == context.Canceled { // the caller left; nobody to tell
-					c.leave()
+					if !c.tap.complete() { // after [DONE] it left with its whole answer
+						c.leave()
+					}
 					return
 				}
 				// The server ended the call (its base context was

@@ -285,6 +285,16 @@ func (t *usageTap) finishLocked(err error) bool {
 	return true
 }
 
+// complete reports whether the tapped body ended cleanly: a stream's [DONE]
+// was handed on (its reader writes it before it reads again), or a whole
+// body was read to its end. A caller that leaves after that left with its
+// whole answer.
+func (t *usageTap) complete() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.finished && t.endErr == nil
+}
+
 // end ends the call once its usage is recorded.
 func (t *usageTap) end() { t.call.endResponse(t.status, t.endErr) }
 
