@@ -30,6 +30,16 @@ func (h *healthParts) close() {
 	}
 }
 
+// Drain makes /readyz answer 503 (not ready: shutting_down) from now on,
+// on the main listener and the admin one: call it when the server starts
+// to shut down, so that load balancers send it nothing new while it
+// finishes the calls in flight. Calls are still served; /healthz stays ok.
+func (g *Gateway) Drain() {
+	if g.health != nil && g.health.ready != nil {
+		g.health.ready.Drain()
+	}
+}
+
 // HealthStats counts the transitions of the targets' active health checks
 // since Build: Down, targets marked unhealthy; Up, marked healthy again.
 type HealthStats struct {

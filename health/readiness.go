@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmgate/gateway"
@@ -74,6 +75,8 @@ type Readiness struct {
 	cfg    ReadinessConfig
 	clock  clock.Clock
 
+	draining atomic.Bool // Drain was called: not ready, for good
+
 	mu       sync.Mutex // guards the fields below
 	last     Report
 	lastAt   time.Time
@@ -103,6 +106,20 @@ type CheckFailure struct {
 // ErrCheckTimeout is wrapped by the error of a check that did not answer
 // within ReadinessConfig.Timeout.
 var ErrCheckTimeout = errors.New("health: check timed out")
+
+// ErrDraining is the error of the check a drained Readiness reports failed,
+// named DrainingCheck.
+var ErrDraining = errors.New("health: shutting down")
+
+// DrainingCheck names the failed check of every report after Drain.
+const DrainingCheck = "shutting_down"
+
+// Drain makes every later report not ready, at once (no cached report is
+// served) and for good, with one failed check, DrainingCheck: a server
+// that is shutting down tells the load balancers polling /readyz to send
+// it nothing new while it finishes the calls it has. Safe to call more
+// than once and concurrently with Report.
+func (r *Readiness) Drain() { r.draining.Store(true) }
 
 // NewReadiness returns a Readiness over routes (nil for a gateway without a
 // router: only the checks count), or an error wrapping ErrConfig for a
@@ -145,6 +162,9 @@ func NewReadiness(routes Routes, cfg ReadinessConfig) (*Readiness, error) {
 // one. A ctx that ends while it waits for another's run returns a report
 // that is not ready, naming ctx's error as a failed check "context".
 func (r *Readiness) Report(ctx context.Context) Report {
+	if r.draining.Load() {
+		return Report{Failed: []CheckFailure{{Name: DrainingCheck, Err: ErrDraining}}}
+	}
 	r.mu.Lock()
 	if r.have && r.clock.Now().Sub(r.lastAt) < r.cfg.CacheFor {
 		rep := r.last

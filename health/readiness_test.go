@@ -291,3 +291,31 @@ func TestNotReadyAnswerIsBounded(t *testing.T) {
 	assert.Less(t, len(msg), 16*80)
 	assert.NotContains(t, msg, strings.Repeat("y", 65))
 }
+
+// Drain makes the next report not ready at once, though a ready one is
+// cached, naming DrainingCheck; /readyz answers 503 saying so, and the
+// checks are not run again for it.
+func TestReadinessDrainIsNotReadyAtOnce(t *testing.T) {
+	clk := gatewaytest.NewClock(epoch)
+	var runs atomic.Int32
+	ready, err := health.NewReadiness(nil, health.ReadinessConfig{Clock: clk, Checks: []health.Check{
+		{Name: "store", Fn: func(context.Context) error { runs.Add(1); return nil }},
+	}})
+	require.NoError(t, err)
+	require.True(t, ready.Report(t.Context()).Ready)
+
+	ready.Drain()
+	rep := ready.Report(t.Context())
+	assert.False(t, rep.Ready, "not the cached ready report")
+	require.Len(t, rep.Failed, 1)
+	assert.Equal(t, health.DrainingCheck, rep.Failed[0].Name)
+	assert.ErrorIs(t, rep.Failed[0].Err, health.ErrDraining)
+	assert.Equal(t, int32(1), runs.Load(), "a drained readiness runs no check")
+
+	w := httptest.NewRecorder()
+	ready.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Contains(t, w.Body.String(), health.DrainingCheck)
+	clk.Advance(time.Hour)
+	assert.False(t, ready.Report(t.Context()).Ready, "for good")
+}

@@ -46,12 +46,16 @@ func startAdmin(gw *config.Gateway, logger *slog.Logger) (*adminServer, error) {
 	return a, nil
 }
 
-// printBanner tells where the admin listener is, for the start-up banner.
-func (a *adminServer) printBanner(w io.Writer, pprof bool) {
+// printBanner tells where the admin listener is and what it serves, for
+// the start-up banner; metricsPath is empty when the metrics are off.
+func (a *adminServer) printBanner(w io.Writer, pprof bool, metricsPath string) {
 	if a == nil {
 		return
 	}
 	what := "/healthz, /readyz"
+	if metricsPath != "" {
+		what += ", " + metricsPath
+	}
 	if pprof {
 		what += ", /debug/pprof/"
 	}

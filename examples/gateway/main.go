@@ -157,7 +157,7 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 	}
 	var banner strings.Builder // one write: whoever reads the address finds the limits and the usage paths too
 	printBanner(&banner, ln.Addr().(*net.TCPAddr), gw.Models(), gw.Keys(), gw.MetricsPath())
-	admin.printBanner(&banner, gw.AdminPProf())
+	admin.printBanner(&banner, gw.AdminPProf(), gw.MetricsPath())
 	gw.WriteSummary(&banner)
 	_, _ = io.WriteString(stdout, banner.String())
 
@@ -192,6 +192,7 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 		}
 	}
 	timeout := gw.ShutdownTimeout()
+	gw.Drain() // /readyz (here until the listener closes, on the admin listener until the end) says so
 	logger.Info("gateway: shutting down", "timeout", timeout)
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
