@@ -111,18 +111,21 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 		a.admin = adminLog(logger, a.keys.adminAPI)
 	}
 	a.obs.watch(a, respStats)
-	a.swap(retry, limits)
+	a.swap(retry)
+	a.serve = a.newHandler(limits)
 	return a, nil
 }
 
-// swap puts the chain in front of the router, with retry and limits, in
-// place of the one in force: calls in flight finish on the chain they
-// started with.
+// swap puts the chain in front of the router, with retry, in place of the
+// one in force: calls in flight finish on the chain they started with. The
+// handler in front of it (newHandler) is built once, so that what it
+// bounds over all calls (the request-body bytes held at once) covers the
+// calls of every chain.
 //
 // Auth first, the limiter (a kept answer still counts against the caller's
 // limits), the response cache (it scopes answers by tenant) before the
 // Meter: a served answer holds no budget and makes no usage record.
-func (a *Gateway) swap(retry gateway.Middleware, limits gateway.Limits) {
+func (a *Gateway) swap(retry gateway.Middleware) {
 	var limit gateway.Middleware // nil, skipped by Chain, without rate-limit rules
 	if a.limiter != nil {
 		limit = a.limiter.Middleware()
@@ -132,14 +135,24 @@ func (a *Gateway) swap(retry gateway.Middleware, limits gateway.Limits) {
 		auth = a.keys.auth
 	}
 	mws := append([]gateway.Middleware{a.obs.callSpan(), auth, limit, a.respCache}, a.billing.mws...)
-	h := gateway.NewHandler(gateway.Chain(a.router, append(mws, retry)...),
+	rt := gateway.Chain(a.router, append(mws, retry)...)
+	a.chain.Store(&rt)
+}
+
+// newHandler is the gateway's whole URL space over the chain in force,
+// built once by Build: the entry point (its body limits are Build's), the
+// key guard, the caller's trace, the routes.
+func (a *Gateway) newHandler(limits gateway.Limits) http.Handler {
+	inForce := gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		return (*a.chain.Load()).RoundTrip(r)
+	})
+	h := gateway.NewHandler(inForce,
 		append(a.respOpts, gateway.WithLimits(limits), gateway.WithObserver(accessLogger(a.logger)), a.obs.observer())...)
 	if a.keys != nil {
 		h = a.keys.guard(h) // a caller with no key gets its 401 before its body is read
 	}
 	h = a.obs.inbound(h) // the caller's trace, read before the guard answers
-	h = routes(h, a.admin, a.pages())
-	a.handler.Store(&h)
+	return routes(h, a.admin, a.pages())
 }
 
 // newProviders builds the providers that pass every check and returns them

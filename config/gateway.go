@@ -79,8 +79,8 @@ type Gateway struct {
 	cfg       *File // as built; Reload does not change it (the settings read from it need a restart)
 	logger    *slog.Logger
 	opts      Options
-	handler   atomic.Pointer[http.Handler] // the chain in force (swap)
-	serve     http.Handler                 // calls the chain in force
+	chain     atomic.Pointer[http.RoundTripper] // the chain in force (swap)
+	serve     http.Handler                      // the entry point over the chain in force, built once (newHandler)
 	router    *router.Router
 	providers []gateway.Provider
 	keys      *keySetup // nil: no keys section, every caller is served
@@ -114,7 +114,6 @@ func Build(f *File, opts Options) (*Gateway, error) {
 	}
 	g.opts = opts
 	g.opts.OnReload = g.obs.onReload(opts.OnReload) // the metrics count each outcome first
-	g.serve = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*g.handler.Load()).ServeHTTP(w, r) })
 	return g, nil
 }
 

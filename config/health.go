@@ -118,7 +118,27 @@ func (g *Gateway) startChecks(cfg health.Config, disable bool, targets []router.
 	}
 	g.health.checker, g.health.targets = checker, hts
 	gate(targets, checker)
+	g.probed(nil, hts)
 	return nil
+}
+
+// probed sets the health gauge of each target next probes that prev did
+// not (healthy, as its checks start); the series of targets removed go with
+// their breakers' (observe.watchBreakers).
+func (g *Gateway) probed(prev, next []health.Target) {
+	m := g.obs.metricsOrNil()
+	if m == nil {
+		return
+	}
+	was := make(map[string]bool, len(prev))
+	for _, t := range prev {
+		was[t.Name] = true
+	}
+	for _, t := range next {
+		if !was[t.Name] {
+			m.HealthProbed(t.Name, true)
+		}
+	}
 }
 
 // newReadiness builds /readyz over the router, after it: readiness asks
@@ -149,6 +169,7 @@ func (g *Gateway) updateChecks(targets []router.Target) (undo func(), err error)
 	}
 	h.targets = next
 	gate(targets, h.checker)
+	g.probed(prev, next)
 	return func() {
 		_ = h.checker.Update(prev) // valid: it was in force
 		h.targets = prev

@@ -431,3 +431,36 @@ func TestHealthAndAdminNeedARestart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"health", "admin"}, RestartKeys(a, b))
 }
+
+// The health gauge of each probed target exists from the start (1: healthy
+// until its checks say otherwise), follows its transitions, and goes, with
+// its transition counts, when a reload removes the target.
+func TestHealthSeriesFollowTheProbedTargets(t *testing.T) {
+	a, b := newSwitchUpstream(t, "a"), newSwitchUpstream(t, "b")
+	a.failModels.Store(true)
+	clk := gatewaytest.NewClock(healthEpoch)
+	health := "health: {interval: 10s, fail_after: 1}\n"
+	only := func(p string) string {
+		return twoOpenAI(a, b, health+"router:\n  targets:\n    - {provider: "+p+"}\n")
+	}
+	g, base := reloadGateway(t, only("b"), Options{Clock: clk})
+	healthy := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, s := range scrape(t, base+"/metrics")["llmgate_target_healthy"].samples {
+			out[s.labels["target"]] = s.value
+		}
+		return out
+	}
+	assert.Equal(t, map[string]float64{"b": 1}, healthy(), "before any transition")
+
+	require.NoError(t, reloadWith(t, g, twoOpenAI(a, b, health)))
+	assert.Equal(t, map[string]float64{"a": 1, "b": 1}, healthy(), "a new target starts healthy")
+	stepProbes(t, clk, g, 2)
+	require.Equal(t, HealthStats{Down: 1}, g.HealthStats())
+	assert.Equal(t, map[string]float64{"a": 0, "b": 1}, healthy())
+	assert.Equal(t, 1.0, scrape(t, base+"/metrics")["llmgate_health_transitions_total"].sum("target", "a"))
+
+	require.NoError(t, reloadWith(t, g, only("b")))
+	assert.Equal(t, map[string]float64{"b": 1}, healthy(), "a removed target's gauge goes")
+	assert.Zero(t, scrape(t, base+"/metrics")["llmgate_health_transitions_total"].sum("target", "a"), "and its transitions")
+}

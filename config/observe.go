@@ -84,6 +84,7 @@ func (o *observe) watchBreakers(kept map[string]keptBreaker) {
 	for name := range o.breakers {
 		if _, ok := kept[name]; !ok {
 			o.metrics.WatchBreaker(name, nil)
+			o.metrics.ForgetTarget(name) // its health and transition series too
 			delete(o.breakers, name)
 		}
 	}

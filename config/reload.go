@@ -30,7 +30,7 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 //     keeps its breaker and its state; changed settings give it a new,
 //     closed breaker;
 //   - limits.rules (limiter.Limiter.Update: a rule keeps its counts by
-//     name) and limits' body bounds;
+//     name);
 //   - the targets the health checks probe (health.Checker.Update: a
 //     target that stays keeps its health; a new one is probed);
 //   - retry, hedge and timeouts (a new chain in front of the same router,
@@ -49,9 +49,12 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 // response_cache, health (its settings; the targets it probes follow
 // router.targets live), admin, metrics (but metrics.models) and tracing,
 // the router's settings other than its targets (strategy, budget,
-// first_token_timeout, hints), and limits' redis, time_zone, max_wait and
-// default_max_tokens, or rules added to a gateway built with none (or all
-// removed).
+// first_token_timeout, hints), and limits' body bounds (max_body_bytes,
+// max_depth, max_messages, max_tokens, max_body_bytes_in_flight: the entry
+// point that enforces them is built once, so that the bytes held at once
+// are bounded over the calls of every reload), redis, time_zone, max_wait
+// and default_max_tokens, or rules added to a gateway built with none (or
+// all removed).
 //
 // Both outcomes are logged, counted (ReloadStats) and told to
 // Options.OnReload.
@@ -128,8 +131,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	c.lib("retry", err)
 	rc := c.routerConfig(&f.Router, g.budget, retryCfg.MaxWait, retryCfg.Idempotent)
 	c.lib("router", rc.Validate())
-	limits := c.limits(f.Limits)
-	c.lib("limits", limits.Validate())
+	c.lib("limits", c.limits(f.Limits).Validate()) // checked; the body bounds need a restart
 	meterCfg, keyBudgets := c.liveBilling(&f.Billing)
 	c.keys(f.Keys)
 	c.responseCache(f.ResponseCache)
@@ -162,7 +164,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	old := g.providers
 	g.providers, g.breakers, g.hedges = probe.providers, kept, hedges
 	obs.apply(kept)
-	g.swap(retry, limits)
+	g.swap(retry)
 	closeIdle(old) // calls in flight keep their connections; idle ones go
 	return restart, nil
 }
@@ -194,6 +196,8 @@ func RestartKeys(a, b *File) []string {
 	differ("router.budget", ra.Budget, rb.Budget)
 	ra.Budget, rb.Budget = budgetConf{}, budgetConf{}
 	differ("router", ra, rb)
+	bounds := func(l limitsConfig) limitsConfig { l.Rate = rateLimitsConf{}; return l }
+	differ("limits (max_body_bytes, max_depth, max_messages, max_tokens, max_body_bytes_in_flight)", bounds(a.Limits), bounds(b.Limits))
 	la, lb := a.Limits.Rate, b.Limits.Rate
 	differ("limits.redis", la.Redis, lb.Redis)
 	differ("limits.time_zone", la.TimeZone, lb.TimeZone)

@@ -123,6 +123,12 @@ func TestReloadUnderLoadDropsNoCall(t *testing.T) {
 	}
 	assert.Equal(t, ReloadStats{Applied: uint64(len(files))}, g.ReloadStats())
 	assert.Positive(t, during, "no reload was applied while calls were running")
+	// No count lost: every call is counted once, across all the chains the
+	// reloads swapped in (a server-mode call is observed just after its
+	// answer is written, so the last may trail the caller by a moment).
+	require.Eventually(t, func() bool {
+		return scrape(t, base+"/metrics")["llmgate_calls_total"].sum("outcome", "ok") == workers*perWorker
+	}, 10*time.Second, 5*time.Millisecond, "llmgate_calls_total counts each of the %d calls once", workers*perWorker)
 	t.Logf("%d of %d reloads applied while calls ran", during, len(files))
 }
 

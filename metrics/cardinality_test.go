@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,12 +36,9 @@ func TestCardinalityStaysFlatUnderBogusModelsAndKeys(t *testing.T) {
 		send(i)
 	}
 	before := seriesCount(t, f.reg)
-	deadline := time.Now().Add(2 * time.Minute) // a bound on a slow machine, never the verdict
-	i := 100
-	for ; i < calls && time.Now().Before(deadline); i++ {
+	for i := 100; i < calls; i++ { // bounded by count; each call is in-process, with no wait
 		send(i)
 	}
-	require.Equal(t, calls, i, "all %d calls sent in time", calls)
 	assert.Equal(t, before, seriesCount(t, f.reg), "series count flat")
 
 	w := httptest.NewRecorder()

@@ -24,8 +24,9 @@ var (
 const (
 	// DefaultMaxTargets is Config.MaxTargets's default.
 	DefaultMaxTargets = 64
-	// maxTargets is the largest Config.MaxTargets: a target's index is
-	// packed in 8 bits of a series' key (two are reserved: "" and "other").
+	// maxTargets is the largest Config.MaxTargets: a target's index fits
+	// the 8 bits of the narrowest field of a series' key (key packs fields
+	// of 12 bits and one of 8; two values are reserved: "" and "other").
 	maxTargets = 254
 	// maxModels bounds Config.Models: a model's index takes 12 bits.
 	maxModels = 4000

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/llmgate/gateway/breaker"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llmgate/gateway/breaker"
+)
 
 // Reloaded counts a configuration reload: applied when err is nil,
 // rejected otherwise (the running configuration kept). The error's text is
@@ -41,4 +45,30 @@ func (m *Metrics) BreakerStateChanged(target string) func(from, to breaker.State
 			byState[to]()
 		}
 	}
+}
+
+// HealthProbed sets llmgate_target_healthy for target, counting no
+// transition: for a target whose active checks start (it is healthy until
+// they say otherwise), so that the gauge exists before its first change.
+func (m *Metrics) HealthProbed(target string, healthy bool) {
+	v := 0.0
+	if healthy {
+		v = 1
+	}
+	m.healthy.WithLabelValues(m.targets.label(m.targets.index(target))).Set(v)
+}
+
+// ForgetTarget removes the health and transition series of a target no
+// longer configured (a reload removed it), so that a dashboard does not
+// show it, unhealthy or open, forever. A target folded into "other" (past
+// Config.MaxTargets) is left: "other" stands for others too. Its breaker's
+// scrape-time series go with WatchBreaker(target, nil).
+func (m *Metrics) ForgetTarget(target string) {
+	t := m.targets.label(m.targets.index(target))
+	if t == otherLabel || t == "" {
+		return
+	}
+	m.healthy.DeleteLabelValues(t)
+	m.healthChanges.DeletePartialMatch(prometheus.Labels{"target": t})
+	m.breakerChanges.DeletePartialMatch(prometheus.Labels{"target": t})
 }

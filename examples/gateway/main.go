@@ -50,8 +50,15 @@ func main() {
 		<-ctx.Done()
 		stop() // a second signal during the shutdown ends the process at once
 	}()
+	signal.Notify(hups, syscall.SIGHUP) // from the start: a SIGHUP while it builds waits for serve
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// hups receives SIGHUP (main registers it before anything else, so that a
+// SIGHUP during the start does not end the process); serve reloads the
+// configuration file at each. It holds one: SIGHUPs that arrive together
+// are one reload.
+var hups = make(chan os.Signal, 1)
 
 // run is the whole program: it parses args, loads and builds the
 // configuration, serves until ctx ends, then shuts down and returns the exit
@@ -169,9 +176,6 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 			defer w.Close()
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -185,7 +189,7 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 			logger.Error("gateway: admin server failed", "error", err)
 			_ = srv.Close()
 			return 1
-		case <-hup:
+		case <-hups:
 			reloadOnSignal(cfgPath, gw, logger)
 		case <-ctx.Done():
 			running = false
@@ -233,7 +237,8 @@ func reloadOnSignal(path string, gw *config.Gateway, logger *slog.Logger) {
 		logger.Info("gateway: SIGHUP: nothing to reload, the gateway runs the embedded default (no -config)")
 		return
 	}
-	_ = config.ReloadFrom(path, os.LookupEnv, gw)
+	logger.Info("gateway: SIGHUP: reloading the configuration", "file", path)
+	_ = config.ReloadFrom(path, os.LookupEnv, gw) // logs and counts the outcome
 }
 
 // printBanner prints the address and curl lines to try the gateway with, in

@@ -2,8 +2,12 @@ package main
 
 import (
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,4 +34,20 @@ func TestReloadOnSignal(t *testing.T) {
 	require.NoError(t, closeLogs())
 	assert.Equal(t, config.ReloadStats{Applied: 1}, gw.ReloadStats())
 	assert.Contains(t, logs.String(), "SIGHUP: nothing to reload")
+}
+
+// A real SIGHUP to the process reloads the main job's file: the signal is
+// registered as main registers it, before the job starts.
+func TestRunReloadsOnARealSIGHUP(t *testing.T) {
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
+	path := writeFile(t, "gateway.yaml", okProviders)
+	g := startGateway(t, "-config", path, "-addr", "127.0.0.1:0")
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP)) // the file is unchanged: no watcher reloads it
+	require.Eventually(t, func() bool {
+		out := g.stderr.String()
+		at := strings.Index(out, "SIGHUP: reloading the configuration")
+		return at >= 0 && strings.Contains(out[at:], "config: reloaded")
+	}, 10*time.Second, 5*time.Millisecond, "SIGHUP reloaded the file; stderr:\n%s", g.stderr)
+	assert.Equal(t, 0, g.stop(), g.stderr.String())
 }
