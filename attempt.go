@@ -19,6 +19,7 @@ type Attempt struct {
 	Start   time.Time
 	Latency time.Duration // until the Provider answered (response headers) or failed
 	TTFT    time.Duration // for a stream, until its first content event; 0 if none
+	Kind    AttemptKind   // first, retry, fallback or hedge: what the attempt was to the call
 
 	delivered bool // the caller read from this attempt's response
 }
@@ -75,7 +76,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, ErrModelNotAllowed.WithMessage("gateway: this key may not use model " + strconv.Quote(clip(model, maxEchoed)))
 	}
-	c.attemptStarted()
+	kind := c.attemptStarted(b.p.Name())
 	defer c.attemptEnded() // after the attempt is recorded
 	start := c.clock.Now()
 	resp, err := send(b.p, req)
@@ -96,7 +97,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 			model = o.Model
 		}
 	}
-	a := Attempt{Target: b.p.Name(), Model: model, Start: start, Latency: headers.Sub(start), TTFT: ttft}
+	a := Attempt{Target: b.p.Name(), Model: model, Start: start, Latency: headers.Sub(start), TTFT: ttft, Kind: kind}
 	switch {
 	case err != nil:
 		a.Err = attemptError(ctx, err)

@@ -67,11 +67,13 @@ type Call struct {
 	server     bool          // the entry point is NewHandler (see entry.dispatch)
 	// Attempt boundaries still running (a hedge's loser, say): the
 	// observers wait for them, so they see every attempt.
-	inFlight  int
-	observed  bool
-	status    int
-	err       error
-	observers []func(*Call)
+	inFlight   int
+	started    int    // attempts started, for their kinds (attemptStarted)
+	lastTarget string // the target of the attempt started last
+	observed   bool
+	status     int
+	err        error
+	observers  []func(*Call)
 	// ends are told before the observers (see onEnd); most calls have at
 	// most one, which needs no allocation.
 	ends    []func()
@@ -270,10 +272,27 @@ func (c *Call) end(status int, err error) {
 }
 
 // attemptStarted and attemptEnded bracket an attempt boundary's round trip.
-func (c *Call) attemptStarted() {
+// attemptStarted returns what the attempt at target is to the call (the one
+// place an attempt's kind is decided): a hedge when another attempt of the
+// call is running, else a retry when the attempt started before it went to
+// the same target, a fallback when it went to another, the first when none
+// did.
+func (c *Call) attemptStarted(target string) AttemptKind {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	kind := AttemptFirst
+	switch {
+	case c.inFlight > 0:
+		kind = AttemptHedge
+	case c.started > 0 && c.lastTarget == target:
+		kind = AttemptRetry
+	case c.started > 0:
+		kind = AttemptFallback
+	}
 	c.inFlight++
-	c.mu.Unlock()
+	c.started++
+	c.lastTarget = target
+	return kind
 }
 
 func (c *Call) attemptEnded() {

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"errors"
-	"time"
 
 	"github.com/llmgate/gateway"
 )
@@ -50,10 +49,8 @@ const maxAttemptsOnStack = 8
 //
 // It reads only what the Call's owners recorded (attempts, usage, result,
 // cache result) and allocates nothing once the call's series have been
-// seen. Retries, fallbacks and hedges come from the attempts, in the order
-// they started: an attempt that started before an earlier one had answered
-// is a hedge; otherwise one at the same target as the attempt before it is
-// a retry, and one at another target a fallback.
+// seen. Retries, fallbacks and hedges are the attempts' Kind, as the Call
+// decided it.
 func (m *Metrics) Observe(c *gateway.Call) {
 	if c == nil {
 		return
@@ -165,9 +162,8 @@ func (m *Metrics) countCall(c *gateway.Call, status int, err error, attempts int
 	}
 }
 
-// countAttempts counts each attempt by target and outcome, and classifies
-// every attempt after the first (in start order) as a hedge, a retry or a
-// fallback. It sorts atts, its own copy, by start.
+// countAttempts counts each attempt by target and outcome, and each one
+// after the first by its Kind: a hedge, a retry or a fallback.
 func (m *Metrics) countAttempts(atts []gateway.Attempt) {
 	for i := range atts {
 		a := &atts[i]
@@ -180,15 +176,18 @@ func (m *Metrics) countAttempts(atts []gateway.Attempt) {
 			return series{ctr: m.attempts.WithLabelValues(m.targets.label(t), out)}
 		}).ctr.Inc()
 	}
-	sortByStart(atts)
-	for i := 1; i < len(atts); i++ {
+	for i := range atts {
 		a := &atts[i]
-		kind := kFallbacks
-		switch {
-		case startedWhileWaiting(atts[:i], a.Start):
+		var kind uint64
+		switch a.Kind {
+		case gateway.AttemptHedge:
 			kind = kHedges
-		case a.Target == atts[i-1].Target:
+		case gateway.AttemptRetry:
 			kind = kRetries
+		case gateway.AttemptFallback:
+			kind = kFallbacks
+		default:
+			continue // a first attempt
 		}
 		t := m.targets.index(a.Target)
 		m.series.get(key(kind, t, 0, 0, 0, 0), func() series {
@@ -214,29 +213,6 @@ func (m *Metrics) attemptError(a *gateway.Attempt) int {
 		return m.errs.index(statusLabel(a.Status))
 	}
 	return idxEmpty
-}
-
-// startedWhileWaiting reports whether an attempt that started at t did so
-// while one of earlier was still waiting for its answer (its headers, or a
-// stream's first content).
-func startedWhileWaiting(earlier []gateway.Attempt, t time.Time) bool {
-	for i := range earlier {
-		e := &earlier[i]
-		if t.Before(e.Start.Add(max(e.Latency, e.TTFT))) {
-			return true
-		}
-	}
-	return false
-}
-
-// sortByStart orders attempts by start time, stably (an insertion sort: a
-// call has a few).
-func sortByStart(atts []gateway.Attempt) {
-	for i := 1; i < len(atts); i++ {
-		for j := i; j > 0 && atts[j].Start.Before(atts[j-1].Start); j-- {
-			atts[j], atts[j-1] = atts[j-1], atts[j]
-		}
-	}
 }
 
 // servedAttempt is the attempt whose response reached the caller

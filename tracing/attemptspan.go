@@ -22,8 +22,8 @@ import (
 // The span is named as the call span is, and gets the attempt's record as
 // the attempt boundary made it (gateway.Attempt: number, target, model
 // sent, status, time to first content, failure code): the boundary's is
-// the one record of an attempt, and this only reports it. Its kind
-// (llmgate.attempt.kind) comes from the order of the call's attempt spans.
+// the one record of an attempt, and this only reports it, its kind
+// (llmgate.attempt.kind, gateway.Attempt.Kind) included.
 // A round trip the boundary refused before sending (a model the caller's
 // key may not use) has a span with its error.type and no llmgate.attempt.
 // The span ends when the attempt's RoundTrip returns (for a stream, once
@@ -68,10 +68,6 @@ func (t *Tracer) attempt(next http.RoundTripper, req *http.Request, c *gateway.C
 	attrs := []attribute.KeyValue{KeyOperationName.String(op), KeyRequestModel.String(model), KeyRequestStream.Bool(c.Stream)}
 	if target != "" {
 		attrs = append(attrs, KeyTarget.String(target), KeyProviderName.String(target))
-	}
-	if cs != nil {
-		attrs = append(attrs, KeyAttemptKind.String(cs.begin(target)))
-		defer cs.end()
 	}
 	span.SetAttributes(attrs...)
 	as := &attemptContext{Context: ctx, span: span}
@@ -120,8 +116,8 @@ func (t *Tracer) attempted(ctx context.Context, attempt any) {
 	}
 	as.recorded = true
 	attrs := make([]attribute.KeyValue, 0, 8)
-	attrs = append(attrs, KeyAttempt.Int(a.N), KeyTarget.String(a.Target), KeyProviderName.String(a.Target),
-		KeyModelSent.String(clip(a.Model)))
+	attrs = append(attrs, KeyAttempt.Int(a.N), KeyAttemptKind.String(a.Kind.String()), KeyTarget.String(a.Target),
+		KeyProviderName.String(a.Target), KeyModelSent.String(clip(a.Model)))
 	if a.Status != 0 {
 		attrs = append(attrs, KeyHTTPStatus.Int(a.Status))
 		if a.Status/100 == 2 && a.Err == "" {

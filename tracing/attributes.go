@@ -40,15 +40,13 @@ const (
 	KeyRequestBody    = attribute.Key("llmgate.request.body")    // only with Config.CaptureContent
 )
 
-// Attempt kinds (llmgate.attempt.kind), from the order of a call's attempt
-// spans: the first; one that started while another of the call was still
-// out (a hedge); one after the last ended, at a target tried before (a
-// retry) or at another (a fallback).
-const (
-	KindFirst    = "first"
-	KindRetry    = "retry"
-	KindFallback = "fallback"
-	KindHedge    = "hedge"
+// Attempt kinds (llmgate.attempt.kind): gateway.Attempt.Kind's names, as
+// the Call decided them.
+var (
+	KindFirst    = gateway.AttemptFirst.String()
+	KindRetry    = gateway.AttemptRetry.String()
+	KindFallback = gateway.AttemptFallback.String()
+	KindHedge    = gateway.AttemptHedge.String()
 )
 
 // operationName is the GenAI convention's gen_ai.operation.name of op.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"sync"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -94,55 +93,10 @@ var (
 	clientSpan   = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 )
 
-// callSpan is what a call span's attempts share: the order of their spans,
-// from which each attempt span's kind is told. It is the tracer's own
-// bookkeeping of its own spans, not the gateway's attempt record.
+// callSpan is a recording call span, as its attempt spans find it: its
+// presence tells Attempt that the call span's hooks report the attempts.
 type callSpan struct {
 	span trace.Span
-
-	mu       sync.Mutex
-	started  int
-	inFlight int
-	targets  []string // tried so far, each once (a call tries few)
-}
-
-// begin notes an attempt span at target starting and returns its kind.
-func (cs *callSpan) begin(target string) string {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	kind := KindFirst
-	switch {
-	case cs.started == 0:
-	case cs.inFlight > 0:
-		kind = KindHedge
-	default:
-		kind = KindFallback
-		for _, t := range cs.targets {
-			if t == target {
-				kind = KindRetry
-				break
-			}
-		}
-	}
-	cs.started++
-	cs.inFlight++
-	seen := false
-	for _, t := range cs.targets {
-		seen = seen || t == target
-	}
-	if !seen && len(cs.targets) < maxTargets {
-		cs.targets = append(cs.targets, target)
-	}
-	return kind
-}
-
-// maxTargets bounds the targets a call span remembers.
-const maxTargets = 32
-
-func (cs *callSpan) end() {
-	cs.mu.Lock()
-	cs.inFlight--
-	cs.mu.Unlock()
 }
 
 type callSpanKey struct{}
