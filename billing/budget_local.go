@@ -138,3 +138,18 @@ func (b *localBucket) expire(now time.Time) {
 		}
 	}
 }
+
+// Balances implements BudgetReader, exactly: the holds expired by now are
+// dropped first, as Reserve drops them.
+func (s *LocalBudgets) Balances(_ context.Context, buckets []Bucket, now time.Time) ([]Balance, error) {
+	out := make([]Balance, len(buckets))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range buckets {
+		if b, ok := s.buckets[buckets[i].Name]; ok {
+			b.expire(now)
+			out[i] = Balance{Spent: b.spent, Held: b.held}
+		}
+	}
+	return out, nil
+}

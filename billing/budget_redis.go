@@ -189,3 +189,41 @@ func (s *RedisBudgets) Spent(ctx context.Context, name string) (spent, held int6
 	}
 	return num(vals[0]), num(vals[1]), nil
 }
+
+// ARGV: now (ms). Per bucket, its spend and its holds less those expired
+// by now (which the next Reserve or Settle drops): a read, which writes
+// nothing.
+var balancesScript = redis.NewScript(`
+local out = {}
+for i = 1, #KEYS / 3 do
+  local s, h, z = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
+  local v = redis.call('HMGET', s, 'spent', 'held')
+  local spent, held = tonumber(v[1] or '0') or 0, tonumber(v[2] or '0') or 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', ARGV[1])) do
+    held = held - (tonumber(redis.call('HGET', h, id)) or 0)
+  end
+  out[2*i-1], out[2*i] = spent, held
+end
+return out
+`)
+
+// Balances implements BudgetReader: one script, one round trip, whatever
+// the number of buckets; ctx bounds it (a client made with
+// ContextTimeoutEnabled honours its deadline on the wire too).
+func (s *RedisBudgets) Balances(ctx context.Context, buckets []Bucket, now time.Time) ([]Balance, error) {
+	if len(buckets) == 0 {
+		return nil, nil
+	}
+	v, err := balancesScript.Run(ctx, s.rdb, s.keys(buckets), now.UnixMilli()).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("billing: redis balances: %w", err)
+	}
+	if len(v) != 2*len(buckets) {
+		return nil, fmt.Errorf("billing: redis balances: %d values for %d buckets", len(v), len(buckets))
+	}
+	out := make([]Balance, len(buckets))
+	for i := range out {
+		out[i] = Balance{Spent: v[2*i], Held: v[2*i+1]}
+	}
+	return out, nil
+}

@@ -84,3 +84,36 @@ func ExampleMeter_Update() {
 	// attempt 1 on sim: 10+5 tokens, 15000 nano-USD (known true)
 	// attempt 1 on sim: 10+5 tokens, 30000 nano-USD (known true)
 }
+
+// TenantBudgets reads what each configured tenant has left in its
+// current period: for a report, or for metrics at scrape time.
+func ExampleMeter_TenantBudgets() {
+	m, err := billing.NewMeter(printRecorder{}, billing.MeterConfig{
+		Budget: billing.BudgetConfig{Tenants: map[string]gateway.Budget{"acme": {Limit: 1e9, Period: "day"}}}, // $1
+	})
+	if err != nil {
+		panic(err)
+	}
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 5})
+	client := gateway.NewClient(gateway.Chain(sim, m.Middleware()))
+	ctx := gateway.WithCaller(context.Background(), gateway.Caller{KeyID: "k1", Tenant: "acme"})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://gateway.invalid/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}`))
+	resp, err := client.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	budgets, err := m.TenantBudgets(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	for _, b := range budgets {
+		fmt.Printf("%s: %d of %d nano-USD left\n", b.Tenant, b.Remaining(), b.Limit)
+	}
+	// Output:
+	// attempt 1 on sim: 10+5 tokens, 4500 nano-USD (known true)
+	// acme: 999995500 of 1000000000 nano-USD left
+}

@@ -139,9 +139,10 @@ func (c *Cache[K, V]) shardOf(key K) (*shard[K, V], uint64) {
 
 // Get returns key's value, or an error satisfying errors.Is(err,
 // ErrNotFound) when it does not exist, or the loader's error. A fresh hit
-// takes no lock, writes nothing other cores read, and does not allocate.
-// ctx bounds this Get's wait, not the
-// load it may start or join, which LoadTimeout bounds.
+// takes no lock and does not allocate; it writes one counter, its shard's
+// (Stats.Hits), which other cores write only when they hit the same shard.
+// ctx bounds this Get's wait, not the load it may start or join, which
+// LoadTimeout bounds.
 func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	s, h := c.shardOf(key)
 	e := s.get(key, h)
@@ -152,6 +153,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 		if !e.touched.Load() {
 			e.touched.Store(true)
 		}
+		s.hits.Add(1)
 		return e.v, nil
 	}
 	return c.getLocked(ctx, s, key, h)
@@ -166,6 +168,7 @@ func (c *Cache[K, V]) getLocked(ctx context.Context, s *shard[K, V], key K, h ui
 		switch {
 		case now < e.fresh: // stored since the first look
 			s.mu.Unlock()
+			s.hits.Add(1)
 			return e.v, nil
 		case now < e.stale:
 			s.stats.StaleHits++
@@ -197,6 +200,7 @@ func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K, h uint64)
 	s.mu.Lock()
 	if e := s.get(key, h); e != nil && now < e.fresh {
 		s.mu.Unlock()
+		s.hits.Add(1)
 		return e.v, nil // loaded since the first look
 	}
 	if until, ok := s.neg.Get(key); ok {

@@ -1,9 +1,11 @@
 package cache
 
-// Stats counts what a Cache's lookups found since it was made. Fresh hits
-// are not counted: a count would be a write every hit makes, on a line
-// every core shares; Loads and the others count what is not a hit.
+// Stats counts what a Cache's lookups found since it was made. A fresh hit
+// is counted on its shard's own counter (a cache line apart from anything
+// else), so hits on different shards write different lines; Loads and the
+// others count what is not a hit.
 type Stats struct {
+	Hits          int64 // Gets answered a fresh value
 	StaleHits     int64 // stale values served while a refresh ran
 	NegHits       int64 // keys answered ErrNotFound from the negative cache
 	Rejected      int64 // keys the Bloom filter answered ErrNotFound
@@ -20,6 +22,7 @@ func (c *Cache[K, V]) Stats() Stats {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
+		t.Hits += s.hits.Load()
 		t.StaleHits += s.stats.StaleHits
 		t.NegHits += s.stats.NegHits
 		t.Rejected += s.reject.Load()

@@ -37,13 +37,14 @@ type flight[V any] struct {
 // that is no longer in flights (Invalidate or Added removed it) stores
 // nothing when it ends.
 //
-// A fresh hit reads the table and writes nothing shared (but an entry's
-// touched flag, once per eviction round), so hits on any number of cores
-// do not contend; everything else holds mu. The LRU's order is that of
-// stores, and a hit's recency is its touched flag: when the LRU must
-// evict, a touched entry at its tail is moved to the front, untouched,
-// and the next is looked at (second chance, as in CLOCK), so an entry in
-// use is never evicted while one not hit since the last round is.
+// A fresh hit reads the table and writes only its shard's hit count (on a
+// line of its own) and, once per eviction round, its entry's touched flag:
+// hits on different shards do not contend; everything else holds mu. The
+// LRU's order is that of stores, and a hit's recency is its touched flag:
+// when the LRU must evict, a touched entry at its tail is moved to the
+// front, untouched, and the next is looked at (second chance, as in
+// CLOCK), so an entry in use is never evicted while one not hit since the
+// last round is.
 type shard[K ~string, V any] struct {
 	mu      sync.Mutex
 	tab     atomic.Pointer[table[K, V]]
@@ -52,9 +53,15 @@ type shard[K ~string, V any] struct {
 	size    int
 	neg     *simplelru.LRU[K, int64]
 	flights map[K]*flight[V]
-	stats   Stats        // guarded by mu, but for Rejected
+	stats   Stats        // guarded by mu, but for Rejected and Hits
 	reject  atomic.Int64 // keys the filter refused, counted without the lock
-	// Keeps two shards' locks off one cache line.
+	// hits counts the fresh hits, without the lock, on a cache line of its
+	// own: a hit's add must not take the line of tab (which every hit on
+	// the shard reads) or of the next shard's lock from other cores. Hits
+	// on one shard from several cores still share it: that is their cost.
+	_    [64]byte
+	hits atomic.Int64
+	// Keeps hits, and two shards' locks, off one cache line.
 	_ [64]byte
 }
 

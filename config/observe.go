@@ -97,8 +97,8 @@ func (o *observe) watchBreakers(kept map[string]keptBreaker) {
 }
 
 // watch has the metrics read the gateway's stateful parts at each scrape:
-// the limiter, the Meter, the key cache, the response cache (rc, nil when
-// off) and the targets' breakers. The usage pipeline is watched by Start,
+// the limiter, the Meter and its tenants' budgets, the key cache, the
+// response cache (rc, nil when off) and the targets' breakers. The usage pipeline is watched by Start,
 // which opens it.
 func (o *observe) watch(g *Gateway, rc *cache.ResponseCache) {
 	if o == nil || o.metrics == nil {
@@ -110,6 +110,7 @@ func (o *observe) watch(g *Gateway, rc *cache.ResponseCache) {
 	}
 	if g.billing != nil && g.billing.meter != nil {
 		m.WatchMeter(g.billing.meter)
+		m.WatchBudgets(g.billing.meter) // the tenants of billing.budgets.tenants, as Reload updates them
 	}
 	if g.keys != nil && g.keys.lookup != nil {
 		if s, ok := g.keys.lookup.(metrics.CacheStats); ok {
@@ -248,6 +249,7 @@ func (o *observe) forget() {
 	m.WatchLimiter(nil)
 	m.WatchPipeline(nil)
 	m.WatchMeter(nil)
+	m.WatchBudgets(nil)
 	m.WatchCache(keyCacheName, nil)
 	m.WatchResponseCache(responseCacheName, nil)
 	o.watchBreakers(nil)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -288,4 +290,49 @@ metrics: {tenants: true}
 	require.NoError(t, c.err())
 	assert.NotContains(t, p.cfg.Models, "other", "a label the metrics reserve is left out of the default")
 	assert.Equal(t, []string{"acme", "beta", "demo"}, p.cfg.Tenants)
+}
+
+// The budgets of billing.budgets.tenants are exposed by tenant, their
+// limits and what is left in the current period, to the nano-dollar of the
+// usage records; a reload's new limit is read at the next scrape. The key
+// cache's hits are counted.
+func TestMetricsShowTheTenantsBudgetsAcrossAReload(t *testing.T) {
+	dir := t.TempDir()
+	prices, usage := filepath.Join(dir, "prices.json"), filepath.Join(dir, "usage.jsonl")
+	writePrices(t, prices, "0.000001", "0.000001")
+	g, base := billedGateway(t, budgetYAML(prices, "1"), usage)
+	for range 2 {
+		require.Equal(t, http.StatusOK, postAs(t, base, secretA))
+	}
+	settled := func() bool { // the calls' holds are released when they end, just after their answers
+		budgets, err := g.billing.meter.TenantBudgets(context.Background())
+		require.NoError(t, err)
+		return budgets[0].Held == 0
+	}
+	for i := 0; i < 1000 && !settled(); i++ {
+		time.Sleep(time.Millisecond)
+	}
+	require.True(t, settled())
+	fams := scrape(t, base+"/metrics")
+	assert.Equal(t, 1.0, fams["llmgate_budget_limit_usd"].sum("tenant", "acme"))
+	assert.Equal(t, 1.0, fams["llmgate_budget_remaining_usd"].sum("tenant", "beta"), "beta spent nothing")
+	acmeLeft := fams["llmgate_budget_remaining_usd"].sum("tenant", "acme")
+	assert.Zero(t, fams["llmgate_budget_read_errors_total"].sum())
+	// Each call's key is looked up twice (the guard at the edge, then Auth
+	// in the chain): one load, then three fresh hits.
+	assert.Equal(t, 1.0, fams["llmgate_cache_loads_total"].sum("cache", "keys"))
+	assert.Equal(t, 3.0, fams["llmgate_cache_hits_total"].sum("cache", "keys"))
+
+	require.NoError(t, reloadWith(t, g, budgetYAML(prices, "2")))
+	fams = scrape(t, base+"/metrics")
+	assert.Equal(t, 2.0, fams["llmgate_budget_limit_usd"].sum("tenant", "acme"))
+	acmeLeftAfter := fams["llmgate_budget_remaining_usd"].sum("tenant", "acme")
+
+	var nano int64
+	for _, r := range usageRecords(t, g, usage) {
+		nano += r.Cost
+	}
+	require.Positive(t, nano)
+	assert.InDelta(t, float64(1e9-nano)/1e9, acmeLeft, 1e-12)
+	assert.InDelta(t, float64(2e9-nano)/1e9, acmeLeftAfter, 1e-12)
 }

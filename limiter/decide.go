@@ -84,13 +84,17 @@ type views struct{ requests, tokens rateView }
 
 // decide applies rules to the call: it takes from every rule or from none.
 // It returns nil and the holds taken, or the refusal and, when the refusal
-// is a bucket's, how long until it could admit the call.
+// is a bucket's, how long until it could admit the call. An admission is
+// counted on each rule that applied (RuleStats.Admitted), once all have
+// admitted the call.
 func (l *Limiter) decide(rules []*compiled, in *input, h *hold, v *views) (*gateway.Error, time.Duration) {
 	now, nowT := l.now()
-	for _, c := range rules {
+	var applied appliedSet
+	for i, c := range rules {
 		if !c.appliesTo(in) {
 			continue
 		}
+		applied.add(i)
 		in.at = c.st
 		lim := c.limitFor(in)
 		if lim <= 0 {
@@ -149,7 +153,29 @@ func (l *Limiter) decide(rules []*compiled, in *input, h *hold, v *views) (*gate
 		}
 		h.add(held{c: c, e: e, n: n})
 	}
+	applied.admitted(rules, in)
 	return nil, 0
+}
+
+// appliedSet is the rules that applied to one decision, by index: the
+// first 64 in a bit set (no allocation, no second match of a rule's
+// models); any past them asked again.
+type appliedSet struct{ bits uint64 }
+
+func (a *appliedSet) add(i int) {
+	if i < 64 {
+		a.bits |= 1 << i
+	}
+}
+
+// admitted counts the admission on every rule that applied: one atomic
+// add on each one's own state.
+func (a *appliedSet) admitted(rules []*compiled, in *input) {
+	for i, c := range rules {
+		if i < 64 && a.bits&(1<<i) != 0 || i >= 64 && c.appliesTo(in) {
+			c.st.admitted.Add(1)
+		}
+	}
 }
 
 // peek records in v what every bucket of rules that applies to the call has

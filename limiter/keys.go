@@ -35,7 +35,11 @@ type ruleState struct {
 	// gave its leases back; a call still deciding on it leases nothing more.
 	retired atomic.Bool
 
-	refused atomic.Uint64 // calls this rule refused (RuleStats)
+	// admitted and refused are the rule's RuleStats, each on its own
+	// state: a decision adds to the rules it applied, never to a line every
+	// rule shares.
+	admitted atomic.Uint64 // calls admitted that this rule applied to
+	refused  atomic.Uint64 // calls this rule refused
 
 	mu sync.Mutex // adds keys to one or many, bounded by max
 }

@@ -217,8 +217,13 @@ func (l *Limiter) Stats() Stats {
 // in force (an Update that keeps its name and kind keeps the count, as it
 // keeps the rule's state).
 type RuleStats struct {
-	Name    string
-	Refused uint64 // calls this rule refused, after any wait
+	Name string
+	// Admitted counts the calls admitted that this rule applied to (its
+	// model matched, and it counted the call): a call admitted under two
+	// rules counts once in each, so the rules' sum is not the calls'
+	// (Stats.Admitted). A call that waited is counted once, when admitted.
+	Admitted uint64
+	Refused  uint64 // calls this rule refused, after any wait
 }
 
 // RuleStats returns the counts of the rules in force, sorted by name. It
@@ -228,7 +233,7 @@ func (l *Limiter) RuleStats() []RuleStats {
 	out := make([]RuleStats, 0, len(s.caller)+len(s.target))
 	for _, rs := range [2][]*compiled{s.caller, s.target} {
 		for _, c := range rs {
-			out = append(out, RuleStats{Name: c.Name, Refused: c.st.refused.Load()})
+			out = append(out, RuleStats{Name: c.Name, Admitted: c.st.admitted.Load(), Refused: c.st.refused.Load()})
 		}
 	}
 	slices.SortFunc(out, func(a, b RuleStats) int { return strings.Compare(a.Name, b.Name) })

@@ -21,16 +21,22 @@
 //
 // Read from each component's Stats at scrape time (the Watch methods; each
 // replaces what it watched, nil forgets it, so a reload watches the
-// rebuilt component): the limiter's admits and refusals by rule, the
-// billing Meter's records and budget refusals, the usage Pipeline's depth,
-// spills, drops and sink errors, the metadata cache's Bloom rejections and
+// rebuilt component): the limiter's admits and refusals by rule
+// (llmgate_limiter_admitted_total{rule} counts a call on every rule that
+// applied to it, so the rules' sum is not the calls'), the billing Meter's
+// records and budget refusals, the usage Pipeline's depth, spills, drops
+// and sink errors, the metadata cache's fresh hits, Bloom rejections and
 // loads, the response cache's size, each target's breaker state, cooldown
 // and cooldowns. Cost is counted by CostRecorder, between the Meter and its
 // Pipeline; reloads and health-check transitions by Reloaded and
-// HealthChanged; breaker transitions by BreakerStateChanged. Budget
-// remaining is not exposed: a BudgetStore cannot be read cheaply (a Redis
-// one is remote and keyed per key and period); spend
-// (llmgate_cost_usd_total) and budget refusals are.
+// HealthChanged; breaker transitions by BreakerStateChanged.
+//
+// Budget remaining (WatchBudgets): llmgate_budget_limit_usd and
+// llmgate_budget_remaining_usd by tenant, for the tenant budgets the
+// Meter's configuration names (never per key: key ids are not labels),
+// read from the budget store at each scrape for the current period, in one
+// read bounded by a second; a failed read is counted in
+// llmgate_budget_read_errors_total and the scrape shows the limits alone.
 //
 // Every label is bounded: a model is labelled only when configured
 // (Config.Models; the rest are "other"), a tenant only when asked
@@ -44,6 +50,7 @@
 //	meter, err := billing.NewMeter(m.CostRecorder(pipeline), meterCfg)
 //	m.WatchPipeline(pipeline)
 //	m.WatchMeter(meter)
+//	m.WatchBudgets(meter) // its tenants' budgets (BudgetConfig.Tenants)
 //	m.WatchLimiter(lim)
 //	m.WatchCache("keys", keyCache)
 //	m.WatchResponseCache("responses", rc)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/billing"
 	"github.com/llmgate/gateway/gatewaytest"
 	"github.com/llmgate/gateway/metrics"
 )
@@ -62,4 +63,31 @@ func ExampleMetrics_Reloaded() {
 	// Output:
 	// llmgate_config_reloads_total{result="applied"} 1
 	// llmgate_config_reloads_total{result="rejected"} 1
+}
+
+// The tenant budgets a Meter's configuration names, with what is left of
+// each in its current period, read from the budget store at each scrape.
+func ExampleMetrics_WatchBudgets() {
+	m, err := metrics.New(metrics.Config{})
+	if err != nil {
+		panic(err)
+	}
+	meter, err := billing.NewMeter(&costs{}, billing.MeterConfig{
+		Budget: billing.BudgetConfig{Tenants: map[string]gateway.Budget{"acme": {Limit: 5e9, Period: "month"}}}, // $5
+	})
+	if err != nil {
+		panic(err)
+	}
+	m.WatchBudgets(meter)
+	w := httptest.NewRecorder()
+	m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(w.Body.String(), "\n") {
+		if strings.HasPrefix(line, "llmgate_budget_") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// llmgate_budget_limit_usd{tenant="acme"} 5
+	// llmgate_budget_read_errors_total 0
+	// llmgate_budget_remaining_usd{tenant="acme"} 5
 }

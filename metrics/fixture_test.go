@@ -58,7 +58,8 @@ func (b *advancingBody) Read(p []byte) (int, error) {
 }
 
 // fixture is a whole server chain: NewHandler → limiter → response cache
-// → Meter (through CostRecorder into a Pipeline) → router over two
+// → Meter (through CostRecorder into a Pipeline; a tenant budget no call
+// of the sequence spends) → router over two
 // targets, "openai" (tier 0) and "backup" (tier 1), each 100ms to answer
 // and 50ms more to the first read of its body, on one fake clock; every
 // component watched by one Metrics on its own registry.
@@ -122,15 +123,19 @@ func newFixture(t *testing.T, cfg metrics.Config) *fixture {
 	require.NoError(t, err)
 	t.Cleanup(func() { f.closePipeline() })
 	m.WatchPipeline(f.pipe)
-	meter, err := billing.NewMeter(m.CostRecorder(f.pipe), billing.MeterConfig{Clock: f.clk})
+	meter, err := billing.NewMeter(m.CostRecorder(f.pipe), billing.MeterConfig{Clock: f.clk,
+		Budget: billing.BudgetConfig{Tenants: map[string]gateway.Budget{"acme": {Limit: 2e9, Period: "day"}}}})
 	require.NoError(t, err)
 	m.WatchMeter(meter)
+	m.WatchBudgets(meter)
 
 	keys, err := cache.New[string, int](cache.LoaderFunc[string, int](func(context.Context, string) (int, error) { return 1, nil }), cache.Config{Clock: f.clk})
 	require.NoError(t, err)
 	t.Cleanup(func() { keys.Close() })
-	_, err = keys.Get(context.Background(), "k")
-	require.NoError(t, err)
+	for range 2 { // a load, then a hit
+		_, err = keys.Get(context.Background(), "k")
+		require.NoError(t, err)
+	}
 	m.WatchCache("keys", keys)
 	f.h = gateway.NewHandler(
 		gateway.Chain(rtr, lim.Middleware(), rc.Middleware(), meter.Middleware()),

@@ -65,8 +65,9 @@ func TestMetricValuesExactAfterAKnownSequence(t *testing.T) {
 	assert.Equal(t, map[string]float64{"result=hit": 1, "result=miss": 1, "result=shared": 0},
 		family(t, f.reg, "llmgate_response_cache_total"))
 	assert.Equal(t, map[string]float64{"rule=limited-rpm": 1}, family(t, f.reg, "llmgate_limiter_refused_total"))
-	// Only the calls a rule applies to are decided: the two "limited" ones.
-	assert.Equal(t, map[string]float64{"": 1}, family(t, f.reg, "llmgate_limiter_admitted_total"))
+	// Only the calls a rule applies to are decided: the two "limited" ones,
+	// the first admitted by the rule.
+	assert.Equal(t, map[string]float64{"rule=limited-rpm": 1}, family(t, f.reg, "llmgate_limiter_admitted_total"))
 
 	// Durations on the fake clock: 100ms to an answer, 50ms more to the
 	// first read of its body (a stream's first chunk); the fallback took a
@@ -150,6 +151,10 @@ func TestMetricValuesExactAfterAKnownSequence(t *testing.T) {
 	assert.Equal(t, map[string]float64{"": 0}, family(t, f.reg, "llmgate_usage_pipeline_depth"))
 	assert.Equal(t, map[string]float64{"cache=responses": 1}, family(t, f.reg, "llmgate_response_cache_entries"))
 	assert.Equal(t, map[string]float64{"cache=keys": 1}, family(t, f.reg, "llmgate_cache_loads_total"))
+	assert.Equal(t, map[string]float64{"cache=keys": 1}, family(t, f.reg, "llmgate_cache_hits_total"))
+	assert.Equal(t, map[string]float64{"tenant=acme": 2}, family(t, f.reg, "llmgate_budget_limit_usd"))
+	assert.Equal(t, map[string]float64{"tenant=acme": 2}, family(t, f.reg, "llmgate_budget_remaining_usd"))
+	assert.Equal(t, map[string]float64{"": 0}, family(t, f.reg, "llmgate_budget_read_errors_total"))
 	assert.Equal(t, map[string]float64{
 		"state=closed,target=openai": 1, "state=open,target=openai": 0, "state=half-open,target=openai": 0,
 		"state=closed,target=backup": 1, "state=open,target=backup": 0, "state=half-open,target=backup": 0,

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -43,9 +44,12 @@ type watched struct {
 	lim       LimiterStats
 	pipe      PipelineStats
 	meter     MeterStats
+	budgets   BudgetStats
 	caches    map[string]CacheStats
 	respCache map[string]ResponseCacheStats
 	breakers  map[string]BreakerStats
+
+	budgetErrors atomic.Uint64 // failed reads of the budgets, kept across WatchBudgets
 }
 
 func newWatched(m *Metrics) *watched {
@@ -126,7 +130,7 @@ func (w *watched) Describe(chan<- *prometheus.Desc) {}
 // Collect reads every watched source once.
 func (w *watched) Collect(ch chan<- prometheus.Metric) {
 	w.mu.Lock()
-	lim, pipe, meter := w.lim, w.pipe, w.meter
+	lim, pipe, meter, budgets := w.lim, w.pipe, w.meter, w.budgets
 	caches, resp, breakers := maps.Clone(w.caches), maps.Clone(w.respCache), maps.Clone(w.breakers)
 	w.mu.Unlock()
 	// Sources are read outside the lock: a Stats call may lock its own.
@@ -138,6 +142,9 @@ func (w *watched) Collect(ch chan<- prometheus.Metric) {
 	}
 	if meter != nil {
 		collectMeter(ch, meter.Stats())
+	}
+	if budgets != nil {
+		w.collectBudgets(ch, budgets)
 	}
 	for _, name := range slices.Sorted(maps.Keys(caches)) {
 		collectCache(ch, name, caches[name].Stats())

@@ -10,7 +10,7 @@ import (
 
 // The metrics read from Stats at scrape time.
 var (
-	limAdmitted    = desc("llmgate_limiter_admitted_total", "Calls the limiter admitted.")
+	limAdmitted    = desc("llmgate_limiter_admitted_total", "Calls the limiter admitted, by each rule that applied to them (a call under two rules counts in both).", "rule")
 	limRefused     = desc("llmgate_limiter_refused_total", "Calls the limiter refused, by the rule that refused them.", "rule")
 	limWaited      = desc("llmgate_limiter_waited_total", "Calls that waited for capacity before the limiter decided.")
 	limRedisErrors = desc("llmgate_limiter_redis_errors_total", "Redis commands of shared limits that failed or timed out.")
@@ -40,8 +40,9 @@ var (
 	meterPending      = desc("llmgate_budget_settles_pending", "Failed budget settlements waiting for a retry.")
 	meterLost         = desc("llmgate_budget_settles_lost_total", "Failed settlements dropped with the pending queue full: spend missing from the budget.")
 
+	cacheHits     = desc("llmgate_cache_hits_total", "Lookups answered a fresh value.", "cache")
 	cacheRejected = desc("llmgate_cache_bloom_rejections_total", "Keys the Bloom filter answered not found, with no lookup.", "cache")
-	cacheLoads    = desc("llmgate_cache_loads_total", "Loads started: misses and refreshes (fresh hits are not counted, by design).", "cache")
+	cacheLoads    = desc("llmgate_cache_loads_total", "Loads started: misses and refreshes.", "cache")
 	cacheStale    = desc("llmgate_cache_stale_hits_total", "Stale values served while a refresh ran.", "cache")
 	cacheNegHits  = desc("llmgate_cache_negative_hits_total", "Keys answered not found from the negative cache.", "cache")
 	cacheEntries  = desc("llmgate_cache_entries", "Values held now.", "cache")
@@ -61,13 +62,13 @@ func watchedDescs() []*prometheus.Desc {
 		pipeDepth, pipeLogBytes, pipeEnqueued, pipeBlocked, pipeSpills, pipeDrops, pipeRejected, pipeLogErrors,
 		sinkWritten, sinkFlushes, sinkErrors, sinkDead, sinkDown,
 		meterRecords, meterEnqueueErrs, meterUnpriced, meterRefused, meterSettleErrors, meterPending, meterLost,
-		cacheRejected, cacheLoads, cacheStale, cacheNegHits, cacheEntries, cacheInFlight, respEntries, respBytes, respFlights,
+		budgetLimit, budgetRemaining, budgetReadErrors,
+		cacheHits, cacheRejected, cacheLoads, cacheStale, cacheNegHits, cacheEntries, cacheInFlight, respEntries, respBytes, respFlights,
 		brState, brCooling, brCooldowns}
 }
 
 func collectLimiter(ch chan<- prometheus.Metric, l LimiterStats) {
 	s := l.Stats()
-	counter(ch, limAdmitted, float64(s.Admitted))
 	counter(ch, limWaited, float64(s.Waited))
 	counter(ch, limRedisErrors, float64(s.RedisErrors))
 	counter(ch, limFailOpen, float64(s.FailOpen))
@@ -78,6 +79,7 @@ func collectLimiter(ch chan<- prometheus.Metric, l LimiterStats) {
 		if i == maxWatched {
 			break // rules are configured; a bound all the same
 		}
+		counter(ch, limAdmitted, float64(r.Admitted), r.Name)
 		counter(ch, limRefused, float64(r.Refused), r.Name)
 	}
 }
@@ -122,6 +124,7 @@ func collectMeter(ch chan<- prometheus.Metric, s billing.MeterStats) {
 }
 
 func collectCache(ch chan<- prometheus.Metric, name string, s cache.Stats) {
+	counter(ch, cacheHits, float64(s.Hits), name)
 	counter(ch, cacheRejected, float64(s.Rejected), name)
 	counter(ch, cacheLoads, float64(s.Loads), name)
 	counter(ch, cacheStale, float64(s.StaleHits), name)
