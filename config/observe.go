@@ -241,9 +241,8 @@ func (o *observe) close() {
 	}
 }
 
-// forget has the metrics read nothing more: their scrape-time collector
-// describes no metric (its sources change at run time), so a registry
-// cannot unregister it; emptied, it stays there reporting nothing.
+// forget has the metrics read nothing more of the gateway's parts, so that
+// a Metrics an embedder still holds keeps none of them alive.
 func (o *observe) forget() {
 	m := o.metrics
 	m.WatchLimiter(nil)

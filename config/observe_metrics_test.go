@@ -187,7 +187,7 @@ func TestMetricsPathIsConfigurable(t *testing.T) {
 // them; Close takes them off, so a gateway built again on it registers
 // the same names.
 func TestMetricsOnTheEmbeddersRegistry(t *testing.T) {
-	reg := prometheus.NewRegistry()
+	reg := &unregisterSpy{Registry: prometheus.NewRegistry()}
 	build := func() *Gateway {
 		f, err := Parse("t.yaml", []byte(okProviders), env{}.lookup)
 		require.NoError(t, err)
@@ -211,6 +211,22 @@ func TestMetricsOnTheEmbeddersRegistry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, fams)
 	build().Close()
+	assert.Zero(t, reg.refused, "Close took every collector Build registered off the registry")
+}
+
+// unregisterSpy counts the collectors a registry could not unregister (an
+// unchecked one, describing nothing, stays registered forever).
+type unregisterSpy struct {
+	*prometheus.Registry
+	refused int
+}
+
+func (s *unregisterSpy) Unregister(c prometheus.Collector) bool {
+	ok := s.Registry.Unregister(c)
+	if !ok {
+		s.refused++
+	}
+	return ok
 }
 
 // A reload that adds a target makes its breaker's series appear, one that

@@ -16,7 +16,7 @@ func DescribedNames(m *Metrics) []string {
 		for _, c := range m.collectors() {
 			c.Describe(ch)
 		}
-		for _, d := range watchedDescs() {
+		for _, d := range watchedDescs {
 			ch <- d
 		}
 		close(ch)

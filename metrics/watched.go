@@ -119,13 +119,24 @@ func watchIn[V comparable](mu *sync.Mutex, to map[string]V, name string, v V) bo
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, labels, nil)
+	d := prometheus.NewDesc(name, help, labels, nil)
+	watchedDescs = append(watchedDescs, d)
+	return d
 }
 
-// Describe sends nothing: the watched sources change at run time, so the
-// collector is unchecked (its metrics' names are still unique, and the
-// dashboard test checks them).
-func (w *watched) Describe(chan<- *prometheus.Desc) {}
+// watchedDescs are every desc of the scrape-time metrics, made by desc at
+// package init: Describe sends them, so that the collector is a checked one,
+// which a registry can unregister.
+var watchedDescs []*prometheus.Desc
+
+// Describe sends every scrape-time metric's desc, whichever sources are
+// watched now: the collector is checked (a registry refuses a clash and
+// can unregister it), and a source watched later adds no new desc.
+func (w *watched) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range watchedDescs {
+		ch <- d
+	}
+}
 
 // Collect reads every watched source once.
 func (w *watched) Collect(ch chan<- prometheus.Metric) {

@@ -56,17 +56,6 @@ var (
 	brCooldowns = desc("llmgate_breaker_cooldowns_total", "Cooldowns started or lengthened at the target.", "target")
 )
 
-// Descs of the watched collector, for tests that check names.
-func watchedDescs() []*prometheus.Desc {
-	return []*prometheus.Desc{limAdmitted, limRefused, limWaited, limRedisErrors, limFailOpen, limFailClosed, limKeysFull,
-		pipeDepth, pipeLogBytes, pipeEnqueued, pipeBlocked, pipeSpills, pipeDrops, pipeRejected, pipeLogErrors,
-		sinkWritten, sinkFlushes, sinkErrors, sinkDead, sinkDown,
-		meterRecords, meterEnqueueErrs, meterUnpriced, meterRefused, meterSettleErrors, meterPending, meterLost,
-		budgetLimit, budgetRemaining, budgetReadErrors,
-		cacheHits, cacheRejected, cacheLoads, cacheStale, cacheNegHits, cacheEntries, cacheInFlight, respEntries, respBytes, respFlights,
-		brState, brCooling, brCooldowns}
-}
-
 func collectLimiter(ch chan<- prometheus.Metric, l LimiterStats) {
 	s := l.Stats()
 	counter(ch, limWaited, float64(s.Waited))
