@@ -1,8 +1,10 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -10,25 +12,48 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// watchDebounce is how long a Watcher waits after the last event on its
-// file before it reloads: an editor's save is a burst of events (write,
-// chmod, or rename and create), and a half-written file is no reload.
+// watchDebounce is how long a Watcher waits after the last event in its
+// file's directory before it looks at the file: an editor's save is a
+// burst of events (write, or rename and create), a ConfigMap update one
+// more (a new directory, a symlink renamed over ..data), and a
+// half-written file is no reload.
 const watchDebounce = 100 * time.Millisecond
 
+// watchMaxWait bounds how long a burst can put the look off: the directory
+// may hold files written all the time (the usage file, by default, sits in
+// the working directory beside the configuration), and a change must not
+// wait for them to go quiet.
+const watchMaxWait = time.Second
+
 // Watcher reloads a Gateway when its configuration file changes. It watches
-// the file's directory, so an editor that replaces the file (writes a new
-// one and renames it over the old) is seen too. Close stops it.
+// the file's directory, not the file, so what replaces the file is seen: an
+// editor that renames a new file over it, or a Kubernetes ConfigMap update,
+// which swaps the ..data symlink the file resolves through and names no
+// event after the file. Any change in the directory makes it read the file
+// (through its symlinks); it reloads only when the bytes differ from those
+// it last read, so other files written there cause no reload. Close stops it.
 type Watcher struct {
 	w    *fsnotify.Watcher
 	done chan struct{}
 	once sync.Once
 }
 
-// Watch starts a Watcher that, after each burst of changes to the file at
-// path, loads it (lookupEnv as Load's) and hands it to gw.Reload, which
-// logs and counts the outcome; a file that cannot be read is logged and
-// counted as a refused reload too. It starts one goroutine; Close ends it.
+// Watch starts a Watcher that, after each burst of changes in the
+// directory of the file at path, reads the file and, when its content
+// differs from what it last read, parses it (lookupEnv as Load's) and hands
+// it to gw.Reload, which logs and counts the outcome; a file that cannot be
+// read or parsed is logged and counted as a refused reload too, once until
+// it changes again. The content at the time Watch is called counts as
+// loaded: call it right after Load, and use ReloadFrom for what changed in
+// between or for a change of the environment alone. It starts one
+// goroutine; Close ends it.
 func Watch(path string, lookupEnv func(string) (string, bool), gw *Gateway) (*Watcher, error) {
+	return watch(path, lookupEnv, gw, nil)
+}
+
+// watch is Watch; checked, when set, is told after each look at the file
+// whether it reloaded, on the Watcher's goroutine (tests wait on it).
+func watch(path string, lookupEnv func(string) (string, bool), gw *Gateway, checked func(reloaded bool)) (*Watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -37,47 +62,119 @@ func Watch(path string, lookupEnv func(string) (string, bool), gw *Gateway) (*Wa
 		fw.Close()
 		return nil, err
 	}
+	c := &fileCheck{path: path, lookupEnv: lookupEnv, gw: gw}
+	c.last, _ = readFileState(path)
 	w := &Watcher{w: fw, done: make(chan struct{})}
-	go w.run(filepath.Clean(path), func() { ReloadFrom(path, lookupEnv, gw) }, gw.logger)
+	go w.run(c, checked, gw.logger)
 	return w, nil
 }
 
-// ReloadFrom loads the file at path and reloads gw with it: what a Watcher
-// does on a change, and the main job on SIGHUP. A file that cannot be read
-// is reported to gw's logger, ReloadStats and OnReload like any refused
-// reload. It returns Reload's error.
+// ReloadFrom loads the file at path and reloads gw with it: what the main
+// job does on SIGHUP. A file that cannot be read is reported to gw's
+// logger, ReloadStats and OnReload like any refused reload. It returns
+// Reload's error.
 func ReloadFrom(path string, lookupEnv func(string) (string, bool), gw *Gateway) error {
 	f, err := Load(path, lookupEnv)
-	if err != nil {
-		err = errors.Join(ErrReloadRefused, err)
+	return reloadLoaded(gw, path, f, err)
+}
+
+// reloadLoaded reloads gw with f, or reports loadErr, the error of loading
+// the file at path, as a refused reload.
+func reloadLoaded(gw *Gateway, path string, f *File, loadErr error) error {
+	if loadErr != nil {
+		err := errors.Join(ErrReloadRefused, loadErr)
 		gw.refused(path, err)
 		return err
 	}
 	return gw.Reload(f)
 }
 
-func (w *Watcher) run(path string, reload func(), logger *slog.Logger) {
+// fileState is what a Watcher remembers of its file: a hash of its bytes,
+// or why it could not be read. Equal states are the same content.
+type fileState struct {
+	sum        [sha256.Size]byte
+	unreadable string
+}
+
+// readFileState reads the file at path, following its symlinks. data is
+// nil when it cannot be read.
+func readFileState(path string) (st fileState, data []byte) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fileState{unreadable: err.Error()}, nil
+	}
+	return fileState{sum: sha256.Sum256(data)}, data
+}
+
+// fileCheck reloads a gateway when its file's content changes. Only the
+// Watcher's goroutine uses it.
+type fileCheck struct {
+	path      string
+	lookupEnv func(string) (string, bool)
+	gw        *Gateway
+	last      fileState
+}
+
+// reloadIfChanged reads the file and reloads (or reports it refused) when
+// its state differs from the last one; it says whether it did. The bytes
+// hashed are the bytes parsed, so what is remembered is what was loaded.
+func (c *fileCheck) reloadIfChanged() bool {
+	st, data := readFileState(c.path)
+	if st == c.last {
+		return false
+	}
+	c.last = st
+	if data == nil {
+		// Load owns the wording of a file it cannot read; if the file has
+		// come back since, its event brings another look.
+		_ = ReloadFrom(c.path, c.lookupEnv, c.gw)
+		return true
+	}
+	f, err := Parse(c.path, data, c.lookupEnv)
+	_ = reloadLoaded(c.gw, c.path, f, err)
+	return true
+}
+
+// debounceDelay is how long to wait, at now, before looking at the file for
+// a burst whose first event came at first.
+func debounceDelay(first, now time.Time) time.Duration {
+	return max(0, min(watchDebounce, first.Add(watchMaxWait).Sub(now)))
+}
+
+func (w *Watcher) run(c *fileCheck, checked func(bool), logger *slog.Logger) {
 	defer close(w.done)
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	defer debounce.Stop()
+	var burstStart time.Time // zero: no burst pending
 	for {
 		select {
 		case ev, ok := <-w.w.Events:
 			if !ok {
 				return
 			}
-			if filepath.Clean(ev.Name) == path && !ev.Has(fsnotify.Chmod) {
-				debounce.Reset(watchDebounce)
+			if ev.Op&^fsnotify.Chmod == 0 {
+				continue // a mode change alone changes no content
 			}
 		case err, ok := <-w.w.Errors:
 			if !ok {
 				return
 			}
+			// An overflow loses events, maybe the file's: look at it anyway.
 			logger.Warn("config: watching the configuration file", "error", err)
 		case <-debounce.C:
-			reload()
+			burstStart = time.Time{}
+			reloaded := c.reloadIfChanged()
+			if checked != nil {
+				checked(reloaded)
+			}
+			continue
 		}
+		now := time.Now()
+		if burstStart.IsZero() {
+			burstStart = now
+		}
+		debounce.Reset(debounceDelay(burstStart, now))
 	}
 }
 
