@@ -99,8 +99,43 @@ func (m *Metrics) WatchResponseCache(name string, rc ResponseCacheStats) bool {
 // forgets it. It reports false, watching nothing, past 256 targets. Give
 // BreakerStateChanged(target) to its Config.OnStateChange to count its
 // transitions.
+//
+// A breaker that replaces another for the same target (a reload that
+// changed the target's breaker settings) goes on from the cooldowns the one
+// before counted, so llmgate_breaker_cooldowns_total never goes down.
 func (m *Metrics) WatchBreaker(target string, cb BreakerStats) bool {
-	return watchIn(&m.watched.mu, m.watched.breakers, target, cb)
+	w := m.watched
+	if cb != nil {
+		w.mu.Lock()
+		old, ok := w.breakers[target]
+		w.mu.Unlock()
+		inner := old
+		if o, carried := old.(carriedBreaker); carried {
+			inner = o.BreakerStats
+		}
+		switch {
+		case ok && inner == cb:
+			return true // watched already
+		case ok:
+			// Read outside the lock: Stats may take the breaker's. old's
+			// count includes what it carried.
+			cb = carriedBreaker{BreakerStats: cb, base: old.Stats().Cooldowns}
+		}
+	}
+	return watchIn(&w.mu, w.breakers, target, cb)
+}
+
+// carriedBreaker is a breaker watched in place of another for its target:
+// its cooldowns count on from base, the count of those before it.
+type carriedBreaker struct {
+	BreakerStats
+	base uint64
+}
+
+func (c carriedBreaker) Stats() breaker.Stats {
+	s := c.BreakerStats.Stats()
+	s.Cooldowns += c.base
+	return s
 }
 
 func watchIn[V comparable](mu *sync.Mutex, to map[string]V, name string, v V) bool {
