@@ -2,7 +2,6 @@ package config
 
 import (
 	"context"
-	"net/http"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
@@ -12,12 +11,11 @@ import (
 )
 
 // healthParts is the health section built: the Checker probing the
-// targets (nil with health.disable), the readiness of /readyz and the
-// handler of /healthz and /readyz, and the transitions counted.
+// targets (nil with health.disable), the readiness of /readyz (routes.go
+// serves it, and health.Alive at /healthz), and the transitions counted.
 type healthParts struct {
 	checker *health.Checker
 	ready   *health.Readiness
-	probes  http.Handler    // /healthz and /readyz (probeRoutes)
 	targets []health.Target // the Checker's, in force (reloads swap them under Gateway.reloadMu)
 	up      atomic.Uint64
 	down    atomic.Uint64
@@ -150,7 +148,6 @@ func (g *Gateway) newReadiness() error {
 		return err
 	}
 	g.health.ready = ready
-	g.health.probes = probeRoutes(ready)
 	return nil
 }
 
@@ -176,25 +173,8 @@ func (g *Gateway) updateChecks(targets []router.Target) (undo func(), err error)
 	}, nil
 }
 
-// probeRoutes serves /healthz (health.Alive: the process answers) and
-// /readyz (ready), on the main listener before authentication and on the
-// admin listener. Only those two paths are routed here (isProbePath).
-func probeRoutes(ready http.Handler) http.Handler {
-	alive := health.Alive()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == readyzPath {
-			ready.ServeHTTP(w, r)
-			return
-		}
-		alive.ServeHTTP(w, r)
-	})
-}
-
 // The probes' paths.
 const (
 	healthzPath = "/healthz"
 	readyzPath  = "/readyz"
 )
-
-// isProbePath reports whether path is one of the probes'.
-func isProbePath(path string) bool { return path == healthzPath || path == readyzPath }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/cache"
+	"github.com/llmgate/gateway/health"
 )
 
 // routes is the main job's whole URL space: each of pages (/healthz and
@@ -50,7 +51,7 @@ func (g *Gateway) pages() map[string]http.Handler {
 	if pages == nil {
 		pages = map[string]http.Handler{}
 	}
-	pages[healthzPath], pages[readyzPath] = g.health.probes, g.health.probes
+	pages[healthzPath], pages[readyzPath] = health.Alive(), g.health.ready
 	return pages
 }
 

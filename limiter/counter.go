@@ -27,8 +27,6 @@ func (g *gauge) take(reserve int64) (ok bool, remaining int64) {
 	}
 }
 
-func (g *gauge) give() { g.n.Add(-1) }
-
 func (g *gauge) atRest() bool { return g.n.Load() == 0 }
 
 // quota counts units used in the current calendar day or month, reset at

@@ -58,14 +58,6 @@ func (c *seriesCache) get(key uint64, mk func() series) series {
 	return s
 }
 
-// len is the number of cached series.
-func (c *seriesCache) len() int {
-	if m := c.m.Load(); m != nil {
-		return len(*m)
-	}
-	return 0
-}
-
 // The kinds of series, in a key's top byte.
 const (
 	kDuration uint64 = iota + 1
