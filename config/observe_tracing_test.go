@@ -77,11 +77,13 @@ func hexID(b []byte) string {
 
 const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 
-// upstreamYAML is one openai-type provider at base, with extra appended.
+// upstreamYAML is one openai-type provider at base, its health probes off
+// (the tests count the upstream's requests), with extra appended.
 func upstreamYAML(base, extra string) string {
 	return `
 providers:
   - {name: up, type: openai, base_url: "` + base + `", api_key: sk-upstream-key-1, models: [gpt-4o-mini]}
+health: {disable: true}   # no probe among the requests the upstream counts
 ` + extra
 }
 
