@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -233,8 +234,10 @@ func (rc *ResponseCache) fly(next http.RoundTripper, req *http.Request, ctx cont
 		return
 	}
 	var model string
+	var stream bool
 	if c := gateway.CallFrom(ctx); c != nil {
 		_, model = c.Served()
+		stream = c.Stream
 	}
 	r.start(resp, model)
 	defer resp.Body.Close()
@@ -257,9 +260,23 @@ func (rc *ResponseCache) fly(next http.RoundTripper, req *http.Request, ctx cont
 			return
 		}
 		if r.noReaders() {
+			// A stream whose [DONE] has been read is whole, whether or not
+			// its upstream has reported its end yet: an SDK stops reading,
+			// and closes, at [DONE].
+			if b, all := r.recorded(); stream && all && sseDone(b) {
+				rc.keep(key, r, model, resp.StatusCode, resp.Header, b, true)
+				r.finish(nil)
+				return
+			}
 			r.finish(errNoReaders)
 			rc.abandon(key, r)
 			return
 		}
 	}
+}
+
+// sseDone reports whether b, an event stream, ends with its terminal
+// "data: [DONE]" event.
+func sseDone(b []byte) bool {
+	return bytes.HasSuffix(bytes.TrimRight(b, "\r\n"), []byte("data: [DONE]"))
 }

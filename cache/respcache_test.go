@@ -183,6 +183,9 @@ func TestResponseCacheReplaysAStreamAsAStream(t *testing.T) {
 	ctx := context.Background()
 	var first, second *http.Response
 	text1, n1 := streamText(t, f.client.Chat.Completions.NewStreaming(ctx, chat(zero, "stream me"), option.WithResponseInto(&first)))
+	// The answer is kept when its flight ends, which may be just after the
+	// caller read [DONE]; a call made before that would share the flight.
+	require.Eventually(t, func() bool { return f.rc.Stats().Flights == 0 }, 10*time.Second, time.Millisecond)
 	text2, n2 := streamText(t, f.client.Chat.Completions.NewStreaming(ctx, chat(zero, "stream me"), option.WithResponseInto(&second)))
 	assert.EqualValues(t, 1, f.seen.n.Load())
 	assert.Equal(t, ResultHit, second.Header.Get(HeaderCacheStatus))
