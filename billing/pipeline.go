@@ -36,9 +36,12 @@ var (
 // When a record is durable: it survives the process being killed (SIGKILL,
 // a panic) once it is in the log, which the writer does as soon as it
 // runs — microseconds after Enqueue returns while the writer keeps up; a
-// record still in the buffer then is lost with the process. It survives a
-// machine crash after the next fsync, at most SyncInterval later. Sync
-// waits for both. A record Enqueue spills is in the log before it returns.
+// record still in the buffer then is lost with the process. The writer
+// never waits for the disk: the SyncInterval fsync runs on a goroutine of
+// its own, so a slow fsync does not hold records in the buffer. A record
+// survives a machine crash after the next fsync, at most SyncInterval
+// later (plus the fsync before it, if that is still running). Sync waits
+// for both. A record Enqueue spills is in the log before it returns.
 //
 // On start, NewPipeline replays what a previous run left in the log: each
 // sink resumes from its last acknowledged cursor, so it is offered again at
@@ -61,6 +64,7 @@ type Pipeline struct {
 	_        [63]byte      // every Enqueue reads it: no other writes on its line
 	wake     chan struct{} // cap 1
 	syncReq  chan chan error
+	syncKick chan struct{} // cap 1: the writer asks syncLoop for the SyncInterval fsync
 
 	ackMu sync.Mutex // the sinks' acknowledged positions
 
@@ -113,6 +117,7 @@ func newPipeline(cfg PipelineConfig, setup func(*Pipeline)) (*Pipeline, error) {
 		wal:        w,
 		wake:       make(chan struct{}, 1),
 		syncReq:    make(chan chan error),
+		syncKick:   make(chan struct{}, 1),
 		overflow:   make(chan Record),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -135,8 +140,9 @@ func newPipeline(cfg PipelineConfig, setup func(*Pipeline)) (*Pipeline, error) {
 	if setup != nil {
 		setup(p)
 	}
-	p.wg.Add(1 + len(p.sinks))
+	p.wg.Add(2 + len(p.sinks))
 	go p.writeLoop()
+	go p.syncLoop()
 	for _, s := range p.sinks {
 		go s.run()
 	}

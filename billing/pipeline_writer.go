@@ -31,7 +31,8 @@ func encodeLine(dst []byte, r *Record) ([]byte, error) {
 // writeLoop is the buffer's one consumer. It parks when the buffer is empty
 // (the next Enqueue wakes it) and wakes for nothing else but a producer
 // blocked on the overflow, a Sync, a Close, or the fsync due SyncInterval
-// after a write.
+// after a write, which it hands to syncLoop. It fsyncs itself only for a
+// Sync and at Close, whose callers wait for the disk anyway.
 func (p *Pipeline) writeLoop() {
 	defer p.wg.Done()
 	defer close(p.writerDone)
@@ -71,6 +72,16 @@ func (p *Pipeline) writeLoop() {
 		}
 		lastSync = p.clock.Now()
 		return p.wal.sync()
+	}
+	// kickSync hands the SyncInterval fsync to syncLoop: the writer goes
+	// on appending while the disk works.
+	kickSync := func() {
+		syncC, stopSync = nil, nil
+		lastSync = p.clock.Now()
+		select {
+		case p.syncKick <- struct{}{}:
+		default: // one is pending: it covers these appends too
+		}
 	}
 	var (
 		carry     Record // what the parked writer received from the overflow
@@ -127,8 +138,7 @@ func (p *Pipeline) writeLoop() {
 		}
 		select {
 		case <-syncC:
-			syncC, stopSync = nil, nil
-			_ = syncNow()
+			kickSync()
 		case done := <-p.syncReq:
 			// Everything accepted before the request is drained by now
 			// unless a producer is between its claim and its publish:
@@ -161,8 +171,7 @@ func (p *Pipeline) writeLoop() {
 		case carry = <-p.overflow:
 			haveCarry = true
 		case <-syncC:
-			syncC, stopSync = nil, nil
-			_ = syncNow()
+			kickSync()
 		case done := <-p.syncReq:
 			p.sleeping.Store(false)
 			if !drainTo(p.ring.pushed()) {
@@ -173,6 +182,21 @@ func (p *Pipeline) writeLoop() {
 		case <-p.closing:
 		}
 		p.sleeping.Store(false)
+	}
+}
+
+// syncLoop runs the fsyncs writeLoop asks for (kickSync), so that no record
+// waits in the buffer, out of the log, while the disk is slow. It ends with
+// the writer, which syncs what is left itself (Close waits for both).
+func (p *Pipeline) syncLoop() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.syncKick:
+			_ = p.wal.sync() // as before: the next fsync, Sync or Close tries again
+		case <-p.writerDone:
+			return
+		}
 	}
 }
 

@@ -27,6 +27,8 @@ type wal struct {
 	maxBytes int64
 	unlock   func() error
 
+	syncMu sync.Mutex // held through an fsync (sync)
+
 	mu     sync.Mutex
 	f      *os.File // the segment being appended to
 	seg    uint64   // its number
@@ -36,6 +38,10 @@ type wal struct {
 	total  int64 // bytes in every live segment
 	dirty  bool  // appended since the last sync
 	closed bool
+
+	// beforeSync, set only by this package's tests, runs before each
+	// fsync: a test makes the disk slow with it.
+	beforeSync func()
 }
 
 // walPos is a position in the log: a byte offset in a segment. Segments are
@@ -173,6 +179,12 @@ func (w *wal) rotateLocked() error {
 // fsync runs outside the lock, so appends and readers do not wait for the
 // disk; a segment finished meanwhile was synced by its rotation.
 func (w *wal) sync() error {
+	// One fsync at a time, so that one that returns covers every append
+	// before its call: a Sync arriving while the background fsync runs
+	// (which already cleared dirty) waits for it, then syncs what came
+	// after.
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
 	w.mu.Lock()
 	if w.closed || !w.dirty {
 		w.mu.Unlock()
@@ -181,6 +193,9 @@ func (w *wal) sync() error {
 	w.dirty = false
 	f := w.f
 	w.mu.Unlock()
+	if w.beforeSync != nil {
+		w.beforeSync()
+	}
 	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 		return fmt.Errorf("billing: write-ahead log: %w", err)
 	}
