@@ -50,13 +50,25 @@ func holdFirstContent(ctx context.Context, resp *http.Response) (*http.Response,
 	unregister()
 	if err != nil {
 		resp.Body.Close()
+		putHeldBuf(h.rec) // after the body's close: no read of it is running
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, err
 	}
-	resp.Body = &replayBody{held: h.rec, body: resp.Body}
+	resp.Body = &replayBody{held: h.rec, rec: h.rec, body: resp.Body}
 	return resp, nil
+}
+
+// heldBufs holds the holds' buffers between streams (see tapBufs): a
+// stream's first event is read into memory already in use.
+var heldBufs = sync.Pool{New: func() any { b := make([]byte, heldReadSize); return &b }}
+
+func putHeldBuf(b []byte) {
+	if cap(b) == heldReadSize { // one that grew is left to the collector
+		b = b[:0]
+		heldBufs.Put(&b)
+	}
 }
 
 // held is one wait for a stream's first content event.
@@ -109,7 +121,7 @@ const heldReadSize = 4 << 10
 // joined with "\n", other fields and comments are skipped): no second copy
 // of the bytes, and a one-line event, the usual kind, is read where it lies.
 func (h *held) scan() error {
-	h.rec = make([]byte, 0, heldReadSize)
+	h.rec = (*heldBufs.Get().(*[]byte))[:0]
 	var (
 		pos      int    // start of the first line not yet parsed
 		seen     int    // rec[pos:seen] holds no line end
@@ -212,9 +224,10 @@ func firstMessagesContent(data []byte) (done bool, err error) {
 
 // replayBody returns the bytes held back, then the rest of the upstream
 // body. Close closes the upstream body; it may be called concurrently with
-// Read.
+// Read. The hold's buffer goes back to heldBufs once Read has replayed it.
 type replayBody struct {
-	held []byte
+	held []byte // what is left to replay, in rec
+	rec  []byte // the hold's buffer; nil once given back
 	body io.ReadCloser
 }
 
@@ -222,6 +235,10 @@ func (b *replayBody) Read(p []byte) (int, error) {
 	if len(b.held) > 0 {
 		n := copy(p, b.held)
 		b.held = b.held[n:]
+		if len(b.held) == 0 {
+			putHeldBuf(b.rec)
+			b.held, b.rec = nil, nil
+		}
 		return n, nil
 	}
 	return b.body.Read(p)

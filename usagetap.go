@@ -52,6 +52,37 @@ type usageTap struct {
 
 const tapReadSize = 8 << 10
 
+// tapBufs holds the stream taps' read and output buffers between streams:
+// a stream's first event is then written from memory already in use, not
+// from fresh pages, and a stream leaves no garbage behind but what its
+// events outgrew.
+var tapBufs = sync.Pool{New: func() any { b := make([]byte, tapReadSize); return &b }}
+
+// maxPooledTapBuf bounds the buffers kept: one that grew for a huge event
+// is left to the collector.
+const maxPooledTapBuf = 64 << 10
+
+func getTapBuf() []byte { return *tapBufs.Get().(*[]byte) }
+
+func putTapBuf(b []byte) {
+	if cap(b) >= tapReadSize && cap(b) <= maxPooledTapBuf {
+		b = b[:cap(b)]
+		tapBufs.Put(&b)
+	}
+}
+
+// releaseLocked gives a stream's buffers back once its body has ended and
+// every event has been read (Read, under mu): no Read is using them then,
+// and Close touches neither (countLater has consumed later). A tap whose
+// caller stops reading first keeps them, for the collector.
+func (t *usageTap) releaseLocked() {
+	if t.buf != nil {
+		putTapBuf(t.buf)
+		putTapBuf(t.out)
+		t.buf, t.out, t.outOff = nil, nil, 0
+	}
+}
+
 func (t *usageTap) init(c *Call, body io.ReadCloser, status int, stream bool, maxEvent int) {
 	*t = usageTap{call: c, body: body, status: status, stream: stream, maxEvent: maxEvent,
 		strip: stream && !c.IncludeUsage && c.Op.streamUsageOnRequest(), msgs: c.Op.anthropic()}
@@ -84,6 +115,7 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		t.countLater()
 		if t.err != nil {
 			ended := t.finishLocked(t.err)
+			t.releaseLocked()
 			err := t.err
 			t.mu.Unlock()
 			if ended && !t.call.server {
@@ -93,7 +125,8 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		}
 		t.out, t.outOff = t.out[:0], 0
 		if t.buf == nil {
-			t.buf = make([]byte, tapReadSize)
+			t.buf = getTapBuf()
+			t.out = getTapBuf()[:0]
 		}
 		t.mu.Unlock()
 
