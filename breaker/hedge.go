@@ -103,9 +103,10 @@ func (c HedgeConfig) Validate() error {
 // the delay, so a call whose first attempt hangs and whose hedge failed is
 // not left waiting on the hung one. A 429, or a 503 with a Retry-After
 // (the upstream asks for a wait), ends the call at once with that answer,
-// the attempts still out given up. A call sends at most MaxHedges extra attempts, each within the
-// Budget. When all have failed the last
-// failure is returned (retrying it is Retry's job).
+// the attempts still out given up. A call sends at most MaxHedges extra
+// attempts, each within the Budget. When all have failed the last failure
+// is returned, an upstream's answer (a 503 and its Retry-After) rather
+// than a transport error that came after it (retrying it is Retry's job).
 //
 // The first attempt runs on the caller's goroutine, with a context of its
 // own and a deadline among those of every call under the middleware, which

@@ -153,8 +153,15 @@ func (h *hedgeCall) take(r hedgeResult, last *hedgeResult) (hedgeDecision, bool)
 		h.drop(*last)
 		return h.win(r), true
 	}
-	h.drop(*last)
-	*last = r
+	if last.resp == nil || r.resp != nil {
+		// The failure held is the latest, but an upstream's answer is
+		// kept over a transport error that came after it: its status and
+		// Retry-After tell Retry and the router more, and which one
+		// arrives last is only goroutine timing. A dropped error holds
+		// nothing; lose cancels its context with the rest.
+		h.drop(*last)
+		*last = r
+	}
 	if h.pending > 0 && asksToWait(c, r) {
 		// The upstream asked for a wait: no more hedges, and the slow
 		// attempts still out are given up, so that the breaker and the
@@ -169,7 +176,7 @@ func (h *hedgeCall) take(r hedgeResult, last *hedgeResult) (hedgeDecision, bool)
 		_ = h.launch()
 	}
 	if h.pending == 0 {
-		return h.lose(r), true
+		return h.lose(*last), true
 	}
 	return hedgeDecision{}, false
 }

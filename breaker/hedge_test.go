@@ -679,3 +679,35 @@ func TestHedgeLatencyIsKeptByTheHedgeThatReplacesAnother(t *testing.T) {
 	assert.Equal(t, 200, (<-done).StatusCode)
 	assert.EqualValues(t, 2, p.calls.Load(), "hedged at the learned delay")
 }
+
+// When every attempt has failed, an upstream's answer (a 503, with the
+// status and any Retry-After that Retry and the router read) is returned
+// rather than a transport error, whichever came last. Before, the failure
+// that arrived last was returned, so which one a caller got depended on
+// goroutine timing (TestHedgeAllFailedReleasesEveryAttemptContext failed
+// about 1 run in 400).
+func TestHedgeAllFailedReturnsTheAnswerOverATransportError(t *testing.T) {
+	clk := newClock()
+	first, release, returned := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, n int64) (*http.Response, error) {
+		if n == 1 {
+			defer close(returned)
+			close(first)
+			<-release
+			return respond(req, 503), nil
+		}
+		close(release)
+		<-returned // the hedge's reset comes after the first attempt's 503
+		return nil, errors.New("reset")
+	}}
+	hedge := must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, Clock: clk}))
+	go func() {
+		<-first
+		clk.BlockUntil(1)
+		clk.Advance(time.Second)
+	}()
+	resp, _, err := do(context.Background(), gateway.Chain(p, hedge), false)
+	require.NoError(t, err, "the transport error that came last was returned")
+	require.Equal(t, 503, resp.StatusCode)
+	resp.Body.Close()
+}
