@@ -80,6 +80,11 @@ func (p *callParser) parse() error {
 	if p.seen&(1<<fieldModel) == 0 || p.c.Model == "" {
 		return badRequest("gateway: missing model")
 	}
+	if p.op == OpMessages && p.seen&(1<<fieldMaxTokens) == 0 {
+		// Anthropic's API requires it (count_tokens does not); a body
+		// without it is refused here, as Anthropic would, not sent.
+		return badRequest("gateway: max_tokens: Field required")
+	}
 	if p.items > p.lim.MaxMessages {
 		return badRequest(fmt.Sprintf("gateway: too many messages or inputs: %d, limit %d", p.items, p.lim.MaxMessages))
 	}

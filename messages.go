@@ -10,8 +10,10 @@ import (
 // The Anthropic-format front door: POST /v1/messages (OpMessages) and
 // /v1/messages/count_tokens (OpCountTokens) go through the same chain as
 // every call, parsed once into the Call (model, stream, max_tokens, the
-// prompt estimate from system, messages and tools); what differs is the
-// format, and this file and messagescan.go hold every difference:
+// prompt estimate from system, messages and tools; a Messages body without
+// max_tokens, which Anthropic requires, gets 400 and is not sent); what
+// differs is the format, and this file and messagescan.go hold every
+// difference:
 //
 //   - the gateway's own errors are in Anthropic's shape,
 //     {"type":"error","error":{"type","message"}}, with the same statuses,

@@ -119,6 +119,9 @@ func TestMessagesErrorsInAnthropicShape(t *testing.T) {
 	}{
 		{"malformed JSON", `{"model":`, "invalid_request_error", "invalid_request", okProvider(), 400},
 		{"missing model", `{"max_tokens":5,"messages":[]}`, "invalid_request_error", "invalid_request", okProvider(), 400},
+		// Anthropic requires max_tokens on a Messages call: refused here,
+		// in its words, never sent (it was passed on to the upstream).
+		{"missing max_tokens", `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}`, "invalid_request_error", "invalid_request", okProvider(), 400},
 		{"no healthy provider", msgBody, "api_error", "no_healthy_provider", busy, 503},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
