@@ -99,7 +99,11 @@ type faultsConf struct {
 
 // routerConf configures the router.Router in front of the providers.
 type routerConf struct {
-	Strategy          string        `yaml:"strategy"`
+	Strategy string `yaml:"strategy"`
+	// FirstTokenTimeout, when set, bounds a stream's first content at the
+	// router, over every attempt a target's call makes (hedges included).
+	// Unset, the router sets none: each attempt is bounded already by
+	// timeouts.first_token (breaker.Timeouts, in every target's chain).
 	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
 	HintFloor         int           `yaml:"hint_floor"`
 	DisableHints      bool          `yaml:"disable_hints"`

@@ -41,10 +41,17 @@ func (c *checker) budgetConfig(b budgetConf) breaker.BudgetConfig {
 func (c *checker) routerConfig(r *routerConf, budget *breaker.Budget, maxWait time.Duration, idempotent func(*http.Request) bool) router.Config {
 	var s router.Strategy
 	c.lib("router.strategy", s.UnmarshalText([]byte(r.Strategy)))
+	firstToken := positive(c, "router.first_token_timeout", r.FirstTokenTimeout)
+	if firstToken == 0 {
+		// Every target's chain has breaker.Timeouts, whose FirstToken
+		// (timeouts.first_token) bounds each attempt: one owner, not a
+		// second context and deadline on every stream.
+		firstToken = router.NoFirstTokenTimeout
+	}
 	return router.Config{
 		Strategy:          s,
 		Budget:            budget,
-		FirstTokenTimeout: positive(c, "router.first_token_timeout", r.FirstTokenTimeout),
+		FirstTokenTimeout: firstToken,
 		HintFloor:         positive(c, "router.hint_floor", r.HintFloor),
 		DisableHints:      r.DisableHints,
 		MaxWait:           maxWait,

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/breaker"
+	"github.com/llmgate/gateway/gatewaytest"
 	"github.com/llmgate/gateway/router"
 )
 
@@ -52,4 +54,32 @@ func goroutinesIn(pkg, except string) []string {
 		}
 	}
 	return out
+}
+
+// With NoFirstTokenTimeout the router sets no first-token bound of its
+// own (the targets' middlewares bound it, as breaker.Timeouts does): a
+// stream whose first content comes long after the default is not moved
+// on, and the router registers no deadline for it. A negative value other
+// than NoFirstTokenTimeout is still a mistake (TestNewRouterRejectsBadConfig).
+func TestNoFirstTokenTimeoutLeavesTheBoundToTheTarget(t *testing.T) {
+	clk := gatewaytest.NewClock(rtrEpoch)
+	p := named{"p", gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		late, _ := clk.NewTimer(2 * breaker.DefaultFirstTokenTimeout)
+		<-late // thinking, far past the default first-token timeout
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
+			Body:    io.NopCloser(strings.NewReader("data: {\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\ndata: [DONE]\n\n")),
+			Request: req}, nil
+	})}
+	r := rtrRouter(t, []router.Target{{Provider: p, Weight: 1}}, router.Config{Clock: clk, FirstTokenTimeout: router.NoFirstTokenTimeout})
+	go func() {
+		clk.BlockUntil(1) // the provider's wait alone: the router set no deadline
+		clk.Advance(2 * breaker.DefaultFirstTokenTimeout)
+	}()
+	resp, err := gateway.NewClient(r).Post(rtrChatURL, "application/json", strings.NewReader(rtrStreamBody))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Contains(t, string(b), `"ok"`)
 }

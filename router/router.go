@@ -32,7 +32,8 @@ type Config struct {
 	// an attempt without its first content event before the router gives
 	// up on the target and moves the call to the next one (nothing has
 	// reached the caller yet). Default breaker.DefaultFirstTokenTimeout,
-	// the default of breaker.TimeoutConfig.FirstToken too.
+	// the default of breaker.TimeoutConfig.FirstToken too;
+	// NoFirstTokenTimeout sets none.
 	FirstTokenTimeout time.Duration
 	// HintFloor steers calls away from a target before it answers 429: one
 	// whose last response said it has HintFloor requests left or fewer
@@ -72,13 +73,20 @@ type Config struct {
 // DefaultHintFloor is the default of Config.HintFloor.
 const DefaultHintFloor = 1
 
-// Validate reports an unknown Strategy or a negative FirstTokenTimeout,
-// HintFloor or MaxWait.
+// NoFirstTokenTimeout, as Config.FirstTokenTimeout, gives the router no
+// first-token timeout of its own, for targets whose middlewares bound the
+// first token already (breaker.Timeouts does, for each attempt, as the
+// main job's targets have it): a second bound would cost every stream a
+// context, a deadline and a body wrapper for nothing.
+const NoFirstTokenTimeout time.Duration = -1
+
+// Validate reports an unknown Strategy or a negative FirstTokenTimeout
+// (other than NoFirstTokenTimeout), HintFloor or MaxWait.
 func (c Config) Validate() error {
 	if c.Strategy > LatencyAware {
 		return configError("unknown strategy %d", c.Strategy)
 	}
-	if c.FirstTokenTimeout < 0 || c.HintFloor < 0 || c.MaxWait < 0 {
+	if (c.FirstTokenTimeout < 0 && c.FirstTokenTimeout != NoFirstTokenTimeout) || c.HintFloor < 0 || c.MaxWait < 0 {
 		return configError("negative FirstTokenTimeout, HintFloor or MaxWait")
 	}
 	return nil
@@ -336,6 +344,9 @@ func (r *Router) targetChain(name string, t *Target, cb *breaker.CircuitBreaker)
 		p = t.Provider
 	}
 	inner := gateway.Chain(p, t.Middlewares...)
+	if r.cfg.FirstTokenTimeout == NoFirstTokenTimeout {
+		return cb.Wrap(inner)
+	}
 	return cb.Wrap(r.firstTokenTimeout(inner))
 }
 
