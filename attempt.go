@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -76,10 +77,17 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, ErrModelNotAllowed.WithMessage("gateway: this key may not use model " + strconv.Quote(clip(model, maxEchoed)))
 	}
-	kind := c.attemptStarted(b.p.Name())
+	kind, prevTarget := c.attemptStarted(b.p.Name())
 	defer c.attemptEnded() // after the attempt is recorded
 	start := c.clock.Now()
 	resp, err := send(b.p, req)
+	if err != nil && ctx.Err() == nil && errors.Is(err, ErrNotFound) {
+		// The Provider does not serve the call's operation and refused
+		// before sending (the ErrNotFound contract): no request was made,
+		// so none is recorded; a router moves on to another target.
+		c.attemptNotMade(prevTarget)
+		return nil, err
+	}
 	headers := c.clock.Now()
 	var ttft time.Duration
 	if err == nil {

@@ -277,10 +277,12 @@ func (c *Call) end(status int, err error) {
 // call is running, else a retry when the attempt started before it went to
 // the same target, a fallback when it went to another, the first when none
 // did.
-func (c *Call) attemptStarted(target string) AttemptKind {
+//
+// The previous target it returns is what attemptNotMade restores.
+func (c *Call) attemptStarted(target string) (kind AttemptKind, prevTarget string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	kind := AttemptFirst
+	kind, prevTarget = AttemptFirst, c.lastTarget
 	switch {
 	case c.inFlight > 0:
 		kind = AttemptHedge
@@ -292,7 +294,18 @@ func (c *Call) attemptStarted(target string) AttemptKind {
 	c.inFlight++
 	c.started++
 	c.lastTarget = target
-	return kind
+	return kind, prevTarget
+}
+
+// attemptNotMade takes back an attemptStarted whose Provider refused the
+// request before sending it (it does not serve the call's operation): no
+// request was made, so the next attempt's kind is decided as if this one
+// had never started. attemptEnded still follows.
+func (c *Call) attemptNotMade(prevTarget string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started--
+	c.lastTarget = prevTarget
 }
 
 func (c *Call) attemptEnded() {

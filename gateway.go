@@ -60,7 +60,12 @@ func Chain(rt http.RoundTripper, mws ...Middleware) http.RoundTripper {
 // that is never nil. A streaming Provider ends its stream with a usage chunk
 // (an event with empty choices and a usage object, as OpenAI sends): the entry
 // point records it and removes it when the caller did not ask for it. Without
-// one, usage is estimated and flagged Estimated.
+// one, usage is estimated and flagged Estimated. A Provider that does not
+// serve the call's operation refuses it before sending anything, with an
+// error deriving from ErrNotFound (ErrNotFound.WithMessage): the attempt
+// boundary then records no attempt, since no request was made, and a
+// router moves on to another target. An ErrNotFound error means exactly
+// that; an upstream's 404 is a response.
 //
 // Implementations must be safe for concurrent use.
 type Provider interface {
