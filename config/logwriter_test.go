@@ -57,7 +57,7 @@ func TestLogWriterWritesAnIdleLineAtOnce(t *testing.T) {
 	defer bound.Stop()
 	for dst.String() != "one\n" {
 		select {
-		case <-dst.changed:
+		case <-dst.Changed():
 		case <-bound.C:
 			t.Fatal("the line was not written")
 		}

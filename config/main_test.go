@@ -1,43 +1,23 @@
 package config
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/llmgate/gateway/internal/syncbuf"
 )
 
 // TestMain checks that no test leaves a goroutine behind: the gateways
 // built, their log writers, pipelines and watchers all end with their test.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// syncBuffer is an io.Writer safe for concurrent use that signals each
-// write, so a test can wait for a line without polling a clock.
-type syncBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
+// syncBuffer collects what a gateway writes and signals each write
+// (internal/syncbuf).
+type syncBuffer = syncbuf.Buffer
 
-func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{}, 1)} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case b.changed <- struct{}{}:
-	default:
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func newSyncBuffer() *syncBuffer { return syncbuf.New() }
 
 // completionBody is a 1.3 KB chat.completion with usage, the size of
 // gwbench's mock answer.

@@ -84,7 +84,7 @@ func startMainJob(t *testing.T, dir string, args ...string) *mainJob {
 			return j
 		}
 		select {
-		case <-j.stdout.changed:
+		case <-j.stdout.Changed():
 		case <-j.exited:
 			t.Fatalf("the main job exited before listening (%v); stderr:\n%s", j.err, j.stderr)
 		case <-safety.C:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"regexp"
@@ -12,6 +11,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"go.uber.org/goleak"
+
+	"github.com/llmgate/gateway/internal/syncbuf"
 )
 
 // TestMain checks that no test leaves a goroutine behind: run, the server,
@@ -21,31 +22,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// syncBuffer is an io.Writer safe for concurrent use that signals each
-// write, so a test can wait for a line without polling a clock.
-type syncBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
+// syncBuffer collects what a gateway writes and signals each write
+// (internal/syncbuf).
+type syncBuffer = syncbuf.Buffer
 
-func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{}, 1)} }
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case b.changed <- struct{}{}:
-	default:
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func newSyncBuffer() *syncBuffer { return syncbuf.New() }
 
 // runningGateway is run() serving in the background.
 type runningGateway struct {
@@ -81,7 +62,7 @@ func startGateway(t *testing.T, args ...string) *runningGateway {
 			return g
 		}
 		select {
-		case <-g.stdout.changed:
+		case <-g.stdout.Changed():
 		case code := <-done:
 			done <- code
 			t.Fatalf("run returned %d before listening; stderr:\n%s", code, g.stderr)
