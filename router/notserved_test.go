@@ -14,9 +14,10 @@ import (
 
 // A target whose Provider does not serve the call's operation refuses it
 // before sending (an error deriving from gateway.ErrNotFound): the router
-// moves on, and the call records no attempt for it, so no usage record,
-// metric or span speaks of a request that was never made, and the
-// attempt that does go out is the call's first. Before, the refusal was
+// moves on, and the call records no attempt for it, so no usage record or
+// metric speaks of a request that was never made (a traced span says it
+// was not sent: tracing's TestARefusedRoundTripsSpanIsNotSentAndNoError),
+// and the attempt that does go out is the call's first. Before, the refusal was
 // recorded as a failed attempt (unknown_url) and the real one as a
 // fallback.
 func TestATargetThatDoesNotServeTheOpRecordsNoAttempt(t *testing.T) {

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -24,8 +25,10 @@ import (
 // sent, status, time to first content, failure code): the boundary's is
 // the one record of an attempt, and this only reports it, its kind
 // (llmgate.attempt.kind, gateway.Attempt.Kind) included.
-// A round trip the boundary refused before sending (a model the caller's
-// key may not use) has a span with its error.type and no llmgate.attempt.
+// A round trip refused before sending (a model the caller's key may not
+// use, an operation the Provider does not serve), which records no
+// attempt, has a span with its error.type, llmgate.attempt.sent false and
+// no llmgate.attempt, and is not marked an error.
 // The span ends when the attempt's RoundTrip returns (for a stream, once
 // its first content has arrived: the boundary holds it until then).
 func (t *Tracer) Attempt() gateway.Middleware {
@@ -74,10 +77,16 @@ func (t *Tracer) attempt(next http.RoundTripper, req *http.Request, c *gateway.C
 	resp, err := next.RoundTrip(req.WithContext(as))
 	switch {
 	case err != nil:
-		if !as.recorded { // refused before sending: the boundary recorded nothing
+		if !as.recorded { // the boundary recorded nothing
 			et := gateway.ErrorFor(err).Code
 			span.SetAttributes(KeyErrorType.String(et))
-			span.SetStatus(codes.Error, et)
+			if refusedBeforeSending(err) {
+				// No request was made: not a failure of this round trip,
+				// which the call's span and the next target's tell of.
+				span.SetAttributes(KeyAttemptSent.Bool(false))
+			} else {
+				span.SetStatus(codes.Error, et)
+			}
 		}
 	case resp.StatusCode >= 400 && !as.recorded:
 		span.SetAttributes(KeyHTTPStatus.Int(resp.StatusCode), KeyErrorType.String(errorType(resp.StatusCode, nil)))
@@ -85,6 +94,13 @@ func (t *Tracer) attempt(next http.RoundTripper, req *http.Request, c *gateway.C
 	}
 	span.End()
 	return resp, err
+}
+
+// refusedBeforeSending reports whether err is an attempt boundary's or a
+// Provider's refusal that sent nothing and recorded no attempt: a model the
+// caller's key may not use, an operation the Provider does not serve.
+func refusedBeforeSending(err error) bool {
+	return errors.Is(err, gateway.ErrModelNotAllowed) || errors.Is(err, gateway.ErrNotFound)
 }
 
 type attemptKey struct{}

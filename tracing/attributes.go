@@ -33,6 +33,7 @@ const (
 	KeyAttempts       = attribute.Key("llmgate.attempts")        // on a call span: attempts recorded
 	KeyAttempt        = attribute.Key("llmgate.attempt")         // on an attempt span: its number (gateway.Attempt.N)
 	KeyAttemptKind    = attribute.Key("llmgate.attempt.kind")    // first, retry, fallback, hedge
+	KeyAttemptSent    = attribute.Key("llmgate.attempt.sent")    // false on a round trip refused before sending (no attempt)
 	KeyTarget         = attribute.Key("llmgate.target")          // the router target (the Provider's name)
 	KeyModelSent      = attribute.Key("llmgate.model.sent")      // on an attempt span: the model sent upstream
 	KeyUsageEstimated = attribute.Key("llmgate.usage.estimated") // the provider reported no usage
