@@ -92,3 +92,35 @@ func BenchmarkPickHealthGate(b *testing.B) {
 		}
 	}
 }
+
+// When no target passes its check, the picks follow the weights, as
+// without checks, whatever the period of the round-robin. Before, a pick
+// took one round-robin turn in the first pass and another in the last, so
+// an even period gave only every other turn: weights 1,1 sent every call
+// to one target.
+func TestPanicModeKeepsTheWeights(t *testing.T) {
+	for _, weights := range [][]int{{1, 1}, {1, 1, 1, 1}, {2, 1, 1}} {
+		for _, s := range strategies {
+			t.Run(fmt.Sprintf("%s/%v", s, weights), func(t *testing.T) {
+				r, g, oks := gatedPickRouter(t, s, weights)
+				for i := range oks {
+					oks[i].Store(false)
+				}
+				const n = 4000
+				seen := make([]int, len(weights))
+				for range n {
+					p := pickState{now: pickEpoch.UnixNano()}
+					seen[r.pick(g, &p)]++
+				}
+				sum := 0
+				for _, w := range weights {
+					sum += w
+				}
+				for i, w := range weights {
+					want := n * w / sum
+					assert.InDelta(t, want, seen[i], float64(want)/5, "target %d of weights %v: %v", i, weights, seen)
+				}
+			})
+		}
+	}
+}

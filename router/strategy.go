@@ -177,8 +177,11 @@ func (r *Router) pickTier(g *routeGroup, t *routeTier, p *pickState, limit uint8
 	var a, b int
 	switch r.strategy {
 	case WeightedRoundRobin:
-		if p.fallback {
+		if p.fallback || limit > eligible {
 			// A fallback takes no turn: the turns are the first picks'.
+			// Nor does a later pass of one pick (saturated or unhealthy
+			// targets admitted): its first pass took the pick's turn, and
+			// a second would give an even period only every other one.
 			return lo(t, weightedScan(ms, p, limit, r.rand64()))
 		}
 		a = t.wrr.next()
