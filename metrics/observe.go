@@ -4,22 +4,17 @@ import (
 	"errors"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/genai"
 )
 
-// opNames are the gen_ai_operation_name values, by gateway.Op: the
-// conventions' well-known names where one applies (chat, text_completion,
-// embeddings; Anthropic's Messages API is a chat), the gateway's own op
-// name otherwise.
-var opNames = [...]string{
-	gateway.OpUnknown:     "unknown",
-	gateway.OpChat:        "chat",
-	gateway.OpCompletion:  "text_completion",
-	gateway.OpEmbedding:   "embeddings",
-	gateway.OpModels:      "models",
-	gateway.OpMessages:    "chat",
-	gateway.OpCountTokens: "count_tokens",
-	gateway.OpResponses:   "responses",
-}
+// opNames are the gen_ai_operation_name values, by gateway.Op, as the
+// call's spans name them (internal/genai), looked up without a switch.
+var opNames = func() (names [gateway.OpResponses + 1]string) {
+	for op := range names {
+		names[op] = genai.OperationName(gateway.Op(op))
+	}
+	return names
+}()
 
 // The outcomes of llmgate_calls_total.
 const (

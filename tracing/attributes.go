@@ -4,6 +4,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/genai"
 )
 
 // Attribute keys. The gen_ai.*, server.*, http.* and error.type ones are the
@@ -50,20 +51,9 @@ var (
 	KindHedge    = gateway.AttemptHedge.String()
 )
 
-// operationName is the GenAI convention's gen_ai.operation.name of op.
-// Messages and the Responses API are chat; count_tokens has no convention
-// name and keeps the gateway's.
-func operationName(op gateway.Op) string {
-	switch op {
-	case gateway.OpChat, gateway.OpMessages, gateway.OpResponses:
-		return "chat"
-	case gateway.OpCompletion:
-		return "text_completion"
-	case gateway.OpEmbedding:
-		return "embeddings"
-	}
-	return op.String()
-}
+// operationName is the GenAI convention's gen_ai.operation.name of op,
+// as metrics names it too.
+func operationName(op gateway.Op) string { return genai.OperationName(op) }
 
 // spanName is the convention's "{gen_ai.operation.name} {gen_ai.request.model}",
 // or the operation alone when the model is unknown.
