@@ -153,6 +153,13 @@ func (h *hedgeCall) take(r hedgeResult, last *hedgeResult) (hedgeDecision, bool)
 		h.drop(*last)
 		return h.win(r), true
 	}
+	if h.pending > 0 && asksToWait(c, r) {
+		// The upstream asked for a wait: no more hedges, and the slow
+		// attempts still out are given up, so that the breaker and the
+		// router outside hear of it now, not when a hung attempt ends.
+		h.drop(*last)
+		return h.win(r), true
+	}
 	if last.resp == nil || r.resp != nil {
 		// The failure held is the latest, but an upstream's answer is
 		// kept over a transport error that came after it: its status and
@@ -161,12 +168,6 @@ func (h *hedgeCall) take(r hedgeResult, last *hedgeResult) (hedgeDecision, bool)
 		// nothing; lose cancels its context with the rest.
 		h.drop(*last)
 		*last = r
-	}
-	if h.pending > 0 && asksToWait(c, r) {
-		// The upstream asked for a wait: no more hedges, and the slow
-		// attempts still out are given up, so that the breaker and the
-		// router outside hear of it now, not when a hung attempt ends.
-		return h.win(r), true
 	}
 	if r.i > 0 && h.pending > 0 && len(h.cancels) <= t.cfg.MaxHedges && c == Retryable && t.open() && t.cfg.Budget.TryRetry() {
 		// A hedge failed while the first attempt, slow enough to be

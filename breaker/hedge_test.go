@@ -711,3 +711,43 @@ func TestHedgeAllFailedReturnsTheAnswerOverATransportError(t *testing.T) {
 	require.Equal(t, 503, resp.StatusCode)
 	resp.Body.Close()
 }
+
+// countingBody counts its Closes.
+type countingBody struct {
+	io.Reader
+	closed *atomic.Int32
+}
+
+func (b countingBody) Close() error { b.closed.Add(1); return nil }
+
+// A hedge's failure that asks for a wait ends the call with that failure,
+// and the failure held until then is let go: its body is closed. Before,
+// an answer held over a later transport error was kept when that error
+// asked to wait (a cooling-down target), and its body was never closed.
+func TestHedgeClosesTheHeldAnswerWhenAFailureAsksToWait(t *testing.T) {
+	clk := newClock()
+	var closed atomic.Int32
+	first := make(chan struct{})
+	p := &fakeProvider{name: "a", fn: func(req *http.Request, n int64) (*http.Response, error) {
+		switch n {
+		case 1:
+			close(first)
+			<-req.Context().Done() // hangs until given up
+			return nil, req.Context().Err()
+		case 2:
+			resp := respond(req, 502)
+			resp.Body = countingBody{Reader: resp.Body, closed: &closed}
+			return resp, nil
+		}
+		return nil, breaker.ErrCoolingDown.WithRetryAfter(time.Second)
+	}}
+	hedge := must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Second, MaxHedges: 2, Clock: clk}))
+	go func() {
+		<-first
+		clk.BlockUntil(1)
+		clk.Advance(time.Second)
+	}()
+	_, _, err := do(context.Background(), gateway.Chain(p, hedge), false)
+	require.ErrorIs(t, err, breaker.ErrCoolingDown)
+	assert.Equal(t, int32(1), closed.Load(), "the held 502's body is closed once")
+}
