@@ -36,9 +36,10 @@ var (
 // When a record is durable: it survives the process being killed (SIGKILL,
 // a panic) once it is in the log, which the writer does as soon as it
 // runs — microseconds after Enqueue returns while the writer keeps up; a
-// record still in the buffer then is lost with the process. The writer
-// never waits for the disk: the SyncInterval fsync runs on a goroutine of
-// its own, so a slow fsync does not hold records in the buffer. A record
+// record still in the buffer then is lost with the process. The
+// SyncInterval fsync runs on a goroutine of its own, so a slow fsync does
+// not hold records in the buffer; the writer waits for the disk only for a
+// Sync, whose caller waits too, and at Close. A record
 // survives a machine crash after the next fsync, at most SyncInterval
 // later (plus the fsync before it, if that is still running). Sync waits
 // for both. A record Enqueue spills is in the log before it returns.

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,12 +22,13 @@ func slowFsync(t *testing.T) (p *Pipeline, release func(), after func() bool) {
 	var done atomic.Bool
 	p = startPipeline(t, PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"s": newMemSink()}, SyncInterval: time.Millisecond},
 		func(p *Pipeline) {
-			p.wal.beforeSync = func() {
+			p.wal.beforeSync = func() error {
 				once.Do(func() {
 					close(entered)
 					<-released // the disk is slow: this fsync takes until the test says
 					done.Store(true)
 				})
+				return nil
 			}
 		})
 	release = func() { releaseOnce.Do(func() { close(released) }) }
@@ -71,4 +73,33 @@ func TestPipelineSyncWaitsForTheFsyncInProgress(t *testing.T) {
 	release()
 	require.NoError(t, <-done)
 	require.True(t, fsynced())
+}
+
+// A failed background fsync leaves the log to be synced again: a Sync
+// after it fsyncs and reports that fsync's outcome. Before, the failed
+// fsync had already taken the log as synced, so Sync returned nil without
+// one, and its records were not durable.
+func TestPipelineSyncAfterAFailedFsyncSyncsAgain(t *testing.T) {
+	var fsyncs atomic.Int32
+	failed := make(chan struct{})
+	p := startPipeline(t, PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"s": newMemSink()}, SyncInterval: time.Millisecond},
+		func(p *Pipeline) {
+			p.wal.beforeSync = func() error {
+				if fsyncs.Add(1) == 1 {
+					defer close(failed)
+					return errors.New("disk says no") // the background fsync fails
+				}
+				return nil
+			}
+		})
+	defer closePipeline(t, p)
+	enqueueRange(t, p, 0, 1)
+	select {
+	case <-failed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no fsync within 10s of the first append")
+	}
+	require.NoError(t, p.Sync(context.Background()))
+	require.Equal(t, int32(2), fsyncs.Load(), "Sync found the log clean after a failed fsync")
+	require.Positive(t, p.Stats().LogErrors, "the failed background fsync is counted")
 }

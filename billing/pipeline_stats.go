@@ -20,7 +20,7 @@ type Stats struct {
 	Rejected uint64 // refused with ErrClosed: Enqueue after Close
 	Logged   uint64 // appended to the log by the writer (Enqueued - Spilled once drained)
 
-	LogErrors uint64 // failed appends of the writer (each retried)
+	LogErrors uint64 // failed appends and timed fsyncs of the log (each retried)
 	LogBytes  int64  // the log's size on disk now
 
 	Sinks map[string]SinkStats

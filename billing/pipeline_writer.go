@@ -193,7 +193,11 @@ func (p *Pipeline) syncLoop() {
 	for {
 		select {
 		case <-p.syncKick:
-			_ = p.wal.sync() // as before: the next fsync, Sync or Close tries again
+			if p.wal.sync() != nil {
+				// Counted; the log stays unsynced, so the next timed
+				// fsync, a Sync or Close tries again.
+				p.walErrors.Add(1)
+			}
 		case <-p.writerDone:
 			return
 		}

@@ -40,8 +40,9 @@ type wal struct {
 	closed bool
 
 	// beforeSync, set only by this package's tests, runs before each
-	// fsync: a test makes the disk slow with it.
-	beforeSync func()
+	// fsync: a test makes the disk slow with it, or fails the fsync by
+	// returning an error.
+	beforeSync func() error
 }
 
 // walPos is a position in the log: a byte offset in a segment. Segments are
@@ -193,10 +194,20 @@ func (w *wal) sync() error {
 	w.dirty = false
 	f := w.f
 	w.mu.Unlock()
+	err := error(nil)
 	if w.beforeSync != nil {
-		w.beforeSync()
+		err = w.beforeSync()
 	}
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil && !errors.Is(err, os.ErrClosed) {
+		// Not durable: the next sync must try again, not find it clean.
+		w.mu.Lock()
+		if w.f == f {
+			w.dirty = true
+		}
+		w.mu.Unlock()
 		return fmt.Errorf("billing: write-ahead log: %w", err)
 	}
 	return nil

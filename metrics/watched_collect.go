@@ -25,7 +25,7 @@ var (
 	pipeSpills    = desc("llmgate_usage_pipeline_spills_total", "Usage records appended to the log by Enqueue itself after the buffer stayed full.")
 	pipeDrops     = desc("llmgate_usage_pipeline_drops_total", "Usage records lost (counted, never silent).")
 	pipeRejected  = desc("llmgate_usage_pipeline_rejected_total", "Usage records refused after Close.")
-	pipeLogErrors = desc("llmgate_usage_pipeline_log_errors_total", "Failed appends to the write-ahead log (each retried).")
+	pipeLogErrors = desc("llmgate_usage_pipeline_log_errors_total", "Failed appends and timed fsyncs of the write-ahead log (each retried).")
 	sinkWritten   = desc("llmgate_usage_sink_written_total", "Usage records a sink acknowledged.", "sink")
 	sinkFlushes   = desc("llmgate_usage_sink_flushes_total", "Batches a sink wrote successfully.", "sink")
 	sinkErrors    = desc("llmgate_usage_sink_errors_total", "Failed sink writes (each retried).", "sink")
