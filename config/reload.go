@@ -33,7 +33,8 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 //     name);
 //   - the targets the health checks probe (health.Checker.Update: a
 //     target that stays keeps its health; a new one is probed);
-//   - retry, hedge and timeouts (a new chain in front of the same router,
+//   - retry but for max_wait and idempotent, which the router shares and
+//     keeps from Build; hedge and timeouts (a new chain in front of the same router,
 //     budget store, key cache, usage pipeline and limiter); a target keeps
 //     the latency its hedge learned while the hedge section is unchanged;
 //   - billing.prices_file (read again at each reload) and billing.budgets
@@ -46,7 +47,7 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 // Reload logs a warning naming each such key (RestartKeys lists them): listen,
 // max_conns, shutdown_timeout, logging, keys, billing.sinks,
 // billing.spill_dir, billing.pipeline, billing.budgets.redis,
-// response_cache, health (its settings; the targets it probes follow
+// response_cache, retry.max_wait, retry.idempotent, health (its settings; the targets it probes follow
 // router.targets live), admin, metrics (but metrics.models) and tracing,
 // the router's settings other than its targets (strategy, budget,
 // first_token_timeout, hints), and limits' body bounds (max_body_bytes,
@@ -126,7 +127,12 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	}
 	c.lib("router.budget", c.budgetConfig(f.Router.Budget).Validate())
 	targets, kept, hedges := newTargets(c, f, byName, hedge, timeouts, g.limiter, g.breakers, g.hedges)
-	retryCfg := c.retryConfig(f.Retry, g.budget)
+	retryCfg := c.retryConfig(f.Retry, g.budget) // checked as written
+	// The router keeps the max_wait and idempotency rule it was built with
+	// (Router.Update takes targets only), so Retry keeps them too: one rule
+	// for both, a change to either needing a restart (RestartKeys).
+	running := c.retryConfig(g.cfg.Retry, g.budget)
+	retryCfg.MaxWait, retryCfg.Idempotent = running.MaxWait, running.Idempotent
 	retry, err := breaker.Retry(retryCfg)
 	c.lib("retry", err)
 	rc := c.routerConfig(&f.Router, g.budget, retryCfg.MaxWait, retryCfg.Idempotent)
@@ -191,6 +197,8 @@ func RestartKeys(a, b *File) []string {
 	differ("response_cache", a.ResponseCache, b.ResponseCache)
 	differ("health", a.Health, b.Health) // health.go: the Checker's settings are fixed at Build
 	differ("admin", a.Admin, b.Admin)
+	differ("retry.max_wait", a.Retry.MaxWait, b.Retry.MaxWait)         // shared with the router, which keeps its own
+	differ("retry.idempotent", a.Retry.Idempotent, b.Retry.Idempotent) // likewise
 	ra, rb := a.Router, b.Router
 	ra.Targets, rb.Targets = nil, nil
 	differ("router.budget", ra.Budget, rb.Budget)

@@ -328,3 +328,29 @@ func TestReloadPricesUnderLoadLosesNoRecord(t *testing.T) {
 		assert.Contains(t, []int64{tokens * 1000, tokens * 10_000}, r.Cost)
 	}
 }
+
+// retry.max_wait and retry.idempotent are one rule for Retry and the
+// router, and the router keeps the values it was built with (Router.Update
+// takes targets only): a change to either needs a restart, and a reload
+// that changes them keeps the running ones for Retry too, so the two never
+// disagree. Before, a reload gave Retry the new values and the router kept
+// the old, silently. Other retry settings still apply live.
+func TestRestartKeysNamesTheRetryRulesTheRouterShares(t *testing.T) {
+	const base = "providers:\n  - {name: s, type: sim}\n"
+	for _, tc := range []struct {
+		name, retry string
+		want        []string
+	}{
+		{"attempts", "retry: {max_attempts: 5}\n", nil},
+		{"max_wait", "retry: {max_wait: 5s}\n", []string{"retry.max_wait"}},
+		{"idempotent", "retry: {idempotent: none}\n", []string{"retry.idempotent"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := Parse("t.yaml", []byte(base), env{}.lookup)
+			require.NoError(t, err)
+			b, err := Parse("t.yaml", []byte(base+tc.retry), env{}.lookup)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, RestartKeys(a, b))
+		})
+	}
+}
