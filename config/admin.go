@@ -9,9 +9,9 @@ import (
 )
 
 // adminConf is the admin section: a second listener for operators, off by
-// default. It serves /healthz and /readyz (as the main listener does) and,
-// with pprof, the Go runtime's profiles under /debug/pprof/, which the main
-// listener never serves. It has no authentication: keep it on loopback or
+// default. It serves /healthz, /readyz and the metrics when on (as the
+// main listener does) and, with pprof, the Go runtime's profiles under
+// /debug/pprof/, which the main listener never serves. It has no authentication: keep it on loopback or
 // a private network.
 type adminConf struct {
 	Listen string `yaml:"listen"` // host:port; empty: no admin listener

@@ -66,7 +66,7 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	lim, rdb := c.rateLimits(&cfg.Limits.Rate)
 	a.limiter = lim
 	if rdb != nil {
-		a.redis, a.limitRedis = rdb, rdb
+		a.limitRedis = rdb
 	}
 	timeouts, err := breaker.Timeouts(c.timeoutConfig(cfg.Timeouts))
 	c.lib("timeouts", err)

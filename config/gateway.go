@@ -86,8 +86,7 @@ type Gateway struct {
 	keys      *keySetup // nil: no keys section, every caller is served
 	billing   *billingParts
 	limiter   *limiter.Limiter // nil without rate-limit rules
-	redis     interface{ Close() error }
-	health    *healthParts // health.go: the checks, /healthz and /readyz
+	health    *healthParts     // health.go: the checks, /healthz and /readyz
 
 	// Kept across reloads (reload.go).
 	budget     *breaker.Budget
@@ -160,18 +159,14 @@ func (g *Gateway) Close() {
 	if g.limiter != nil {
 		g.limiter.Close()
 	}
-	if g.redis != nil {
-		g.redis.Close()
+	if g.limitRedis != nil {
+		g.limitRedis.Close()
 	}
 	g.billing.Close()
 	if g.keys != nil {
 		g.keys.Close()
 	}
-	for _, p := range g.providers {
-		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
-			c.CloseIdleConnections()
-		}
-	}
+	closeIdle(g.providers)
 }
 
 // Listen is the address the file names, or DefaultListen.

@@ -87,7 +87,7 @@ func badMetricsPath(p string) string {
 	switch {
 	case !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, "?#%* \t"):
 		return "want a clean absolute path (e.g. /metrics)"
-	case p == "/" || p == "/healthz" || p == "/readyz" || p == "/v1" || strings.HasPrefix(p, "/v1/") ||
+	case p == "/" || p == healthzPath || p == readyzPath || p == "/v1" || strings.HasPrefix(p, "/v1/") ||
 		p == cache.AdminPrefix || strings.HasPrefix(p, cache.AdminPrefix+"/"):
 		return "is a path the gateway serves already"
 	}

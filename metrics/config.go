@@ -24,17 +24,18 @@ var (
 const (
 	// DefaultMaxTargets is Config.MaxTargets's default.
 	DefaultMaxTargets = 64
-	// maxTargets is the largest Config.MaxTargets: a target's index fits
-	// the 8 bits of the narrowest field of a series' key (key packs fields
-	// of 12 bits and one of 8; two values are reserved: "" and "other").
+	// maxTargets is the largest Config.MaxTargets, a bound on the series
+	// each target multiplies (a target's index takes one of the 12-bit
+	// fields of a series' key; two values are reserved: "" and "other").
 	maxTargets = 254
 	// maxModels bounds Config.Models: a model's index takes 12 bits.
 	maxModels = 4000
 	// maxTenants bounds Config.Tenants.
 	maxTenants = 1000
-	// maxErrorTypes bounds the error.type values (error codes, statuses):
-	// the gateway's codes are a fixed set, so this is a guard, not a limit
-	// a configuration reaches.
+	// maxErrorTypes bounds the error.type values (error codes, statuses),
+	// whose index takes the 8-bit field of a series' key: the gateway's
+	// codes are a fixed set, so this is a guard, not a limit a
+	// configuration reaches.
 	maxErrorTypes = 126
 	// maxWatched bounds the caches, breakers and sinks that are watched.
 	maxWatched = 256

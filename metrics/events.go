@@ -19,15 +19,15 @@ func (m *Metrics) Reloaded(err error) {
 
 // HealthChanged records an active health check's transition of target:
 // llmgate_target_healthy is set and the transition counted. Call it on a
-// change only (and once at the first check, to set the gauge).
+// change only; HealthProbed sets the gauge at a first check, which is no
+// transition.
 func (m *Metrics) HealthChanged(target string, healthy bool) {
-	t := m.targets.label(m.targets.index(target))
-	to, v := "unhealthy", 0.0
+	m.HealthProbed(target, healthy)
+	to := "unhealthy"
 	if healthy {
-		to, v = "healthy", 1
+		to = "healthy"
 	}
-	m.healthy.WithLabelValues(t).Set(v)
-	m.healthChanges.WithLabelValues(t, to).Inc()
+	m.healthChanges.WithLabelValues(m.targets.label(m.targets.index(target)), to).Inc()
 }
 
 // BreakerStateChanged returns a func for target's breaker.Config.OnStateChange

@@ -14,10 +14,7 @@ func DescribedNames(m *Metrics) []string {
 	ch := make(chan *prometheus.Desc, 256)
 	go func() {
 		for _, c := range m.collectors() {
-			c.Describe(ch)
-		}
-		for _, d := range watchedDescs {
-			ch <- d
+			c.Describe(ch) // m.watched's sends watchedDescs
 		}
 		close(ch)
 	}()

@@ -79,7 +79,7 @@ func New(cfg Config) (*Metrics, error) {
 	for i, r := range cacheResults {
 		m.respCacheBy[i] = m.respCache.WithLabelValues(r)
 	}
-	m.watched = newWatched(m)
+	m.watched = newWatched()
 	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -39,7 +39,6 @@ type (
 // (a reload that rebuilds a component watches the new one); each map is
 // bounded by maxWatched.
 type watched struct {
-	m         *Metrics
 	mu        sync.Mutex
 	lim       LimiterStats
 	pipe      PipelineStats
@@ -52,8 +51,8 @@ type watched struct {
 	budgetErrors atomic.Uint64 // failed reads of the budgets, kept across WatchBudgets
 }
 
-func newWatched(m *Metrics) *watched {
-	return &watched{m: m, caches: map[string]CacheStats{}, respCache: map[string]ResponseCacheStats{}, breakers: map[string]BreakerStats{}}
+func newWatched() *watched {
+	return &watched{caches: map[string]CacheStats{}, respCache: map[string]ResponseCacheStats{}, breakers: map[string]BreakerStats{}}
 }
 
 // WatchLimiter reads l's counters at each scrape, replacing the limiter

@@ -13,8 +13,9 @@ import (
 	"github.com/llmgate/gateway/config"
 )
 
-// adminServer is the admin listener (admin.listen): /healthz, /readyz and,
-// with admin.pprof, the runtime's profiles, apart from the main listener.
+// adminServer is the admin listener (admin.listen): /healthz, /readyz, the
+// metrics when on and, with admin.pprof, the runtime's profiles, apart from
+// the main listener.
 type adminServer struct {
 	srv    *http.Server
 	ln     net.Listener

@@ -7,8 +7,8 @@
 // It listens on 127.0.0.1:8080 (-addr to change), prints curl lines to try
 // it, logs one line per call with log/slog, and shuts down gracefully on
 // SIGINT or SIGTERM, draining its usage records to their sinks. With
-// admin.listen it serves /healthz, /readyz and (admin.pprof) profiles on a
-// second listener, which the same shutdown stops. With
+// admin.listen it serves /healthz, /readyz, the metrics and (admin.pprof)
+// profiles on a second listener, which the same shutdown stops. With
 // -config it reloads the file when it changes and on SIGHUP (config.Reload
 // says what applies live). With a keys
 // section (the embedded default has one) every call needs a virtual key;
