@@ -77,7 +77,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, ErrModelNotAllowed.WithMessage("gateway: this key may not use model " + strconv.Quote(clip(model, maxEchoed)))
 	}
-	kind, prevTarget := c.attemptStarted(b.p.Name())
+	kind, started := c.attemptStarted(b.p.Name())
 	defer c.attemptEnded() // after the attempt is recorded
 	start := c.clock.Now()
 	resp, err := send(b.p, req)
@@ -85,7 +85,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		// The Provider does not serve the call's operation and refused
 		// before sending (the ErrNotFound contract): no request was made,
 		// so none is recorded; a router moves on to another target.
-		c.attemptNotMade(prevTarget)
+		c.attemptNotMade(started)
 		return nil, err
 	}
 	headers := c.clock.Now()

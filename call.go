@@ -278,11 +278,11 @@ func (c *Call) end(status int, err error) {
 // the same target, a fallback when it went to another, the first when none
 // did.
 //
-// The previous target it returns is what attemptNotMade restores.
-func (c *Call) attemptStarted(target string) (kind AttemptKind, prevTarget string) {
+// The start it returns is what attemptNotMade takes back.
+func (c *Call) attemptStarted(target string) (kind AttemptKind, st attemptStart) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	kind, prevTarget = AttemptFirst, c.lastTarget
+	kind, st.prevTarget = AttemptFirst, c.lastTarget
 	switch {
 	case c.inFlight > 0:
 		kind = AttemptHedge
@@ -294,18 +294,29 @@ func (c *Call) attemptStarted(target string) (kind AttemptKind, prevTarget strin
 	c.inFlight++
 	c.started++
 	c.lastTarget = target
-	return kind, prevTarget
+	st.started = c.started
+	return kind, st
+}
+
+// attemptStart is what attemptStarted changed, for attemptNotMade.
+type attemptStart struct {
+	prevTarget string
+	started    int // the count it made
 }
 
 // attemptNotMade takes back an attemptStarted whose Provider refused the
 // request before sending it (it does not serve the call's operation): no
 // request was made, so the next attempt's kind is decided as if this one
-// had never started. attemptEnded still follows.
-func (c *Call) attemptNotMade(prevTarget string) {
+// had never started. When another attempt has started since (a hedge), it
+// is left as it is: that one's target is the latest. attemptEnded still
+// follows.
+func (c *Call) attemptNotMade(st attemptStart) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.started--
-	c.lastTarget = prevTarget
+	if c.started == st.started {
+		c.started--
+		c.lastTarget = st.prevTarget
+	}
 }
 
 func (c *Call) attemptEnded() {

@@ -50,13 +50,13 @@ func holdFirstContent(ctx context.Context, resp *http.Response) (*http.Response,
 	unregister()
 	if err != nil {
 		resp.Body.Close()
-		putHeldBuf(h.rec) // after the body's close: no read of it is running
+		putHeldBuf(h.recp, h.rec) // after the body's close: no read of it is running
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, err
 	}
-	resp.Body = &replayBody{held: h.rec, rec: h.rec, body: resp.Body}
+	resp.Body = &replayBody{held: h.rec, rec: h.rec, recp: h.recp, body: resp.Body}
 	return resp, nil
 }
 
@@ -64,10 +64,11 @@ func holdFirstContent(ctx context.Context, resp *http.Response) (*http.Response,
 // stream's first event is read into memory already in use.
 var heldBufs = sync.Pool{New: func() any { b := make([]byte, heldReadSize); return &b }}
 
-func putHeldBuf(b []byte) {
+// putHeldBuf gives b back in bp, the pointer it came in (no allocation).
+func putHeldBuf(bp *[]byte, b []byte) {
 	if cap(b) == heldReadSize { // one that grew is left to the collector
-		b = b[:0]
-		heldBufs.Put(&b)
+		*bp = b[:0]
+		heldBufs.Put(bp)
 	}
 }
 
@@ -76,6 +77,7 @@ type held struct {
 	body  io.ReadCloser
 	first func(data []byte) (done bool, err error) // nil: firstContent (OpenAI's format)
 	rec   []byte                                   // every byte read from body so far
+	recp  *[]byte                                  // rec's pointer in heldBufs, which it goes back in
 
 	mu   sync.Mutex
 	done bool // scan finished, or the body was cut
@@ -121,7 +123,8 @@ const heldReadSize = 4 << 10
 // joined with "\n", other fields and comments are skipped): no second copy
 // of the bytes, and a one-line event, the usual kind, is read where it lies.
 func (h *held) scan() error {
-	h.rec = (*heldBufs.Get().(*[]byte))[:0]
+	h.recp = heldBufs.Get().(*[]byte)
+	h.rec = (*h.recp)[:0]
 	var (
 		pos      int    // start of the first line not yet parsed
 		seen     int    // rec[pos:seen] holds no line end
@@ -226,8 +229,9 @@ func firstMessagesContent(data []byte) (done bool, err error) {
 // body. Close closes the upstream body; it may be called concurrently with
 // Read. The hold's buffer goes back to heldBufs once Read has replayed it.
 type replayBody struct {
-	held []byte // what is left to replay, in rec
-	rec  []byte // the hold's buffer; nil once given back
+	held []byte  // what is left to replay, in rec
+	rec  []byte  // the hold's buffer; nil once given back
+	recp *[]byte // its pointer in heldBufs
 	body io.ReadCloser
 }
 
@@ -236,8 +240,8 @@ func (b *replayBody) Read(p []byte) (int, error) {
 		n := copy(p, b.held)
 		b.held = b.held[n:]
 		if len(b.held) == 0 {
-			putHeldBuf(b.rec)
-			b.held, b.rec = nil, nil
+			putHeldBuf(b.recp, b.rec)
+			b.held, b.rec, b.recp = nil, nil, nil
 		}
 		return n, nil
 	}

@@ -33,7 +33,9 @@ type usageTap struct {
 	lex      bodyLexer // non-stream
 
 	// stream
-	buf      []byte // read buffer
+	buf      []byte  // read buffer
+	bufp     *[]byte // buf's pointer in tapBufs, and out's: they go back in them
+	outp     *[]byte
 	pending  []byte // bytes of an event not yet complete
 	scanned  int    // bytes of pending already searched for a line end
 	out      []byte // complete events ready for the caller
@@ -62,12 +64,11 @@ var tapBufs = sync.Pool{New: func() any { b := make([]byte, tapReadSize); return
 // is left to the collector.
 const maxPooledTapBuf = 64 << 10
 
-func getTapBuf() []byte { return *tapBufs.Get().(*[]byte) }
-
-func putTapBuf(b []byte) {
-	if cap(b) >= tapReadSize && cap(b) <= maxPooledTapBuf {
-		b = b[:cap(b)]
-		tapBufs.Put(&b)
+// putTapBuf gives b back in bp, the pointer it came in (no allocation).
+func putTapBuf(bp *[]byte, b []byte) {
+	if bp != nil && cap(b) >= tapReadSize && cap(b) <= maxPooledTapBuf {
+		*bp = b[:cap(b)]
+		tapBufs.Put(bp)
 	}
 }
 
@@ -77,9 +78,9 @@ func putTapBuf(b []byte) {
 // caller stops reading first keeps them, for the collector.
 func (t *usageTap) releaseLocked() {
 	if t.buf != nil {
-		putTapBuf(t.buf)
-		putTapBuf(t.out)
-		t.buf, t.out, t.outOff = nil, nil, 0
+		putTapBuf(t.bufp, t.buf)
+		putTapBuf(t.outp, t.out)
+		t.buf, t.out, t.outOff, t.bufp, t.outp = nil, nil, 0, nil, nil
 	}
 }
 
@@ -125,8 +126,8 @@ func (t *usageTap) Read(p []byte) (int, error) {
 		}
 		t.out, t.outOff = t.out[:0], 0
 		if t.buf == nil {
-			t.buf = getTapBuf()
-			t.out = getTapBuf()[:0]
+			t.bufp, t.outp = tapBufs.Get().(*[]byte), tapBufs.Get().(*[]byte)
+			t.buf, t.out = *t.bufp, (*t.outp)[:0]
 		}
 		t.mu.Unlock()
 
