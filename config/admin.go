@@ -35,7 +35,7 @@ func (g *Gateway) AdminListen() string { return g.cfg.Admin.Listen }
 
 // AdminPProf reports whether the admin listener serves profiles
 // (admin.pprof).
-func (g *Gateway) AdminPProf() bool { return g.cfg.Admin.Listen != "" && g.cfg.Admin.PProf }
+func (g *Gateway) AdminPProf() bool { return g.cfg.Admin.PProf } // the checker refuses pprof without listen
 
 // AdminHandler is the admin listener's URL space, nil without
 // admin.listen: GET and HEAD /healthz and /readyz, and the metrics (when
@@ -60,7 +60,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		switch p := r.URL.Path; {
 		case isPage:
 			page.ServeHTTP(w, r)
-		case prof != nil && (p == pprofPrefix || strings.HasPrefix(p, pprofPrefix)):
+		case prof != nil && strings.HasPrefix(p, pprofPrefix):
 			prof.ServeHTTP(w, r)
 		default:
 			gateway.WriteError(w, gateway.ErrNotFound.WithMessage("gateway: unknown path on the admin listener"))

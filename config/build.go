@@ -57,7 +57,7 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	c.logging(cfg.Logging)
 	a.obs = c.observe(cfg, opts)
 	c.admin(cfg.Admin)
-	healthCfg, _ := c.healthConfig(cfg.Health)
+	healthCfg := c.healthConfig(cfg.Health)
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
 	a.budget = budget

@@ -30,8 +30,8 @@ type healthConf struct {
 // healthConfig is the health section as the Checker's config, each mistake
 // reported at its key: the schema's rule for zero here, every other rule
 // the health package's, asked one key at a time so that each is blamed on
-// its own key. It reports whether the section passed.
-func (c *checker) healthConfig(h healthConf) (health.Config, bool) {
+// its own key.
+func (c *checker) healthConfig(h healthConf) health.Config {
 	before := len(c.errs)
 	cfg := health.Config{
 		Interval:           positive(c, "health.interval", h.Interval),
@@ -48,7 +48,7 @@ func (c *checker) healthConfig(h healthConf) (health.Config, bool) {
 	if len(c.errs) == before { // what is left to find: a timeout longer than the interval
 		c.lib("health.timeout", cfg.Validate())
 	}
-	return cfg, len(c.errs) == before
+	return cfg
 }
 
 // healthTargets are the router's targets as the Checker sees them: each

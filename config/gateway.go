@@ -111,7 +111,6 @@ func Build(f *File, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.opts = opts
 	g.opts.OnReload = g.obs.onReload(opts.OnReload) // the metrics count each outcome first
 	return g, nil
 }
