@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,6 +69,60 @@ func TestHandlerCallerGoneBeforeDeliveryIs499(t *testing.T) {
 			status, err := o.only().Result()
 			assert.Equal(t, 499, status)
 			assert.True(t, errors.Is(err, gateway.ErrClientClosed), "%v", err)
+		})
+	}
+}
+
+// A non-stream answer reaches the caller before the call's end-of-call work
+// (the OnEnd hooks: billing, the limiter; then the observers: access log,
+// metrics) runs, so that work adds nothing to the caller's latency. The
+// observer below waits for the client to have read the whole body; had the
+// handler held the answer until the observers returned, the client would
+// still be waiting, and the observer would give up. The answer is sent with
+// its Content-Length (it fits the handler's buffer), not chunked, so the
+// client knows it has all of it without the handler returning.
+func TestHandlerDeliversANonStreamAnswerBeforeItsObservers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    gateway.Provider
+		path string
+		body string
+	}{
+		{"chat", gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3}), "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`},
+		{"upstream without a length", &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+			return jsonReply(req, 200, chatReply), nil
+		}}, "/v1/chat/completions", `{"model":"m","messages":[]}`},
+		{"model list", gatewaytest.MustNewSim("models", gatewaytest.SimConfig{Models: []string{"m"}}), "/v1/models", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			delivered := make(chan struct{})
+			sawDelivered := make(chan bool, 1)
+			h := gateway.NewHandler(tc.p, gateway.WithObserver(func(*gateway.Call) {
+				select {
+				case <-delivered:
+					sawDelivered <- true
+				case <-time.After(5 * time.Second): // bounded: a failure, not a hang
+					sawDelivered <- false
+				}
+			}))
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			method := http.MethodPost
+			if tc.body == "" {
+				method = http.MethodGet
+			}
+			req, err := http.NewRequest(method, srv.URL+tc.path, strings.NewReader(tc.body))
+			require.NoError(t, err)
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			close(delivered)
+			resp.Body.Close()
+			require.Equal(t, 200, resp.StatusCode, "%s", body)
+			assert.Equal(t, int64(len(body)), resp.ContentLength, "the answer carries its length")
+			assert.Empty(t, resp.TransferEncoding, "not chunked")
+			assert.True(t, <-sawDelivered, "the observer ran before the caller had its answer")
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -153,11 +154,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
-	// A stream's headers are not flushed on their own: the attempt boundary
-	// held it until its first content, which copyBody reads at once and
-	// flushes with them, in one write.
-	w.WriteHeader(resp.StatusCode)
-	h.copyBody(w, resp.Body, stream, c)
+	h.copyBody(w, resp.StatusCode, resp.Body, stream, c)
 }
 
 // refuse answers a request the entry point refuses before it is a Call, and
@@ -184,21 +181,56 @@ func clip(s string, n int) string {
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// copyBody forwards the response body. A stream is flushed after every read
-// of the upstream, so each event reaches the caller as it arrives. Each
-// write must end within the write timeout; the deadline is set again only
-// once a quarter of it has passed, so a write has at least three quarters
-// of it, and a stream of many small events does not move the connection's
-// deadline (a runtime timer) for each.
-func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c *Call) {
+// copyBody writes the status line and forwards the response body. A
+// stream is flushed after every read of the upstream, so each event reaches
+// the caller as it arrives; its headers are not flushed on their own: the
+// attempt boundary held it until its first content, which copyBody reads at
+// once and flushes with them, in one write. A non-stream answer that fits
+// the copy buffer (most do) is read whole first and sent with its
+// Content-Length in one flushed write, so the caller has all of it before
+// the call's end-of-call work (the OnEnd hooks and the observers, run when
+// ServeHTTP closes the body) begins: that work adds nothing to the caller's
+// latency. A larger one is copied as it comes. Each write must end within
+// the write timeout; the deadline is set again only once a quarter of it
+// has passed, so a write has at least three quarters of it, and a stream of
+// many small events does not move the connection's deadline (a runtime
+// timer) for each.
+func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
 	buf := *bp
 	timeout := h.e.cfg.writeTimeout
 	var armed time.Time // when the write deadline was last set
+	var n int
+	var rerr error
+	if stream {
+		w.WriteHeader(status)
+		n, rerr = body.Read(buf)
+	} else {
+		var whole []byte
+		whole, rerr = fill(body, buf[:0])
+		n = len(whole)
+		if rerr == io.EOF { // all of it
+			if bodyAllowed(status) {
+				w.Header().Set("Content-Length", strconv.Itoa(n))
+			}
+			w.WriteHeader(status)
+			if timeout > 0 {
+				_ = rc.SetWriteDeadline(time.Now().Add(timeout))
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				c.leave()
+				return
+			}
+			if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				c.leave()
+			}
+			return
+		}
+		w.WriteHeader(status)
+	}
 	for {
-		n, rerr := body.Read(buf)
 		if n > 0 {
 			if timeout > 0 {
 				if now := time.Now(); now.Sub(armed) >= timeout/4 {
@@ -243,5 +275,12 @@ func (h *handler) copyBody(w http.ResponseWriter, body io.Reader, stream bool, c
 			_ = rc.Flush()
 			return
 		}
+		n, rerr = body.Read(buf)
 	}
+}
+
+// bodyAllowed reports whether a response with status may carry a body,
+// and so a Content-Length (RFC 9110, 8.6).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,23 +20,36 @@ import (
 // observed collects what an observer is told, and checks each call is told
 // once, with its usage already recorded when it succeeded.
 type observed struct {
-	t     *testing.T
-	mu    sync.Mutex
-	calls []*gateway.Call
-	seen  map[*gateway.Call]int
+	t       *testing.T
+	mu      sync.Mutex
+	calls   []*gateway.Call
+	seen    map[*gateway.Call]int
+	arrived chan struct{} // one value per observation
 }
 
-func newObserved(t *testing.T) *observed { return &observed{t: t, seen: map[*gateway.Call]int{}} }
+func newObserved(t *testing.T) *observed {
+	return &observed{t: t, seen: map[*gateway.Call]int{}, arrived: make(chan struct{}, 1024)}
+}
 
 func (o *observed) observe(c *gateway.Call) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.seen[c]++
 	o.calls = append(o.calls, c)
+	o.arrived <- struct{}{}
 }
 
+// only is the one call observed since the last only. It waits for it, at
+// most 5 s: in server mode a non-stream answer reaches the caller before
+// its observers run. A caller that got no response at all (the call was
+// observed, then the handler returned) needs no wait, and gets none longer
+// than the observation takes.
 func (o *observed) only() *gateway.Call {
 	o.t.Helper()
+	select {
+	case <-o.arrived:
+	case <-time.After(5 * time.Second):
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	require.Len(o.t, o.calls, 1, "one request, one observation")
@@ -77,8 +91,10 @@ func TestObserverSeesEveryCallOnceAfterUsage(t *testing.T) {
 			t.Run(mode+"/"+c.name, func(t *testing.T) {
 				o := newObserved(t)
 				var usageWhenObserved bool
-				opt := gateway.WithObserver(o.observe)
+				// check is told first, so that o.only, which waits for o's
+				// observation, sees what check wrote.
 				check := gateway.WithObserver(func(call *gateway.Call) { _, usageWhenObserved = call.Usage() })
+				opt := gateway.WithObserver(o.observe)
 				var resp *http.Response
 				var err error
 				method, body := http.MethodPost, io.Reader(strings.NewReader(c.body))
@@ -87,9 +103,9 @@ func TestObserverSeesEveryCallOnceAfterUsage(t *testing.T) {
 				}
 				if mode == "client" {
 					req, _ := http.NewRequest(method, "http://gateway.invalid"+c.path, body)
-					resp, err = gateway.NewClient(c.p, opt, check).Do(req)
+					resp, err = gateway.NewClient(c.p, check, opt).Do(req)
 				} else {
-					srv := httptest.NewServer(gateway.NewHandler(c.p, opt, check))
+					srv := httptest.NewServer(gateway.NewHandler(c.p, check, opt))
 					defer srv.Close()
 					req, _ := http.NewRequest(method, srv.URL+c.path, body)
 					resp, err = srv.Client().Do(req)

@@ -57,7 +57,11 @@ func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
 // Call with no model whose Result is the refusal. The Call's attempts, usage
 // and Result are final then. fn runs in the
 // goroutine that ended the call, after every observer added before it, and
-// must not block: hand what it needs to a queue. It is the seam for access
+// must not block: hand what it needs to a queue. In server mode a
+// non-stream answer of up to 32 KiB reaches the caller, whole and flushed,
+// before the observers (and the layers' end-of-call work) run, so they add
+// nothing to its latency: a caller that has its answer cannot assume they
+// have run. It is the seam for access
 // logs, usage sinks, metrics and traces; it never sees a key.
 func WithObserver(fn func(*Call)) Option {
 	return func(c *config) {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -161,6 +162,26 @@ func frontDoor(t *testing.T, p gateway.Provider, opts ...gateway.Option) anthrop
 	return anthropic.NewClient(aoption.WithBaseURL(srv.URL), aoption.WithAPIKey("caller-virtual-key"), aoption.WithMaxRetries(0))
 }
 
+// observedCalls collects the calls an entry point observes, in order. In
+// server mode a non-stream answer reaches the caller before its observers
+// run, so a test waits for the observation instead of reading a variable
+// the observer sets.
+type observedCalls chan *gateway.Call
+
+func (o observedCalls) observe(c *gateway.Call) { o <- c }
+
+// next is the next call observed, waiting for it at most 5 s.
+func (o observedCalls) next(t *testing.T) *gateway.Call {
+	t.Helper()
+	select {
+	case c := <-o:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("no call was observed")
+		return nil
+	}
+}
+
 var weatherParam = anthropic.ToolUnionParam{OfTool: &anthropic.ToolParam{Name: "get_weather",
 	InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"city": map[string]any{"type": "string"}}}}}
 
@@ -186,8 +207,8 @@ func TestMessagesFrontDoor_AnthropicSDK(t *testing.T) {
 		{"anthropic", native, 110, "Hello there friend", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var last *gateway.Call
-			client := frontDoor(t, tc.p, gateway.WithObserver(func(c *gateway.Call) { last = c }))
+			calls := observedCalls(make(chan *gateway.Call, 8))
+			client := frontDoor(t, tc.p, gateway.WithObserver(calls.observe))
 			params := anthropic.MessageNewParams{Model: "claude-sonnet-4-5", MaxTokens: 64,
 				System:   []anthropic.TextBlockParam{{Text: "Be brief."}},
 				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Say hello"))}}
@@ -197,7 +218,7 @@ func TestMessagesFrontDoor_AnthropicSDK(t *testing.T) {
 			require.NotEmpty(t, msg.Content)
 			assert.Equal(t, tc.text, msg.Content[len(msg.Content)-1].Text)
 			assert.Equal(t, anthropic.StopReasonEndTurn, msg.StopReason)
-			u, ok := last.Usage()
+			u, ok := calls.next(t).Usage()
 			require.True(t, ok)
 			assert.False(t, u.Estimated)
 			assert.Positive(t, u.CompletionTokens)
@@ -217,7 +238,7 @@ func TestMessagesFrontDoor_AnthropicSDK(t *testing.T) {
 			assert.Equal(t, tc.text, acc.Content[len(acc.Content)-1].Text)
 			assert.Equal(t, anthropic.StopReasonEndTurn, acc.StopReason)
 			assert.Positive(t, acc.Usage.OutputTokens)
-			su, _ := last.Usage()
+			su, _ := calls.next(t).Usage()
 			assert.Equal(t, u, su, "stream and non-stream usage agree")
 
 			if !tc.tools {

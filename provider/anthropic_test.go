@@ -277,15 +277,15 @@ func TestMessagesFallBackAcrossFormats(t *testing.T) {
 	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{CompletionTokens: 3, Reply: "from the sim"})
 	rt, err := router.New("llm", []router.Target{{Provider: claude, Weight: 1, Tier: 0}, {Provider: sim, Weight: 1, Tier: 1}}, router.Config{})
 	require.NoError(t, err)
-	var last *gateway.Call
-	client := frontDoor(t, rt, gateway.WithObserver(func(c *gateway.Call) { last = c }))
+	calls := observedCalls(make(chan *gateway.Call, 8))
+	client := frontDoor(t, rt, gateway.WithObserver(calls.observe))
 	params := anthropic.MessageNewParams{Model: "claude-x", MaxTokens: 16,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}}
 
 	m, err := client.Messages.New(t.Context(), params)
 	require.NoError(t, err)
 	assert.Equal(t, "from the sim", m.Content[0].Text)
-	at := last.Attempts()
+	at := calls.next(t).Attempts()
 	require.Len(t, at, 2)
 	assert.Equal(t, 529, at[0].Status)
 	assert.Equal(t, "sim", at[1].Target)
@@ -298,7 +298,7 @@ func TestMessagesFallBackAcrossFormats(t *testing.T) {
 	require.NoError(t, s.Err())
 	s.Close()
 	assert.Equal(t, "from the sim", acc.Content[0].Text)
-	assert.Len(t, last.Attempts(), 2)
+	assert.Len(t, calls.next(t).Attempts(), 2)
 }
 
 // TestAnthropicErrorBeforeContentFailsOver: an error event before any

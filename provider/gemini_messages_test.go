@@ -18,8 +18,8 @@ import (
 func TestGemini_MessagesFrontDoor(t *testing.T) {
 	up, p := geminiFixture(t, gatewaytest.GeminiConfig{Reply: gatewaytest.GeminiReply{Text: "Hello from Gemini",
 		Usage: gatewaytest.GeminiUsage{PromptTokens: 30, CandidatesTokens: 3, CachedTokens: 10}}})
-	var last *gateway.Call
-	client := frontDoor(t, p, gateway.WithObserver(func(c *gateway.Call) { last = c }))
+	calls := observedCalls(make(chan *gateway.Call, 8))
+	client := frontDoor(t, p, gateway.WithObserver(calls.observe))
 	params := anthropic.MessageNewParams{Model: "gemini-2.5-flash", MaxTokens: 64,
 		System:   []anthropic.TextBlockParam{{Text: "Be brief."}},
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Say hello"))}}
@@ -29,7 +29,7 @@ func TestGemini_MessagesFrontDoor(t *testing.T) {
 	require.NotEmpty(t, msg.Content)
 	assert.Equal(t, "Hello from Gemini", msg.Content[len(msg.Content)-1].Text)
 	assert.Equal(t, anthropic.StopReasonEndTurn, msg.StopReason)
-	u, ok := last.Usage()
+	u, ok := calls.next(t).Usage()
 	require.True(t, ok)
 	assert.Equal(t, gateway.Usage{PromptTokens: 30, CompletionTokens: 3, CachedTokens: 10}, u)
 
@@ -41,7 +41,7 @@ func TestGemini_MessagesFrontDoor(t *testing.T) {
 	require.NoError(t, stream.Err())
 	stream.Close()
 	assert.Equal(t, "Hello from Gemini", acc.Content[len(acc.Content)-1].Text)
-	su, _ := last.Usage()
+	su, _ := calls.next(t).Usage()
 	assert.Equal(t, u, su, "stream and non-stream usage agree")
 
 	var sent struct {
@@ -90,15 +90,15 @@ func TestGemini_MessagesFrontDoor(t *testing.T) {
 // tools included, and costs no usage.
 func TestGemini_MessagesCountTokens(t *testing.T) {
 	up, p := geminiFixture(t, gatewaytest.GeminiConfig{})
-	var last *gateway.Call
-	client := frontDoor(t, p, gateway.WithObserver(func(c *gateway.Call) { last = c }))
+	calls := observedCalls(make(chan *gateway.Call, 8))
+	client := frontDoor(t, p, gateway.WithObserver(calls.observe))
 	n, err := client.Messages.CountTokens(t.Context(), anthropic.MessageCountTokensParams{Model: "gemini-2.5-flash",
 		System:   anthropic.MessageCountTokensParamsSystemUnion{OfTextBlockArray: []anthropic.TextBlockParam{{Text: "Be brief."}}},
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("How many tokens is this?"))},
 		Tools:    []anthropic.MessageCountTokensToolUnionParam{{OfTool: weatherParam.OfTool}}})
 	require.NoError(t, err)
 	assert.Positive(t, n.InputTokens)
-	u, ok := last.Usage()
+	u, ok := calls.next(t).Usage()
 	require.True(t, ok)
 	assert.Equal(t, gateway.Usage{}, u, "counting costs nothing")
 
