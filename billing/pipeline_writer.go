@@ -1,8 +1,6 @@
 package billing
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -15,17 +13,6 @@ import (
 type walBatch struct {
 	start, end walPos
 	recs       []Record
-}
-
-// encodeLine appends r as one JSON line to dst.
-func encodeLine(dst []byte, r *Record) ([]byte, error) {
-	b := bytes.NewBuffer(dst)
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
-		return dst, err
-	}
-	return b.Bytes(), nil
 }
 
 // writeLoop is the buffer's one consumer. It parks when the buffer is empty
