@@ -62,6 +62,12 @@ var forwardedHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Conten
 	"X-Forwarded-For", // read by authentication, from trusted proxies only
 	"X-Llmgate-Cache"} // read by the response cache (cache.HeaderCache), which removes it; providers send none of these upstream
 
+// forwardedHint sizes the map of the headers forwarded: a caller sends a
+// few of them (a key, Content-Type, Accept), and a map sized for at most 8
+// is one small allocation, where one sized for all of forwardedHeaders is a
+// table of its own.
+const forwardedHint = 4
+
 // copiedHeaders are the only response headers passed back to the caller.
 var copiedHeaders = []string{"Content-Type", "Retry-After", "Retry-After-Ms"}
 
@@ -119,7 +125,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u := upstreamURL
 	u.Path = r.URL.Path
 	out := &http.Request{Method: route.method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: make(http.Header, len(forwardedHeaders)), Host: u.Host, RemoteAddr: r.RemoteAddr}
+		Header: make(http.Header, forwardedHint), Host: u.Host, RemoteAddr: r.RemoteAddr}
 	for _, k := range forwardedHeaders {
 		if v := r.Header.Values(k); len(v) > 0 {
 			out.Header[k] = v

@@ -31,6 +31,8 @@ type hedgeCall struct {
 
 	due clock.Deadline // the delay's, among the middleware's deadlines
 
+	body hedgeBody // the winner's body, in the call's allocation
+
 	// The channels exist only once the delay has passed (handOver).
 	once    sync.Once
 	results chan hedgeResult
@@ -255,7 +257,8 @@ func (h *hedgeCall) win(r hedgeResult) hedgeDecision {
 		h.abandon(r.i)
 		return hedgeDecision{err: r.err}
 	}
-	r.resp.Body = &hedgeBody{ReadCloser: r.resp.Body, h: h, i: r.i}
+	h.body.ReadCloser, h.body.h, h.body.i = r.resp.Body, h, r.i
+	r.resp.Body = &h.body
 	return hedgeDecision{resp: r.resp}
 }
 

@@ -140,7 +140,8 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp.Body = http.NoBody
 	}
 	w.setPhase(phaseBody)
-	resp.Body = &timeoutBody{w: w, cancel: cancel, body: resp.Body}
+	w.body.w, w.body.cancel, w.body.body = w, cancel, resp.Body
+	resp.Body = &w.body
 	return resp, nil
 }
 
@@ -176,6 +177,8 @@ type watchdog struct {
 	phase   phase
 	stopped bool
 	fired   *gateway.Error
+
+	body timeoutBody // the attempt's body, in the watchdog's allocation
 }
 
 func newWatchdog(cfg *TimeoutConfig, deadlines *clock.Deadlines, cancel context.CancelCauseFunc, stream bool) *watchdog {
