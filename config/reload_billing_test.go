@@ -34,13 +34,16 @@ func writePrices(t *testing.T, path, in, out string) {
 func costOf(in, out int64) int64 { return 10*in + 2*out }
 
 // gatedUpstream is an OpenAI-compatible upstream on 127.0.0.1 whose first
-// request waits for release (after telling arrived); every answer reports
+// call (a POST) waits for release (after telling arrived); every answer reports
 // 10 prompt and 2 completion tokens.
 func gatedUpstream(t *testing.T) (url string, arrived, release chan struct{}) {
 	arrived, release = make(chan struct{}), make(chan struct{})
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
+		// Only calls count: the health checks' probes (a model list) come
+		// at any time, and one taken for the first call made the test
+		// reload before the call was held.
+		if r.Method == http.MethodPost && n.Add(1) == 1 {
 			close(arrived)
 			select {
 			case <-release:
@@ -65,18 +68,28 @@ func billedGateway(t *testing.T, yaml, usage string) (*Gateway, string) {
 	require.NoError(t, err)
 	require.NoError(t, g.Start(context.Background()))
 	srv := httptest.NewServer(g.Handler())
+	billedServers.Store(g, srv)
 	t.Cleanup(func() {
 		srv.Close()
 		_ = g.Stop(context.Background())
 		g.Close()
+		billedServers.Delete(g)
 	})
 	return g, srv.URL
 }
 
-// usageRecords stops g (its pipeline drains) and reads the records of its
-// usage file.
+// billedServers are billedGateway's servers, by gateway.
+var billedServers sync.Map
+
+// usageRecords stops g's server, then g (its pipeline drains), as Stop's
+// contract asks: a call's record is made when the call ends, which is
+// after the caller has its answer, so only a stopped server has none left
+// to make. It reads the records of g's usage file.
 func usageRecords(t *testing.T, g *Gateway, usage string) []billing.Record {
 	t.Helper()
+	if srv, ok := billedServers.Load(g); ok {
+		srv.(*httptest.Server).Close() // waits for the handlers still running
+	}
 	require.NoError(t, g.Stop(context.Background()))
 	f, err := os.Open(usage)
 	require.NoError(t, err)
