@@ -14,7 +14,8 @@ func (m *Meter) finish(s *meterSnapshot, c *gateway.Call, h *callHold) {
 	// After this call's records and settlement: a store that hangs delays
 	// neither.
 	defer m.retrySettles(context.Background(), false)
-	atts := c.Attempts()
+	var arr [4]gateway.Attempt // most calls make one attempt, a few up to 4
+	atts := c.AppendAttempts(arr[:0])
 	usage, _ := c.Usage()
 	_, result := c.Result()
 	served := servedIndex(c, atts)

@@ -3,7 +3,6 @@ package config
 import (
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/llmgate/gateway"
@@ -33,7 +32,7 @@ func accessLogger(logger *slog.Logger) func(*gateway.Call) {
 			target, model := c.Served()
 			attrs = append(attrs, slog.String("model", c.Model), slog.Bool("stream", c.Stream),
 				slog.String("served_by", target), slog.String("served_model", model),
-				slog.String("attempts", attemptsText(c.Attempts())))
+				slog.String("attempts", attemptsText(c)))
 		}
 		if u, ok := c.Usage(); ok {
 			attrs = append(attrs, slog.Int("prompt_tokens", u.PromptTokens),
@@ -48,19 +47,20 @@ func accessLogger(logger *slog.Logger) func(*gateway.Call) {
 
 // attemptsText is "sim-b:503 sim-a:200": each attempt's target and status,
 // or its error code when it got no response.
-func attemptsText(as []gateway.Attempt) string {
-	var b strings.Builder
-	for i, a := range as {
+func attemptsText(c *gateway.Call) string {
+	var arr [4]gateway.Attempt
+	var buf [64]byte
+	b := buf[:0]
+	for i, a := range c.AppendAttempts(arr[:0]) {
 		if i > 0 {
-			b.WriteByte(' ')
+			b = append(b, ' ')
 		}
-		b.WriteString(a.Target)
-		b.WriteByte(':')
+		b = append(append(b, a.Target...), ':')
 		if a.Status != 0 {
-			b.WriteString(strconv.Itoa(a.Status))
+			b = strconv.AppendInt(b, int64(a.Status), 10)
 		} else {
-			b.WriteString(a.Err)
+			b = append(b, a.Err...)
 		}
 	}
-	return b.String()
+	return string(b)
 }
