@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/responses"
@@ -34,10 +35,23 @@ func responsesParams() responses.ResponseNewParams {
 func TestOpenAISDKResponses(t *testing.T) {
 	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"gpt-4.1"}})
 	rec := &callRecorder{}
-	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware)) {
+	// A call's Result is final once it has ended, which in server mode is
+	// after the caller has its answer: each subtest waits for its call's
+	// observation.
+	ended := make(chan *gateway.Call, 4)
+	awaitEnd := func(t *testing.T) {
+		t.Helper()
+		select {
+		case <-ended:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the call was not observed")
+		}
+	}
+	for mode, client := range sdkClients(t, gateway.Chain(sim, rec.middleware), gateway.WithObserver(func(c *gateway.Call) { ended <- c })) {
 		t.Run(mode+"/whole", func(t *testing.T) {
 			resp, err := client.Responses.New(context.Background(), responsesParams())
 			require.NoError(t, err)
+			awaitEnd(t)
 			call := rec.last(t)
 			assert.Equal(t, gateway.OpResponses, call.Op)
 			assert.Equal(t, "gpt-4.1", call.Model)
@@ -68,6 +82,7 @@ func TestOpenAISDKResponses(t *testing.T) {
 			}
 			require.NoError(t, stream.Err())
 			require.NoError(t, stream.Close())
+			awaitEnd(t)
 			require.NotNil(t, completed, "the caller gets response.completed and its usage: nothing is stripped")
 			assert.Equal(t, sim.ReplyText(12), text.String())
 			assert.EqualValues(t, 12, completed.Usage.OutputTokens)

@@ -42,13 +42,13 @@ func (r *callRecorder) last(t *testing.T) *gateway.Call {
 
 // sdkClients returns openai-go clients for both entry points over the same
 // chain: through a gateway server (NewHandler) and in-process (NewClient).
-func sdkClients(t *testing.T, rt http.RoundTripper) map[string]openai.Client {
+func sdkClients(t *testing.T, rt http.RoundTripper, opts ...gateway.Option) map[string]openai.Client {
 	t.Helper()
-	srv := httptest.NewServer(gateway.NewHandler(rt))
+	srv := httptest.NewServer(gateway.NewHandler(rt, opts...))
 	t.Cleanup(srv.Close)
 	return map[string]openai.Client{
 		"server": openai.NewClient(option.WithBaseURL(srv.URL+"/v1"), option.WithAPIKey("caller-key"), option.WithMaxRetries(0)),
-		"client": openai.NewClient(option.WithHTTPClient(gateway.NewClient(rt)), option.WithBaseURL("http://gateway.invalid/v1"),
+		"client": openai.NewClient(option.WithHTTPClient(gateway.NewClient(rt, opts...)), option.WithBaseURL("http://gateway.invalid/v1"),
 			option.WithAPIKey("caller-key"), option.WithMaxRetries(0)),
 	}
 }

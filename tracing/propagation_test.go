@@ -40,7 +40,9 @@ func TestTraceparentInAndOut(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
 	readClose(t, resp)
-	gw.Client().CloseIdleConnections()
+	// The call span ends when the call does, after the caller has its
+	// answer: Close waits for the handler.
+	gw.Close()
 
 	spans := exp.GetSpans()
 	cs, as := byKind(t, spans)
