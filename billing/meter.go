@@ -56,6 +56,7 @@ type Meter struct {
 	cur     atomic.Pointer[meterSnapshot] // the prices and budgets in force
 	stats   meterCounts
 	settles settleQueue
+	open    openCalls // the calls taken in whose records are not yet handed over
 }
 
 type meterCounts struct {
@@ -76,6 +77,9 @@ type MeterStats struct {
 	SettlesRetried int64 // pending settlements a retry then settled
 	SettlesPending int64 // failed settlements waiting for a retry
 	SettlesLost    int64 // failed with MaxPendingSettles pending: the spend is not in the budget
+	// Open counts the calls taken in that have not ended, or whose
+	// records and settlement are still being made (see Wait).
+	Open int64
 }
 
 // NewMeter returns a Meter that hands records to rec, or cfg's errors.
@@ -96,7 +100,8 @@ func NewMeter(rec Recorder, cfg MeterConfig) (*Meter, error) {
 func (m *Meter) Stats() MeterStats {
 	return MeterStats{Records: m.stats.records.Load(), EnqueueErrors: m.stats.enqueueErrors.Load(),
 		Unpriced: m.stats.unpriced.Load(), Refused: m.stats.refused.Load(), SettleErrors: m.stats.settleErrors.Load(),
-		SettlesRetried: m.stats.settlesRetried.Load(), SettlesPending: m.settles.n.Load(), SettlesLost: m.stats.settlesLost.Load()}
+		SettlesRetried: m.stats.settlesRetried.Load(), SettlesPending: m.settles.n.Load(), SettlesLost: m.stats.settlesLost.Load(),
+		Open: m.open.n.Load()}
 }
 
 // Middleware returns the Meter as a gateway.Middleware. It goes outside
@@ -133,7 +138,11 @@ func (rt *meterRT) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	hooks.OnEnd(c, func() { rt.m.finish(s, c, h) })
+	rt.m.open.add()
+	hooks.OnEnd(c, func() {
+		defer rt.m.open.done()
+		rt.m.finish(s, c, h)
+	})
 	return rt.next.RoundTrip(req)
 }
 

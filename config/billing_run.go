@@ -144,6 +144,12 @@ func (b *billingParts) stop(ctx context.Context, logger *slog.Logger) error {
 		return nil
 	}
 	if b.meter != nil {
+		// A call still in flight (a server stopped after the gateway, a
+		// stream its shutdown gave up on) makes its records when it ends:
+		// before the pipeline closes, or they would be refused.
+		if err := b.meter.Wait(ctx); err != nil && logger != nil {
+			logger.Warn("gateway: calls still open at the shutdown; their usage records are refused", "error", err)
+		}
 		// Budget settlements the store failed (Redis down) live in memory
 		// only: one last try before the process exits.
 		if err := b.meter.SettlePending(ctx); err != nil && logger != nil {

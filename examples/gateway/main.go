@@ -219,9 +219,10 @@ func serve(ctx context.Context, gw *config.Gateway, cfgPath, listen string, stdo
 	if err := admin.shutdown(shutdownGrace); err != nil {
 		logger.Error("gateway: admin server failed", "error", err)
 	}
-	// No call is left to record: the usage pipeline drains, for up to the
-	// shutdown timeout again; what it cannot deliver waits in its
-	// write-ahead log for the next start.
+	// A call the server gave up on is ending (its base context is
+	// cancelled): Stop waits for its records, then the usage pipeline
+	// drains, for up to the shutdown timeout again; what it cannot deliver
+	// waits in its write-ahead log for the next start.
 	pctx, cancelDrain := context.WithTimeout(context.Background(), timeout)
 	defer cancelDrain()
 	_ = gw.Stop(pctx)

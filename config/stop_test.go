@@ -1,0 +1,90 @@
+package config
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Stop called while a call is still in flight (a library user who stops
+// the gateway before the server, or a server whose shutdown gave up on a
+// call) waits for the call to end before the usage pipeline closes: the
+// call's record is delivered, not refused by a closed pipeline.
+func TestStopWaitsForACallInFlightToHandOverItsRecord(t *testing.T) {
+	dir := t.TempDir()
+	usage := filepath.Join(dir, "usage.jsonl")
+	upstream, arrived, release := gatedUpstream(t)
+	y := `providers:
+  - {name: up, type: openai, base_url: ` + upstream + `, models: [m]}
+hedge: {disable: true}
+`
+	f, err := Parse("t.yaml", []byte(y), env{}.lookup)
+	require.NoError(t, err)
+	g, err := Build(f, Options{UsageFile: usage})
+	require.NoError(t, err)
+	require.NoError(t, g.Start(context.Background()))
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	defer g.Close()
+
+	answered := make(chan int, 1)
+	go func() {
+		code, _ := post(t, &http.Client{Timeout: 30 * time.Second}, srv.URL)
+		answered <- code
+	}()
+	<-arrived // the call is in flight, held upstream
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- g.Stop(context.Background()) }()
+	// Give a Stop that does not wait the time to close the pipeline; one
+	// that waits is still waiting, whatever this time is.
+	select {
+	case err := <-stopped:
+		stopped <- err
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	require.Equal(t, http.StatusOK, <-answered)
+	require.NoError(t, <-stopped)
+	srv.Close()
+
+	data, err := os.ReadFile(usage)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"outcome":"ok"`, "the call's record is in the usage file")
+	assert.Zero(t, g.billing.meter.Stats().EnqueueErrors, "no record was refused")
+}
+
+// A call that failed upstream is not left open: Stop has nothing to wait
+// for once its caller has the error.
+func TestStopIsNotHeldByAFailedCall(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // its port refuses connections
+	y := `providers:
+  - {name: up, type: openai, base_url: ` + down.URL + `/v1, models: [m]}
+hedge: {disable: true}
+retry: {max_attempts: 1}
+`
+	f, err := Parse("t.yaml", []byte(y), env{}.lookup)
+	require.NoError(t, err)
+	g, err := Build(f, Options{UsageFile: filepath.Join(t.TempDir(), "usage.jsonl")})
+	require.NoError(t, err)
+	require.NoError(t, g.Start(context.Background()))
+	defer g.Close()
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	code, body := post(t, &http.Client{Timeout: 30 * time.Second}, srv.URL)
+	require.GreaterOrEqual(t, code, 500, body)
+	require.Eventually(t, func() bool { return g.billing.meter.Stats().Open == 0 }, 10*time.Second, time.Millisecond)
+	srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // nothing open: Stop does not wait, and its drain has nothing to give up
+	_ = g.Stop(ctx)
+	assert.Equal(t, int64(1), g.billing.meter.Stats().Records)
+}
