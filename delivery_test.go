@@ -126,3 +126,32 @@ func TestHandlerDeliversANonStreamAnswerBeforeItsObservers(t *testing.T) {
 		})
 	}
 }
+
+// An upstream 204 that sends a body anyway is delivered as its status
+// alone, and the call is observed as a 204: the body net/http refuses to
+// write is dropped, and that refusal is no caller leaving (it was once
+// observed as a 499). (A 304 is a redirect-class answer the gateway
+// refuses, as any 3xx.)
+func TestHandlerDropsTheBodyOfABodilessStatus(t *testing.T) {
+	const status = http.StatusNoContent
+	for name, body := range map[string]string{"non-stream": `{"model":"m","messages":[]}`, "stream": `{"model":"m","stream":true,"messages":[]}`} {
+		t.Run(name, func(t *testing.T) {
+			p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+				return jsonReply(req, status, chatReply), nil
+			}}
+			o := newObserved(t)
+			srv := httptest.NewServer(gateway.NewHandler(p, gateway.WithObserver(o.observe)))
+			defer srv.Close()
+			resp, err := srv.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			require.NoError(t, err)
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, status, resp.StatusCode)
+			assert.Empty(t, got)
+			observed, err := o.only().Result()
+			assert.Equal(t, status, observed)
+			assert.NoError(t, err)
+		})
+	}
+}

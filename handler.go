@@ -155,7 +155,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.writeHeaders(w.Header())
 	w.Header().Set("X-Request-Id", c.ID)
-	stream := c.Stream && resp.StatusCode/100 == 2
+	stream := c.Stream && resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode)
 	if stream {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
@@ -217,6 +217,13 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 		var whole []byte
 		whole, rerr = fill(body, buf[:0])
 		n = len(whole)
+		if !bodyAllowed(status) {
+			// net/http sends no body with this status (a 204) and refuses
+			// a write of one: what the upstream sent with it is dropped,
+			// and the refusal is no caller leaving.
+			w.WriteHeader(status)
+			return
+		}
 		if rerr == io.EOF { // all of it
 			if bodyAllowed(status) {
 				w.Header().Set("Content-Length", strconv.Itoa(n))
