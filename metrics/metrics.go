@@ -53,7 +53,8 @@ type Metrics struct {
 
 // New returns a Metrics with its collectors registered on cfg.Registerer
 // (or a registry of its own), or cfg's errors (Config.Validate), or the
-// Registerer's (a collector of the same name registered already).
+// Registerer's (a collector of the same name registered already); when it
+// fails it leaves none of its collectors registered.
 func New(cfg Config) (*Metrics, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -80,8 +81,14 @@ func New(cfg Config) (*Metrics, error) {
 		m.respCacheBy[i] = m.respCache.WithLabelValues(r)
 	}
 	m.watched = newWatched()
-	for _, c := range m.collectors() {
+	cs := m.collectors()
+	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
+			// Leave the Registerer as it was: a New that fails may be
+			// tried again on it.
+			for _, r := range cs[:i] {
+				reg.Unregister(r)
+			}
 			return nil, err
 		}
 	}
