@@ -143,8 +143,11 @@ func (e *entry) dispatch(req *http.Request, c *Call, server bool) (*http.Respons
 // that cause, and the caller, who is still there, was told it.
 func (c *Call) endResponse(status int, err error) {
 	c.mu.Lock()
-	gone := c.gone
+	gone, sent := c.gone, c.sent
 	c.mu.Unlock()
+	if sent != 0 {
+		status = sent
+	}
 	if gone || errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
 		if cause := context.Cause(&c.ctx); c.server && !gone && cause != context.Canceled {
 			err = cause
@@ -165,6 +168,16 @@ func (c *Call) endResponse(status int, err error) {
 func (c *Call) leave() {
 	c.mu.Lock()
 	c.gone = true
+	c.mu.Unlock()
+}
+
+// answerInstead notes that the caller was sent status, not the upstream's:
+// a handler that had sent nothing when the upstream's answer failed sent
+// its own error. The call ends with it (a caller who left still ends it as
+// a 499).
+func (c *Call) answerInstead(status int) {
+	c.mu.Lock()
+	c.sent = status
 	c.mu.Unlock()
 }
 

@@ -224,6 +224,9 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 			w.WriteHeader(status)
 			return
 		}
+		if rerr != io.EOF && rerr != nil && h.answerCut(w, rerr, c) {
+			return
+		}
 		if rerr == io.EOF { // all of it
 			if bodyAllowed(status) {
 				w.Header().Set("Content-Length", strconv.Itoa(n))
@@ -290,6 +293,25 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 		}
 		n, rerr = body.Read(buf)
 	}
+}
+
+// answerCut answers a non-stream call whose upstream answer failed (rerr)
+// before any of it was sent: a caller still there gets the gateway's error
+// in its API's shape (a 502 for a body cut short, the cause for a call the
+// server ended), which the call ends with, instead of a status line and a
+// broken body. It reports false when the caller left: nobody to tell.
+func (h *handler) answerCut(w http.ResponseWriter, rerr error, c *Call) bool {
+	if c.ctx.Err() != nil {
+		cause := context.Cause(&c.ctx)
+		if cause == context.Canceled {
+			return false // copyBody's read-error path records the leaving
+		}
+		rerr = cause // the server ended the call: the caller is told why
+	}
+	e := ErrorFor(rerr)
+	c.answerInstead(e.Status)
+	writeOpError(w, c.Op, rerr)
+	return true
 }
 
 // bodyAllowed reports whether a response with status may carry a body,

@@ -145,19 +145,47 @@ func TestHandlerEndsCutStreamWithErrorEvent(t *testing.T) {
 	assert.NotContains(t, string(b), "[DONE]")
 }
 
-func TestHandlerAbortsCutNonStreamBody(t *testing.T) {
+// A non-stream answer the upstream cuts short before the handler has sent
+// anything (it fits the handler's buffer, as most do) gets the gateway's
+// 502 in the OpenAI shape, not a 200 with half a JSON body, and the call
+// is observed with the status the caller got.
+func TestHandlerAnswersACutNonStreamBodyWithAnError(t *testing.T) {
 	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
 		body := io.MultiReader(strings.NewReader(`{"id":"c1","choi`), errReader{io.ErrUnexpectedEOF})
+		return respond(req, 200, "application/json", io.NopCloser(body)), nil
+	}}
+	o := newObserved(t)
+	srv := httptest.NewServer(gateway.NewHandler(p, gateway.WithObserver(o.observe)))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.Equal(t, "upstream_error", resp.Header.Get("X-Llmgate-Error"))
+	assert.JSONEq(t, `{"error":{"message":"gateway: upstream failed","type":"api_error","param":null,"code":"upstream_error"}}`, string(b))
+	status, cerr := o.only().Result()
+	assert.Equal(t, http.StatusBadGateway, status, "observed as what the caller got")
+	assert.ErrorIs(t, cerr, gateway.ErrUpstream)
+	assert.ErrorIs(t, cerr, io.ErrUnexpectedEOF, "the cause stays reachable")
+}
+
+// One cut after the handler has sent part of it (an answer larger than its
+// buffer) aborts the HTTP response, so that it cannot look complete.
+func TestHandlerAbortsALargeCutNonStreamBody(t *testing.T) {
+	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		body := io.MultiReader(strings.NewReader(`{"id":"c1","x":"`+strings.Repeat("a", 64<<10)), errReader{io.ErrUnexpectedEOF})
 		return respond(req, 200, "application/json", io.NopCloser(body)), nil
 	}}
 	srv := httptest.NewServer(gateway.NewHandler(p))
 	srv.Config.ErrorLog = quietLog()
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
-	if err == nil { // the abort may come before or after the headers
-		defer resp.Body.Close()
-		_, err = io.ReadAll(resp.Body)
-	}
+	require.NoError(t, err, "the status line and the first part were sent")
+	defer resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	_, err = io.ReadAll(resp.Body)
 	assert.Error(t, err, "a truncated JSON body must not look complete")
 }
 
