@@ -112,7 +112,17 @@ func (c *Call) getBody() (io.ReadCloser, error) { return newBytesBody(c.first.Bo
 // shutdown's), it ended the call for that cause, not for a caller who left.
 func (e *entry) dispatch(req *http.Request, c *Call, server bool) (*http.Response, error) {
 	c.server = server
+	returned := false
+	defer func() {
+		if !returned {
+			// A layer below panicked: the call ends, so that its hooks
+			// (a Meter's record, a limiter's release) and observers run,
+			// and the panic goes on.
+			c.endResponse(0, errChainPanicked)
+		}
+	}()
 	resp, err := send(e.rt, req)
+	returned = true
 	if err == nil && resp.StatusCode/100 == 3 {
 		// A redirect is never followed, nor passed on: a client (an SDK's
 		// http.Client) would follow it and resend the call elsewhere.
@@ -134,6 +144,9 @@ func (e *entry) dispatch(req *http.Request, c *Call, server bool) (*http.Respons
 	}
 	return resp, nil
 }
+
+// errChainPanicked ends a call whose chain panicked (see dispatch).
+var errChainPanicked = ErrInternal.WithMessage("gateway: a layer of the chain panicked")
 
 // endResponse ends the call with the status its caller got (0 when it got
 // no response: the error's) and the error, if any, that ended it; the
@@ -173,8 +186,8 @@ func (c *Call) leave() {
 
 // answerInstead notes that the caller was sent status, not the upstream's:
 // a handler that had sent nothing when the upstream's answer failed sent
-// its own error. The call ends with it (a caller who left still ends it as
-// a 499).
+// its own error. The call ends with it (a caller found gone before, by
+// leave, still ends it as a 499).
 func (c *Call) answerInstead(status int) {
 	c.mu.Lock()
 	c.sent = status

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,4 +83,63 @@ func TestMeterWaitIsNotHeldByAFailedCall(t *testing.T) {
 	assert.Zero(t, m.Stats().Open)
 	require.NoError(t, m.Wait(context.Background()))
 	assert.Len(t, rec.all(), 1, "the failed attempt is recorded")
+}
+
+// panicking is a Provider with a bug: every round trip panics.
+type panicking struct{}
+
+func (panicking) Name() string                                    { return "buggy" }
+func (panicking) RoundTrip(*http.Request) (*http.Response, error) { panic("provider bug") }
+
+// A call whose provider panics ends as the panic unwinds (the entry point
+// sees to it): it is not left open, or every later Wait would wait out its
+// whole ctx.
+func TestMeterWaitIsNotHeldByAPanickedCall(t *testing.T) {
+	m, _ := newMeter(t, billing.MeterConfig{})
+	srv := httptest.NewUnstartedServer(gateway.NewHandler(gateway.Chain(panicking{}, m.Middleware())))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	defer srv.Close()
+	_, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+	require.Error(t, err, "net/http aborts the response")
+	require.Eventually(t, func() bool { return m.Stats().Open == 0 }, 10*time.Second, time.Millisecond)
+}
+
+// blockingRecorder holds each Enqueue until released, telling entered.
+type blockingRecorder struct {
+	records
+	entered, release chan struct{}
+}
+
+func (r *blockingRecorder) Enqueue(rec billing.Record) error {
+	r.entered <- struct{}{}
+	<-r.release
+	return r.records.Enqueue(rec)
+}
+
+// While a call's record is being handed over (the Recorder has not taken
+// it yet), the call is still open: Wait does not report it done before
+// its record is in the Recorder.
+func TestMeterWaitCountsTheCallUntilItsRecordIsTaken(t *testing.T) {
+	rec := &blockingRecorder{entered: make(chan struct{}), release: make(chan struct{})}
+	m, err := billing.NewMeter(rec, billing.MeterConfig{})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, "http://gw/v1/chat/completions", strings.NewReader(chatBody))
+	require.NoError(t, err)
+	resp, err := gateway.NewClient(gateway.Chain(canned{name: "up", body: nonStream}, m.Middleware())).Do(req)
+	require.NoError(t, err)
+	read := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body) // ends the call: its record goes to the Recorder
+		resp.Body.Close()
+		read <- err
+	}()
+	<-rec.entered
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, m.Wait(done), "open while the Recorder has not taken its record")
+	close(rec.release)
+	require.NoError(t, <-read)
+	require.NoError(t, m.Wait(context.Background()))
+	assert.Len(t, rec.all(), 1)
 }
