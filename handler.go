@@ -228,9 +228,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 			return
 		}
 		if rerr == io.EOF { // all of it
-			if bodyAllowed(status) {
-				w.Header().Set("Content-Length", strconv.Itoa(n))
-			}
+			w.Header().Set("Content-Length", strconv.Itoa(n))
 			w.WriteHeader(status)
 			if timeout > 0 {
 				_ = rc.SetWriteDeadline(time.Now().Add(timeout))
@@ -299,7 +297,9 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 // before any of it was sent: a caller still there gets the gateway's error
 // in its API's shape (a 502 for a body cut short, the cause for a call the
 // server ended), which the call ends with, instead of a status line and a
-// broken body. It reports false when the caller left: nobody to tell.
+// broken body. The error carries none of the upstream's headers (a 429's
+// Retry-After), only the call's own. It reports false when the caller
+// left: nobody to tell.
 func (h *handler) answerCut(w http.ResponseWriter, rerr error, c *Call) bool {
 	if c.ctx.Err() != nil {
 		cause := context.Cause(&c.ctx)
@@ -308,6 +308,11 @@ func (h *handler) answerCut(w http.ResponseWriter, rerr error, c *Call) bool {
 		}
 		rerr = cause // the server ended the call: the caller is told why
 	}
+	hdr := w.Header()
+	for _, k := range h.e.cfg.respHeaders {
+		delete(hdr, k)
+	}
+	c.writeHeaders(hdr) // the call's own, which the upstream's may have shadowed
 	e := ErrorFor(rerr)
 	c.answerInstead(e.Status)
 	writeOpError(w, c.Op, rerr)

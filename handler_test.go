@@ -171,6 +171,28 @@ func TestHandlerAnswersACutNonStreamBodyWithAnError(t *testing.T) {
 	assert.ErrorIs(t, cerr, io.ErrUnexpectedEOF, "the cause stays reachable")
 }
 
+// The gateway's error for a cut answer carries none of the upstream's
+// headers: a Retry-After that came with an upstream 429 whose body was cut
+// does not reach the caller on the gateway's 502.
+func TestHandlerCutAnswerErrorCarriesNoUpstreamHeaders(t *testing.T) {
+	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		body := io.MultiReader(strings.NewReader(`{"error":{"mess`), errReader{io.ErrUnexpectedEOF})
+		resp := respond(req, http.StatusTooManyRequests, "application/json", io.NopCloser(body))
+		resp.Header.Set("Retry-After", "30")
+		resp.Header.Set("Retry-After-Ms", "30000")
+		return resp, nil
+	}}
+	srv := httptest.NewServer(gateway.NewHandler(p))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.Empty(t, resp.Header.Get("Retry-After"))
+	assert.Empty(t, resp.Header.Get("Retry-After-Ms"))
+	assert.NotEmpty(t, resp.Header.Get("X-Request-Id"), "the call's own headers stay")
+}
+
 // One cut after the handler has sent part of it (an answer larger than its
 // buffer) aborts the HTTP response, so that it cannot look complete.
 func TestHandlerAbortsALargeCutNonStreamBody(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -137,18 +138,24 @@ func (b *billingParts) abortStart(err error) error {
 
 // stop drains the pipeline until ctx ends, then closes the sinks. What is
 // not delivered when ctx ends stays in the spill directory, replayed by the
-// next start; stop says so in the log. Call it after the server has
-// stopped (no more records); later calls do nothing.
+// next start; stop says so in the log. A call still open (one the server's
+// shutdown gave up on) is waited for first, for at most half of ctx's time,
+// so that the drain keeps the rest. Call it after the server has stopped;
+// later calls only retry the budget settlements still pending.
 func (b *billingParts) stop(ctx context.Context, logger *slog.Logger) error {
 	if b == nil {
 		return nil
 	}
 	if b.meter != nil {
-		// A call still in flight (a server stopped after the gateway, a
-		// stream its shutdown gave up on) makes its records when it ends:
-		// before the pipeline closes, or they would be refused.
-		if err := b.meter.Wait(ctx); err != nil && logger != nil {
-			logger.Warn("gateway: calls still open at the shutdown; their usage records are refused", "error", err)
+		if b.open != nil {
+			// A call still in flight makes its records when it ends:
+			// before the pipeline closes, or they would be refused.
+			wctx, cancel := halfOf(ctx)
+			err := b.meter.Wait(wctx)
+			cancel()
+			if err != nil && logger != nil {
+				logger.Warn("gateway: calls still open at the shutdown; their usage records are refused", "error", err)
+			}
 		}
 		// Budget settlements the store failed (Redis down) live in memory
 		// only: one last try before the process exits.
@@ -218,4 +225,13 @@ func absPath(p string) string {
 		return abs
 	}
 	return p
+}
+
+// halfOf returns a context that ends with ctx or when half of the time ctx
+// has left has passed (with ctx, when it has no deadline).
+func halfOf(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, time.Now().Add(time.Until(d)/2))
+	}
+	return context.WithCancel(ctx)
 }

@@ -140,12 +140,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 // Stop drains the usage pipeline, within ctx: what it cannot deliver in
 // time stays in the write-ahead log for the next Start. Call it after the
 // server has stopped. A call still in flight then (one the server's
-// shutdown gave up on, or every call when the server is stopped after the
-// gateway) is waited for first, within ctx, so that its records are made
-// before the pipeline closes; one still open when ctx ends is logged, and
-// its records are refused. It logs what it drained. Then it flushes the
-// spans queued to the tracing section's collector, within what is left of
-// ctx.
+// shutdown gave up on and is ending) is waited for first, for at most half
+// of ctx's time, so that its records are made before the pipeline closes;
+// one still open after that is logged, and its records are refused. It
+// logs what it drained. Then it flushes the spans queued to the tracing
+// section's collector, within what is left of ctx.
 func (g *Gateway) Stop(ctx context.Context) error {
 	err := g.billing.stop(ctx, g.logger)
 	return errors.Join(err, g.obs.stop(ctx))

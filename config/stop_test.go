@@ -84,7 +84,45 @@ retry: {max_attempts: 1}
 	require.Eventually(t, func() bool { return g.billing.meter.Stats().Open == 0 }, 10*time.Second, time.Millisecond)
 	srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // nothing open: Stop does not wait, and its drain has nothing to give up
-	_ = g.Stop(ctx)
+	cancel()
+	require.NoError(t, g.billing.meter.Wait(ctx), "nothing open: no wait, even with no time")
+	require.NoError(t, g.Stop(context.Background()))
 	assert.Equal(t, int64(1), g.billing.meter.Stats().Records)
+}
+
+// A call that does not end (its upstream hangs) takes at most half of
+// Stop's time: the pipeline still drains in the rest, and Close after that
+// Stop does not wait for the call again.
+func TestStopGivesACallThatDoesNotEndOnlyPartOfItsTime(t *testing.T) {
+	upstream, arrived, release := gatedUpstream(t)
+	y := `providers:
+  - {name: up, type: openai, base_url: ` + upstream + `, models: [m]}
+hedge: {disable: true}
+`
+	f, err := Parse("t.yaml", []byte(y), env{}.lookup)
+	require.NoError(t, err)
+	g, err := Build(f, Options{UsageFile: filepath.Join(t.TempDir(), "usage.jsonl")})
+	require.NoError(t, err)
+	require.NoError(t, g.Start(context.Background()))
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		_, _ = post(t, &http.Client{Timeout: 30 * time.Second}, srv.URL)
+	}()
+	<-arrived
+	defer func() { close(release); <-answered }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	require.NoError(t, g.Stop(ctx), "the pipeline drained in the time the call left it")
+
+	closed := make(chan struct{})
+	go func() { g.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second): // bounded: Close waiting out its own shutdown timeout is the failure
+		t.Fatal("Close waited again for the call Stop gave up on")
+	}
 }
