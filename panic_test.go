@@ -23,7 +23,7 @@ func TestAPanicInTheChainEndsTheCall(t *testing.T) {
 	srv.Config.ErrorLog = quietLog()
 	srv.Start()
 	defer srv.Close()
-	_, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[]}`))
+	_, err := srv.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[]}`))
 	require.Error(t, err, "net/http aborts the response of a handler that panicked")
 	status, cerr := o.only().Result()
 	assert.Equal(t, http.StatusInternalServerError, status)

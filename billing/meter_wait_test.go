@@ -100,7 +100,7 @@ func TestMeterWaitIsNotHeldByAPanickedCall(t *testing.T) {
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.Start()
 	defer srv.Close()
-	_, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+	_, err := srv.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
 	require.Error(t, err, "net/http aborts the response")
 	require.Eventually(t, func() bool { return m.Stats().Open == 0 }, 10*time.Second, time.Millisecond)
 }
