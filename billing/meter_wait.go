@@ -9,10 +9,10 @@ import (
 
 // Wait returns nil once no call the Meter has taken in is open: each one
 // has ended and handed its records to the Recorder, and settled its hold.
-// A shutdown calls it before closing the Recorder, so that a call still in
-// flight when the server stopped (a stream cut at the shutdown timeout, a
-// server stopped after the gateway) is recorded rather than refused. Calls
-// that begin while it waits count too. If ctx ends first it returns an
+// A shutdown calls it after the server has stopped and before it closes
+// the Recorder, so that a call still in flight then (a stream the server's
+// shutdown gave up on and cut) is recorded rather than refused. Calls that
+// begin while it waits count too. If ctx ends first it returns an
 // error wrapping ctx's, with the number still open. A call ends when its
 // entry point ends it (client mode: when the caller closes the response
 // body), so a body never closed keeps Wait until ctx ends. Wait is safe
