@@ -18,20 +18,9 @@ import (
 // call) waits for the call to end before the usage pipeline closes: the
 // call's record is delivered, not refused by a closed pipeline.
 func TestStopWaitsForACallInFlightToHandOverItsRecord(t *testing.T) {
-	dir := t.TempDir()
-	usage := filepath.Join(dir, "usage.jsonl")
+	usage := filepath.Join(t.TempDir(), "usage.jsonl")
 	upstream, arrived, release := gatedUpstream(t)
-	y := `providers:
-  - {name: up, type: openai, base_url: ` + upstream + `, models: [m]}
-hedge: {disable: true}
-`
-	f, err := Parse("t.yaml", []byte(y), env{}.lookup)
-	require.NoError(t, err)
-	g, err := Build(f, Options{UsageFile: usage})
-	require.NoError(t, err)
-	require.NoError(t, g.Start(context.Background()))
-	srv := httptest.NewServer(g.Handler())
-	defer srv.Close()
+	g, srv := startedGateway(t, heldYAML(upstream), usage)
 	defer g.Close()
 
 	answered := make(chan int, 1)
@@ -71,14 +60,8 @@ func TestStopIsNotHeldByAFailedCall(t *testing.T) {
 hedge: {disable: true}
 retry: {max_attempts: 1}
 `
-	f, err := Parse("t.yaml", []byte(y), env{}.lookup)
-	require.NoError(t, err)
-	g, err := Build(f, Options{UsageFile: filepath.Join(t.TempDir(), "usage.jsonl")})
-	require.NoError(t, err)
-	require.NoError(t, g.Start(context.Background()))
+	g, srv := startedGateway(t, y, filepath.Join(t.TempDir(), "usage.jsonl"))
 	defer g.Close()
-	srv := httptest.NewServer(g.Handler())
-	defer srv.Close()
 	code, body := post(t, &http.Client{Timeout: 30 * time.Second}, srv.URL)
 	require.GreaterOrEqual(t, code, 500, body)
 	require.Eventually(t, func() bool { return g.billing.meter.Stats().Open == 0 }, 10*time.Second, time.Millisecond)
@@ -95,17 +78,7 @@ retry: {max_attempts: 1}
 // Stop does not wait for the call again.
 func TestStopGivesACallThatDoesNotEndOnlyPartOfItsTime(t *testing.T) {
 	upstream, arrived, release := gatedUpstream(t)
-	y := `providers:
-  - {name: up, type: openai, base_url: ` + upstream + `, models: [m]}
-hedge: {disable: true}
-`
-	f, err := Parse("t.yaml", []byte(y), env{}.lookup)
-	require.NoError(t, err)
-	g, err := Build(f, Options{UsageFile: filepath.Join(t.TempDir(), "usage.jsonl")})
-	require.NoError(t, err)
-	require.NoError(t, g.Start(context.Background()))
-	srv := httptest.NewServer(g.Handler())
-	defer srv.Close()
+	g, srv := startedGateway(t, heldYAML(upstream), filepath.Join(t.TempDir(), "usage.jsonl"))
 	answered := make(chan struct{})
 	go func() {
 		defer close(answered)
@@ -125,4 +98,28 @@ hedge: {disable: true}
 	case <-time.After(5 * time.Second): // bounded: Close waiting out its own shutdown timeout is the failure
 		t.Fatal("Close waited again for the call Stop gave up on")
 	}
+}
+
+// startedGateway builds y with its usage records in usage, starts it and
+// serves it; the caller stops and closes it (the test's subject). The
+// server closes at the test's end.
+func startedGateway(t *testing.T, y, usage string) (*Gateway, *httptest.Server) {
+	t.Helper()
+	f, err := Parse("t.yaml", []byte(y), env{}.lookup)
+	require.NoError(t, err)
+	g, err := Build(f, Options{UsageFile: usage})
+	require.NoError(t, err)
+	require.NoError(t, g.Start(context.Background()))
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	return g, srv
+}
+
+// heldYAML is one provider at upstream, with no hedging: a held call stays
+// one attempt.
+func heldYAML(upstream string) string {
+	return `providers:
+  - {name: up, type: openai, base_url: ` + upstream + `, models: [m]}
+hedge: {disable: true}
+`
 }
