@@ -346,9 +346,19 @@ billing:
 }
 
 // loggedKeys returns the keys of every record the write-ahead log in dir
-// holds for its sinks, read by a Pipeline of the test's own on a copy of
-// the directory (the original is left for the main job to replay).
+// holds for its sinks, a JSONL file and the ledger, which must be the same.
 func loggedKeys(t *testing.T, dir string) map[recordKey]bool {
+	t.Helper()
+	got := walKeys(t, dir, config.SinkJSONL, config.SinkPostgres)
+	set := uniqueKeys(t, "the log", got[config.SinkJSONL])
+	assert.Equal(t, set, uniqueKeys(t, "the log", got[config.SinkPostgres]), "the log holds the same records for both sinks")
+	return set
+}
+
+// walKeys returns, by sink, the keys of the records the write-ahead log in
+// dir holds for the sinks named, read by a Pipeline of the test's own on a
+// copy of the directory (the original is left for the main job to replay).
+func walKeys(t *testing.T, dir string, sinks ...string) map[string][]recordKey {
 	t.Helper()
 	cp := t.TempDir()
 	entries, err := os.ReadDir(dir)
@@ -370,15 +380,16 @@ func loggedKeys(t *testing.T, dir string) map[recordKey]bool {
 			return nil
 		})
 	}
-	p, err := billing.NewPipeline(billing.PipelineConfig{Dir: cp, Sinks: map[string]billing.Sink{
-		config.SinkJSONL: collect(config.SinkJSONL), config.SinkPostgres: collect(config.SinkPostgres)}})
+	named := map[string]billing.Sink{}
+	for _, name := range sinks {
+		named[name] = collect(name)
+	}
+	p, err := billing.NewPipeline(billing.PipelineConfig{Dir: cp, Sinks: named})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, p.Close(ctx))
-	set := uniqueKeys(t, "the log", got[config.SinkJSONL])
-	assert.Equal(t, set, uniqueKeys(t, "the log", got[config.SinkPostgres]), "the log holds the same records for both sinks")
-	return set
+	return got
 }
 
 // A drain that runs out of shutdown time leaves the rest in the write-ahead

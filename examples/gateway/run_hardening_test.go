@@ -6,12 +6,17 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/billing"
+	"github.com/llmgate/gateway/config"
 )
 
 // A 1 MB model name gets a short answer and a short log line: every value
@@ -137,10 +142,15 @@ func TestRunRoutesEveryPathWithoutRedirect(t *testing.T) {
 // second for 1,000 tokens: the stream is in flight until the shutdown ends
 // it.
 func TestRunShutdownEndsStreamsInFlightWithErrorEvent(t *testing.T) {
+	dir := t.TempDir()
+	records, spill := filepath.Join(dir, "usage.jsonl"), filepath.Join(dir, "wal")
 	cfg := writeFile(t, "gateway.yaml", `
 shutdown_timeout: 1ms
 providers:
   - {name: slow, type: sim, models: [m], sim: {tokens_per_second: 1, completion_tokens: 1000}}
+billing:
+  spill_dir: `+spill+`
+  sinks: {jsonl: {path: `+records+`}}
 `)
 	g := startGateway(t, "-config", cfg, "-addr", "127.0.0.1:0")
 	tr := &http.Transport{}
@@ -171,4 +181,19 @@ providers:
 	assert.Contains(t, logs, "calls still in flight after the shutdown timeout")
 	assert.Regexp(t, `status=200 .*error=server_shutting_down`, logs)
 	assert.Contains(t, logs, "gateway: stopped")
+	// The cut stream is billed: its record was made before the pipeline
+	// closed, and is in the usage file or, its drain cut short by the same
+	// 1 ms, in the write-ahead log for the next start.
+	data, err := os.ReadFile(records)
+	require.NoError(t, err)
+	keys := map[recordKey]bool{}
+	for _, k := range walKeys(t, spill, config.SinkJSONL)[config.SinkJSONL] {
+		keys[k] = true
+	}
+	for _, line := range strings.Fields(string(data)) {
+		var rec billing.Record
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		keys[recordKey{rec.CallID, rec.Attempt}] = true
+	}
+	assert.Len(t, keys, 1, "the stream's one attempt, in the file or the log")
 }
