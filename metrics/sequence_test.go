@@ -147,6 +147,7 @@ func TestMetricValuesExactAfterAKnownSequence(t *testing.T) {
 
 	// Components read at scrape time.
 	assert.Equal(t, map[string]float64{"": 6}, family(t, f.reg, "llmgate_billing_records_total"))
+	assert.Equal(t, map[string]float64{"": 0}, family(t, f.reg, "llmgate_billing_calls_open"), "every call has ended")
 	assert.Equal(t, map[string]float64{"sink=test": 6}, family(t, f.reg, "llmgate_usage_sink_written_total"))
 	assert.Equal(t, map[string]float64{"": 0}, family(t, f.reg, "llmgate_usage_pipeline_depth"))
 	assert.Equal(t, map[string]float64{"cache=responses": 1}, family(t, f.reg, "llmgate_response_cache_entries"))

@@ -38,6 +38,7 @@ var (
 	meterRefused      = desc("llmgate_budget_refusals_total", "Calls refused by a budget.")
 	meterSettleErrors = desc("llmgate_budget_settle_errors_total", "Failed budget settlements (retried).")
 	meterPending      = desc("llmgate_budget_settles_pending", "Failed budget settlements waiting for a retry.")
+	meterOpen         = desc("llmgate_billing_calls_open", "Calls the meter has taken in whose usage records are not made yet: calls in flight (what a shutdown waits for).")
 	meterLost         = desc("llmgate_budget_settles_lost_total", "Failed settlements dropped with the pending queue full: spend missing from the budget.")
 
 	cacheHits     = desc("llmgate_cache_hits_total", "Lookups answered a fresh value.", "cache")
@@ -109,6 +110,7 @@ func collectMeter(ch chan<- prometheus.Metric, s billing.MeterStats) {
 	counter(ch, meterRefused, float64(s.Refused))
 	counter(ch, meterSettleErrors, float64(s.SettleErrors))
 	gauge(ch, meterPending, float64(s.SettlesPending))
+	gauge(ch, meterOpen, float64(s.Open))
 	counter(ch, meterLost, float64(s.SettlesLost))
 }
 
