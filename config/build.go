@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
@@ -61,7 +62,7 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
 	a.budget = budget
-	byName := a.newProviders(c, cfg.Providers)
+	byName, _ := a.newProviders(c, cfg.Providers, nil)
 	c.reserveAnthropicBound(cfg)
 	lim, rdb := c.rateLimits(&cfg.Limits.Rate)
 	a.limiter = lim
@@ -157,8 +158,13 @@ func (a *Gateway) newHandler(limits gateway.Limits) http.Handler {
 
 // newProviders builds the providers that pass every check and returns them
 // by name (the first of a name); each mistake is reported at its provider.
-func (a *Gateway) newProviders(c *checker, ps []providerConf) map[string]gateway.Provider {
-	byName := map[string]gateway.Provider{}
+// On a reload, running is the gateway in force: a provider configured
+// exactly as one of its providers is that provider, kept (the one built to
+// check the entry is dropped, before it opened any connection), so that
+// its pool of upstream connections stays open; kept holds the indices in
+// running.providers of those kept. Build passes nil.
+func (a *Gateway) newProviders(c *checker, ps []providerConf, running *Gateway) (byName map[string]gateway.Provider, kept map[int]bool) {
+	byName, kept = map[string]gateway.Provider{}, map[int]bool{}
 	names := map[string]bool{}
 	for i := range ps {
 		path := fmt.Sprintf("providers[%d]", i)
@@ -166,12 +172,32 @@ func (a *Gateway) newProviders(c *checker, ps []providerConf) map[string]gateway
 		if p == nil {
 			continue
 		}
+		j := running.sameProvider(&ps[i], kept)
+		if j >= 0 {
+			p, kept[j] = running.providers[j], true
+		}
 		a.providers = append(a.providers, p)
+		a.provConfs = append(a.provConfs, ps[i])
+		a.provKept = append(a.provKept, j >= 0)
 		if _, dup := byName[ps[i].Name]; !dup {
 			byName[ps[i].Name] = p
 		}
 	}
-	return byName
+	return byName, kept
+}
+
+// sameProvider returns the index of a provider of g configured as conf and
+// not in taken, or -1 (none, or g nil).
+func (g *Gateway) sameProvider(conf *providerConf, taken map[int]bool) int {
+	if g == nil {
+		return -1
+	}
+	for j := range g.provConfs {
+		if !taken[j] && g.provConfs[j].Name == conf.Name && reflect.DeepEqual(&g.provConfs[j], conf) {
+			return j
+		}
+	}
+	return -1
 }
 
 // newProvider checks what the provider's library checks, whatever the

@@ -83,7 +83,9 @@ type Gateway struct {
 	serve     http.Handler                      // the entry point over the chain in force, built once (newHandler)
 	router    *router.Router
 	providers []gateway.Provider
-	keys      *keySetup // nil: no keys section, every caller is served
+	provConfs []providerConf // providers[i]'s configuration, to keep it across a reload (newProviders)
+	provKept  []bool         // a reload's: providers[i] is one of the running gateway's, kept
+	keys      *keySetup      // nil: no keys section, every caller is served
 	billing   *billingParts
 	limiter   *limiter.Limiter // nil without rate-limit rules
 	health    *healthParts     // health.go: the checks, /healthz and /readyz

@@ -25,7 +25,10 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 // What it applies live:
 //   - router.targets (and providers): added, removed, reweighted, moved
 //     between tiers, their models changed (router.Router.Update: a
-//     target's latency, cooldown and breaker are kept by name);
+//     target's latency, cooldown and breaker are kept by name); a provider
+//     whose entry is unchanged is kept, with its open upstream connections,
+//     and one whose entry changed is built anew (the old one's idle
+//     connections close; its calls in flight finish on theirs);
 //   - a target's breaker settings: a target whose settings are unchanged
 //     keeps its breaker and its state; changed settings give it a new,
 //     closed breaker;
@@ -113,7 +116,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	c.healthConfig(f.Health) // checked; its settings need a restart
 	obs := c.reobserve(f, g.obs)
 	probe := &Gateway{}
-	byName := probe.newProviders(c, f.Providers)
+	byName, kept := probe.newProviders(c, f.Providers, g)
 	c.reserveAnthropicBound(f)
 	limCfg, hasRules := c.limiterConfig(&f.Limits.Rate, g.limitRedis)
 	timeouts, err := breaker.Timeouts(c.timeoutConfig(f.Timeouts))
@@ -126,7 +129,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 		}
 	}
 	c.lib("router.budget", c.budgetConfig(f.Router.Budget).Validate())
-	targets, kept, hedges := newTargets(c, f, byName, hedge, timeouts, g.limiter, g.breakers, g.hedges)
+	targets, keptBreakers, hedges := newTargets(c, f, byName, hedge, timeouts, g.limiter, g.breakers, g.hedges)
 	retryCfg := c.retryConfig(f.Retry, g.budget) // checked as written
 	// The router keeps the max_wait and idempotency rule it was built with
 	// (Router.Update takes targets only), so Retry keeps them too: one rule
@@ -142,7 +145,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	c.keys(f.Keys)
 	c.responseCache(f.ResponseCache)
 	if err := c.err(); err != nil {
-		closeIdle(probe.providers)
+		closeIdle(probe.builtAnew())
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
 	// The router checks the whole set before it changes anything (the
@@ -151,12 +154,12 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	// by the same rules as its Update.
 	undoChecks, err := g.updateChecks(targets)
 	if err != nil {
-		closeIdle(probe.providers)
+		closeIdle(probe.builtAnew())
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
 	if err := g.router.Update(targets); err != nil {
 		undoChecks()
-		closeIdle(probe.providers)
+		closeIdle(probe.builtAnew())
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
 	if g.limiter != nil && hasRules {
@@ -167,11 +170,16 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	if err := g.billing.update(meterCfg, keyBudgets); err != nil { // not expected: checked above
 		g.logger.Error("config: billing prices and budgets not applied", "error", err)
 	}
-	old := g.providers
-	g.providers, g.breakers, g.hedges = probe.providers, kept, hedges
-	obs.apply(kept)
+	var dropped []gateway.Provider
+	for j, p := range g.providers {
+		if !kept[j] {
+			dropped = append(dropped, p)
+		}
+	}
+	g.providers, g.provConfs, g.breakers, g.hedges = probe.providers, probe.provConfs, keptBreakers, hedges
+	obs.apply(keptBreakers)
 	g.swap(retry)
-	closeIdle(old) // calls in flight keep their connections; idle ones go
+	closeIdle(dropped) // calls in flight keep their connections; idle ones go (the kept providers' stay)
 	return restart, nil
 }
 
@@ -219,6 +227,19 @@ func RestartKeys(a, b *File) []string {
 
 // closeIdle closes the idle upstream connections of providers no longer
 // served.
+// builtAnew returns the providers a reload (g is its probe) built: not
+// those it kept of the running gateway, still in use, for a refused reload
+// to close.
+func (g *Gateway) builtAnew() []gateway.Provider {
+	var out []gateway.Provider
+	for i, p := range g.providers {
+		if !g.provKept[i] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func closeIdle(ps []gateway.Provider) {
 	for _, p := range ps {
 		if c, ok := p.(interface{ CloseIdleConnections() }); ok {
