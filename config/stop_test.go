@@ -13,10 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Stop called while a call is still in flight (a library user who stops
-// the gateway before the server, or a server whose shutdown gave up on a
-// call) waits for the call to end before the usage pipeline closes: the
-// call's record is delivered, not refused by a closed pipeline.
+// Stop called while a call is still in flight (one the server's shutdown
+// gave up on) waits for the call to end before the usage pipeline closes:
+// the call's record is delivered, not refused by a closed pipeline.
 func TestStopWaitsForACallInFlightToHandOverItsRecord(t *testing.T) {
 	usage := filepath.Join(t.TempDir(), "usage.jsonl")
 	upstream, arrived, release := gatedUpstream(t)
