@@ -3,8 +3,10 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
@@ -177,13 +179,36 @@ func (a *Gateway) newProviders(c *checker, ps []providerConf, running *Gateway) 
 			p, kept[j] = running.providers[j], true
 		}
 		a.providers = append(a.providers, p)
-		a.provConfs = append(a.provConfs, ps[i])
+		a.provConfs = append(a.provConfs, cloneProviderConf(&ps[i]))
 		a.provKept = append(a.provKept, j >= 0)
 		if _, dup := byName[ps[i].Name]; !dup {
 			byName[ps[i].Name] = p
 		}
 	}
 	return byName, kept
+}
+
+// cloneProviderConf copies p deeply: the entry a provider was built from
+// stays as it was when the caller edits its File's maps and slices.
+func cloneProviderConf(p *providerConf) providerConf {
+	c := *p
+	c.Headers, c.ModelMap, c.Models = maps.Clone(p.Headers), maps.Clone(p.ModelMap), slices.Clone(p.Models)
+	if p.Azure != nil {
+		a := *p.Azure
+		a.Deployments = maps.Clone(a.Deployments)
+		c.Azure = &a
+	}
+	if p.Sim != nil {
+		s := *p.Sim
+		s.Faults.ErrorStatuses = slices.Clone(s.Faults.ErrorStatuses)
+		c.Sim = &s
+	}
+	if p.Anthropic != nil {
+		a := *p.Anthropic
+		a.Beta = slices.Clone(a.Beta)
+		c.Anthropic = &a
+	}
+	return c
 }
 
 // sameProvider returns the index of a provider of g configured as conf and

@@ -176,7 +176,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 			dropped = append(dropped, p)
 		}
 	}
-	g.providers, g.provConfs, g.breakers, g.hedges = probe.providers, probe.provConfs, keptBreakers, hedges
+	g.providers, g.provConfs, g.provKept, g.breakers, g.hedges = probe.providers, probe.provConfs, probe.provKept, keptBreakers, hedges
 	obs.apply(keptBreakers)
 	g.swap(retry)
 	closeIdle(dropped) // calls in flight keep their connections; idle ones go (the kept providers' stay)
@@ -225,8 +225,6 @@ func RestartKeys(a, b *File) []string {
 	return append(keys, observeRestartKeys(a, b)...)
 }
 
-// closeIdle closes the idle upstream connections of providers no longer
-// served.
 // builtAnew returns the providers a reload (g is its probe) built: not
 // those it kept of the running gateway, still in use, for a refused reload
 // to close.
@@ -240,6 +238,8 @@ func (g *Gateway) builtAnew() []gateway.Provider {
 	return out
 }
 
+// closeIdle closes the idle upstream connections of providers no longer
+// served.
 func closeIdle(ps []gateway.Provider) {
 	for _, p := range ps {
 		if c, ok := p.(interface{ CloseIdleConnections() }); ok {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,14 +80,15 @@ hedge: {disable: true}
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Equal(t, int64(1), connsA.Load(), "the call went on a's open connection")
 
-	// A refused reload (a bad limit) closes only what it built: a's
+	// A refused reload (a bad retry section) closes only what it built: a's
 	// connection, kept, stays open.
 	require.Error(t, reloadWith(t, g, conf("sk-b2", "2")+"retry: {max_attempts: -1}\n"))
 	code, body = post(t, client, srv.URL)
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Equal(t, int64(1), connsA.Load(), "a refused reload left a's connection open")
 
-	// b, rebuilt, sends the new key (tier 1: reached when a is gone).
+	// b, rebuilt at the second reload, sends the new key (tier 1: reached
+	// once a is gone).
 	require.NoError(t, reloadWith(t, g, `providers:
   - {name: b, type: openai, base_url: `+upB+`, api_key: sk-b2, models: [m]}
 health: {disable: true}
@@ -96,4 +98,84 @@ hedge: {disable: true}
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Equal(t, "Bearer sk-b2", authB())
 	assert.Equal(t, int64(1), connsB.Load())
+}
+
+// A File edited in place and reloaded (a program that builds its File and
+// changes it) has its provider's changes applied: what a reload compares
+// the entry with is the entry as it was built, not the caller's maps.
+func TestReloadSeesAProviderEditedInPlace(t *testing.T) {
+	var team atomic.Value
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		team.Store(r.Header.Get("X-Team"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}`))
+	}))
+	defer up.Close()
+	f, err := Parse("t.yaml", []byte(`providers:
+  - {name: a, type: openai, base_url: `+up.URL+`/v1, api_key: sk-a, models: [m], headers: {X-Team: one}}
+health: {disable: true}
+hedge: {disable: true}
+`), env{}.lookup)
+	require.NoError(t, err)
+	g, err := Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl"})
+	require.NoError(t, err)
+	defer g.Close()
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	client := &http.Client{Timeout: 30 * time.Second}
+	code, body := post(t, client, srv.URL)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, "one", team.Load())
+
+	f.Providers[0].Headers["X-Team"] = "two"
+	require.NoError(t, g.Reload(f))
+	code, body = post(t, client, srv.URL)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, "two", team.Load())
+}
+
+// cloneProviderConf shares nothing with its source: every map, slice and
+// pointer it holds, at any depth, is its own (a field added later without
+// its copy fails here).
+func TestCloneProviderConfSharesNothing(t *testing.T) {
+	p := providerConf{Name: "a", Headers: map[string]string{"k": "v"}, Models: []string{"m"}, ModelMap: map[string]string{"a": "b"},
+		Azure: &azureConf{Deployments: map[string]string{"m": "d"}}, Sim: &simConf{Faults: faultsConf{ErrorStatuses: []int{500}}},
+		Anthropic: &anthropicConf{Beta: []string{"x"}}}
+	c := cloneProviderConf(&p)
+	require.Equal(t, p, c)
+	var walk func(path string, a, b reflect.Value)
+	walk = func(path string, a, b reflect.Value) {
+		switch a.Kind() {
+		case reflect.Map, reflect.Slice:
+			if !a.IsNil() {
+				assert.NotEqual(t, a.Pointer(), b.Pointer(), "%s is shared", path)
+			}
+		case reflect.Pointer:
+			if !a.IsNil() {
+				assert.NotEqual(t, a.Pointer(), b.Pointer(), "%s is shared", path)
+				walk(path, a.Elem(), b.Elem())
+			}
+		case reflect.Struct:
+			for i := range a.NumField() {
+				walk(path+"."+a.Type().Field(i).Name, a.Field(i), b.Field(i))
+			}
+		}
+	}
+	walk("providerConf", reflect.ValueOf(p), reflect.ValueOf(c))
+	// Every map, slice and pointer field is set above, so each was checked.
+	var unset func(path string, v reflect.Value)
+	unset = func(path string, v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Map, reflect.Slice, reflect.Pointer:
+			assert.False(t, v.IsNil(), "%s: set it above, so that its copy is checked", path)
+			if v.Kind() == reflect.Pointer && !v.IsNil() {
+				unset(path, v.Elem())
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				unset(path+"."+v.Type().Field(i).Name, v.Field(i))
+			}
+		}
+	}
+	unset("providerConf", reflect.ValueOf(p))
 }
