@@ -315,7 +315,7 @@ func (h *handler) answerCut(w http.ResponseWriter, rerr error, c *Call) bool {
 	c.writeHeaders(hdr) // the call's own, which the upstream's may have shadowed
 	e := ErrorFor(rerr)
 	c.answerInstead(e.Status)
-	writeOpError(w, c.Op, rerr)
+	writeOpError(w, c.Op, e)
 	return true
 }
 

@@ -64,7 +64,7 @@ func build(cfg *File, opts Options) (*Gateway, error) {
 	budget, err := breaker.NewBudget(c.budgetConfig(cfg.Router.Budget))
 	c.lib("router.budget", err)
 	a.budget = budget
-	byName, _ := a.newProviders(c, cfg.Providers, nil)
+	byName, _, _ := a.newProviders(c, cfg.Providers, nil)
 	c.reserveAnthropicBound(cfg)
 	lim, rdb := c.rateLimits(&cfg.Limits.Rate)
 	a.limiter = lim
@@ -164,8 +164,9 @@ func (a *Gateway) newHandler(limits gateway.Limits) http.Handler {
 // exactly as one of its providers is that provider, kept (the one built to
 // check the entry is dropped, before it opened any connection), so that
 // its pool of upstream connections stays open; kept holds the indices in
-// running.providers of those kept. Build passes nil.
-func (a *Gateway) newProviders(c *checker, ps []providerConf, running *Gateway) (byName map[string]gateway.Provider, kept map[int]bool) {
+// running.providers of those kept, fresh the providers built anew (which a
+// refused reload closes). Build passes nil.
+func (a *Gateway) newProviders(c *checker, ps []providerConf, running *Gateway) (byName map[string]gateway.Provider, kept map[int]bool, fresh []gateway.Provider) {
 	byName, kept = map[string]gateway.Provider{}, map[int]bool{}
 	names := map[string]bool{}
 	for i := range ps {
@@ -174,18 +175,18 @@ func (a *Gateway) newProviders(c *checker, ps []providerConf, running *Gateway) 
 		if p == nil {
 			continue
 		}
-		j := running.sameProvider(&ps[i], kept)
-		if j >= 0 {
+		if j := running.sameProvider(&ps[i], kept); j >= 0 {
 			p, kept[j] = running.providers[j], true
+		} else {
+			fresh = append(fresh, p)
 		}
 		a.providers = append(a.providers, p)
 		a.provConfs = append(a.provConfs, cloneProviderConf(&ps[i]))
-		a.provKept = append(a.provKept, j >= 0)
 		if _, dup := byName[ps[i].Name]; !dup {
 			byName[ps[i].Name] = p
 		}
 	}
-	return byName, kept
+	return byName, kept, fresh
 }
 
 // cloneProviderConf copies p deeply: the entry a provider was built from

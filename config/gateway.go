@@ -84,7 +84,6 @@ type Gateway struct {
 	router    *router.Router
 	providers []gateway.Provider
 	provConfs []providerConf // providers[i]'s configuration, to keep it across a reload (newProviders)
-	provKept  []bool         // a reload's: providers[i] is one of the running gateway's, kept
 	keys      *keySetup      // nil: no keys section, every caller is served
 	billing   *billingParts
 	limiter   *limiter.Limiter // nil without rate-limit rules

@@ -116,7 +116,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	c.healthConfig(f.Health) // checked; its settings need a restart
 	obs := c.reobserve(f, g.obs)
 	probe := &Gateway{}
-	byName, kept := probe.newProviders(c, f.Providers, g)
+	byName, kept, fresh := probe.newProviders(c, f.Providers, g)
 	c.reserveAnthropicBound(f)
 	limCfg, hasRules := c.limiterConfig(&f.Limits.Rate, g.limitRedis)
 	timeouts, err := breaker.Timeouts(c.timeoutConfig(f.Timeouts))
@@ -145,7 +145,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	c.keys(f.Keys)
 	c.responseCache(f.ResponseCache)
 	if err := c.err(); err != nil {
-		closeIdle(probe.builtAnew())
+		closeIdle(fresh)
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
 	// The router checks the whole set before it changes anything (the
@@ -154,12 +154,12 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 	// by the same rules as its Update.
 	undoChecks, err := g.updateChecks(targets)
 	if err != nil {
-		closeIdle(probe.builtAnew())
+		closeIdle(fresh)
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
 	if err := g.router.Update(targets); err != nil {
 		undoChecks()
-		closeIdle(probe.builtAnew())
+		closeIdle(fresh)
 		return nil, fmt.Errorf("%w:\n%w", ErrReloadRefused, err)
 	}
 	if g.limiter != nil && hasRules {
@@ -176,7 +176,7 @@ func (g *Gateway) reload(f *File) ([]string, error) {
 			dropped = append(dropped, p)
 		}
 	}
-	g.providers, g.provConfs, g.provKept, g.breakers, g.hedges = probe.providers, probe.provConfs, probe.provKept, keptBreakers, hedges
+	g.providers, g.provConfs, g.breakers, g.hedges = probe.providers, probe.provConfs, keptBreakers, hedges
 	obs.apply(keptBreakers)
 	g.swap(retry)
 	closeIdle(dropped) // calls in flight keep their connections; idle ones go (the kept providers' stay)
@@ -223,19 +223,6 @@ func RestartKeys(a, b *File) []string {
 		keys = append(keys, "limits.rules")
 	}
 	return append(keys, observeRestartKeys(a, b)...)
-}
-
-// builtAnew returns the providers a reload (g is its probe) built: not
-// those it kept of the running gateway, still in use, for a refused reload
-// to close.
-func (g *Gateway) builtAnew() []gateway.Provider {
-	var out []gateway.Provider
-	for i, p := range g.providers {
-		if !g.provKept[i] {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // closeIdle closes the idle upstream connections of providers no longer

@@ -62,12 +62,7 @@ func gatedUpstream(t *testing.T) (url string, arrived, release chan struct{}) {
 // billedGateway builds yaml with its usage records in usage, and serves it.
 func billedGateway(t *testing.T, yaml, usage string) (*Gateway, string) {
 	t.Helper()
-	f, err := Parse("t.yaml", []byte(yaml), env{}.lookup)
-	require.NoError(t, err)
-	g, err := Build(f, Options{UsageFile: usage})
-	require.NoError(t, err)
-	require.NoError(t, g.Start(context.Background()))
-	srv := httptest.NewServer(g.Handler())
+	g, srv := startedGateway(t, yaml, usage)
 	billedServers.Store(g, srv)
 	t.Cleanup(func() {
 		srv.Close()
