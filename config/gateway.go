@@ -97,7 +97,8 @@ type Gateway struct {
 	respCache  gateway.Middleware
 	respOpts   []gateway.Option
 	admin      http.Handler
-	reloadMu   sync.Mutex
+	reloadMu   sync.Mutex // held by Reload and by Close
+	closed     bool       // under reloadMu: Close has begun
 	reloads    reloadCounts
 	obs        *observe // the metrics and tracing sections built (observe.go)
 }
@@ -155,8 +156,16 @@ func (g *Gateway) Stop(ctx context.Context) error {
 // the limiter, the Redis clients, the usage pipeline, the key store, the
 // providers' idle upstream connections, the span exporter (when Stop has
 // not flushed it) and the metrics' place on Options.Registerer. Call it
-// after the server has stopped (and after Stop, when Start was called).
+// after the server has stopped (and after Stop, when Start was called). It
+// waits for a Reload in progress; a later Reload returns ErrClosed, and a
+// later Close does nothing.
 func (g *Gateway) Close() {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if g.closed {
+		return
+	}
+	g.closed = true
 	g.health.close()
 	g.obs.close()
 	if g.limiter != nil {

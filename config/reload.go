@@ -14,6 +14,10 @@ import (
 // ErrReloadRefused wraps the mistakes of a file Reload refused.
 var ErrReloadRefused = errors.New("config: reload refused, the running configuration is kept")
 
+// ErrClosed is Reload's error once Close has begun: the running
+// configuration is the last one, and nothing is built.
+var ErrClosed = errors.New("config: the gateway is closed")
+
 // Reload checks f as Build does, every section (keys, billing and the
 // others that need a restart included: checked, with no store or
 // connection opened), and, when it has no mistake, applies it to the
@@ -61,10 +65,14 @@ var ErrReloadRefused = errors.New("config: reload refused, the running configura
 // all removed).
 //
 // Both outcomes are logged, counted (ReloadStats) and told to
-// Options.OnReload.
+// Options.OnReload. Once Close has begun, Reload does nothing and returns
+// ErrClosed (neither logged nor counted).
 func (g *Gateway) Reload(f *File) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
+	if g.closed {
+		return ErrClosed
+	}
 	restart, err := g.reload(f)
 	if err != nil {
 		g.refused(f.src.file, err)
