@@ -132,6 +132,36 @@ func TestHandlerDeliversANonStreamAnswerBeforeItsObservers(t *testing.T) {
 // write is dropped, and that refusal is no caller leaving (it was once
 // observed as a 499). (A 304 is a redirect-class answer the gateway
 // refuses, as any 3xx.)
+// A 204 whose body fails as it is read (a connection reset after the
+// headers) is still a complete answer: the caller gets its 204, and the
+// call is recorded as the 204 it got, with no upstream error. The body of a
+// bodiless status is not the caller's, so it is not read.
+func TestHandlerDoesNotReadTheBodyOfABodilessStatus(t *testing.T) {
+	for name, body := range map[string]string{"non-stream": `{"model":"m","messages":[]}`, "stream": `{"model":"m","stream":true,"messages":[]}`} {
+		t.Run(name, func(t *testing.T) {
+			p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+				resp := jsonReply(req, http.StatusNoContent, "")
+				resp.Body = io.NopCloser(io.MultiReader(strings.NewReader(`{"x":`), iotest.ErrReader(io.ErrUnexpectedEOF)))
+				return resp, nil
+			}}
+			o := newObserved(t)
+			srv := httptest.NewServer(gateway.NewHandler(p, gateway.WithObserver(o.observe)))
+			defer srv.Close()
+			resp, err := srv.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			require.NoError(t, err)
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+			assert.Empty(t, got)
+			assert.Empty(t, resp.Header.Get("Content-Type"), "no header describes a body")
+			observed, err := o.only().Result()
+			assert.Equal(t, http.StatusNoContent, observed)
+			assert.NoError(t, err)
+		})
+	}
+}
+
 func TestHandlerDropsTheBodyOfABodilessStatus(t *testing.T) {
 	const status = http.StatusNoContent
 	for name, body := range map[string]string{"non-stream": `{"model":"m","messages":[]}`, "stream": `{"model":"m","stream":true,"messages":[]}`} {

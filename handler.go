@@ -155,7 +155,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.writeHeaders(w.Header())
 	w.Header().Set("X-Request-Id", c.ID)
-	stream := c.Stream && resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode)
+	if !bodyAllowed(resp.StatusCode) {
+		// net/http sends no body with this status (a 204) and refuses a
+		// write of one: what the upstream sent with it is not read (its
+		// failure would be no failure of the answer) but closed, and no
+		// header describes a body.
+		w.Header().Del("Content-Type")
+		w.WriteHeader(resp.StatusCode)
+		return
+	}
+	stream := c.Stream && resp.StatusCode/100 == 2
 	if stream {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
@@ -217,13 +226,6 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 		var whole []byte
 		whole, rerr = fill(body, buf[:0])
 		n = len(whole)
-		if !bodyAllowed(status) {
-			// net/http sends no body with this status (a 204) and refuses
-			// a write of one: what the upstream sent with it is dropped,
-			// and the refusal is no caller leaving.
-			w.WriteHeader(status)
-			return
-		}
 		if rerr != io.EOF && rerr != nil && h.answerCut(w, rerr, c) {
 			return
 		}
