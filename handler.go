@@ -147,7 +147,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeOpError(w, c.Op, err)
 		return
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() // ends the call
+	copied := false
+	defer func() {
+		if !copied {
+			// Copying the answer panicked: the call ends as failed when the
+			// body is closed, not as complete, and the panic goes on.
+			c.failAnswer(errAnswerPanicked)
+		}
+	}()
 	for _, k := range h.e.cfg.respHeaders {
 		if v := resp.Header.Values(k); len(v) > 0 {
 			w.Header()[k] = v
@@ -162,6 +170,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// header describes a body.
 		w.Header().Del("Content-Type")
 		w.WriteHeader(resp.StatusCode)
+		copied = true
 		return
 	}
 	stream := c.Stream && resp.StatusCode/100 == 2
@@ -170,7 +179,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
 	h.copyBody(w, resp.StatusCode, resp.Body, stream, c)
+	copied = true
 }
+
+// errAnswerPanicked ends a call whose answer's copy panicked (ServeHTTP).
+var errAnswerPanicked = ErrInternal.WithMessage("gateway: copying the answer panicked")
 
 // refuse answers a request the entry point refuses before it is a Call, and
 // tells the observers about it.

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,4 +29,54 @@ func TestAPanicInTheChainEndsTheCall(t *testing.T) {
 	status, cerr := o.only().Result()
 	assert.Equal(t, http.StatusInternalServerError, status)
 	assert.ErrorIs(t, cerr, gateway.ErrInternal)
+}
+
+// panickyBody is an upstream body whose Read panics once it has given
+// some bytes (a provider's or a middleware's body wrapper with a bug).
+type panickyBody struct{ given bool }
+
+func (b *panickyBody) Read(p []byte) (int, error) {
+	if !b.given {
+		b.given = true
+		return copy(p, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"), nil
+	}
+	panic("body bug")
+}
+
+func (b *panickyBody) Close() error { return nil }
+
+// A panic while the handler copies the answer (a body's Read) ends the
+// call as failed, not as complete: its observers see ErrInternal, and the
+// panic goes on to net/http, which aborts the response.
+func TestAPanicWhileCopyingTheAnswerFailsTheCall(t *testing.T) {
+	for name, stream := range map[string]bool{"non-stream": false, "stream": true} {
+		t.Run(name, func(t *testing.T) {
+			p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+				resp := jsonReply(req, http.StatusOK, "")
+				if stream {
+					resp.Header.Set("Content-Type", "text/event-stream")
+				}
+				resp.Body = &panickyBody{}
+				return resp, nil
+			}}
+			o := newObserved(t)
+			srv := httptest.NewUnstartedServer(gateway.NewHandler(p, gateway.WithObserver(o.observe)))
+			srv.Config.ErrorLog = quietLog()
+			srv.Start()
+			defer srv.Close()
+			body := `{"model":"m","messages":[]}`
+			if stream {
+				body = `{"model":"m","stream":true,"messages":[]}`
+			}
+			resp, err := srv.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			require.Error(t, err, "net/http aborts the response of a handler that panicked")
+			status, cerr := o.only().Result()
+			assert.Equal(t, http.StatusInternalServerError, status)
+			assert.ErrorIs(t, cerr, gateway.ErrInternal)
+		})
+	}
 }
