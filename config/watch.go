@@ -19,9 +19,9 @@ import (
 // half-written file is no reload.
 const watchDebounce = 100 * time.Millisecond
 
-// watchMaxWait bounds how long a burst can put the look off: the directory
-// may hold files written all the time (the usage file, by default, sits in
-// the working directory beside the configuration), and a change must not
+// watchMaxWait bounds how long a burst can put the look off: while the
+// file is a symlink every event in its directory counts, the directory may
+// hold files written all the time (a usage file), and a change must not
 // wait for them to go quiet.
 const watchMaxWait = time.Second
 
@@ -29,9 +29,11 @@ const watchMaxWait = time.Second
 // the file's directory, not the file, so what replaces the file is seen: an
 // editor that renames a new file over it, or a Kubernetes ConfigMap update,
 // which swaps the ..data symlink the file resolves through and names no
-// event after the file. Any change in the directory makes it read the file
-// (through its symlinks); it reloads only when the bytes differ from those
-// it last read, so other files written there cause no reload. Close stops it.
+// event after the file. A change that names the file, or any change in the
+// directory while the file is a symlink, makes it read the file (through
+// its symlinks); other files written there (the usage file, by default)
+// make it read nothing. It reloads only when the bytes differ from those it
+// last read. Close stops it.
 type Watcher struct {
 	w    *fsnotify.Watcher
 	done chan struct{}
@@ -62,8 +64,8 @@ func watch(path string, lookupEnv func(string) (string, bool), gw *Gateway, chec
 		fw.Close()
 		return nil, err
 	}
-	c := &fileCheck{path: path, lookupEnv: lookupEnv, gw: gw}
-	c.last, _ = readFileState(path)
+	c := &fileCheck{path: path, name: filepath.Base(path), lookupEnv: lookupEnv, gw: gw}
+	c.last, _ = c.read()
 	w := &Watcher{w: fw, done: make(chan struct{})}
 	go w.run(c, checked, gw.logger)
 	return w, nil
@@ -110,16 +112,34 @@ func readFileState(path string) (st fileState, data []byte) {
 // Watcher's goroutine uses it.
 type fileCheck struct {
 	path      string
+	name      string // path's last element
 	lookupEnv func(string) (string, bool)
 	gw        *Gateway
 	last      fileState
+	linked    bool // path was a symlink when last read
+}
+
+// read reads the file as readFileState does, and notes whether path is a
+// symlink.
+func (c *fileCheck) read() (fileState, []byte) {
+	fi, err := os.Lstat(c.path)
+	c.linked = err == nil && fi.Mode()&os.ModeSymlink != 0
+	return readFileState(c.path)
+}
+
+// concerns reports whether an event naming name in the file's directory
+// may have changed what the file reads: one naming the file (written,
+// replaced, removed), or any while the file is a symlink, whose target
+// (a ConfigMap's ..data, another file) an event never names as the file.
+func (c *fileCheck) concerns(name string) bool {
+	return c.linked || filepath.Base(name) == c.name
 }
 
 // reloadIfChanged reads the file and reloads (or reports it refused) when
 // its state differs from the last one; it says whether it did. The bytes
 // hashed are the bytes parsed, so what is remembered is what was loaded.
 func (c *fileCheck) reloadIfChanged() bool {
-	st, data := readFileState(c.path)
+	st, data := c.read()
 	if st == c.last {
 		return false
 	}
@@ -153,8 +173,8 @@ func (w *Watcher) run(c *fileCheck, checked func(bool), logger *slog.Logger) {
 			if !ok {
 				return
 			}
-			if ev.Op&^fsnotify.Chmod == 0 {
-				continue // a mode change alone changes no content
+			if ev.Op&^fsnotify.Chmod == 0 || !c.concerns(ev.Name) {
+				continue // a mode change alone changes no content; another file's, none of the file's
 			}
 		case err, ok := <-w.w.Errors:
 			if !ok {

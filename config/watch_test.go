@@ -110,22 +110,49 @@ func TestWatchReloadsOnConfigMapSymlinkSwap(t *testing.T) {
 	assert.Equal(t, ReloadStats{Applied: 2}, w.g.ReloadStats(), "one reload a swap")
 }
 
-// Another file written in the directory makes the watcher look, and it
-// finds the configuration unchanged: no reload.
+// Regression: another file written in the directory (the usage file, by
+// default beside the configuration, at every batch) made the watcher read
+// and hash the configuration each time. It is not looked at for them: the
+// first look after them is the configuration's own change, which reloads.
+// (Were the other files' writes to make a look, the pause after them lets
+// it come first: a slow machine can only merge it into the next burst.)
 func TestWatchIgnoresOtherFilesInTheDirectory(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gateway.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(reloadYAML(1, 1, "10", "")), 0o600))
 	w := watchGateway(t, path)
 
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "llmgate-usage.jsonl"), []byte("{}\n"), 0o600))
-	assert.False(t, w.nextCheck(t), "the configuration did not change")
-	assert.Empty(t, w.outcomes)
+	for range 3 {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "llmgate-usage.jsonl"), []byte("{}\n"), 0o600))
+	}
+	time.Sleep(3 * watchDebounce)
+	assert.Empty(t, w.checks, "no look at the configuration for another file")
 	assert.Equal(t, ReloadStats{}, w.g.ReloadStats())
 
 	require.NoError(t, os.WriteFile(path, []byte(reloadYAML(1, 1, "10", "    - {provider: c}\n")), 0o600))
-	require.NoError(t, w.untilReload(t))
+	assert.True(t, w.nextCheck(t), "the first look is the configuration's change")
+	require.NoError(t, <-w.outcomes)
 	assert.Equal(t, []string{"a", "b", "c"}, w.g.Targets())
+}
+
+// The events that make the watcher look: the file's own, or any while the
+// file is a symlink (a ConfigMap's, or one to another file beside it).
+func TestWatchConcerns(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "prod.yaml"), []byte("{}\n"), 0o600))
+	require.NoError(t, os.WriteFile(path, []byte("{}\n"), 0o600))
+	c := &fileCheck{path: path, name: "gateway.yaml"}
+	c.read()
+	assert.True(t, c.concerns(path))
+	assert.False(t, c.concerns(filepath.Join(dir, "llmgate-usage.jsonl")))
+	assert.False(t, c.concerns(filepath.Join(dir, "gateway.yaml.swp")))
+
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, os.Symlink("prod.yaml", path))
+	c.read()
+	assert.True(t, c.concerns(filepath.Join(dir, "prod.yaml")), "the link's target")
+	assert.True(t, c.concerns(filepath.Join(dir, "..data")))
 }
 
 // A file that cannot be read is refused once, not again at every change
@@ -140,8 +167,9 @@ func TestWatchRefusesAnUnreadableFileOnce(t *testing.T) {
 	assert.ErrorIs(t, w.untilReload(t), ErrReloadRefused)
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o600))
-	assert.False(t, w.nextCheck(t), "still unreadable, already refused")
-	assert.Empty(t, w.outcomes)
+	time.Sleep(3 * watchDebounce)
+	assert.Empty(t, w.checks, "another file's change is no look")
+	assert.Empty(t, w.outcomes, "still unreadable, already refused")
 
 	require.NoError(t, os.WriteFile(path, []byte(reloadYAML(1, 1, "10", "    - {provider: c}\n")), 0o600))
 	require.NoError(t, w.untilReload(t))
