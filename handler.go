@@ -178,8 +178,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
-	h.copyBody(w, resp.StatusCode, resp.Body, stream, c)
+	abort := h.copyBody(w, resp.StatusCode, resp.Body, stream, c)
 	copied = true
+	if abort {
+		panic(http.ErrAbortHandler) // the caller's client sees the failure
+	}
 }
 
 // errAnswerPanicked ends a call whose answer's copy panicked (ServeHTTP).
@@ -222,8 +225,10 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // the write timeout; the deadline is set again only once a quarter of it
 // has passed, so a write has at least three quarters of it, and a stream of
 // many small events does not move the connection's deadline (a runtime
-// timer) for each.
-func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call) {
+// timer) for each. It reports whether the response must be aborted: a
+// non-stream answer cut after part of it was sent, which must not look
+// complete (ServeHTTP aborts it, once it knows the copy did not panic).
+func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call) (abort bool) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
@@ -296,9 +301,9 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 				rerr = cause
 			}
 			if !stream {
-				// A cut JSON body must not look complete: abort the response
-				// so the caller's client sees the failure.
-				panic(http.ErrAbortHandler)
+				// A cut JSON body must not look complete: the response is
+				// aborted.
+				return true
 			}
 			_, _ = w.Write(appendOpErrorEvent(nil, c.Op, rerr))
 			_ = rc.Flush()

@@ -200,7 +200,8 @@ func TestHandlerAbortsALargeCutNonStreamBody(t *testing.T) {
 		body := io.MultiReader(strings.NewReader(`{"id":"c1","x":"`+strings.Repeat("a", 64<<10)), errReader{io.ErrUnexpectedEOF})
 		return respond(req, 200, "application/json", io.NopCloser(body)), nil
 	}}
-	srv := httptest.NewServer(gateway.NewHandler(p))
+	o := newObserved(t)
+	srv := httptest.NewServer(gateway.NewHandler(p, gateway.WithObserver(o.observe)))
 	srv.Config.ErrorLog = quietLog()
 	defer srv.Close()
 	resp, err := srv.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
@@ -209,6 +210,12 @@ func TestHandlerAbortsALargeCutNonStreamBody(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	_, err = io.ReadAll(resp.Body)
 	assert.Error(t, err, "a truncated JSON body must not look complete")
+	// The abort is the handler's own: the call ends with the upstream's
+	// failure, not as a handler that panicked.
+	status, cerr := o.only().Result()
+	assert.Equal(t, 200, status)
+	assert.ErrorIs(t, cerr, io.ErrUnexpectedEOF)
+	assert.NotErrorIs(t, cerr, gateway.ErrInternal)
 }
 
 func TestHandlerCancelsUpstreamWhenClientLeaves(t *testing.T) {
