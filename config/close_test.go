@@ -1,8 +1,10 @@
 package config
 
 import (
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,5 +56,50 @@ func TestCloseWhileReloading(t *testing.T) {
 		})
 		g.Close()
 		wg.Wait()
+	}
+}
+
+// ReloadFrom and the watcher report a file they cannot read or parse
+// without Reload: after Close they too return ErrClosed, and count, log
+// and tell nothing.
+func TestReloadFromAfterCloseIsRefused(t *testing.T) {
+	up, _, _ := countingUpstream(t)
+	f, err := Parse("t.yaml", []byte(closeYAML(up, "sk-a")), env{}.lookup)
+	require.NoError(t, err)
+	told := 0
+	g, err := Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl", OnReload: func(error) { told++ }})
+	require.NoError(t, err)
+	g.Close()
+
+	err = ReloadFrom(filepath.Join(t.TempDir(), "missing.yaml"), env{}.lookup, g)
+	require.ErrorIs(t, err, ErrClosed)
+	assert.Equal(t, ReloadStats{}, g.ReloadStats())
+	assert.Zero(t, told)
+}
+
+// OnReload is told after Reload has let go of the gateway, so it may close
+// it (a program that stops on a refused reload): before, Close waited for
+// the Reload that was calling it, for ever.
+func TestOnReloadMayCloseTheGateway(t *testing.T) {
+	up, _, _ := countingUpstream(t)
+	for name, next := range map[string]string{"applied": closeYAML(up, "sk-b"), "refused": closeYAML(up, "sk-b") + "retry: {max_attempts: -1}\n"} {
+		t.Run(name, func(t *testing.T) {
+			f, err := Parse("t.yaml", []byte(closeYAML(up, "sk-a")), env{}.lookup)
+			require.NoError(t, err)
+			var g *Gateway
+			g, err = Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl", OnReload: func(error) { g.Close() }})
+			require.NoError(t, err)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = reloadWith(t, g, next)
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second): // a bound for a hang, not a timing
+				t.Fatal("Reload never returned: OnReload's Close waited for it")
+			}
+			assert.ErrorIs(t, reloadWith(t, g, next), ErrClosed)
+		})
 	}
 }

@@ -42,8 +42,9 @@ type Options struct {
 	// billing.sinks; default DefaultUsageFile in the working directory.
 	UsageFile string
 	// OnReload, when set, is told the outcome of each Reload (nil: applied)
-	// after it is logged, on Reload's goroutine. ReloadStats counts them too
-	// (and so do the metrics, before OnReload is told).
+	// after it is logged, on Reload's goroutine, once Reload has let go of
+	// the gateway (OnReload may call Close or Reload). ReloadStats counts
+	// them too (and so do the metrics, before OnReload is told).
 	OnReload func(err error)
 	// Registerer takes the gateway's metrics (the metrics section) instead
 	// of a registry of their own; nil means their own, which Handler serves

@@ -66,8 +66,18 @@ var ErrClosed = errors.New("config: the gateway is closed")
 //
 // Both outcomes are logged, counted (ReloadStats) and told to
 // Options.OnReload. Once Close has begun, Reload does nothing and returns
-// ErrClosed (neither logged nor counted).
+// ErrClosed (neither logged, counted nor told).
 func (g *Gateway) Reload(f *File) error {
+	err := g.reloadOnce(f)
+	if err != ErrClosed {
+		g.tell(err)
+	}
+	return err
+}
+
+// reloadOnce applies f, or refuses it, under reloadMu, and logs and counts
+// the outcome.
+func (g *Gateway) reloadOnce(f *File) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	if g.closed {
@@ -75,7 +85,7 @@ func (g *Gateway) Reload(f *File) error {
 	}
 	restart, err := g.reload(f)
 	if err != nil {
-		g.refused(f.src.file, err)
+		g.refusedLocked(f.src.file, err)
 		return err
 	}
 	g.reloads.applied.Add(1)
@@ -83,16 +93,35 @@ func (g *Gateway) Reload(f *File) error {
 	for _, key := range restart {
 		g.logger.Warn("config: changed, but needs a restart to apply", "file", f.src.file, "key", key)
 	}
-	if g.opts.OnReload != nil {
-		g.opts.OnReload(nil)
-	}
 	return nil
 }
 
-// refused logs, counts and tells a refused reload of file.
-func (g *Gateway) refused(file string, err error) {
+// refuse reports err, why the file at file could not be loaded, as a
+// refused reload: logged, counted and told, as Reload's refusals are. After
+// Close it does nothing and returns ErrClosed.
+func (g *Gateway) refuse(file string, err error) error {
+	g.reloadMu.Lock()
+	closed := g.closed
+	if !closed {
+		g.refusedLocked(file, err)
+	}
+	g.reloadMu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	g.tell(err)
+	return err
+}
+
+// refusedLocked logs and counts a refused reload of file; reloadMu is held.
+func (g *Gateway) refusedLocked(file string, err error) {
 	g.reloads.rejected.Add(1)
 	g.logger.Error("config: reload refused; the running configuration is kept", "file", file, "error", err)
+}
+
+// tell gives a reload's outcome to Options.OnReload, once reloadMu is
+// released: OnReload may close the gateway, or reload it again.
+func (g *Gateway) tell(err error) {
 	if g.opts.OnReload != nil {
 		g.opts.OnReload(err)
 	}

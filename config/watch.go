@@ -41,14 +41,14 @@ type Watcher struct {
 }
 
 // Watch starts a Watcher that, after each burst of changes in the
-// directory of the file at path, reads the file and, when its content
-// differs from what it last read, parses it (lookupEnv as Load's) and hands
-// it to gw.Reload, which logs and counts the outcome; a file that cannot be
-// read or parsed is logged and counted as a refused reload too, once until
-// it changes again. The content at the time Watch is called counts as
-// loaded: call it right after Load, and use ReloadFrom for what changed in
-// between or for a change of the environment alone. It starts one
-// goroutine; Close ends it.
+// directory of the file at path that concern the file (see Watcher), reads
+// the file and, when its content differs from what it last read, parses it
+// (lookupEnv as Load's) and hands it to gw.Reload, which logs and counts
+// the outcome; a file that cannot be read or parsed is logged and counted
+// as a refused reload too, once until it changes again. The content at the
+// time Watch is called counts as loaded: call it right after Load, and use
+// ReloadFrom for what changed in between or for a change of the environment
+// alone. It starts one goroutine; Close ends it.
 func Watch(path string, lookupEnv func(string) (string, bool), gw *Gateway) (*Watcher, error) {
 	return watch(path, lookupEnv, gw, nil)
 }
@@ -74,7 +74,7 @@ func watch(path string, lookupEnv func(string) (string, bool), gw *Gateway, chec
 // ReloadFrom loads the file at path and reloads gw with it: what the main
 // job does on SIGHUP. A file that cannot be read is reported to gw's
 // logger, ReloadStats and OnReload like any refused reload. It returns
-// Reload's error.
+// Reload's error (ErrClosed after Close, whatever the file).
 func ReloadFrom(path string, lookupEnv func(string) (string, bool), gw *Gateway) error {
 	f, err := Load(path, lookupEnv)
 	return reloadLoaded(gw, path, f, err)
@@ -84,9 +84,7 @@ func ReloadFrom(path string, lookupEnv func(string) (string, bool), gw *Gateway)
 // the file at path, as a refused reload.
 func reloadLoaded(gw *Gateway, path string, f *File, loadErr error) error {
 	if loadErr != nil {
-		err := errors.Join(ErrReloadRefused, loadErr)
-		gw.refused(path, err)
-		return err
+		return gw.refuse(path, errors.Join(ErrReloadRefused, loadErr))
 	}
 	return gw.Reload(f)
 }
