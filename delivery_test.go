@@ -127,11 +127,6 @@ func TestHandlerDeliversANonStreamAnswerBeforeItsObservers(t *testing.T) {
 	}
 }
 
-// An upstream 204 that sends a body anyway is delivered as its status
-// alone, and the call is observed as a 204: the body net/http refuses to
-// write is dropped, and that refusal is no caller leaving (it was once
-// observed as a 499). (A 304 is a redirect-class answer the gateway
-// refuses, as any 3xx.)
 // A 204 whose body fails as it is read (a connection reset after the
 // headers) is still a complete answer: the caller gets its 204, and the
 // call is recorded as the 204 it got, with no upstream error. The body of a
@@ -162,6 +157,11 @@ func TestHandlerDoesNotReadTheBodyOfABodilessStatus(t *testing.T) {
 	}
 }
 
+// An upstream 204 that sends a body anyway is delivered as its status
+// alone, and the call is observed as a 204: the body net/http refuses to
+// write is dropped, and that refusal is no caller leaving (it was once
+// observed as a 499). (A 304 is a redirect-class answer the gateway
+// refuses, as any 3xx.)
 func TestHandlerDropsTheBodyOfABodilessStatus(t *testing.T) {
 	const status = http.StatusNoContent
 	for name, body := range map[string]string{"non-stream": `{"model":"m","messages":[]}`, "stream": `{"model":"m","stream":true,"messages":[]}`} {

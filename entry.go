@@ -156,13 +156,13 @@ var errChainPanicked = ErrInternal.WithMessage("gateway: a layer of the chain pa
 // that cause, and the caller, who is still there, was told it.
 func (c *Call) endResponse(status int, err error) {
 	c.mu.Lock()
-	gone, sent, failed := c.gone, c.sent, c.failed
+	gone, sent, failed, failedSent := c.gone, c.sent, c.failed, c.failedSent
 	c.mu.Unlock()
 	if sent != 0 {
 		status = sent
 	}
 	if failed != nil {
-		status, err = 0, failed
+		status, err = failedSent, failed
 	}
 	if gone || errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
 		if cause := context.Cause(&c.ctx); c.server && !gone && cause != context.Canceled {
@@ -198,11 +198,12 @@ func (c *Call) answerInstead(status int) {
 }
 
 // failAnswer notes that err failed the answer as the handler copied it (a
-// panic in a body's Read): the call ends with err, whatever the body's end
-// says (a caller found gone before still ends it as a 499).
-func (c *Call) failAnswer(err error) {
+// panic in a body's Read), after it had sent the status sent (0: none): the
+// call ends with them, whatever the body's end says (a caller found gone
+// before still ends it as a 499).
+func (c *Call) failAnswer(err error, sent int) {
 	c.mu.Lock()
-	c.failed = err
+	c.failed, c.failedSent = err, sent
 	c.mu.Unlock()
 }
 

@@ -148,12 +148,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close() // ends the call
-	copied := false
+	copied, wrote := false, false
 	defer func() {
 		if !copied {
 			// Copying the answer panicked: the call ends as failed when the
-			// body is closed, not as complete, and the panic goes on.
-			c.failAnswer(errAnswerPanicked)
+			// body is closed, not as complete, with the status the caller
+			// got, if any; the panic goes on.
+			sent := 0
+			if wrote {
+				sent = resp.StatusCode
+			}
+			c.failAnswer(errAnswerPanicked, sent)
 		}
 	}()
 	for _, k := range h.e.cfg.respHeaders {
@@ -178,7 +183,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
-	abort := h.copyBody(w, resp.StatusCode, resp.Body, stream, c)
+	abort := h.copyBody(w, resp.StatusCode, resp.Body, stream, c, &wrote)
 	copied = true
 	if abort {
 		panic(http.ErrAbortHandler) // the caller's client sees the failure
@@ -228,7 +233,8 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // timer) for each. It reports whether the response must be aborted: a
 // non-stream answer cut after part of it was sent, which must not look
 // complete (ServeHTTP aborts it, once it knows the copy did not panic).
-func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call) (abort bool) {
+// It sets *wrote once it has written the status line.
+func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call, wrote *bool) (abort bool) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
@@ -239,6 +245,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 	var rerr error
 	if stream {
 		w.WriteHeader(status)
+		*wrote = true
 		n, rerr = body.Read(buf)
 	} else {
 		var whole []byte
@@ -250,6 +257,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 		if rerr == io.EOF { // all of it
 			w.Header().Set("Content-Length", strconv.Itoa(n))
 			w.WriteHeader(status)
+			*wrote = true
 			if timeout > 0 {
 				_ = rc.SetWriteDeadline(time.Now().Add(timeout))
 			}
@@ -263,6 +271,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 			return
 		}
 		w.WriteHeader(status)
+		*wrote = true
 	}
 	for {
 		if n > 0 {
