@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,10 +128,12 @@ func (c *fileCheck) read() (fileState, []byte) {
 
 // concerns reports whether an event naming name in the file's directory
 // may have changed what the file reads: one naming the file (written,
-// replaced, removed), or any while the file is a symlink, whose target
-// (a ConfigMap's ..data, another file) an event never names as the file.
+// replaced, removed; in any case, for a case-insensitive file system, which
+// names events as the directory spells the file), or any while the file is
+// a symlink, whose target (a ConfigMap's ..data, another file) an event
+// never names as the file. One too many costs a read, not a reload.
 func (c *fileCheck) concerns(name string) bool {
-	return c.linked || filepath.Base(name) == c.name
+	return c.linked || strings.EqualFold(filepath.Base(name), c.name)
 }
 
 // reloadIfChanged reads the file and reloads (or reports it refused) when

@@ -145,6 +145,7 @@ func TestWatchConcerns(t *testing.T) {
 	c := &fileCheck{path: path, name: "gateway.yaml"}
 	c.read()
 	assert.True(t, c.concerns(path))
+	assert.True(t, c.concerns(filepath.Join(dir, "Gateway.yaml")), "as a case-insensitive file system spells it")
 	assert.False(t, c.concerns(filepath.Join(dir, "llmgate-usage.jsonl")))
 	assert.False(t, c.concerns(filepath.Join(dir, "gateway.yaml.swp")))
 
@@ -153,6 +154,27 @@ func TestWatchConcerns(t *testing.T) {
 	c.read()
 	assert.True(t, c.concerns(filepath.Join(dir, "prod.yaml")), "the link's target")
 	assert.True(t, c.concerns(filepath.Join(dir, "..data")))
+}
+
+// A file replaced by a symlink to another file beside it reloads when that
+// other file changes: events name the target, not the file, and once the
+// file is a link every event in the directory is looked at.
+func TestWatchFollowsAFileReplacedByASymlink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(reloadYAML(1, 1, "10", "")), 0o600))
+	w := watchGateway(t, path)
+
+	prod := filepath.Join(dir, "prod.yaml")
+	require.NoError(t, os.WriteFile(prod, []byte(reloadYAML(1, 1, "10", "    - {provider: c}\n")), 0o600))
+	require.NoError(t, os.Symlink("prod.yaml", filepath.Join(dir, "next.yaml")))
+	require.NoError(t, os.Rename(filepath.Join(dir, "next.yaml"), path)) // the link replaces the file
+	require.NoError(t, w.untilReload(t))
+	assert.Equal(t, []string{"a", "b", "c"}, w.g.Targets())
+
+	require.NoError(t, os.WriteFile(prod, []byte(reloadYAML(1, 1, "10", "")), 0o600)) // names prod.yaml only
+	require.NoError(t, w.untilReload(t))
+	assert.Equal(t, []string{"a", "b"}, w.g.Targets())
 }
 
 // A file that cannot be read is refused once, not again at every change
