@@ -253,9 +253,13 @@ func TestFleetMixedFaults(t *testing.T) {
 	// while both targets cooled down. So this bound catches a collapse, not
 	// a shortfall against the aim (that figure is in the log and README);
 	// moving this test to the fake clock is what would let it hold the aim
-	// itself.
+	// itself. The same holds for the attempts: alone, 1.082–1.087 per call
+	// against the aim of 1.15; beside the other packages' tests, with the
+	// latencies stretched and more hedges sent, once 1.155. The bound is
+	// the dead fleet's (the retry budget's fifth more, plus its floor): a
+	// retry storm passes it, a loaded machine does not.
 	assert.GreaterOrEqual(t, float64(got.ok), 0.98*float64(n), "%v", got)
-	assert.LessOrEqual(t, float64(attempts), 1.15*float64(n))
+	assert.LessOrEqual(t, attempts, int64(1.2*float64(n))+10, "the budget bounds the attempts")
 }
 
 // The same mix with Retry-After: 2 on the 429s: a call that finds both
