@@ -108,7 +108,7 @@ type Gateway struct {
 // draws). Every mistake is reported at once, one line each, as
 // "file:line: key: message"; on error nothing is left open. Build opens the
 // key store (and migrates a PostgreSQL one) but creates no usage file or
-// table: Start does.
+// table and probes no target: Start does.
 func Build(f *File, opts Options) (*Gateway, error) {
 	g, err := build(f, opts)
 	if err != nil {
@@ -130,13 +130,15 @@ func Build(f *File, opts Options) (*Gateway, error) {
 func (g *Gateway) Handler() http.Handler { return g.serve }
 
 // Start opens the usage pipeline and its sinks (replaying what a previous
-// run left in the spill directory). Call it once, before serving: a call
-// metered before Start is recorded nowhere.
+// run left in the spill directory) and begins the targets' health probes.
+// Call it once, before serving: a call metered before Start is recorded
+// nowhere, and no target is probed before it.
 func (g *Gateway) Start(ctx context.Context) error {
 	if err := g.billing.start(ctx); err != nil {
 		return err
 	}
 	g.obs.watchPipeline(g.billing)
+	g.health.start()
 	return nil
 }
 

@@ -21,6 +21,13 @@ type healthParts struct {
 	down    atomic.Uint64
 }
 
+// start begins the probes (Gateway.Start).
+func (h *healthParts) start() {
+	if h != nil && h.checker != nil {
+		h.checker.Start()
+	}
+}
+
 // close stops the probes and waits for them.
 func (h *healthParts) close() {
 	if h != nil && h.checker != nil {
@@ -99,16 +106,19 @@ func redisCheck(name string, rdb *redis.Client) health.Check {
 	return health.Check{Name: name, Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}
 }
 
-// startChecks starts the active health checks of targets (unless
-// disabled: then there is no Checker) and gives each target its gate. A sim
-// is never probed, so the embedded default starts no goroutine and makes no
-// network call. g.health is set first: the Checker tells healthChanged.
+// startChecks builds the active health checks of targets (unless
+// disabled: then there is no Checker) and gives each target its gate; the
+// probes begin at Gateway.Start, so a gateway built only to be checked
+// calls no upstream. A sim is never probed, so the embedded default starts
+// no goroutine and makes no network call. g.health is set first: the
+// Checker tells healthChanged.
 func (g *Gateway) startChecks(cfg health.Config, disable bool, targets []router.Target) error {
 	g.health = &healthParts{}
 	if disable {
 		return nil
 	}
 	cfg.OnChange = g.healthChanged
+	cfg.Deferred = true // Start starts the probes
 	hts := healthTargets(targets)
 	checker, err := health.NewChecker(hts, cfg)
 	if err != nil {

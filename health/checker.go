@@ -61,10 +61,11 @@ type Checker struct {
 	clock  clock.Clock
 	jitter *jitter
 
-	updateMu sync.Mutex // serialises Update and Close, which wait for probes outside mu
-	mu       sync.Mutex // guards probes and closed
+	updateMu sync.Mutex // serialises Update, Start and Close, which wait for probes outside mu
+	mu       sync.Mutex // guards probes, closed and started
 	probes   map[string]*probe
 	closed   bool
+	started  bool // probe loops run (not Deferred, or Start was called)
 }
 
 // ErrClosed is returned by Update on a closed Checker.
@@ -78,7 +79,7 @@ func NewChecker(targets []Target, cfg Config) (*Checker, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c := &Checker{cfg: cfg, clock: clock.Or(cfg.Clock), jitter: newJitter(cfg), probes: make(map[string]*probe)}
+	c := &Checker{cfg: cfg, clock: clock.Or(cfg.Clock), jitter: newJitter(cfg), probes: make(map[string]*probe), started: !cfg.Deferred}
 	if err := c.Update(targets); err != nil {
 		return nil, err
 	}
@@ -132,7 +133,9 @@ func (c *Checker) Update(targets []Target) error {
 		p := c.probes[names[i]]
 		if p == nil {
 			p = newProbe(strings.Clone(names[i]), pr)
-			c.start(p)
+			if c.started {
+				c.start(p)
+			}
 		} else {
 			p.setProber(pr)
 		}
@@ -148,6 +151,23 @@ func (c *Checker) Update(targets []Target) error {
 	c.mu.Unlock()
 	stopAll(gone)
 	return nil
+}
+
+// Start begins the probes of a Deferred Checker's targets; an Update after
+// it starts its new targets' at once. It does nothing on a Checker that is
+// not Deferred, already started, or closed.
+func (c *Checker) Start() {
+	c.updateMu.Lock()
+	defer c.updateMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.started {
+		return
+	}
+	c.started = true
+	for _, p := range c.probes {
+		c.start(p)
+	}
 }
 
 // Close stops every probe, cancelling those in progress, and waits for
@@ -167,12 +187,20 @@ func (c *Checker) Close() error {
 	return nil
 }
 
+// stopAll stops the probes ps, which are no longer the Checker's, and
+// waits for their loops; a probe whose loop never started (a Deferred
+// Checker's, before Start) has none. Called with updateMu held, which Start
+// holds as it starts loops.
 func stopAll(ps []*probe) {
 	for _, p := range ps {
-		p.cancel()
+		if p.cancel != nil {
+			p.cancel()
+		}
 	}
 	for _, p := range ps {
-		<-p.done
+		if p.cancel != nil {
+			<-p.done
+		}
 		p.ok.Store(true) // no longer probed: no opinion
 	}
 }

@@ -44,6 +44,13 @@ type Config struct {
 	Clock gateway.Clock
 	// Seed, when not 0, makes the jitter reproducible (for tests).
 	Seed uint64
+	// Deferred makes a Checker probe nothing until its Start: the targets'
+	// gates exist from NewChecker and Update (reading healthy), for a
+	// router built before it serves, but no probe loop runs, and so no
+	// upstream is called, before the program starts serving (a program
+	// that only checks its configuration calls none). Without it, a
+	// target's probes begin as it is added.
+	Deferred bool
 }
 
 // Defaults of Config.
