@@ -71,9 +71,10 @@ type Checker struct {
 // ErrClosed is returned by Update on a closed Checker.
 var ErrClosed = errors.New("health: checker closed")
 
-// NewChecker returns a Checker probing the targets that are Probers, or an
-// error wrapping ErrConfig for an invalid cfg (Validate), a target without
-// a Provider or a name, or a repeated name. It reports every error at once.
+// NewChecker returns a Checker probing the targets that are Probers (from
+// its Start, when cfg.Deferred), or an error wrapping ErrConfig for an
+// invalid cfg (Validate), a target without a Provider or a name, or a
+// repeated name. It reports every error at once.
 func NewChecker(targets []Target, cfg Config) (*Checker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
