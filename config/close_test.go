@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -28,6 +29,8 @@ func TestReloadAfterCloseIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	g, err := Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl"})
 	require.NoError(t, err)
+	require.NoError(t, g.Start(context.Background())) // the probes run
+	require.NoError(t, g.Stop(context.Background()))
 	g.Close()
 
 	err = reloadWith(t, g, closeYAML(up, "sk-b"))
@@ -46,6 +49,7 @@ func TestCloseWhileReloading(t *testing.T) {
 		require.NoError(t, err)
 		g, err := Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl"})
 		require.NoError(t, err)
+		require.NoError(t, g.Start(context.Background())) // the probes run
 		next, err := Parse("t.yaml", []byte(closeYAML(up, "sk-b")), env{}.lookup)
 		require.NoError(t, err)
 		var wg sync.WaitGroup
@@ -54,6 +58,7 @@ func TestCloseWhileReloading(t *testing.T) {
 				assert.ErrorIs(t, err, ErrClosed, "round %d", i)
 			}
 		})
+		require.NoError(t, g.Stop(context.Background()))
 		g.Close()
 		wg.Wait()
 	}

@@ -43,7 +43,8 @@ type Options struct {
 	UsageFile string
 	// OnReload, when set, is told the outcome of each Reload (nil: applied)
 	// after it is logged, on Reload's goroutine, once Reload has let go of
-	// the gateway (OnReload may call Close or Reload). ReloadStats counts
+	// the gateway (OnReload may call Close or Reload; two reloads at once
+	// may be told in either order). ReloadStats counts
 	// them too (and so do the metrics, before OnReload is told).
 	OnReload func(err error)
 	// Registerer takes the gateway's metrics (the metrics section) instead
@@ -160,8 +161,9 @@ func (g *Gateway) Stop(ctx context.Context) error {
 // providers' idle upstream connections, the span exporter (when Stop has
 // not flushed it) and the metrics' place on Options.Registerer. Call it
 // after the server has stopped (and after Stop, when Start was called). It
-// waits for a Reload in progress; a later Reload returns ErrClosed, and a
-// later Close does nothing.
+// waits for a Reload that is applying a file (whose OnReload may still be
+// told after Close returns); a later Reload returns ErrClosed, and a later
+// Close does nothing.
 func (g *Gateway) Close() {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()

@@ -131,7 +131,8 @@ func (g *Gateway) startChecks(cfg health.Config, disable bool, targets []router.
 }
 
 // probed sets the health gauge of each target next probes that prev did
-// not (healthy, as its checks start); the series of targets removed go with
+// not (healthy: a target's gate reads healthy until its probes say
+// otherwise, before Start too); the series of targets removed go with
 // their breakers' (observe.watchBreakers).
 func (g *Gateway) probed(prev, next []health.Target) {
 	m := g.obs.metricsOrNil()
