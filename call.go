@@ -62,9 +62,8 @@ type Call struct {
 	claimedX   []any
 	ended      bool
 	gone       bool          // the caller left before its response was complete
-	sent       int           // the status the handler sent instead of the upstream's (answerInstead); 0: none
+	sent       int           // the status line the handler wrote (wroteStatus); 0: none yet
 	failed     error         // what failed the answer as the handler copied it (failAnswer); nil: nothing
-	failedSent int           // the status sent before failed (0: none)
 	waited     time.Duration // for capacity (Retry-After, a cooling target), by every layer
 	cached     string        // what a response cache did; see CacheResult
 	server     bool          // the entry point is NewHandler (see entry.dispatch)

@@ -156,13 +156,12 @@ var errChainPanicked = ErrInternal.WithMessage("gateway: a layer of the chain pa
 // that cause, and the caller, who is still there, was told it.
 func (c *Call) endResponse(status int, err error) {
 	c.mu.Lock()
-	gone, sent, failed, failedSent := c.gone, c.sent, c.failed, c.failedSent
+	gone, sent, failed := c.gone, c.sent, c.failed
 	c.mu.Unlock()
-	if sent != 0 {
-		status = sent
-	}
 	if failed != nil {
-		status, err = failedSent, failed
+		status, err = sent, failed // 0 when no status line was written: the error's
+	} else if sent != 0 {
+		status = sent
 	}
 	if gone || errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
 		if cause := context.Cause(&c.ctx); c.server && !gone && cause != context.Canceled {
@@ -187,23 +186,23 @@ func (c *Call) leave() {
 	c.mu.Unlock()
 }
 
-// answerInstead notes that the caller was sent status, not the upstream's:
-// a handler that had sent nothing when the upstream's answer failed sent
-// its own error. The call ends with it (a caller found gone before, by
-// leave, still ends it as a 499).
-func (c *Call) answerInstead(status int) {
+// wroteStatus notes that the handler wrote status as the caller's status
+// line: the upstream's, or its own error's when the upstream's answer
+// failed before any of it was sent. The call ends with it (a caller found
+// gone before, by leave, still ends it as a 499).
+func (c *Call) wroteStatus(status int) {
 	c.mu.Lock()
 	c.sent = status
 	c.mu.Unlock()
 }
 
 // failAnswer notes that err failed the answer as the handler copied it (a
-// panic in a body's Read), after it had sent the status sent (0: none): the
-// call ends with them, whatever the body's end says (a caller found gone
-// before still ends it as a 499).
-func (c *Call) failAnswer(err error, sent int) {
+// panic in a body's Read): the call ends with it, whatever the body's end
+// says, and with the status line written before, if any (a caller found
+// gone before still ends it as a 499).
+func (c *Call) failAnswer(err error) {
 	c.mu.Lock()
-	c.failed, c.failedSent = err, sent
+	c.failed = err
 	c.mu.Unlock()
 }
 

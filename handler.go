@@ -148,17 +148,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close() // ends the call
-	copied, wrote := false, false
+	copied := false
 	defer func() {
 		if !copied {
 			// Copying the answer panicked: the call ends as failed when the
 			// body is closed, not as complete, with the status the caller
 			// got, if any; the panic goes on.
-			sent := 0
-			if wrote {
-				sent = resp.StatusCode
-			}
-			c.failAnswer(errAnswerPanicked, sent)
+			c.failAnswer(errAnswerPanicked)
 		}
 	}()
 	for _, k := range h.e.cfg.respHeaders {
@@ -174,7 +170,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// failure would be no failure of the answer) but closed, and no
 		// header describes a body.
 		w.Header().Del("Content-Type")
-		w.WriteHeader(resp.StatusCode)
+		writeStatus(w, c, resp.StatusCode)
 		copied = true
 		return
 	}
@@ -183,7 +179,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
-	abort := h.copyBody(w, resp.StatusCode, resp.Body, stream, c, &wrote)
+	abort := h.copyBody(w, resp.StatusCode, resp.Body, stream, c)
 	copied = true
 	if abort {
 		panic(http.ErrAbortHandler) // the caller's client sees the failure
@@ -233,8 +229,7 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // timer) for each. It reports whether the response must be aborted: a
 // non-stream answer cut after part of it was sent, which must not look
 // complete (ServeHTTP aborts it, once it knows the copy did not panic).
-// It sets *wrote once it has written the status line.
-func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call, wrote *bool) (abort bool) {
+func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call) (abort bool) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
@@ -244,8 +239,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 	var n int
 	var rerr error
 	if stream {
-		w.WriteHeader(status)
-		*wrote = true
+		writeStatus(w, c, status)
 		n, rerr = body.Read(buf)
 	} else {
 		var whole []byte
@@ -256,8 +250,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 		}
 		if rerr == io.EOF { // all of it
 			w.Header().Set("Content-Length", strconv.Itoa(n))
-			w.WriteHeader(status)
-			*wrote = true
+			writeStatus(w, c, status)
 			if timeout > 0 {
 				_ = rc.SetWriteDeadline(time.Now().Add(timeout))
 			}
@@ -270,8 +263,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 			}
 			return
 		}
-		w.WriteHeader(status)
-		*wrote = true
+		writeStatus(w, c, status)
 	}
 	for {
 		if n > 0 {
@@ -343,9 +335,15 @@ func (h *handler) answerCut(w http.ResponseWriter, rerr error, c *Call) bool {
 	}
 	c.writeHeaders(hdr) // the call's own, which the upstream's may have shadowed
 	e := ErrorFor(rerr)
-	c.answerInstead(e.Status)
+	c.wroteStatus(e.Status)
 	writeOpError(w, c.Op, e)
 	return true
+}
+
+// writeStatus writes the caller's status line, which the call ends with.
+func writeStatus(w http.ResponseWriter, c *Call, status int) {
+	w.WriteHeader(status)
+	c.wroteStatus(status)
 }
 
 // bodyAllowed reports whether a response with status may carry a body,
