@@ -177,7 +177,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.delay, h.learned = t.delay()
 	h.began = t.cfg.Clock.Now()
 	first, i := h.attempt(req)
-	t.deadlines.Add(&h.due, h.began.Add(h.delay), h.delayPassed)
+	t.deadlines.Add(&h.due, h.began.Add(h.delay), h)
 	r := h.run(first, i)
 	if t.deadlines.Remove(&h.due) {
 		// Answered within the delay: the only attempt, taken in here.

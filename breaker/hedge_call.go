@@ -62,9 +62,9 @@ func (h *hedgeCall) handOver() {
 	})
 }
 
-// delayPassed is called by the middleware's deadlines, which must not be
-// held up, when the delay passes before the first attempt answered.
-func (h *hedgeCall) delayPassed() { go h.takeOver() }
+// Expire is called by the middleware's deadlines, which must not be held
+// up, when the delay passes before the first attempt answered.
+func (h *hedgeCall) Expire() { go h.takeOver() }
 
 // takeOver runs the call from the moment its delay passes and sends its
 // decision to the caller's goroutine, which is still in the first

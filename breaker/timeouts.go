@@ -171,7 +171,6 @@ type watchdog struct {
 
 	deadlines *clock.Deadlines
 	deadline  clock.Deadline
-	expiredFn func() // w.expired, made once
 
 	mu      sync.Mutex
 	phase   phase
@@ -184,7 +183,6 @@ type watchdog struct {
 func newWatchdog(cfg *TimeoutConfig, deadlines *clock.Deadlines, cancel context.CancelCauseFunc, stream bool) *watchdog {
 	now := cfg.Clock.Now()
 	w := &watchdog{cfg: cfg, cancel: cancel, start: now, stream: stream, deadlines: deadlines}
-	w.expiredFn = w.expired
 	w.mu.Lock()
 	w.armLocked(now)
 	w.mu.Unlock()
@@ -258,13 +256,13 @@ func (w *watchdog) armLocked(now time.Time) {
 	if idle := now.Add(w.cfg.Idle); w.phase < phaseBody && idle.Before(wake) {
 		wake = idle
 	}
-	w.deadlines.Add(&w.deadline, wake, w.expiredFn)
+	w.deadlines.Add(&w.deadline, wake, w)
 }
 
-// expired runs when the deadline passes: the limit may have passed, or the
+// Expire runs when the deadline passes: the limit may have passed, or the
 // deadline was set for a later phase's, or a read moved the idle limit
 // later, so the limit is checked again.
-func (w *watchdog) expired() {
+func (w *watchdog) Expire() {
 	// Read the clock before the deadline (in armLocked): a read of the body
 	// between the two then only moves the deadline later. In the other
 	// order, a read and the passing of time in between would pair a stale

@@ -228,7 +228,7 @@ func (r *Router) firstTokenTimeout(next http.RoundTripper) http.RoundTripper {
 		}
 		ctx, cancel := context.WithCancelCause(req.Context())
 		var d clock.Deadline
-		deadlines.Add(&d, r.clock.Now().Add(r.cfg.FirstTokenTimeout), func() { cancel(why) })
+		deadlines.Add(&d, r.clock.Now().Add(r.cfg.FirstTokenTimeout), clock.Func(func() { cancel(why) }))
 		resp, err := next.RoundTrip(req.WithContext(ctx))
 		if !deadlines.Remove(&d) {
 			cancel(why) // it passed: the cause is why, whether or not its call has run yet

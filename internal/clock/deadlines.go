@@ -31,11 +31,22 @@ type Deadlines struct {
 	gen        uint64      // the timer's; a stopped timer's late call changes nothing
 }
 
+// Expirer is what a Deadline calls when it passes. A call's own state
+// (a pointer) implements it, so that adding a deadline allocates nothing: a
+// method value (w.expired) is an allocation per call.
+type Expirer interface{ Expire() }
+
+// Func is a function as an Expirer.
+type Func func()
+
+// Expire calls f.
+func (f Func) Expire() { f() }
+
 // Deadline is one pending call of Deadlines; its zero value is ready for
 // Add. It must not be copied once added.
 type Deadline struct {
 	when       time.Time
-	f          func()
+	f          Expirer
 	prev, next *Deadline
 	pending    bool
 }
@@ -47,9 +58,9 @@ func NewDeadlines(c Clock) *Deadlines {
 	return &Deadlines{clock: c, system: system}
 }
 
-// Add arranges for f to be called once the clock reaches when, unless e is
-// removed first. e must not be pending already.
-func (d *Deadlines) Add(e *Deadline, when time.Time, f func()) {
+// Add arranges for f's Expire to be called once the clock reaches when,
+// unless e is removed first. e must not be pending already.
+func (d *Deadlines) Add(e *Deadline, when time.Time, f Expirer) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e.when, e.f, e.pending = when, f, true
@@ -149,6 +160,6 @@ func (d *Deadlines) fire(gen uint64) {
 	}
 	d.mu.Unlock()
 	for _, e := range due {
-		e.f()
+		e.f.Expire()
 	}
 }

@@ -55,10 +55,10 @@ func TestDeadlinesOneTimerInOrder(t *testing.T) {
 	d := clock.NewDeadlines(clk)
 	r := newRecorder()
 	var a, b, c, e clock.Deadline
-	d.Add(&a, start.Add(2*time.Second), r.f("a"))
-	d.Add(&b, start.Add(3*time.Second), r.f("b"))
-	d.Add(&c, start.Add(time.Second), r.f("c")) // sooner than the timer: it is set again
-	d.Add(&e, start.Add(3*time.Second), r.f("e"))
+	d.Add(&a, start.Add(2*time.Second), clock.Func(r.f("a")))
+	d.Add(&b, start.Add(3*time.Second), clock.Func(r.f("b")))
+	d.Add(&c, start.Add(time.Second), clock.Func(r.f("c"))) // sooner than the timer: it is set again
+	d.Add(&e, start.Add(3*time.Second), clock.Func(r.f("e")))
 	assert.Equal(t, 1, clk.Timers(), "one timer for four deadlines")
 	assert.Equal(t, 4, d.Len())
 	assert.True(t, d.Remove(&e))
@@ -80,14 +80,14 @@ func TestDeadlinesStopTheTimerWhenEmpty(t *testing.T) {
 	clk := gatewaytest.NewClock(time.Unix(0, 0))
 	d := clock.NewDeadlines(clk)
 	var a clock.Deadline
-	d.Add(&a, clk.Now().Add(time.Hour), func() { t.Error("removed, yet it ran") })
+	d.Add(&a, clk.Now().Add(time.Hour), clock.Func(func() { t.Error("removed, yet it ran") }))
 	require.Equal(t, 1, clk.Timers())
 	assert.True(t, d.Remove(&a))
 	assert.Zero(t, clk.Timers())
 	clk.Advance(2 * time.Hour)
 	// An entry may be added again once it has been removed.
 	r := newRecorder()
-	d.Add(&a, clk.Now(), r.f("again"))
+	d.Add(&a, clk.Now(), clock.Func(r.f("again")))
 	assert.Equal(t, []string{"again"}, r.wait(t, 1))
 }
 
@@ -96,8 +96,8 @@ func TestDeadlinesSystemClock(t *testing.T) {
 	d := clock.NewDeadlines(nil)
 	r := newRecorder()
 	var a, b clock.Deadline
-	d.Add(&a, time.Now().Add(time.Hour), r.f("later"))
-	d.Add(&b, time.Now().Add(-time.Second), r.f("due"))
+	d.Add(&a, time.Now().Add(time.Hour), clock.Func(r.f("later")))
+	d.Add(&b, time.Now().Add(-time.Second), clock.Func(r.f("due")))
 	assert.Equal(t, []string{"due"}, r.wait(t, 1))
 	assert.True(t, d.Remove(&a))
 }
