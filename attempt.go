@@ -132,7 +132,9 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // send calls rt and enforces the RoundTripper contract on its answer: never a
-// response and an error together, never a nil body.
+// response and an error together, never a nil body, and a final status in
+// 200..599 (a 1xx is informational: net/http would send an empty 200 in
+// its place, and a status of 0 makes WriteHeader panic), else ErrUpstream.
 func send(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
@@ -146,6 +148,10 @@ func send(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 599 {
+		resp.Body.Close()
+		return nil, ErrUpstream.WithMessage("gateway: the upstream answered with status " + strconv.Itoa(resp.StatusCode) + ", which cannot end a response")
 	}
 	return resp, nil
 }

@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -165,5 +167,40 @@ func TestHandlerSendsABodilessStatusAlone(t *testing.T) {
 				assert.NoError(t, err)
 			})
 		}
+	}
+}
+
+// A provider that answers a status no HTTP response can end with (a 1xx,
+// which net/http would turn into an empty 200, or one outside 100..599)
+// broke the RoundTripper contract: the caller gets a 502 in the OpenAI
+// shape, the attempt is recorded as that failure, and the body is closed.
+func TestHandlerRefusesAnInformationalOrInvalidFinalStatus(t *testing.T) {
+	for _, status := range []int{http.StatusContinue, http.StatusSwitchingProtocols, http.StatusEarlyHints, 0, 600} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			body := &closeTracker{Reader: strings.NewReader(chatReply)}
+			p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+				return respond(req, status, "application/json", body), nil
+			}}
+			o := newObserved(t)
+			srv := httptest.NewServer(gateway.NewHandler(p, gateway.WithObserver(o.observe)))
+			defer srv.Close()
+			resp, err := srv.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[]}`))
+			require.NoError(t, err)
+			var e errorJSON
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+			resp.Body.Close()
+			assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+			assert.Equal(t, "upstream_error", e.Error.Code)
+			assert.Contains(t, e.Error.Message, "status "+strconv.Itoa(status))
+			assert.True(t, body.closed.Load(), "the provider's body is closed")
+			call := o.only()
+			observed, err := call.Result()
+			assert.Equal(t, http.StatusBadGateway, observed)
+			assert.ErrorIs(t, err, gateway.ErrUpstream)
+			attempts := call.Attempts()
+			require.Len(t, attempts, 1)
+			assert.Equal(t, "upstream_error", attempts[0].Err)
+			assert.Zero(t, attempts[0].Status)
+		})
 	}
 }
