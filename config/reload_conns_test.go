@@ -179,3 +179,65 @@ func TestCloneProviderConfSharesNothing(t *testing.T) {
 	}
 	unset("providerConf", reflect.ValueOf(p))
 }
+
+// A provider a reload drops has its idle connections closed, and the
+// connection of a call still running on it is closed when that call ends:
+// none stays open to an upstream the configuration no longer names, for
+// the pool's idle timeout.
+func TestReloadClosesADroppedProvidersConnectionWhenItsCallEnds(t *testing.T) {
+	var open, served atomic.Int64
+	held, release := make(chan struct{}), make(chan struct{})
+	a := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) == 2 { // the second call is held until released
+			close(held)
+			<-release
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],` +
+			`"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`))
+	}))
+	a.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	a.Start()
+	defer a.Close()
+	upB, _, _ := countingUpstream(t)
+	f, err := Parse("t.yaml", []byte(`providers:
+  - {name: a, type: openai, base_url: `+a.URL+`/v1, api_key: sk-a, models: [m]}
+health: {disable: true}
+hedge: {disable: true}
+`), env{}.lookup)
+	require.NoError(t, err)
+	g, err := Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl"})
+	require.NoError(t, err)
+	require.NoError(t, g.Start(context.Background()))
+	defer g.Close()
+	defer func() { _ = g.Stop(context.Background()) }()
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	client := &http.Client{Timeout: 30 * time.Second}
+
+	code, body := post(t, client, srv.URL)
+	require.Equal(t, http.StatusOK, code, body)
+	done := make(chan int)
+	go func() { code, _ := post(t, client, srv.URL); done <- code }()
+	<-held // the second call is on a's connection, in flight
+
+	require.NoError(t, reloadWith(t, g, `providers:
+  - {name: b, type: openai, base_url: `+upB+`, api_key: sk-b, models: [m]}
+health: {disable: true}
+hedge: {disable: true}
+`))
+	close(release)
+	require.Equal(t, http.StatusOK, <-done, "the call in flight finishes on a")
+	code, body = post(t, client, srv.URL)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, int64(2), served.Load(), "the next call went to b")
+	require.Eventually(t, func() bool { return open.Load() == 0 }, 10*time.Second, 5*time.Millisecond,
+		"a's connection is still open after its last call ended")
+}
