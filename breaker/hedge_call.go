@@ -62,8 +62,9 @@ func (h *hedgeCall) handOver() {
 	})
 }
 
-// Expire is called by the middleware's deadlines, which must not be held
-// up, when the delay passes before the first attempt answered.
+// Expire implements clock.Expirer: the middleware's deadlines, which must
+// not be held up, call it when the delay passes before the first attempt
+// answered.
 func (h *hedgeCall) Expire() { go h.takeOver() }
 
 // takeOver runs the call from the moment its delay passes and sends its

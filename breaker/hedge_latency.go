@@ -9,20 +9,22 @@ import (
 
 // latencies keeps the most recent times to a usable response and a
 // percentile of them, recomputed every few samples. It is safe for
-// concurrent use, and lock-free on every call's path: add is one atomic
-// increment and one store, and percentile reads the cached value; only the
-// recomputation, one caller at a time (the others keep the cached value),
-// takes a lock. Under parallel load a lock taken by every call, to add and
-// to read, cost more than the rest of an unhedged attempt
-// (BenchmarkHedge).
+// concurrent use, and lock-free on every call's path: add is an atomic
+// increment and a store, and percentile reads the cached value and a flag
+// that says it is due for recomputation; only the recomputation, one
+// caller at a time (the others keep the cached value), takes a lock. Under
+// parallel load a lock taken by every call, to add and to read, cost more
+// than the rest of an unhedged attempt (BenchmarkHedge).
 type latencies struct {
-	// cached and at, read by every call, sit on a cache line of their own,
-	// apart from n and ring, which every add writes.
+	// What every call reads (cached, stale) sits on a cache line apart
+	// from what every add writes (n, ring); at is read by adds, written
+	// only at a recomputation.
 	cached atomic.Int64 // the percentile, in ns; 0 until enough samples
+	stale  atomic.Bool  // latencyEvery samples came since cached (or latencyMin, before it)
 	at     atomic.Int64 // n when cached was computed
-	_      [48]byte
+	_      [40]byte
 	n      atomic.Int64                 // samples ever added
-	ring   [latencySamples]atomic.Int64 // ns; slot i%latencySamples holds sample i
+	ring   [latencySamples]atomic.Int64 // ns, at least 1; slot i%latencySamples holds sample i; 0 while not yet written
 
 	mu      sync.Mutex      // one recomputation at a time
 	scratch []time.Duration // under mu
@@ -34,23 +36,22 @@ const (
 	latencyEvery   = 64 // recompute after this many new samples: a quarter of the ring
 )
 
-// add records d. A percentile computed while an add is between its
-// increment and its store may read that slot's previous sample.
+// add records d (as 1 ns when it is not positive, so that an empty slot,
+// 0, is told from a sample).
 func (l *latencies) add(d time.Duration) {
-	i := l.n.Add(1) - 1
-	l.ring[i%latencySamples].Store(int64(d))
+	i := l.n.Add(1)
+	l.ring[(i-1)%latencySamples].Store(max(int64(d), 1))
+	if i >= latencyMin && (l.cached.Load() == 0 || i-l.at.Load() >= latencyEvery) && !l.stale.Load() {
+		l.stale.Store(true)
+	}
 }
 
 // percentile returns the p-th percentile of the recent samples, or false
 // when there are too few.
 func (l *latencies) percentile(p float64) (time.Duration, bool) {
-	n := l.n.Load()
-	if n < latencyMin {
-		return 0, false
-	}
 	c := l.cached.Load()
-	if c > 0 && n-l.at.Load() < latencyEvery {
-		return time.Duration(c), true
+	if !l.stale.Load() {
+		return time.Duration(c), c > 0
 	}
 	if !l.mu.TryLock() {
 		if c > 0 { // another caller is recomputing it
@@ -59,18 +60,26 @@ func (l *latencies) percentile(p float64) (time.Duration, bool) {
 		l.mu.Lock() // the first: wait for it
 	}
 	defer l.mu.Unlock()
-	n = l.n.Load()
-	if c := l.cached.Load(); c > 0 && n-l.at.Load() < latencyEvery {
+	if c := l.cached.Load(); c > 0 && !l.stale.Load() {
 		return time.Duration(c), true // recomputed while this one waited
 	}
-	k := int(min(n, latencySamples))
+	// Cleared before the samples are read: an add that comes meanwhile,
+	// and finds this computation enough behind, sets it again.
+	l.stale.Store(false)
+	n := l.n.Load()
 	l.scratch = l.scratch[:0]
-	for i := range k {
-		l.scratch = append(l.scratch, time.Duration(l.ring[i].Load()))
+	for i := range int(min(n, latencySamples)) {
+		if d := l.ring[i].Load(); d > 0 { // 0: an add between its count and its store
+			l.scratch = append(l.scratch, time.Duration(d))
+		}
+	}
+	if len(l.scratch) == 0 {
+		return time.Duration(c), c > 0
 	}
 	slices.Sort(l.scratch)
+	k := len(l.scratch)
 	d := l.scratch[min(int(p*float64(k)), k-1)]
 	l.at.Store(n)
-	l.cached.Store(max(int64(d), 1))
+	l.cached.Store(int64(d))
 	return d, true
 }

@@ -259,9 +259,9 @@ func (w *watchdog) armLocked(now time.Time) {
 	w.deadlines.Add(&w.deadline, wake, w)
 }
 
-// Expire runs when the deadline passes: the limit may have passed, or the
-// deadline was set for a later phase's, or a read moved the idle limit
-// later, so the limit is checked again.
+// Expire implements clock.Expirer, called when the deadline passes: the
+// limit may have passed, or the deadline was set for a later phase's, or a
+// read moved the idle limit later, so the limit is checked again.
 func (w *watchdog) Expire() {
 	// Read the clock before the deadline (in armLocked): a read of the body
 	// between the two then only moves the deadline later. In the other

@@ -206,6 +206,9 @@ func TestReloadClosesADroppedProvidersConnectionWhenItsCallEnds(t *testing.T) {
 	}
 	a.Start()
 	defer a.Close()
+	var releaseOnce sync.Once
+	releaseHeld := func() { releaseOnce.Do(func() { close(release) }) }
+	defer releaseHeld() // before a.Close, which waits for the held handler
 	upB, _, _ := countingUpstream(t)
 	f, err := Parse("t.yaml", []byte(`providers:
   - {name: a, type: openai, base_url: `+a.URL+`/v1, api_key: sk-a, models: [m]}
@@ -224,16 +227,20 @@ hedge: {disable: true}
 
 	code, body := post(t, client, srv.URL)
 	require.Equal(t, http.StatusOK, code, body)
-	done := make(chan int)
+	done := make(chan int, 1)
 	go func() { code, _ := post(t, client, srv.URL); done <- code }()
-	<-held // the second call is on a's connection, in flight
+	select { // the second call is on a's connection, in flight
+	case <-held:
+	case code := <-done:
+		t.Fatalf("the second call ended (%d) before a held it", code)
+	}
 
 	require.NoError(t, reloadWith(t, g, `providers:
   - {name: b, type: openai, base_url: `+upB+`, api_key: sk-b, models: [m]}
 health: {disable: true}
 hedge: {disable: true}
 `))
-	close(release)
+	releaseHeld()
 	require.Equal(t, http.StatusOK, <-done, "the call in flight finishes on a")
 	code, body = post(t, client, srv.URL)
 	require.Equal(t, http.StatusOK, code, body)

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Deadlines calls functions at deadlines, for many calls at once, with one
+// Deadlines calls Expirers at deadlines, for many calls at once, with one
 // timer for all of them. A timer per call (time.AfterFunc) cost every
 // call a wakeup of an idle thread whenever the new timer was the earliest
 // of its processor, and that showed on a call's path; here a call adds and
@@ -19,7 +19,8 @@ import (
 // holds a goroutine) it is stopped as soon as none is.
 //
 // The zero value is not usable: call NewDeadlines. It is safe for
-// concurrent use; functions run in their own goroutine, outside its lock.
+// concurrent use; Expire runs in the timer's goroutine, outside its lock,
+// so it must not block.
 type Deadlines struct {
 	clock  Clock
 	system bool
@@ -32,8 +33,8 @@ type Deadlines struct {
 }
 
 // Expirer is what a Deadline calls when it passes. A call's own state
-// (a pointer) implements it, so that adding a deadline allocates nothing: a
-// method value (w.expired) is an allocation per call.
+// (a pointer) implements it, so that adding a deadline allocates nothing,
+// where a method value passed as a func is an allocation per call.
 type Expirer interface{ Expire() }
 
 // Func is a function as an Expirer.
@@ -141,7 +142,7 @@ func (d *Deadlines) disarmLocked() {
 	}
 }
 
-// fire calls the functions whose deadline has passed and sets the timer
+// fire calls the Expirers whose deadline has passed and sets the timer
 // for the next one.
 func (d *Deadlines) fire(gen uint64) {
 	now := d.clock.Now()
