@@ -59,31 +59,22 @@ health: {disable: true}
 hedge: {disable: true}
 `
 	}
-	f, err := Parse("t.yaml", []byte(conf("sk-b", "1")), env{}.lookup)
-	require.NoError(t, err)
-	g, err := Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl"})
-	require.NoError(t, err)
-	require.NoError(t, g.Start(context.Background()))
-	defer g.Close()
-	defer func() { _ = g.Stop(context.Background()) }()
-	srv := httptest.NewServer(g.Handler())
-	defer srv.Close()
-	client := &http.Client{Timeout: 30 * time.Second}
+	g, url, client := serveYAML(t, conf("sk-b", "1"))
 
-	code, body := post(t, client, srv.URL)
+	code, body := post(t, client, url)
 	require.Equal(t, http.StatusOK, code, body)
 	require.Equal(t, int64(1), connsA.Load())
 
 	// a: the same configuration (its target's weight changes); b: a new key.
 	require.NoError(t, reloadWith(t, g, conf("sk-b2", "2")))
-	code, body = post(t, client, srv.URL)
+	code, body = post(t, client, url)
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Equal(t, int64(1), connsA.Load(), "the call went on a's open connection")
 
 	// A refused reload (a bad retry section) closes only what it built: a's
 	// connection, kept, stays open.
 	require.Error(t, reloadWith(t, g, conf("sk-b2", "2")+"retry: {max_attempts: -1}\n"))
-	code, body = post(t, client, srv.URL)
+	code, body = post(t, client, url)
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Equal(t, int64(1), connsA.Load(), "a refused reload left a's connection open")
 
@@ -94,7 +85,7 @@ hedge: {disable: true}
 health: {disable: true}
 hedge: {disable: true}
 `))
-	code, body = post(t, client, srv.URL)
+	code, body = post(t, client, url)
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Equal(t, "Bearer sk-b2", authB())
 	assert.Equal(t, int64(1), connsB.Load())
@@ -210,25 +201,16 @@ func TestReloadClosesADroppedProvidersConnectionWhenItsCallEnds(t *testing.T) {
 	releaseHeld := func() { releaseOnce.Do(func() { close(release) }) }
 	defer releaseHeld() // before a.Close, which waits for the held handler
 	upB, _, _ := countingUpstream(t)
-	f, err := Parse("t.yaml", []byte(`providers:
+	g, url, client := serveYAML(t, `providers:
   - {name: a, type: openai, base_url: `+a.URL+`/v1, api_key: sk-a, models: [m]}
 health: {disable: true}
 hedge: {disable: true}
-`), env{}.lookup)
-	require.NoError(t, err)
-	g, err := Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl"})
-	require.NoError(t, err)
-	require.NoError(t, g.Start(context.Background()))
-	defer g.Close()
-	defer func() { _ = g.Stop(context.Background()) }()
-	srv := httptest.NewServer(g.Handler())
-	defer srv.Close()
-	client := &http.Client{Timeout: 30 * time.Second}
+`)
 
-	code, body := post(t, client, srv.URL)
+	code, body := post(t, client, url)
 	require.Equal(t, http.StatusOK, code, body)
 	done := make(chan int, 1)
-	go func() { code, _ := post(t, client, srv.URL); done <- code }()
+	go func() { code, _ := post(t, client, url); done <- code }()
 	select { // the second call is on a's connection, in flight
 	case <-held:
 	case code := <-done:
@@ -242,9 +224,26 @@ hedge: {disable: true}
 `))
 	releaseHeld()
 	require.Equal(t, http.StatusOK, <-done, "the call in flight finishes on a")
-	code, body = post(t, client, srv.URL)
+	code, body = post(t, client, url)
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Equal(t, int64(2), served.Load(), "the next call went to b")
 	require.Eventually(t, func() bool { return open.Load() == 0 }, 10*time.Second, 5*time.Millisecond,
 		"a's connection is still open after its last call ended")
+}
+
+// serveYAML builds and starts the gateway the YAML describes, serves its
+// handler on loopback and returns it, its URL and a client; the test's
+// cleanup stops and closes them.
+func serveYAML(t *testing.T, yaml string) (*Gateway, string, *http.Client) {
+	t.Helper()
+	f, err := Parse("t.yaml", []byte(yaml), env{}.lookup)
+	require.NoError(t, err)
+	g, err := Build(f, Options{UsageFile: t.TempDir() + "/usage.jsonl"})
+	require.NoError(t, err)
+	t.Cleanup(g.Close)
+	require.NoError(t, g.Start(context.Background()))
+	t.Cleanup(func() { _ = g.Stop(context.Background()) })
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	return g, srv.URL, &http.Client{Timeout: 30 * time.Second}
 }
