@@ -108,3 +108,52 @@ func TestOnReloadMayCloseTheGateway(t *testing.T) {
 		})
 	}
 }
+
+// Start after Close is refused with ErrClosed and opens nothing: no usage
+// pipeline (its write-ahead log directory is not created) and no probe
+// loop (goleak). A second Start is refused too: it would open the same
+// write-ahead log again.
+func TestStartAfterCloseIsRefused(t *testing.T) {
+	up, _, _ := countingUpstream(t)
+	f, err := Parse("t.yaml", []byte(closeYAML(up, "sk-a")), env{}.lookup)
+	require.NoError(t, err)
+	usage := filepath.Join(t.TempDir(), "usage.jsonl")
+	g, err := Build(f, Options{UsageFile: usage})
+	require.NoError(t, err)
+	g.Close()
+	require.ErrorIs(t, g.Start(context.Background()), ErrClosed)
+	assert.NoFileExists(t, usage)
+	assert.NoDirExists(t, spillDirOf(usage))
+	require.NoError(t, g.Stop(context.Background()), "nothing to stop")
+
+	g, err = Build(f, Options{UsageFile: usage})
+	require.NoError(t, err)
+	defer g.Close()
+	require.NoError(t, g.Start(context.Background()))
+	require.ErrorIs(t, g.Start(context.Background()), ErrStarted)
+	require.NoError(t, g.Stop(context.Background()))
+}
+
+// Start, Stop and Close may run at once (a signal handler closing the
+// gateway while the program is still starting it): under -race this was a
+// data race on the usage pipeline. Whichever comes first, nothing is left
+// open (goleak) and a Start that lost to Close says so.
+func TestStartWhileClosing(t *testing.T) {
+	up, _, _ := countingUpstream(t)
+	f, err := Parse("t.yaml", []byte(closeYAML(up, "sk-a")), env{}.lookup)
+	require.NoError(t, err)
+	for i := range 20 {
+		g, err := Build(f, Options{UsageFile: filepath.Join(t.TempDir(), "usage.jsonl")})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := g.Start(context.Background()); err != nil {
+				assert.ErrorIs(t, err, ErrClosed, "round %d", i)
+			}
+		})
+		wg.Go(func() { assert.NoError(t, g.Stop(context.Background()), "round %d", i) })
+		wg.Go(g.Close)
+		wg.Wait()
+		g.Close()
+	}
+}

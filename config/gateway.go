@@ -99,7 +99,8 @@ type Gateway struct {
 	respCache  gateway.Middleware
 	respOpts   []gateway.Option
 	admin      http.Handler
-	reloadMu   sync.Mutex // held by Reload and by Close
+	reloadMu   sync.Mutex // held by Reload, Start, Stop and Close
+	started    bool       // under reloadMu: Start succeeded
 	closed     bool       // under reloadMu: Close has begun
 	reloads    reloadCounts
 	obs        *observe // the metrics and tracing sections built (observe.go)
@@ -132,12 +133,24 @@ func (g *Gateway) Handler() http.Handler { return g.serve }
 
 // Start opens the usage pipeline and its sinks (replaying what a previous
 // run left in the spill directory) and begins the targets' health probes.
-// Call it once, before serving: a call metered before Start is recorded
-// nowhere, and no target is probed before it.
+// Call it before serving: a call metered before Start is recorded nowhere,
+// and no target is probed before it. A second Start returns ErrStarted,
+// one after Close ErrClosed, and neither opens anything; a Start that
+// failed may be tried again. Start, Stop, Close and Reload may be called
+// concurrently: each waits for the others.
 func (g *Gateway) Start(ctx context.Context) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	switch {
+	case g.closed:
+		return ErrClosed
+	case g.started:
+		return ErrStarted
+	}
 	if err := g.billing.start(ctx); err != nil {
 		return err
 	}
+	g.started = true
 	g.obs.watchPipeline(g.billing)
 	g.health.start()
 	return nil
@@ -150,8 +163,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 // of ctx's time, so that its records are made before the pipeline closes;
 // one still open after that is logged, and its records are refused. It
 // logs what it drained. Then it flushes the spans queued to the tracing
-// section's collector, within what is left of ctx.
+// section's collector, within what is left of ctx. After Close, which
+// released all of it, it does nothing.
 func (g *Gateway) Stop(ctx context.Context) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if g.closed {
+		return nil
+	}
 	err := g.billing.stop(ctx, g.logger)
 	return errors.Join(err, g.obs.stop(ctx))
 }

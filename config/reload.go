@@ -14,9 +14,13 @@ import (
 // ErrReloadRefused wraps the mistakes of a file Reload refused.
 var ErrReloadRefused = errors.New("config: reload refused, the running configuration is kept")
 
-// ErrClosed is Reload's error once Close has begun: the running
-// configuration is the last one, and nothing is built.
+// ErrClosed is the error of Reload and Start once Close has begun: the
+// running configuration is the last one, and nothing is built or opened.
 var ErrClosed = errors.New("config: the gateway is closed")
+
+// ErrStarted is the error of a second Start: the usage pipeline is open
+// already.
+var ErrStarted = errors.New("config: the gateway is started already")
 
 // Reload checks f as Build does, every section (keys, billing and the
 // others that need a restart included: checked, with no store or
