@@ -134,10 +134,10 @@ func (g *Gateway) Handler() http.Handler { return g.serve }
 // Start opens the usage pipeline and its sinks (replaying what a previous
 // run left in the spill directory) and begins the targets' health probes.
 // Call it before serving: a call metered before Start is recorded nowhere,
-// and no target is probed before it. A second Start returns ErrStarted,
-// one after Close ErrClosed, and neither opens anything; a Start that
-// failed may be tried again. Start, Stop, Close and Reload may be called
-// concurrently: each waits for the others.
+// and no target is probed before it. A second Start (after Stop too)
+// returns ErrStarted, one after Close ErrClosed, and neither opens
+// anything; a Start that failed may be tried again. Start, Stop, Close and
+// Reload may be called concurrently: each waits for the others.
 func (g *Gateway) Start(ctx context.Context) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
