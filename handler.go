@@ -124,14 +124,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	u := upstreamURL
 	u.Path = r.URL.Path
-	out := &http.Request{Method: route.method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	// base stays on the stack: WithContext's copy is the one request made.
+	base := http.Request{Method: route.method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: make(http.Header, forwardedHint), Host: u.Host, RemoteAddr: r.RemoteAddr}
 	for _, k := range forwardedHeaders {
 		if v := r.Header.Values(k); len(v) > 0 {
-			out.Header[k] = v
+			base.Header[k] = v
 		}
 	}
-	out = out.WithContext(ctx)
+	out := base.WithContext(ctx)
 	h.e.outbound(out, c)
 
 	resp, err := h.e.dispatch(out, c, true)

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/internal/clock"
 )
 
 // maxPendingLog bounds the log bytes waiting for the writer: past it, a
@@ -13,12 +16,21 @@ import (
 // slows the calls instead of growing without bound.
 const maxPendingLog = 1 << 20
 
+// logLinger is the least time between two of the writer's writes: the lines
+// that arrive within it of the last write gather and go out together in the
+// next, at most logLinger later than they would have.
+const logLinger = 5 * time.Millisecond
+
 // logWriter takes the log's lines off the calls' path: Write appends to a
 // buffer and wakes one goroutine, which writes whatever has gathered in a
-// single write. An idle gateway's line is written at once; under load the
-// lines of many calls share one system call, where a write per line was a
-// system call on every call's path. Close writes what is left and ends the
-// goroutine; a Write after Close goes straight to the destination.
+// single write. An idle gateway's line is written at once; a line that
+// comes within logLinger of the last write waits for the rest of it, so
+// under load the writer makes at most one write, and is woken at most
+// once, per logLinger, however many calls end in it (where a write per
+// line, or a wake per few lines, was work on every call's path). Close
+// writes what is left and ends the goroutine; a Write after Close goes
+// straight to the destination. A process killed without Close loses the
+// lines of the last logLinger at most.
 //
 // Write never fails: the destination's errors are dropped, as a log has
 // nowhere to report them. It is safe for concurrent use.
@@ -32,10 +44,15 @@ type logWriter struct {
 	pending []byte
 	spare   []byte // the buffer written last, reused
 	closed  bool
+
+	clock gateway.Clock // when the last write was, and the linger's wait
 }
 
-func newLogWriter(dst io.Writer) *logWriter {
-	w := &logWriter{dst: dst, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newLogWriter(dst io.Writer) *logWriter { return newLogWriterClock(dst, clock.System{}) }
+
+// newLogWriterClock is newLogWriter whose linger runs on clk.
+func newLogWriterClock(dst io.Writer, clk gateway.Clock) *logWriter {
+	w := &logWriter{dst: dst, clock: clk, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	w.drained.L = &w.mu
 	go w.run()
 	return w
@@ -62,8 +79,14 @@ func (w *logWriter) Write(p []byte) (int, error) {
 
 func (w *logWriter) run() {
 	defer close(w.done)
+	var last time.Time // of the last write; zero: none yet
 	for {
 		_, open := <-w.wake
+		if open && !last.IsZero() {
+			if wait := logLinger - w.clock.Now().Sub(last); wait > 0 {
+				open = w.linger(wait)
+			}
+		}
 		w.mu.Lock()
 		out := w.pending
 		w.pending, w.spare = w.spare[:0], nil
@@ -71,6 +94,7 @@ func (w *logWriter) run() {
 		w.mu.Unlock()
 		if len(out) > 0 {
 			_, _ = w.dst.Write(out)
+			last = w.clock.Now()
 		}
 		w.mu.Lock()
 		if cap(out) <= maxPendingLog {
@@ -79,6 +103,24 @@ func (w *logWriter) run() {
 		w.mu.Unlock()
 		if !open {
 			return
+		}
+	}
+}
+
+// linger waits for d, while more lines gather; the wake tokens their
+// Writes send are taken meanwhile, as those lines go out with this write.
+// It ends early, and reports false, when Close closes wake.
+func (w *logWriter) linger(d time.Duration) (open bool) {
+	passed, stop := w.clock.NewTimer(d)
+	for {
+		select {
+		case <-passed:
+			return true
+		case _, open := <-w.wake:
+			if !open {
+				stop()
+				return false
+			}
 		}
 	}
 }

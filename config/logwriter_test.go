@@ -10,11 +10,14 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway/gatewaytest"
 )
 
 // Lines written concurrently all arrive, each whole, by the time Close
@@ -62,6 +65,86 @@ func TestLogWriterWritesAnIdleLineAtOnce(t *testing.T) {
 			t.Fatal("the line was not written")
 		}
 	}
+}
+
+// countingWriter counts the Writes that reach a syncBuffer.
+type countingWriter struct {
+	*syncBuffer
+	writes atomic.Int32
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.syncBuffer.Write(p)
+}
+
+// waitFor waits until dst holds want, for at most 10 s (only if it never
+// does).
+func waitFor(t *testing.T, dst *countingWriter, want string) {
+	t.Helper()
+	bound := time.NewTimer(10 * time.Second)
+	defer bound.Stop()
+	for dst.String() != want {
+		select {
+		case <-dst.Changed():
+		case <-bound.C:
+			t.Fatalf("the log holds %q, want %q", dst.String(), want)
+		}
+	}
+}
+
+// Lines that come within logLinger of the last write wait for the rest of
+// it and go out together in one write: under load the writer writes, and
+// is woken, once per logLinger, not once per few lines.
+func TestLogWriterGathersTheLinesOfALinger(t *testing.T) {
+	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	dst := &countingWriter{syncBuffer: newSyncBuffer()}
+	w := newLogWriterClock(dst, clk)
+	defer w.Close()
+
+	_, _ = w.Write([]byte("first\n"))
+	waitFor(t, dst, "first\n") // the first line of an idle writer: at once
+	_, _ = w.Write([]byte("line 0\n"))
+	require.True(t, clk.WaitForTimers(1, 10*time.Second), "the writer lingers on the clock")
+	want := "first\nline 0\n"
+	for i := 1; i < 50; i++ {
+		line := fmt.Sprintf("line %d\n", i)
+		_, _ = w.Write([]byte(line))
+		want += line
+	}
+	assert.Equal(t, "first\n", dst.String(), "nothing is written while the writer lingers")
+	clk.Advance(logLinger)
+	waitFor(t, dst, want)
+	assert.Equal(t, int32(2), dst.writes.Load(), "the 50 lines of the linger went out in one write")
+
+	// Once logLinger has passed since the last write, a line goes out at once.
+	clk.Advance(logLinger)
+	_, _ = w.Write([]byte("later\n"))
+	waitFor(t, dst, want+"later\n")
+	assert.Equal(t, int32(3), dst.writes.Load())
+}
+
+// Close ends a linger at once and writes what it gathered: it does not
+// wait for the clock.
+func TestLogWriterCloseEndsALinger(t *testing.T) {
+	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	dst := &countingWriter{syncBuffer: newSyncBuffer()}
+	w := newLogWriterClock(dst, clk)
+	_, _ = w.Write([]byte("first\n"))
+	waitFor(t, dst, "first\n")
+	_, _ = w.Write([]byte("second\n"))
+	require.True(t, clk.WaitForTimers(1, 10*time.Second), "the writer lingers on the clock")
+	closed := make(chan struct{})
+	go func() {
+		_ = w.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second): // only if Close waits for the fake clock
+		t.Fatal("Close waited for the linger")
+	}
+	assert.Equal(t, "first\nsecond\n", dst.String())
 }
 
 // blockedWriter blocks every Write until release is closed.
