@@ -79,7 +79,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 
 func (w *logWriter) run() {
 	defer close(w.done)
-	var last time.Time // of the last write; zero: none yet
+	var last time.Time // when the last write began; zero: none yet
 	for {
 		_, open := <-w.wake
 		if open && !last.IsZero() {
@@ -93,8 +93,8 @@ func (w *logWriter) run() {
 		w.drained.Broadcast()
 		w.mu.Unlock()
 		if len(out) > 0 {
+			last = w.clock.Now() // before the write, which a reader may see at once
 			_, _ = w.dst.Write(out)
-			last = w.clock.Now()
 		}
 		w.mu.Lock()
 		if cap(out) <= maxPendingLog {
