@@ -34,7 +34,7 @@ func (t *textCount) tokens() int {
 }
 
 func (s *jsonScanner) ws() {
-	for s.i < len(s.b) {
+	for s.i < len(s.b) && s.b[s.i] <= ' ' { // most calls find no space: one test
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
 			s.i++
@@ -79,6 +79,13 @@ func (s *jsonScanner) str(tc *textCount) (start, end int, escaped bool, err erro
 	other := 0
 	for s.i < len(s.b) {
 		s.i += plainASCII(s.b[s.i:])
+		// The word plainASCII stopped at, and a short string's tail, go a
+		// byte at a time up to the first byte that needs a look: testing
+		// the word again at each byte cost a short string (a key) several
+		// word tests per byte.
+		for s.i < len(s.b) && plainByte[s.b[s.i]] {
+			s.i++
+		}
 		if s.i >= len(s.b) {
 			break
 		}
@@ -353,3 +360,12 @@ func plainASCII(b []byte) int {
 	}
 	return n
 }
+
+// plainByte holds, for each byte, whether it is one plainASCII passes over:
+// printable ASCII other than '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()

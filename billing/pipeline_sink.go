@@ -24,9 +24,14 @@ type sinkWorker struct {
 	name string
 	sink Sink
 
-	in     chan walBatch
-	missed atomic.Bool   // a batch or a spill reached the log without reaching in
-	notify chan struct{} // cap 1: wakes the worker to look at missed
+	in chan walBatch
+	// queued counts the records in in, pendingN those in pending: the
+	// writer wakes a worker waiting for its flush when together they make
+	// a batch (pendingN is stored before queued drops, so the sum the
+	// writer reads is never short).
+	queued, pendingN atomic.Int64
+	missed           atomic.Bool   // a batch or a spill reached the log without reaching in
+	notify           chan struct{} // cap 1: wakes the worker to look at missed
 
 	rd      *walReader
 	cursor  *os.File
@@ -61,7 +66,7 @@ func newSinkWorker(p *Pipeline, name string, s Sink) (*sinkWorker, error) {
 	}
 	w := &sinkWorker{
 		p: p, name: name, sink: s,
-		in:     make(chan walBatch, 16),
+		in:     make(chan walBatch, sinkQueue),
 		notify: make(chan struct{}, 1),
 		rd:     newWALReader(p.wal, from),
 		cursor: f,
@@ -70,6 +75,11 @@ func newSinkWorker(p *Pipeline, name string, s Sink) (*sinkWorker, error) {
 	w.acked = w.rd.pos
 	return w, nil
 }
+
+// sinkQueue is how many batches the writer hands a sink worker in memory
+// before it must read them from the log; the writer wakes a worker that
+// waits for its flush once half of them are queued.
+const sinkQueue = 64
 
 func (w *sinkWorker) poke() {
 	select {
@@ -122,7 +132,7 @@ func (w *sinkWorker) run() {
 			// The writer has logged its last record: take what is left.
 			select {
 			case b := <-w.in:
-				w.take(b)
+				w.received(b)
 				continue
 			default:
 			}
@@ -135,9 +145,27 @@ func (w *sinkWorker) run() {
 		if len(w.pending) > 0 && flushC == nil {
 			flushC, stopFlush = w.p.clock.NewTimer(w.p.cfg.FlushInterval)
 		}
+		if flushC != nil {
+			// A flush is due: what the writer hands over meanwhile waits in
+			// in, and the writer pokes the worker when in is half full, so
+			// the worker is woken per flush, not per record (a wake per
+			// record was a thread's wake on every call's path).
+			select {
+			case <-w.notify:
+				w.takeQueued()
+			case <-flushC:
+				flushC, stopFlush = nil, nil
+				w.takeQueued()
+				w.flush()
+			case <-w.p.writerDone:
+				draining = true
+			case <-w.p.abort:
+			}
+			continue
+		}
 		select {
 		case b := <-w.in:
-			w.take(b)
+			w.received(b)
 		case <-w.notify:
 		case <-flushC:
 			flushC, stopFlush = nil, nil
@@ -147,6 +175,25 @@ func (w *sinkWorker) run() {
 		case <-w.p.abort:
 		}
 	}
+}
+
+// takeQueued takes the batches waiting in in.
+func (w *sinkWorker) takeQueued() {
+	for {
+		select {
+		case b := <-w.in:
+			w.received(b)
+		default:
+			return
+		}
+	}
+}
+
+// received takes a batch from in.
+func (w *sinkWorker) received(b walBatch) {
+	w.take(b)
+	w.pendingN.Store(int64(len(w.pending)))
+	w.queued.Add(-int64(len(b.recs)))
 }
 
 // take adds a batch the writer handed over, unless the worker already read
@@ -170,6 +217,7 @@ func (w *sinkWorker) take(b walBatch) {
 
 // readLog reads the log into pending up to limit, flushing full batches.
 func (w *sinkWorker) readLog(limit walPos) {
+	defer func() { w.pendingN.Store(int64(len(w.pending))) }()
 	batch := w.p.cfg.BatchSize
 	for w.rd.pos.less(limit) && !w.aborted() {
 		if len(w.pending) >= batch {
@@ -216,6 +264,7 @@ func (w *sinkWorker) flush() {
 	}
 	w.ack(m.end)
 	w.pending = slices.Delete(w.pending, 0, m.n)
+	w.pendingN.Store(int64(len(w.pending)))
 	w.marks = slices.Delete(w.marks, 0, k+1)
 	for i := range w.marks {
 		w.marks[i].n -= m.n

@@ -103,3 +103,43 @@ func TestPipelineSyncPutsEveryAcceptedRecordInTheLog(t *testing.T) {
 	close(release)
 	closePipeline(t, p)
 }
+
+// While a sink worker waits for its flush, the records the writer hands it
+// wait in its queue: the worker is not woken for each (a thread's wake on
+// every call's path). A batch's worth wakes it at once, and the flush
+// takes what waited.
+func TestSinkWorkerIsNotWokenPerRecord(t *testing.T) {
+	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	s := newMemSink()
+	p, err := NewPipeline(PipelineConfig{Dir: t.TempDir(), Sinks: map[string]Sink{"s": s}, BatchSize: 100, FlushInterval: time.Second, Clock: clk})
+	require.NoError(t, err)
+	defer closePipeline(t, p)
+	w := p.sinks[0]
+
+	require.NoError(t, p.Enqueue(testRecord(0)))
+	require.Eventually(t, func() bool { return w.pendingN.Load() == 1 }, 5*time.Second, time.Millisecond, "the first record wakes the worker")
+	require.True(t, clk.WaitForTimers(1, 5*time.Second), "the worker arms its flush timer")
+	q0 := w.queued.Load() // the worker may have read the first from the log, its batch still queued
+	for i := 1; i <= 10; i++ {
+		require.NoError(t, p.Enqueue(testRecord(i)))
+	}
+	require.Eventually(t, func() bool { return w.queued.Load() == q0+10 }, 5*time.Second, time.Millisecond, "the writer hands the records over")
+	for range 20 { // a worker woken per record takes them within microseconds
+		time.Sleep(time.Millisecond)
+		require.Equal(t, q0+10, w.queued.Load(), "the waiting worker took records before its flush")
+		require.Equal(t, int64(1), w.pendingN.Load())
+	}
+
+	for i := 11; i < 100; i++ {
+		require.NoError(t, p.Enqueue(testRecord(i)))
+	}
+	require.Eventually(t, func() bool { return s.count() == 100 }, 5*time.Second, time.Millisecond, "a batch's worth waits for no timer")
+	require.NoError(t, p.Enqueue(testRecord(100)))
+	require.Eventually(t, func() bool { return w.pendingN.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, p.Enqueue(testRecord(101)))
+	require.Eventually(t, func() bool { return w.queued.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.True(t, clk.WaitForTimers(1, 5*time.Second), "the worker arms its flush timer")
+	clk.Advance(time.Second)
+	require.Eventually(t, func() bool { return s.count() == 102 }, 5*time.Second, time.Millisecond, "the flush takes the queued record too")
+	assert.Equal(t, []int{100, 2}, s.sizes)
+}

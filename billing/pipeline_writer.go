@@ -235,6 +235,10 @@ func (p *Pipeline) log(recs []Record, frames []byte) ([]byte, error) {
 	for _, s := range p.sinks {
 		select {
 		case s.in <- b:
+			q := s.queued.Add(int64(len(b.recs)))
+			if q+s.pendingN.Load() >= int64(p.cfg.BatchSize) || len(s.in) >= cap(s.in)/2 {
+				s.poke() // a worker waiting for its flush takes them now
+			}
 		default:
 			s.missed.Store(true) // it reads the log back when it gets to it
 			s.poke()

@@ -19,25 +19,28 @@ const maxPendingLog = 1 << 20
 // logLinger is the least time between two of the writer's writes: the lines
 // that arrive within it of the last write gather and go out together in the
 // next, at most logLinger later than they would have.
-const logLinger = 5 * time.Millisecond
+const logLinger = 50 * time.Millisecond
 
 // logWriter takes the log's lines off the calls' path: Write appends to a
 // buffer and wakes one goroutine, which writes whatever has gathered in a
 // single write. An idle gateway's line is written at once; a line that
 // comes within logLinger of the last write waits for the rest of it, so
-// under load the writer makes at most one write, and is woken at most
-// once, per logLinger, however many calls end in it (where a write per
-// line, or a wake per few lines, was work on every call's path). Close
-// writes what is left and ends the goroutine; a Write after Close goes
+// under load the writer makes at most one write, and is woken twice (a
+// line's token, then the linger's timer), per logLinger, however many
+// calls end in it (where a write per line, or a wake per line, was work on
+// every call's path); half of maxPendingLog pending ends a linger early.
+// Close writes what is left and ends the goroutine; a Write after Close goes
 // straight to the destination. A process killed without Close loses the
 // lines of the last logLinger at most.
 //
 // Write never fails: the destination's errors are dropped, as a log has
 // nowhere to report them. It is safe for concurrent use.
 type logWriter struct {
-	dst  io.Writer
-	wake chan struct{} // one token: lines are pending
-	done chan struct{} // closed when the goroutine has ended
+	dst     io.Writer
+	wake    chan struct{} // one token: lines are pending
+	full    chan struct{} // one token: half of maxPendingLog is pending, which ends a linger
+	closing chan struct{} // closed by Close: ends a linger at once
+	done    chan struct{} // closed when the goroutine has ended
 
 	mu      sync.Mutex
 	drained sync.Cond // signalled when the goroutine takes the pending lines
@@ -52,7 +55,8 @@ func newLogWriter(dst io.Writer) *logWriter { return newLogWriterClock(dst, cloc
 
 // newLogWriterClock is newLogWriter whose linger runs on clk.
 func newLogWriterClock(dst io.Writer, clk gateway.Clock) *logWriter {
-	w := &logWriter{dst: dst, clock: clk, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &logWriter{dst: dst, clock: clk, wake: make(chan struct{}, 1), full: make(chan struct{}, 1),
+		closing: make(chan struct{}), done: make(chan struct{})}
 	w.drained.L = &w.mu
 	go w.run()
 	return w
@@ -73,6 +77,12 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	case w.wake <- struct{}{}:
 	default: // the goroutine is already woken
 	}
+	if len(w.pending) >= maxPendingLog/2 {
+		select { // a linger ends, before the calls must wait for the writer
+		case w.full <- struct{}{}:
+		default:
+		}
+	}
 	w.mu.Unlock()
 	return len(p), nil
 }
@@ -88,6 +98,18 @@ func (w *logWriter) run() {
 			}
 		}
 		w.mu.Lock()
+		// The token of the lines taken here, if one came while the writer
+		// lingered, goes with them (Write sends it under mu): left in
+		// place it would wake the writer once more for nothing.
+		select {
+		case _, ok := <-w.wake:
+			open = open && ok
+		default:
+		}
+		select {
+		case <-w.full:
+		default:
+		}
 		out := w.pending
 		w.pending, w.spare = w.spare[:0], nil
 		w.drained.Broadcast()
@@ -107,21 +129,22 @@ func (w *logWriter) run() {
 	}
 }
 
-// linger waits for d, while more lines gather; the wake tokens their
-// Writes send are taken meanwhile, as those lines go out with this write.
-// It ends early, and reports false, when Close closes wake.
+// linger waits for d, while more lines gather. It does not take the wake
+// tokens their Writes send, so no line wakes the writer while it lingers:
+// the writer wakes once per linger, for its timer. It ends early when half
+// of maxPendingLog has gathered, so a busy log does not make the calls wait
+// for the linger, and ends early reporting false when Close begins.
 func (w *logWriter) linger(d time.Duration) (open bool) {
 	passed, stop := w.clock.NewTimer(d)
-	for {
-		select {
-		case <-passed:
-			return true
-		case _, open := <-w.wake:
-			if !open {
-				stop()
-				return false
-			}
-		}
+	select {
+	case <-passed:
+		return true
+	case <-w.full:
+		stop()
+		return true
+	case <-w.closing:
+		stop()
+		return false
 	}
 }
 
@@ -137,6 +160,7 @@ func (w *logWriter) Close() error {
 	w.closed = true
 	w.drained.Broadcast()
 	w.mu.Unlock()
+	close(w.closing)
 	close(w.wake)
 	<-w.done
 	return nil

@@ -124,6 +124,54 @@ func TestLogWriterGathersTheLinesOfALinger(t *testing.T) {
 	assert.Equal(t, int32(3), dst.writes.Load())
 }
 
+// A line that comes while the writer lingers leaves its wake token for
+// the writer to find when the linger ends: the writer is not woken for it
+// (it was, once per line, to consume the token, which on an idle machine
+// cost each call a thread's wake). After the linger the token is gone with
+// the lines it announced, so the writer does not wake once more for nothing.
+func TestLogWriterLingerIsNotWokenByLines(t *testing.T) {
+	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	dst := &countingWriter{syncBuffer: newSyncBuffer()}
+	w := newLogWriterClock(dst, clk)
+	defer w.Close()
+
+	_, _ = w.Write([]byte("first\n"))
+	waitFor(t, dst, "first\n")
+	_, _ = w.Write([]byte("second\n"))
+	require.True(t, clk.WaitForTimers(1, 10*time.Second), "the writer lingers on the clock")
+	_, _ = w.Write([]byte("third\n"))
+	// A writer that takes tokens while it lingers takes this one within
+	// microseconds; give it far longer than that.
+	for range 50 {
+		require.Len(t, w.wake, 1, "the lingering writer took the token of a line")
+		time.Sleep(time.Millisecond)
+	}
+	clk.Advance(logLinger)
+	waitFor(t, dst, "first\nsecond\nthird\n")
+	w.mu.Lock()
+	tokens := len(w.wake)
+	w.mu.Unlock()
+	assert.Zero(t, tokens, "the token of lines already written is left for the writer")
+}
+
+// Half of maxPendingLog gathered ends a linger at once: a busy log (a big
+// machine's) goes out as it fills, and no call waits for the linger's
+// timer with the buffer full.
+func TestLogWriterFullBufferEndsALinger(t *testing.T) {
+	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	dst := &countingWriter{syncBuffer: newSyncBuffer()}
+	w := newLogWriterClock(dst, clk)
+	defer w.Close()
+
+	_, _ = w.Write([]byte("first\n"))
+	waitFor(t, dst, "first\n")
+	_, _ = w.Write([]byte("second\n"))
+	require.True(t, clk.WaitForTimers(1, 10*time.Second), "the writer lingers on the clock")
+	big := strings.Repeat("x", maxPendingLog/2) + "\n"
+	_, _ = w.Write([]byte(big))
+	waitFor(t, dst, "first\nsecond\n"+big) // the clock never moved
+}
+
 // Close ends a linger at once and writes what it gathered: it does not
 // wait for the clock.
 func TestLogWriterCloseEndsALinger(t *testing.T) {
