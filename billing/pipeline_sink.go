@@ -147,9 +147,10 @@ func (w *sinkWorker) run() {
 		}
 		if flushC != nil {
 			// A flush is due: what the writer hands over meanwhile waits in
-			// in, and the writer pokes the worker when in is half full, so
-			// the worker is woken per flush, not per record (a wake per
-			// record was a thread's wake on every call's path).
+			// in, and the writer pokes the worker only when the records
+			// waiting make a batch or in is half full, so the worker is
+			// woken per flush, not per record (a wake per record was a
+			// thread's wake on every call's path).
 			select {
 			case <-w.notify:
 				w.takeQueued()

@@ -124,21 +124,28 @@ func TestLogWriterGathersTheLinesOfALinger(t *testing.T) {
 	assert.Equal(t, int32(3), dst.writes.Load())
 }
 
+// lingeringLogWriter returns a log writer on a fake clock that has written
+// "first\n" and lingers with "second\n" gathered: the clock has not moved.
+func lingeringLogWriter(t *testing.T) (*logWriter, *countingWriter, *gatewaytest.Clock) {
+	t.Helper()
+	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	dst := &countingWriter{syncBuffer: newSyncBuffer()}
+	w := newLogWriterClock(dst, clk)
+	_, _ = w.Write([]byte("first\n"))
+	waitFor(t, dst, "first\n")
+	_, _ = w.Write([]byte("second\n"))
+	require.True(t, clk.WaitForTimers(1, 10*time.Second), "the writer lingers on the clock")
+	return w, dst, clk
+}
+
 // A line that comes while the writer lingers leaves its wake token for
 // the writer to find when the linger ends: the writer is not woken for it
 // (it was, once per line, to consume the token, which on an idle machine
 // cost each call a thread's wake). After the linger the token is gone with
 // the lines it announced, so the writer does not wake once more for nothing.
 func TestLogWriterLingerIsNotWokenByLines(t *testing.T) {
-	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
-	dst := &countingWriter{syncBuffer: newSyncBuffer()}
-	w := newLogWriterClock(dst, clk)
+	w, dst, clk := lingeringLogWriter(t)
 	defer w.Close()
-
-	_, _ = w.Write([]byte("first\n"))
-	waitFor(t, dst, "first\n")
-	_, _ = w.Write([]byte("second\n"))
-	require.True(t, clk.WaitForTimers(1, 10*time.Second), "the writer lingers on the clock")
 	_, _ = w.Write([]byte("third\n"))
 	// A writer that takes tokens while it lingers takes this one within
 	// microseconds; give it far longer than that.
@@ -151,22 +158,15 @@ func TestLogWriterLingerIsNotWokenByLines(t *testing.T) {
 	w.mu.Lock()
 	tokens := len(w.wake)
 	w.mu.Unlock()
-	assert.Zero(t, tokens, "the token of lines already written is left for the writer")
+	assert.Zero(t, tokens, "the token of lines already written is still there, to wake the writer for nothing")
 }
 
 // Half of maxPendingLog gathered ends a linger at once: a busy log (a big
 // machine's) goes out as it fills, and no call waits for the linger's
 // timer with the buffer full.
 func TestLogWriterFullBufferEndsALinger(t *testing.T) {
-	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
-	dst := &countingWriter{syncBuffer: newSyncBuffer()}
-	w := newLogWriterClock(dst, clk)
+	w, dst, _ := lingeringLogWriter(t)
 	defer w.Close()
-
-	_, _ = w.Write([]byte("first\n"))
-	waitFor(t, dst, "first\n")
-	_, _ = w.Write([]byte("second\n"))
-	require.True(t, clk.WaitForTimers(1, 10*time.Second), "the writer lingers on the clock")
 	big := strings.Repeat("x", maxPendingLog/2) + "\n"
 	_, _ = w.Write([]byte(big))
 	waitFor(t, dst, "first\nsecond\n"+big) // the clock never moved
@@ -175,13 +175,7 @@ func TestLogWriterFullBufferEndsALinger(t *testing.T) {
 // Close ends a linger at once and writes what it gathered: it does not
 // wait for the clock.
 func TestLogWriterCloseEndsALinger(t *testing.T) {
-	clk := gatewaytest.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
-	dst := &countingWriter{syncBuffer: newSyncBuffer()}
-	w := newLogWriterClock(dst, clk)
-	_, _ = w.Write([]byte("first\n"))
-	waitFor(t, dst, "first\n")
-	_, _ = w.Write([]byte("second\n"))
-	require.True(t, clk.WaitForTimers(1, 10*time.Second), "the writer lingers on the clock")
+	w, dst, _ := lingeringLogWriter(t)
 	closed := make(chan struct{})
 	go func() {
 		_ = w.Close()
