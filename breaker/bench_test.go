@@ -162,7 +162,7 @@ func (named) Name() string { return "static" }
 // delay (the main job's setting: the learned p99), through the client-mode
 // entry point over a Provider that answers at once; "direct" is the same
 // call without it. Run with -cpu 1,2: a goroutine or a timer per attempt
-// shows most under parallel load.
+// shows most under parallel load. "Hedge+Timeouts" is the main job's pair.
 func BenchmarkHedge(b *testing.B) {
 	p := named{func(*http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}, nil
@@ -185,5 +185,11 @@ func BenchmarkHedge(b *testing.B) {
 	b.Run("direct", func(b *testing.B) { run(b, gateway.Chain(p)) })
 	b.Run("Hedge", func(b *testing.B) {
 		run(b, gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Percentile: 0.99, MaxHedges: 2, CutAfter: 10}))))
+	})
+	// The main job's pair: Hedge over Timeouts, which share each attempt's
+	// context.
+	b.Run("Hedge+Timeouts", func(b *testing.B) {
+		run(b, gateway.Chain(p, must(breaker.Hedge(breaker.HedgeConfig{Percentile: 0.99, MaxHedges: 2, CutAfter: 10})),
+			must(breaker.Timeouts(breaker.TimeoutConfig{}))))
 	})
 }

@@ -154,7 +154,9 @@ func Hedge(cfg HedgeConfig) (gateway.Middleware, error) {
 		if cfg.Latency != nil {
 			lat = &cfg.Latency.l
 		}
-		return &hedgeTransport{cfg: cfg, next: next, lat: lat, deadlines: deadlines}
+		t := &hedgeTransport{cfg: cfg, next: next, lat: lat, deadlines: deadlines}
+		t.timeouts, _ = next.(*timeoutTransport)
+		return t
 	}, nil
 }
 
@@ -163,6 +165,9 @@ type hedgeTransport struct {
 	next      http.RoundTripper
 	lat       *latencies // the config's Latency, or the transport's own
 	deadlines *clock.Deadlines
+	// timeouts is next when it is Timeouts (the main job's order): each
+	// attempt's context, which Hedge makes, is then Timeouts' too.
+	timeouts *timeoutTransport
 }
 
 func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -176,9 +181,9 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.cancels = h.cancelsArr[:0]
 	h.delay, h.learned = t.delay()
 	h.began = t.cfg.Clock.Now()
-	first, i := h.attempt(req)
+	first, i, cancel := h.attempt(req)
 	t.deadlines.Add(&h.due, h.began.Add(h.delay), h)
-	r := h.run(first, i)
+	r := h.run(first, i, cancel)
 	if t.deadlines.Remove(&h.due) {
 		// Answered within the delay: the only attempt, taken in here.
 		var none hedgeResult

@@ -186,21 +186,30 @@ func (h *hedgeCall) take(r hedgeResult, last *hedgeResult) (hedgeDecision, bool)
 }
 
 // attempt gives the next attempt a context of its own, a child of the
-// call's, and returns out under it with its index.
-func (h *hedgeCall) attempt(out *http.Request) (*http.Request, int) {
+// call's, and returns out under it with its index and the context's cancel.
+func (h *hedgeCall) attempt(out *http.Request) (*http.Request, int, context.CancelCauseFunc) {
 	actx, cancel := context.WithCancelCause(h.req.Context())
 	i := len(h.cancels)
 	h.cancels = append(h.cancels, cancel)
 	h.pending++
-	return out.WithContext(actx), i
+	return out.WithContext(actx), i, cancel
 }
 
-// run sends attempt i and returns its result, never a response and an error
-// both.
-func (h *hedgeCall) run(out *http.Request, i int) hedgeResult {
+// run sends attempt i, whose context cancel cancels, and returns its result,
+// never a response and an error both. When Timeouts is next, the attempt's
+// context is its too (timeoutTransport.roundTrip): Timeouts cancels it when
+// the attempt ends or a limit passes, which is when Hedge has no more use
+// for it either.
+func (h *hedgeCall) run(out *http.Request, i int, cancel context.CancelCauseFunc) hedgeResult {
 	clk := h.t.cfg.Clock
 	began := clk.Now()
-	resp, err := h.t.next.RoundTrip(out)
+	var resp *http.Response
+	var err error
+	if tt := h.t.timeouts; tt != nil {
+		resp, err = tt.roundTrip(out, cancel)
+	} else {
+		resp, err = h.t.next.RoundTrip(out)
+	}
 	if err != nil && resp != nil {
 		resp.Body.Close()
 		resp = nil
@@ -214,8 +223,8 @@ func (h *hedgeCall) launch() error {
 	if err != nil {
 		return err
 	}
-	out, i := h.attempt(out)
-	go func() { h.results <- h.run(out, i) }()
+	out, i, cancel := h.attempt(out)
+	go func() { h.results <- h.run(out, i, cancel) }()
 	return nil
 }
 

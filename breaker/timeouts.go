@@ -109,6 +109,17 @@ type timeoutTransport struct {
 
 func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
+	return t.roundTrip(req.WithContext(ctx), cancel)
+}
+
+// roundTrip bounds the attempt req, whose context is the attempt's own:
+// cancel cancels it and nothing else, and roundTrip cancels it when the
+// attempt ends (its body closed, or its error returned), or with the limit's
+// error when one passes. Hedge, which makes such a context for each of its
+// attempts, calls it directly when Timeouts is the layer inside it, so that
+// an attempt has one context and one request copy, not two of each.
+func (t *timeoutTransport) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (*http.Response, error) {
+	ctx := req.Context()
 	stream := false
 	if c := gateway.CallFrom(ctx); c != nil {
 		stream = c.Stream
@@ -120,11 +131,11 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		// a Header limit over FirstToken that changes nothing (the header
 		// phase of a stream is already bounded by FirstToken, under its
 		// name), so no trace is set: it costs a stream a few allocations.
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			GotFirstResponseByte: func() { w.setPhase(phaseFirstToken) },
-		})
+		}))
 	}
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
