@@ -337,7 +337,8 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, le
 // server ended), which the call ends with, instead of a status line and a
 // broken body. The error carries none of the upstream's headers (a 429's
 // Retry-After), only the call's own. It reports false when the caller
-// left: nobody to tell.
+// left: nobody to tell; a caller found gone as the error is sent ends the
+// call as a 499.
 func (h *handler) answerCut(w http.ResponseWriter, rerr error, c *Call) bool {
 	if c.ctx.Err() != nil {
 		cause := context.Cause(&c.ctx)
@@ -354,6 +355,12 @@ func (h *handler) answerCut(w http.ResponseWriter, rerr error, c *Call) bool {
 	e := ErrorFor(rerr)
 	c.wroteStatus(e.Status)
 	writeOpError(w, c.Op, e)
+	// Sent now, not when ServeHTTP returns: a caller gone by now (its
+	// connection broken before its context is cancelled) never got the
+	// error, and the call ends as its leaving.
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		c.leave()
+	}
 	return true
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -170,6 +171,37 @@ func TestHandlerAnswersACutNonStreamBodyWithAnError(t *testing.T) {
 	assert.ErrorIs(t, cerr, gateway.ErrUpstream)
 	assert.ErrorIs(t, cerr, io.ErrUnexpectedEOF, "the cause stays reachable")
 }
+
+// A caller that is gone when the gateway writes its error for a cut answer
+// (its connection broken, the request's context not cancelled yet) never
+// got that 502: the call is recorded as the caller leaving, a 499.
+func TestHandlerCutAnswerToAGoneCallerIs499(t *testing.T) {
+	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		body := io.MultiReader(strings.NewReader(`{"id":"c1","choi`), errReader{io.ErrUnexpectedEOF})
+		return respond(req, 200, "application/json", io.NopCloser(body)), nil
+	}}
+	o := newObserved(t)
+	h := gateway.NewHandler(p, gateway.WithObserver(o.observe))
+	w := &brokenConnWriter{header: http.Header{}}
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(`{"model":"m"}`)))
+	assert.Equal(t, http.StatusBadGateway, w.status, "the error was written")
+	status, _ := o.only().Result()
+	assert.Equal(t, 499, status, "recorded as the caller gone, not as the 502 it never got")
+}
+
+// brokenConnWriter is a ResponseWriter on a connection that has broken:
+// every write and flush fails.
+type brokenConnWriter struct {
+	header http.Header
+	status int
+}
+
+var errBrokenConn = errors.New("write: broken pipe")
+
+func (w *brokenConnWriter) Header() http.Header       { return w.header }
+func (w *brokenConnWriter) WriteHeader(status int)    { w.status = status }
+func (w *brokenConnWriter) Write([]byte) (int, error) { return 0, errBrokenConn }
+func (w *brokenConnWriter) FlushError() error         { return errBrokenConn }
 
 // The gateway's error for a cut answer carries none of the upstream's
 // headers: a Retry-After that came with an upstream 429 whose body was cut
