@@ -180,11 +180,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
-	length := resp.ContentLength // as declared upstream; -1 when unknown or decompressed
-	if resp.Uncompressed {
-		length = -1
-	}
-	abort := h.copyBody(w, resp.StatusCode, resp.Body, length, stream, c)
+	abort := h.copyBody(w, resp.StatusCode, resp.Body, stream, c)
 	copied = true
 	if abort {
 		panic(http.ErrAbortHandler) // the caller's client sees the failure
@@ -227,18 +223,14 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // Content-Length in one flushed write, so the caller has all of it before
 // the call's end-of-call work (the OnEnd hooks and the observers, run when
 // ServeHTTP closes the body) begins: that work adds nothing to the caller's
-// latency. A larger one is copied as it comes, with the length its upstream
-// declared (length, -1 when unknown) when the bytes read do not contradict
-// it, and flushed at its end, so that it too is complete before the
-// end-of-call work; without a length it goes chunked, and its end waits
-// for that work. Each write must end within
+// latency. A larger one is copied as it comes. Each write must end within
 // the write timeout; the deadline is set again only once a quarter of it
 // has passed, so a write has at least three quarters of it, and a stream of
 // many small events does not move the connection's deadline (a runtime
 // timer) for each. It reports whether the response must be aborted: a
 // non-stream answer cut after part of it was sent, which must not look
 // complete (ServeHTTP aborts it, once it knows the copy did not panic).
-func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, length int64, stream bool, c *Call) (abort bool) {
+func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call) (abort bool) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
@@ -272,9 +264,6 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, le
 			}
 			return
 		}
-		if length > int64(n) { // a buffer's worth read, more to come: the length is plausible
-			w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
-		}
 		writeStatus(w, c, status)
 	}
 	for {
@@ -297,11 +286,6 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, le
 			}
 		}
 		if rerr == io.EOF {
-			if !stream { // the end of a large answer: the caller has it before the end-of-call work
-				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-					c.leave()
-				}
-			}
 			return
 		}
 		if rerr != nil {
