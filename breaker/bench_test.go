@@ -132,25 +132,35 @@ func BenchmarkFaultMix(b *testing.B) {
 // BenchmarkTimeouts measures what Timeouts adds to one attempt on the system
 // clock, through the client-mode entry point over a Provider that answers at
 // once ("entry/direct" in BenchmarkRetryCircuitBreakerOverhead is the same
-// call without it). Run with -cpu 2 to see the cost of its timer under
-// parallel load.
+// call without it). "stream" is a stream with a Header limit under its
+// FirstToken limit, whose attempt also gets a trace that moves it to the
+// first-token phase (under the default limits it gets none). Run with
+// -cpu 2 to see the cost of its timer under parallel load.
 func BenchmarkTimeouts(b *testing.B) {
-	p := gateway.RoundTripperFunc(func(*http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}, nil
-	})
-	client := gateway.NewClient(gateway.Chain(named{p}, must(breaker.Timeouts(breaker.TimeoutConfig{}))))
-	body := []byte(chatBody(false))
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Post(chatURL, "application/json", bytes.NewReader(body))
-			if err != nil || resp.StatusCode != 200 {
-				b.Fatal(err)
+	events := roleEvent + contentEvent("ok") + "data: [DONE]\n\n"
+	run := func(b *testing.B, stream bool, cfg breaker.TimeoutConfig) {
+		p := gateway.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if stream {
+				return streamResponse(req, strings.NewReader(events)), nil
 			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	})
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}, nil
+		})
+		client := gateway.NewClient(gateway.Chain(named{p}, must(breaker.Timeouts(cfg))))
+		body := []byte(chatBody(stream))
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				resp, err := client.Post(chatURL, "application/json", bytes.NewReader(body))
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	b.Run("non-stream", func(b *testing.B) { run(b, false, breaker.TimeoutConfig{}) })
+	b.Run("stream", func(b *testing.B) { run(b, true, breaker.TimeoutConfig{Header: time.Minute}) })
 }
 
 // named makes a RoundTripper a Provider, so that it gets an attempt boundary.

@@ -181,9 +181,9 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.cancels = h.cancelsArr[:0]
 	h.delay, h.learned = t.delay()
 	h.began = t.cfg.Clock.Now()
-	first, i, cancel := h.attempt(req)
+	actx, i, cancel := h.attempt()
 	t.deadlines.Add(&h.due, h.began.Add(h.delay), h)
-	r := h.run(first, i, cancel)
+	r := h.run(req, actx, i, cancel)
 	if t.deadlines.Remove(&h.due) {
 		// Answered within the delay: the only attempt, taken in here.
 		var none hedgeResult

@@ -186,28 +186,32 @@ func (h *hedgeCall) take(r hedgeResult, last *hedgeResult) (hedgeDecision, bool)
 }
 
 // attempt gives the next attempt a context of its own, a child of the
-// call's, and returns out under it with its index and the context's cancel.
-func (h *hedgeCall) attempt(out *http.Request) (*http.Request, int, context.CancelCauseFunc) {
+// call's, and returns it with the attempt's index and the context's cancel.
+func (h *hedgeCall) attempt() (context.Context, int, context.CancelCauseFunc) {
 	actx, cancel := context.WithCancelCause(h.req.Context())
 	i := len(h.cancels)
 	h.cancels = append(h.cancels, cancel)
 	h.pending++
-	return out.WithContext(actx), i, cancel
+	return actx, i, cancel
 }
 
-// run sends attempt i, whose context cancel cancels, and returns its result,
-// never a response and an error both. When Timeouts is next, the attempt's
-// context is its too (timeoutTransport.roundTrip): Timeouts cancels it when
-// the attempt ends or a limit passes, which is when Hedge has no more use
-// for it either.
-func (h *hedgeCall) run(out *http.Request, i int, cancel context.CancelCauseFunc) hedgeResult {
+// run sends attempt i, out under actx, whose context cancel cancels, and
+// returns its result, never a response and an error both. out is copied
+// under actx only if it is not already (one copy per attempt). When
+// Timeouts is next, the attempt's context is its too
+// (timeoutTransport.roundTrip): Timeouts cancels it when the attempt ends
+// or a limit passes, which is when Hedge has no more use for it either.
+func (h *hedgeCall) run(out *http.Request, actx context.Context, i int, cancel context.CancelCauseFunc) hedgeResult {
 	clk := h.t.cfg.Clock
 	began := clk.Now()
 	var resp *http.Response
 	var err error
 	if tt := h.t.timeouts; tt != nil {
-		resp, err = tt.roundTrip(out, cancel)
+		resp, err = tt.roundTrip(out, actx, cancel)
 	} else {
+		if out.Context() != actx {
+			out = out.WithContext(actx)
+		}
 		resp, err = h.t.next.RoundTrip(out)
 	}
 	if err != nil && resp != nil {
@@ -219,12 +223,19 @@ func (h *hedgeCall) run(out *http.Request, i int, cancel context.CancelCauseFunc
 
 // launch sends one more hedge, in a goroutine of its own.
 func (h *hedgeCall) launch() error {
-	out, err := rewind(h.req)
-	if err != nil {
-		return err
+	var body io.ReadCloser
+	if h.req.GetBody != nil { // replayable: always, but for a bodiless request
+		var err error
+		if body, err = h.req.GetBody(); err != nil {
+			return err
+		}
 	}
-	out, i, cancel := h.attempt(out)
-	go func() { h.results <- h.run(out, i, cancel) }()
+	actx, i, cancel := h.attempt()
+	out := h.req.WithContext(actx) // rewind's copy, under the attempt's context
+	if body != nil {
+		out.Body = body
+	}
+	go func() { h.results <- h.run(out, actx, i, cancel) }()
 	return nil
 }
 

@@ -109,17 +109,18 @@ type timeoutTransport struct {
 
 func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
-	return t.roundTrip(req.WithContext(ctx), cancel)
+	return t.roundTrip(req, ctx, cancel)
 }
 
-// roundTrip bounds the attempt req, whose context is the attempt's own:
+// roundTrip bounds the attempt req under ctx, the attempt's own context:
 // cancel cancels it and nothing else, and roundTrip cancels it when the
 // attempt ends (its body closed, or its error returned), or with the limit's
-// error when one passes. Hedge, which makes such a context for each of its
-// attempts, calls it directly when Timeouts is the layer inside it, so that
-// an attempt has one context and one request copy, not two of each.
-func (t *timeoutTransport) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (*http.Response, error) {
-	ctx := req.Context()
+// error when one passes. req is sent under ctx (or a child of it that
+// reports the response headers), copied once if its context is another.
+// Hedge, which makes such a context for each of its attempts, calls it
+// directly when Timeouts is the layer inside it, so that an attempt has one
+// context and one request copy, not two of each.
+func (t *timeoutTransport) roundTrip(req *http.Request, ctx context.Context, cancel context.CancelCauseFunc) (*http.Response, error) {
 	stream := false
 	if c := gateway.CallFrom(ctx); c != nil {
 		stream = c.Stream
@@ -131,9 +132,12 @@ func (t *timeoutTransport) roundTrip(req *http.Request, cancel context.CancelCau
 		// a Header limit over FirstToken that changes nothing (the header
 		// phase of a stream is already bounded by FirstToken, under its
 		// name), so no trace is set: it costs a stream a few allocations.
-		req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			GotFirstResponseByte: func() { w.setPhase(phaseFirstToken) },
-		}))
+		})
+	}
+	if ctx != req.Context() {
+		req = req.WithContext(ctx)
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {

@@ -410,3 +410,30 @@ func TestTimeoutsStreamHeadersThenFirstToken(t *testing.T) {
 		})
 	}
 }
+
+// An attempt that fails ends its context when its error is returned, so
+// nothing of it stays registered with the call's context, which may live
+// on for a long time (a retry's wait, the next target), and no limit fires
+// later. Standalone, Timeouts makes that context; over it, Hedge does and
+// Timeouts ends it.
+func TestTimeoutsEndTheAttemptContextOnAFailure(t *testing.T) {
+	for name, mws := range map[string][]gateway.Middleware{
+		"Timeouts":            {must(breaker.Timeouts(breaker.TimeoutConfig{Clock: newClock()}))},
+		"Hedge over Timeouts": {must(breaker.Hedge(breaker.HedgeConfig{Delay: time.Hour})), must(breaker.Timeouts(breaker.TimeoutConfig{Clock: newClock()}))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var seen context.Context
+			p := &fakeProvider{name: "a", fn: func(req *http.Request, _ int64) (*http.Response, error) {
+				seen = req.Context()
+				return nil, io.ErrUnexpectedEOF
+			}}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, _, err := do(ctx, gateway.Chain(p, mws...), false)
+			require.Error(t, err)
+			require.NotNil(t, seen)
+			assert.Error(t, seen.Err(), "the failed attempt's context ends with it")
+			assert.NoError(t, ctx.Err(), "not the call's")
+		})
+	}
+}
