@@ -81,8 +81,9 @@ func TestHandlerCallerGoneBeforeDeliveryIs499(t *testing.T) {
 // observer below waits for the client to have read the whole body; had the
 // handler held the answer until the observers returned, the client would
 // still be waiting, and the observer would give up. The answer is sent with
-// its Content-Length (it fits the handler's buffer), not chunked, so the
-// client knows it has all of it without the handler returning.
+// its Content-Length (it fits the handler's buffer, or a larger one has
+// the length its upstream declared), not chunked, so the client knows it
+// has all of it without the handler returning.
 func TestHandlerDeliversANonStreamAnswerBeforeItsObservers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -95,6 +96,13 @@ func TestHandlerDeliversANonStreamAnswerBeforeItsObservers(t *testing.T) {
 			return jsonReply(req, 200, chatReply), nil
 		}}, "/v1/chat/completions", `{"model":"m","messages":[]}`},
 		{"model list", gatewaytest.MustNewSim("models", gatewaytest.SimConfig{Models: []string{"m"}}), "/v1/models", ""},
+		// Larger than the handler's buffer: copied as it comes, with the
+		// length the upstream declared, and flushed at its end.
+		{"large answer with its length", &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+			resp := jsonReply(req, 200, largeChatReply)
+			resp.ContentLength = int64(len(largeChatReply))
+			return resp, nil
+		}}, "/v1/chat/completions", `{"model":"m","messages":[]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			delivered := make(chan struct{})
@@ -128,6 +136,10 @@ func TestHandlerDeliversANonStreamAnswerBeforeItsObservers(t *testing.T) {
 		})
 	}
 }
+
+// largeChatReply is a chat answer of 100 KiB of content, three times the
+// handler's copy buffer.
+var largeChatReply = strings.Replace(chatReply, "Hello world", strings.Repeat("word ", 20<<10), 1)
 
 // An upstream 204 that sends a body anyway is delivered as its status
 // alone, with no header that describes a body, and the call is observed as

@@ -180,7 +180,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Accel-Buffering", "no")
 	}
-	abort := h.copyBody(w, resp.StatusCode, resp.Body, stream, c)
+	length := resp.ContentLength // as declared; -1 when unknown
+	if resp.Uncompressed {
+		length = -1 // the transport's decompression: the declared length is of the compressed bytes
+	}
+	abort := h.copyBody(w, resp.StatusCode, resp.Body, length, stream, c)
 	copied = true
 	if abort {
 		panic(http.ErrAbortHandler) // the caller's client sees the failure
@@ -223,14 +227,20 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // Content-Length in one flushed write, so the caller has all of it before
 // the call's end-of-call work (the OnEnd hooks and the observers, run when
 // ServeHTTP closes the body) begins: that work adds nothing to the caller's
-// latency. A larger one is copied as it comes. Each write must end within
-// the write timeout; the deadline is set again only once a quarter of it
-// has passed, so a write has at least three quarters of it, and a stream of
-// many small events does not move the connection's deadline (a runtime
-// timer) for each. It reports whether the response must be aborted: a
-// non-stream answer cut after part of it was sent, which must not look
-// complete (ServeHTTP aborts it, once it knows the copy did not panic).
-func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, stream bool, c *Call) (abort bool) {
+// latency. A larger one is copied as it comes, with the length its
+// upstream declared (length; -1 when none) unless the first buffer already
+// contradicts it, and flushed at its end, so that it too is complete before
+// that work; without a length it goes chunked, and its end waits for the
+// work. The bytes are held to a length sent (lengthCheck): an answer that
+// ends before it or runs past it fails as the upstream's. Each write must
+// end within the write timeout; the deadline is set again only once a
+// quarter of it has passed, so a write has at least three quarters of it,
+// and a stream of many small events does not move the connection's
+// deadline (a runtime timer) for each. It reports whether the response must
+// be aborted: a non-stream answer cut or broken after part of it was sent,
+// which must not look complete (ServeHTTP aborts it, once it knows the copy
+// did not panic).
+func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, length int64, stream bool, c *Call) (abort bool) {
 	rc := http.NewResponseController(w)
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
@@ -239,6 +249,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 	var armed time.Time // when the write deadline was last set
 	var n int
 	var rerr error
+	held := lengthCheck{declared: -1} // the Content-Length sent for a large answer, if any
 	if stream {
 		writeStatus(w, c, status)
 		n, rerr = body.Read(buf)
@@ -264,9 +275,17 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 			}
 			return
 		}
+		if length > int64(n) { // a buffer's worth read, more to come: the length is plausible
+			w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
+			held = lengthCheck{declared: length}
+		}
 		writeStatus(w, c, status)
 	}
 	for {
+		if !held.take(n, rerr == io.EOF) {
+			c.failAnswer(held.err())
+			return true
+		}
 		if n > 0 {
 			if timeout > 0 {
 				if now := time.Now(); now.Sub(armed) >= timeout/4 {
@@ -286,6 +305,11 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 			}
 		}
 		if rerr == io.EOF {
+			if !stream { // the end of a large answer: the caller has it before the end-of-call work
+				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+					c.leave()
+				}
+			}
 			return
 		}
 		if rerr != nil {
@@ -313,6 +337,39 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, st
 		}
 		n, rerr = body.Read(buf)
 	}
+}
+
+// lengthCheck holds a large answer's bytes to the Content-Length sent
+// with it (declared; -1 when none was, and nothing is checked). net/http's
+// transport already holds an upstream body to its length; a provider that
+// rewrote a body and kept the upstream's length would otherwise send the
+// caller a body that ends early, which its client reports as a broken
+// connection while the call looked complete, or one that runs past it,
+// which net/http refuses mid-write, and the call would look like a caller
+// who left.
+type lengthCheck struct {
+	declared, sent int64
+}
+
+// take counts n more bytes to be sent, the last ones when end. It reports
+// false when they break the length: more than declared, or fewer at the
+// end.
+func (l *lengthCheck) take(n int, end bool) bool {
+	if l.declared < 0 {
+		return true
+	}
+	l.sent += int64(n)
+	return l.sent <= l.declared && (!end || l.sent == l.declared)
+}
+
+// err is the failure of an answer that broke its length.
+func (l *lengthCheck) err() error {
+	what := "ran past"
+	if l.sent < l.declared {
+		what = "ended at " + strconv.FormatInt(l.sent, 10) + " bytes, short of"
+	}
+	return ErrUpstream.WithMessage("gateway: the upstream's answer " + what + " the " +
+		strconv.FormatInt(l.declared, 10) + " bytes its Content-Length declared")
 }
 
 // answerCut answers a non-stream call whose upstream answer failed (rerr)

@@ -32,7 +32,7 @@ func (p *Gemini) upstreamError(resp *http.Response) {
 	if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusTooManyRequests {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
 		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(raw))
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw)) // the bytes kept, not the upstream's count
 		d := geminiErrorDetails(raw)
 		switch {
 		case resp.StatusCode == http.StatusBadRequest && d.keyInvalid:

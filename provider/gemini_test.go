@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -306,4 +307,27 @@ func TestGemini_RedirectIsNotFollowed(t *testing.T) {
 	assert.ErrorIs(t, err, breaker.ErrRedirect)
 	assert.NotContains(t, err.Error(), geminiKey)
 	assert.Equal(t, 1, hits)
+}
+
+// A verbatim error body is read bounded (its 400s and 429s, for their
+// details), and the answer's length is then that of the bytes kept, never
+// the upstream's, which would promise a caller bytes that never come.
+func TestGemini_VerbatimErrorBodyKeepsItsOwnLength(t *testing.T) {
+	big := `{"error":{"code":400,"message":"` + strings.Repeat("x", 100<<10) + `","status":"INVALID_ARGUMENT"}}`
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, big)
+	}))
+	defer up.Close()
+	p, err := provider.NewGemini(provider.GeminiConfig{BaseURL: up.URL + "/v1beta", APIKey: geminiKey, VerbatimErrors: true})
+	require.NoError(t, err)
+	defer p.CloseIdleConnections()
+	resp := post(t, p, "/v1/chat/completions", geminiChatBody)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Less(t, len(body), len(big), "read bounded")
+	assert.Equal(t, int64(len(body)), resp.ContentLength)
 }
