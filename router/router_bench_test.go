@@ -22,10 +22,18 @@ func BenchmarkRouterRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// renamed: each target sends the call's model under another name
+	// (ModelMap), so each dispatch sends a request copy of its own.
+	renamed, err := router.New("renamed", []router.Target{
+		{Provider: a, Weight: 1, ModelMap: map[string]string{"gpt-4.1": "a-model"}},
+		{Provider: c, Weight: 1, ModelMap: map[string]string{"gpt-4.1": "b-model"}}}, router.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
 		name string
 		rt   http.RoundTripper
-	}{{"sim", a}, {"router", r}} {
+	}{{"sim", a}, {"router", r}, {"router/renamed", renamed}} {
 		b.Run(bc.name, func(b *testing.B) {
 			client := gateway.NewClient(bc.rt)
 			body := []byte(rtrChatBody)

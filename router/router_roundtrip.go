@@ -158,18 +158,18 @@ var errNoCall = gateway.ErrInternal.WithMessage("router: no Call in the request 
 func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember, now time.Time) (*http.Response, breaker.Class, error) {
 	st := m.st
 	ctx := req.Context()
-	// The dispatch's request copy and its body's in-flight release, in one
-	// allocation.
-	d := new(struct {
-		req  http.Request
-		body inflightBody
-	})
+	var body *inflightBody                    // the answer's in-flight release
 	out := gateway.WithModel(req, m.upstream) // a copy with a body of its own when renamed
 	if out == req {
 		// Each dispatch gets a body of its own: the target's chain may
-		// read it.
+		// read it. Its request copy and the in-flight release come in one
+		// allocation; a renamed dispatch has its copy already.
+		d := new(struct {
+			req  http.Request
+			body inflightBody
+		})
 		d.req = *req
-		out = &d.req
+		out, body = &d.req, &d.body
 		out.Body = http.NoBody
 		if req.GetBody != nil {
 			out.Body, _ = req.GetBody()
@@ -203,8 +203,11 @@ func (r *Router) dispatch(req *http.Request, call *gateway.Call, m *routeMember,
 	class := breaker.Classify(req, resp, err)
 	r.learn(st, resp, err, class, end, end.Sub(now))
 	if class == breaker.Success {
-		d.body.ReadCloser, d.body.st = resp.Body, st
-		resp.Body = &d.body
+		if body == nil {
+			body = new(inflightBody)
+		}
+		body.ReadCloser, body.st = resp.Body, st
+		resp.Body = body
 	} else {
 		st.inflight.Add(-1)
 	}
