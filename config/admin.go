@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net"
 	"net/http"
 	"strings"
 
@@ -21,9 +20,7 @@ type adminConf struct {
 // admin checks the admin section.
 func (c *checker) admin(a adminConf) {
 	if a.Listen != "" {
-		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
-			c.fail("admin.listen", "want host:port (e.g. 127.0.0.1:6060)")
-		}
+		c.hostPort("admin.listen", a.Listen, "127.0.0.1:6060")
 	} else if a.PProf {
 		c.fail("admin.pprof", "needs admin.listen: profiles are served on the admin listener only")
 	}

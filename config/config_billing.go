@@ -2,7 +2,6 @@ package config
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -168,11 +167,7 @@ func (c *checker) budgetRedis(r *billingRedisConf) bool {
 	if r == nil {
 		return false
 	}
-	if _, _, err := net.SplitHostPort(r.Addr); err != nil {
-		c.fail("billing.budgets.redis.addr", "want host:port (e.g. 127.0.0.1:6379)")
-		return false
-	}
-	return true
+	return c.hostPort("billing.budgets.redis.addr", r.Addr, "127.0.0.1:6379")
 }
 
 // budgets converts configured budgets, reporting each mistake at its key.

@@ -143,8 +143,12 @@ func (c *checker) keys(k *keysConf) *keySetup {
 		c.lib("keys.demo", ks.store.Create(context.Background(), cache.KeyMeta{ID: demoKeyID, Digest: cache.DigestOf(ks.demoSecret),
 			Tenant: demoKeyID, Status: cache.StatusActive, Created: now, Updated: now}))
 	}
-	if k.Redis != nil && k.Redis.Addr == "" {
-		c.fail("keys.redis.addr", "is required (host:port)")
+	if k.Redis != nil {
+		if k.Redis.Addr == "" {
+			c.fail("keys.redis.addr", "is required (host:port)")
+		} else {
+			c.hostPort("keys.redis.addr", k.Redis.Addr, "127.0.0.1:6379")
+		}
 	}
 	if k.AdminKey != "" && len(k.AdminKey) < minAdminKeyLen {
 		c.fail("keys.admin_key", "must be at least %d characters (cache.NewSecret makes one)", minAdminKeyLen)

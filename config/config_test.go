@@ -65,6 +65,14 @@ func TestConfigErrors(t *testing.T) {
 		{"two documents", okProviders + "---\nlisten: x\n", "more than one YAML document"},
 		{"no providers", "listen: 127.0.0.1:1\n", "t.yaml:1: providers: at least one provider is required"},
 		{"bad listen", "listen: localhost\n" + okProviders, "t.yaml:1: listen: want host:port"},
+		// A port no listener or dialer takes is the file's mistake, found
+		// by -check, not at start-up (or at the first dial).
+		{"listen port out of range", "listen: 127.0.0.1:99999\n" + okProviders, `t.yaml:1: listen: its port must be a number up to 65535 or a service name`},
+		{"admin port out of range", okProviders + "admin: {listen: 127.0.0.1:70000}\n", `t.yaml:5: admin.listen: its port must be a number up to 65535 or a service name`},
+		{"budgets redis port", okProviders + "billing: {budgets: {redis: {addr: 127.0.0.1:-1}}}\n", `t.yaml:5: billing.budgets.redis.addr: its port must be a number up to 65535 or a service name`},
+		{"keys redis port", okProviders + "keys: {redis: {addr: 127.0.0.1:637900}}\n", `t.yaml:5: keys.redis.addr: its port must be a number up to 65535 or a service name`},
+		{"keys redis not host:port", okProviders + "keys: {redis: {addr: redis}}\n", `t.yaml:5: keys.redis.addr: want host:port (e.g. 127.0.0.1:6379)`},
+		{"tracing port", okProviders + "tracing: {endpoint: 127.0.0.1:99999}\n", `t.yaml:5: tracing.endpoint: its port must be a number up to 65535 or a service name`},
 		{"missing base_url", "providers:\n  - name: a\n    type: openai\n    api_key: sk-1\n", "t.yaml:2: providers[0].base_url: is required"},
 		{"relative base_url", "providers:\n  - name: a\n    type: openai\n    base_url: api.openai.com/v1\n",
 			"t.yaml:4: providers[0].base_url: provider: a: BaseURL must be an absolute http or https URL"},
@@ -279,4 +287,18 @@ func TestReadmeConfigExample(t *testing.T) {
 	require.NoError(t, err)
 	defer a.Close()
 	assert.Equal(t, []string{"openai", "local"}, a.router.Targets())
+}
+
+// A port is a number up to 65535 or a service name; an empty one is the
+// listener's or the client's to choose.
+func TestPortProblem(t *testing.T) {
+	for _, ok := range []string{"", "0", "8080", "65535", "http"} {
+		assert.Empty(t, portProblem(ok), "%q", ok)
+	}
+	for _, bad := range []string{"65536", "99999", "-1", "80x", "no-such-service-name"} {
+		assert.NotEmpty(t, portProblem(bad), "%q", bad)
+	}
+	require.NoError(t, checkConfig(okProviders+"listen: 127.0.0.1:8080\nadmin: {listen: 127.0.0.1:0}\ntracing: {endpoint: https://collector/v1/traces}\n", env{}))
+	require.ErrorContains(t, checkConfig(okProviders+"tracing: {endpoint: https://collector:99999/v1/traces}\n", env{}),
+		"t.yaml:5: tracing.endpoint: its port must be a number up to 65535 or a service name")
 }

@@ -48,8 +48,12 @@ func (c *checker) tracingSection(t tracingConf) tracingPlan {
 	if c.src.has("tracing.service_name") && t.ServiceName == "" {
 		c.fail("tracing.service_name", "must not be empty (leave it out for %q)", tracing.DefaultServiceName)
 	}
-	if t.Endpoint != "" && !validEndpoint(t.Endpoint) {
-		c.fail("tracing.endpoint", "want host:port or a URL (e.g. 127.0.0.1:4318, https://collector:4318/v1/traces)")
+	if t.Endpoint != "" {
+		if !validEndpoint(t.Endpoint) {
+			c.fail("tracing.endpoint", "want host:port or a URL (e.g. 127.0.0.1:4318, https://collector:4318/v1/traces)")
+		} else if port := endpointPort(t.Endpoint); portProblem(port) != "" {
+			c.fail("tracing.endpoint", "%s", portProblem(port))
+		}
 	}
 	p := tracingPlan{cfg: tracing.Config{CaptureContent: t.CaptureContent}}
 	if t.Endpoint != "" {
@@ -67,6 +71,17 @@ func validEndpoint(e string) bool {
 	}
 	host, port, err := net.SplitHostPort(e)
 	return err == nil && host != "" && port != ""
+}
+
+// endpointPort is the port of a valid endpoint (validEndpoint), "" when a
+// URL names none.
+func endpointPort(e string) string {
+	if strings.Contains(e, "://") {
+		u, _ := url.Parse(e)
+		return u.Port()
+	}
+	_, port, _ := net.SplitHostPort(e)
+	return port
 }
 
 // newTracer builds the tracer the plan describes: over the embedder's

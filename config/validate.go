@@ -3,7 +3,6 @@ package config
 import (
 	"cmp"
 	"errors"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -103,9 +102,7 @@ func unpair[T int | time.Duration](c *checker, pathA string, a *T, pathB string,
 // top checks the main job's own keys.
 func (c *checker) top(cfg *File) {
 	if cfg.Listen != "" {
-		if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
-			c.fail("listen", "want host:port (e.g. 127.0.0.1:8080)")
-		}
+		c.hostPort("listen", cfg.Listen, "127.0.0.1:8080")
 	}
 	positive(c, "shutdown_timeout", cfg.ShutdownTimeout)
 	positive(c, "max_conns", cfg.MaxConns)
