@@ -197,7 +197,8 @@ func (c *Call) wroteStatus(status int) {
 }
 
 // failAnswer notes that err failed the answer as the handler copied it (a
-// panic in a body's Read): the call ends with it, whatever the body's end
+// panic in a body's Read, a body that broke its declared length): the call
+// ends with it, whatever the body's end
 // says, and with the status line written before, if any (a caller found
 // gone before still ends it as a 499).
 func (c *Call) failAnswer(err error) {

@@ -57,7 +57,10 @@ func Chain(rt http.RoundTripper, mws ...Middleware) http.RoundTripper {
 // attempt records the model it sent.
 //
 // What it answers: a response or an error, never both, and a response body
-// that is never nil. A streaming Provider ends its stream with a usage chunk
+// that is never nil, whose ContentLength is the number of bytes the body
+// reads or -1 (a Provider that rewrites a body sets it anew, or to -1): the
+// server-mode entry point sends a large answer with that length and fails
+// one whose bytes break it. A streaming Provider ends its stream with a usage chunk
 // (an event with empty choices and a usage object, as OpenAI sends): the entry
 // point records it and removes it when the caller did not ask for it. Without
 // one, usage is estimated and flagged Estimated. A Provider that does not

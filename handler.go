@@ -232,7 +232,8 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // contradicts it, and flushed at its end, so that it too is complete before
 // that work; without a length it goes chunked, and its end waits for the
 // work. The bytes are held to a length sent (lengthCheck): an answer that
-// ends before it or runs past it fails as the upstream's. Each write must
+// ends before it or runs past it fails as the upstream's, and its last byte
+// is sent only once the upstream's end is read. Each write must
 // end within the write timeout; the deadline is set again only once a
 // quarter of it has passed, so a write has at least three quarters of it,
 // and a stream of many small events does not move the connection's
@@ -275,7 +276,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, le
 			}
 			return
 		}
-		if length > int64(n) { // a buffer's worth read, more to come: the length is plausible
+		if length >= int64(n) { // a full buffer read, not its end: the length is plausible
 			w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
 			held = lengthCheck{declared: length}
 		}
@@ -286,6 +287,7 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, le
 			c.failAnswer(held.err())
 			return true
 		}
+		n = held.holdLast(buf, n, rerr == io.EOF)
 		if n > 0 {
 			if timeout > 0 {
 				if now := time.Now(); now.Sub(armed) >= timeout/4 {
@@ -349,17 +351,39 @@ func (h *handler) copyBody(w http.ResponseWriter, status int, body io.Reader, le
 // who left.
 type lengthCheck struct {
 	declared, sent int64
+	last           byte // the declared length's last byte, while holding
+	holding        bool
 }
 
-// take counts n more bytes to be sent, the last ones when end. It reports
-// false when they break the length: more than declared, or fewer at the
-// end.
+// take counts n more bytes read to be sent, the last ones when end. It
+// reports false when they break the length: more than declared, or fewer at
+// the end.
 func (l *lengthCheck) take(n int, end bool) bool {
 	if l.declared < 0 {
 		return true
 	}
 	l.sent += int64(n)
 	return l.sent <= l.declared && (!end || l.sent == l.declared)
+}
+
+// holdLast returns how many of the n bytes just read into buf (and taken) to
+// write now. The declared length's last byte is held back until the
+// upstream's end confirms it: with every declared byte sent, the caller's
+// client has a complete answer, so one found to run past its length after
+// that could no longer be aborted, and a caller who hung up, whole answer
+// in hand, before the upstream's end was read would end the call as a 499.
+// At the end (n is then 0, or the byte was never held) the held byte is
+// put in buf[0] and written.
+func (l *lengthCheck) holdLast(buf []byte, n int, end bool) int {
+	switch {
+	case l.holding && end:
+		buf[0], l.holding = l.last, false
+		return 1
+	case !l.holding && !end && n > 0 && l.declared >= 0 && l.sent == l.declared:
+		l.last, l.holding = buf[n-1], true
+		return n - 1
+	}
+	return n
 }
 
 // err is the failure of an answer that broke its length.
