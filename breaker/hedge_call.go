@@ -197,7 +197,7 @@ func (h *hedgeCall) attempt() (context.Context, int, context.CancelCauseFunc) {
 
 // run sends attempt i, out under actx, whose context cancel cancels, and
 // returns its result, never a response and an error both. out is copied
-// under actx only if it is not already (one copy per attempt). When
+// under actx only if it is not already. When
 // Timeouts is next, the attempt's context is its too
 // (timeoutTransport.roundTrip): Timeouts cancels it when the attempt ends
 // or a limit passes, which is when Hedge has no more use for it either.

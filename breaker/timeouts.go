@@ -119,7 +119,9 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // reports the response headers), copied once if its context is another.
 // Hedge, which makes such a context for each of its attempts, calls it
 // directly when Timeouts is the layer inside it, so that an attempt has one
-// context and one request copy, not two of each.
+// context and one request copy, not two of each (a later hedge of a stream
+// that gets the first-token trace is copied twice: by Hedge, for its body,
+// and here, for the trace).
 func (t *timeoutTransport) roundTrip(req *http.Request, ctx context.Context, cancel context.CancelCauseFunc) (*http.Response, error) {
 	stream := false
 	if c := gateway.CallFrom(ctx); c != nil {

@@ -414,8 +414,9 @@ func TestTimeoutsStreamHeadersThenFirstToken(t *testing.T) {
 // An attempt that fails ends its context when its error is returned, so
 // nothing of it stays registered with the call's context, which may live
 // on for a long time (a retry's wait, the next target), and no limit fires
-// later. Standalone, Timeouts makes that context; over it, Hedge does and
-// Timeouts ends it.
+// later. Standalone, Timeouts makes that context and must end it; over it,
+// Hedge makes it and ends it too when it takes the failure, so that case
+// holds the pair's contract, not Timeouts' own line.
 func TestTimeoutsEndTheAttemptContextOnAFailure(t *testing.T) {
 	for name, mws := range map[string][]gateway.Middleware{
 		"Timeouts":            {must(breaker.Timeouts(breaker.TimeoutConfig{Clock: newClock()}))},

@@ -143,11 +143,13 @@ func (c *checker) keys(k *keysConf) *keySetup {
 		c.lib("keys.demo", ks.store.Create(context.Background(), cache.KeyMeta{ID: demoKeyID, Digest: cache.DigestOf(ks.demoSecret),
 			Tenant: demoKeyID, Status: cache.StatusActive, Created: now, Updated: now}))
 	}
+	redisOK := true // keys.redis, when set, names an address to dial
 	if k.Redis != nil {
 		if k.Redis.Addr == "" {
 			c.fail("keys.redis.addr", "is required (host:port)")
+			redisOK = false
 		} else {
-			c.hostPort("keys.redis.addr", k.Redis.Addr, "127.0.0.1:6379")
+			redisOK = c.hostPort("keys.redis.addr", k.Redis.Addr, "127.0.0.1:6379")
 		}
 	}
 	if k.AdminKey != "" && len(k.AdminKey) < minAdminKeyLen {
@@ -159,6 +161,9 @@ func (c *checker) keys(k *keysConf) *keySetup {
 	}
 	if ks.store == nil {
 		return ks
+	}
+	if !redisOK {
+		return ks // its mistake is reported; dialing it would report it again
 	}
 	lookup, rdb, closeLookup, err := newKeyLookup(ks.store, k.Redis)
 	if !c.lib("keys.redis", err) {

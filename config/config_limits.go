@@ -45,6 +45,9 @@ type ruleConf struct {
 func (c *checker) rateLimits(l *rateLimitsConf) (*limiter.Limiter, *redis.Client) {
 	var rdb *redis.Client
 	if l.Redis != "" {
+		// Made even for an address found wrong (it dials nothing yet), so
+		// that the shared rules are not blamed for a Redis they have.
+		c.hostPort("limits.redis", l.Redis, "127.0.0.1:6379")
 		rdb = redis.NewClient(&redis.Options{Addr: l.Redis, ContextTimeoutEnabled: true,
 			DialTimeout: limiter.DefaultRedisTimeout, MaxRetries: -1})
 	}

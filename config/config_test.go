@@ -72,7 +72,12 @@ func TestConfigErrors(t *testing.T) {
 		{"budgets redis port", okProviders + "billing: {budgets: {redis: {addr: 127.0.0.1:-1}}}\n", `t.yaml:5: billing.budgets.redis.addr: its port must be a number up to 65535 or a service name`},
 		{"keys redis port", okProviders + "keys: {redis: {addr: 127.0.0.1:637900}}\n", `t.yaml:5: keys.redis.addr: its port must be a number up to 65535 or a service name`},
 		{"keys redis not host:port", okProviders + "keys: {redis: {addr: redis}}\n", `t.yaml:5: keys.redis.addr: want host:port (e.g. 127.0.0.1:6379)`},
-		{"tracing port", okProviders + "tracing: {endpoint: 127.0.0.1:99999}\n", `t.yaml:5: tracing.endpoint: its port must be a number up to 65535 or a service name`},
+		{"tracing port", okProviders + "tracing: {endpoint: 127.0.0.1:99999}\n", `t.yaml:5: tracing.endpoint: its port must be a number up to 65535 (the exporter puts it in a URL)`},
+		// The exporter builds a URL of the endpoint, which takes no
+		// service name.
+		{"tracing service name", okProviders + "tracing: {endpoint: 127.0.0.1:http}\n", `t.yaml:5: tracing.endpoint: its port must be a number up to 65535 (the exporter`},
+		{"limits redis port", okProviders + "limits:\n  redis: 127.0.0.1:99999\n  rules:\n    - {name: d, unit: requests, limit: 5, per: minute, shared: true}\n",
+			`t.yaml:6: limits.redis: its port must be a number up to 65535 or a service name`},
 		{"missing base_url", "providers:\n  - name: a\n    type: openai\n    api_key: sk-1\n", "t.yaml:2: providers[0].base_url: is required"},
 		{"relative base_url", "providers:\n  - name: a\n    type: openai\n    base_url: api.openai.com/v1\n",
 			"t.yaml:4: providers[0].base_url: provider: a: BaseURL must be an absolute http or https URL"},
@@ -293,12 +298,14 @@ func TestReadmeConfigExample(t *testing.T) {
 // listener's or the client's to choose.
 func TestPortProblem(t *testing.T) {
 	for _, ok := range []string{"", "0", "8080", "65535", "http"} {
-		assert.Empty(t, portProblem(ok), "%q", ok)
+		assert.Empty(t, portProblem(ok, true), "%q", ok)
 	}
 	for _, bad := range []string{"65536", "99999", "-1", "80x", "no-such-service-name"} {
-		assert.NotEmpty(t, portProblem(bad), "%q", bad)
+		assert.NotEmpty(t, portProblem(bad, true), "%q", bad)
 	}
+	assert.NotEmpty(t, portProblem("http", false), "a service name where a number is wanted")
+	assert.Empty(t, portProblem("4318", false))
 	require.NoError(t, checkConfig(okProviders+"listen: 127.0.0.1:8080\nadmin: {listen: 127.0.0.1:0}\ntracing: {endpoint: https://collector/v1/traces}\n", env{}))
 	require.ErrorContains(t, checkConfig(okProviders+"tracing: {endpoint: https://collector:99999/v1/traces}\n", env{}),
-		"t.yaml:5: tracing.endpoint: its port must be a number up to 65535 or a service name")
+		"t.yaml:5: tracing.endpoint: its port must be a number up to 65535")
 }

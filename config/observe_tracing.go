@@ -51,8 +51,8 @@ func (c *checker) tracingSection(t tracingConf) tracingPlan {
 	if t.Endpoint != "" {
 		if !validEndpoint(t.Endpoint) {
 			c.fail("tracing.endpoint", "want host:port or a URL (e.g. 127.0.0.1:4318, https://collector:4318/v1/traces)")
-		} else if port := endpointPort(t.Endpoint); portProblem(port) != "" {
-			c.fail("tracing.endpoint", "%s", portProblem(port))
+		} else if p := portProblem(endpointPort(t.Endpoint), false); p != "" {
+			c.fail("tracing.endpoint", "%s (the exporter puts it in a URL)", p)
 		}
 	}
 	p := tracingPlan{cfg: tracing.Config{CaptureContent: t.CaptureContent}}
