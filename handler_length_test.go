@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -235,4 +236,47 @@ func TestHandlerLargeAnswerWithASmallTailIsFlushedAtItsEnd(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, len(answer), len(got))
 	assert.True(t, <-sawDelivered, "the caller had its answer before the observers")
+}
+
+// An answer larger than the handler's buffer is sent with the length its
+// upstream declared, and the bytes are held to it: a body that ends before
+// it (a provider that rewrote a body and kept its length) or runs past it
+// aborts the response, and the call ends as the upstream's failure, never
+// as a complete answer or as a caller who left. A length the first buffer
+// already contradicts is not sent: the answer goes chunked, whole.
+func TestHandlerHoldsALargeAnswerToItsDeclaredLength(t *testing.T) {
+	const size = 100 << 10
+	answer := `{"id":"c1","x":"` + strings.Repeat("a", size) + `"}`
+	for _, tc := range []struct {
+		name     string
+		declared int64
+		complete bool // the caller gets the whole answer
+	}{
+		{"shorter than declared", 2 * size, false},
+		{"longer than declared", 40 << 10, false},
+		{"contradicted by the first buffer", 16 << 10, true},
+		{"as declared", int64(len(answer)), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+				resp := respond(req, 200, "application/json", io.NopCloser(strings.NewReader(answer)))
+				resp.ContentLength = tc.declared
+				return resp, nil
+			}}
+			resp, got, err, c := serveLarge(t, p, http.MethodPost, nil)
+			assert.Equal(t, 200, resp.StatusCode)
+			status, cerr := c.Result()
+			assert.Equal(t, 200, status)
+			if tc.complete {
+				require.NoError(t, err)
+				assert.Equal(t, answer, string(got))
+				assert.NoError(t, cerr)
+				return
+			}
+			assert.Error(t, err, "an answer that breaks its length must not look complete")
+			assert.Equal(t, tc.declared, resp.ContentLength, "the caller was promised the declared length")
+			require.ErrorIs(t, cerr, gateway.ErrUpstream, "the upstream's failure, not the caller's leaving")
+			assert.Contains(t, cerr.Error(), strconv.FormatInt(tc.declared, 10), "the message names the declared length")
+		})
+	}
 }

@@ -147,20 +147,26 @@ func BenchmarkTimeouts(b *testing.B) {
 		})
 		client := gateway.NewClient(gateway.Chain(named{p}, must(breaker.Timeouts(cfg))))
 		body := []byte(chatBody(stream))
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				resp, err := client.Post(chatURL, "application/json", bytes.NewReader(body))
-				if err != nil || resp.StatusCode != 200 {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		})
+		postParallel(b, client, body)
 	}
 	b.Run("non-stream", func(b *testing.B) { run(b, false, breaker.TimeoutConfig{}) })
 	b.Run("stream", func(b *testing.B) { run(b, true, breaker.TimeoutConfig{Header: time.Minute}) })
+}
+
+// postParallel posts body to the chat path through client from parallel
+// goroutines, b.N times in all, reading each answer to its end.
+func postParallel(b *testing.B, client *http.Client, body []byte) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(chatURL, "application/json", bytes.NewReader(body))
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
 }
 
 // named makes a RoundTripper a Provider, so that it gets an attempt boundary.
@@ -180,17 +186,7 @@ func BenchmarkHedge(b *testing.B) {
 	body := []byte(chatBody(false))
 	run := func(b *testing.B, rt http.RoundTripper) {
 		client := gateway.NewClient(rt)
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				resp, err := client.Post(chatURL, "application/json", bytes.NewReader(body))
-				if err != nil || resp.StatusCode != 200 {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		})
+		postParallel(b, client, body)
 	}
 	b.Run("direct", func(b *testing.B) { run(b, gateway.Chain(p)) })
 	b.Run("Hedge", func(b *testing.B) {
