@@ -42,7 +42,9 @@ type GeminiConfig struct {
 	// NewTransport's.
 	Transport http.RoundTripper
 	// VerbatimErrors passes Gemini's error bodies on unchanged (see
-	// OpenAIConfig.VerbatimErrors).
+	// OpenAIConfig.VerbatimErrors). A 400's or 429's body is read for its
+	// details, bounded at 64 KiB: one cut there, or by the upstream, ends
+	// with an error for its reader, never as a whole body.
 	VerbatimErrors bool
 }
 

@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -30,9 +31,18 @@ import (
 // hold a router's fallback.
 func (p *Gemini) upstreamError(resp *http.Response) {
 	if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusTooManyRequests {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
+		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
 		resp.Body.Close()
 		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw)) // the bytes kept, not the upstream's count
+		if err == nil && len(raw) > maxErrorBody {
+			err = fmt.Errorf("provider: %s: the upstream's error body is over %d bytes; its rest was not read", p.wire.name, maxErrorBody)
+		}
+		if err != nil {
+			// Cut, by the upstream or by the bound: a caller who gets it
+			// verbatim must not take it for a whole answer.
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(raw), failingReader{err}))
+			resp.ContentLength = -1
+		}
 		d := geminiErrorDetails(raw)
 		switch {
 		case resp.StatusCode == http.StatusBadRequest && d.keyInvalid:
@@ -126,3 +136,8 @@ func (b *translatedBody) Read(p []byte) (int, error) {
 }
 
 func (b *translatedBody) Close() error { return b.src.Close() }
+
+// failingReader is the end of a body that was cut: it fails with err.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }

@@ -310,9 +310,10 @@ func TestGemini_RedirectIsNotFollowed(t *testing.T) {
 }
 
 // A verbatim error body is read bounded (its 400s and 429s, for their
-// details), and the answer's length is then that of the bytes kept, never
-// the upstream's, which would promise a caller bytes that never come.
-func TestGemini_VerbatimErrorBodyKeepsItsOwnLength(t *testing.T) {
+// details): one over the bound reaches the caller cut, and ends with an
+// error rather than as a whole answer, with no length: the upstream's
+// would promise bytes that never come.
+func TestGemini_VerbatimErrorBodyOverTheBoundIsNotWhole(t *testing.T) {
 	big := `{"error":{"code":400,"message":"` + strings.Repeat("x", 100<<10) + `","status":"INVALID_ARGUMENT"}}`
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
@@ -327,7 +328,38 @@ func TestGemini_VerbatimErrorBodyKeepsItsOwnLength(t *testing.T) {
 	resp := post(t, p, "/v1/chat/completions", geminiChatBody)
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
 	assert.Less(t, len(body), len(big), "read bounded")
-	assert.Equal(t, int64(len(body)), resp.ContentLength)
+	assert.Error(t, err, "a body cut by the bound must not look whole")
+	assert.Equal(t, int64(-1), resp.ContentLength, "no length promises bytes that never come")
+}
+
+// A verbatim error body the upstream cut ends, for its caller, with the
+// upstream's read error, not as a whole answer; one that fits the bound
+// comes whole, with its own length.
+func TestGemini_VerbatimErrorBodyCutUpstreamIsNotWhole(t *testing.T) {
+	const body = `{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED"}}`
+	for _, cut := range []bool{true, false} {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if cut {
+				w.Header().Set("Content-Length", strconv.Itoa(2*len(body))) // promises more than it sends
+			}
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, body)
+		}))
+		p, err := provider.NewGemini(provider.GeminiConfig{BaseURL: up.URL + "/v1beta", APIKey: geminiKey, VerbatimErrors: true})
+		require.NoError(t, err)
+		resp := post(t, p, "/v1/chat/completions", geminiChatBody)
+		got, err := io.ReadAll(resp.Body)
+		assert.Equal(t, body, string(got), "cut %v", cut)
+		if cut {
+			assert.Error(t, err, "the upstream's cut reaches the caller")
+			assert.Equal(t, int64(-1), resp.ContentLength)
+		} else {
+			assert.NoError(t, err)
+			assert.Equal(t, int64(len(body)), resp.ContentLength)
+		}
+		p.CloseIdleConnections()
+		up.Close()
+	}
 }
