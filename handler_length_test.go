@@ -109,14 +109,13 @@ func TestHandlerLargeAnswerIsCompleteHoweverItsReadsEnd(t *testing.T) {
 	}
 }
 
-// blockingTail returns head, then blocks until ctx ends and returns its error
-// (or, when eofOnCancel, io.EOF: a body that reads its cancellation as an
-// end).
+// blockingTail returns head, then blocks until ctx ends and returns its
+// error, or, with eofAfter, returns io.EOF that long after head if ctx has
+// not ended first.
 type blockingTail struct {
-	head        io.Reader
-	ctx         context.Context
-	eofOnCancel bool
-	eofAfter    time.Duration // when set: io.EOF after this long, unless ctx ends first
+	head     io.Reader
+	ctx      context.Context
+	eofAfter time.Duration
 }
 
 func (b *blockingTail) Read(p []byte) (int, error) {
@@ -129,13 +128,10 @@ func (b *blockingTail) Read(p []byte) (int, error) {
 	}
 	select {
 	case <-b.ctx.Done():
+		return 0, b.ctx.Err()
 	case <-late:
 		return 0, io.EOF
 	}
-	if b.eofOnCancel {
-		return 0, io.EOF
-	}
-	return 0, b.ctx.Err()
 }
 
 // a caller who leaves mid-copy of an answer with a declared length is a

@@ -49,9 +49,9 @@ func (c *checker) tracingSection(t tracingConf) tracingPlan {
 		c.fail("tracing.service_name", "must not be empty (leave it out for %q)", tracing.DefaultServiceName)
 	}
 	if t.Endpoint != "" {
-		if !validEndpoint(t.Endpoint) {
+		if port, ok := endpointPort(t.Endpoint); !ok {
 			c.fail("tracing.endpoint", "want host:port or a URL (e.g. 127.0.0.1:4318, https://collector:4318/v1/traces)")
-		} else if p := portProblem(endpointPort(t.Endpoint), false); p != "" {
+		} else if p := portProblem(port, false); p != "" {
 			c.fail("tracing.endpoint", "%s (the exporter puts it in a URL)", p)
 		}
 	}
@@ -63,25 +63,15 @@ func (c *checker) tracingSection(t tracingConf) tracingPlan {
 	return p
 }
 
-// validEndpoint reports whether e is host:port or an http(s) URL with a host.
-func validEndpoint(e string) bool {
+// endpointPort returns the port of e, host:port or an http(s) URL with a
+// host ("" when the URL names none), and whether e is one of those.
+func endpointPort(e string) (port string, ok bool) {
 	if strings.Contains(e, "://") {
 		u, err := url.Parse(e)
-		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+		return u.Port(), err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	}
 	host, port, err := net.SplitHostPort(e)
-	return err == nil && host != "" && port != ""
-}
-
-// endpointPort is the port of a valid endpoint (validEndpoint), "" when a
-// URL names none.
-func endpointPort(e string) string {
-	if strings.Contains(e, "://") {
-		u, _ := url.Parse(e)
-		return u.Port()
-	}
-	_, port, _ := net.SplitHostPort(e)
-	return port
+	return port, err == nil && host != "" && port != ""
 }
 
 // newTracer builds the tracer the plan describes: over the embedder's

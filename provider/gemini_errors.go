@@ -33,16 +33,17 @@ func (p *Gemini) upstreamError(resp *http.Response) {
 	if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusTooManyRequests {
 		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
 		resp.Body.Close()
-		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw)) // the bytes kept, not the upstream's count
 		if err == nil && len(raw) > maxErrorBody {
 			err = fmt.Errorf("provider: %s: the upstream's error body is over %d bytes; its rest was not read", p.wire.name, maxErrorBody)
 		}
+		var body io.Reader = bytes.NewReader(raw)
+		resp.ContentLength = int64(len(raw)) // the bytes kept, not the upstream's count
 		if err != nil {
 			// Cut, by the upstream or by the bound: a caller who gets it
 			// verbatim must not take it for a whole answer.
-			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(raw), failingReader{err}))
-			resp.ContentLength = -1
+			body, resp.ContentLength = io.MultiReader(body, failingReader{err}), -1
 		}
+		resp.Body = io.NopCloser(body)
 		d := geminiErrorDetails(raw)
 		switch {
 		case resp.StatusCode == http.StatusBadRequest && d.keyInvalid:
