@@ -92,9 +92,20 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 	var ttft time.Duration
 	if err == nil {
 		delete(resp.Header, errorHeader) // an upstream gateway's mark is not ours (the key is canonical)
-		if c.Stream && isEventStream(resp) {
+		if c.Stream && resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode) && resp.Body != http.NoBody {
+			// Every 2xx answer to a stream call that may have a body (not
+			// a 204) is held, whatever its Content-Type says: an event
+			// stream under another one (a Go upstream that set none gets
+			// net/http's sniffed text/plain) passes at its first content,
+			// and an answer that is no stream (an HTML page, a JSON
+			// completion from an upstream that ignored "stream") fails
+			// here, before anything reached the caller, rather than reach
+			// it as an empty stream.
+			ct := resp.Header.Get("Content-Type")
 			if resp, err = holdFirstContent(ctx, resp); err == nil {
 				ttft = c.clock.Now().Sub(start)
+			} else if ctx.Err() == nil && !isEventStreamType(ct) {
+				err = notAStream(ct, err)
 			}
 		}
 	}
@@ -166,14 +177,20 @@ func attemptError(ctx context.Context, err error) string {
 	return ErrorFor(err).Code
 }
 
-// isEventStream reports whether resp is a 2xx event stream (or a 2xx answer
-// with no content type, to a streaming call).
-func isEventStream(resp *http.Response) bool {
-	if resp.StatusCode/100 != 2 || resp.Body == http.NoBody {
-		return false
-	}
-	ct := resp.Header.Get("Content-Type")
+// isEventStreamType reports whether a Content-Type is an event stream's,
+// or absent (a streaming call's answer may set none).
+func isEventStreamType(ct string) bool {
 	return ct == "" || hasPrefixFold(ct, "text/event-stream")
+}
+
+// notAStream is the failure of a 2xx answer to a stream call whose
+// Content-Type is not an event stream's and in which the hold found no
+// content (cause, its error): the message names the type that came.
+func notAStream(ct string, cause error) error {
+	e := errStreamFailed.withCause(cause)
+	e.Message = "gateway: the upstream answered a stream request with Content-Type " +
+		strconv.Quote(clip(ct, maxEchoed)) + " and no event stream"
+	return e
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -97,6 +97,9 @@ func parseBaseURL(cfg OpenAIConfig) (*url.URL, error) {
 		return nil, errors.New(prefix + "must be an absolute http or https URL")
 	case u.Opaque != "" || u.Host == "":
 		return nil, errors.New(prefix + "must name a host")
+	case !validPort(u):
+		// Not echoed: the URL may come from the environment.
+		return nil, errors.New(prefix + "has a port no dialer takes: its port must be a number from 1 to 65535")
 	case u.User != nil:
 		return nil, errors.New(prefix + "must not hold userinfo; put the key in APIKey")
 	case u.RawQuery != "" || u.ForceQuery:
@@ -107,6 +110,16 @@ func parseBaseURL(cfg OpenAIConfig) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil
+}
+
+// validPort reports whether u has no port or one from 1 to 65535 (url.Parse
+// takes any run of digits, and an empty port after the colon).
+func validPort(u *url.URL) bool {
+	if !strings.HasSuffix(u.Host, ":") && u.Port() == "" {
+		return true // none: the scheme's
+	}
+	n, err := strconv.Atoi(u.Port())
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // joinPath returns base with suffix (unescaped, starting with '/') appended

@@ -1,0 +1,97 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/router"
+)
+
+// A stream call that an upstream answers 200 with something that is no
+// event stream (an HTML page from a proxy in front of it, a JSON completion
+// from one that ignored "stream") fails before anything reaches the caller,
+// as a stream that ends before its first content does: it moves to the next
+// target, and with none left the caller gets the gateway's 502 naming what
+// came, where it used to get the page as an empty stream, recorded as
+// served.
+func TestAStreamAnsweredWithoutAStreamFailsBeforeContent(t *testing.T) {
+	html := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		return respond(req, 200, "text/html; charset=utf-8", io.NopCloser(strings.NewReader("<html>oops</html>"))), nil
+	}}
+	healthy := gatewaytest.MustNewSim("healthy", gatewaytest.SimConfig{Models: []string{"gpt-4o-mini"}})
+	rt, err := router.New("r", []router.Target{
+		{Provider: html, Weight: 1, Tier: 0},
+		{Provider: healthy, Weight: 1, Tier: 1},
+	}, router.Config{})
+	require.NoError(t, err)
+	rec := &callRecorder{}
+	for mode, client := range sdkClients(t, gateway.Chain(rt, rec.middleware)) {
+		t.Run(mode+"/falls over", func(t *testing.T) {
+			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
+			var text strings.Builder
+			for stream.Next() {
+				if ch := stream.Current(); len(ch.Choices) > 0 {
+					text.WriteString(ch.Choices[0].Delta.Content)
+				}
+			}
+			require.NoError(t, stream.Err())
+			assert.Equal(t, healthy.ReplyText(12), text.String())
+			atts := rec.last(t).Attempts()
+			require.Len(t, atts, 2)
+			assert.Equal(t, "fake", atts[0].Target)
+			assert.Equal(t, "stream_failed_before_content", atts[0].Err)
+			assert.Equal(t, "healthy", atts[1].Target)
+		})
+	}
+
+	rec = &callRecorder{}
+	for mode, client := range sdkClients(t, gateway.Chain(html, rec.middleware)) {
+		t.Run(mode+"/none left", func(t *testing.T) {
+			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
+			for stream.Next() {
+				t.Errorf("got a chunk: %+v", stream.Current())
+			}
+			var apiErr *openai.Error
+			require.True(t, errors.As(stream.Err(), &apiErr), "%v", stream.Err())
+			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+			assert.Equal(t, "stream_failed_before_content", apiErr.Code)
+			assert.Contains(t, apiErr.Message, `"text/html; charset=utf-8"`, "what came instead")
+			status, err := rec.last(t).Result()
+			assert.Equal(t, http.StatusBadGateway, status)
+			assert.Equal(t, "stream_failed_before_content", gateway.ErrorFor(err).Code)
+		})
+	}
+}
+
+// An event stream under another Content-Type (a Go upstream that set none
+// gets net/http's sniffed text/plain) is held like any other and reaches
+// the caller whole.
+func TestAMislabelledEventStreamIsServed(t *testing.T) {
+	mislabelled := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		body := chunk("Hello") + chunk(" world") + "data: [DONE]\n\n"
+		return respond(req, 200, "text/plain; charset=utf-8", io.NopCloser(strings.NewReader(body))), nil
+	}}
+	for mode, client := range sdkClients(t, mislabelled) {
+		t.Run(mode, func(t *testing.T) {
+			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
+			var text strings.Builder
+			for stream.Next() {
+				if ch := stream.Current(); len(ch.Choices) > 0 {
+					text.WriteString(ch.Choices[0].Delta.Content)
+				}
+			}
+			require.NoError(t, stream.Err())
+			assert.Equal(t, "Hello world", text.String())
+		})
+	}
+}
