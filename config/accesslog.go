@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/llmgate/gateway"
@@ -14,7 +16,10 @@ import (
 // operation, status and duration (from the call's start to its end) and,
 // for a model call, the model, whether it streamed, who served it, each
 // attempt (target:status) and the usage, then the error's code when it
-// failed. It never holds a header or a body, so never a key. The main job
+// failed and, for a failure of the gateway's or an upstream's (a 5xx), its
+// cause (errorChain: a refused connection, a reset, a timeout), which the
+// caller's message does not say. It never holds a header or a body, so
+// never a key. The main job
 // logs through a boundedHandler, so a value a caller chose (a 5 MB model
 // name) is cut, and marked so, rather than making a 5 MB line.
 //
@@ -39,10 +44,29 @@ func accessLogger(logger *slog.Logger) func(*gateway.Call) {
 				slog.Int("completion_tokens", u.CompletionTokens), slog.Bool("estimated", u.Estimated))
 		}
 		if err != nil {
-			attrs = append(attrs, slog.String("error", gateway.ErrorFor(err).Code))
+			ge := gateway.ErrorFor(err)
+			attrs = append(attrs, slog.String("error", ge.Code))
+			if ge.Status >= 500 {
+				attrs = append(attrs, slog.String("cause", errorChain(err)))
+			}
 		}
 		logInfo(logger, "request", attrs)
 	}
+}
+
+// errorChain is err's text followed by each cause's that it does not
+// already hold: "gateway: upstream failed: provider: up: dial tcp
+// 127.0.0.1:9: connect: connection refused". Providers scrub their
+// transport's errors of keys (provider.OpenAI's transportError); the
+// gateway's own messages hold no body.
+func errorChain(err error) string {
+	s := err.Error()
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		if t := e.Error(); t != "" && !strings.Contains(s, t) {
+			s += ": " + t
+		}
+	}
+	return s
 }
 
 // attemptsText is "sim-b:503 sim-a:200": each attempt's target and status,

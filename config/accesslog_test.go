@@ -138,3 +138,38 @@ func TestAccessLogCallerGoneBeforeDeliveryIs499(t *testing.T) {
 		assert.Equal(t, "client_closed", got["error"], body)
 	}
 }
+
+// A call that failed upstream logs why, beside its code: the transport's
+// reason (here a refused connection) is what tells an operator a dead port
+// from a reset or a timeout, which the caller's 502 does not say. The key
+// stays out of it.
+func TestAccessLogSaysWhyAnUpstreamFailed(t *testing.T) {
+	const upKey = "sk-upstream-secret-key-0123456789"
+	cfg, err := Parse("t.yaml", []byte(`
+providers:
+  - {name: dead, type: openai, base_url: "http://`+closedPort(t)+`/v1", api_key: `+upKey+`, models: [m]}
+retry: {max_attempts: 1}
+`), env{}.lookup)
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	a, err := Build(cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	require.NoError(t, err)
+	defer a.Close()
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[]}`)))
+	require.Equal(t, http.StatusBadGateway, rec.Code, rec.Body.String())
+	assert.NotContains(t, rec.Body.String(), "refused", "the caller gets the gateway's message")
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(logs.Bytes(), &got), logs.String())
+	assert.Equal(t, "upstream_error", got["error"])
+	assert.Contains(t, got["cause"], "connection refused", logs.String())
+	assert.NotContains(t, logs.String(), upKey)
+
+	// A caller's fault logs its code alone: its message may repeat what the
+	// caller sent.
+	logs.Reset()
+	a.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[}`)))
+	require.NoError(t, json.Unmarshal(logs.Bytes(), &got), logs.String())
+	assert.Equal(t, 400.0, got["status"])
+	assert.NotContains(t, logs.String(), `"cause"`)
+}
