@@ -67,6 +67,7 @@ type Call struct {
 	waited     time.Duration // for capacity (Retry-After, a cooling target), by every layer
 	cached     string        // what a response cache did; see CacheResult
 	server     bool          // the entry point is NewHandler (see entry.dispatch)
+	retrieve   string        // a model retrieval's id (GET /v1/models/{id}): dispatch answers its entry of the list
 	// Attempt boundaries still running (a hedge's loser, say): the
 	// observers wait for them, so they see every attempt.
 	inFlight   int

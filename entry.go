@@ -129,6 +129,9 @@ func (e *entry) dispatch(req *http.Request, c *Call, server bool) (*http.Respons
 		resp.Body.Close()
 		resp, err = nil, errRedirect
 	}
+	if err == nil && c.retrieve != "" {
+		resp, err = pickModel(resp, c.retrieve)
+	}
 	if err != nil {
 		c.endResponse(0, err)
 		return nil, err

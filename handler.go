@@ -16,9 +16,10 @@ import (
 // NewHandler returns the server-mode entry point over rt (a chain of
 // middlewares over a Provider): an OpenAI-compatible http.Handler for POST
 // /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/responses
-// and GET /v1/models, and Anthropic's POST /v1/messages and
-// /v1/messages/count_tokens in Anthropic's format (errors included, see
-// messages.go), which serves every request through rt. When rt is a bare
+// and GET /v1/models and /v1/models/{id} (a model's entry of that list, or
+// 404 model_not_found; NewClient answers it too), and Anthropic's POST
+// /v1/messages and /v1/messages/count_tokens in Anthropic's format (errors
+// included, see messages.go), which serves every request through rt. When rt is a bare
 // Provider it is put behind an attempt boundary, as Chain does.
 //
 // Bad input gets an OpenAI-style error and nothing else happens: a body over
@@ -90,6 +91,12 @@ var upstreamURL = url.URL{Scheme: "http", Host: "gateway.invalid"}
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.e.cfg.clock.Now() // the call's Start: before its body is read
 	route, ok := routes[r.URL.Path]
+	retrieve := ""
+	if !ok {
+		if prefix, id, isGet := modelIDFromPath(r.URL.Path); isGet && prefix == "" {
+			route, ok, retrieve = routes[modelsPath], true, id
+		}
+	}
 	if !ok {
 		h.refuse(w, r, OpUnknown, ErrNotFound.WithMessage("gateway: unknown path "+clip(strings.ToValidUTF8(r.URL.Path, "?"), maxEchoed)), start)
 		return
@@ -122,8 +129,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, route.op, err, start)
 		return
 	}
+	c.retrieve = retrieve
 	u := upstreamURL
 	u.Path = r.URL.Path
+	if retrieve != "" {
+		u.Path = modelsPath // providers are asked for the list
+	}
 	// base stays on the stack: WithContext's copy is the one request made.
 	base := http.Request{Method: route.method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: make(http.Header, forwardedHint), Host: u.Host, RemoteAddr: r.RemoteAddr}

@@ -44,6 +44,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := t.e.cfg.clock.Now() // the call's Start: before its body is read
 	op := opFromPath(req.URL.Path)
+	prefix, retrieve, isGet := modelIDFromPath(req.URL.Path)
+	if isGet && req.Method == http.MethodGet {
+		op = OpModels
+	} else {
+		retrieve = ""
+	}
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		var err error
@@ -65,6 +71,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return opErrorResponse(req, op, err), nil
 	}
 	out := req.WithContext(cctx)
+	if retrieve != "" {
+		c.retrieve = retrieve
+		u := *req.URL
+		u.Path, u.RawPath = prefix+modelsPath, "" // providers are asked for the list
+		out.URL = &u
+	}
 	t.e.outbound(out, c)
 	resp, err := t.e.dispatch(out, c, false)
 	if err != nil {
