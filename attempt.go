@@ -188,8 +188,8 @@ func isEventStreamType(ct string) bool {
 // content (cause, its error): the message names the type that came.
 func notAStream(ct string, cause error) error {
 	e := errStreamFailed.withCause(cause)
-	e.Message = "gateway: the upstream answered a stream request with Content-Type " +
-		strconv.Quote(clip(ct, maxEchoed)) + " and no event stream"
+	e.Message = errStreamFailed.Message + " (the upstream answered with Content-Type " +
+		strconv.Quote(clip(ct, maxEchoed)) + ", not text/event-stream)"
 	return e
 }
 

@@ -40,10 +40,10 @@ type Call struct {
 	ID           string // unique request id; the idempotency key of its usage records
 	Op           Op
 	Model        string // the model asked for
-	Stream       bool
-	IncludeUsage bool // the caller asked for stream_options.include_usage
-	MaxTokens    int  // max_tokens or max_completion_tokens; 0 when unset
-	PromptTokens int  // estimate from the body, before the call
+	Stream       bool   // a stream was asked for, on an op that streams (chat, completions, Messages, Responses)
+	IncludeUsage bool   // the caller asked for stream_options.include_usage
+	MaxTokens    int    // max_tokens or max_completion_tokens; 0 when unset
+	PromptTokens int    // estimate from the body, before the call
 	Start        time.Time
 	Caller       Caller
 

@@ -201,7 +201,10 @@ func (p *callParser) member(ks, ke int) error {
 		if err != nil {
 			return badRequest("gateway: stream must be a boolean")
 		}
-		p.c.Stream = v
+		// Only an operation that streams streams; on another (an
+		// embedding, a token count) the field is the upstream's to
+		// ignore or refuse, and the answer is JSON.
+		p.c.Stream = v && p.op.streams()
 		return nil
 	case fieldStreamOptions:
 		return p.streamOptions()

@@ -26,11 +26,12 @@ var errStreamFailed = func() *Error {
 	return e
 }()
 
-// holdFirstContent holds back a 2xx event stream until its first content
-// event (see isFirstContent) or its [DONE] (a stream that ends cleanly is the
-// model's answer, even an empty one), and returns a response whose body
-// replays what was held and continues with the rest of the upstream body,
-// with no further buffering.
+// holdFirstContent holds back a 2xx answer to a stream call (an event
+// stream, whatever its Content-Type says: see boundary.RoundTrip) until its
+// first content event (see isFirstContent) or its [DONE] (a stream that ends
+// cleanly is the model's answer, even an empty one), and returns a response
+// whose body replays what was held and continues with the rest of the
+// upstream body, with no further buffering.
 //
 // If the stream ends or breaks before that, reports an error event or sends
 // more than maxHeldBytes without content, the body is closed and an error

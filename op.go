@@ -54,6 +54,13 @@ func hasSuffix(s, suffix string) bool {
 	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
 
+// streams reports whether the op answers with a stream when its body asks
+// for one ("stream": true): chat, completions, Messages and the Responses
+// API, not embeddings or token counts.
+func (o Op) streams() bool {
+	return o == OpChat || o == OpCompletion || o == OpMessages || o == OpResponses
+}
+
 // streamUsageOnRequest reports whether the op's streams report usage only
 // when asked (stream_options.include_usage), so that the entry point (and
 // WithBody) asks for every call and the usage tap removes what the caller

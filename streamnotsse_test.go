@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -65,7 +66,7 @@ func TestAStreamAnsweredWithoutAStreamFailsBeforeContent(t *testing.T) {
 			require.True(t, errors.As(stream.Err(), &apiErr), "%v", stream.Err())
 			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
 			assert.Equal(t, "stream_failed_before_content", apiErr.Code)
-			assert.Contains(t, apiErr.Message, `"text/html; charset=utf-8"`, "what came instead")
+			assert.Contains(t, apiErr.Message, `Content-Type "text/html; charset=utf-8", not text/event-stream`, "what came instead")
 			status, err := rec.last(t).Result()
 			assert.Equal(t, http.StatusBadGateway, status)
 			assert.Equal(t, "stream_failed_before_content", gateway.ErrorFor(err).Code)
@@ -94,4 +95,31 @@ func TestAMislabelledEventStreamIsServed(t *testing.T) {
 			assert.Equal(t, "Hello world", text.String())
 		})
 	}
+}
+
+// "stream": true on an operation that does not stream (embeddings, a token
+// count) asks for nothing: the JSON answer is served and metered as the
+// answer it is, where it used to be held as a stream, fail, and be retried
+// on every target.
+func TestAStreamFieldOnAnOpThatDoesNotStreamIsNoStream(t *testing.T) {
+	sim := gatewaytest.MustNewSim("sim", gatewaytest.SimConfig{Models: []string{"m"}})
+	rec := &callRecorder{}
+	h := gateway.NewHandler(gateway.Chain(sim, rec.middleware))
+	before := int64(0)
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/embeddings", `{"model":"m","input":"hi","stream":true}`},
+		{"/v1/messages/count_tokens", `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}`},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, tc.path, strings.NewReader(tc.body)))
+		assert.Equal(t, http.StatusOK, w.Code, "%s: %s", tc.path, w.Body)
+		c := rec.last(t)
+		assert.False(t, c.Stream, tc.path)
+		assert.Len(t, c.Attempts(), 1, tc.path)
+		assert.Equal(t, before+1, sim.Requests(), "%s: one upstream request", tc.path)
+		before = sim.Requests()
+	}
+	u, ok := rec.calls[0].Usage()
+	require.True(t, ok)
+	assert.False(t, u.Estimated, "the embedding's usage is read from its answer")
 }

@@ -49,7 +49,7 @@
 //
 // Attempts and streams are not this package's: the attempt boundary in
 // front of each Provider (gateway.Chain) records every attempt and holds a
-// 2xx event stream until its first content event. Retry and Hedge repeat the
+// 2xx answer to a stream call until its first content event. Retry and Hedge repeat the
 // chain below them and never record; a stream that fails or stalls before its
 // first content reaches them as a failed round trip, so it is retried, or
 // moved to another target, with nothing sent to the caller; after it, nothing

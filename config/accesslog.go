@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -19,7 +18,8 @@ import (
 // failed and, for a failure of the gateway's or an upstream's (a 5xx), its
 // cause (errorChain: a refused connection, a reset, a timeout), which the
 // caller's message does not say. It never holds a header or a body, so
-// never a key. The main job
+// never a key (a cause is what the provider says of its transport's error:
+// the library's providers scrub it; a Provider of yours says what it says). The main job
 // logs through a boundedHandler, so a value a caller chose (a 5 MB model
 // name) is cut, and marked so, rather than making a 5 MB line.
 //
@@ -54,15 +54,21 @@ func accessLogger(logger *slog.Logger) func(*gateway.Call) {
 	}
 }
 
-// errorChain is err's text followed by each cause's that it does not
-// already hold: "gateway: upstream failed: provider: up: dial tcp
-// 127.0.0.1:9: connect: connection refused". Providers scrub their
-// transport's errors of keys (provider.OpenAI's transportError); the
-// gateway's own messages hold no body.
+// errorChain is err's text followed by its cause's, one level down, when
+// err is the gateway's error (whose message is the caller's, "gateway:
+// upstream failed") and the cause says more: "gateway: upstream failed:
+// provider: up: dial tcp 127.0.0.1:9: connect: connection refused". It goes
+// no deeper: a provider's transport error is its scrubbed text (keys and
+// queries replaced), and what it wraps is the raw error, which a custom
+// transport may fill with the request's headers.
 func errorChain(err error) string {
 	s := err.Error()
-	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
-		if t := e.Error(); t != "" && !strings.Contains(s, t) {
+	ge, ok := err.(*gateway.Error)
+	if !ok {
+		return s
+	}
+	if cause := ge.Unwrap(); cause != nil {
+		if t := cause.Error(); t != "" && !strings.Contains(s, t) {
 			s += ": " + t
 		}
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmgate/gateway"
+	"github.com/llmgate/gateway/provider"
 )
 
 // The access log is the handler's observer: exactly one line per request the
@@ -172,4 +176,23 @@ retry: {max_attempts: 1}
 	require.NoError(t, json.Unmarshal(logs.Bytes(), &got), logs.String())
 	assert.Equal(t, 400.0, got["status"])
 	assert.NotContains(t, logs.String(), `"cause"`)
+}
+
+// The cause is what the provider chose to say: its transport's error,
+// scrubbed of the key, and not the raw error under it, which a custom
+// transport (or a proxy's answer) may fill with the request's headers.
+func TestAccessLogCauseKeepsTheProvidersScrub(t *testing.T) {
+	const upKey = "sk-upstream-secret-key-0123456789"
+	p, err := provider.NewOpenAI(provider.OpenAIConfig{Name: "up", BaseURL: "http://127.0.0.1:9/v1", APIKey: upKey,
+		Transport: gateway.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			return nil, errors.New("proxy refused Authorization: " + r.Header.Get("Authorization"))
+		})})
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	h := gateway.NewHandler(p, gateway.WithObserver(accessLogger(slog.New(slog.NewJSONHandler(&logs, nil)))))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[]}`)))
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(logs.Bytes(), &got), logs.String())
+	assert.Contains(t, got["cause"], "proxy refused Authorization: Bearer [REDACTED]")
+	assert.NotContains(t, logs.String(), upKey)
 }

@@ -112,13 +112,15 @@ func parseBaseURL(cfg OpenAIConfig) (*url.URL, error) {
 	return u, nil
 }
 
-// validPort reports whether u has no port or one from 1 to 65535 (url.Parse
-// takes any run of digits, and an empty port after the colon).
+// validPort reports whether u's port is one from 1 to 65535, or none (an
+// empty one after the colon too: net/http dials the scheme's, as RFC 3986
+// says). url.Parse takes any run of digits.
 func validPort(u *url.URL) bool {
-	if !strings.HasSuffix(u.Host, ":") && u.Port() == "" {
-		return true // none: the scheme's
+	p := u.Port()
+	if p == "" {
+		return true
 	}
-	n, err := strconv.Atoi(u.Port())
+	n, err := strconv.Atoi(p)
 	return err == nil && n >= 1 && n <= 65535
 }
 
