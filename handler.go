@@ -19,8 +19,9 @@ import (
 // and GET /v1/models and /v1/models/{id} (a model's entry of that list, or
 // 404 model_not_found; NewClient answers it too), and Anthropic's POST
 // /v1/messages and /v1/messages/count_tokens in Anthropic's format (errors
-// included, see messages.go), which serves every request through rt. When rt is a bare
-// Provider it is put behind an attempt boundary, as Chain does.
+// included, see messages.go), which serves every request through rt. When
+// rt is a bare Provider it is put behind an attempt boundary, as Chain
+// does.
 //
 // Bad input gets an OpenAI-style error and nothing else happens: a body over
 // the size limit gets 413 before it is read, malformed JSON or a missing

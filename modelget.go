@@ -13,7 +13,7 @@ import (
 // modelsPath + "/" + its id (GET /v1/models/{id}, openai-go's Models.Get).
 const modelsPath = "/v1/models"
 
-// modelIDFromPath returns the id a retrieval's path names after its last
+// modelIDFromPath returns the id a retrieval's path names after its first
 // modelsPath + "/" (ids may hold a '/': "org/model"), and whether the path
 // is one, with an id. prefix is what comes before modelsPath: "" in server
 // mode, an SDK base URL's path in client mode.

@@ -19,9 +19,10 @@ import (
 // cause (errorChain: a refused connection, a reset, a timeout), which the
 // caller's message does not say. It never holds a header or a body, so
 // never a key (a cause is what the provider says of its transport's error:
-// the library's providers scrub it; a Provider of yours says what it says). The main job
-// logs through a boundedHandler, so a value a caller chose (a 5 MB model
-// name) is cut, and marked so, rather than making a 5 MB line.
+// the library's providers scrub it; a Provider of yours says what it
+// says). The main job logs through a boundedHandler, so a value a caller
+// chose (a 5 MB model name) is cut, and marked so, rather than making a
+// 5 MB line.
 //
 // The status is the call's Result: 499 for a caller that left before its
 // answer was written, even when the whole answer had been read from
