@@ -81,7 +81,8 @@ func (c *checker) limiterConfig(l *rateLimitsConf, rdb *redis.Client) (limiter.C
 		}
 		cfg.Location = loc
 	}
-	all := true // every rule is valid on its own
+	all := true  // every rule's parts could be read
+	var at []int // the index in l.Rules of each of cfg.Rules
 	for i, rc := range l.Rules {
 		path := fmt.Sprintf("limits.rules[%d]", i)
 		r := limiter.Rule{Name: rc.Name, Models: rc.Models, Limit: rc.Limit, Burst: rc.Burst,
@@ -97,8 +98,8 @@ func (c *checker) limiterConfig(l *rateLimitsConf, rdb *redis.Client) (limiter.C
 			parts = c.lib(path+".per", r.Per.UnmarshalText([]byte(rc.Per))) && parts
 		}
 		// A rule whose parts could not be read is not blamed again whole.
-		if parts && c.lib(path, r.Validate()) {
-			cfg.Rules = append(cfg.Rules, r)
+		if parts {
+			cfg.Rules, at = append(cfg.Rules, r), append(at, i)
 		} else {
 			all = false
 		}
@@ -106,9 +107,29 @@ func (c *checker) limiterConfig(l *rateLimitsConf, rdb *redis.Client) (limiter.C
 	if rdb != nil {
 		cfg.Redis = rdb
 	}
-	// What only the whole set shows (a repeated name, a shared rule with
-	// no redis), over the rules valid on their own.
-	return cfg, len(cfg.Rules) > 0 && c.lib("limits.rules", cfg.Validate()) && all
+	// The limiter's checks, each rule's own and what only the set shows
+	// (a repeated name, a shared rule with no redis), each reported at
+	// the rule it is about.
+	valid := true
+	for _, err := range joined(cfg.Validate()) {
+		path := "limits.rules"
+		if re, ok := err.(*limiter.RuleError); ok {
+			path = fmt.Sprintf("limits.rules[%d]", at[re.Rule])
+		}
+		valid = c.lib(path, err) && valid
+	}
+	return cfg, len(cfg.Rules) > 0 && valid && all
+}
+
+// joined returns the errors errors.Join put together in err, or err alone.
+func joined(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // targetLimit returns the middleware that applies the limiter's rules keyed

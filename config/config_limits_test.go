@@ -22,6 +22,7 @@ limits:
     - {name: b, unit: requets, limit: 5, per: minute}
     - {name: c, dimensions: [keyid], unit: tokens, limit: 5, per: fortnight}
     - {name: d, unit: requests, limit: 5, per: minute, shared: true}
+    - {name: a, unit: requests, limit: 5, per: minute}
 `, env{})
 	require.Error(t, err)
 	msg := err.Error()
@@ -32,11 +33,15 @@ limits:
 		`t.yaml:11: limits.rules[1].unit: limiter: invalid configuration: unknown unit "requets"`,
 		`t.yaml:12: limits.rules[2].dimensions[0]: limiter: invalid configuration: unknown dimension "keyid"`,
 		`t.yaml:12: limits.rules[2].per: limiter: invalid configuration: unknown period "fortnight"`,
-		`limits.rules: limiter: invalid configuration: rule "d" is shared but Config.Redis is nil`,
+		// What only the set shows is reported at the rule it is about,
+		// and a repeated name is found behind the first rule's own
+		// mistake.
+		`t.yaml:13: limits.rules[3]: limiter: invalid configuration: rule "d" is shared but Config.Redis is nil`,
+		`t.yaml:14: limits.rules[4]: limiter: invalid configuration: rule name "a" twice`,
 	} {
 		assert.Contains(t, msg, want)
 	}
-	assert.Equal(t, 7, strings.Count(msg, "\n")+1, "each mistake once:\n%s", msg)
+	assert.Equal(t, 8, strings.Count(msg, "\n")+1, "each mistake once:\n%s", msg)
 	assert.NoError(t, checkConfig(okProviders+`
 limits:
   max_body_bytes: 1048576

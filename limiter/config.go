@@ -104,8 +104,20 @@ func (c Config) withDefaults() Config {
 // ErrConfig: no rules, an invalid rule (Rule.Validate), a repeated name, a
 // Shared rule without Redis, a negative field, a RedisTimeout over 250ms, a
 // MaxLeaseShare outside (0, 1], a *redis.Client without
-// ContextTimeoutEnabled.
+// ContextTimeoutEnabled. A problem of one rule (the first three but "no
+// rules") is a *RuleError naming it, so that a configuration file can
+// report it at the rule's own line.
 func (c Config) Validate() error { return validateRules(c, c.Rules) }
+
+// RuleError is a problem of one rule of a Config, found by Validate: Rule
+// is its index in Config.Rules (the later of two that share a name).
+type RuleError struct {
+	Rule int
+	Err  error // wraps ErrConfig
+}
+
+func (e *RuleError) Error() string { return e.Err.Error() }
+func (e *RuleError) Unwrap() error { return e.Err }
 
 func validateRules(c Config, rules []Rule) error {
 	var errs []error
@@ -113,16 +125,16 @@ func validateRules(c Config, rules []Rule) error {
 		errs = append(errs, configError("no rules (a limiter with none would limit nothing)"))
 	}
 	names := map[string]bool{}
-	for _, r := range rules {
+	for i, r := range rules {
 		if err := r.Validate(); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &RuleError{Rule: i, Err: err})
 		}
 		if r.Name != "" && names[r.Name] {
-			errs = append(errs, configError("rule name %q twice", r.Name))
+			errs = append(errs, &RuleError{Rule: i, Err: configError("rule name %q twice", r.Name)})
 		}
 		names[r.Name] = true
 		if r.Shared && c.Redis == nil {
-			errs = append(errs, configError("rule %q is shared but Config.Redis is nil", r.Name))
+			errs = append(errs, &RuleError{Rule: i, Err: configError("rule %q is shared but Config.Redis is nil", r.Name)})
 		}
 	}
 	if c.DefaultMaxTokens < 0 || c.MaxWait < 0 || c.MaxKeys < 0 || c.RedisTimeout < 0 || c.LeaseFor < 0 || c.LeaseIdle < 0 {
