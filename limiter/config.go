@@ -104,9 +104,9 @@ func (c Config) withDefaults() Config {
 // ErrConfig: no rules, an invalid rule (Rule.Validate), a repeated name, a
 // Shared rule without Redis, a negative field, a RedisTimeout over 250ms, a
 // MaxLeaseShare outside (0, 1], a *redis.Client without
-// ContextTimeoutEnabled. A problem of one rule (the first three but "no
-// rules") is a *RuleError naming it, so that a configuration file can
-// report it at the rule's own line.
+// ContextTimeoutEnabled. A problem of one rule (an invalid rule, a repeated
+// name, a Shared rule without Redis) is a *RuleError naming it, so that a
+// configuration file can report it at the rule's own line.
 func (c Config) Validate() error { return validateRules(c, c.Rules) }
 
 // RuleError is a problem of one rule of a Config, found by Validate: Rule

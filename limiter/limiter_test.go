@@ -73,6 +73,10 @@ func TestZeroOrUnsetLimitIsAConfigurationError(t *testing.T) {
 	assert.ErrorIs(t, err, ErrConfig, "no rules")
 	_, err = New(Config{Rules: []Rule{{Name: "a", Unit: Requests, Limit: 1, Per: Minute}, {Name: "a", Unit: Requests, Limit: 1, Per: Minute}}})
 	assert.ErrorContains(t, err, "twice")
+	var re *RuleError
+	require.ErrorAs(t, err, &re, "a problem of one rule names it")
+	assert.Equal(t, 1, re.Rule, "the later of the two")
+	assert.ErrorIs(t, re, ErrConfig)
 	_, err = New(Config{Rules: []Rule{{Name: "a"}, {Name: "b"}}})
 	require.Error(t, err)
 	assert.Equal(t, 4, strings.Count(err.Error(), "invalid configuration"), "every problem of every rule is reported")
