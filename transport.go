@@ -44,11 +44,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := t.e.cfg.clock.Now() // the call's Start: before its body is read
 	op := opFromPath(req.URL.Path)
-	prefix, retrieve, isGet := modelIDFromPath(req.URL.Path)
-	if isGet && req.Method == http.MethodGet {
-		op = OpModels
-	} else {
-		retrieve = ""
+	var prefix, retrieve string
+	if op == OpUnknown && req.Method == http.MethodGet {
+		// A model's retrieval, GET {base}/v1/models/{id}, names no op.
+		var isGet bool
+		if prefix, retrieve, isGet = modelIDFromPath(req.URL.Path); isGet {
+			op = OpModels
+		}
 	}
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {

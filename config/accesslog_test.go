@@ -23,7 +23,7 @@ import (
 // naming its call (the id the caller got in X-Request-Id). The health check
 // is no call and logs nothing. No key and no body reaches the log.
 func TestAccessLogObservesEachCall(t *testing.T) {
-	cfg, err := Parse("t.yaml", []byte(`
+	a, logs := loggedGateway(t, `
 providers:
   - {name: bad, type: sim, models: [m], sim: {seed: 1, faults: {error_rate: 1, error_statuses: [500]}}}
   - {name: good, type: sim, models: [m], sim: {seed: 2, reply: "a quiet reply"}}
@@ -32,12 +32,7 @@ router:
     - {provider: bad}
     - {provider: good, tier: 1}
 retry: {max_attempts: 1}
-`), env{}.lookup)
-	require.NoError(t, err)
-	var logs bytes.Buffer
-	a, err := Build(cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	require.NoError(t, err)
-	defer a.Close()
+`)
 
 	const key, prompt = "sk-caller-secret-key", "a private prompt"
 	messages := `"messages":[{"role":"user","content":"` + prompt + `"}]`
@@ -110,6 +105,19 @@ retry: {max_attempts: 1}
 	assert.NotContains(t, logs.String(), "quiet reply")
 }
 
+// loggedGateway builds the gateway of yaml with its access log going to
+// logs, as JSON lines; it is closed with the test.
+func loggedGateway(t *testing.T, yaml string) (*Gateway, *bytes.Buffer) {
+	t.Helper()
+	cfg, err := Parse("t.yaml", []byte(yaml), env{}.lookup)
+	require.NoError(t, err)
+	logs := new(bytes.Buffer)
+	a, err := Build(cfg, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	return a, logs
+}
+
 // goneWriter is the ResponseWriter of a caller that left after the status
 // line: every write of the body fails, as on a closed connection.
 type goneWriter struct {
@@ -125,12 +133,7 @@ func (w *goneWriter) FlushError() error         { return syscall.EPIPE }
 // A caller that left before its answer was written is logged as a 499, even
 // when a fast provider's whole answer was read before the gateway wrote it.
 func TestAccessLogCallerGoneBeforeDeliveryIs499(t *testing.T) {
-	cfg, err := Parse("t.yaml", []byte("providers:\n  - {name: fast, type: sim, models: [m], sim: {completion_tokens: 2}}\n"), env{}.lookup)
-	require.NoError(t, err)
-	var logs bytes.Buffer
-	a, err := Build(cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	require.NoError(t, err)
-	defer a.Close()
+	a, logs := loggedGateway(t, "providers:\n  - {name: fast, type: sim, models: [m], sim: {completion_tokens: 2}}\n")
 	for _, body := range []string{`{"model":"m","stream":true,"messages":[]}`, `{"model":"m","messages":[]}`} {
 		logs.Reset()
 		w := &goneWriter{h: http.Header{}}
@@ -149,16 +152,11 @@ func TestAccessLogCallerGoneBeforeDeliveryIs499(t *testing.T) {
 // stays out of it.
 func TestAccessLogSaysWhyAnUpstreamFailed(t *testing.T) {
 	const upKey = "sk-upstream-secret-key-0123456789"
-	cfg, err := Parse("t.yaml", []byte(`
+	a, logs := loggedGateway(t, `
 providers:
   - {name: dead, type: openai, base_url: "http://`+closedPort(t)+`/v1", api_key: `+upKey+`, models: [m]}
 retry: {max_attempts: 1}
-`), env{}.lookup)
-	require.NoError(t, err)
-	var logs bytes.Buffer
-	a, err := Build(cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	require.NoError(t, err)
-	defer a.Close()
+`)
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[]}`)))
 	require.Equal(t, http.StatusBadGateway, rec.Code, rec.Body.String())
