@@ -52,7 +52,11 @@ func (b *boundary) Name() string { return b.p.Name() }
 // the Provider has answered: for a 2xx stream, once its first content event
 // has arrived (the response returned replays what was held and goes on with
 // the rest, unbuffered); a stream that ends, breaks, reports an error or goes
-// over 1 MiB before it fails here, with nothing sent on. A model list is no
+// over 1 MiB before it fails here, with nothing sent on. So does a 2xx
+// answer to a model call that is not a stream whose first bytes show it is
+// not JSON, or that is empty, or that breaks before its first byte
+// (answercheck.go): an error deriving from ErrUpstream, which the target's
+// breaker counts and Retry and the router may try again. A model list is no
 // attempt at a model and is not recorded. An attempt at a model the Call's
 // Caller may not use (Caller.Allows) is refused with ErrModelNotAllowed
 // before the Provider sees it, and is not recorded either.
@@ -67,6 +71,13 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := send(b.p, req)
 		if err == nil {
 			delete(resp.Header, errorHeader)
+			if checksAnswer(c, req, resp) {
+				hb := &headBody{ReadCloser: resp.Body}
+				if err := checkAnswer(ctx, resp, &hb.head); err != nil {
+					return nil, answerError(err, resp)
+				}
+				resp.Body = hb
+			}
 		}
 		return resp, err
 	}
@@ -90,6 +101,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	headers := c.clock.Now()
 	var ttft time.Duration
+	var head answerHead // what the check of a non-stream answer read, replayed
 	if err == nil {
 		delete(resp.Header, errorHeader) // an upstream gateway's mark is not ours (the key is canonical)
 		if c.Stream && resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode) && resp.Body != http.NoBody {
@@ -107,6 +119,18 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 			} else if ctx.Err() == nil && !isEventStreamType(ct) {
 				err = notAStream(ct, err)
 			}
+		} else if checksAnswer(c, req, resp) {
+			// A non-stream answer is checked to be JSON before it is
+			// returned (answercheck.go), as a stream is held: a page or
+			// nothing under a 200 fails here, where the call may still
+			// move to another target.
+			hp := answerHeads.Get().(*answerHead) // read into by an interface: kept off the call's heap
+			*hp = answerHead{}
+			if cerr := checkAnswer(ctx, resp, hp); cerr != nil {
+				resp, err = nil, answerError(cerr, resp)
+			}
+			head = *hp
+			answerHeads.Put(hp)
 		}
 	}
 	if resp != nil && resp.Request != nil && resp.Request.Context() != ctx {
@@ -136,7 +160,7 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 		} else {
 			body = new(attemptBody)
 		}
-		*body = attemptBody{ReadCloser: resp.Body, call: c, n: n}
+		*body = attemptBody{ReadCloser: resp.Body, call: c, n: n, head: head}
 		resp.Body = body
 	}
 	return resp, err
@@ -219,10 +243,15 @@ type attemptBody struct {
 	call *Call
 	n    int
 	read bool
+	head answerHead // replayed first: what the boundary's check read
 }
 
-func (b *attemptBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
+func (b *attemptBody) Read(p []byte) (n int, err error) {
+	if b.head.pending() {
+		n = b.head.read(p)
+	} else {
+		n, err = b.ReadCloser.Read(p)
+	}
 	if !b.read && (n > 0 || err == io.EOF) {
 		b.read = true
 		b.call.markDelivered(b.n)

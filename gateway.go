@@ -60,7 +60,11 @@ func Chain(rt http.RoundTripper, mws ...Middleware) http.RoundTripper {
 // that is never nil, whose ContentLength is the number of bytes the body
 // reads or -1 (a Provider that rewrites a body sets it anew, or to -1): the
 // server-mode entry point sends a large answer with that length and fails
-// one whose bytes break it. A streaming Provider ends its stream with a usage chunk
+// one whose bytes break it. A body's Read ends when the request's context
+// does (net/http's bodies do): the attempt boundary reads the first bytes
+// of every 2xx answer before it returns it (a stream's until its first
+// content, any other's to check it is JSON), and a call given up must not
+// wait on it. A streaming Provider ends its stream with a usage chunk
 // (an event with empty choices and a usage object, as OpenAI sends): the entry
 // point records it and removes it when the caller did not ask for it. Without
 // one, usage is estimated and flagged Estimated. A Provider that does not

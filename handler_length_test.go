@@ -139,7 +139,7 @@ func (b *blockingTail) Read(p []byte) (int, error) {
 func TestHandlerCallerLeavingALargeAnswerWithALengthIs499(t *testing.T) {
 	const declared = 200 << 10
 	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
-		body := &blockingTail{head: strings.NewReader(strings.Repeat("a", 64<<10)), ctx: req.Context()}
+		body := &blockingTail{head: strings.NewReader("[" + strings.Repeat("a", 64<<10-1)), ctx: req.Context()}
 		resp := respond(req, 200, "application/json", io.NopCloser(body))
 		resp.ContentLength = declared
 		return resp, nil

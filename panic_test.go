@@ -32,13 +32,17 @@ func TestAPanicInTheChainEndsTheCall(t *testing.T) {
 }
 
 // panickyBody is an upstream body whose Read panics once it has given
-// some bytes (a provider's or a middleware's body wrapper with a bug).
-type panickyBody struct{ given bool }
+// some bytes, first (a provider's or a middleware's body wrapper with a
+// bug).
+type panickyBody struct {
+	first string
+	given bool
+}
 
 func (b *panickyBody) Read(p []byte) (int, error) {
 	if !b.given {
 		b.given = true
-		return copy(p, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"), nil
+		return copy(p, b.first), nil
 	}
 	panic("body bug")
 }
@@ -58,7 +62,10 @@ func TestAPanicWhileCopyingTheAnswerFailsTheCall(t *testing.T) {
 				if stream {
 					resp.Header.Set("Content-Type", "text/event-stream")
 				}
-				resp.Body = &panickyBody{}
+				resp.Body = &panickyBody{first: `{"choices":[{"message":{"content":"hi"}}]}`}
+				if stream {
+					resp.Body = &panickyBody{first: "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"}
+				}
 				return resp, nil
 			}}
 			o := newObserved(t)

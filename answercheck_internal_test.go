@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// zeroReader returns nothing and no error, forever.
+type zeroReader struct{}
+
+func (zeroReader) Read([]byte) (int, error) { return 0, nil }
+
+// The check reads no more than it must, decides on the first byte past
+// whitespace and a leading byte-order mark, whatever the reads' sizes, and
+// does not spin on a body that never progresses.
+func TestReadAnswerHead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body io.Reader
+		want error // nil: passes
+		read string
+	}{
+		{"object", strings.NewReader(`{"id":"x","object":"chat.completion"}`), nil, `{"id":"x","objec`},
+		{"array", strings.NewReader(`[1]`), nil, `[1]`},
+		{"one byte a read", iotest.OneByteReader(strings.NewReader("  \n{}")), nil, "  \n{"},
+		{"mark, then object", iotest.OneByteReader(strings.NewReader("\xef\xbb\xbf{}")), nil, "\xef\xbb\xbf{"},
+		{"mark's start, then text", strings.NewReader("\xef\xbbx"), errAnswerNotJSON, "\xef\xbbx"},
+		{"mark after whitespace", strings.NewReader(" \xef\xbb\xbf{}"), errAnswerNotJSON, " \xef\xbb\xbf{}"},
+		{"html", strings.NewReader("<html>"), errAnswerNotJSON, "<html>"},
+		{"a JSON string", strings.NewReader(`"ok"`), errAnswerNotJSON, `"ok"`},
+		{"empty", strings.NewReader(""), errAnswerEmpty, ""},
+		{"a mark alone", strings.NewReader("\xef\xbb\xbf"), errAnswerEmpty, "\xef\xbb\xbf"},
+		{"whitespace past the head", strings.NewReader(strings.Repeat(" ", 40) + "<"), nil, strings.Repeat(" ", answerHeadSize)},
+		{"broken", iotest.ErrReader(io.ErrUnexpectedEOF), errAnswerBroke, ""},
+		{"no progress", zeroReader{}, errAnswerBroke, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h answerHead
+			err := readAnswerHead(tc.body, &h)
+			if tc.want == nil {
+				assert.NoError(t, err)
+			} else {
+				if assert.Error(t, err) {
+					assert.Equal(t, tc.want.Error(), err.Error())
+				}
+				assert.True(t, errors.Is(err, ErrUpstream), "%v", err)
+			}
+			assert.Equal(t, tc.read, string(h.b[:h.n]))
+			p := make([]byte, 3)
+			var replay []byte
+			for h.pending() {
+				replay = append(replay, p[:h.read(p)]...)
+			}
+			assert.Equal(t, tc.read, string(replay), "replayed whole, in reads of any size")
+		})
+	}
+}
