@@ -71,21 +71,26 @@ func checkAnswer(ctx context.Context, resp *http.Response, head *answerHead) err
 	return err
 }
 
-// readAnswerHead reads into head until the first byte of the answer that is
-// not whitespace, its end, a failure, or a full head.
+// readAnswerHead reads into head until what it read decides the answer
+// (judgeHead), its end, a failure, or a full head (not judged).
 func readAnswerHead(body io.Reader, head *answerHead) error {
 	for empty := 0; head.n < answerHeadSize; {
 		k, err := body.Read(head.b[head.n:])
 		head.n += uint8(k)
-		switch first := firstValueByte(head.b[:head.n]); {
-		case first == '{' || first == '[':
+		switch judgeHead(head.b[:head.n]) {
+		case headJSON:
 			return nil
-		case first != 0:
+		case headNotJSON:
 			return errAnswerNotJSON
+		case headErrorObject:
+			return errAnswerErrorObject
 		}
 		switch {
 		case err == io.EOF:
-			return errAnswerEmpty
+			if firstValueByte(head.b[:head.n]) == 0 {
+				return errAnswerEmpty
+			}
+			return nil // a JSON start, then the end: for the caller's reader to refuse
 		case err != nil:
 			return errAnswerBroke.withCause(err)
 		case k == 0:
@@ -94,13 +99,78 @@ func readAnswerHead(body io.Reader, head *answerHead) error {
 			}
 		}
 	}
-	return nil // whitespace only, so far: not judged
+	return nil // undecided in a full head: not judged
+}
+
+// What the start of an answer says it is.
+const (
+	headUndecided   = iota // too little yet
+	headJSON               // an object or an array (that is not an error object)
+	headNotJSON            // anything else
+	headErrorObject        // an object whose first member is "error" with an object value: an upstream's error under a 2xx
+)
+
+// judgeHead decides what b, an answer's first bytes, says the answer is.
+func judgeHead(b []byte) int {
+	i := valueStart(b)
+	switch {
+	case i == len(b):
+		return headUndecided
+	case b[i] == '[':
+		return headJSON
+	case b[i] != '{':
+		return headNotJSON
+	}
+	// Is the first member "error", and its value an object?
+	i = skipSpace(b, i+1)
+	if i == len(b) {
+		return headUndecided
+	}
+	if b[i] != '"' {
+		return headJSON
+	}
+	const key = `error"`
+	rest := b[i+1:]
+	if len(rest) < len(key) {
+		if string(rest) != key[:len(rest)] {
+			return headJSON
+		}
+		return headUndecided
+	}
+	if string(rest[:len(key)]) != key {
+		return headJSON
+	}
+	i = skipSpace(b, i+1+len(key))
+	if i == len(b) {
+		return headUndecided
+	}
+	if b[i] != ':' {
+		return headJSON // not JSON after all; the caller's reader will say so
+	}
+	i = skipSpace(b, i+1)
+	switch {
+	case i == len(b):
+		return headUndecided
+	case b[i] == '{':
+		return headErrorObject
+	}
+	return headJSON // "error": null, as a Responses API object may say
 }
 
 // firstValueByte is the first byte of b that is not JSON whitespace, past
 // a UTF-8 byte-order mark at its start (which some servers put first, and
 // JSON readers skip), or 0 if b holds none yet.
 func firstValueByte(b []byte) byte {
+	if i := valueStart(b); i < len(b) {
+		return b[i]
+	}
+	return 0
+}
+
+// valueStart is the index in b of its first byte that is not JSON
+// whitespace, past a byte-order mark at its start, or len(b) if b holds
+// none yet (or only the start of a mark).
+func valueStart(b []byte) int {
 	const bom = "\xef\xbb\xbf"
 	i := 0
 	for i < len(b) && i < len(bom) && b[i] == bom[i] {
@@ -108,39 +178,49 @@ func firstValueByte(b []byte) byte {
 	}
 	switch {
 	case i == len(b) && i < len(bom):
-		return 0 // nothing yet, or a mark's first bytes
+		return len(b) // nothing yet, or a mark's first bytes
 	case i < len(bom):
 		i = 0 // no mark
 	}
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-		default:
-			return b[i]
-		}
+	return skipSpace(b, i)
+}
+
+// skipSpace is the index of the first byte of b from i on that is not JSON
+// whitespace, or len(b).
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
 	}
-	return 0
+	return i
 }
 
 var (
 	errAnswerNotJSON = ErrUpstream.WithMessage("gateway: the upstream answered with a body that is not JSON")
 	errAnswerEmpty   = ErrUpstream.WithMessage("gateway: the upstream answered with an empty body")
 	errAnswerBroke   = ErrUpstream.WithMessage("gateway: the upstream's answer broke before its first byte")
+	// The upstream's words are not repeated: what an error object says is
+	// the provider's to make fit for callers (provider.OpenAI does, for an
+	// error status), and a 2xx reaches no provider's sanitizer.
+	errAnswerErrorObject = ErrUpstream.WithMessage("gateway: the upstream answered with an error object, not an answer")
 )
 
-// answerError is the check's failure err with the answer's Content-Type
-// named, when its body came but is no JSON.
+// answerError is the check's failure err made to say what came: the
+// Content-Type of a body that is not JSON, the status of an error object.
 func answerError(err error, resp *http.Response) error {
-	if err != errAnswerNotJSON {
-		return err
+	switch err {
+	case errAnswerNotJSON:
+		ct := resp.Header.Get("Content-Type")
+		if ct == "" {
+			ct = "none"
+		} else {
+			ct = strconv.Quote(clip(ct, maxEchoed))
+		}
+		return errAnswerNotJSON.WithMessage(errAnswerNotJSON.Message + " (Content-Type " + ct + ")")
+	case errAnswerErrorObject:
+		return errAnswerErrorObject.WithMessage("gateway: the upstream answered " + strconv.Itoa(resp.StatusCode) +
+			" with an error object, not an answer")
 	}
-	ct := resp.Header.Get("Content-Type")
-	if ct == "" {
-		ct = "none"
-	} else {
-		ct = strconv.Quote(clip(ct, maxEchoed))
-	}
-	return errAnswerNotJSON.WithMessage(errAnswerNotJSON.Message + " (Content-Type " + ct + ")")
+	return err
 }
 
 // headBody replays a checked answer's head, then the rest of its body, for

@@ -46,6 +46,9 @@ func TestANonStreamAnswerThatIsNotJSONFailsBeforeTheCaller(t *testing.T) {
 		{"only whitespace", func(req *http.Request) *http.Response {
 			return jsonReply(req, 200, " \r\n\t")
 		}, "an empty body"},
+		{"error object", func(req *http.Request) *http.Response {
+			return jsonReply(req, 200, `{"error":{"message":"You exceeded your quota (org-Zx81kQ)","type":"insufficient_quota"}}`)
+		}, "answered 200 with an error object, not an answer"},
 		{"broken before its first byte", func(req *http.Request) *http.Response {
 			return respond(req, 200, "application/json", io.NopCloser(errReader{io.ErrUnexpectedEOF}))
 		}, "broke before its first byte"},
@@ -83,6 +86,7 @@ func TestANonStreamAnswerThatIsNotJSONFailsBeforeTheCaller(t *testing.T) {
 				assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
 				assert.Equal(t, "upstream_error", apiErr.Code)
 				assert.Contains(t, apiErr.Message, tc.message)
+				assert.NotContains(t, apiErr.Message, "org-", "an upstream's words under a 2xx are not repeated")
 				status, err := rec.last(t).Result()
 				assert.Equal(t, http.StatusBadGateway, status)
 				assert.True(t, errors.Is(err, gateway.ErrUpstream), "%v", err)

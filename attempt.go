@@ -209,10 +209,16 @@ func isEventStreamType(ct string) bool {
 
 // notAStream is the failure of a 2xx answer to a stream call whose
 // Content-Type is not an event stream's and in which the hold found no
-// content (cause, its error): the message names the type that came.
+// content (cause, its error): the message is the hold's (which says when
+// an error object came) and names the type that came.
 func notAStream(ct string, cause error) error {
+	msg := errStreamFailed.Message
+	var held *Error
+	if errors.As(cause, &held) && held.Code == errStreamFailed.Code {
+		msg = held.Message // the hold's, which may say what came
+	}
 	e := errStreamFailed.withCause(cause)
-	e.Message = errStreamFailed.Message + " (the upstream answered with Content-Type " +
+	e.Message = msg + " (the upstream answered with Content-Type " +
 		strconv.Quote(clip(ct, maxEchoed)) + ", not text/event-stream)"
 	return e
 }

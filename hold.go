@@ -51,6 +51,11 @@ func holdFirstContent(ctx context.Context, resp *http.Response) (*http.Response,
 	unregister()
 	if err != nil {
 		resp.Body.Close()
+		if judgeHead(h.rec) == headErrorObject {
+			// An upstream's error object (an upstream's words, not
+			// repeated: see errAnswerErrorObject) where a stream was due.
+			err = errStreamFailed.WithMessage(errStreamFailed.Message + ": the upstream sent an error object").withCause(err)
+		}
 		putHeldBuf(h.recp, h.rec) // after the body's close: no read of it is running
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

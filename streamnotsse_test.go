@@ -123,3 +123,26 @@ func TestAStreamFieldOnAnOpThatDoesNotStreamIsNoStream(t *testing.T) {
 	require.True(t, ok)
 	assert.False(t, u.Estimated, "the embedding's usage is read from its answer")
 }
+
+// A stream call answered 200 with an upstream's error object (some
+// upstreams report a refusal so) fails before its first content saying
+// so, without the upstream's words, which may name its account.
+func TestAStreamAnsweredWithAnErrorObjectSaysSo(t *testing.T) {
+	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		return jsonReply(req, 200, `{"error":{"message":"Rate limit reached for org-Zx81kQ","type":"requests","code":"rate_limit_exceeded"}}`), nil
+	}}
+	for mode, client := range sdkClients(t, p) {
+		t.Run(mode, func(t *testing.T) {
+			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
+			for stream.Next() {
+				t.Errorf("got a chunk: %+v", stream.Current())
+			}
+			var apiErr *openai.Error
+			require.True(t, errors.As(stream.Err(), &apiErr), "%v", stream.Err())
+			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+			assert.Equal(t, "stream_failed_before_content", apiErr.Code)
+			assert.Contains(t, apiErr.Message, `the upstream sent an error object (the upstream answered with Content-Type "application/json", not text/event-stream)`)
+			assert.NotContains(t, apiErr.Message, "org-")
+		})
+	}
+}
