@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -115,6 +116,12 @@ func (c *checker) limiterConfig(l *rateLimitsConf, rdb *redis.Client) (limiter.C
 		path := "limits.rules"
 		if re, ok := err.(*limiter.RuleError); ok {
 			path = fmt.Sprintf("limits.rules[%d]", at[re.Rule])
+			if errors.Is(err, limiter.ErrNoRedis) {
+				// Said in this file's words: Config.Redis is limits.redis.
+				c.fail(path+".shared", "needs limits.redis (host:port): a shared rule's counts are kept in Redis")
+				valid = false
+				continue
+			}
 		}
 		valid = c.lib(path, err) && valid
 	}

@@ -36,7 +36,7 @@ limits:
 		// What only the set shows is reported at the rule it is about,
 		// and a repeated name is found behind the first rule's own
 		// mistake.
-		`t.yaml:13: limits.rules[3]: limiter: invalid configuration: rule "d" is shared but Config.Redis is nil`,
+		`t.yaml:13: limits.rules[3].shared: needs limits.redis (host:port): a shared rule's counts are kept in Redis`,
 		`t.yaml:14: limits.rules[4]: limiter: invalid configuration: rule name "a" twice`,
 	} {
 		assert.Contains(t, msg, want)

@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -102,7 +103,7 @@ func (c Config) withDefaults() Config {
 
 // Validate reports every problem of c (errors.Join), each wrapping
 // ErrConfig: no rules, an invalid rule (Rule.Validate), a repeated name, a
-// Shared rule without Redis, a negative field, a RedisTimeout over 250ms, a
+// Shared rule without Redis (ErrNoRedis), a negative field, a RedisTimeout over 250ms, a
 // MaxLeaseShare outside (0, 1], a *redis.Client without
 // ContextTimeoutEnabled. A problem of one rule (an invalid rule, a repeated
 // name, a Shared rule without Redis) is a *RuleError naming it, so that a
@@ -134,7 +135,7 @@ func validateRules(c Config, rules []Rule) error {
 		}
 		names[r.Name] = true
 		if r.Shared && c.Redis == nil {
-			errs = append(errs, &RuleError{Rule: i, Err: configError("rule %q is shared but Config.Redis is nil", r.Name)})
+			errs = append(errs, &RuleError{Rule: i, Err: fmt.Errorf("%w (rule %q)", ErrNoRedis, r.Name)})
 		}
 	}
 	if c.DefaultMaxTokens < 0 || c.MaxWait < 0 || c.MaxKeys < 0 || c.RedisTimeout < 0 || c.LeaseFor < 0 || c.LeaseIdle < 0 {

@@ -112,6 +112,11 @@ func (r Rule) clone() Rule {
 // ErrConfig is wrapped by every configuration error of this package.
 var ErrConfig = errors.New("limiter: invalid configuration")
 
+// ErrNoRedis is wrapped by the error of a Shared rule in a Config without
+// Redis (with ErrConfig), so that a configuration file can say which of its
+// own keys is missing.
+var ErrNoRedis = fmt.Errorf("%w: a shared rule needs Config.Redis", ErrConfig)
+
 func configError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 }
