@@ -20,7 +20,10 @@ import (
 // resends its POST), and its own 404 and 405 are text/plain. Here nothing
 // redirects, every error is an OpenAI-style one, and a path is routed as
 // sent: one written with escapes (/v1%2fmodels) is no alias of its unescaped
-// form, so it is an unknown path.
+// form, so it is an unknown path. The one place escapes are read is a model's
+// id after a plainly written /v1/models/: an id may hold a '/', which a
+// client sends as %2F (openai-go's Models.Get does), and the handler takes
+// the id from the unescaped path.
 //
 // With an admin API (admin, nil without keys.admin_key), /admin/keys and
 // what is under it go to it; it answers its own errors in the same shape.
@@ -30,7 +33,7 @@ func routes(api, admin http.Handler, pages map[string]http.Handler) http.Handler
 			admin.ServeHTTP(w, r) // as sent: it reads ids escaped (%2F) from the escaped path
 			return
 		}
-		if r.URL.RawPath != "" {
+		if r.URL.RawPath != "" && !strings.HasPrefix(r.URL.EscapedPath(), modelPrefix) {
 			u := *r.URL
 			u.Path, u.RawPath = r.URL.EscapedPath(), ""
 			r = r.WithContext(r.Context()) // a shallow copy, to hold its own URL
@@ -43,6 +46,9 @@ func routes(api, admin http.Handler, pages map[string]http.Handler) http.Handler
 		api.ServeHTTP(w, r)
 	})
 }
+
+// modelPrefix starts a model's retrieval, GET /v1/models/{id}.
+const modelPrefix = "/v1/models/"
 
 // pages are the paths routes serves outside the key guard: the probes
 // (/healthz, /readyz) and the metrics, when on.

@@ -105,6 +105,8 @@ func TestRunRoutesEveryPathWithoutRedirect(t *testing.T) {
 		{"GET", "/healthz", 200, "", ""},
 		{"HEAD", "/healthz", 200, "", ""},
 		{"GET", "/v1/models", 200, "", ""},
+		{"GET", "/v1/models/gpt%2D4o-mini", 200, "", ""}, // an id's escapes are read (an id may hold %2F)
+		{"GET", "/v1/mod%65ls/gpt-4o-mini", 404, "unknown_url", ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, g.base+tc.path, strings.NewReader(`{}`))
