@@ -17,7 +17,7 @@ import (
 // answerHeadSize bounds what the check reads: the first byte of a JSON value
 // comes after the whitespace a pretty-printer puts first, if any. Answers
 // whose first answerHeadSize bytes are all whitespace are not judged.
-const answerHeadSize = 16
+const answerHeadSize = 32
 
 // answerHead is what the check read of an answer, replayed before the rest
 // (attemptBody, headBody): no byte is lost, and no allocation is made for
@@ -41,11 +41,13 @@ func (h *answerHead) read(p []byte) int {
 func (h *answerHead) pending() bool { return h.off < h.n }
 
 // checksAnswer reports whether the boundary checks the answer resp is to
-// req: a 2xx with a body to a model call (any Op but OpUnknown, whose answers
-// are JSON) that is not a stream (the hold checks those) and not a HEAD.
+// req: a 2xx that may have a body (not a 204; one of length 0, which
+// net/http gives as http.NoBody, is an empty answer, which fails) to a
+// model call (any Op but OpUnknown, whose answers are JSON) that is not a
+// stream (the hold checks those) and not a HEAD.
 func checksAnswer(c *Call, req *http.Request, resp *http.Response) bool {
 	return c.Op != OpUnknown && !c.Stream && req.Method != http.MethodHead &&
-		resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode) && resp.Body != http.NoBody
+		resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode)
 }
 
 // checkAnswer reads the start of resp's body into head, and returns an error
@@ -107,10 +109,14 @@ const (
 	headUndecided   = iota // too little yet
 	headJSON               // an object or an array (that is not an error object)
 	headNotJSON            // anything else
-	headErrorObject        // an object whose first member is "error" with an object value: an upstream's error under a 2xx
+	headErrorObject        // an upstream's error object under a 2xx (judgeHead)
 )
 
 // judgeHead decides what b, an answer's first bytes, says the answer is.
+// An error object is told by its first member, in the shapes upstreams
+// use: "error" with an object or a string ({"error":{"message":…}},
+// {"error":"…"}), or "object" with "error" (vLLM's and FastChat's
+// {"object":"error","message":…}).
 func judgeHead(b []byte) int {
 	i := valueStart(b)
 	switch {
@@ -121,7 +127,6 @@ func judgeHead(b []byte) int {
 	case b[i] != '{':
 		return headNotJSON
 	}
-	// Is the first member "error", and its value an object?
 	i = skipSpace(b, i+1)
 	if i == len(b) {
 		return headUndecided
@@ -129,32 +134,47 @@ func judgeHead(b []byte) int {
 	if b[i] != '"' {
 		return headJSON
 	}
-	const key = `error"`
-	rest := b[i+1:]
-	if len(rest) < len(key) {
-		if string(rest) != key[:len(rest)] {
-			return headJSON
+	// The first member's name, if it is one that may start an error.
+	j := i + 1
+	for j < len(b) && b[j] != '"' {
+		if b[j] == '\\' || j-i > len("object") {
+			return headJSON // no name an error starts with
 		}
+		j++
+	}
+	if j == len(b) {
 		return headUndecided
 	}
-	if string(rest[:len(key)]) != key {
+	name := string(b[i+1 : j])
+	if name != "error" && name != "object" {
 		return headJSON
 	}
-	i = skipSpace(b, i+1+len(key))
-	if i == len(b) {
+	k := skipSpace(b, j+1)
+	if k == len(b) {
 		return headUndecided
 	}
-	if b[i] != ':' {
+	if b[k] != ':' {
 		return headJSON // not JSON after all; the caller's reader will say so
 	}
-	i = skipSpace(b, i+1)
-	switch {
-	case i == len(b):
+	k = skipSpace(b, k+1)
+	if k == len(b) {
 		return headUndecided
-	case b[i] == '{':
+	}
+	if name == "error" {
+		if b[k] == '{' || b[k] == '"' {
+			return headErrorObject
+		}
+		return headJSON // "error": null, as a Responses API object may say
+	}
+	const errorValue = `"error"`
+	v := b[k:]
+	switch {
+	case len(v) < len(errorValue) && string(v) == errorValue[:len(v)]:
+		return headUndecided
+	case len(v) >= len(errorValue) && string(v[:len(errorValue)]) == errorValue:
 		return headErrorObject
 	}
-	return headJSON // "error": null, as a Responses API object may say
+	return headJSON
 }
 
 // firstValueByte is the first byte of b that is not JSON whitespace, past

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/llmgate/gateway"
 	"github.com/llmgate/gateway/breaker"
 	"github.com/llmgate/gateway/gatewaytest"
+	"github.com/llmgate/gateway/provider"
 	"github.com/llmgate/gateway/router"
 )
 
@@ -49,6 +51,12 @@ func TestANonStreamAnswerThatIsNotJSONFailsBeforeTheCaller(t *testing.T) {
 		{"error object", func(req *http.Request) *http.Response {
 			return jsonReply(req, 200, `{"error":{"message":"You exceeded your quota (org-Zx81kQ)","type":"insufficient_quota"}}`)
 		}, "answered 200 with an error object, not an answer"},
+		{"error string", func(req *http.Request) *http.Response {
+			return jsonReply(req, 200, `{"error":"You exceeded your quota, org-Zx81kQ"}`)
+		}, "answered 200 with an error object, not an answer"},
+		{"vLLM's error object", func(req *http.Request) *http.Response {
+			return jsonReply(req, 200, `{"object":"error","message":"You exceeded your quota, org-Zx81kQ","type":"insufficient_quota","code":429}`)
+		}, "answered 200 with an error object, not an answer"},
 		{"broken before its first byte", func(req *http.Request) *http.Response {
 			return respond(req, 200, "application/json", io.NopCloser(errReader{io.ErrUnexpectedEOF}))
 		}, "broke before its first byte"},
@@ -66,6 +74,7 @@ func TestANonStreamAnswerThatIsNotJSONFailsBeforeTheCaller(t *testing.T) {
 			t.Run(tc.name+"/"+mode+"/falls over", func(t *testing.T) {
 				out, err := client.Chat.Completions.New(context.Background(), chatParams(false))
 				require.NoError(t, err)
+				require.NotEmpty(t, out.Choices, "the healthy target's answer")
 				assert.Equal(t, healthy.ReplyText(12), out.Choices[0].Message.Content)
 				atts := rec.last(t).Attempts()
 				require.Len(t, atts, 2)
@@ -177,5 +186,46 @@ func TestAModelListThatIsNotJSONFails(t *testing.T) {
 			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
 			assert.Contains(t, apiErr.Message, `not JSON (Content-Type "text/html")`)
 		})
+	}
+}
+
+// An upstream's 200 with Content-Length: 0 (net/http's client gives it
+// http.NoBody) is as empty as one that ends at once, to a call that is a
+// stream or not: it fails, where it passed as a served answer (an empty
+// completion; a stream with no event).
+func TestAnEmptyAnswerWithALengthOfZeroFails(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if stream {
+				w.Header().Set("Content-Type", "text/event-stream")
+			} else {
+				w.Header().Set("Content-Type", "application/json")
+			}
+			w.WriteHeader(http.StatusOK) // and nothing: Content-Length: 0
+		}))
+		t.Cleanup(up.Close)
+		p, err := provider.NewOpenAI(provider.OpenAIConfig{Name: "empty", BaseURL: up.URL + "/v1", APIKey: "k"})
+		require.NoError(t, err)
+		rec := &callRecorder{}
+		for mode, client := range sdkClients(t, gateway.Chain(p, rec.middleware)) {
+			t.Run(fmt.Sprintf("stream=%v/%s", stream, mode), func(t *testing.T) {
+				var err error
+				if stream {
+					s := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
+					for s.Next() {
+						t.Errorf("got a chunk: %+v", s.Current())
+					}
+					err = s.Err()
+				} else {
+					_, err = client.Chat.Completions.New(context.Background(), chatParams(false))
+				}
+				var apiErr *openai.Error
+				require.True(t, errors.As(err, &apiErr), "%v", err)
+				assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+				atts := rec.last(t).Attempts()
+				require.Len(t, atts, 1)
+				assert.NotEmpty(t, atts[0].Err, "the attempt failed")
+			})
+		}
 	}
 }

@@ -104,9 +104,10 @@ func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {
 	var head answerHead // what the check of a non-stream answer read, replayed
 	if err == nil {
 		delete(resp.Header, errorHeader) // an upstream gateway's mark is not ours (the key is canonical)
-		if c.Stream && resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode) && resp.Body != http.NoBody {
+		if c.Stream && resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode) {
 			// Every 2xx answer to a stream call that may have a body (not
-			// a 204) is held, whatever its Content-Type says: an event
+			// a 204; one of length 0, http.NoBody, is an empty stream, which
+			// fails) is held, whatever its Content-Type says: an event
 			// stream under another one (a Go upstream that set none gets
 			// net/http's sniffed text/plain) passes at its first content,
 			// and an answer that is no stream (an HTML page, a JSON

@@ -26,6 +26,12 @@ var errStreamFailed = func() *Error {
 	return e
 }()
 
+// errStreamErrorEvent is the failure of a stream whose upstream sent an
+// error event before its first content. What the event says is not
+// repeated: it is an upstream's, which no provider's sanitizer saw, and
+// may name its account.
+var errStreamErrorEvent = errStreamFailed.WithMessage(errStreamFailed.Message + ": the upstream sent an error event")
+
 // holdFirstContent holds back a 2xx answer to a stream call (an event
 // stream, whatever its Content-Type says: see boundary.RoundTrip) until its
 // first content event (see isFirstContent) or its [DONE] (a stream that ends
@@ -209,7 +215,7 @@ func firstContent(data []byte) (done bool, err error) {
 	switch {
 	case !ok: // not JSON: no content; forwarded with the rest
 	case info.isError:
-		return true, errStreamFailed.withCause(errors.New("gateway: upstream sent an error event"))
+		return true, errStreamErrorEvent
 	case info.content:
 		return true, nil
 	}
@@ -224,7 +230,7 @@ func firstMessagesContent(data []byte) (done bool, err error) {
 	switch {
 	case !ok:
 	case info.isError:
-		return true, errStreamFailed.withCause(errors.New("gateway: upstream sent an error event"))
+		return true, errStreamErrorEvent
 	case info.content || end:
 		return true, nil
 	}

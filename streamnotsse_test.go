@@ -146,3 +146,24 @@ func TestAStreamAnsweredWithAnErrorObjectSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// A stream whose first event is an error event says so to the caller, as
+// the log does, without the event's words.
+func TestAStreamWhoseFirstEventIsAnErrorSaysSo(t *testing.T) {
+	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
+		return sseReply(req, io.NopCloser(strings.NewReader(`data: {"error":{"message":"overloaded, org-Zx81kQ","type":"server_error"}}`+"\n\n"))), nil
+	}}
+	for mode, client := range sdkClients(t, p) {
+		t.Run(mode, func(t *testing.T) {
+			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
+			for stream.Next() {
+				t.Errorf("got a chunk: %+v", stream.Current())
+			}
+			var apiErr *openai.Error
+			require.True(t, errors.As(stream.Err(), &apiErr), "%v", stream.Err())
+			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+			assert.Equal(t, "stream_failed_before_content", apiErr.Code)
+			assert.Equal(t, "gateway: stream failed before its first content: the upstream sent an error event", apiErr.Message)
+		})
+	}
+}
