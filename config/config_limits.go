@@ -117,8 +117,11 @@ func (c *checker) limiterConfig(l *rateLimitsConf, rdb *redis.Client) (limiter.C
 		if re, ok := err.(*limiter.RuleError); ok {
 			path = fmt.Sprintf("limits.rules[%d]", at[re.Rule])
 			if errors.Is(err, limiter.ErrNoRedis) {
-				// Said in this file's words: Config.Redis is limits.redis.
-				c.fail(path+".shared", "needs limits.redis (host:port): a shared rule's counts are kept in Redis")
+				// Said in this file's words: Config.Redis is limits.redis;
+				// one that could not be read is already reported.
+				if !c.dropped("limits.redis") {
+					c.fail(path+".shared", "needs limits.redis (host:port): a shared rule's counts are kept in Redis")
+				}
 				valid = false
 				continue
 			}

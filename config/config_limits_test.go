@@ -56,6 +56,21 @@ limits:
 `, env{}))
 }
 
+// A limits.redis that could not be read is reported once, at itself: a
+// shared rule is not also told that limits.redis is missing.
+func TestLimitsRedisUnreadableIsNotAlsoMissing(t *testing.T) {
+	err := checkConfig(okProviders+`
+limits:
+  redis: {addr: 127.0.0.1:6379}
+  rules:
+    - {name: a, unit: requests, limit: 5, per: minute, shared: true}
+`, env{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.yaml:7: limits.redis: ")
+	assert.NotContains(t, err.Error(), "needs limits.redis", "%s", err)
+	assert.Equal(t, 1, strings.Count(err.Error(), "\n")+1, "%s", err)
+}
+
 // The start-up summary tells what a token reservation holds only when a
 // rule counts tokens.
 func TestPrintLimitsTellsTheReservationOnlyForTokenRules(t *testing.T) {
