@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -41,21 +43,31 @@ func (h *answerHead) read(p []byte) int {
 func (h *answerHead) pending() bool { return h.off < h.n }
 
 // checksAnswer reports whether the boundary checks the answer resp is to
-// req: a 2xx that may have a body (not a 204; one of length 0, which
+// req: a 2xx, not in a Content-Encoding, that may have a body (not a 204; one of length 0, which
 // net/http gives as http.NoBody, is an empty answer, which fails) to a
 // model call (any Op but OpUnknown, whose answers are JSON) that is not a
 // stream (the hold checks those) and not a HEAD.
 func checksAnswer(c *Call, req *http.Request, resp *http.Response) bool {
 	return c.Op != OpUnknown && !c.Stream && req.Method != http.MethodHead &&
-		resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode)
+		resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode) && !encoded(resp)
+}
+
+// encoded reports whether resp's body is still in a Content-Encoding (a
+// Provider passed the caller's Accept-Encoding on, so its transport did not
+// decode it): its bytes say nothing of the JSON they hold.
+func encoded(resp *http.Response) bool {
+	ce := resp.Header["Content-Encoding"]
+	return len(ce) > 0 && ce[0] != "" && !strings.EqualFold(ce[0], "identity")
 }
 
 // checkAnswer reads the start of resp's body into head, and returns an error
-// deriving from ErrUpstream when the answer is not JSON: empty (or only
+// deriving from ErrUpstream when the answer is no answer: empty (or only
 // whitespace), starting with something other than '{' or '[' after any
-// whitespace and byte-order mark, or broken before its first byte. The
-// message names the answer's Content-Type. If the attempt's context ended
-// meanwhile, its error is returned. On an error, resp's body is closed.
+// whitespace and byte-order mark, an upstream's error object (judgeHead),
+// or broken while its head was read (a *Error the body's Read returned,
+// an adapter's, as it came). answerError makes the message say what came.
+// If the attempt's context ended meanwhile, its error is returned. On an
+// error, resp's body is closed.
 //
 // The read relies on the Provider contract that a body's Read ends when
 // the request's context does (net/http's bodies do), as every later read
@@ -79,6 +91,15 @@ func readAnswerHead(body io.Reader, head *answerHead) error {
 	for empty := 0; head.n < answerHeadSize; {
 		k, err := body.Read(head.b[head.n:])
 		head.n += uint8(k)
+		if err != nil && err != io.EOF {
+			// The answer broke, whatever its bytes say: nothing of it has
+			// reached the caller, so the attempt fails here.
+			var own *Error
+			if errors.As(err, &own) {
+				return err // the Provider's own words (an adapter that translates at its first read)
+			}
+			return errAnswerBroke.withCause(err)
+		}
 		switch judgeHead(head.b[:head.n]) {
 		case headJSON:
 			return nil
@@ -93,8 +114,6 @@ func readAnswerHead(body io.Reader, head *answerHead) error {
 				return errAnswerEmpty
 			}
 			return nil // a JSON start, then the end: for the caller's reader to refuse
-		case err != nil:
-			return errAnswerBroke.withCause(err)
 		case k == 0:
 			if empty++; empty >= 100 {
 				return errAnswerBroke.withCause(io.ErrNoProgress)
@@ -217,7 +236,7 @@ func skipSpace(b []byte, i int) int {
 var (
 	errAnswerNotJSON = ErrUpstream.WithMessage("gateway: the upstream answered with a body that is not JSON")
 	errAnswerEmpty   = ErrUpstream.WithMessage("gateway: the upstream answered with an empty body")
-	errAnswerBroke   = ErrUpstream.WithMessage("gateway: the upstream's answer broke before its first byte")
+	errAnswerBroke   = ErrUpstream.WithMessage("gateway: the upstream's answer broke at its start")
 	// The upstream's words are not repeated: what an error object says is
 	// the provider's to make fit for callers (provider.OpenAI does, for an
 	// error status), and a 2xx reaches no provider's sanitizer.

@@ -25,7 +25,7 @@ import (
 // A 2xx answer to a model call that is not a stream must be JSON: an
 // upstream that answers 200 with an HTML page (a proxy's or a portal's in
 // front of it, a base_url that names a website), with nothing at all, or
-// whose answer breaks before its first byte has failed, before anything
+// whose answer breaks at its start has failed, before anything
 // reached the caller. The call moves to the next target; the target's
 // breaker counts the failure; with no target left the caller gets the
 // gateway's 502 saying what came, where it used to get the page as the
@@ -59,7 +59,7 @@ func TestANonStreamAnswerThatIsNotJSONFailsBeforeTheCaller(t *testing.T) {
 		}, "answered 200 with an error object, not an answer"},
 		{"broken before its first byte", func(req *http.Request) *http.Response {
 			return respond(req, 200, "application/json", io.NopCloser(errReader{io.ErrUnexpectedEOF}))
-		}, "broke before its first byte"},
+		}, "broke at its start"},
 	}
 	for _, tc := range cases {
 		bad := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) { return tc.answer(req), nil }}

@@ -54,10 +54,11 @@ func (b *boundary) Name() string { return b.p.Name() }
 // the rest, unbuffered); a stream that ends, breaks, reports an error or goes
 // over 1 MiB before it fails here, with nothing sent on. So does a 2xx
 // answer to a model call that is not a stream whose first bytes show it is
-// not JSON, or that is empty, or that breaks before its first byte
-// (answercheck.go): an error deriving from ErrUpstream, which the target's
-// breaker counts and Retry and the router may try again. A model list is no
-// attempt at a model and is not recorded. An attempt at a model the Call's
+// not JSON or an upstream's error object, or that is empty, or that breaks
+// at its start (answercheck.go): an error deriving from ErrUpstream, which
+// the target's breaker counts and Retry and the router may try again. A
+// model list is checked so too, but is no attempt at a model and is not
+// recorded. An attempt at a model the Call's
 // Caller may not use (Caller.Allows) is refused with ErrModelNotAllowed
 // before the Provider sees it, and is not recorded either.
 func (b *boundary) RoundTrip(req *http.Request) (*http.Response, error) {

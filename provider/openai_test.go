@@ -308,7 +308,7 @@ func TestOpenAI_SendsTheEditedOutbound(t *testing.T) {
 			mu.Lock()
 			got = append(got, b)
 			mu.Unlock()
-			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
 		}),
 	})
 	body := `{"model":"m","input":"` + strings.Repeat("x", 100<<10) + `"}`
