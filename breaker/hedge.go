@@ -18,8 +18,8 @@ type HedgeConfig struct {
 	// until enough latencies have been seen. Default 2 s.
 	Delay time.Duration
 	// Percentile, when set, in (0, 1), makes the delay that percentile of
-	// the recently observed time to a usable response (headers, or a
-	// stream's first content), so only the slowest calls are hedged; but
+	// the recently observed time to a usable response (headers and first
+	// bytes, or a stream's first content), so only the slowest calls are hedged; but
 	// never less than MinDelay.
 	Percentile float64
 	// MinDelay is the floor of a delay from Percentile. Default 50 ms.
@@ -92,8 +92,9 @@ func (c HedgeConfig) Validate() error {
 }
 
 // Hedge returns a middleware that, when an attempt has not produced a usable
-// response (headers, or for a stream its first content, which the attempt
-// boundary holds it for) after a delay, sends the same request again and
+// response (headers and the first bytes, which the attempt boundary reads
+// to check a model call's answer, or for a stream its first content, which
+// it holds it for) after a delay, sends the same request again and
 // keeps whichever answers first. The loser is cancelled at once, with
 // ErrHedgeLost as its context's cause (so its attempt is recorded with that
 // code); its response, if one still arrives, is closed. A failed attempt does

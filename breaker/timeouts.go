@@ -24,7 +24,12 @@ type TimeoutConfig struct {
 	// Header bounds the wait for response headers. Default 10 min. For a
 	// stream, the headers are known to have arrived when the provider's
 	// transport reports them (net/http's does, through httptrace); until
-	// then both Header and FirstToken apply.
+	// then both Header and FirstToken apply. For an answer that is no
+	// stream, they are known to have arrived when the attempt returns,
+	// which, behind an attempt boundary, is once its first bytes are read
+	// (the boundary checks that a model call's answer is JSON): Header
+	// covers those bytes too, and for an adapter that translates a whole
+	// answer at its first read (provider.Gemini) the whole answer.
 	Header time.Duration
 	// FirstToken bounds, for a stream, the time from the start of the
 	// attempt to its first content event; the stream is held back at the
@@ -242,7 +247,11 @@ func (w *watchdog) err(l limit) *gateway.Error {
 	var msg string
 	switch l {
 	case limitHeader:
-		msg = "breaker: no response headers within " + w.cfg.Header.String()
+		if w.stream {
+			msg = "breaker: no response headers within " + w.cfg.Header.String()
+		} else {
+			msg = "breaker: no response headers and first bytes within " + w.cfg.Header.String()
+		}
 	case limitFirstToken:
 		msg = "breaker: no stream content within " + w.cfg.FirstToken.String()
 	case limitIdle:

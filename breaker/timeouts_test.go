@@ -44,7 +44,7 @@ func TestTimeoutsHeader(t *testing.T) {
 	r := <-done
 	err := r.err
 	require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
-	assert.Contains(t, err.Error(), "no response headers within 30s")
+	assert.Contains(t, err.Error(), "no response headers and first bytes within 30s")
 	live, _ := http.NewRequest(http.MethodPost, chatURL, nil) // the caller's context has not ended
 	assert.Equal(t, breaker.Retryable, breaker.Classify(live, nil, err), "an attempt's deadline is a failure")
 	attempts := r.call.Attempts()
@@ -346,7 +346,7 @@ func TestTimeoutsHeaderLongerThanIdle(t *testing.T) {
 	clk.Advance(8 * time.Minute)
 	err := <-done
 	require.ErrorIs(t, err, gateway.ErrUpstreamTimeout)
-	assert.Contains(t, err.Error(), "no response headers within 10m0s")
+	assert.Contains(t, err.Error(), "no response headers and first bytes within 10m0s")
 }
 
 // headersThenStall is a streaming provider that reports its response

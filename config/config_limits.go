@@ -118,8 +118,14 @@ func (c *checker) limiterConfig(l *rateLimitsConf, rdb *redis.Client) (limiter.C
 			path = fmt.Sprintf("limits.rules[%d]", at[re.Rule])
 			if errors.Is(err, limiter.ErrNoRedis) {
 				// Said in this file's words: Config.Redis is limits.redis;
-				// one that could not be read is already reported.
-				if !c.dropped("limits.redis") {
+				// one that could not be read is already reported, and one
+				// the file sets but the running gateway has none of is a
+				// reload's (limits.redis needs a restart).
+				switch {
+				case c.dropped("limits.redis"):
+				case l.Redis != "":
+					c.fail(path+".shared", "needs limits.redis, which this gateway was started without: it applies at a restart")
+				default:
 					c.fail(path+".shared", "needs limits.redis (host:port): a shared rule's counts are kept in Redis")
 				}
 				valid = false

@@ -250,3 +250,16 @@ func TestWatchReloadsOnChange(t *testing.T) {
 	assert.ErrorIs(t, wait(), ErrReloadRefused)
 	assert.Equal(t, []string{"a", "b"}, g.Targets())
 }
+
+// A reload that adds limits.redis and a shared rule, to a gateway started
+// without Redis, is refused for the restart limits.redis needs, not told
+// that the file lacks the limits.redis it has.
+func TestReloadOfASharedRuleWithANewRedisSaysItNeedsARestart(t *testing.T) {
+	g, _ := reloadGateway(t, reloadYAML(1, 1, "1000", ""), Options{})
+	err := reloadWith(t, g, reloadYAML(1, 1, "1000", "")+`    - {name: s, unit: requests, limit: 10, per: minute, shared: true}
+  redis: 127.0.0.1:6379
+`)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "needs limits.redis (host:port)", "the file has limits.redis")
+	assert.Contains(t, err.Error(), "limits.rules[1].shared: needs limits.redis, which this gateway was started without: it applies at a restart")
+}
