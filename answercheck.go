@@ -134,8 +134,9 @@ const (
 // judgeHead decides what b, an answer's first bytes, says the answer is.
 // An error object is told by its first member, in the shapes upstreams
 // use: "error" with an object or a string ({"error":{"message":…}},
-// {"error":"…"}), or "object" with "error" (vLLM's and FastChat's
-// {"object":"error","message":…}).
+// {"error":"…"}), "object" with "error" (vLLM's and FastChat's
+// {"object":"error","message":…}) or "type" with "error" (Anthropic's
+// {"type":"error","error":{…}}).
 func judgeHead(b []byte) int {
 	i := valueStart(b)
 	switch {
@@ -165,7 +166,7 @@ func judgeHead(b []byte) int {
 		return headUndecided
 	}
 	name := string(b[i+1 : j])
-	if name != "error" && name != "object" {
+	if name != "error" && name != "object" && name != "type" {
 		return headJSON
 	}
 	k := skipSpace(b, j+1)
