@@ -43,10 +43,10 @@ func (h *answerHead) read(p []byte) int {
 func (h *answerHead) pending() bool { return h.off < h.n }
 
 // checksAnswer reports whether the boundary checks the answer resp is to
-// req: a 2xx, not in a Content-Encoding, that may have a body (not a 204; one of length 0, which
-// net/http gives as http.NoBody, is an empty answer, which fails) to a
-// model call (any Op but OpUnknown, whose answers are JSON) that is not a
-// stream (the hold checks those) and not a HEAD.
+// req: a 2xx, not in a Content-Encoding, that may have a body (not a 204;
+// one of length 0, which net/http gives as http.NoBody, is an empty answer,
+// which fails) to a model call (any Op but OpUnknown, whose answers are
+// JSON) that is not a stream (the hold checks those) and not a HEAD.
 func checksAnswer(c *Call, req *http.Request, resp *http.Response) bool {
 	return c.Op != OpUnknown && !c.Stream && req.Method != http.MethodHead &&
 		resp.StatusCode/100 == 2 && bodyAllowed(resp.StatusCode) && !encoded(resp)
