@@ -22,6 +22,15 @@ import (
 	"github.com/llmgate/gateway/router"
 )
 
+// requireBadGateway returns err as the openai.Error it must be, a 502.
+func requireBadGateway(t *testing.T, err error) *openai.Error {
+	t.Helper()
+	var apiErr *openai.Error
+	require.True(t, errors.As(err, &apiErr), "%v", err)
+	assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+	return apiErr
+}
+
 // A 2xx answer to a model call that is not a stream must be JSON: an
 // upstream that answers 200 with an HTML page (a proxy's or a portal's in
 // front of it, a base_url that names a website), with nothing at all, or
@@ -90,9 +99,7 @@ func TestANonStreamAnswerThatIsNotJSONFailsBeforeTheCaller(t *testing.T) {
 		for mode, client := range sdkClients(t, gateway.Chain(bad, rec.middleware, cb.Middleware())) {
 			t.Run(tc.name+"/"+mode+"/none left", func(t *testing.T) {
 				_, err := client.Chat.Completions.New(context.Background(), chatParams(false))
-				var apiErr *openai.Error
-				require.True(t, errors.As(err, &apiErr), "%v", err)
-				assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+				apiErr := requireBadGateway(t, err)
 				assert.Equal(t, "upstream_error", apiErr.Code)
 				assert.Contains(t, apiErr.Message, tc.message)
 				assert.NotContains(t, apiErr.Message, "org-", "an upstream's words under a 2xx are not repeated")
@@ -181,9 +188,7 @@ func TestAModelListThatIsNotJSONFails(t *testing.T) {
 	for mode, client := range sdkClients(t, p) {
 		t.Run(mode, func(t *testing.T) {
 			_, err := client.Models.List(context.Background())
-			var apiErr *openai.Error
-			require.True(t, errors.As(err, &apiErr), "%v", err)
-			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+			apiErr := requireBadGateway(t, err)
 			assert.Contains(t, apiErr.Message, `not JSON (Content-Type "text/html")`)
 		})
 	}
@@ -219,9 +224,7 @@ func TestAnEmptyAnswerWithALengthOfZeroFails(t *testing.T) {
 				} else {
 					_, err = client.Chat.Completions.New(context.Background(), chatParams(false))
 				}
-				var apiErr *openai.Error
-				require.True(t, errors.As(err, &apiErr), "%v", err)
-				assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+				requireBadGateway(t, err)
 				atts := rec.last(t).Attempts()
 				require.Len(t, atts, 1)
 				assert.NotEmpty(t, atts[0].Err, "the attempt failed")

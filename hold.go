@@ -32,6 +32,11 @@ var errStreamFailed = func() *Error {
 // may name its account.
 var errStreamErrorEvent = errStreamFailed.WithMessage(errStreamFailed.Message + ": the upstream sent an error event")
 
+// errStreamErrorObject is the failure of a stream call answered with an
+// upstream's error object (judgeHead) where a stream was due; its words are
+// not repeated either (see errAnswerErrorObject).
+var errStreamErrorObject = errStreamFailed.WithMessage(errStreamFailed.Message + ": the upstream sent an error object")
+
 // holdFirstContent holds back a 2xx answer to a stream call (an event
 // stream, whatever its Content-Type says: see boundary.RoundTrip) until its
 // first content event (see isFirstContent) or its [DONE] (a stream that ends
@@ -58,9 +63,7 @@ func holdFirstContent(ctx context.Context, resp *http.Response) (*http.Response,
 	if err != nil {
 		resp.Body.Close()
 		if judgeHead(h.rec) == headErrorObject {
-			// An upstream's error object (an upstream's words, not
-			// repeated: see errAnswerErrorObject) where a stream was due.
-			err = errStreamFailed.WithMessage(errStreamFailed.Message + ": the upstream sent an error object").withCause(err)
+			err = errStreamErrorObject.withCause(err)
 		}
 		putHeldBuf(h.recp, h.rec) // after the body's close: no read of it is running
 		if ctx.Err() != nil {

@@ -125,45 +125,33 @@ func TestAStreamFieldOnAnOpThatDoesNotStreamIsNoStream(t *testing.T) {
 }
 
 // A stream call answered 200 with an upstream's error object (some
-// upstreams report a refusal so) fails before its first content saying
-// so, without the upstream's words, which may name its account.
-func TestAStreamAnsweredWithAnErrorObjectSaysSo(t *testing.T) {
-	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
-		return jsonReply(req, 200, `{"error":{"message":"Rate limit reached for org-Zx81kQ","type":"requests","code":"rate_limit_exceeded"}}`), nil
-	}}
-	for mode, client := range sdkClients(t, p) {
-		t.Run(mode, func(t *testing.T) {
-			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
-			for stream.Next() {
-				t.Errorf("got a chunk: %+v", stream.Current())
-			}
-			var apiErr *openai.Error
-			require.True(t, errors.As(stream.Err(), &apiErr), "%v", stream.Err())
-			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
-			assert.Equal(t, "stream_failed_before_content", apiErr.Code)
-			assert.Contains(t, apiErr.Message, `the upstream sent an error object (the upstream answered with Content-Type "application/json", not text/event-stream)`)
-			assert.NotContains(t, apiErr.Message, "org-")
-		})
-	}
-}
-
-// A stream whose first event is an error event says so to the caller, as
-// the log does, without the event's words.
-func TestAStreamWhoseFirstEventIsAnErrorSaysSo(t *testing.T) {
-	p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) {
-		return sseReply(req, io.NopCloser(strings.NewReader(`data: {"error":{"message":"overloaded, org-Zx81kQ","type":"server_error"}}`+"\n\n"))), nil
-	}}
-	for mode, client := range sdkClients(t, p) {
-		t.Run(mode, func(t *testing.T) {
-			stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
-			for stream.Next() {
-				t.Errorf("got a chunk: %+v", stream.Current())
-			}
-			var apiErr *openai.Error
-			require.True(t, errors.As(stream.Err(), &apiErr), "%v", stream.Err())
-			assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
-			assert.Equal(t, "stream_failed_before_content", apiErr.Code)
-			assert.Equal(t, "gateway: stream failed before its first content: the upstream sent an error event", apiErr.Message)
-		})
+// upstreams report a refusal so), or whose first event is an error event,
+// fails before its first content saying so, without the upstream's words,
+// which may name its account.
+func TestAStreamAnsweredWithAnErrorSaysSo(t *testing.T) {
+	for name, tc := range map[string]struct {
+		answer func(req *http.Request) *http.Response
+		want   string
+	}{
+		"error object": {func(req *http.Request) *http.Response {
+			return jsonReply(req, 200, `{"error":{"message":"Rate limit reached for org-Zx81kQ","type":"requests","code":"rate_limit_exceeded"}}`)
+		}, `gateway: stream failed before its first content: the upstream sent an error object (the upstream answered with Content-Type "application/json", not text/event-stream)`},
+		"error event": {func(req *http.Request) *http.Response {
+			return sseReply(req, io.NopCloser(strings.NewReader(`data: {"error":{"message":"overloaded, org-Zx81kQ","type":"server_error"}}`+"\n\n")))
+		}, "gateway: stream failed before its first content: the upstream sent an error event"},
+	} {
+		p := &fakeProvider{handle: func(req *http.Request) (*http.Response, error) { return tc.answer(req), nil }}
+		for mode, client := range sdkClients(t, p) {
+			t.Run(name+"/"+mode, func(t *testing.T) {
+				stream := client.Chat.Completions.NewStreaming(context.Background(), chatParams(true))
+				for stream.Next() {
+					t.Errorf("got a chunk: %+v", stream.Current())
+				}
+				apiErr := requireBadGateway(t, stream.Err())
+				assert.Equal(t, "stream_failed_before_content", apiErr.Code)
+				assert.Equal(t, tc.want, apiErr.Message)
+				assert.NotContains(t, apiErr.Message, "org-")
+			})
+		}
 	}
 }

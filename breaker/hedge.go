@@ -19,8 +19,8 @@ type HedgeConfig struct {
 	Delay time.Duration
 	// Percentile, when set, in (0, 1), makes the delay that percentile of
 	// the recently observed time to a usable response (headers and first
-	// bytes, or a stream's first content), so only the slowest calls are hedged; but
-	// never less than MinDelay.
+	// bytes, or a stream's first content), so only the slowest calls are
+	// hedged; but never less than MinDelay.
 	Percentile float64
 	// MinDelay is the floor of a delay from Percentile. Default 50 ms.
 	MinDelay time.Duration

@@ -103,8 +103,8 @@ func (c Config) withDefaults() Config {
 
 // Validate reports every problem of c (errors.Join), each wrapping
 // ErrConfig: no rules, an invalid rule (Rule.Validate), a repeated name, a
-// Shared rule without Redis (ErrNoRedis), a negative field, a RedisTimeout over 250ms, a
-// MaxLeaseShare outside (0, 1], a *redis.Client without
+// Shared rule without Redis (ErrNoRedis), a negative field, a RedisTimeout
+// over 250ms, a MaxLeaseShare outside (0, 1], a *redis.Client without
 // ContextTimeoutEnabled. A problem of one rule (an invalid rule, a repeated
 // name, a Shared rule without Redis) is a *RuleError naming it, so that a
 // configuration file can report it at the rule's own line.
